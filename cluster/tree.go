@@ -1,0 +1,319 @@
+// Package cluster builds Shoal's shared clustering tree: hierarchical
+// balanced k-means (SPANN §3.1) whose leaves are the heads that own posting
+// lists and whose inner nodes route queries down to them.
+//
+// The same tree is the routing index of the SPANN core, the place SPFresh's
+// splits and merges will edit, and the shared tree whose sub-trees index
+// each Curator tenant.
+package cluster
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"runtime"
+	"sync"
+	"sync/atomic"
+
+	"github.com/shoaldb/shoal/internal/vec"
+)
+
+// Options configure Build. Zero values take the documented defaults.
+type Options struct {
+	// K is the branching factor of inner nodes (SPANN/SPTAG: 32).
+	K int
+	// Leaves is the number of leaves (heads) wanted. Build reaches it
+	// approximately; the tree never has more leaves than points. Required.
+	Leaves int
+	// Iters bounds the k-means iterations per node. Default 12.
+	Iters int
+	// Lambda is the balance penalty factor (SPANN §3.1): a cluster of the
+	// average size pays Lambda × the mean squared distance on top of a
+	// point's distance to it. 0 disables balancing; default 0.1 (set a
+	// negative value to get 0).
+	Lambda float64
+	// Seed makes the build deterministic: the same data, options and seed
+	// give the same tree, whatever Workers is.
+	Seed uint64
+	// Workers is the number of goroutines. Default GOMAXPROCS.
+	Workers int
+	// Metric is the routing metric: L2 and Cosine route by squared L2 to
+	// centroids (for Cosine the data must already be normalised), and
+	// InnerProduct by −dot. Default L2.
+	Metric vec.Metric
+	// Progress, if set, is called with the number of points placed in
+	// leaves so far and the total. It may be called from several goroutines
+	// but never concurrently.
+	Progress func(done, total int)
+}
+
+// EnsureDefaults fills unset fields.
+func (o *Options) EnsureDefaults() {
+	if o.K == 0 {
+		o.K = 32
+	}
+	if o.Iters == 0 {
+		o.Iters = 12
+	}
+	if o.Lambda == 0 {
+		o.Lambda = 0.1
+	} else if o.Lambda < 0 {
+		o.Lambda = 0
+	}
+	if o.Workers <= 0 {
+		o.Workers = runtime.GOMAXPROCS(0)
+	}
+	if o.Metric == 0 {
+		o.Metric = vec.L2
+	}
+}
+
+// Validate reports options that cannot work.
+func (o *Options) Validate() error {
+	switch {
+	case o.K < 2:
+		return fmt.Errorf("cluster: K %d, want >= 2", o.K)
+	case o.Leaves < 1:
+		return fmt.Errorf("cluster: Leaves %d, want >= 1", o.Leaves)
+	case o.Iters < 1:
+		return fmt.Errorf("cluster: Iters %d, want >= 1", o.Iters)
+	case !o.Metric.Valid():
+		return fmt.Errorf("cluster: unknown metric %d", o.Metric)
+	}
+	return nil
+}
+
+// ErrEmpty is returned by Build for a data set with no points.
+var ErrEmpty = errors.New("cluster: no points to cluster")
+
+// Tree is the shared clustering tree, stored flat. Node 0 is the root.
+// Nodes are numbered breadth-first, so the children of a node are
+// contiguous and their centroids can be scored with one batch kernel.
+// Leaves are numbered separately, 0..NumLeaves()-1, in depth-first order,
+// so postings of nearby heads get nearby ids (and nearby disk locations).
+//
+// A Tree is immutable after Build or Unmarshal and safe for concurrent use.
+type Tree struct {
+	Dim    int
+	Metric vec.Metric
+	// Centroids holds NumNodes() rows of Dim floats.
+	Centroids []float32
+	// ChildStart and ChildCount give node i's children
+	// [ChildStart[i], ChildStart[i]+ChildCount[i]); ChildCount is 0 for
+	// leaves.
+	ChildStart []int32
+	ChildCount []int32
+	// LeafID is the leaf (posting) id of node i, or -1 for inner nodes.
+	LeafID []int32
+	// LeafNode is the node index of leaf id p.
+	LeafNode []int32
+	// LeafSize is the number of clustered points that fell in leaf p
+	// (statistics only; the posting sizes are decided by assignment).
+	LeafSize []int32
+}
+
+// NumNodes returns the number of nodes.
+func (t *Tree) NumNodes() int { return len(t.ChildCount) }
+
+// NumLeaves returns the number of leaves (heads).
+func (t *Tree) NumLeaves() int { return len(t.LeafNode) }
+
+// Centroid returns node i's centroid.
+func (t *Tree) Centroid(i int) []float32 { return t.Centroids[i*t.Dim : (i+1)*t.Dim] }
+
+// Head returns leaf p's centroid.
+func (t *Tree) Head(p int) []float32 { return t.Centroid(int(t.LeafNode[p])) }
+
+// Depth returns the number of levels (1 for a tree that is only a root).
+func (t *Tree) Depth() int {
+	var depth func(i int32) int
+	depth = func(i int32) int {
+		d := 0
+		for c := t.ChildStart[i]; c < t.ChildStart[i]+t.ChildCount[i]; c++ {
+			d = max(d, depth(c))
+		}
+		return d + 1
+	}
+	return depth(0)
+}
+
+// node is the pointer form of the tree while it is built.
+type node struct {
+	centroid []float32
+	children []*node
+	size     int
+}
+
+// Build clusters the n = len(data)/dim points of data (row-major) into a
+// tree with about o.Leaves leaves. data is not modified or retained.
+//
+// Each node with L wanted leaves below it is split by balanced k-means into
+// k = L children when L ≤ K (the children are leaves), into k = ⌈L/K⌉ when
+// L ≤ K², else into K; each child then wants L × its share of the points.
+func Build(data []float32, dim int, o Options) (*Tree, error) {
+	o.EnsureDefaults()
+	if err := o.Validate(); err != nil {
+		return nil, err
+	}
+	if dim <= 0 || len(data)%dim != 0 {
+		return nil, fmt.Errorf("cluster: %d floats is not a whole number of %d-dim points", len(data), dim)
+	}
+	n := len(data) / dim
+	if n == 0 {
+		return nil, ErrEmpty
+	}
+	idx := make([]int32, n)
+	for i := range idx {
+		idx[i] = int32(i)
+	}
+	// k-means partitions in L2 whatever the metric; routing uses the metric.
+	b := &builder{data: data, dim: dim, o: o, total: n}
+	b.sem = make(chan struct{}, o.Workers)
+	root := &node{}
+	var wg sync.WaitGroup
+	b.split(root, idx, min(o.Leaves, n), o.Seed, &wg, true)
+	wg.Wait()
+	return flatten(root, dim, o.Metric), nil
+}
+
+type builder struct {
+	data  []float32
+	dim   int
+	o     Options
+	sem   chan struct{}
+	total int
+	done  atomic.Int64
+	mu    sync.Mutex // serialises Progress calls
+}
+
+// split fills nd (whose points are idx) and its sub-tree with about want
+// leaves. Sub-trees run concurrently, bounded by b.sem; big nodes also
+// parallelise their own assignment steps.
+func (b *builder) split(nd *node, idx []int32, want int, seed uint64, wg *sync.WaitGroup, top bool) {
+	nd.size = len(idx)
+	if want <= 1 || len(idx) <= 1 {
+		nd.centroid = make([]float32, b.dim)
+		mean(b.data, b.dim, idx, nd.centroid)
+		b.progress(len(idx))
+		return
+	}
+	k := b.o.K
+	switch {
+	case want <= k:
+		k = want
+	case want <= k*k:
+		k = (want + k - 1) / k
+	}
+	k = min(k, len(idx))
+	rng := rand.New(rand.NewPCG(seed, uint64(len(idx))))
+	workers := 1
+	if len(idx) >= parallelMin {
+		workers = b.o.Workers
+	}
+	cents, labels := balancedKMeans(b.data, b.dim, idx, k, kmeansParams{iters: b.o.Iters, lambda: b.o.Lambda, workers: workers}, rng)
+	if nd.centroid == nil {
+		nd.centroid = make([]float32, b.dim)
+		mean(b.data, b.dim, idx, nd.centroid)
+	}
+	// Partition idx by label (counting sort keeps the order deterministic).
+	counts := make([]int, k+1)
+	for _, l := range labels {
+		counts[l+1]++
+	}
+	for j := 1; j <= k; j++ {
+		counts[j] += counts[j-1]
+	}
+	parts := make([]int32, len(idx))
+	pos := append([]int(nil), counts[:k]...)
+	for i, l := range labels {
+		parts[pos[l]] = idx[i]
+		pos[l]++
+	}
+	for j := 0; j < k; j++ {
+		members := parts[counts[j]:counts[j+1]]
+		if len(members) == 0 {
+			continue
+		}
+		child := &node{centroid: cents[j*b.dim : (j+1)*b.dim]}
+		nd.children = append(nd.children, child)
+		childWant := 1
+		if want > k {
+			childWant = max(1, int(math.Round(float64(want)*float64(len(members))/float64(len(idx)))))
+		}
+		childSeed := seed*0x9E3779B97F4A7C15 + uint64(j) + 1
+		if childWant <= 1 || len(members) <= 1 {
+			child.size = len(members)
+			if childWant > 1 || len(members) > 1 {
+				mean(b.data, b.dim, members, child.centroid)
+			}
+			b.progress(len(members))
+			continue
+		}
+		select {
+		case b.sem <- struct{}{}:
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				b.split(child, members, childWant, childSeed, wg, false)
+				<-b.sem
+			}()
+		default:
+			b.split(child, members, childWant, childSeed, wg, false)
+		}
+	}
+	if len(nd.children) == 1 {
+		// A node with one child routes nowhere: hoist the child.
+		only := nd.children[0]
+		nd.children = only.children
+		if len(nd.children) == 0 {
+			nd.centroid = only.centroid
+		}
+	}
+}
+
+func (b *builder) progress(n int) {
+	done := b.done.Add(int64(n))
+	if b.o.Progress != nil {
+		b.mu.Lock()
+		b.o.Progress(int(done), b.total)
+		b.mu.Unlock()
+	}
+}
+
+// flatten lays the pointer tree out breadth-first and numbers the leaves
+// depth-first.
+func flatten(root *node, dim int, metric vec.Metric) *Tree {
+	t := &Tree{Dim: dim, Metric: metric}
+	queue := []*node{root}
+	index := map[*node]int32{root: 0}
+	for q := 0; q < len(queue); q++ {
+		nd := queue[q]
+		t.Centroids = append(t.Centroids, nd.centroid...)
+		t.ChildStart = append(t.ChildStart, int32(len(queue)))
+		t.ChildCount = append(t.ChildCount, int32(len(nd.children)))
+		for _, c := range nd.children {
+			index[c] = int32(len(queue))
+			queue = append(queue, c)
+		}
+	}
+	t.LeafID = make([]int32, len(queue))
+	for i := range t.LeafID {
+		t.LeafID[i] = -1
+	}
+	var dfs func(nd *node)
+	dfs = func(nd *node) {
+		if len(nd.children) == 0 {
+			i := index[nd]
+			t.LeafID[i] = int32(len(t.LeafNode))
+			t.LeafNode = append(t.LeafNode, i)
+			t.LeafSize = append(t.LeafSize, int32(nd.size))
+			return
+		}
+		for _, c := range nd.children {
+			dfs(c)
+		}
+	}
+	dfs(root)
+	return t
+}

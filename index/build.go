@@ -1,0 +1,534 @@
+package index
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"runtime/debug"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/shoaldb/shoal/cluster"
+	"github.com/shoaldb/shoal/internal/vec"
+	"github.com/shoaldb/shoal/posting"
+	"github.com/shoaldb/shoal/posting/pebblestore"
+)
+
+// chunkRows is the number of rows a build worker reads at once.
+const chunkRows = 1024
+
+// Build builds an index of src in dir, which must not exist or be empty,
+// and returns its manifest. The build streams src: it holds at most
+// Options.SampleSize vectors (for clustering) plus the assignment table
+// (16 bytes per posting entry) in memory.
+//
+// Build is SPANN's offline build: hierarchical balanced k-means picks the
+// heads (package cluster), every vector is assigned to up to Replicas heads
+// by closure assignment with the RNG rule, postings are capped, and all of
+// them are written in one sstable ingestion. The manifest is written last,
+// so an interrupted build leaves a directory that Open rejects with
+// ErrNoIndex.
+func Build(dir string, src Source, o *Options) (*Manifest, error) {
+	var opts Options
+	if o != nil {
+		opts = *o
+	}
+	opts.EnsureDefaults()
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	n, dim, elem := src.Len(), src.Dim(), src.Elem()
+	switch {
+	case n == 0:
+		return nil, ErrEmpty
+	case dim <= 0 || dim > posting.MaxDim:
+		return nil, fmt.Errorf("%w: dim %d, want 1..%d", ErrBadInput, dim, posting.MaxDim)
+	case !elem.Valid():
+		return nil, fmt.Errorf("%w: element type %d", ErrBadInput, elem)
+	case opts.Metric == Cosine && elem != Float32:
+		return nil, fmt.Errorf("%w: the cosine metric needs float32 vectors, not %v", ErrInvalidOptions, elem)
+	case n > math.MaxUint32:
+		return nil, fmt.Errorf("%w: %d vectors, at most %d per build", ErrBadInput, n, uint32(math.MaxUint32))
+	}
+	if opts.PostingCap == 0 {
+		opts.PostingCap = defaultPostingCap(dim * elem.Size())
+	}
+	if err := prepareDir(dir); err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	b := &builder{src: src, opts: opts, n: n, dim: dim, elem: elem}
+
+	sample, err := b.readSample()
+	if err != nil {
+		return nil, err
+	}
+	leaves := min(max(1, int(math.Round(opts.Ratio*float64(n)))), len(sample)/dim)
+	tree, err := cluster.Build(sample, dim, cluster.Options{
+		K:       opts.K,
+		Leaves:  leaves,
+		Seed:    opts.Seed,
+		Workers: opts.Workers,
+		Metric:  routingMetric(opts.Metric),
+		Progress: func(done, total int) {
+			b.progress("cluster", int64(done), int64(total))
+		},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("shoal: cluster: %w", err)
+	}
+	b.tree = tree
+	sample = nil
+	debug.FreeOSMemory() // the sample is the largest allocation of the build
+
+	entries, err := b.assign()
+	if err != nil {
+		return nil, err
+	}
+	lists, dropped := b.capPostings(entries)
+	entries = nil
+
+	store, err := pebblestore.Open(dir, &pebblestore.Options{CacheBytes: 8 << 20})
+	if err != nil {
+		return nil, err
+	}
+	written, err := b.write(store, lists)
+	if err == nil {
+		err = store.SetMeta(metaTree, tree.Marshal())
+	}
+	m := &Manifest{
+		Version: manifestVersion, Dim: dim, Elem: elem, Metric: opts.Metric, Count: n,
+		Heads: tree.NumLeaves(), Replicas: opts.Replicas, PostingCap: opts.PostingCap,
+		Ratio: opts.Ratio, RNGFactor: opts.RNGFactor, Seed: opts.Seed,
+		Entries: written, Dropped: dropped, BuiltAt: start.UTC(),
+	}
+	m.BuildSecs = time.Since(start).Seconds()
+	if err == nil {
+		// The commit point: only now does the directory hold an index.
+		err = store.SetMeta(metaManifest, m.marshal())
+	}
+	if err == nil {
+		_ = store.DropPageCache()
+	}
+	if cerr := store.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// prepareDir creates dir, or checks that it is empty.
+func prepareDir(dir string) error {
+	ents, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return os.MkdirAll(dir, 0o755)
+	}
+	if err != nil {
+		return err
+	}
+	if len(ents) > 0 {
+		return fmt.Errorf("%w: %s", ErrExists, dir)
+	}
+	return nil
+}
+
+// routingMetric is the metric the tree routes by: squared L2 to centroids
+// for L2 and Cosine (on normalised vectors), −dot for inner product.
+func routingMetric(m Metric) Metric {
+	if m == InnerProduct {
+		return InnerProduct
+	}
+	return L2
+}
+
+type builder struct {
+	src  Source
+	opts Options
+	n    int
+	dim  int
+	elem ElemType
+	tree *cluster.Tree
+
+	progressMu sync.Mutex
+}
+
+func (b *builder) progress(stage string, done, total int64) {
+	if b.opts.Progress == nil {
+		return
+	}
+	b.progressMu.Lock()
+	defer b.progressMu.Unlock()
+	b.opts.Progress(Progress{Stage: stage, Done: done, Total: total})
+}
+
+// readSample reads the clustering sample: every vector if there are at most
+// SampleSize, else SampleSize evenly spaced rows. Vectors are converted to
+// float32, checked and (for Cosine) normalised.
+func (b *builder) readSample() ([]float32, error) {
+	s := min(b.n, b.opts.SampleSize)
+	out := make([]float32, s*b.dim)
+	rb := b.dim * b.elem.Size()
+	raw := make([]byte, chunkRows*rb)
+	for i := 0; i < s; {
+		var rows []int // source rows of sample rows i..i+len(rows)
+		if s == b.n {
+			cnt := min(chunkRows, s-i)
+			if err := b.src.ReadRows(i, cnt, raw[:cnt*rb]); err != nil {
+				return nil, fmt.Errorf("shoal: read rows %d..%d: %w", i, i+cnt, err)
+			}
+			for j := 0; j < cnt; j++ {
+				rows = append(rows, i+j)
+			}
+		} else {
+			for j := 0; j < chunkRows && i+j < s; j++ {
+				r := int(int64(i+j) * int64(b.n) / int64(s))
+				if err := b.src.ReadRows(r, 1, raw[j*rb:(j+1)*rb]); err != nil {
+					return nil, fmt.Errorf("shoal: read row %d: %w", r, err)
+				}
+				rows = append(rows, r)
+			}
+		}
+		for j, r := range rows {
+			dst := out[(i+j)*b.dim : (i+j+1)*b.dim]
+			if err := b.toFloat32(raw[j*rb:(j+1)*rb], dst, r); err != nil {
+				return nil, err
+			}
+		}
+		i += len(rows)
+		b.progress("sample", int64(i), int64(s))
+	}
+	return out, nil
+}
+
+// toFloat32 converts one raw row to float32, checks it and normalises it
+// for Cosine. row is the source row, for error messages.
+func (b *builder) toFloat32(raw []byte, dst []float32, row int) error {
+	toFloat32(b.elem, raw, dst)
+	if b.elem == Float32 {
+		if err := vec.CheckFinite(dst); err != nil {
+			return fmt.Errorf("%w: row %d: %v", ErrNotFinite, row, err)
+		}
+	}
+	if b.opts.Metric == Cosine && !vec.Normalize(dst) {
+		return fmt.Errorf("%w: row %d is the zero vector, which has no cosine", ErrBadInput, row)
+	}
+	return nil
+}
+
+// toFloat32 widens a raw little-endian row of elem into dst.
+func toFloat32(elem ElemType, raw []byte, dst []float32) {
+	switch elem {
+	case Float32:
+		for i := range dst {
+			dst[i] = math.Float32frombits(uint32(raw[4*i]) | uint32(raw[4*i+1])<<8 | uint32(raw[4*i+2])<<16 | uint32(raw[4*i+3])<<24)
+		}
+	case Uint8:
+		for i := range dst {
+			dst[i] = float32(raw[i])
+		}
+	case Int8:
+		for i := range dst {
+			dst[i] = float32(int8(raw[i]))
+		}
+	}
+}
+
+// entry is one (posting, vector) assignment.
+type entry struct {
+	posting uint32
+	id      uint32
+	dist    float32
+	primary bool // the vector's nearest head: never dropped by the cap
+}
+
+// assign streams the source and picks each vector's postings: its nearest
+// Candidates heads by tree search, filtered by closure assignment and the
+// RNG rule (SPANN §3.2), at most Replicas of them.
+func (b *builder) assign() ([]entry, error) {
+	var next, done atomic.Int64
+	chunks := (b.n + chunkRows - 1) / chunkRows
+	results := make([][]entry, b.opts.Workers)
+	errs := make([]error, b.opts.Workers)
+	var wg sync.WaitGroup
+	for w := 0; w < b.opts.Workers; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			results[w], errs[w] = b.assignWorker(&next, &done, chunks)
+		}(w)
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	total := 0
+	for _, r := range results {
+		total += len(r)
+	}
+	all := make([]entry, 0, total)
+	for i, r := range results {
+		all = append(all, r...)
+		results[i] = nil
+	}
+	return all, nil
+}
+
+func (b *builder) assignWorker(next, done *atomic.Int64, chunks int) ([]entry, error) {
+	rb := b.dim * b.elem.Size()
+	raw := make([]byte, chunkRows*rb)
+	x := make([]float32, b.dim)
+	var ws cluster.Workspace
+	var kept []cluster.Candidate
+	var out []entry
+	beam := 2 * b.opts.Candidates
+	closure := b.opts.Metric != InnerProduct
+	for {
+		c := int(next.Add(1) - 1)
+		if c >= chunks {
+			return out, nil
+		}
+		lo := c * chunkRows
+		cnt := min(chunkRows, b.n-lo)
+		if err := b.src.ReadRows(lo, cnt, raw[:cnt*rb]); err != nil {
+			return nil, fmt.Errorf("shoal: read rows %d..%d: %w", lo, lo+cnt, err)
+		}
+		for j := 0; j < cnt; j++ {
+			id := lo + j
+			if err := b.toFloat32(raw[j*rb:(j+1)*rb], x, id); err != nil {
+				return nil, err
+			}
+			cands := b.tree.Search(x, b.opts.Candidates, beam, &ws)
+			kept = b.selectReplicas(x, cands, kept[:0], closure)
+			for i, h := range kept {
+				out = append(out, entry{posting: h.Leaf, id: uint32(id), dist: h.Dist, primary: i == 0})
+			}
+		}
+		d := done.Add(int64(cnt))
+		b.progress("assign", d, int64(b.n))
+	}
+}
+
+// selectReplicas applies closure assignment and the RNG rule to the
+// candidate heads (nearest first) of x. SPANN §3.2: h_i is kept only if
+// d(x,h_i) ≤ (1+ε₁)·d(x,h_1), and no already kept h_j has
+// RNGFactor·d(h_i,h_j) < d(x,h_i) — a vector is replicated to heads in
+// different directions, not to a cluster of near-duplicate heads. The
+// RNG test uses squared L2 whatever the metric.
+func (b *builder) selectReplicas(x []float32, cands, kept []cluster.Candidate, closure bool) []cluster.Candidate {
+	if len(cands) == 0 {
+		return kept
+	}
+	limit := float32((1 + b.opts.ClosureEpsilon) * float64(cands[0].Dist))
+	for _, c := range cands {
+		if len(kept) == b.opts.Replicas {
+			break
+		}
+		if closure && len(kept) > 0 && c.Dist > limit {
+			break
+		}
+		hc := b.tree.Head(int(c.Leaf))
+		dxc := c.Dist
+		if !closure {
+			dxc = vec.L2SquaredF32(x, hc)
+		}
+		ok := true
+		for _, k := range kept {
+			if float32(b.opts.RNGFactor)*vec.L2SquaredF32(hc, b.tree.Head(int(k.Leaf))) < dxc {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			kept = append(kept, c)
+		}
+	}
+	return kept
+}
+
+// capPostings groups entries by posting, sorts each posting nearest first
+// and drops the farthest replica entries beyond PostingCap (primary entries
+// are never dropped, so every vector stays reachable). It returns the
+// per-posting lists and the number of entries dropped.
+func (b *builder) capPostings(entries []entry) ([][]entry, int64) {
+	heads := b.tree.NumLeaves()
+	counts := make([]int, heads+1)
+	for _, e := range entries {
+		counts[e.posting+1]++
+	}
+	for i := 1; i <= heads; i++ {
+		counts[i] += counts[i-1]
+	}
+	sorted := make([]entry, len(entries))
+	pos := append([]int(nil), counts[:heads]...)
+	for _, e := range entries {
+		sorted[pos[e.posting]] = e
+		pos[e.posting]++
+	}
+	lists := make([][]entry, heads)
+	var dropped int64
+	for p := 0; p < heads; p++ {
+		l := sorted[counts[p]:counts[p+1]]
+		slices.SortFunc(l, func(a, c entry) int {
+			if a.dist != c.dist {
+				if a.dist < c.dist {
+					return -1
+				}
+				return 1
+			}
+			return int(a.id) - int(c.id)
+		})
+		if len(l) > b.opts.PostingCap {
+			primaries := 0
+			for _, e := range l {
+				if e.primary {
+					primaries++
+				}
+			}
+			room := max(0, b.opts.PostingCap-primaries)
+			kept := l[:0]
+			for _, e := range l {
+				if e.primary || room > 0 {
+					if !e.primary {
+						room--
+					}
+					kept = append(kept, e)
+				}
+			}
+			dropped += int64(len(l) - len(kept))
+			l = kept
+		}
+		lists[p] = l
+	}
+	return lists, dropped
+}
+
+// write encodes every non-empty posting and loads them into store with one
+// bulk ingestion. Postings are encoded by workers in groups and added in
+// id order. It returns the number of entries written.
+func (b *builder) write(store posting.Store, lists [][]entry) (int64, error) {
+	bw, err := store.NewBulkWriter()
+	if err != nil {
+		return 0, err
+	}
+	const group = 64
+	groups := (len(lists) + group - 1) / group
+	type result struct {
+		enc [][]byte
+		err error
+	}
+	out := make([]chan result, groups)
+	for g := range out {
+		out[g] = make(chan result, 1)
+	}
+	// tokens bounds the encoded groups waiting for the writer. A worker
+	// takes a token before it claims a group, so the lowest unwritten group
+	// always belongs to a worker that holds one and can finish it.
+	tokens := make(chan struct{}, 2*b.opts.Workers)
+	for range cap(tokens) {
+		tokens <- struct{}{}
+	}
+	stop := make(chan struct{})
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for w := 0; w < b.opts.Workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			enc := &encoder{b: b}
+			for {
+				select {
+				case <-tokens:
+				case <-stop:
+					return
+				}
+				g := int(next.Add(1) - 1)
+				if g >= groups {
+					return
+				}
+				var r result
+				for p := g * group; p < min((g+1)*group, len(lists)); p++ {
+					e, err := enc.encode(lists[p])
+					if err != nil {
+						r.err = err
+						break
+					}
+					r.enc = append(r.enc, e)
+				}
+				out[g] <- r
+			}
+		}()
+	}
+	var written int64
+	var werr error
+	for g := 0; g < groups && werr == nil; g++ {
+		r := <-out[g]
+		tokens <- struct{}{}
+		if r.err != nil {
+			werr = r.err
+			break
+		}
+		for i, e := range r.enc {
+			p := g*group + i
+			if len(lists[p]) == 0 {
+				continue
+			}
+			if err := bw.Add(uint32(p), e); err != nil {
+				werr = err
+				break
+			}
+			written += int64(len(lists[p]))
+		}
+		b.progress("write", int64(min((g+1)*group, len(lists))), int64(len(lists)))
+	}
+	close(stop)
+	wg.Wait()
+	if werr != nil {
+		bw.Abort()
+		return 0, werr
+	}
+	return written, bw.Commit()
+}
+
+// encoder reads the member vectors of a posting and encodes it.
+type encoder struct {
+	b   *builder
+	raw []byte
+	ids []uint64
+	ver []uint8
+	f   []float32
+}
+
+func (e *encoder) encode(l []entry) ([]byte, error) {
+	if len(l) == 0 {
+		return nil, nil
+	}
+	b := e.b
+	rb := b.dim * b.elem.Size()
+	e.raw = slices.Grow(e.raw[:0], len(l)*rb)[:len(l)*rb]
+	e.ids = e.ids[:0]
+	for i, en := range l {
+		row := e.raw[i*rb : (i+1)*rb]
+		if err := b.src.ReadRows(int(en.id), 1, row); err != nil {
+			return nil, fmt.Errorf("shoal: read row %d: %w", en.id, err)
+		}
+		if b.opts.Metric == Cosine {
+			if len(e.f) != b.dim {
+				e.f = make([]float32, b.dim)
+			}
+			toFloat32(Float32, row, e.f)
+			vec.Normalize(e.f)
+			copy(row, vec.F32ToBytes(e.f))
+		}
+		e.ids = append(e.ids, uint64(en.id))
+	}
+	if len(e.ver) < len(l) {
+		e.ver = make([]uint8, len(l))
+	}
+	p := posting.Posting{Elem: b.elem, Dim: b.dim, IDs: e.ids, Versions: e.ver[:len(l)], Vectors: e.raw}
+	return posting.Encode(nil, &p), nil
+}

@@ -1,0 +1,29 @@
+package index
+
+import "errors"
+
+// Errors returned by the index. Check them with errors.Is; they are wrapped
+// with context.
+var (
+	// ErrInvalidOptions reports options that cannot work.
+	ErrInvalidOptions = errors.New("shoal: invalid options")
+	// ErrDimensionMismatch reports a vector whose length is not the index's
+	// dimension.
+	ErrDimensionMismatch = errors.New("shoal: dimension mismatch")
+	// ErrNotFinite reports a vector with NaN or ±Inf.
+	ErrNotFinite = errors.New("shoal: vector has NaN or Inf")
+	// ErrNoIndex reports a directory that holds no complete index: it does
+	// not exist, or a build was interrupted before it finished.
+	ErrNoIndex = errors.New("shoal: no index in directory")
+	// ErrExists reports a Build into a directory that is not empty.
+	ErrExists = errors.New("shoal: directory is not empty")
+	// ErrClosed reports use of a closed index.
+	ErrClosed = errors.New("shoal: index is closed")
+	// ErrCorrupt reports index files that fail their checks.
+	ErrCorrupt = errors.New("shoal: index is corrupt")
+	// ErrEmpty reports a Build from a source with no vectors.
+	ErrEmpty = errors.New("shoal: no vectors")
+	// ErrBadInput reports an argument that cannot be served, such as k < 1
+	// or a zero vector for the Cosine metric.
+	ErrBadInput = errors.New("shoal: bad input")
+)

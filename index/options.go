@@ -1,0 +1,205 @@
+package index
+
+import (
+	"fmt"
+	"runtime"
+
+	"github.com/shoaldb/shoal/internal/vec"
+)
+
+// ElemType is the element type vectors are stored in.
+type ElemType = vec.ElemType
+
+// Element types.
+const (
+	Float32 = vec.Float32
+	Uint8   = vec.Uint8
+	Int8    = vec.Int8
+)
+
+// Metric is the distance an index ranks by.
+type Metric = vec.Metric
+
+// Metrics. Distances returned by Search are squared L2 for L2, −dot for
+// InnerProduct, and 1 − cosine similarity for Cosine (vectors are
+// normalised at ingest and at query time).
+const (
+	L2           = vec.L2
+	InnerProduct = vec.InnerProduct
+	Cosine       = vec.Cosine
+)
+
+// Options configure Build and Open. The zero value is usable: every field
+// has a documented default, filled by EnsureDefaults.
+//
+// Fields marked (build) shape the index and are recorded in it; Open
+// ignores them and uses the recorded values. The others apply to the
+// process that opens the index and may differ between opens.
+type Options struct {
+	// Metric (build) is the distance to rank by. Default L2.
+	Metric Metric
+	// Ratio (build) is the number of heads (postings) per vector. SPTAG
+	// uses 0.12–0.16. Default 0.12.
+	Ratio float64
+	// Replicas (build) bounds the postings one vector is stored in
+	// (SPANN §3.2 closure assignment). Default 8.
+	Replicas int
+	// PostingCap (build) bounds the vectors of one posting; the farthest
+	// replicas are dropped (a vector's nearest head always keeps it).
+	// Default: as many vectors as fit in 48 KiB (SPTAG's PostingPageLimit
+	// of 12 pages of 4 KiB), at least 16.
+	PostingCap int
+	// RNGFactor (build) is the RNG rule's factor (SPANN §3.2): candidate
+	// head h_i is skipped if some kept head h_j has
+	// RNGFactor·d(h_i,h_j) < d(x,h_i). Default 1.0.
+	RNGFactor float64
+	// ClosureEpsilon (build) is SPANN's ε₁ for closure assignment: a
+	// vector is assigned only to heads with d(x,h) ≤ (1+ε₁)·d(x,h₁)
+	// (squared distances). Default 10 (the RNG rule does the real
+	// pruning). Ignored for InnerProduct.
+	ClosureEpsilon float64
+	// Candidates (build) is how many nearest heads each vector considers
+	// for assignment (SPTAG: 64). Default 64.
+	Candidates int
+	// K (build) is the branching factor of the clustering tree. Default 32.
+	K int
+	// SampleSize (build) bounds the vectors held in memory for clustering;
+	// the rest of the data set is streamed. Default 1,000,000.
+	SampleSize int
+	// Seed (build) makes builds deterministic. Default 1.
+	Seed uint64
+
+	// Workers is the number of goroutines for build and batch search.
+	// Default GOMAXPROCS.
+	Workers int
+	// CacheBytes bounds the posting cache (Pebble's block cache): the
+	// memory budget for posting data. Default 64 MiB.
+	CacheBytes int64
+	// BufferedIO reads postings through the OS page cache instead of
+	// direct I/O. For experiments; default false.
+	BufferedIO bool
+	// Search holds the default search parameters.
+	Search SearchParams
+	// Progress, if set, is called during Build as work advances, from one
+	// goroutine at a time.
+	Progress func(Progress)
+}
+
+// Progress describes how far a build has come.
+type Progress struct {
+	Stage string // "sample", "cluster", "assign" or "write"
+	Done  int64
+	Total int64
+}
+
+// SearchParams tune one search. Zero fields take the index defaults.
+type SearchParams struct {
+	// NProbe is the number of postings read (SPANN: the number of nearest
+	// heads searched). Default 32.
+	NProbe int
+	// Epsilon is SPANN's query-aware pruning (§3.3): heads with
+	// d(q,h) > (1+Epsilon)·d(q,h₁) are not read (squared distances; L2 and
+	// Cosine only). Default 7, i.e. SPTAG's MaxDistRatio of 8. A negative
+	// value disables pruning.
+	Epsilon float64
+	// Beam is the routing beam width down the tree. Default max(4·NProbe, 64).
+	Beam int
+	// IOParallel is how many postings one query reads at once. Default 8.
+	IOParallel int
+}
+
+func (p *SearchParams) ensureDefaults(def SearchParams) {
+	if p.NProbe <= 0 {
+		p.NProbe = def.NProbe
+	}
+	if p.Epsilon == 0 {
+		p.Epsilon = def.Epsilon
+	}
+	if p.Beam <= 0 {
+		p.Beam = def.Beam
+	}
+	if p.IOParallel <= 0 {
+		p.IOParallel = def.IOParallel
+	}
+}
+
+func (p *SearchParams) ensureBuiltinDefaults() {
+	if p.NProbe <= 0 {
+		p.NProbe = 32
+	}
+	if p.Epsilon == 0 {
+		p.Epsilon = 7
+	}
+	if p.Beam <= 0 {
+		p.Beam = max(4*p.NProbe, 64)
+	}
+	if p.IOParallel <= 0 {
+		p.IOParallel = 8
+	}
+}
+
+// EnsureDefaults fills unset fields with their defaults.
+func (o *Options) EnsureDefaults() {
+	if o.Metric == 0 {
+		o.Metric = L2
+	}
+	if o.Ratio == 0 {
+		o.Ratio = 0.12
+	}
+	if o.Replicas == 0 {
+		o.Replicas = 8
+	}
+	if o.RNGFactor == 0 {
+		o.RNGFactor = 1
+	}
+	if o.ClosureEpsilon == 0 {
+		o.ClosureEpsilon = 10
+	}
+	if o.Candidates == 0 {
+		o.Candidates = 64
+	}
+	if o.K == 0 {
+		o.K = 32
+	}
+	if o.SampleSize == 0 {
+		o.SampleSize = 1_000_000
+	}
+	if o.Seed == 0 {
+		o.Seed = 1
+	}
+	if o.Workers <= 0 {
+		o.Workers = runtime.GOMAXPROCS(0)
+	}
+	if o.CacheBytes <= 0 {
+		o.CacheBytes = 64 << 20
+	}
+	o.Search.ensureBuiltinDefaults()
+}
+
+// Validate reports options that cannot work. Call it after EnsureDefaults.
+func (o *Options) Validate() error {
+	switch {
+	case !o.Metric.Valid():
+		return fmt.Errorf("%w: unknown metric %d", ErrInvalidOptions, o.Metric)
+	case o.Ratio <= 0 || o.Ratio > 1:
+		return fmt.Errorf("%w: Ratio %v, want in (0, 1]", ErrInvalidOptions, o.Ratio)
+	case o.Replicas < 1 || o.Replicas > 64:
+		return fmt.Errorf("%w: Replicas %d, want 1..64", ErrInvalidOptions, o.Replicas)
+	case o.PostingCap < 0:
+		return fmt.Errorf("%w: PostingCap %d, want >= 0", ErrInvalidOptions, o.PostingCap)
+	case o.Candidates < o.Replicas:
+		return fmt.Errorf("%w: Candidates %d < Replicas %d", ErrInvalidOptions, o.Candidates, o.Replicas)
+	case o.K < 2:
+		return fmt.Errorf("%w: K %d, want >= 2", ErrInvalidOptions, o.K)
+	case o.SampleSize < 1:
+		return fmt.Errorf("%w: SampleSize %d", ErrInvalidOptions, o.SampleSize)
+	case o.RNGFactor < 0 || o.ClosureEpsilon < 0:
+		return fmt.Errorf("%w: RNGFactor %v / ClosureEpsilon %v must be >= 0", ErrInvalidOptions, o.RNGFactor, o.ClosureEpsilon)
+	}
+	return nil
+}
+
+// defaultPostingCap returns the default cap for vectors of rowBytes bytes.
+func defaultPostingCap(rowBytes int) int {
+	return max(16, (48<<10)/(rowBytes+9))
+}

@@ -1,0 +1,397 @@
+package index
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"sync"
+	"sync/atomic"
+	"unsafe"
+
+	"github.com/shoaldb/shoal/cluster"
+	"github.com/shoaldb/shoal/internal/vec"
+	"github.com/shoaldb/shoal/posting"
+)
+
+// Result is one search hit.
+type Result struct {
+	ID       uint64
+	Distance float32
+}
+
+// workspace is per-query scratch memory, pooled so searches do not
+// allocate in steady state.
+type workspace struct {
+	q      []float32 // query as float32, normalised for Cosine
+	qraw   []byte    // query in the element type (uint8/int8 indexes)
+	route  cluster.Workspace
+	heads  []cluster.Candidate
+	lanes  []*lane
+	merged topK
+}
+
+// lane is the scratch memory of one posting reader within a query.
+type lane struct {
+	p     posting.Posting
+	dists []float32
+	f32   []float32 // aligned copy of posting vectors when needed
+	top   topK
+	err   error
+	reads int64
+	vecs  int64
+}
+
+func newWorkspace(ix *Index) *workspace {
+	return &workspace{q: make([]float32, ix.man.Dim), qraw: make([]byte, ix.man.Dim)}
+}
+
+func (ws *workspace) lane(i int) *lane {
+	for len(ws.lanes) <= i {
+		ws.lanes = append(ws.lanes, &lane{})
+	}
+	return ws.lanes[i]
+}
+
+// Search returns the k nearest vectors to q found by reading the nearest
+// postings (nearest first). p may be nil for the index defaults.
+//
+// SPANN §3.3: route to NProbe heads, drop heads farther than
+// (1+Epsilon)·d(q,h₁), read the surviving postings in parallel, score
+// them, and merge the replicas of a vector into one result.
+func (ix *Index) Search(q []float32, k int, p *SearchParams) ([]Result, error) {
+	ws := ix.pool.Get().(*workspace)
+	defer ix.pool.Put(ws)
+	return ix.search(ws, q, k, p, nil)
+}
+
+// SearchBatch searches every query of qs (each of Dim floats) with up to
+// Options.Workers goroutines; results[i] answers qs[i].
+func (ix *Index) SearchBatch(qs [][]float32, k int, p *SearchParams) ([][]Result, error) {
+	results := make([][]Result, len(qs))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	errs := make([]error, ix.opts.Workers)
+	for w := 0; w < ix.opts.Workers; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			ws := ix.pool.Get().(*workspace)
+			defer ix.pool.Put(ws)
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(qs) {
+					return
+				}
+				r, err := ix.search(ws, qs[i], k, p, nil)
+				if err != nil {
+					errs[w] = fmt.Errorf("query %d: %w", i, err)
+					return
+				}
+				results[i] = r
+			}
+		}(w)
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return results, nil
+}
+
+// QueryStats describe the work of one search.
+type QueryStats struct {
+	Heads    int // heads kept after pruning (postings read)
+	Vectors  int // vectors scored
+	Distinct int // distinct results in the final top-k
+}
+
+// SearchWithStats is Search that also reports the work it did.
+func (ix *Index) SearchWithStats(q []float32, k int, p *SearchParams, st *QueryStats) ([]Result, error) {
+	ws := ix.pool.Get().(*workspace)
+	defer ix.pool.Put(ws)
+	return ix.search(ws, q, k, p, st)
+}
+
+func (ix *Index) search(ws *workspace, q []float32, k int, sp *SearchParams, st *QueryStats) ([]Result, error) {
+	if ix.closed.Load() {
+		return nil, ErrClosed
+	}
+	if len(q) != ix.man.Dim {
+		return nil, fmt.Errorf("%w: query has %d dimensions, index %d", ErrDimensionMismatch, len(q), ix.man.Dim)
+	}
+	if k < 1 {
+		return nil, fmt.Errorf("%w: k = %d, want >= 1", ErrBadInput, k)
+	}
+	if err := vec.CheckFinite(q); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrNotFinite, err)
+	}
+	var params SearchParams
+	if sp != nil {
+		params = *sp
+	}
+	params.ensureDefaults(ix.opts.Search)
+	copy(ws.q, q)
+	if ix.man.Metric == Cosine && !vec.Normalize(ws.q) {
+		return nil, fmt.Errorf("%w: zero query vector has no cosine", ErrBadInput)
+	}
+	if err := ix.quantizeQuery(ws); err != nil {
+		return nil, err
+	}
+
+	heads := ix.tree.Search(ws.q, params.NProbe, params.Beam, &ws.route)
+	if ix.man.Metric != InnerProduct && params.Epsilon >= 0 && len(heads) > 0 {
+		// Query-aware dynamic pruning (SPANN §3.3).
+		limit := float32((1 + params.Epsilon) * float64(heads[0].Dist))
+		cut := len(heads)
+		for i, h := range heads {
+			if h.Dist > limit {
+				cut = i
+				break
+			}
+		}
+		heads = heads[:cut]
+	}
+	ws.heads = append(ws.heads[:0], heads...)
+
+	lanes := min(params.IOParallel, len(ws.heads))
+	var next atomic.Int64
+	if lanes <= 1 {
+		l := ws.lane(0)
+		l.top.reset(k)
+		ix.readLane(ws, l, &next)
+	} else {
+		var wg sync.WaitGroup
+		for i := 0; i < lanes; i++ {
+			l := ws.lane(i)
+			l.top.reset(k)
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				ix.readLane(ws, l, &next)
+			}()
+		}
+		wg.Wait()
+	}
+	ws.merged.reset(k)
+	var reads, vecs int64
+	for i := 0; i < max(lanes, 1); i++ {
+		l := ws.lanes[i]
+		if l.err != nil {
+			err := l.err
+			l.err = nil
+			return nil, err
+		}
+		reads += l.reads
+		vecs += l.vecs
+		for _, r := range l.top.items {
+			ws.merged.push(r.ID, r.Distance)
+		}
+	}
+	ix.queries.Add(1)
+	ix.postingsRead.Add(reads)
+	ix.vectorsRead.Add(vecs)
+	out := ws.merged.sorted(make([]Result, 0, len(ws.merged.items)))
+	if ix.man.Metric == Cosine {
+		for i := range out {
+			out[i].Distance += 1 // stored as −dot: 1 − cos
+		}
+	}
+	if st != nil {
+		*st = QueryStats{Heads: len(ws.heads), Vectors: int(vecs), Distinct: len(out)}
+	}
+	return out, nil
+}
+
+// quantizeQuery converts the query to the element type of an integer
+// index, rounding and clamping to the type's range.
+func (ix *Index) quantizeQuery(ws *workspace) error {
+	switch ix.man.Elem {
+	case Uint8:
+		for i, v := range ws.q {
+			ws.qraw[i] = uint8(math.Round(math.Max(0, math.Min(255, float64(v)))))
+		}
+	case Int8:
+		for i, v := range ws.q {
+			ws.qraw[i] = byte(int8(math.Round(math.Max(-128, math.Min(127, float64(v))))))
+		}
+	}
+	return nil
+}
+
+// readLane reads and scores postings ws.heads[i] for the i it claims from
+// next, until none are left.
+func (ix *Index) readLane(ws *workspace, l *lane, next *atomic.Int64) {
+	l.reads, l.vecs = 0, 0
+	for {
+		i := int(next.Add(1) - 1)
+		if i >= len(ws.heads) || l.err != nil {
+			return
+		}
+		err := ix.store.Read(ws.heads[i].Leaf, func(b []byte) error {
+			if err := posting.Decode(b, &l.p); err != nil {
+				return fmt.Errorf("%w: posting %d: %v", ErrCorrupt, ws.heads[i].Leaf, err)
+			}
+			ix.score(ws, l)
+			return nil
+		})
+		if errors.Is(err, posting.ErrNotFound) {
+			err = nil // a head whose posting is empty
+		}
+		if err != nil {
+			l.err = err
+			return
+		}
+		l.reads++
+	}
+}
+
+// score computes the distance from the query to every vector of l.p and
+// offers them to l.top.
+func (ix *Index) score(ws *workspace, l *lane) {
+	p := &l.p
+	n := p.Len()
+	if n == 0 {
+		return
+	}
+	l.vecs += int64(n)
+	if cap(l.dists) < n {
+		l.dists = make([]float32, n)
+	}
+	d := l.dists[:n]
+	dim := ix.man.Dim
+	switch ix.man.Elem {
+	case Float32:
+		data := alignedF32(p.Vectors, &l.f32)
+		if ix.man.Metric == L2 {
+			vec.L2SquaredF32Batch(ws.q, data, d)
+		} else {
+			vec.DotF32Batch(ws.q, data, d)
+			for i := range d {
+				d[i] = -d[i]
+			}
+		}
+	case Uint8:
+		for i := range d {
+			r := p.Vectors[i*dim : (i+1)*dim]
+			if ix.man.Metric == L2 {
+				d[i] = vec.L2SquaredU8(ws.qraw, r)
+			} else {
+				d[i] = -vec.DotU8(ws.qraw, r)
+			}
+		}
+	case Int8:
+		qi := vec.BytesToI8(ws.qraw)
+		for i := range d {
+			r := vec.BytesToI8(p.Vectors[i*dim : (i+1)*dim])
+			if ix.man.Metric == L2 {
+				d[i] = vec.L2SquaredI8(qi, r)
+			} else {
+				d[i] = -vec.DotI8(qi, r)
+			}
+		}
+	}
+	for i, dist := range d {
+		l.top.push(p.IDs[i], dist)
+	}
+}
+
+// alignedF32 views b as float32s, copying into *buf only when b is not
+// 4-byte aligned (Pebble's block buffers usually are).
+func alignedF32(b []byte, buf *[]float32) []float32 {
+	if len(b) == 0 {
+		return nil
+	}
+	if uintptr(unsafe.Pointer(&b[0]))%4 == 0 {
+		return vec.BytesToF32(b)
+	}
+	n := len(b) / 4
+	if cap(*buf) < n {
+		*buf = make([]float32, n)
+	}
+	f := (*buf)[:n]
+	copy(vec.F32ToBytes(f), b)
+	return f
+}
+
+// topK keeps the k results of smallest distance, each id once: a bounded
+// max-heap. Replicas of one vector have the same distance, so a duplicate
+// is either already in the heap or cannot enter it.
+type topK struct {
+	items []Result
+	k     int
+}
+
+func (h *topK) reset(k int) {
+	h.items = h.items[:0]
+	h.k = k
+}
+
+func (h *topK) push(id uint64, dist float32) {
+	if len(h.items) == h.k && dist >= h.items[0].Distance {
+		return
+	}
+	for _, r := range h.items {
+		if r.ID == id {
+			return
+		}
+	}
+	if len(h.items) < h.k {
+		h.items = append(h.items, Result{ID: id, Distance: dist})
+		h.up(len(h.items) - 1)
+		return
+	}
+	h.items[0] = Result{ID: id, Distance: dist}
+	h.down(0)
+}
+
+func (h *topK) less(i, j int) bool {
+	a, b := h.items[i], h.items[j]
+	if a.Distance != b.Distance {
+		return a.Distance < b.Distance
+	}
+	return a.ID < b.ID
+}
+
+func (h *topK) up(i int) {
+	for i > 0 {
+		p := (i - 1) / 2
+		if !h.less(p, i) {
+			return
+		}
+		h.items[p], h.items[i] = h.items[i], h.items[p]
+		i = p
+	}
+}
+
+func (h *topK) down(i int) {
+	n := len(h.items)
+	for {
+		l := 2*i + 1
+		if l >= n {
+			return
+		}
+		big := l
+		if r := l + 1; r < n && h.less(l, r) {
+			big = r
+		}
+		if !h.less(i, big) {
+			return
+		}
+		h.items[i], h.items[big] = h.items[big], h.items[i]
+		i = big
+	}
+}
+
+// sorted empties the heap into dst, nearest first.
+func (h *topK) sorted(dst []Result) []Result {
+	n := len(h.items)
+	dst = append(dst[:0], make([]Result, n)...)
+	for i := n - 1; i >= 0; i-- {
+		dst[i] = h.items[0]
+		last := len(h.items) - 1
+		h.items[0] = h.items[last]
+		h.items = h.items[:last]
+		h.down(0)
+	}
+	return dst
+}

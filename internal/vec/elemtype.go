@@ -1,0 +1,70 @@
+package vec
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// ErrUnknownElemType is returned, wrapped, by ParseElemType for a name it
+// does not know.
+var ErrUnknownElemType = errors.New("shoal: unknown element type")
+
+// ElemType is the scalar type of a vector's components. The values are
+// stored on disk, so existing ones must never be renumbered.
+type ElemType uint8
+
+const (
+	// Float32 is an IEEE-754 single-precision component (4 bytes).
+	Float32 ElemType = 1
+	// Uint8 is an unsigned byte component, e.g. scalar-quantised data.
+	Uint8 ElemType = 2
+	// Int8 is a signed byte component, e.g. symmetric quantisation.
+	Int8 ElemType = 3
+)
+
+// Size returns the number of bytes one component occupies, or 0 for an
+// invalid ElemType.
+func (e ElemType) Size() int {
+	switch e {
+	case Float32:
+		return 4
+	case Uint8, Int8:
+		return 1
+	}
+	return 0
+}
+
+// String returns the canonical name ("float32", "uint8", "int8"), which
+// ParseElemType accepts; an invalid value prints as "ElemType(N)".
+func (e ElemType) String() string {
+	switch e {
+	case Float32:
+		return "float32"
+	case Uint8:
+		return "uint8"
+	case Int8:
+		return "int8"
+	}
+	return fmt.Sprintf("ElemType(%d)", uint8(e))
+}
+
+// Valid reports whether e is one of the defined element types.
+func (e ElemType) Valid() bool {
+	return e == Float32 || e == Uint8 || e == Int8
+}
+
+// ParseElemType returns the ElemType named by s, ignoring case. It accepts
+// the canonical names and the short forms "f32", "u8" and "i8"; anything
+// else yields an error wrapping ErrUnknownElemType.
+func ParseElemType(s string) (ElemType, error) {
+	switch strings.ToLower(s) {
+	case "float32", "f32":
+		return Float32, nil
+	case "uint8", "u8":
+		return Uint8, nil
+	case "int8", "i8":
+		return Int8, nil
+	}
+	return 0, fmt.Errorf("%q: %w", s, ErrUnknownElemType)
+}

@@ -1,0 +1,97 @@
+package vecfile
+
+import (
+	"encoding/binary"
+	"io"
+	"math"
+)
+
+// wholeChunk is the size of the buffer the whole-file helpers read through.
+const wholeChunk = 1 << 20
+
+// ReadFloat32 reads a whole float32, uint8 or int8 file of any format into
+// memory, row after row, converting integer elements to float32. It returns
+// the elements and the dimension (0 for an empty TEXMEX file). An int32 file
+// gives an error wrapping ErrFormat. It is meant for small files such as
+// query sets; stream large files with a Reader.
+func ReadFloat32(path string) (data []float32, dim int, err error) {
+	r, err := Open(path)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer r.Close()
+	if r.Elem() == Int32 {
+		return nil, 0, errorf(path, ErrFormat, "ReadFloat32: elements are int32, not float32, uint8 or int8 (use ReadInt32)")
+	}
+	data = make([]float32, r.Len()*r.Dim())
+	out := data
+	err = readAll(r, func(b []byte) {
+		switch r.Elem() {
+		case Float32:
+			for i := range len(b) / 4 {
+				out[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
+			}
+			out = out[len(b)/4:]
+		case Uint8:
+			for i, v := range b {
+				out[i] = float32(v)
+			}
+			out = out[len(b):]
+		case Int8:
+			for i, v := range b {
+				out[i] = float32(int8(v))
+			}
+			out = out[len(b):]
+		}
+	})
+	if err != nil {
+		return nil, 0, err
+	}
+	return data, r.Dim(), nil
+}
+
+// ReadInt32 reads a whole int32 file (.ivecs, .ibin or an .npy of '<i4'),
+// typically ground truth, into memory. It returns the elements and the
+// dimension (0 for an empty TEXMEX file). Files of other element types give
+// an error wrapping ErrFormat.
+func ReadInt32(path string) (data []int32, dim int, err error) {
+	r, err := Open(path)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer r.Close()
+	if r.Elem() != Int32 {
+		return nil, 0, errorf(path, ErrFormat, "ReadInt32: elements are %v, not int32", r.Elem())
+	}
+	data = make([]int32, r.Len()*r.Dim())
+	out := data
+	err = readAll(r, func(b []byte) {
+		for i := range len(b) / 4 {
+			out[i] = int32(binary.LittleEndian.Uint32(b[4*i:]))
+		}
+		out = out[len(b)/4:]
+	})
+	if err != nil {
+		return nil, 0, err
+	}
+	return data, r.Dim(), nil
+}
+
+// readAll passes all rows of r, a batch at a time, to fn.
+func readAll(r *Reader, fn func(rows []byte)) error {
+	if r.Len() == 0 {
+		return nil
+	}
+	rows := max(1, min(r.Len(), wholeChunk/r.RowBytes()))
+	buf := make([]byte, rows*r.RowBytes())
+	for {
+		n, err := r.Next(buf)
+		fn(buf[:n*r.RowBytes()])
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+}

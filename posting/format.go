@@ -1,0 +1,156 @@
+// Package posting holds Shoal's posting lists: the on-disk encoding of the
+// vectors that belong to one head (SPANN §3), and the Store that keeps them.
+//
+// # Encoding, version 1
+//
+// A posting is one contiguous byte string, little-endian throughout, so a
+// query reads it with one I/O and scores it without copying:
+//
+//	offset        size          field
+//	0             1             format version (1)
+//	1             1             element type (vec.ElemType: 1 float32, 2 uint8, 3 int8)
+//	2             2             dim
+//	4             4             n, number of entries
+//	8             8·n           ids (uint64, external vector ids)
+//	8+8n          n             versions (uint8; SPFresh's per-vector version, 0 at build)
+//	…             0–3           zero padding to a multiple of 4 from offset 0
+//	vecOff        n·dim·size    vectors, row-major, in the element type
+//	end-4         4             CRC-32C (Castagnoli) of every byte before it
+//
+// Entries are sorted by distance to the head, nearest first, at build time.
+// The version byte is reserved for online updates (stale copies are skipped
+// on read); later versions of the format will add tenant data after the
+// vectors and must bump the version byte. Decode rejects versions it does
+// not know rather than guessing.
+package posting
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+
+	"github.com/shoaldb/shoal/internal/vec"
+)
+
+// FormatVersion is the encoding version written by Encode.
+const FormatVersion = 1
+
+const (
+	headerSize = 8
+	crcSize    = 4
+	// MaxDim is the largest dimension the encoding can hold.
+	MaxDim = 1<<16 - 1
+)
+
+// ErrCorrupt reports a posting whose bytes do not decode: wrong length,
+// unknown version or element type, or a checksum mismatch.
+var ErrCorrupt = errors.New("posting: corrupt posting")
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// Posting is a decoded posting list. After Decode its slices alias the
+// encoded bytes; they are valid only as long as those bytes are.
+type Posting struct {
+	Elem     vec.ElemType
+	Dim      int
+	IDs      []uint64
+	Versions []uint8
+	// Vectors holds len(IDs) rows of Dim elements as raw little-endian bytes.
+	Vectors []byte
+}
+
+// Len returns the number of entries.
+func (p *Posting) Len() int { return len(p.IDs) }
+
+// Row returns the raw bytes of entry i's vector.
+func (p *Posting) Row(i int) []byte {
+	rb := p.Dim * p.Elem.Size()
+	return p.Vectors[i*rb : (i+1)*rb]
+}
+
+// vectorOffset returns the offset of the vector block for n entries.
+func vectorOffset(n int) int {
+	off := headerSize + 9*n
+	return (off + 3) &^ 3
+}
+
+// EncodedSize returns the number of bytes Encode writes for n entries.
+func EncodedSize(elem vec.ElemType, dim, n int) int {
+	return vectorOffset(n) + n*dim*elem.Size() + crcSize
+}
+
+// Encode appends the encoding of p to dst and returns the extended slice.
+// It panics if p is inconsistent (a bug in the caller, not bad input).
+func Encode(dst []byte, p *Posting) []byte {
+	n := len(p.IDs)
+	if !p.Elem.Valid() || p.Dim <= 0 || p.Dim > MaxDim {
+		panic(fmt.Sprintf("posting: Encode: bad element type %d or dim %d", p.Elem, p.Dim))
+	}
+	if len(p.Versions) != n || len(p.Vectors) != n*p.Dim*p.Elem.Size() {
+		panic(fmt.Sprintf("posting: Encode: %d ids, %d versions, %d vector bytes", n, len(p.Versions), len(p.Vectors)))
+	}
+	start := len(dst)
+	size := EncodedSize(p.Elem, p.Dim, n)
+	dst = append(dst, make([]byte, size)...)
+	b := dst[start:]
+	b[0] = FormatVersion
+	b[1] = byte(p.Elem)
+	binary.LittleEndian.PutUint16(b[2:], uint16(p.Dim))
+	binary.LittleEndian.PutUint32(b[4:], uint32(n))
+	off := headerSize
+	for _, id := range p.IDs {
+		binary.LittleEndian.PutUint64(b[off:], id)
+		off += 8
+	}
+	copy(b[off:], p.Versions)
+	copy(b[vectorOffset(n):], p.Vectors)
+	binary.LittleEndian.PutUint32(b[size-crcSize:], crc32.Checksum(b[:size-crcSize], castagnoli))
+	return dst
+}
+
+// Decode parses b into p without copying: p's slices alias b. IDs are
+// decoded into p.IDs, reusing its capacity. Any malformed input returns an
+// error wrapping ErrCorrupt; Decode never panics.
+func Decode(b []byte, p *Posting) error {
+	if len(b) < headerSize+crcSize {
+		return fmt.Errorf("%w: %d bytes is shorter than a header", ErrCorrupt, len(b))
+	}
+	if b[0] != FormatVersion {
+		return fmt.Errorf("%w: unknown format version %d", ErrCorrupt, b[0])
+	}
+	elem := vec.ElemType(b[1])
+	if !elem.Valid() {
+		return fmt.Errorf("%w: unknown element type %d", ErrCorrupt, b[1])
+	}
+	dim := int(binary.LittleEndian.Uint16(b[2:]))
+	n := int(binary.LittleEndian.Uint32(b[4:]))
+	if dim == 0 {
+		return fmt.Errorf("%w: dim 0", ErrCorrupt)
+	}
+	// Bound n by the length before multiplying, so the size cannot overflow.
+	if n > len(b) {
+		return fmt.Errorf("%w: %d entries in %d bytes", ErrCorrupt, n, len(b))
+	}
+	if want := EncodedSize(elem, dim, n); want != len(b) {
+		return fmt.Errorf("%w: %d entries of dim %d need %d bytes, have %d", ErrCorrupt, n, dim, want, len(b))
+	}
+	body := len(b) - crcSize
+	if got, want := crc32.Checksum(b[:body], castagnoli), binary.LittleEndian.Uint32(b[body:]); got != want {
+		return fmt.Errorf("%w: checksum %08x, want %08x", ErrCorrupt, got, want)
+	}
+	p.Elem, p.Dim = elem, dim
+	if cap(p.IDs) < n {
+		p.IDs = make([]uint64, n)
+	}
+	p.IDs = p.IDs[:n]
+	off := headerSize
+	for i := range p.IDs {
+		p.IDs[i] = binary.LittleEndian.Uint64(b[off:])
+		off += 8
+	}
+	p.Versions = b[off : off+n]
+	vo := vectorOffset(n)
+	p.Vectors = b[vo:body]
+	return nil
+}

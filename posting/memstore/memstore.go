@@ -1,0 +1,143 @@
+// Package memstore is an in-memory posting.Store, for tests and for indexes
+// small enough to live in RAM.
+package memstore
+
+import (
+	"fmt"
+	"slices"
+	"sync"
+
+	"github.com/shoaldb/shoal/posting"
+)
+
+// Store is an in-memory posting.Store. It is safe for concurrent use.
+type Store struct {
+	mu struct {
+		sync.RWMutex
+		// postings and meta are guarded by mu; values are never modified
+		// after insertion, only replaced.
+		postings map[uint32][]byte
+		meta     map[string][]byte
+		closed   bool
+	}
+}
+
+var _ posting.Store = (*Store)(nil)
+
+// New returns an empty store.
+func New() *Store {
+	s := &Store{}
+	s.mu.postings = make(map[uint32][]byte)
+	s.mu.meta = make(map[string][]byte)
+	return s
+}
+
+// Read implements posting.Store.
+func (s *Store) Read(id uint32, fn func([]byte) error) error {
+	s.mu.RLock()
+	b, ok := s.mu.postings[id]
+	s.mu.RUnlock()
+	if !ok {
+		return fmt.Errorf("posting %d: %w", id, posting.ErrNotFound)
+	}
+	return fn(b)
+}
+
+// Scan implements posting.Store.
+func (s *Store) Scan(fn func(uint32, []byte) error) error {
+	s.mu.RLock()
+	ids := make([]uint32, 0, len(s.mu.postings))
+	for id := range s.mu.postings {
+		ids = append(ids, id)
+	}
+	s.mu.RUnlock()
+	slices.Sort(ids)
+	for _, id := range ids {
+		s.mu.RLock()
+		b, ok := s.mu.postings[id]
+		s.mu.RUnlock()
+		if !ok {
+			continue
+		}
+		if err := fn(id, b); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// NewBulkWriter implements posting.Store.
+func (s *Store) NewBulkWriter() (posting.BulkWriter, error) {
+	return &bulkWriter{s: s, last: -1}, nil
+}
+
+// GetMeta implements posting.Store.
+func (s *Store) GetMeta(key string) ([]byte, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	v, ok := s.mu.meta[key]
+	if !ok {
+		return nil, fmt.Errorf("meta %q: %w", key, posting.ErrNotFound)
+	}
+	return slices.Clone(v), nil
+}
+
+// SetMeta implements posting.Store.
+func (s *Store) SetMeta(key string, value []byte) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.mu.meta[key] = slices.Clone(value)
+	return nil
+}
+
+// Stats implements posting.Store; an in-memory store reads no disk.
+func (s *Store) Stats() posting.Stats { return posting.Stats{} }
+
+// Close implements posting.Store.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.mu.closed = true
+	return nil
+}
+
+type bulkWriter struct {
+	s      *Store
+	last   int64
+	staged map[uint32][]byte
+	done   bool
+}
+
+func (w *bulkWriter) Add(id uint32, encoded []byte) error {
+	if w.done {
+		return fmt.Errorf("memstore: bulk writer already finished")
+	}
+	if int64(id) <= w.last {
+		return fmt.Errorf("memstore: bulk add of posting %d after %d: ids must increase", id, w.last)
+	}
+	w.last = int64(id)
+	if w.staged == nil {
+		w.staged = make(map[uint32][]byte)
+	}
+	w.staged[id] = slices.Clone(encoded)
+	return nil
+}
+
+func (w *bulkWriter) Commit() error {
+	if w.done {
+		return fmt.Errorf("memstore: bulk writer already finished")
+	}
+	w.done = true
+	w.s.mu.Lock()
+	defer w.s.mu.Unlock()
+	for id, b := range w.staged {
+		w.s.mu.postings[id] = b
+	}
+	w.staged = nil
+	return nil
+}
+
+func (w *bulkWriter) Abort() {
+	w.done = true
+	w.staged = nil
+}
