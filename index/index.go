@@ -150,4 +150,4 @@ func (ix *Index) Stats() Stats {
 
 // IndexFiles returns the paths of the files holding posting data (for
 // page-cache residency checks).
-func (ix *Index) IndexFiles() ([]string, error) { return ix.store.TableFiles() }
+func (ix *Index) IndexFiles() ([]string, error) { return ix.store.DataFiles(), nil }

@@ -104,8 +104,6 @@ type SearchParams struct {
 	Epsilon float64
 	// Beam is the routing beam width down the tree. Default max(4·NProbe, 64).
 	Beam int
-	// IOParallel is how many postings one query reads at once. Default 8.
-	IOParallel int
 }
 
 func (p *SearchParams) ensureDefaults(def SearchParams) {
@@ -118,9 +116,6 @@ func (p *SearchParams) ensureDefaults(def SearchParams) {
 	if p.Beam <= 0 {
 		p.Beam = def.Beam
 	}
-	if p.IOParallel <= 0 {
-		p.IOParallel = def.IOParallel
-	}
 }
 
 func (p *SearchParams) ensureBuiltinDefaults() {
@@ -132,9 +127,6 @@ func (p *SearchParams) ensureBuiltinDefaults() {
 	}
 	if p.Beam <= 0 {
 		p.Beam = max(4*p.NProbe, 64)
-	}
-	if p.IOParallel <= 0 {
-		p.IOParallel = 8
 	}
 }
 

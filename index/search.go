@@ -22,34 +22,19 @@ type Result struct {
 // workspace is per-query scratch memory, pooled so searches do not
 // allocate in steady state.
 type workspace struct {
-	q      []float32 // query as float32, normalised for Cosine
-	qraw   []byte    // query in the element type (uint8/int8 indexes)
-	route  cluster.Workspace
-	heads  []cluster.Candidate
-	lanes  []*lane
-	merged topK
-}
-
-// lane is the scratch memory of one posting reader within a query.
-type lane struct {
+	q     []float32 // query as float32, normalised for Cosine
+	qraw  []byte    // query in the element type (uint8/int8 indexes)
+	route cluster.Workspace
+	ids   []uint32
 	p     posting.Posting
 	dists []float32
 	f32   []float32 // aligned copy of posting vectors when needed
 	top   topK
-	err   error
-	reads int64
 	vecs  int64
 }
 
 func newWorkspace(ix *Index) *workspace {
 	return &workspace{q: make([]float32, ix.man.Dim), qraw: make([]byte, ix.man.Dim)}
-}
-
-func (ws *workspace) lane(i int) *lane {
-	for len(ws.lanes) <= i {
-		ws.lanes = append(ws.lanes, &lane{})
-	}
-	return ws.lanes[i]
 }
 
 // Search returns the k nearest vectors to q found by reading the nearest
@@ -151,53 +136,37 @@ func (ix *Index) search(ws *workspace, q []float32, k int, sp *SearchParams, st 
 		}
 		heads = heads[:cut]
 	}
-	ws.heads = append(ws.heads[:0], heads...)
-
-	lanes := min(params.IOParallel, len(ws.heads))
-	var next atomic.Int64
-	if lanes <= 1 {
-		l := ws.lane(0)
-		l.top.reset(k)
-		ix.readLane(ws, l, &next)
-	} else {
-		var wg sync.WaitGroup
-		for i := 0; i < lanes; i++ {
-			l := ws.lane(i)
-			l.top.reset(k)
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				ix.readLane(ws, l, &next)
-			}()
-		}
-		wg.Wait()
+	ws.ids = ws.ids[:0]
+	for _, h := range heads {
+		ws.ids = append(ws.ids, h.Leaf)
 	}
-	ws.merged.reset(k)
-	var reads, vecs int64
-	for i := 0; i < max(lanes, 1); i++ {
-		l := ws.lanes[i]
-		if l.err != nil {
-			err := l.err
-			l.err = nil
-			return nil, err
+	ws.top.reset(k)
+	ws.vecs = 0
+	reads := 0
+	// All postings of the query go to the store in one batch; each is
+	// scored as soon as its read completes.
+	err := ix.store.ReadBatch(ws.ids, func(i int, b []byte) error {
+		if err := posting.Decode(b, &ws.p); err != nil {
+			return fmt.Errorf("%w: posting %d: %v", ErrCorrupt, ws.ids[i], err)
 		}
-		reads += l.reads
-		vecs += l.vecs
-		for _, r := range l.top.items {
-			ws.merged.push(r.ID, r.Distance)
-		}
+		reads++
+		ix.score(ws)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	ix.queries.Add(1)
-	ix.postingsRead.Add(reads)
-	ix.vectorsRead.Add(vecs)
-	out := ws.merged.sorted(make([]Result, 0, len(ws.merged.items)))
+	ix.postingsRead.Add(int64(reads))
+	ix.vectorsRead.Add(ws.vecs)
+	out := ws.top.sorted(make([]Result, 0, len(ws.top.items)))
 	if ix.man.Metric == Cosine {
 		for i := range out {
 			out[i].Distance += 1 // stored as −dot: 1 − cos
 		}
 	}
 	if st != nil {
-		*st = QueryStats{Heads: len(ws.heads), Vectors: int(vecs), Distinct: len(out)}
+		*st = QueryStats{Heads: len(ws.ids), Vectors: int(ws.vecs), Distinct: len(out)}
 	}
 	return out, nil
 }
@@ -218,50 +187,23 @@ func (ix *Index) quantizeQuery(ws *workspace) error {
 	return nil
 }
 
-// readLane reads and scores postings ws.heads[i] for the i it claims from
-// next, until none are left.
-func (ix *Index) readLane(ws *workspace, l *lane, next *atomic.Int64) {
-	l.reads, l.vecs = 0, 0
-	for {
-		i := int(next.Add(1) - 1)
-		if i >= len(ws.heads) || l.err != nil {
-			return
-		}
-		err := ix.store.Read(ws.heads[i].Leaf, func(b []byte) error {
-			if err := posting.Decode(b, &l.p); err != nil {
-				return fmt.Errorf("%w: posting %d: %v", ErrCorrupt, ws.heads[i].Leaf, err)
-			}
-			ix.score(ws, l)
-			return nil
-		})
-		if errors.Is(err, posting.ErrNotFound) {
-			err = nil // a head whose posting is empty
-		}
-		if err != nil {
-			l.err = err
-			return
-		}
-		l.reads++
-	}
-}
-
-// score computes the distance from the query to every vector of l.p and
-// offers them to l.top.
-func (ix *Index) score(ws *workspace, l *lane) {
-	p := &l.p
+// score computes the distance from the query to every vector of ws.p and
+// offers them to ws.top.
+func (ix *Index) score(ws *workspace) {
+	p := &ws.p
 	n := p.Len()
 	if n == 0 {
 		return
 	}
-	l.vecs += int64(n)
-	if cap(l.dists) < n {
-		l.dists = make([]float32, n)
+	ws.vecs += int64(n)
+	if cap(ws.dists) < n {
+		ws.dists = make([]float32, n)
 	}
-	d := l.dists[:n]
+	d := ws.dists[:n]
 	dim := ix.man.Dim
 	switch ix.man.Elem {
 	case Float32:
-		data := alignedF32(p.Vectors, &l.f32)
+		data := alignedF32(p.Vectors, &ws.f32)
 		if ix.man.Metric == L2 {
 			vec.L2SquaredF32Batch(ws.q, data, d)
 		} else {
@@ -291,7 +233,7 @@ func (ix *Index) score(ws *workspace, l *lane) {
 		}
 	}
 	for i, dist := range d {
-		l.top.push(p.IDs[i], dist)
+		ws.top.push(p.IDs[i], dist)
 	}
 }
 

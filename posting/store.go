@@ -16,6 +16,12 @@ type Store interface {
 	// while fn runs and must not be modified. It returns ErrNotFound
 	// (wrapped) if the posting does not exist, else fn's error.
 	Read(id uint32, fn func(encoded []byte) error) error
+	// ReadBatch reads the postings ids[i] together (one batched I/O
+	// submission where the store is on disk) and calls fn(i, encoded) for
+	// each posting that exists, in completion order, from the calling
+	// goroutine. Missing postings are skipped. The bytes are valid only
+	// while fn runs. It stops at fn's first error and returns it.
+	ReadBatch(ids []uint32, fn func(i int, encoded []byte) error) error
 	// Scan calls fn for every posting in increasing id order, with the same
 	// lifetime rule as Read; it stops at fn's first error and returns it.
 	Scan(fn func(id uint32, encoded []byte) error) error
@@ -55,7 +61,7 @@ type Stats struct {
 	// I/O reads of aligned pages); zero for in-memory stores.
 	ReadOps   int64
 	ReadBytes int64
-	// CacheHits and CacheMisses count block-cache lookups.
+	// CacheHits and CacheMisses count posting-cache lookups.
 	CacheHits   int64
 	CacheMisses int64
 	// CacheBytes is the memory the cache holds now; CacheCapacity its bound.

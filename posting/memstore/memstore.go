@@ -43,6 +43,22 @@ func (s *Store) Read(id uint32, fn func([]byte) error) error {
 	return fn(b)
 }
 
+// ReadBatch implements posting.Store.
+func (s *Store) ReadBatch(ids []uint32, fn func(int, []byte) error) error {
+	for i, id := range ids {
+		s.mu.RLock()
+		b, ok := s.mu.postings[id]
+		s.mu.RUnlock()
+		if !ok {
+			continue
+		}
+		if err := fn(i, b); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // Scan implements posting.Store.
 func (s *Store) Scan(fn func(uint32, []byte) error) error {
 	s.mu.RLock()

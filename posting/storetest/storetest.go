@@ -216,7 +216,7 @@ func testReopen(t *testing.T, open Opener) {
 		t.Skip("store does not persist")
 	}
 	rng := rand.New(rand.NewPCG(10, 11))
-	want := load(t, s, []uint32{1, 2, 3, 1000, 1 << 30}, rng)
+	want := load(t, s, []uint32{1, 2, 3, 1000, 1 << 20}, rng)
 	if err := s.SetMeta("m", []byte("kept")); err != nil {
 		t.Fatal(err)
 	}

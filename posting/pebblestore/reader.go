@@ -1,0 +1,150 @@
+package pebblestore
+
+import (
+	"fmt"
+
+	"github.com/shoaldb/shoal/internal/directio"
+	"github.com/shoaldb/shoal/posting"
+)
+
+// batchReader is one goroutine's read machinery: an AIO context (nil where
+// the kernel has none) and aligned buffers, one per read in flight.
+type batchReader struct {
+	batch *directio.Batch
+	bufs  [][]byte
+	reqs  []request
+}
+
+// request is one posting read of a batch.
+type request struct {
+	idx  int // index into the caller's ids
+	id   uint32
+	loc  location
+	file *directio.ReadFile
+	span int // aligned bytes read
+}
+
+func newBatchReader(stats *directio.Stats) *batchReader {
+	r := &batchReader{}
+	if b, err := directio.NewBatch(maxBatch, stats); err == nil {
+		r.batch = b
+	}
+	return r
+}
+
+func (r *batchReader) close() {
+	if r.batch != nil {
+		r.batch.Close()
+	}
+}
+
+// buffer returns the aligned buffer of slot i with at least n bytes.
+func (r *batchReader) buffer(i, n int, align int) []byte {
+	for len(r.bufs) <= i {
+		r.bufs = append(r.bufs, nil)
+	}
+	if len(r.bufs[i]) < n {
+		r.bufs[i] = directio.AlignedBuffer(max(n, 16<<10), max(align, pageSize))
+	}
+	return r.bufs[i][:n]
+}
+
+// read reads up to maxBatch postings.
+func (r *batchReader) read(s *Store, ids []uint32, fn func(int, []byte) error) error {
+	r.reqs = r.reqs[:0]
+	s.mu.RLock()
+	for i, id := range ids {
+		l, ok := s.mu.dir.get(id)
+		if !ok {
+			continue
+		}
+		r.reqs = append(r.reqs, request{idx: i, id: id, loc: l, file: s.mu.files[l.seg]})
+	}
+	s.mu.RUnlock()
+	// Cached postings first; the rest are queued.
+	pending := r.reqs[:0]
+	for _, q := range r.reqs {
+		if b, ok := s.cache.get(q.id); ok {
+			if err := fn(q.idx, b); err != nil {
+				return err
+			}
+			continue
+		}
+		pending = append(pending, q)
+	}
+	if len(pending) == 0 {
+		return nil
+	}
+	if r.batch == nil {
+		for i := range pending {
+			if err := r.readOne(s, &pending[i], i, fn); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	for i := range pending {
+		q := &pending[i]
+		align := q.file.Align()
+		q.span = int(roundUp(int64(q.loc.length), int64(align)))
+		buf := r.buffer(i, q.span, align)
+		if err := r.batch.Add(q.file.Fd(), buf, int64(q.loc.off), uint64(i)); err != nil {
+			return err
+		}
+	}
+	if err := r.batch.Submit(); err != nil {
+		r.drain()
+		return err
+	}
+	for r.batch.Pending() > 0 {
+		done, err := r.batch.Wait(1)
+		if err != nil {
+			r.drain()
+			return err
+		}
+		for _, c := range done {
+			q := &pending[c.Tag]
+			if err := r.deliver(s, q, r.bufs[c.Tag], c.N, c.Err, fn); err != nil {
+				r.drain()
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// readOne reads one posting with a positioned read (no AIO).
+func (r *batchReader) readOne(s *Store, q *request, slot int, fn func(int, []byte) error) error {
+	align := q.file.Align()
+	q.span = int(roundUp(int64(q.loc.length), int64(align)))
+	buf := r.buffer(slot, q.span, align)
+	n, err := q.file.ReadAt(buf, int64(q.loc.off))
+	return r.deliver(s, q, buf, n, err, fn)
+}
+
+func (r *batchReader) deliver(s *Store, q *request, buf []byte, n int, err error, fn func(int, []byte) error) error {
+	if err != nil {
+		return fmt.Errorf("posting %d: %w", q.id, err)
+	}
+	q.file.AfterBatchRead(int64(q.loc.off), n)
+	if n < int(q.loc.length) {
+		return fmt.Errorf("posting %d: %w: read %d of %d bytes (segment %d truncated?)", q.id, posting.ErrCorrupt, n, q.loc.length, q.loc.seg)
+	}
+	b := buf[:q.loc.length]
+	if s.cache.capacity > 0 {
+		s.cache.put(q.id, b)
+	}
+	return fn(q.idx, b)
+}
+
+// drain reaps reads still in flight after an error, so their buffers can
+// be reused.
+func (r *batchReader) drain() {
+	for r.batch.Pending() > 0 {
+		if _, err := r.batch.Wait(r.batch.Pending()); err != nil {
+			return
+		}
+	}
+}
+
+func roundUp(n, align int64) int64 { return (n + align - 1) / align * align }

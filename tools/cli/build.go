@@ -1,0 +1,109 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/shoaldb/shoal/index"
+	"github.com/shoaldb/shoal/internal/vec"
+)
+
+func init() {
+	register(&Command{Name: "build", Short: "build an index from a vector file", Run: runBuild})
+}
+
+// buildOptions are the flags of `shoal build`.
+type buildOptions struct {
+	data     string
+	out      string
+	metric   string
+	ratio    float64
+	replicas int
+	cap      int
+	sample   int
+	seed     uint64
+	workers  int
+	quiet    bool
+}
+
+func (o *buildOptions) Validate() error {
+	if o.data == "" || o.out == "" {
+		return errors.New("-data and -out are required")
+	}
+	if _, err := vec.ParseMetric(o.metric); err != nil {
+		return err
+	}
+	return nil
+}
+
+func runBuild(ctx context.Context, env *Env, args []string) error {
+	var o buildOptions
+	fs := newFlags(env, "build", "-data FILE -out DIR [flags]")
+	fs.StringVar(&o.data, "data", "", "vector file (.fvecs .bvecs .fbin .u8bin .i8bin .npy)")
+	fs.StringVar(&o.out, "out", "", "index directory to create (must not exist or be empty)")
+	fs.StringVar(&o.metric, "metric", "l2", "distance: l2, ip or cosine")
+	fs.Float64Var(&o.ratio, "ratio", 0, "heads per vector (default 0.12)")
+	fs.IntVar(&o.replicas, "replicas", 0, "max postings per vector (default 8)")
+	fs.IntVar(&o.cap, "cap", 0, "max vectors per posting (default: 48 KiB worth)")
+	fs.IntVar(&o.sample, "sample", 0, "max vectors held in memory for clustering (default 1000000)")
+	fs.Uint64Var(&o.seed, "seed", 0, "random seed (default 1)")
+	fs.IntVar(&o.workers, "workers", 0, "goroutines (default: all cores)")
+	fs.BoolVar(&o.quiet, "q", false, "no progress bars")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if err := o.Validate(); err != nil {
+		fs.Usage()
+		return err
+	}
+	return o.Run(ctx, env)
+}
+
+func (o *buildOptions) Run(ctx context.Context, env *Env) error {
+	src, err := index.OpenFile(o.data)
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	metric, _ := vec.ParseMetric(o.metric)
+	opts := &index.Options{
+		Metric: metric, Ratio: o.ratio, Replicas: o.replicas, PostingCap: o.cap,
+		SampleSize: o.sample, Seed: o.seed, Workers: o.workers,
+	}
+	var bar *Bar
+	stage := ""
+	if !o.quiet {
+		opts.Progress = func(p index.Progress) {
+			if p.Stage != stage {
+				if bar != nil {
+					bar.Finish()
+				}
+				stage = p.Stage
+				bar = NewBar(env.Stderr, fmt.Sprintf("%-8s", p.Stage), p.Total)
+			}
+			bar.Set(p.Done)
+		}
+	}
+	raw := int64(src.Len()) * int64(src.Dim()) * int64(src.Elem().Size())
+	fmt.Fprintf(env.Stderr, "building %s: %d vectors × %d %v (%s raw) → %s\n", o.data, src.Len(), src.Dim(), src.Elem(), formatBytes(raw), o.out)
+	start := time.Now()
+	m, err := index.Build(o.out, src, opts)
+	if bar != nil {
+		bar.Finish()
+	}
+	if err != nil {
+		return err
+	}
+	secs := time.Since(start).Seconds()
+	peak := procStatus("VmHWM")
+	size := dirSize(o.out)
+	fmt.Fprintf(env.Stdout, "built %s in %.1fs: %d heads, %d entries (%.2f per vector, %d dropped by the cap of %d)\n",
+		o.out, secs, m.Heads, m.Entries, float64(m.Entries)/float64(m.Count), m.Dropped, m.PostingCap)
+	fmt.Fprintf(env.Stdout, "peak RSS %s (%.2f× the %s raw data); index on disk %s\n",
+		formatBytes(peak), float64(peak)/float64(raw), formatBytes(raw), formatBytes(size))
+	_ = os.Stdout.Sync()
+	return nil
+}

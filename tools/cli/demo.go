@@ -1,0 +1,97 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+func init() {
+	register(&Command{Name: "demo", Short: "end to end on a synthetic data set: generate, build, search, report", Run: runDemo})
+}
+
+// demoOptions are the flags of `shoal demo`.
+type demoOptions struct {
+	n, dim, queries int
+	data            string
+	keep            bool
+}
+
+func (o *demoOptions) Validate() error {
+	if o.n < 1000 || o.dim < 2 || o.queries < 1 {
+		return fmt.Errorf("need -n >= 1000, -dim >= 2, -queries >= 1")
+	}
+	return nil
+}
+
+func runDemo(ctx context.Context, env *Env, args []string) error {
+	o := demoOptions{}
+	fs := newFlags(env, "demo", "[flags]")
+	fs.IntVar(&o.n, "n", 100_000, "vectors")
+	fs.IntVar(&o.dim, "dim", 128, "dimension")
+	fs.IntVar(&o.queries, "queries", 1000, "queries")
+	fs.StringVar(&o.data, "data", "", "data set directory (default: a cache directory; generated if missing)")
+	fs.BoolVar(&o.keep, "keep", false, "keep the index directory")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if err := o.Validate(); err != nil {
+		fs.Usage()
+		return err
+	}
+	return o.Run(ctx, env)
+}
+
+func (o *demoOptions) Run(ctx context.Context, env *Env) error {
+	if o.data == "" {
+		cache, err := os.UserCacheDir()
+		if err != nil {
+			cache = os.TempDir()
+		}
+		o.data = filepath.Join(cache, "shoal", fmt.Sprintf("demo-%dx%d-q%d", o.n, o.dim, o.queries))
+	}
+	base := filepath.Join(o.data, "base.fvecs")
+	if _, err := os.Stat(filepath.Join(o.data, "groundtruth.ivecs")); err != nil {
+		fmt.Fprintf(env.Stderr, "== generating %d×%d synthetic vectors and exact ground truth in %s\n", o.n, o.dim, o.data)
+		spec := GenSpec{N: o.n, Queries: o.queries, Dim: o.dim, Seed: 1}
+		if err := Generate(ctx, env, spec, o.data); err != nil {
+			return err
+		}
+	} else {
+		fmt.Fprintf(env.Stderr, "== using the data set in %s\n", o.data)
+	}
+	tmp, err := os.MkdirTemp("", "shoal-demo-")
+	if err != nil {
+		return err
+	}
+	dir := filepath.Join(tmp, "index")
+	if !o.keep {
+		defer os.RemoveAll(tmp)
+	}
+	fmt.Fprintf(env.Stderr, "== building the index in %s\n", dir)
+	t0 := time.Now()
+	b := buildOptions{data: base, out: dir, metric: "l2"}
+	if err := b.Run(ctx, env); err != nil {
+		return err
+	}
+	fmt.Fprintf(env.Stderr, "== searching %d queries (one at a time, then from all cores)\n", o.queries)
+	bo := benchOptions{
+		index: dir, queries: filepath.Join(o.data, "query.fvecs"), gt: filepath.Join(o.data, "groundtruth.ivecs"),
+		k: 10, nprobe: intList{4, 8, 16, 32}, eps: floatList{7}, threads: intList{1, 2}, cache: 16 << 20, label: "demo",
+	}
+	rep, err := bo.Run(ctx, env)
+	if err != nil {
+		return err
+	}
+	rep.print(env.Stdout)
+	fmt.Fprintf(env.Stdout, "memory: %s resident after opening the index (heads %s), posting cache budget %s\n",
+		formatBytes(rep.OpenRSSBytes), formatBytes(rep.HeadsMemoryBytes), formatBytes(rep.CacheBytes))
+	fmt.Fprintf(env.Stdout, "demo done in %.0fs", time.Since(t0).Seconds())
+	if o.keep {
+		fmt.Fprintf(env.Stdout, "; index kept in %s", dir)
+	}
+	fmt.Fprintln(env.Stdout)
+	return nil
+}

@@ -1,0 +1,125 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/shoaldb/shoal/index"
+	"github.com/shoaldb/shoal/internal/vecfile"
+)
+
+func init() {
+	register(&Command{Name: "search", Short: "search an index with a query file, report recall", Run: runSearch})
+}
+
+// searchOptions are the flags of `shoal search`.
+type searchOptions struct {
+	index   string
+	queries string
+	gt      string
+	out     string
+	k       int
+	nprobe  int
+	eps     float64
+	cache   sizeFlag
+}
+
+func (o *searchOptions) Validate() error {
+	if o.index == "" || o.queries == "" {
+		return errors.New("-index and -queries are required")
+	}
+	if o.k < 1 {
+		return fmt.Errorf("-k %d, want >= 1", o.k)
+	}
+	return nil
+}
+
+func runSearch(ctx context.Context, env *Env, args []string) error {
+	o := searchOptions{cache: 64 << 20}
+	fs := newFlags(env, "search", "-index DIR -queries FILE [-gt FILE] [-out FILE.ivecs] [flags]")
+	fs.StringVar(&o.index, "index", "", "index directory")
+	fs.StringVar(&o.queries, "queries", "", "query vector file")
+	fs.StringVar(&o.gt, "gt", "", "ground truth file for recall")
+	fs.StringVar(&o.out, "out", "", "write result ids (.ivecs) here")
+	fs.IntVar(&o.k, "k", 10, "neighbours per query")
+	fs.IntVar(&o.nprobe, "nprobe", 32, "postings read per query")
+	fs.Float64Var(&o.eps, "eps", 7, "query-aware pruning ε (negative: off)")
+	fs.Var(&o.cache, "cache", "posting cache budget (default 64MiB)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if err := o.Validate(); err != nil {
+		fs.Usage()
+		return err
+	}
+	return o.Run(ctx, env)
+}
+
+func (o *searchOptions) Run(ctx context.Context, env *Env) error {
+	qs, dim, err := vecfile.ReadFloat32(o.queries)
+	if err != nil {
+		return err
+	}
+	nq := len(qs) / dim
+	ix, err := index.Open(o.index, &index.Options{CacheBytes: int64(o.cache)})
+	if err != nil {
+		return err
+	}
+	defer ix.Close()
+	var truth [][]int32
+	if o.gt != "" {
+		if truth, err = readTruth(o.gt, nq, o.k); err != nil {
+			return err
+		}
+	}
+	var w *vecfile.Writer
+	if o.out != "" {
+		if w, err = vecfile.Create(o.out, vecfile.IVecs, o.k); err != nil {
+			return err
+		}
+		defer w.Close()
+	}
+	sp := &index.SearchParams{NProbe: o.nprobe, Epsilon: o.eps}
+	lat := make([]float64, nq)
+	hits := 0
+	row := make([]int32, o.k)
+	for i := 0; i < nq; i++ {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		t := time.Now()
+		res, err := ix.Search(qs[i*dim:(i+1)*dim], o.k, sp)
+		lat[i] = float64(time.Since(t).Nanoseconds()) / 1e6
+		if err != nil {
+			return fmt.Errorf("query %d: %w", i, err)
+		}
+		if truth != nil {
+			hits += countHits(res, truth[i])
+		}
+		if w != nil {
+			for j := range row {
+				row[j] = -1
+				if j < len(res) {
+					row[j] = int32(res[j].ID)
+				}
+			}
+			if err := w.WriteInt32(row); err != nil {
+				return err
+			}
+		}
+	}
+	slices.Sort(lat)
+	var sum float64
+	for _, l := range lat {
+		sum += l
+	}
+	fmt.Fprintf(env.Stdout, "%d queries, nprobe %d: mean %.3f ms, p50 %.3f ms, p99 %.3f ms", nq, o.nprobe, sum/float64(nq), percentile(lat, 0.5), percentile(lat, 0.99))
+	if truth != nil {
+		fmt.Fprintf(env.Stdout, ", recall@%d %.4f", o.k, float64(hits)/float64(nq*o.k))
+	}
+	fmt.Fprintln(env.Stdout)
+	return nil
+}
