@@ -1,10 +1,13 @@
 package cluster
 
 import (
+	"bufio"
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"io"
 	"math"
 
 	"github.com/shoaldb/shoal/internal/vec"
@@ -37,67 +40,150 @@ var ErrCorrupt = errors.New("cluster: corrupt tree")
 
 // Marshal encodes t.
 func (t *Tree) Marshal() []byte {
+	var b bytes.Buffer
+	if _, err := t.WriteTo(&b); err != nil {
+		panic(fmt.Sprintf("cluster: Marshal: %v", err))
+	}
+	return b.Bytes()
+}
+
+// WriteTo writes the encoding of t to w, streaming.
+func (t *Tree) WriteTo(w io.Writer) (int64, error) {
+	cw := &crcWriter{w: bufio.NewWriterSize(w, 64<<10)}
 	n, l := t.NumNodes(), t.NumLeaves()
-	size := 24 + 4*n*t.Dim + 8*n + 8*l + 4
-	b := make([]byte, 0, size)
-	b = append(b, treeMagic[:]...)
-	b = binary.LittleEndian.AppendUint32(b, treeVersion)
-	b = binary.LittleEndian.AppendUint32(b, uint32(t.Dim))
-	b = binary.LittleEndian.AppendUint32(b, uint32(t.Metric))
-	b = binary.LittleEndian.AppendUint32(b, uint32(n))
-	b = binary.LittleEndian.AppendUint32(b, uint32(l))
+	var hdr [24]byte
+	copy(hdr[:], treeMagic[:])
+	binary.LittleEndian.PutUint32(hdr[4:], treeVersion)
+	binary.LittleEndian.PutUint32(hdr[8:], uint32(t.Dim))
+	binary.LittleEndian.PutUint32(hdr[12:], uint32(t.Metric))
+	binary.LittleEndian.PutUint32(hdr[16:], uint32(n))
+	binary.LittleEndian.PutUint32(hdr[20:], uint32(l))
+	cw.write(hdr[:])
+	var buf [4]byte
 	for _, v := range t.Centroids {
-		b = binary.LittleEndian.AppendUint32(b, math.Float32bits(v))
+		binary.LittleEndian.PutUint32(buf[:], math.Float32bits(v))
+		cw.write(buf[:])
 	}
 	for _, s := range [][]int32{t.ChildStart, t.ChildCount, t.LeafNode, t.LeafSize} {
 		for _, v := range s {
-			b = binary.LittleEndian.AppendUint32(b, uint32(v))
+			binary.LittleEndian.PutUint32(buf[:], uint32(v))
+			cw.write(buf[:])
 		}
 	}
-	return binary.LittleEndian.AppendUint32(b, crc32.Checksum(b, castagnoli))
+	binary.LittleEndian.PutUint32(buf[:], cw.crc)
+	cw.write(buf[:])
+	if cw.err == nil {
+		cw.err = cw.w.(*bufio.Writer).Flush()
+	}
+	return cw.n, cw.err
+}
+
+type crcWriter struct {
+	w   io.Writer
+	crc uint32
+	n   int64
+	err error
+}
+
+func (c *crcWriter) write(p []byte) {
+	if c.err != nil {
+		return
+	}
+	c.crc = crc32.Update(c.crc, castagnoli, p)
+	var n int
+	n, c.err = c.w.Write(p)
+	c.n += int64(n)
 }
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // Unmarshal decodes a tree encoded by Marshal.
 func Unmarshal(b []byte) (*Tree, error) {
-	if len(b) < 28 {
-		return nil, fmt.Errorf("%w: %d bytes", ErrCorrupt, len(b))
+	t, err := ReadTree(bytes.NewReader(b), int64(len(b)))
+	if err != nil {
+		return nil, err
 	}
-	body := len(b) - 4
-	if got, want := crc32.Checksum(b[:body], castagnoli), binary.LittleEndian.Uint32(b[body:]); got != want {
-		return nil, fmt.Errorf("%w: checksum %08x, want %08x", ErrCorrupt, got, want)
+	return t, nil
+}
+
+// ReadTree decodes a tree of size bytes from r, streaming: it holds the
+// decoded tree and a small buffer, never the encoding.
+func ReadTree(r io.Reader, size int64) (*Tree, error) {
+	br := bufio.NewReaderSize(r, 64<<10)
+	var crc uint32
+	read := func(p []byte) error {
+		if _, err := io.ReadFull(br, p); err != nil {
+			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+				return fmt.Errorf("%w: truncated", ErrCorrupt)
+			}
+			return err
+		}
+		crc = crc32.Update(crc, castagnoli, p)
+		return nil
 	}
-	if [4]byte(b[:4]) != treeMagic {
-		return nil, fmt.Errorf("%w: bad magic %q", ErrCorrupt, b[:4])
+	var hdr [24]byte
+	if size < 28 {
+		return nil, fmt.Errorf("%w: %d bytes", ErrCorrupt, size)
 	}
-	if v := binary.LittleEndian.Uint32(b[4:]); v != treeVersion {
+	if err := read(hdr[:]); err != nil {
+		return nil, err
+	}
+	if [4]byte(hdr[:4]) != treeMagic {
+		return nil, fmt.Errorf("%w: bad magic %q", ErrCorrupt, hdr[:4])
+	}
+	u32 := func(off int) uint32 { return binary.LittleEndian.Uint32(hdr[off:]) }
+	if v := u32(4); v != treeVersion {
 		return nil, fmt.Errorf("%w: unknown version %d", ErrCorrupt, v)
 	}
-	u32 := func(off int) uint32 { return binary.LittleEndian.Uint32(b[off:]) }
 	dim, metric, n, l := int(u32(8)), vec.Metric(u32(12)), int(u32(16)), int(u32(20))
 	if dim <= 0 || n <= 0 || l <= 0 || l > n || !metric.Valid() || dim > 1<<20 {
 		return nil, fmt.Errorf("%w: dim %d metric %d nodes %d leaves %d", ErrCorrupt, dim, metric, n, l)
 	}
-	if want := 24 + 4*(n*dim+2*n+2*l) + 4; uint64(len(b)) != uint64(want) || n > len(b) {
-		return nil, fmt.Errorf("%w: %d bytes, want %d", ErrCorrupt, len(b), want)
+	if want := 24 + 4*(int64(n)*int64(dim)+2*int64(n)+2*int64(l)) + 4; size != want {
+		return nil, fmt.Errorf("%w: %d bytes, want %d", ErrCorrupt, size, want)
 	}
-	t := &Tree{Dim: dim, Metric: metric}
-	off := 24
-	t.Centroids = make([]float32, n*dim)
-	for i := range t.Centroids {
-		t.Centroids[i] = math.Float32frombits(u32(off))
-		off += 4
+	t := &Tree{Dim: dim, Metric: metric, Centroids: make([]float32, n*dim)}
+	var chunk [4096]byte
+	for i := 0; i < len(t.Centroids); {
+		k := min(len(chunk)/4, len(t.Centroids)-i)
+		if err := read(chunk[:4*k]); err != nil {
+			return nil, err
+		}
+		for j := 0; j < k; j++ {
+			t.Centroids[i+j] = math.Float32frombits(binary.LittleEndian.Uint32(chunk[4*j:]))
+		}
+		i += k
 	}
-	ints := func(k int) []int32 {
+	ints := func(k int) ([]int32, error) {
 		s := make([]int32, k)
 		for i := range s {
-			s[i] = int32(u32(off))
-			off += 4
+			if err := read(chunk[:4]); err != nil {
+				return nil, err
+			}
+			s[i] = int32(binary.LittleEndian.Uint32(chunk[:4]))
 		}
-		return s
+		return s, nil
 	}
-	t.ChildStart, t.ChildCount, t.LeafNode, t.LeafSize = ints(n), ints(n), ints(l), ints(l)
+	var err error
+	if t.ChildStart, err = ints(n); err != nil {
+		return nil, err
+	}
+	if t.ChildCount, err = ints(n); err != nil {
+		return nil, err
+	}
+	if t.LeafNode, err = ints(l); err != nil {
+		return nil, err
+	}
+	if t.LeafSize, err = ints(l); err != nil {
+		return nil, err
+	}
+	want := crc
+	if _, err := io.ReadFull(br, chunk[:4]); err != nil {
+		return nil, fmt.Errorf("%w: truncated", ErrCorrupt)
+	}
+	if got := binary.LittleEndian.Uint32(chunk[:4]); got != want {
+		return nil, fmt.Errorf("%w: checksum %08x, want %08x", ErrCorrupt, got, want)
+	}
 	if err := t.check(); err != nil {
 		return nil, err
 	}

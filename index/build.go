@@ -97,7 +97,7 @@ func Build(dir string, src Source, o *Options) (*Manifest, error) {
 	}
 	written, err := b.write(store, lists)
 	if err == nil {
-		err = store.SetMeta(metaTree, tree.Marshal())
+		err = writeTree(dir, tree)
 	}
 	m := &Manifest{
 		Version: manifestVersion, Dim: dim, Elem: elem, Metric: opts.Metric, Count: n,

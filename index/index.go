@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 
@@ -62,6 +63,10 @@ func Open(dir string, o *Options) (*Index, error) {
 		store.Close()
 		return nil, err
 	}
+	// Loading the tree leaves its encoded copies as garbage as large as the
+	// tree itself; hand it back now so that the resident memory of an open
+	// index is what it keeps.
+	debug.FreeOSMemory()
 	return ix, nil
 }
 
@@ -77,13 +82,9 @@ func open(dir string, opts Options, store *pebblestore.Store) (*Index, error) {
 	if err != nil {
 		return nil, err
 	}
-	tb, err := store.GetMeta(metaTree)
+	tree, err := readTree(dir)
 	if err != nil {
-		return nil, fmt.Errorf("%w: tree: %v", ErrCorrupt, err)
-	}
-	tree, err := cluster.Unmarshal(tb)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrCorrupt, err)
+		return nil, err
 	}
 	if tree.Dim != man.Dim || tree.NumLeaves() != man.Heads {
 		return nil, fmt.Errorf("%w: tree has dim %d and %d heads, manifest %d and %d", ErrCorrupt, tree.Dim, tree.NumLeaves(), man.Dim, man.Heads)

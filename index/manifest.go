@@ -6,11 +6,8 @@ import (
 	"time"
 )
 
-// Metadata keys in the posting store.
-const (
-	metaManifest = "index"
-	metaTree     = "tree"
-)
+// metaManifest is the metadata key of the manifest in the posting store.
+const metaManifest = "index"
 
 // manifestVersion is bumped on incompatible changes of the index layout.
 const manifestVersion = 1

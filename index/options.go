@@ -72,8 +72,9 @@ type Options struct {
 	// Workers is the number of goroutines for build and batch search.
 	// Default GOMAXPROCS.
 	Workers int
-	// CacheBytes bounds the posting cache (Pebble's block cache): the
-	// memory budget for posting data. Default 64 MiB.
+	// CacheBytes bounds the posting cache, the only cache of posting bytes
+	// (reads bypass the OS page cache): the memory budget for posting
+	// data. Default 64 MiB; a negative value disables the cache.
 	CacheBytes int64
 	// BufferedIO reads postings through the OS page cache instead of
 	// direct I/O. For experiments; default false.
@@ -162,7 +163,7 @@ func (o *Options) EnsureDefaults() {
 	if o.Workers <= 0 {
 		o.Workers = runtime.GOMAXPROCS(0)
 	}
-	if o.CacheBytes <= 0 {
+	if o.CacheBytes == 0 {
 		o.CacheBytes = 64 << 20
 	}
 	o.Search.ensureBuiltinDefaults()

@@ -63,7 +63,7 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 	fs.Var(&o.nprobe, "nprobe", "postings read per query, a list (default 8,16,32,64)")
 	fs.Var(&o.eps, "eps", "query-aware pruning ε, a list (negative: off) (default 7)")
 	fs.Var(&o.threads, "threads", "concurrent query loops, a list; 1 also gives latency (default 1,GOMAXPROCS)")
-	fs.Var(&o.cache, "cache", "posting cache budget (default 64MiB)")
+	fs.Var(&o.cache, "cache", "posting cache budget, 0 for none (default 64MiB)")
 	fs.BoolVar(&o.buffered, "buffered", false, "read through the OS page cache instead of direct I/O")
 	fs.StringVar(&o.jsonOut, "json", "", "write results as JSON to this file")
 	fs.StringVar(&o.plot, "plot", "", "write a recall–QPS plot (SVG) to this file")
@@ -171,7 +171,7 @@ func (o *benchOptions) Run(ctx context.Context, env *Env) (*benchReport, error) 
 		}
 	}
 
-	ix, err := index.Open(o.index, &index.Options{CacheBytes: int64(o.cache), BufferedIO: o.buffered})
+	ix, err := index.Open(o.index, &index.Options{CacheBytes: cacheOption(o.cache), BufferedIO: o.buffered})
 	if err != nil {
 		return nil, err
 	}

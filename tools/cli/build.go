@@ -22,6 +22,9 @@ type buildOptions struct {
 	metric   string
 	ratio    float64
 	replicas int
+	rng      float64
+	closure  float64
+	k        int
 	cap      int
 	sample   int
 	seed     uint64
@@ -47,6 +50,9 @@ func runBuild(ctx context.Context, env *Env, args []string) error {
 	fs.StringVar(&o.metric, "metric", "l2", "distance: l2, ip or cosine")
 	fs.Float64Var(&o.ratio, "ratio", 0, "heads per vector (default 0.12)")
 	fs.IntVar(&o.replicas, "replicas", 0, "max postings per vector (default 8)")
+	fs.Float64Var(&o.rng, "rng", 0, "RNG rule factor; smaller keeps more replicas (default 1)")
+	fs.Float64Var(&o.closure, "closure", 0, "closure assignment ε₁ (default 10)")
+	fs.IntVar(&o.k, "k", 0, "tree branching factor (default 32)")
 	fs.IntVar(&o.cap, "cap", 0, "max vectors per posting (default: 48 KiB worth)")
 	fs.IntVar(&o.sample, "sample", 0, "max vectors held in memory for clustering (default 1000000)")
 	fs.Uint64Var(&o.seed, "seed", 0, "random seed (default 1)")
@@ -71,6 +77,7 @@ func (o *buildOptions) Run(ctx context.Context, env *Env) error {
 	metric, _ := vec.ParseMetric(o.metric)
 	opts := &index.Options{
 		Metric: metric, Ratio: o.ratio, Replicas: o.replicas, PostingCap: o.cap,
+		RNGFactor: o.rng, ClosureEpsilon: o.closure, K: o.k,
 		SampleSize: o.sample, Seed: o.seed, Workers: o.workers,
 	}
 	var bar *Bar

@@ -96,3 +96,12 @@ func (l *floatList) Set(v string) error {
 	}
 	return nil
 }
+
+// cacheOption maps the -cache flag to index.Options.CacheBytes: 0 means no
+// cache (the option's 0 means the default).
+func cacheOption(s sizeFlag) int64 {
+	if s == 0 {
+		return -1
+	}
+	return int64(s)
+}

@@ -47,7 +47,7 @@ func runSearch(ctx context.Context, env *Env, args []string) error {
 	fs.IntVar(&o.k, "k", 10, "neighbours per query")
 	fs.IntVar(&o.nprobe, "nprobe", 32, "postings read per query")
 	fs.Float64Var(&o.eps, "eps", 7, "query-aware pruning ε (negative: off)")
-	fs.Var(&o.cache, "cache", "posting cache budget (default 64MiB)")
+	fs.Var(&o.cache, "cache", "posting cache budget, 0 for none (default 64MiB)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -64,7 +64,7 @@ func (o *searchOptions) Run(ctx context.Context, env *Env) error {
 		return err
 	}
 	nq := len(qs) / dim
-	ix, err := index.Open(o.index, &index.Options{CacheBytes: int64(o.cache)})
+	ix, err := index.Open(o.index, &index.Options{CacheBytes: cacheOption(o.cache)})
 	if err != nil {
 		return err
 	}
