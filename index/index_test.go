@@ -348,3 +348,40 @@ func TestConcurrentSearch(t *testing.T) {
 		}
 	}
 }
+
+func TestCorruptPostingIsAnError(t *testing.T) {
+	const dim = 8
+	data := clustered(3000, dim, 10, 9, 9)
+	ix, dir := buildTest(t, data, dim, &Options{Ratio: 0.05})
+	ix.Close()
+	segs, err := filepath.Glob(filepath.Join(dir, "postings-*.seg"))
+	if err != nil || len(segs) == 0 {
+		t.Fatalf("no segment files in %s: %v", dir, err)
+	}
+	b, err := os.ReadFile(segs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[100] ^= 0xff // inside the first posting's ids
+	if err := os.WriteFile(segs[0], b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ix2, err := Open(dir, &Options{CacheBytes: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ix2.Close()
+	var sawCorrupt bool
+	for i := 0; i < 3000 && !sawCorrupt; i += 7 {
+		_, err := ix2.Search(data[i*dim:(i+1)*dim], 10, &SearchParams{NProbe: 64})
+		if err != nil {
+			if !errors.Is(err, ErrCorrupt) {
+				t.Fatalf("search over a corrupt posting: %v, want ErrCorrupt", err)
+			}
+			sawCorrupt = true
+		}
+	}
+	if !sawCorrupt {
+		t.Fatal("no search reported the corrupt posting")
+	}
+}

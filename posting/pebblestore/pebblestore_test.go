@@ -9,9 +9,14 @@ import (
 )
 
 func TestStore(t *testing.T) {
+	t.Run("Cache", func(t *testing.T) { run(t, 1<<20) })
+	t.Run("NoCache", func(t *testing.T) { run(t, -1) })
+}
+
+func run(t *testing.T, cache int64) {
 	storetest.Run(t, func(t *testing.T) (posting.Store, func() posting.Store) {
 		dir := t.TempDir()
-		opts := &pebblestore.Options{CacheBytes: 1 << 20}
+		opts := &pebblestore.Options{CacheBytes: cache}
 		s, err := pebblestore.Open(dir, opts)
 		if err != nil {
 			t.Fatal(err)

@@ -28,6 +28,7 @@ func Run(t *testing.T, open Opener) {
 	t.Run("Meta", func(t *testing.T) { testMeta(t, open) })
 	t.Run("ConcurrentReads", func(t *testing.T) { testConcurrentReads(t, open) })
 	t.Run("Reopen", func(t *testing.T) { testReopen(t, open) })
+	t.Run("ReadBatch", func(t *testing.T) { testReadBatch(t, open) })
 }
 
 // makePosting returns an encoded posting with n random float32 vectors.
@@ -225,4 +226,49 @@ func testReopen(t *testing.T, open Opener) {
 	if got, err := s.GetMeta("m"); err != nil || string(got) != "kept" {
 		t.Fatalf("GetMeta after reopen = %q, %v; want \"kept\"", got, err)
 	}
+}
+
+func testReadBatch(t *testing.T, open Opener) {
+	s, _ := open(t)
+	rng := rand.New(rand.NewPCG(12, 13))
+	var ids []uint32
+	for id := uint32(0); id < 600; id += 2 {
+		ids = append(ids, id)
+	}
+	want := load(t, s, ids, rng)
+	// Ask for present and missing ids, repeats, and more than one
+	// submission's worth (the disk store batches at most 256 reads).
+	var ask []uint32
+	for i := 0; i < 700; i++ {
+		ask = append(ask, uint32(rng.IntN(650)))
+	}
+	for round := 0; round < 2; round++ { // the second round may be served from a cache
+		seen := make([]int, len(ask))
+		err := s.ReadBatch(ask, func(i int, b []byte) error {
+			seen[i]++
+			w, ok := want[ask[i]]
+			if !ok {
+				return fmt.Errorf("ReadBatch delivered missing posting %d", ask[i])
+			}
+			if !bytes.Equal(b, w) {
+				return fmt.Errorf("ReadBatch: posting %d differs", ask[i])
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, id := range ask {
+			_, present := want[id]
+			if present && seen[i] != 1 || !present && seen[i] != 0 {
+				t.Fatalf("round %d: request %d (posting %d, present %v) delivered %d times", round, i, id, present, seen[i])
+			}
+		}
+	}
+	stop := errors.New("stop")
+	if err := s.ReadBatch(ids, func(int, []byte) error { return stop }); !errors.Is(err, stop) {
+		t.Fatalf("ReadBatch returned %v, want the callback's error", err)
+	}
+	// The store stays usable after a batch was abandoned.
+	check(t, s, want)
 }

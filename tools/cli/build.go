@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime/debug"
 	"time"
 
 	"github.com/shoaldb/shoal/index"
@@ -69,6 +70,12 @@ func runBuild(ctx context.Context, env *Env, args []string) error {
 }
 
 func (o *buildOptions) Run(ctx context.Context, env *Env) error {
+	if os.Getenv("GOGC") == "" {
+		// The build's live heap is mostly the clustering sample; a lower GC
+		// target keeps peak RSS near it (300k×128: 240 MiB instead of 324
+		// MiB) for a little more GC work.
+		defer debug.SetGCPercent(debug.SetGCPercent(25))
+	}
 	src, err := index.OpenFile(o.data)
 	if err != nil {
 		return err
