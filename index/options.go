@@ -103,7 +103,9 @@ type SearchParams struct {
 	// Cosine only). Default 7, i.e. SPTAG's MaxDistRatio of 8. A negative
 	// value disables pruning.
 	Epsilon float64
-	// Beam is the routing beam width down the tree. Default max(4·NProbe, 64).
+	// Beam is the routing beam width down the tree: more finds the true
+	// nearest heads more often, at more routing CPU. Default
+	// max(4·NProbe, 128).
 	Beam int
 }
 
@@ -117,6 +119,9 @@ func (p *SearchParams) ensureDefaults(def SearchParams) {
 	if p.Beam <= 0 {
 		p.Beam = def.Beam
 	}
+	if p.Beam <= 0 {
+		p.Beam = max(4*p.NProbe, 128)
+	}
 }
 
 func (p *SearchParams) ensureBuiltinDefaults() {
@@ -125,9 +130,6 @@ func (p *SearchParams) ensureBuiltinDefaults() {
 	}
 	if p.Epsilon == 0 {
 		p.Epsilon = 7
-	}
-	if p.Beam <= 0 {
-		p.Beam = max(4*p.NProbe, 64)
 	}
 }
 

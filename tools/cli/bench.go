@@ -40,6 +40,7 @@ type benchOptions struct {
 	plot     string
 	label    string
 	maxQ     int
+	beam     int
 }
 
 func (o *benchOptions) Validate() error {
@@ -69,6 +70,7 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 	fs.StringVar(&o.plot, "plot", "", "write a recall–QPS plot (SVG) to this file")
 	fs.StringVar(&o.label, "label", "shoal", "name of this run in JSON and plots")
 	fs.IntVar(&o.maxQ, "nq", 0, "use only the first nq queries")
+	fs.IntVar(&o.beam, "beam", 0, "routing beam width (default max(4·nprobe, 128))")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -195,7 +197,7 @@ func (o *benchOptions) Run(ctx context.Context, env *Env) (*benchReport, error) 
 			if err := ctx.Err(); err != nil {
 				return nil, err
 			}
-			sp := &index.SearchParams{NProbe: np, Epsilon: eps}
+			sp := &index.SearchParams{NProbe: np, Epsilon: eps, Beam: o.beam}
 			if eps == 0 {
 				sp.Epsilon = -1 // flag value 0 means "no pruning"
 			}
