@@ -125,7 +125,13 @@ func TestSearchRecall(t *testing.T) {
 	}
 }
 
-func TestUint8Index(t *testing.T) {
+func TestIntegerIndexes(t *testing.T) {
+	for _, elem := range []ElemType{Uint8, Int8} {
+		t.Run(elem.String(), func(t *testing.T) { testIntegerIndex(t, elem) })
+	}
+}
+
+func testIntegerIndex(t *testing.T, elem ElemType) {
 	const dim, n = 16, 5000
 	rng := rand.New(rand.NewPCG(2, 2))
 	raw := make([]byte, n*dim)
@@ -133,9 +139,12 @@ func TestUint8Index(t *testing.T) {
 	for i := range raw {
 		raw[i] = byte(rng.IntN(256))
 		f[i] = float32(raw[i])
+		if elem == Int8 {
+			f[i] = float32(int8(raw[i]))
+		}
 	}
 	dir := filepath.Join(t.TempDir(), "ix")
-	if _, err := Build(dir, byteSource{raw, dim}, &Options{Ratio: 0.05}); err != nil {
+	if _, err := Build(dir, byteSource{raw, dim, elem}, &Options{Ratio: 0.05}); err != nil {
 		t.Fatal(err)
 	}
 	ix, err := Open(dir, nil)
@@ -143,8 +152,8 @@ func TestUint8Index(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ix.Close()
-	if ix.Manifest().Elem != Uint8 {
-		t.Fatalf("index elem %v, want uint8", ix.Manifest().Elem)
+	if ix.Manifest().Elem != elem {
+		t.Fatalf("index elem %v, want %v", ix.Manifest().Elem, elem)
 	}
 	var sum float64
 	for i := 0; i < 50; i++ {
@@ -159,18 +168,19 @@ func TestUint8Index(t *testing.T) {
 		sum += recall(res, exact(f, dim, q, 10, L2))
 	}
 	if r := sum / 50; r < 0.8 {
-		t.Fatalf("uint8 recall@10 = %.3f, want >= 0.8", r)
+		t.Fatalf("%v recall@10 = %.3f, want >= 0.8", elem, r)
 	}
 }
 
 type byteSource struct {
-	raw []byte
-	dim int
+	raw  []byte
+	dim  int
+	elem ElemType
 }
 
 func (s byteSource) Len() int       { return len(s.raw) / s.dim }
 func (s byteSource) Dim() int       { return s.dim }
-func (s byteSource) Elem() ElemType { return Uint8 }
+func (s byteSource) Elem() ElemType { return s.elem }
 func (s byteSource) ReadRows(start, n int, dst []byte) error {
 	copy(dst, s.raw[start*s.dim:(start+n)*s.dim])
 	return nil
