@@ -41,6 +41,7 @@ type benchOptions struct {
 	label    string
 	maxQ     int
 	beam     int
+	warmAll  bool
 }
 
 func (o *benchOptions) Validate() error {
@@ -70,6 +71,7 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 	fs.StringVar(&o.plot, "plot", "", "write a recall–QPS plot (SVG) to this file")
 	fs.StringVar(&o.label, "label", "shoal", "name of this run in JSON and plots")
 	fs.IntVar(&o.maxQ, "nq", 0, "use only the first nq queries")
+	fs.BoolVar(&o.warmAll, "warmcache", false, "fill the posting cache before measuring (in-memory end)")
 	fs.IntVar(&o.beam, "beam", 0, "routing beam width (default max(4·nprobe, 128))")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -180,6 +182,14 @@ func (o *benchOptions) Run(ctx context.Context, env *Env) (*benchReport, error) 
 	defer ix.Close()
 	if ix.Dim() != dim {
 		return nil, fmt.Errorf("%w: queries have dim %d, index %d", index.ErrDimensionMismatch, dim, ix.Dim())
+	}
+	if o.warmAll {
+		t := time.Now()
+		if err := ix.WarmCache(); err != nil {
+			return nil, err
+		}
+		st := ix.Stats()
+		fmt.Fprintf(env.Stderr, "cache warmed in %.1fs: %s of %s\n", time.Since(t).Seconds(), formatBytes(st.CacheBytes), formatBytes(st.CacheCapacity))
 	}
 	runtime.GC()
 	tree := ix.Tree()
