@@ -395,3 +395,22 @@ func TestCorruptPostingIsAnError(t *testing.T) {
 		t.Fatal("no search reported the corrupt posting")
 	}
 }
+
+func TestQueryOnAHeadIsNotOverPruned(t *testing.T) {
+	// With one head per vector, a query equal to a vector sits on its head
+	// (routing distance 0); pruning relative to that distance must not
+	// drop every other posting.
+	const dim = 4
+	data := clustered(200, dim, 3, 10, 10)
+	ix, _ := buildTest(t, data, dim, &Options{Ratio: 1, Replicas: 1})
+	if ix.Manifest().Heads < 150 {
+		t.Fatalf("built %d heads for 200 vectors, want about one each", ix.Manifest().Heads)
+	}
+	res, err := ix.Search(data[:dim], 10, &SearchParams{NProbe: 32})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res) != 10 || res[0].ID != 0 {
+		t.Fatalf("got %d results starting %v, want 10 starting with vector 0", len(res), res)
+	}
+}

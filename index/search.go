@@ -124,8 +124,9 @@ func (ix *Index) search(ws *workspace, q []float32, k int, sp *SearchParams, st 
 	}
 
 	heads := ix.tree.Search(ws.q, params.NProbe, params.Beam, &ws.route)
-	if ix.man.Metric != InnerProduct && params.Epsilon >= 0 && len(heads) > 0 {
-		// Query-aware dynamic pruning (SPANN §3.3).
+	if ix.man.Metric != InnerProduct && params.Epsilon >= 0 && len(heads) > 0 && heads[0].Dist > 0 {
+		// Query-aware dynamic pruning (SPANN §3.3). A query sitting on its
+		// nearest head (distance 0) would prune every other head: skip.
 		limit := float32((1 + params.Epsilon) * float64(heads[0].Dist))
 		cut := len(heads)
 		for i, h := range heads {
