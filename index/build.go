@@ -40,14 +40,18 @@ func Build(dir string, src Source, o *Options) (*Manifest, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
-	n, dim, elem := src.Len(), src.Dim(), src.Elem()
+	n, dim, srcElem := src.Len(), src.Dim(), src.Elem()
+	elem := srcElem
+	if opts.Elem != 0 {
+		elem = opts.Elem
+	}
 	switch {
 	case n == 0:
 		return nil, ErrEmpty
 	case dim <= 0 || dim > posting.MaxDim:
 		return nil, fmt.Errorf("%w: dim %d, want 1..%d", ErrBadInput, dim, posting.MaxDim)
-	case !elem.Valid():
-		return nil, fmt.Errorf("%w: element type %d", ErrBadInput, elem)
+	case !srcElem.Valid():
+		return nil, fmt.Errorf("%w: element type %d", ErrBadInput, srcElem)
 	case opts.Metric == Cosine && elem != Float32:
 		return nil, fmt.Errorf("%w: the cosine metric needs float32 vectors, not %v", ErrInvalidOptions, elem)
 	case n > math.MaxUint32:
@@ -60,7 +64,7 @@ func Build(dir string, src Source, o *Options) (*Manifest, error) {
 		return nil, err
 	}
 	start := time.Now()
-	b := &builder{src: src, opts: opts, n: n, dim: dim, elem: elem}
+	b := &builder{src: src, opts: opts, n: n, dim: dim, srcElem: srcElem, elem: elem}
 
 	sample, err := b.readSample()
 	if err != nil {
@@ -147,12 +151,13 @@ func routingMetric(m Metric) Metric {
 }
 
 type builder struct {
-	src  Source
-	opts Options
-	n    int
-	dim  int
-	elem ElemType
-	tree *cluster.Tree
+	src     Source
+	opts    Options
+	n       int
+	dim     int
+	srcElem ElemType // as the source holds vectors
+	elem    ElemType // as the index stores them
+	tree    *cluster.Tree
 
 	progressMu sync.Mutex
 }
@@ -172,7 +177,7 @@ func (b *builder) progress(stage string, done, total int64) {
 func (b *builder) readSample() ([]float32, error) {
 	s := min(b.n, b.opts.SampleSize)
 	out := make([]float32, s*b.dim)
-	rb := b.dim * b.elem.Size()
+	rb := b.dim * b.srcElem.Size()
 	raw := make([]byte, chunkRows*rb)
 	for i := 0; i < s; {
 		var rows []int // source rows of sample rows i..i+len(rows)
@@ -208,8 +213,8 @@ func (b *builder) readSample() ([]float32, error) {
 // toFloat32 converts one raw row to float32, checks it and normalises it
 // for Cosine. row is the source row, for error messages.
 func (b *builder) toFloat32(raw []byte, dst []float32, row int) error {
-	toFloat32(b.elem, raw, dst)
-	if b.elem == Float32 {
+	toFloat32(b.srcElem, raw, dst)
+	if b.srcElem == Float32 {
 		if err := vec.CheckFinite(dst); err != nil {
 			return fmt.Errorf("%w: row %d: %v", ErrNotFinite, row, err)
 		}
@@ -279,7 +284,7 @@ func (b *builder) assign() ([]entry, error) {
 }
 
 func (b *builder) assignWorker(next, done *atomic.Int64, chunks int) ([]entry, error) {
-	rb := b.dim * b.elem.Size()
+	rb := b.dim * b.srcElem.Size()
 	raw := make([]byte, chunkRows*rb)
 	x := make([]float32, b.dim)
 	var ws cluster.Workspace
@@ -497,7 +502,8 @@ func (b *builder) write(store posting.Store, lists [][]entry) (int64, error) {
 // encoder reads the member vectors of a posting and encodes it.
 type encoder struct {
 	b   *builder
-	raw []byte
+	src []byte // one source row
+	raw []byte // the posting's rows, stored element type
 	ids []uint64
 	ver []uint8
 	f   []float32
@@ -511,18 +517,28 @@ func (e *encoder) encode(l []entry) ([]byte, error) {
 	rb := b.dim * b.elem.Size()
 	e.raw = slices.Grow(e.raw[:0], len(l)*rb)[:len(l)*rb]
 	e.ids = e.ids[:0]
+	same := b.srcElem == b.elem && b.opts.Metric != Cosine
+	if !same && len(e.f) != b.dim {
+		e.f = make([]float32, b.dim)
+		e.src = make([]byte, b.dim*b.srcElem.Size())
+	}
 	for i, en := range l {
 		row := e.raw[i*rb : (i+1)*rb]
-		if err := b.src.ReadRows(int(en.id), 1, row); err != nil {
-			return nil, fmt.Errorf("shoal: read row %d: %w", en.id, err)
-		}
-		if b.opts.Metric == Cosine {
-			if len(e.f) != b.dim {
-				e.f = make([]float32, b.dim)
+		if same {
+			if err := b.src.ReadRows(int(en.id), 1, row); err != nil {
+				return nil, fmt.Errorf("shoal: read row %d: %w", en.id, err)
 			}
-			toFloat32(Float32, row, e.f)
-			vec.Normalize(e.f)
-			copy(row, vec.F32ToBytes(e.f))
+		} else {
+			if err := b.src.ReadRows(int(en.id), 1, e.src); err != nil {
+				return nil, fmt.Errorf("shoal: read row %d: %w", en.id, err)
+			}
+			toFloat32(b.srcElem, e.src, e.f)
+			if b.opts.Metric == Cosine {
+				vec.Normalize(e.f)
+			}
+			if err := fromFloat32(b.elem, e.f, row); err != nil {
+				return nil, fmt.Errorf("%w: row %d: %v", ErrBadInput, en.id, err)
+			}
 		}
 		e.ids = append(e.ids, uint64(en.id))
 	}
@@ -531,4 +547,30 @@ func (e *encoder) encode(l []entry) ([]byte, error) {
 	}
 	p := posting.Posting{Elem: b.elem, Dim: b.dim, IDs: e.ids, Versions: e.ver[:len(l)], Vectors: e.raw}
 	return posting.Encode(nil, &p), nil
+}
+
+// fromFloat32 writes v as a raw little-endian row of elem. Integer types
+// take only exact integers in range: conversion is lossless or an error.
+func fromFloat32(elem ElemType, v []float32, raw []byte) error {
+	switch elem {
+	case Float32:
+		copy(raw, vec.F32ToBytes(v))
+	case Uint8, Int8:
+		lo, hi := 0.0, 255.0
+		if elem == Int8 {
+			lo, hi = -128, 127
+		}
+		for i, x := range v {
+			f := float64(x)
+			if f != math.Trunc(f) || f < lo || f > hi {
+				return fmt.Errorf("value %v at dimension %d is not an exact %v", x, i, elem)
+			}
+			if elem == Int8 {
+				raw[i] = byte(int8(f))
+			} else {
+				raw[i] = uint8(f)
+			}
+		}
+	}
+	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -412,5 +413,43 @@ func TestQueryOnAHeadIsNotOverPruned(t *testing.T) {
 	}
 	if len(res) != 10 || res[0].ID != 0 {
 		t.Fatalf("got %d results starting %v, want 10 starting with vector 0", len(res), res)
+	}
+}
+
+func TestStoreFloatsAsUint8(t *testing.T) {
+	const dim, n = 8, 2000
+	rng := rand.New(rand.NewPCG(11, 11))
+	data := make([]float32, n*dim)
+	for i := range data {
+		data[i] = float32(rng.IntN(256)) // pixel-like: exact integers
+	}
+	dirF := filepath.Join(t.TempDir(), "f32")
+	dirU := filepath.Join(t.TempDir(), "u8")
+	if _, err := Build(dirF, SliceSource(data, dim), &Options{Ratio: 0.05}); err != nil {
+		t.Fatal(err)
+	}
+	m, err := Build(dirU, SliceSource(data, dim), &Options{Ratio: 0.05, Elem: Uint8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Elem != Uint8 {
+		t.Fatalf("stored as %v, want uint8", m.Elem)
+	}
+	ixF, _ := Open(dirF, nil)
+	defer ixF.Close()
+	ixU, _ := Open(dirU, nil)
+	defer ixU.Close()
+	for i := 0; i < 20; i++ {
+		q := data[i*dim : (i+1)*dim]
+		a, err1 := ixF.Search(q, 5, nil)
+		b, err2 := ixU.Search(q, 5, nil)
+		if err1 != nil || err2 != nil || !slices.Equal(a, b) {
+			t.Fatalf("query %d: float32 index %v (%v), uint8 index %v (%v); want the same", i, a, err1, b, err2)
+		}
+	}
+	data[5*dim+3] = 0.5
+	_, err = Build(filepath.Join(t.TempDir(), "bad"), SliceSource(data, dim), &Options{Ratio: 0.05, Elem: Uint8})
+	if !errors.Is(err, ErrBadInput) || !strings.Contains(err.Error(), "row 5") {
+		t.Fatalf("Build of a non-integer value as uint8: %v, want ErrBadInput naming row 5", err)
 	}
 }

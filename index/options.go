@@ -38,6 +38,12 @@ const (
 type Options struct {
 	// Metric (build) is the distance to rank by. Default L2.
 	Metric Metric
+	// Elem (build) is the element type vectors are stored in. Default: the
+	// source's. A float32 source is stored as Uint8 or Int8 only losslessly:
+	// every value must be an integer in the type's range (MNIST's pixels
+	// are); Build fails naming the first value that is not. Smaller
+	// elements mean fewer bytes read per posting.
+	Elem ElemType
 	// Ratio (build) is the number of heads (postings) per vector. SPTAG
 	// uses 0.12–0.16. Default 0.12.
 	Ratio float64
@@ -174,6 +180,8 @@ func (o *Options) EnsureDefaults() {
 // Validate reports options that cannot work. Call it after EnsureDefaults.
 func (o *Options) Validate() error {
 	switch {
+	case o.Elem != 0 && !o.Elem.Valid():
+		return fmt.Errorf("%w: unknown element type %d", ErrInvalidOptions, o.Elem)
 	case !o.Metric.Valid():
 		return fmt.Errorf("%w: unknown metric %d", ErrInvalidOptions, o.Metric)
 	case o.Ratio <= 0 || o.Ratio > 1:

@@ -11,7 +11,9 @@ if "-o" in args:
 runs = [json.load(open(p)) for p in args]
 r0 = runs[0]
 m = r0["manifest"]
-print(f"Shoal `{r0['label']}`: {m['count']}×{m['dim']} {m['metric']}, {m['heads']} heads, "
+metric = {1: "l2", 2: "ip", 3: "cosine"}.get(m["metric"], m["metric"])
+elem = {1: "float32", 2: "uint8", 3: "int8"}.get(m["elem"], m["elem"])
+print(f"Shoal `{r0['label']}`: {m['count']}×{m['dim']} {elem} {metric}, {m['heads']} heads, "
       f"cache {r0['cache_bytes'] >> 20} MiB, direct I/O {r0['direct_io']}, medians of {len(runs)} processes\n")
 ths = sorted({int(t) for p in r0["points"] for t in p["qps"]})
 hdr = ["nprobe", "ε", "recall@10", "mean ms", "p50 ms", "p99 ms"] + [f"QPS {t}t" for t in ths] + \

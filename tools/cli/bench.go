@@ -80,6 +80,7 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 		fs.Usage()
 		return err
 	}
+	defer lowerGC()()
 	rep, err := o.Run(ctx, env)
 	if err != nil {
 		return err

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"runtime/debug"
 	"time"
 
 	"github.com/shoaldb/shoal/index"
@@ -21,6 +20,7 @@ type buildOptions struct {
 	data     string
 	out      string
 	metric   string
+	elem     string
 	ratio    float64
 	replicas int
 	rng      float64
@@ -40,6 +40,11 @@ func (o *buildOptions) Validate() error {
 	if _, err := vec.ParseMetric(o.metric); err != nil {
 		return err
 	}
+	if o.elem != "" {
+		if _, err := vec.ParseElemType(o.elem); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
@@ -49,6 +54,7 @@ func runBuild(ctx context.Context, env *Env, args []string) error {
 	fs.StringVar(&o.data, "data", "", "vector file (.fvecs .bvecs .fbin .u8bin .i8bin .npy)")
 	fs.StringVar(&o.out, "out", "", "index directory to create (must not exist or be empty)")
 	fs.StringVar(&o.metric, "metric", "l2", "distance: l2, ip or cosine")
+	fs.StringVar(&o.elem, "elem", "", "store vectors as float32, uint8 or int8 (default: as the file; float→integer only if lossless)")
 	fs.Float64Var(&o.ratio, "ratio", 0, "heads per vector (default 0.12)")
 	fs.IntVar(&o.replicas, "replicas", 0, "max postings per vector (default 8)")
 	fs.Float64Var(&o.rng, "rng", 0, "RNG rule factor; smaller keeps more replicas (default 1)")
@@ -70,20 +76,19 @@ func runBuild(ctx context.Context, env *Env, args []string) error {
 }
 
 func (o *buildOptions) Run(ctx context.Context, env *Env) error {
-	if os.Getenv("GOGC") == "" {
-		// The build's live heap is mostly the clustering sample; a lower GC
-		// target keeps peak RSS near it (300k×128: 240 MiB instead of 324
-		// MiB) for a little more GC work.
-		defer debug.SetGCPercent(debug.SetGCPercent(25))
-	}
+	defer lowerGC()()
 	src, err := index.OpenFile(o.data)
 	if err != nil {
 		return err
 	}
 	defer src.Close()
 	metric, _ := vec.ParseMetric(o.metric)
+	var elem index.ElemType
+	if o.elem != "" {
+		elem, _ = vec.ParseElemType(o.elem)
+	}
 	opts := &index.Options{
-		Metric: metric, Ratio: o.ratio, Replicas: o.replicas, PostingCap: o.cap,
+		Metric: metric, Elem: elem, Ratio: o.ratio, Replicas: o.replicas, PostingCap: o.cap,
 		RNGFactor: o.rng, ClosureEpsilon: o.closure, K: o.k,
 		SampleSize: o.sample, Seed: o.seed, Workers: o.workers,
 	}

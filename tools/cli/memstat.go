@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strconv"
 	"strings"
 )
@@ -46,4 +47,18 @@ func dirSize(dir string) int64 {
 		return nil
 	})
 	return n
+}
+
+// lowerGC sets the GC target to 25 % unless the user set GOGC, and returns
+// a function restoring the previous target. Shoal's heap is mostly
+// long-lived (the build's clustering sample, an open index's heads), so the
+// default 100 % would let garbage grow to the size of all of it: the
+// 300k×128 build peaks at 240 MiB instead of 324 MiB, and a search process
+// stays near its live heap, at the price of more frequent, short GCs.
+func lowerGC() (restore func()) {
+	if os.Getenv("GOGC") != "" {
+		return func() {}
+	}
+	old := debug.SetGCPercent(25)
+	return func() { debug.SetGCPercent(old) }
 }

@@ -55,6 +55,7 @@ func runSearch(ctx context.Context, env *Env, args []string) error {
 		fs.Usage()
 		return err
 	}
+	defer lowerGC()()
 	return o.Run(ctx, env)
 }
 
