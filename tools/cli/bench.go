@@ -163,7 +163,9 @@ func (o *benchOptions) Run(ctx context.Context, env *Env) (*benchReport, error) 
 		}
 	}
 	var warm [][]float32
-	if o.warmup != "" {
+	if o.warmup == o.queries {
+		warm = queries // the same file: do not hold it twice
+	} else if o.warmup != "" {
 		w, wdim, err := vecfile.ReadFloat32(o.warmup)
 		if err != nil {
 			return nil, err
