@@ -27,7 +27,6 @@ cd /tmp && /usr/bin/time -v $SHOAL bench -index /tmp/ix-glove -queries /work/dat
 # 5. Kernels
 cd /work/main && go test ./internal/vec -run '^$' -bench 'F32_(96|100|128|784)|U8_128' -benchtime 200ms -count 3 > $L/kernels.log 2>&1
 # 6. Builds on a quiet machine
-cd /tmp && for d in 300k mnist glove; do :; done
 rm -rf /tmp/ixb-300k /tmp/ixb-mnist /tmp/ixb-glove
 /usr/bin/time -v $SHOAL build -q -data /tmp/peers/data300k/base.fvecs -out /tmp/ixb-300k > $L/build300k.log 2>&1
 /usr/bin/time -v $SHOAL build -q -data /work/data/mnist-784-euclidean/base.fvecs -out /tmp/ixb-mnist > $L/build-mnist.log 2>&1
