@@ -28,7 +28,7 @@ const chunkRows = 1024
 // Build is SPANN's offline build: hierarchical balanced k-means picks the
 // heads (package cluster), every vector is assigned to up to Replicas heads
 // by closure assignment with the RNG rule, postings are capped, and all of
-// them are written in one sstable ingestion. The manifest is written last,
+// them are written in one sequential bulk load. The manifest is written last,
 // so an interrupted build leaves a directory that Open rejects with
 // ErrNoIndex.
 func Build(dir string, src Source, o *Options) (*Manifest, error) {

@@ -7,8 +7,17 @@
 //	res, err := ix.Search(query, 10, nil)
 //
 // Heads (centroids of a hierarchical balanced k-means tree) stay in memory
-// and route each query to NProbe posting lists, which are read from Pebble
-// with direct I/O through a bounded cache (Options.CacheBytes).
+// and route each query to NProbe posting lists, which are read from disk
+// with direct I/O, all of a query's reads in one batched AIO submission,
+// through a bounded cache (Options.CacheBytes). A data directory holds one
+// Pebble database (manifest, posting directory), the posting segment files
+// and the tree file; see package pebblestore and docs/decisions.md.
+//
+// # Concurrency
+//
+// Build runs alone on its directory. An open Index serves Search,
+// SearchBatch, SearchWithStats, Stats and WarmCache from any number of
+// goroutines; Close must not overlap them.
 package index
 
 import (
