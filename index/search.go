@@ -119,9 +119,7 @@ func (ix *Index) search(ws *workspace, q []float32, k int, sp *SearchParams, st 
 	if ix.man.Metric == Cosine && !vec.Normalize(ws.q) {
 		return nil, fmt.Errorf("%w: zero query vector has no cosine", ErrBadInput)
 	}
-	if err := ix.quantizeQuery(ws); err != nil {
-		return nil, err
-	}
+	ix.quantizeQuery(ws)
 
 	heads := ix.tree.Search(ws.q, params.NProbe, params.Beam, &ws.route)
 	if ix.man.Metric != InnerProduct && params.Epsilon >= 0 && len(heads) > 0 && heads[0].Dist > 0 {
@@ -174,7 +172,7 @@ func (ix *Index) search(ws *workspace, q []float32, k int, sp *SearchParams, st 
 
 // quantizeQuery converts the query to the element type of an integer
 // index, rounding and clamping to the type's range.
-func (ix *Index) quantizeQuery(ws *workspace) error {
+func (ix *Index) quantizeQuery(ws *workspace) {
 	switch ix.man.Elem {
 	case Uint8:
 		for i, v := range ws.q {
@@ -185,7 +183,6 @@ func (ix *Index) quantizeQuery(ws *workspace) error {
 			ws.qraw[i] = byte(int8(math.Round(math.Max(-128, math.Min(127, float64(v))))))
 		}
 	}
-	return nil
 }
 
 // score computes the distance from the query to every vector of ws.p and

@@ -18,7 +18,6 @@ type Store struct {
 		// after insertion, only replaced.
 		postings map[uint32][]byte
 		meta     map[string][]byte
-		closed   bool
 	}
 }
 
@@ -34,21 +33,25 @@ func New() *Store {
 
 // Read implements posting.Store.
 func (s *Store) Read(id uint32, fn func([]byte) error) error {
-	s.mu.RLock()
-	b, ok := s.mu.postings[id]
-	s.mu.RUnlock()
+	b, ok := s.get(id)
 	if !ok {
 		return fmt.Errorf("posting %d: %w", id, posting.ErrNotFound)
 	}
 	return fn(b)
 }
 
+// get returns posting id; the bytes are never modified after insertion.
+func (s *Store) get(id uint32) ([]byte, bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	b, ok := s.mu.postings[id]
+	return b, ok
+}
+
 // ReadBatch implements posting.Store.
 func (s *Store) ReadBatch(ids []uint32, fn func(int, []byte) error) error {
 	for i, id := range ids {
-		s.mu.RLock()
-		b, ok := s.mu.postings[id]
-		s.mu.RUnlock()
+		b, ok := s.get(id)
 		if !ok {
 			continue
 		}
@@ -69,9 +72,7 @@ func (s *Store) Scan(fn func(uint32, []byte) error) error {
 	s.mu.RUnlock()
 	slices.Sort(ids)
 	for _, id := range ids {
-		s.mu.RLock()
-		b, ok := s.mu.postings[id]
-		s.mu.RUnlock()
+		b, ok := s.get(id)
 		if !ok {
 			continue
 		}
@@ -109,13 +110,8 @@ func (s *Store) SetMeta(key string, value []byte) error {
 // Stats implements posting.Store; an in-memory store reads no disk.
 func (s *Store) Stats() posting.Stats { return posting.Stats{} }
 
-// Close implements posting.Store.
-func (s *Store) Close() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.mu.closed = true
-	return nil
-}
+// Close implements posting.Store; an in-memory store has nothing to release.
+func (s *Store) Close() error { return nil }
 
 type bulkWriter struct {
 	s      *Store

@@ -253,21 +253,6 @@ func (s *Store) GetMeta(key string) ([]byte, error) {
 	return append([]byte(nil), v...), nil
 }
 
-// ReadMeta calls fn with the metadata value stored under key without
-// copying it (for large values such as the routing tree); the bytes are
-// valid only while fn runs. It returns posting.ErrNotFound if key is absent.
-func (s *Store) ReadMeta(key string, fn func([]byte) error) error {
-	v, closer, err := s.db.Get(metaKey(key))
-	if errors.Is(err, pebble.ErrNotFound) {
-		return fmt.Errorf("meta %q: %w", key, posting.ErrNotFound)
-	}
-	if err != nil {
-		return fmt.Errorf("meta %q: %w", key, err)
-	}
-	defer closer.Close()
-	return fn(v)
-}
-
 // SetMeta implements posting.Store. The write is synced to the WAL.
 func (s *Store) SetMeta(key string, value []byte) error {
 	return s.db.Set(metaKey(key), value, pebble.Sync)

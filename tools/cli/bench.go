@@ -73,11 +73,7 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 	fs.IntVar(&o.maxQ, "nq", 0, "use only the first nq queries")
 	fs.BoolVar(&o.warmAll, "warmcache", false, "fill the posting cache before measuring (in-memory end)")
 	fs.IntVar(&o.beam, "beam", 0, "routing beam width (default max(4·nprobe, 128))")
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	if err := o.Validate(); err != nil {
-		fs.Usage()
+	if err := parseValid(fs, args, &o); err != nil {
 		return err
 	}
 	defer lowerGC()()

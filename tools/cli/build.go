@@ -65,11 +65,7 @@ func runBuild(ctx context.Context, env *Env, args []string) error {
 	fs.Uint64Var(&o.seed, "seed", 0, "random seed (default 1)")
 	fs.IntVar(&o.workers, "workers", 0, "goroutines (default: all cores)")
 	fs.BoolVar(&o.quiet, "q", false, "no progress bars")
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	if err := o.Validate(); err != nil {
-		fs.Usage()
+	if err := parseValid(fs, args, &o); err != nil {
 		return err
 	}
 	return o.Run(ctx, env)

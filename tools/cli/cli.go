@@ -102,3 +102,16 @@ func parse(fs *flag.FlagSet, args []string) error {
 	}
 	return nil
 }
+
+// parseValid parses args and validates the options, printing the usage when
+// they do not validate.
+func parseValid(fs *flag.FlagSet, args []string, o interface{ Validate() error }) error {
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if err := o.Validate(); err != nil {
+		fs.Usage()
+		return err
+	}
+	return nil
+}

@@ -34,11 +34,7 @@ func runDemo(ctx context.Context, env *Env, args []string) error {
 	fs.IntVar(&o.queries, "queries", 1000, "queries")
 	fs.StringVar(&o.data, "data", "", "data set directory (default: a cache directory; generated if missing)")
 	fs.BoolVar(&o.keep, "keep", false, "keep the index directory")
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	if err := o.Validate(); err != nil {
-		fs.Usage()
+	if err := parseValid(fs, args, &o); err != nil {
 		return err
 	}
 	return o.Run(ctx, env)

@@ -48,11 +48,7 @@ func runSearch(ctx context.Context, env *Env, args []string) error {
 	fs.IntVar(&o.nprobe, "nprobe", 32, "postings read per query")
 	fs.Float64Var(&o.eps, "eps", 7, "query-aware pruning ε (negative: off)")
 	fs.Var(&o.cache, "cache", "posting cache budget, 0 for none (default 64MiB)")
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	if err := o.Validate(); err != nil {
-		fs.Usage()
+	if err := parseValid(fs, args, &o); err != nil {
 		return err
 	}
 	defer lowerGC()()
