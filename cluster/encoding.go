@@ -9,29 +9,42 @@ import (
 	"hash/crc32"
 	"io"
 	"math"
+	"slices"
 
 	"github.com/shoaldb/shoal/internal/vec"
 )
 
-// Tree encoding, version 1 (little-endian):
+// Tree encoding, versions 1 and 2 (little-endian):
 //
 //	0   4          magic "SHCT"
-//	4   4          version (1)
+//	4   4          version (1 or 2)
 //	8   4          dim
 //	12  4          metric (vec.Metric)
-//	16  4          nodes N
-//	20  4          leaves L
+//	16  4          nodes N (slots, dead ones included)
+//	20  4          leaves L (NumLeaves: free ids included)
 //	24  4·N·dim    centroids (float32)
 //	…   4·N        ChildStart (int32)
 //	…   4·N        ChildCount (int32)
-//	…   4·L        LeafNode (int32)
-//	…   4·L        LeafSize (int32)
+//	…   4·L        LeafNode (int32, -1 for a free id)
+//	…   4·L        LeafSize (int32, 0 for a free id)
 //	end 4          CRC-32C of every byte before it
 //
-// LeafID is derived from LeafNode. Unmarshal checks every index, so a
-// corrupt tree is an error, never a panic or an out-of-range read later.
+// Version 1 is a dense tree, as Build makes it: every node reachable from
+// the root and every leaf id live. Version 2 is a tree as edits leave it,
+// written as it is: it may hold dead slots (unreachable, no children, no
+// leaf id, ChildStart 0, zero centroid; never the last slot) and free leaf ids. WriteTo
+// writes version 1 whenever the tree is dense, so readers that predate
+// edits still read unedited trees, and refuse edited ones by version.
+//
+// LeafID and Parent are derived. ReadTree checks every index and that
+// every node is reached from the root at most once (no cycles, no shared
+// children), so a corrupt tree is an error, never a panic or an
+// out-of-range read later.
 
-const treeVersion = 1
+const (
+	treeVersionDense  = 1
+	treeVersionEdited = 2
+)
 
 var treeMagic = [4]byte{'S', 'H', 'C', 'T'}
 
@@ -53,7 +66,11 @@ func (t *Tree) WriteTo(w io.Writer) (int64, error) {
 	n, l := t.NumNodes(), t.NumLeaves()
 	var hdr [24]byte
 	copy(hdr[:], treeMagic[:])
-	binary.LittleEndian.PutUint32(hdr[4:], treeVersion)
+	version := uint32(treeVersionDense)
+	if t.dead > 0 || t.live != l {
+		version = treeVersionEdited
+	}
+	binary.LittleEndian.PutUint32(hdr[4:], version)
 	binary.LittleEndian.PutUint32(hdr[8:], uint32(t.Dim))
 	binary.LittleEndian.PutUint32(hdr[12:], uint32(t.Metric))
 	binary.LittleEndian.PutUint32(hdr[16:], uint32(n))
@@ -132,11 +149,12 @@ func ReadTree(r io.Reader, size int64) (*Tree, error) {
 		return nil, fmt.Errorf("%w: bad magic %q", ErrCorrupt, hdr[:4])
 	}
 	u32 := func(off int) uint32 { return binary.LittleEndian.Uint32(hdr[off:]) }
-	if v := u32(4); v != treeVersion {
-		return nil, fmt.Errorf("%w: unknown version %d", ErrCorrupt, v)
+	version := u32(4)
+	if version != treeVersionDense && version != treeVersionEdited {
+		return nil, fmt.Errorf("%w: unknown version %d", ErrCorrupt, version)
 	}
 	dim, metric, n, l := int(u32(8)), vec.Metric(u32(12)), int(u32(16)), int(u32(20))
-	if dim <= 0 || n <= 0 || l <= 0 || l > n || !metric.Valid() || dim > 1<<20 {
+	if dim <= 0 || n <= 0 || l <= 0 || (version == treeVersionDense && l > n) || !metric.Valid() || dim > 1<<20 {
 		return nil, fmt.Errorf("%w: dim %d metric %d nodes %d leaves %d", ErrCorrupt, dim, metric, n, l)
 	}
 	if want := 24 + 4*(int64(n)*int64(dim)+2*int64(n)+2*int64(l)) + 4; size != want {
@@ -184,46 +202,66 @@ func ReadTree(r io.Reader, size int64) (*Tree, error) {
 	if got := binary.LittleEndian.Uint32(chunk[:4]); got != want {
 		return nil, fmt.Errorf("%w: checksum %08x, want %08x", ErrCorrupt, got, want)
 	}
-	if err := t.check(); err != nil {
+	if err := t.check(version == treeVersionDense); err != nil {
 		return nil, err
 	}
 	return t, nil
 }
 
-// check verifies the structure: children in range and after their parent
-// (so there are no cycles), every node but the root has one parent, leaves
-// and leaf ids agree.
-func (t *Tree) check() error {
+// check verifies the structure and derives LeafID, Parent, the live leaf
+// count and the free runs: every node is reached from the root at most
+// once, children are in range, live leaves sit at reachable childless
+// nodes, every reachable node is a leaf or has children, and unreachable
+// (dead) slots are clean and not last. A dense tree has neither dead slots
+// nor free leaf ids.
+func (t *Tree) check(dense bool) error {
 	n := t.NumNodes()
-	parents := make([]int, n)
-	for i := 0; i < n; i++ {
-		s, c := int(t.ChildStart[i]), int(t.ChildCount[i])
-		if c < 0 || (c > 0 && (s <= i || s+c > n)) {
+	live := make([]bool, n)
+	t.Parent = make([]int32, n)
+	t.LeafID = make([]int32, n)
+	for i := range t.Parent {
+		t.Parent[i], t.LeafID[i] = -1, -1
+	}
+	live[0] = true
+	queue := []int32{0}
+	for q := 0; q < len(queue); q++ {
+		i := queue[q]
+		s, c := int64(t.ChildStart[i]), int64(t.ChildCount[i])
+		if c < 0 || (c > 0 && (s < 0 || s+c > int64(n))) {
 			return fmt.Errorf("%w: node %d has children [%d,%d) of %d nodes", ErrCorrupt, i, s, s+c, n)
 		}
-		for j := s; j < s+c; j++ {
-			parents[j]++
+		for j := int32(s); j < int32(s+c); j++ {
+			if live[j] {
+				return fmt.Errorf("%w: node %d is reached twice", ErrCorrupt, j)
+			}
+			live[j] = true
+			t.Parent[j] = i
+			queue = append(queue, j)
 		}
 	}
-	for i := 1; i < n; i++ {
-		if parents[i] != 1 {
-			return fmt.Errorf("%w: node %d has %d parents", ErrCorrupt, i, parents[i])
-		}
-	}
-	t.LeafID = make([]int32, n)
-	for i := range t.LeafID {
-		t.LeafID[i] = -1
-	}
+	t.live = 0
 	for p, nd := range t.LeafNode {
-		if nd < 0 || int(nd) >= n || t.ChildCount[nd] != 0 || t.LeafID[nd] != -1 {
+		if nd == -1 && !dense {
+			if t.LeafSize[p] != 0 {
+				return fmt.Errorf("%w: free leaf id %d has size %d", ErrCorrupt, p, t.LeafSize[p])
+			}
+			continue
+		}
+		if nd < 0 || int(nd) >= n || !live[nd] || t.ChildCount[nd] != 0 || t.LeafID[nd] != -1 {
 			return fmt.Errorf("%w: leaf %d at node %d", ErrCorrupt, p, nd)
 		}
 		t.LeafID[nd] = int32(p)
+		t.live++
 	}
 	for i := 0; i < n; i++ {
-		if t.ChildCount[i] == 0 && t.LeafID[i] < 0 {
+		switch {
+		case live[i] && t.ChildCount[i] == 0 && t.LeafID[i] < 0:
 			return fmt.Errorf("%w: node %d has no children and is no leaf", ErrCorrupt, i)
+		case !live[i] && (dense || i == n-1 || t.ChildCount[i] != 0 || t.ChildStart[i] != 0 ||
+			slices.ContainsFunc(t.Centroid(i), func(v float32) bool { return v != 0 })):
+			return fmt.Errorf("%w: node %d is not reached from the root", ErrCorrupt, i)
 		}
 	}
+	t.rebuildFree(live)
 	return nil
 }

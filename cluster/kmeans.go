@@ -1,8 +1,10 @@
 package cluster
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"sync"
 
 	"github.com/shoaldb/shoal/internal/vec"
@@ -236,3 +238,76 @@ func mean(data []float32, dim int, idx []int32, out []float32) {
 func row(data []float32, dim int, i int32) []float32 {
 	return data[int(i)*dim : (int(i)+1)*dim]
 }
+
+// TwoMeans splits the n = len(data)/dim points of data (row-major) into
+// two clusters and returns their centroids and each point's label (0 or
+// 1), for splitting an over-full posting (SPFresh: balanced 2-means).
+// It is the balanced k-means of Build with k = 2 (SPANN §3.1 balance
+// penalty, Options' default λ and iterations), deterministic for seed.
+// Points equidistant from both centroids (duplicates, in the extreme all
+// points equal) are shared out to balance the two sizes. Both clusters are
+// non-empty when n >= 2; for n < 2 every point is labelled 0 and both
+// centroids are the mean (zero for n = 0). Each centroid is the mean of its
+// members. dim <= 0 or a partial last row panics.
+func TwoMeans(data []float32, dim int, seed uint64) (c1, c2 []float32, labels []uint8) {
+	if dim <= 0 || len(data)%dim != 0 {
+		panic(fmt.Sprintf("cluster: TwoMeans of %d floats in %d-dim rows", len(data), dim))
+	}
+	n := len(data) / dim
+	idx := make([]int32, n)
+	for i := range idx {
+		idx[i] = int32(i)
+	}
+	labels = make([]uint8, n)
+	if n < 2 {
+		c1 = make([]float32, dim)
+		mean(data, dim, idx, c1)
+		return c1, slices.Clone(c1), labels
+	}
+	rng := rand.New(rand.NewPCG(seed, uint64(n)))
+	cents, l32 := balancedKMeans(data, dim, idx, 2, kmeansParams{iters: twoMeansIters, lambda: twoMeansLambda, workers: 1}, rng)
+	var count [2]int
+	var ties []int
+	for i, l := range l32 {
+		x := row(data, dim, int32(i))
+		if vec.L2SquaredF32(x, cents[:dim]) == vec.L2SquaredF32(x, cents[dim:]) {
+			ties = append(ties, i)
+			continue
+		}
+		labels[i] = uint8(l)
+		count[l]++
+	}
+	for _, i := range ties {
+		l := uint8(0)
+		if count[1] < count[0] {
+			l = 1
+		}
+		labels[i] = l
+		count[l]++
+	}
+	if count[0] == 0 || count[1] == 0 {
+		// Only when nothing tied and k-means left a cluster empty, which
+		// fixEmpty rules out; kept so the contract never depends on it.
+		big := uint8(0)
+		if count[1] > 0 {
+			big = 1
+		}
+		labels[n-1] = 1 - big
+		count[big]--
+		count[1-big]++
+	}
+	var members [2][]int32
+	for i, l := range labels {
+		members[l] = append(members[l], int32(i))
+	}
+	c1, c2 = make([]float32, dim), make([]float32, dim)
+	mean(data, dim, members[0], c1)
+	mean(data, dim, members[1], c2)
+	return c1, c2, labels
+}
+
+// TwoMeans' knobs: Options' defaults.
+const (
+	twoMeansIters  = 12
+	twoMeansLambda = 0.1
+)

@@ -24,8 +24,9 @@ type Workspace struct {
 // down the tree: at every level the children of the beam nodes are scored
 // (one batch kernel per node, children are contiguous) and the best beam
 // inner nodes go on; leaves met at any level compete for the result.
-// beam < n is raised to n. The result aliases ws and is valid until the
-// next call with ws.
+// beam < n is raised to n. Only nodes reachable from the root are visited,
+// so dead slots and removed leaves never come back. The result aliases ws
+// and is valid until the next call with ws.
 func (t *Tree) Search(q []float32, n, beam int, ws *Workspace) []Candidate {
 	if n <= 0 || t.NumNodes() == 0 {
 		return ws.out[:0]
@@ -76,7 +77,7 @@ func (t *Tree) scoreRange(q []float32, start, cnt int, out []float32) {
 	vec.L2SquaredF32Batch(q, rows, out)
 }
 
-// Distance returns the routing distance from q to leaf p's head.
+// Distance returns the routing distance from q to live leaf p's head.
 func (t *Tree) Distance(q []float32, p int) float32 {
 	h := t.Head(p)
 	if t.Metric == vec.InnerProduct {

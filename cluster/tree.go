@@ -2,9 +2,9 @@
 // balanced k-means (SPANN §3.1) whose leaves are the heads that own posting
 // lists and whose inner nodes route queries down to them.
 //
-// The same tree is the routing index of the SPANN core, the place SPFresh's
-// splits and merges will edit, and the shared tree whose sub-trees index
-// each Curator tenant.
+// The same tree is the routing index of the SPANN core, the structure
+// SPFresh's splits and merges edit in place (mutate.go), and the shared tree
+// whose sub-trees index each Curator tenant.
 package cluster
 
 import (
@@ -87,13 +87,36 @@ func (o *Options) Validate() error {
 // ErrEmpty is returned by Build for a data set with no points.
 var ErrEmpty = errors.New("cluster: no points to cluster")
 
+// MaxChildren is the most children SplitLeaf gives an inner node: a leaf
+// whose parent already has MaxChildren children is split by deepening the
+// tree instead of adding a sibling. It is 2× the default K, so a node built
+// with the default branching factor can absorb as many splits again before
+// the tree grows a level under it. Build may exceed it when Options.K does.
+const MaxChildren = 64
+
 // Tree is the shared clustering tree, stored flat. Node 0 is the root.
-// Nodes are numbered breadth-first, so the children of a node are
-// contiguous and their centroids can be scored with one batch kernel.
-// Leaves are numbered separately, 0..NumLeaves()-1, in depth-first order,
-// so postings of nearby heads get nearby ids (and nearby disk locations).
+// The children of a node are contiguous, so their centroids can be scored
+// with one batch kernel. Build numbers nodes breadth-first and leaves
+// depth-first, 0..NumLeaves()-1, so postings of nearby heads get nearby ids
+// (and nearby disk locations).
 //
-// A Tree is immutable after Build or Unmarshal and safe for concurrent use.
+// # Online edits
+//
+// SplitLeaf, RemoveLeaf and SetHead edit the tree in place as SPFresh
+// splits and merges postings (mutate.go). After edits the leaf ids are the
+// caller's and may have holes (LeafNode[p] == -1 for a free id), and the
+// node arrays may hold dead slots: nodes unreachable from the root, with no
+// children and no leaf id, which a later edit reuses and Compact drops.
+// Children need no longer come after their parent. Edits are deterministic:
+// the same calls on the same tree (however it was loaded) give the same
+// tree, byte for byte.
+//
+// # Thread-safety
+//
+// Reading methods (Search, Distance, Head, Marshal, ...) are safe for
+// concurrent use. Mutations must not run concurrently with any other
+// method; callers serialise with a RWMutex. Mutations may reallocate the
+// arrays, so slices from Head or Centroid are invalid after one.
 type Tree struct {
 	Dim    int
 	Metric vec.Metric
@@ -101,41 +124,67 @@ type Tree struct {
 	Centroids []float32
 	// ChildStart and ChildCount give node i's children
 	// [ChildStart[i], ChildStart[i]+ChildCount[i]); ChildCount is 0 for
-	// leaves.
+	// leaves and dead slots.
 	ChildStart []int32
 	ChildCount []int32
-	// LeafID is the leaf (posting) id of node i, or -1 for inner nodes.
+	// LeafID is the leaf (posting) id of node i, or -1 for inner nodes and
+	// dead slots.
 	LeafID []int32
-	// LeafNode is the node index of leaf id p.
+	// Parent is the parent of node i, or -1 for the root and dead slots.
+	Parent []int32
+	// LeafNode is the node index of leaf id p, or -1 for a free id.
 	LeafNode []int32
-	// LeafSize is the number of clustered points that fell in leaf p
-	// (statistics only; the posting sizes are decided by assignment).
+	// LeafSize is the number of clustered points that fell in leaf p at
+	// Build (statistics only; the posting sizes are decided by assignment,
+	// and leaves made by SplitLeaf and free ids have 0).
 	LeafSize []int32
+
+	live int      // live leaves
+	dead int      // dead node slots, all listed in free
+	free freeRuns // runs of dead slots, for reuse (slots.go)
 }
 
-// NumNodes returns the number of nodes.
+// NumNodes returns the number of node slots, dead ones included.
 func (t *Tree) NumNodes() int { return len(t.ChildCount) }
 
-// NumLeaves returns the number of leaves (heads).
+// NumLeaves returns one more than the largest leaf id ever used: the size
+// of LeafNode and LeafSize, to size per-posting arrays with. Without edits
+// it is the number of leaves; LiveLeaves counts them after edits.
 func (t *Tree) NumLeaves() int { return len(t.LeafNode) }
+
+// LiveLeaves returns the number of live leaves (heads).
+func (t *Tree) LiveLeaves() int { return t.live }
+
+// DeadNodes returns the number of dead node slots: memory that Compact
+// would return.
+func (t *Tree) DeadNodes() int { return t.dead }
+
+// IsLeaf reports whether p is a live leaf id.
+func (t *Tree) IsLeaf(p uint32) bool {
+	return uint64(p) < uint64(len(t.LeafNode)) && t.LeafNode[p] >= 0
+}
 
 // Centroid returns node i's centroid.
 func (t *Tree) Centroid(i int) []float32 { return t.Centroids[i*t.Dim : (i+1)*t.Dim] }
 
-// Head returns leaf p's centroid.
+// Head returns live leaf p's centroid.
 func (t *Tree) Head(p int) []float32 { return t.Centroid(int(t.LeafNode[p])) }
 
 // Depth returns the number of levels (1 for a tree that is only a root).
 func (t *Tree) Depth() int {
-	var depth func(i int32) int
-	depth = func(i int32) int {
-		d := 0
-		for c := t.ChildStart[i]; c < t.ChildStart[i]+t.ChildCount[i]; c++ {
-			d = max(d, depth(c))
+	level := []int32{0}
+	depth := 0
+	for len(level) > 0 {
+		depth++
+		var next []int32
+		for _, i := range level {
+			for c := t.ChildStart[i]; c < t.ChildStart[i]+t.ChildCount[i]; c++ {
+				next = append(next, c)
+			}
 		}
-		return d + 1
+		level = next
 	}
-	return depth(0)
+	return depth
 }
 
 // node is the pointer form of the tree while it is built.
@@ -298,8 +347,15 @@ func flatten(root *node, dim int, metric vec.Metric) *Tree {
 		}
 	}
 	t.LeafID = make([]int32, len(queue))
+	t.Parent = make([]int32, len(queue))
 	for i := range t.LeafID {
 		t.LeafID[i] = -1
+		t.Parent[i] = -1
+	}
+	for i := range queue {
+		for c := t.ChildStart[i]; c < t.ChildStart[i]+t.ChildCount[i]; c++ {
+			t.Parent[c] = int32(i)
+		}
 	}
 	var dfs func(nd *node)
 	dfs = func(nd *node) {
@@ -315,5 +371,6 @@ func flatten(root *node, dim int, metric vec.Metric) *Tree {
 		}
 	}
 	dfs(root)
+	t.live = len(t.LeafNode)
 	return t
 }

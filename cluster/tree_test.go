@@ -2,7 +2,9 @@ package cluster
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
+	"hash/crc32"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -179,6 +181,12 @@ func TestMarshalRoundTrip(t *testing.T) {
 func FuzzUnmarshal(f *testing.F) {
 	tr, _ := Build(blobs(200, 3, 4, 8), 3, Options{Leaves: 20, Seed: 8})
 	f.Add(tr.Marshal())
+	one, _ := Build(blobs(10, 3, 1, 8), 3, Options{Leaves: 1, Seed: 8})
+	f.Add(one.Marshal())
+	// Edited trees: holes in the leaf ids, dead slots, deepened leaves.
+	randomEdits(f, tr, modelOf(tr), 60, 8, nil)
+	f.Add(tr.Marshal())
+	f.Add(tr.Compact().Marshal())
 	f.Fuzz(func(t *testing.T, b []byte) {
 		tr, err := Unmarshal(b)
 		if err != nil {
@@ -186,5 +194,42 @@ func FuzzUnmarshal(f *testing.F) {
 		}
 		var ws Workspace
 		tr.Search(make([]float32, tr.Dim), 3, 8, &ws)
+		// Whatever decodes must be a tree the edits can work on.
+		verifyTree(t, tr)
+		p := uint32(slices.IndexFunc(tr.LeafNode, func(n int32) bool { return n >= 0 }))
+		if err := tr.SplitLeaf(p, uint32(tr.NumLeaves()), tr.Head(int(p)), tr.Head(int(p))); err != nil {
+			t.Fatal(err)
+		}
+		if err := tr.RemoveLeaf(p); err != nil {
+			t.Fatal(err)
+		}
+		verifyTree(t, tr)
+		verifyTree(t, tr.Compact())
+	})
+}
+
+// FuzzUnmarshalStructure fuzzes encodings with a valid checksum, so that
+// the structural checks, not the CRC, must reject what does not decode.
+func FuzzUnmarshalStructure(f *testing.F) {
+	withoutCRC := func(b []byte) []byte { return b[:len(b)-4] }
+	tr, _ := Build(blobs(60, 2, 4, 9), 2, Options{Leaves: 8, K: 3, Seed: 9})
+	f.Add(withoutCRC(tr.Marshal()))
+	randomEdits(f, tr, modelOf(tr), 40, 9, nil)
+	f.Add(withoutCRC(tr.Marshal()))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		b := binary.LittleEndian.AppendUint32(bytes.Clone(body), crc32.Checksum(body, castagnoli))
+		tr, err := Unmarshal(b)
+		if err != nil {
+			if !errors.Is(err, ErrCorrupt) {
+				t.Fatalf("Unmarshal = %v, want ErrCorrupt", err)
+			}
+			return
+		}
+		verifyTree(t, tr)
+		p := uint32(slices.IndexFunc(tr.LeafNode, func(n int32) bool { return n >= 0 }))
+		if err := tr.SplitLeaf(p, uint32(tr.NumLeaves()), tr.Head(int(p)), tr.Head(int(p))); err != nil {
+			t.Fatal(err)
+		}
+		verifyTree(t, tr)
 	})
 }

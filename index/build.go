@@ -52,8 +52,8 @@ func Build(dir string, src Source, o *Options) (*Manifest, error) {
 		return nil, fmt.Errorf("%w: dim %d, want 1..%d", ErrBadInput, dim, posting.MaxDim)
 	case !srcElem.Valid():
 		return nil, fmt.Errorf("%w: element type %d", ErrBadInput, srcElem)
-	case opts.Metric == Cosine && elem != Float32:
-		return nil, fmt.Errorf("%w: the cosine metric needs float32 vectors, not %v", ErrInvalidOptions, elem)
+	case opts.Metric == Cosine && elem != Float32 && elem != Float16:
+		return nil, fmt.Errorf("%w: the cosine metric needs float32 or float16 vectors, not %v", ErrInvalidOptions, elem)
 	case n > math.MaxUint32:
 		return nil, fmt.Errorf("%w: %d vectors, at most %d per build", ErrBadInput, n, uint32(math.MaxUint32))
 	}
@@ -100,6 +100,9 @@ func Build(dir string, src Source, o *Options) (*Manifest, error) {
 		return nil, err
 	}
 	written, err := b.write(store, lists)
+	if err == nil {
+		err = b.writeVectors(dir)
+	}
 	if err == nil {
 		err = writeTree(dir, tree)
 	}
@@ -240,6 +243,12 @@ func toFloat32(elem ElemType, raw []byte, dst []float32) {
 		for i := range dst {
 			dst[i] = float32(int8(raw[i]))
 		}
+	case Float16:
+		h := make([]uint16, len(dst))
+		for i := range h {
+			h[i] = uint16(raw[2*i]) | uint16(raw[2*i+1])<<8
+		}
+		vec.F16ToF32(dst, h)
 	}
 }
 
@@ -325,25 +334,37 @@ func (b *builder) assignWorker(next, done *atomic.Int64, chunks int) ([]entry, e
 // different directions, not to a cluster of near-duplicate heads. The
 // RNG test uses squared L2 whatever the metric.
 func (b *builder) selectReplicas(x []float32, cands, kept []cluster.Candidate, closure bool) []cluster.Candidate {
+	return selectReplicas(b.tree, replicaRule{b.opts.Replicas, b.opts.RNGFactor, b.opts.ClosureEpsilon, closure}, x, cands, kept)
+}
+
+// replicaRule holds the parameters of selectReplicas.
+type replicaRule struct {
+	replicas       int
+	rngFactor      float64
+	closureEpsilon float64
+	closure        bool // false for InnerProduct: no closure bound
+}
+
+func selectReplicas(t *cluster.Tree, r replicaRule, x []float32, cands, kept []cluster.Candidate) []cluster.Candidate {
 	if len(cands) == 0 {
 		return kept
 	}
-	limit := float32((1 + b.opts.ClosureEpsilon) * float64(cands[0].Dist))
+	limit := float32((1 + r.closureEpsilon) * float64(cands[0].Dist))
 	for _, c := range cands {
-		if len(kept) == b.opts.Replicas {
+		if len(kept) == r.replicas {
 			break
 		}
-		if closure && len(kept) > 0 && c.Dist > limit {
+		if r.closure && len(kept) > 0 && c.Dist > limit {
 			break
 		}
-		hc := b.tree.Head(int(c.Leaf))
+		hc := t.Head(int(c.Leaf))
 		dxc := c.Dist
-		if !closure {
+		if !r.closure {
 			dxc = vec.L2SquaredF32(x, hc)
 		}
 		ok := true
 		for _, k := range kept {
-			if float32(b.opts.RNGFactor)*vec.L2SquaredF32(hc, b.tree.Head(int(k.Leaf))) < dxc {
+			if float32(r.rngFactor)*vec.L2SquaredF32(hc, t.Head(int(k.Leaf))) < dxc {
 				ok = false
 				break
 			}
@@ -551,10 +572,18 @@ func (e *encoder) encode(l []entry) ([]byte, error) {
 
 // fromFloat32 writes v as a raw little-endian row of elem. Integer types
 // take only exact integers in range: conversion is lossless or an error.
+// Float16 rounds to nearest (lossy, documented at Options.Elem).
 func fromFloat32(elem ElemType, v []float32, raw []byte) error {
 	switch elem {
 	case Float32:
 		copy(raw, vec.F32ToBytes(v))
+	case Float16:
+		for i, x := range v {
+			if x >= 65520 || x <= -65520 {
+				return fmt.Errorf("value %v at dimension %d is beyond float16's range (±65504)", x, i)
+			}
+		}
+		vec.F32ToF16(vec.BytesToF16(raw[:2*len(v)]), v)
 	case Uint8, Int8:
 		lo, hi := 0.0, 255.0
 		if elem == Int8 {

@@ -36,17 +36,43 @@ import (
 // Index is an open index. Search, SearchBatch, Stats and the accessors are
 // safe for concurrent use; Close must not run concurrently with them.
 type Index struct {
-	dir    string
-	opts   Options
-	man    *Manifest
-	tree   *cluster.Tree
-	store  *pebblestore.Store
-	pool   sync.Pool // *workspace
-	closed atomic.Bool
+	dir      string
+	opts     Options
+	man      *Manifest
+	store    *pebblestore.Store
+	vectors  *os.File // vectorsFile, nil for an index created empty
+	rule     replicaRule
+	rowBytes int
+	pool     sync.Pool // *workspace
+	closed   atomic.Bool
+
+	// rmu guards the routing tree and the posting tails: searches hold it
+	// shared while they route and pick up tails, writers exclusively while
+	// they publish a change (never across I/O).
+	rmu   sync.RWMutex
+	tree  *cluster.Tree
+	tails map[uint32]*delta
+	// wmu serialises writers: upserts, deletes and the commits of
+	// maintenance that change the tree. seq is the last update-log
+	// sequence used; treeGen counts tree changes.
+	wmu       sync.Mutex
+	seq       uint64
+	treeGen   atomic.Uint64
+	treeFile  string // current tree file; treeOps records replay on it
+	treeOps   int
+	vers      *versionMap
+	live      atomic.Int64
+	tailBytes atomic.Int64
+	maint     *maintainer
 
 	queries      atomic.Int64
 	postingsRead atomic.Int64
 	vectorsRead  atomic.Int64
+	upserts      atomic.Int64
+	deletes      atomic.Int64
+	splits       atomic.Int64
+	merges       atomic.Int64
+	reinserts    atomic.Int64
 }
 
 // Open opens the index built in dir. Options fields marked (build) are
@@ -91,23 +117,44 @@ func open(dir string, opts Options, store *pebblestore.Store) (*Index, error) {
 	if err != nil {
 		return nil, err
 	}
-	tree, err := readTree(dir)
+	opts.Metric = man.Metric
+	if man.PostingCap > 0 {
+		opts.PostingCap = man.PostingCap
+	}
+	ix := &Index{dir: dir, opts: opts, man: man, store: store, rowBytes: man.Dim * man.Elem.Size()}
+	tree, ops, err := ix.loadTree()
 	if err != nil {
 		return nil, err
 	}
-	if tree.Dim != man.Dim || tree.NumLeaves() != man.Heads {
-		return nil, fmt.Errorf("%w: tree has dim %d and %d heads, manifest %d and %d", ErrCorrupt, tree.Dim, tree.NumLeaves(), man.Dim, man.Heads)
+	if tree.Dim != man.Dim {
+		return nil, fmt.Errorf("%w: tree has dim %d, manifest %d", ErrCorrupt, tree.Dim, man.Dim)
 	}
-	opts.Metric = man.Metric
-	ix := &Index{dir: dir, opts: opts, man: man, tree: tree, store: store}
+	ix.tree, ix.treeOps = tree, ops
+	ix.rule = replicaRule{replicas: man.Replicas, rngFactor: man.RNGFactor, closureEpsilon: opts.ClosureEpsilon, closure: man.Metric != InnerProduct}
 	ix.pool.New = func() any { return newWorkspace(ix) }
+	if ix.vectors, err = openVectors(dir, man); err != nil {
+		return nil, err
+	}
+	if err := ix.recoverUpdates(); err != nil {
+		if ix.vectors != nil {
+			ix.vectors.Close()
+		}
+		return nil, err
+	}
+	ix.maint = newMaintainer(ix)
 	return ix, nil
 }
 
-// Close releases the index.
+// Close stops background maintenance (a unit of work in progress
+// finishes first) and releases the index. Unfolded tails stay in the
+// update log and are picked up by the next Open.
 func (ix *Index) Close() error {
 	if !ix.closed.CompareAndSwap(false, true) {
 		return ErrClosed
+	}
+	ix.maint.stop()
+	if ix.vectors != nil {
+		ix.vectors.Close()
 	}
 	return ix.store.Close()
 }
@@ -121,11 +168,16 @@ func (ix *Index) Manifest() Manifest { return *ix.man }
 // Dim returns the vector dimension.
 func (ix *Index) Dim() int { return ix.man.Dim }
 
-// Len returns the number of vectors indexed.
-func (ix *Index) Len() int { return ix.man.Count }
+// Len returns the number of vectors the index holds now.
+func (ix *Index) Len() int { return int(ix.live.Load()) }
 
-// Tree returns the routing tree. It must not be modified.
-func (ix *Index) Tree() *cluster.Tree { return ix.tree }
+// Tree returns the routing tree. It must not be modified, and not used
+// while updates run (maintenance edits it).
+func (ix *Index) Tree() *cluster.Tree {
+	ix.rmu.RLock()
+	defer ix.rmu.RUnlock()
+	return ix.tree
+}
 
 // ScanPostings calls fn with every posting, decoded, in id order; the
 // posting is valid only during fn. For inspection tools.
@@ -144,6 +196,21 @@ type Stats struct {
 	Queries      int64
 	PostingsRead int64
 	VectorsRead  int64
+	// Upserted and Deleted count vectors written and removed since Open.
+	Upserted int64
+	Deleted  int64
+	// Live is the number of vectors held; Heads the number of postings.
+	Live  int64
+	Heads int
+	// TailBytes is the memory the posting tails (upserted copies not yet
+	// folded) hold; Folds counts postings rewritten by maintenance.
+	TailBytes int64
+	Folds     int64
+	// Splits and Merges count postings split and merged away; Reinserted
+	// the vectors a merge placed again.
+	Splits     int64
+	Merges     int64
+	Reinserted int64
 	posting.Stats
 }
 
@@ -154,6 +221,15 @@ func (ix *Index) Stats() Stats {
 		Queries:      ix.queries.Load(),
 		PostingsRead: ix.postingsRead.Load(),
 		VectorsRead:  ix.vectorsRead.Load(),
+		Upserted:     ix.upserts.Load(),
+		Deleted:      ix.deletes.Load(),
+		Live:         ix.live.Load(),
+		Heads:        ix.Tree().LiveLeaves(),
+		TailBytes:    ix.tailBytes.Load(),
+		Folds:        ix.maint.folded.Load(),
+		Splits:       ix.splits.Load(),
+		Merges:       ix.merges.Load(),
+		Reinserted:   ix.reinserts.Load(),
 		Stats:        ix.store.Stats(),
 	}
 }
@@ -171,9 +247,10 @@ func (ix *Index) WarmCache() error {
 	}
 	const chunk = 256
 	ids := make([]uint32, 0, chunk)
-	for p := 0; p < ix.tree.NumLeaves(); p++ {
+	n := ix.Tree().NumLeaves()
+	for p := 0; p < n; p++ {
 		ids = append(ids, uint32(p))
-		if len(ids) < chunk && p+1 < ix.tree.NumLeaves() {
+		if len(ids) < chunk && p+1 < n {
 			continue
 		}
 		if err := ix.store.ReadBatch(ids, func(int, []byte) error { return nil }); err != nil {

@@ -453,3 +453,47 @@ func TestStoreFloatsAsUint8(t *testing.T) {
 		t.Fatalf("Build of a non-integer value as uint8: %v, want ErrBadInput naming row 5", err)
 	}
 }
+
+func TestStoreFloatsAsFloat16(t *testing.T) {
+	const dim, n = 24, 8000
+	for _, m := range []Metric{L2, Cosine} {
+		t.Run(m.String(), func(t *testing.T) {
+			data := clustered(n, dim, 30, 4, 4)
+			ix, _ := buildTest(t, data, dim, &Options{Metric: m, Ratio: 0.05, Elem: Float16})
+			if ix.Manifest().Elem != Float16 {
+				t.Fatalf("stored as %v", ix.Manifest().Elem)
+			}
+			qs := clustered(50, dim, 30, 4, 77)
+			var sum float64
+			for i := 0; i < 50; i++ {
+				q := qs[i*dim : (i+1)*dim]
+				res, err := ix.Search(q, 10, &SearchParams{NProbe: 32})
+				if err != nil {
+					t.Fatal(err)
+				}
+				sum += recall(res, exact(data, dim, q, 10, m))
+			}
+			if r := sum / 50; r < 0.9 {
+				t.Fatalf("recall@10 = %.3f, want >= 0.9", r)
+			}
+			// Get returns the vector as rounded: within half precision.
+			got, err := ix.Get(3)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := slices.Clone(data[3*dim : 4*dim])
+			if m == Cosine {
+				vec.Normalize(want)
+			}
+			for d := range want {
+				if diff := math.Abs(float64(got[d] - want[d])); diff > math.Abs(float64(want[d]))/1024+1e-7 {
+					t.Fatalf("dim %d: got %v, want %v (float16)", d, got[d], want[d])
+				}
+			}
+		})
+	}
+	_, err := Build(filepath.Join(t.TempDir(), "big"), SliceSource([]float32{1, 70000}, 2), &Options{Elem: Float16})
+	if !errors.Is(err, ErrBadInput) {
+		t.Fatalf("Build of 70000 as float16: %v, want ErrBadInput", err)
+	}
+}

@@ -25,7 +25,9 @@ type workspace struct {
 	q     []float32 // query as float32, normalised for Cosine
 	qraw  []byte    // query in the element type (uint8/int8 indexes)
 	route cluster.Workspace
+	kept  []cluster.Candidate
 	ids   []uint32
+	tails []*delta
 	p     posting.Posting
 	dists []float32
 	f32   []float32 // aligned copy of posting vectors when needed
@@ -121,6 +123,7 @@ func (ix *Index) search(ws *workspace, q []float32, k int, sp *SearchParams, st 
 	}
 	ix.quantizeQuery(ws)
 
+	ix.rmu.RLock()
 	heads := ix.tree.Search(ws.q, params.NProbe, params.Beam, &ws.route)
 	if ix.man.Metric != InnerProduct && params.Epsilon >= 0 && len(heads) > 0 && heads[0].Dist > 0 {
 		// Query-aware dynamic pruning (SPANN §3.3). A query sitting on its
@@ -139,9 +142,17 @@ func (ix *Index) search(ws *workspace, q []float32, k int, sp *SearchParams, st 
 	for _, h := range heads {
 		ws.ids = append(ws.ids, h.Leaf)
 	}
+	ws.tails = ix.tailsOf(ws.ids, ws.tails)
+	ix.rmu.RUnlock()
 	ws.top.reset(k)
 	ws.vecs = 0
 	reads := 0
+	// Tails are in memory: score them first, so the heap is primed.
+	for _, t := range ws.tails {
+		if t.len() > 0 {
+			ix.score(ws, t.ids, t.vers, t.vecs)
+		}
+	}
 	// All postings of the query go to the store in one batch; each is
 	// scored as soon as its read completes.
 	err := ix.store.ReadBatch(ws.ids, func(i int, b []byte) error {
@@ -149,7 +160,7 @@ func (ix *Index) search(ws *workspace, q []float32, k int, sp *SearchParams, st 
 			return fmt.Errorf("%w: posting %d: %v", ErrCorrupt, ws.ids[i], err)
 		}
 		reads++
-		ix.score(ws)
+		ix.score(ws, ws.p.IDs, ws.p.Versions, ws.p.Vectors)
 		return nil
 	})
 	if err != nil {
@@ -185,11 +196,11 @@ func (ix *Index) quantizeQuery(ws *workspace) {
 	}
 }
 
-// score computes the distance from the query to every vector of ws.p and
-// offers them to ws.top.
-func (ix *Index) score(ws *workspace) {
-	p := &ws.p
-	n := p.Len()
+// score computes the distance from the query to every row of vectors
+// (the copies ids, at versions vers) and offers the current copies to
+// ws.top.
+func (ix *Index) score(ws *workspace, ids []uint64, vers []uint8, vectors []byte) {
+	n := len(ids)
 	if n == 0 {
 		return
 	}
@@ -201,7 +212,7 @@ func (ix *Index) score(ws *workspace) {
 	dim := ix.man.Dim
 	switch ix.man.Elem {
 	case Float32:
-		data := alignedF32(p.Vectors, &ws.f32)
+		data := alignedF32(vectors, &ws.f32)
 		if ix.man.Metric == L2 {
 			vec.L2SquaredF32Batch(ws.q, data, d)
 		} else {
@@ -210,9 +221,18 @@ func (ix *Index) score(ws *workspace) {
 				d[i] = -d[i]
 			}
 		}
+	case Float16:
+		for i := range d {
+			r := vec.BytesToF16(vectors[2*i*dim : 2*(i+1)*dim])
+			if ix.man.Metric == L2 {
+				d[i] = vec.L2SquaredF16(ws.q, r)
+			} else {
+				d[i] = -vec.DotF16(ws.q, r)
+			}
+		}
 	case Uint8:
 		for i := range d {
-			r := p.Vectors[i*dim : (i+1)*dim]
+			r := vectors[i*dim : (i+1)*dim]
 			if ix.man.Metric == L2 {
 				d[i] = vec.L2SquaredU8(ws.qraw, r)
 			} else {
@@ -222,7 +242,7 @@ func (ix *Index) score(ws *workspace) {
 	case Int8:
 		qi := vec.BytesToI8(ws.qraw)
 		for i := range d {
-			r := vec.BytesToI8(p.Vectors[i*dim : (i+1)*dim])
+			r := vec.BytesToI8(vectors[i*dim : (i+1)*dim])
 			if ix.man.Metric == L2 {
 				d[i] = vec.L2SquaredI8(qi, r)
 			} else {
@@ -231,7 +251,11 @@ func (ix *Index) score(ws *workspace) {
 		}
 	}
 	for i, dist := range d {
-		ws.top.push(p.IDs[i], dist)
+		// The version check costs a lookup: do it only for copies that
+		// would enter the heap.
+		if ws.top.admits(dist) && ix.vers.live(ids[i], vers[i]) {
+			ws.top.push(ids[i], dist)
+		}
 	}
 }
 
@@ -264,6 +288,11 @@ type topK struct {
 func (h *topK) reset(k int) {
 	h.items = h.items[:0]
 	h.k = k
+}
+
+// admits reports whether a result at dist could enter the heap.
+func (h *topK) admits(dist float32) bool {
+	return len(h.items) < h.k || dist < h.items[0].Distance
 }
 
 func (h *topK) push(id uint64, dist float32) {

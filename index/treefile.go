@@ -15,8 +15,11 @@ import (
 // encoding and the decoded tree at once.
 const treeFile = "tree.shct"
 
-func writeTree(dir string, t *cluster.Tree) error {
-	tmp := filepath.Join(dir, treeFile+".tmp")
+func writeTree(dir string, t *cluster.Tree) error { return writeTreeFile(dir, treeFile, t) }
+
+// writeTreeFile writes t to dir/name through a synced temporary file.
+func writeTreeFile(dir, name string, t *cluster.Tree) error {
+	tmp := filepath.Join(dir, name+".tmp")
 	f, err := os.Create(tmp)
 	if err != nil {
 		return err
@@ -29,7 +32,7 @@ func writeTree(dir string, t *cluster.Tree) error {
 		err = cerr
 	}
 	if err == nil {
-		err = os.Rename(tmp, filepath.Join(dir, treeFile))
+		err = os.Rename(tmp, filepath.Join(dir, name))
 	}
 	if err == nil {
 		err = syncDir(dir)
@@ -38,12 +41,11 @@ func writeTree(dir string, t *cluster.Tree) error {
 		os.Remove(tmp)
 		return fmt.Errorf("shoal: write tree: %w", err)
 	}
-	_ = directio.DropCache(filepath.Join(dir, treeFile))
+	_ = directio.DropCache(filepath.Join(dir, name))
 	return nil
 }
 
-func readTree(dir string) (*cluster.Tree, error) {
-	path := filepath.Join(dir, treeFile)
+func readTreeFile(path string) (*cluster.Tree, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("%w: tree: %v", ErrCorrupt, err)

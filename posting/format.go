@@ -8,7 +8,7 @@
 //
 //	offset        size          field
 //	0             1             format version (1)
-//	1             1             element type (vec.ElemType: 1 float32, 2 uint8, 3 int8)
+//	1             1             element type (vec.ElemType: 1 float32, 2 uint8, 3 int8, 4 float16)
 //	2             2             dim
 //	4             4             n, number of entries
 //	8             8·n           ids (uint64, external vector ids)

@@ -40,3 +40,26 @@ func BytesToI8(b []byte) []int8 {
 	}
 	return unsafe.Slice((*int8)(unsafe.Pointer(unsafe.SliceData(b))), len(b))
 }
+
+// BytesToF16 returns b viewed as binary16 bit patterns (see Float16bits),
+// sharing its memory. As with BytesToF32, the caller guarantees that b
+// starts on a 2-byte boundary and holds a whole number of halves; breaking
+// either is a bug and panics.
+func BytesToF16(b []byte) []uint16 {
+	if len(b) == 0 {
+		return nil
+	}
+	p := unsafe.SliceData(b)
+	if len(b)%2 != 0 || uintptr(unsafe.Pointer(p))%2 != 0 {
+		panic(fmt.Sprintf("vec: BytesToF16: %d bytes at %p is not a whole, aligned float16 slice", len(b), p))
+	}
+	return unsafe.Slice((*uint16)(unsafe.Pointer(p)), len(b)/2)
+}
+
+// F16ToBytes returns v viewed as its raw bytes, sharing its memory.
+func F16ToBytes(v []uint16) []byte {
+	if len(v) == 0 {
+		return nil
+	}
+	return unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(v))), len(v)*2)
+}

@@ -68,3 +68,52 @@ func TestBytesToF32PanicsOnBadInput(t *testing.T) {
 		})
 	}
 }
+
+func TestBytesF16RoundTrip(t *testing.T) {
+	v := []uint16{0x3c00, 0xc000, 0x7bff}
+	b := F16ToBytes(v)
+	if len(b) != 6 {
+		t.Fatalf("F16ToBytes of 3 halves gave %d bytes, want 6", len(b))
+	}
+	// Little-endian 1.0 is 00 3c.
+	if want := []byte{0, 0x3c}; !slices.Equal(b[:2], want) {
+		t.Errorf("F16ToBytes(1.0) = % x, want % x", b[:2], want)
+	}
+	back := BytesToF16(b)
+	if !slices.Equal(back, v) {
+		t.Errorf("BytesToF16(F16ToBytes(%v)) = %v", v, back)
+	}
+	back[0] = 0x4000
+	if v[0] != 0x4000 {
+		t.Errorf("BytesToF16 copied; want it to share memory with its argument")
+	}
+}
+
+func TestF16ByteConversionsOfEmpty(t *testing.T) {
+	if got := BytesToF16(nil); len(got) != 0 {
+		t.Errorf("BytesToF16(nil) = %v, want empty", got)
+	}
+	if got := F16ToBytes([]uint16{}); len(got) != 0 {
+		t.Errorf("F16ToBytes(empty) = %v, want empty", got)
+	}
+}
+
+func TestBytesToF16PanicsOnBadInput(t *testing.T) {
+	buf := F16ToBytes(make([]uint16, 4)) // 2-byte aligned
+	for _, c := range []struct {
+		name string
+		b    []byte
+	}{
+		{"odd length", buf[:3]},
+		{"misaligned start", buf[1:3]},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("BytesToF16 accepted %s", c.name)
+				}
+			}()
+			BytesToF16(c.b)
+		})
+	}
+}

@@ -14,6 +14,8 @@ var (
 	dotU8Impl             func(a, b []uint8) float32
 	l2SquaredI8Impl       func(a, b []int8) float32
 	dotI8Impl             func(a, b []int8) float32
+	l2SquaredF16Impl      func(q []float32, v []uint16) float32
+	dotF16Impl            func(q []float32, v []uint16) float32
 	l2SquaredF32BatchImpl func(q, data, out []float32)
 	dotF32BatchImpl       func(q, data, out []float32)
 
@@ -28,6 +30,8 @@ func useGeneric() {
 	dotU8Impl = dotU8Generic
 	l2SquaredI8Impl = l2SquaredI8Generic
 	dotI8Impl = dotI8Generic
+	l2SquaredF16Impl = l2SquaredF16Generic
+	dotF16Impl = dotF16Generic
 	l2SquaredF32BatchImpl = l2SquaredF32BatchGeneric
 	dotF32BatchImpl = dotF32BatchGeneric
 	implName = "generic"
@@ -96,6 +100,28 @@ func DotI8(a, b []int8) float32 {
 		panicLengths("DotI8", len(a), len(b))
 	}
 	return dotI8Impl(a, b)
+}
+
+// L2SquaredF16 returns the squared Euclidean distance between the float32
+// query q and the Float16 vector v (binary16 bit patterns, see
+// Float16bits). Each half is widened to float32 exactly, so the result is
+// L2SquaredF32(q, w) for w the widened v, to within float32 rounding. It
+// panics if their lengths differ.
+func L2SquaredF16(q []float32, v []uint16) float32 {
+	if len(q) != len(v) {
+		panicLengths("L2SquaredF16", len(q), len(v))
+	}
+	return l2SquaredF16Impl(q, v)
+}
+
+// DotF16 returns the dot product of the float32 query q and the Float16
+// vector v, widening each half exactly as L2SquaredF16 does. It panics if
+// their lengths differ.
+func DotF16(q []float32, v []uint16) float32 {
+	if len(q) != len(v) {
+		panicLengths("DotF16", len(q), len(v))
+	}
+	return dotF16Impl(q, v)
 }
 
 // L2SquaredF32Batch sets out[i] to L2SquaredF32(q, row i) for the

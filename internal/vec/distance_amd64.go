@@ -9,6 +9,12 @@ import "golang.org/x/sys/cpu"
 // OS saves the YMM registers.
 var hasAVX2FMA = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 
+// hasF16C reports whether the float16 kernels can run as well: they widen
+// halves with VCVTPH2PS. Every AVX2 CPU we know of has F16C, but a
+// hypervisor may hide it, and then the float16 kernels alone fall back to
+// Go.
+var hasF16C = hasAVX2FMA && cpu.X86.HasF16C
+
 func init() {
 	if !hasAVX2FMA {
 		useGeneric()
@@ -22,6 +28,15 @@ func init() {
 	dotI8Impl = dotI8AVX2
 	l2SquaredF32BatchImpl = l2SquaredF32BatchAVX2
 	dotF32BatchImpl = dotF32BatchAVX2
+	// Impl keeps reporting "avx2+fma" without F16C: it names the kernels
+	// the common float32 and integer paths run.
+	if hasF16C {
+		l2SquaredF16Impl = l2SquaredF16AVX2
+		dotF16Impl = dotF16AVX2
+	} else {
+		l2SquaredF16Impl = l2SquaredF16Generic
+		dotF16Impl = dotF16Generic
+	}
 	implName = "avx2+fma"
 }
 
@@ -68,3 +83,13 @@ func l2SquaredI8AVX2(a, b []int8) float32
 //
 //go:noescape
 func dotI8AVX2(a, b []int8) float32
+
+// l2SquaredF16AVX2 is implemented in distance_f16_amd64.s.
+//
+//go:noescape
+func l2SquaredF16AVX2(q []float32, v []uint16) float32
+
+// dotF16AVX2 is implemented in distance_f16_amd64.s.
+//
+//go:noescape
+func dotF16AVX2(q []float32, v []uint16) float32

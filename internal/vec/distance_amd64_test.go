@@ -17,6 +17,8 @@ var avx2Kernels = kernels{
 	dotI8:           dotI8AVX2,
 	l2SquaredF32Bat: l2SquaredF32BatchAVX2,
 	dotF32Bat:       dotF32BatchAVX2,
+	l2SquaredF16:    l2SquaredF16AVX2,
+	dotF16:          dotF16AVX2,
 }
 
 // archKernels returns the assembly kernels to test, if this CPU runs them.
@@ -24,7 +26,11 @@ func archKernels() []kernels {
 	if !hasAVX2FMA {
 		return nil
 	}
-	return []kernels{avx2Kernels}
+	k := avx2Kernels
+	if !hasF16C {
+		k.l2SquaredF16, k.dotF16 = nil, nil
+	}
+	return []kernels{k}
 }
 
 func skipWithoutAVX2(b *testing.B) {
@@ -71,6 +77,42 @@ func BenchmarkDotF32_128_AVX2(b *testing.B) {
 func BenchmarkDotF32_784_AVX2(b *testing.B) {
 	skipWithoutAVX2(b)
 	benchF32(b, 784, dotF32AVX2)
+}
+
+func skipWithoutF16C(b *testing.B) {
+	if !hasF16C {
+		b.Skip("CPU lacks AVX2+FMA+F16C")
+	}
+}
+
+func BenchmarkL2SquaredF16_100_AVX2(b *testing.B) {
+	skipWithoutF16C(b)
+	benchF16(b, 100, l2SquaredF16AVX2)
+}
+
+func BenchmarkL2SquaredF16_128_AVX2(b *testing.B) {
+	skipWithoutF16C(b)
+	benchF16(b, 128, l2SquaredF16AVX2)
+}
+
+func BenchmarkL2SquaredF16_784_AVX2(b *testing.B) {
+	skipWithoutF16C(b)
+	benchF16(b, 784, l2SquaredF16AVX2)
+}
+
+func BenchmarkDotF16_100_AVX2(b *testing.B) {
+	skipWithoutF16C(b)
+	benchF16(b, 100, dotF16AVX2)
+}
+
+func BenchmarkDotF16_128_AVX2(b *testing.B) {
+	skipWithoutF16C(b)
+	benchF16(b, 128, dotF16AVX2)
+}
+
+func BenchmarkDotF16_784_AVX2(b *testing.B) {
+	skipWithoutF16C(b)
+	benchF16(b, 784, dotF16AVX2)
 }
 
 func BenchmarkL2SquaredU8_96_AVX2(b *testing.B) {

@@ -35,6 +35,19 @@ func benchU8(b *testing.B, dim int, fn func(a, b []uint8) float32) {
 	sink = s
 }
 
+//go:noinline
+func benchF16(b *testing.B, dim int, fn func(q []float32, v []uint16) float32) {
+	r := newRand(b.Name())
+	x, y := randF32(r, dim), randF16(r, dim)
+	b.SetBytes(int64((4 + 2) * dim))
+	b.ReportAllocs()
+	var s float32
+	for b.Loop() {
+		s += fn(x, y)
+	}
+	sink = s
+}
+
 // batchRows is a posting-list-sized batch: large enough that per-call costs
 // vanish, small enough (512 KiB at dim 128) to stay in L2 cache.
 const batchRows = 1024
@@ -70,6 +83,20 @@ func BenchmarkDotF32_128_Generic(b *testing.B) { benchF32(b, 128, dotF32Generic)
 func BenchmarkDotF32_784_Ref(b *testing.B)     { benchF32(b, 784, dotF32Ref) }
 func BenchmarkDotF32_784_Generic(b *testing.B) { benchF32(b, 784, dotF32Generic) }
 
+func BenchmarkL2SquaredF16_100_Ref(b *testing.B)     { benchF16(b, 100, l2SquaredF16Ref) }
+func BenchmarkL2SquaredF16_100_Generic(b *testing.B) { benchF16(b, 100, l2SquaredF16Generic) }
+func BenchmarkL2SquaredF16_128_Ref(b *testing.B)     { benchF16(b, 128, l2SquaredF16Ref) }
+func BenchmarkL2SquaredF16_128_Generic(b *testing.B) { benchF16(b, 128, l2SquaredF16Generic) }
+func BenchmarkL2SquaredF16_784_Ref(b *testing.B)     { benchF16(b, 784, l2SquaredF16Ref) }
+func BenchmarkL2SquaredF16_784_Generic(b *testing.B) { benchF16(b, 784, l2SquaredF16Generic) }
+
+func BenchmarkDotF16_100_Ref(b *testing.B)     { benchF16(b, 100, dotF16Ref) }
+func BenchmarkDotF16_100_Generic(b *testing.B) { benchF16(b, 100, dotF16Generic) }
+func BenchmarkDotF16_128_Ref(b *testing.B)     { benchF16(b, 128, dotF16Ref) }
+func BenchmarkDotF16_128_Generic(b *testing.B) { benchF16(b, 128, dotF16Generic) }
+func BenchmarkDotF16_784_Ref(b *testing.B)     { benchF16(b, 784, dotF16Ref) }
+func BenchmarkDotF16_784_Generic(b *testing.B) { benchF16(b, 784, dotF16Generic) }
+
 func BenchmarkL2SquaredU8_96_Ref(b *testing.B)      { benchU8(b, 96, l2SquaredU8Ref) }
 func BenchmarkL2SquaredU8_96_Generic(b *testing.B)  { benchU8(b, 96, l2SquaredU8Generic) }
 func BenchmarkL2SquaredU8_100_Ref(b *testing.B)     { benchU8(b, 100, l2SquaredU8Ref) }
@@ -86,6 +113,29 @@ func BenchmarkL2SquaredF32Batch_128_Generic(b *testing.B) {
 func BenchmarkDotF32Batch_128_Ref(b *testing.B)     { benchF32Batch(b, 128, dotF32BatchRef) }
 func BenchmarkDotF32Batch_128_Generic(b *testing.B) { benchF32Batch(b, 128, dotF32BatchGeneric) }
 
+// The float16 conversions run at ingest, once per stored component.
+func BenchmarkF32ToF16_128(b *testing.B) {
+	src, dst := randF32(newRand(b.Name()), 128), make([]uint16, 128)
+	b.SetBytes(4 * 128)
+	b.ReportAllocs()
+	for b.Loop() {
+		F32ToF16(dst, src)
+	}
+}
+
+func BenchmarkF16ToF32_128(b *testing.B) {
+	src, dst := randF16(newRand(b.Name()), 128), make([]float32, 128)
+	b.SetBytes(2 * 128)
+	b.ReportAllocs()
+	for b.Loop() {
+		F16ToF32(dst, src)
+	}
+}
+
 // BenchmarkL2SquaredF32_128_Exported measures the public entry point, i.e.
 // the chosen kernel plus the length check and indirect call in front of it.
 func BenchmarkL2SquaredF32_128_Exported(b *testing.B) { benchF32(b, 128, L2SquaredF32) }
+
+// BenchmarkL2SquaredF16_128_Exported is L2SquaredF32_128_Exported for
+// float16 storage.
+func BenchmarkL2SquaredF16_128_Exported(b *testing.B) { benchF16(b, 128, L2SquaredF16) }

@@ -47,6 +47,50 @@ func dotF32Generic(a, b []float32) float32 {
 	return (s0 + s1) + (s2 + s3)
 }
 
+// The float16 kernels are the float32 ones with each stored half widened
+// on the way in. Float16frombits inlines, and its branches for the rare
+// zero, subnormal, Inf or NaN are well predicted, but the widening still
+// costs several times the arithmetic: these loops run at a third to a
+// quarter of the float32 ones' speed, where VCVTPH2PS widens eight
+// components in one instruction.
+
+func l2SquaredF16Generic(q []float32, v []uint16) float32 {
+	v = v[:len(q)]
+	var s0, s1, s2, s3 float32
+	for len(q) >= 4 && len(v) >= 4 {
+		d0 := q[0] - Float16frombits(v[0])
+		d1 := q[1] - Float16frombits(v[1])
+		d2 := q[2] - Float16frombits(v[2])
+		d3 := q[3] - Float16frombits(v[3])
+		s0 += d0 * d0
+		s1 += d1 * d1
+		s2 += d2 * d2
+		s3 += d3 * d3
+		q, v = q[4:], v[4:]
+	}
+	for i := range q {
+		d := q[i] - Float16frombits(v[i])
+		s0 += d * d
+	}
+	return (s0 + s1) + (s2 + s3)
+}
+
+func dotF16Generic(q []float32, v []uint16) float32 {
+	v = v[:len(q)]
+	var s0, s1, s2, s3 float32
+	for len(q) >= 4 && len(v) >= 4 {
+		s0 += q[0] * Float16frombits(v[0])
+		s1 += q[1] * Float16frombits(v[1])
+		s2 += q[2] * Float16frombits(v[2])
+		s3 += q[3] * Float16frombits(v[3])
+		q, v = q[4:], v[4:]
+	}
+	for i := range q {
+		s0 += q[i] * Float16frombits(v[i])
+	}
+	return (s0 + s1) + (s2 + s3)
+}
+
 // genericIntBlock is how many elements the integer kernels sum in int32
 // before adding the partial sums to an int64 total. Each accumulator gains
 // two terms of at most 255*255 = 65025 in magnitude per four elements, so

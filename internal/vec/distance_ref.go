@@ -74,6 +74,29 @@ func dotI8Ref(a, b []int8) float32 {
 	return float32(s)
 }
 
+func l2SquaredF16Ref(q []float32, v []uint16) float32 {
+	if len(q) != len(v) {
+		panicLengths("l2SquaredF16Ref", len(q), len(v))
+	}
+	var s float32
+	for i := range q {
+		d := q[i] - Float16frombits(v[i])
+		s += d * d
+	}
+	return s
+}
+
+func dotF16Ref(q []float32, v []uint16) float32 {
+	if len(q) != len(v) {
+		panicLengths("dotF16Ref", len(q), len(v))
+	}
+	var s float32
+	for i := range q {
+		s += q[i] * Float16frombits(v[i])
+	}
+	return s
+}
+
 func l2SquaredF32BatchRef(q, data, out []float32) {
 	for i := range out {
 		out[i] = l2SquaredF32Ref(q, data[i*len(q):(i+1)*len(q)])

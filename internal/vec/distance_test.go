@@ -19,6 +19,10 @@ type kernels struct {
 	dotI8           func(a, b []int8) float32
 	l2SquaredF32Bat func(q, data, out []float32)
 	dotF32Bat       func(q, data, out []float32)
+	// The float16 kernels are nil where this CPU cannot run them (F16C
+	// hidden beside AVX2+FMA).
+	l2SquaredF16 func(q []float32, v []uint16) float32
+	dotF16       func(q []float32, v []uint16) float32
 }
 
 var refKernels = kernels{
@@ -31,6 +35,8 @@ var refKernels = kernels{
 	dotI8:           dotI8Ref,
 	l2SquaredF32Bat: l2SquaredF32BatchRef,
 	dotF32Bat:       dotF32BatchRef,
+	l2SquaredF16:    l2SquaredF16Ref,
+	dotF16:          dotF16Ref,
 }
 
 var genericKernels = kernels{
@@ -43,6 +49,8 @@ var genericKernels = kernels{
 	dotI8:           dotI8Generic,
 	l2SquaredF32Bat: l2SquaredF32BatchGeneric,
 	dotF32Bat:       dotF32BatchGeneric,
+	l2SquaredF16:    l2SquaredF16Generic,
+	dotF16:          dotF16Generic,
 }
 
 // exportedKernels goes through the public API, so that the tests also cover
@@ -57,6 +65,8 @@ var exportedKernels = kernels{
 	dotI8:           DotI8,
 	l2SquaredF32Bat: L2SquaredF32Batch,
 	dotF32Bat:       DotF32Batch,
+	l2SquaredF16:    L2SquaredF16,
+	dotF16:          DotF16,
 }
 
 // implsUnderTest lists every implementation to compare with the reference:
@@ -334,6 +344,8 @@ func TestExportedKernelsPanicOnLengthMismatch(t *testing.T) {
 		{"DotI8", func() { DotI8(make([]int8, 8), make([]int8, 9)) }},
 		{"L2SquaredF32Batch", func() { L2SquaredF32Batch(make([]float32, 4), make([]float32, 7), make([]float32, 2)) }},
 		{"DotF32Batch", func() { DotF32Batch(make([]float32, 4), make([]float32, 8), make([]float32, 3)) }},
+		{"L2SquaredF16", func() { L2SquaredF16(make([]float32, 8), make([]uint16, 7)) }},
+		{"DotF16", func() { DotF16(make([]float32, 7), make([]uint16, 8)) }},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			defer func() {
@@ -352,6 +364,7 @@ func TestExportedKernelsDoNotAllocate(t *testing.T) {
 	ua, ub := randU8(r, 100), randU8(r, 100)
 	ia, ib := randI8(r, 100), randI8(r, 100)
 	data, out := randF32(r, 100*8), make([]float32, 8)
+	h := randF16(r, 100)
 	allocs := testing.AllocsPerRun(100, func() {
 		L2SquaredF32(a, b)
 		DotF32(a, b)
@@ -362,6 +375,8 @@ func TestExportedKernelsDoNotAllocate(t *testing.T) {
 		DotI8(ia, ib)
 		L2SquaredF32Batch(a, data, out)
 		DotF32Batch(a, data, out)
+		L2SquaredF16(a, h)
+		DotF16(a, h)
 	})
 	if allocs != 0 {
 		t.Errorf("kernels allocated %v times per run, want 0", allocs)

@@ -11,7 +11,9 @@
 //   - a generic, 4-way unrolled Go loop (distance_generic.go), always
 //     compiled, used where no assembly applies;
 //   - hand-written AVX2+FMA assembly (*_amd64.s), chosen once at init()
-//     when golang.org/x/sys/cpu reports both features.
+//     when golang.org/x/sys/cpu reports both features; the float16
+//     kernels also need F16C, and fall back to the generic loops alone
+//     where it is missing.
 //
 // Building with -tags noasm leaves the assembly out so that the generic
 // loops run everywhere; [Impl] reports which form was chosen.
@@ -23,7 +25,11 @@
 // which provably cannot overflow, add the block totals in 64 bits, and round
 // to float32 once at the end, so every implementation returns the same bits.
 // The float32 kernels sum in a different order from the reference and agree
-// with it to within float32 rounding.
+// with it to within float32 rounding. The float16 kernels take a float32
+// query and a stored vector of binary16 bit patterns; every half widens to
+// float32 exactly, so they are the float32 kernels on the widened vector
+// and agree with the reference in the same way. The loss of float16 is all
+// in narrowing at ingest (Float16bits), never in the kernels.
 //
 // # Thread-safety
 //

@@ -15,8 +15,9 @@ func TestElemTypeProperties(t *testing.T) {
 		{Float32, "float32", 4, true},
 		{Uint8, "uint8", 1, true},
 		{Int8, "int8", 1, true},
+		{Float16, "float16", 2, true},
 		{0, "ElemType(0)", 0, false},
-		{4, "ElemType(4)", 0, false},
+		{5, "ElemType(5)", 0, false},
 	} {
 		if got := c.e.String(); got != c.name {
 			t.Errorf("ElemType(%d).String() = %q, want %q", uint8(c.e), got, c.name)
@@ -38,13 +39,14 @@ func TestParseElemType(t *testing.T) {
 		{"float32", Float32}, {"f32", Float32}, {"FLOAT32", Float32},
 		{"uint8", Uint8}, {"u8", Uint8},
 		{"int8", Int8}, {"I8", Int8},
+		{"float16", Float16}, {"f16", Float16}, {"F16", Float16},
 	} {
 		got, err := ParseElemType(c.in)
 		if err != nil || got != c.want {
 			t.Errorf("ParseElemType(%q) = %v, %v; want %v, nil", c.in, got, err, c.want)
 		}
 	}
-	for _, in := range []string{"", "float64", "ElemType(1)", " float32"} {
+	for _, in := range []string{"", "float64", "ElemType(1)", " float32", "half", "fp16"} {
 		if got, err := ParseElemType(in); !errors.Is(err, ErrUnknownElemType) {
 			t.Errorf("ParseElemType(%q) = %v, %v; want an ErrUnknownElemType", in, got, err)
 		}
@@ -52,7 +54,7 @@ func TestParseElemType(t *testing.T) {
 }
 
 func TestElemTypeStringRoundTrips(t *testing.T) {
-	for _, e := range []ElemType{Float32, Uint8, Int8} {
+	for _, e := range []ElemType{Float32, Uint8, Int8, Float16} {
 		if got, err := ParseElemType(e.String()); err != nil || got != e {
 			t.Errorf("ParseElemType(%q) = %v, %v; want %v", e.String(), got, err, e)
 		}

@@ -6,21 +6,21 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/cockroachdb/pebble/v2"
+
 	"github.com/shoaldb/shoal/internal/directio"
 	"github.com/shoaldb/shoal/posting"
 )
 
 // NewBulkWriter implements posting.Store. Postings are appended to a new
 // segment file; Commit syncs it and then publishes the new posting
-// directory with one synced Pebble write, the commit point. A crash before
-// that leaves an orphan segment and the old directory.
+// directory with one synced Pebble write, the commit point, which also
+// deletes every directory override. A crash before that leaves an orphan
+// segment and the old directory.
 func (s *Store) NewBulkWriter() (posting.BulkWriter, error) {
-	s.mu.RLock()
-	seg := s.mu.dir.nextSegment()
-	s.mu.RUnlock()
+	seg := s.allocSegment()
 	path := s.segmentPath(seg)
-	// An orphan of an interrupted bulk load may exist: overwrite it.
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("pebblestore: %w", err)
 	}
@@ -85,6 +85,9 @@ func (w *bulkWriter) Commit() error {
 	if cerr := w.f.Close(); err == nil {
 		err = cerr
 	}
+	if err == nil && len(w.ids) > 0 {
+		err = syncDir(w.s.dir)
+	}
 	if err != nil {
 		os.Remove(w.path)
 		return fmt.Errorf("pebblestore: segment %d: %w", w.seg, err)
@@ -94,19 +97,51 @@ func (w *bulkWriter) Commit() error {
 		return nil
 	}
 	s := w.s
+	// No Batch commit may change the directory from here on: the new blob
+	// is the directory in memory, and every override is deleted.
+	s.commitMu.Lock()
+	defer s.commitMu.Unlock()
+	sg, err := s.openSegment(w.seg)
+	if err != nil {
+		os.Remove(w.path)
+		return err
+	}
+	sg.size.Store(int64(w.off))
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.mu.files[w.seg] = sg
 	next := s.mu.dir.with(w.ids, w.locs)
-	if err := s.openSegments(next); err != nil {
-		return err
+	s.mu.Unlock()
+	pb := s.db.NewBatch()
+	defer pb.Close()
+	err = pb.Set(metaKey(metaDirectory), next.encode(), nil)
+	if err == nil {
+		err = pb.DeleteRange([]byte{prefixOverride}, []byte{prefixOverride + 1}, nil)
 	}
-	if err := s.SetMeta(metaDirectory, next.encode()); err != nil {
-		return err
+	if err == nil {
+		err = pb.Commit(pebble.Sync)
 	}
+	if err != nil {
+		s.mu.Lock()
+		delete(s.mu.files, w.seg)
+		s.mu.Unlock()
+		sg.release()
+		os.Remove(w.path)
+		return fmt.Errorf("pebblestore: bulk commit: %w", err)
+	}
+	var dead []uint32
+	s.mu.Lock()
 	s.mu.dir = next
+	s.countLiveLocked()
+	for num, f := range s.mu.files {
+		if f.live == 0 {
+			dead = append(dead, num)
+		}
+	}
+	s.mu.Unlock()
 	for _, id := range w.ids {
 		s.cache.drop(id)
 	}
+	s.deleteDead(dead, true)
 	_ = directio.DropCache(w.path)
 	return nil
 }

@@ -10,6 +10,11 @@ import (
 // keyed by posting id, bounded by the bytes it holds. It is the only cache
 // on the query path (direct I/O bypasses the OS page cache), so its
 // capacity is the memory budget for posting data. Safe for concurrent use.
+//
+// Each entry is tagged with the location it was read from, and a lookup
+// hits only if the posting still lives there: a reader that looked up the
+// old location of a posting being rewritten may cache the old bytes after
+// the commit dropped the entry, and the tag keeps them from being served.
 type postingCache struct {
 	capacity int64
 	mu       struct {
@@ -24,8 +29,9 @@ type postingCache struct {
 }
 
 type cacheEntry struct {
-	id uint32
-	b  []byte
+	id  uint32
+	loc location
+	b   []byte
 }
 
 func newPostingCache(capacity int64) *postingCache {
@@ -35,15 +41,20 @@ func newPostingCache(capacity int64) *postingCache {
 	return c
 }
 
-// get returns the cached posting id, if any.
-func (c *postingCache) get(id uint32) ([]byte, bool) {
+// get returns the cached posting id read from loc, if any.
+func (c *postingCache) get(id uint32, loc location) ([]byte, bool) {
 	if c.capacity <= 0 {
 		return nil, false
 	}
 	c.mu.Lock()
+	var b []byte
 	e, ok := c.mu.m[id]
 	if ok {
-		c.mu.lru.MoveToFront(e)
+		ce := e.Value.(*cacheEntry)
+		if ok = ce.loc == loc; ok {
+			c.mu.lru.MoveToFront(e)
+			b = ce.b
+		}
 	}
 	c.mu.Unlock()
 	if !ok {
@@ -51,13 +62,13 @@ func (c *postingCache) get(id uint32) ([]byte, bool) {
 		return nil, false
 	}
 	c.hits.Add(1)
-	return e.Value.(*cacheEntry).b, true
+	return b, true
 }
 
-// put caches a copy of b as posting id, evicting least recently used
-// postings to stay within capacity. Postings larger than a quarter of the
-// capacity are not cached.
-func (c *postingCache) put(id uint32, b []byte) {
+// put caches a copy of b as posting id read from loc, evicting least
+// recently used postings to stay within capacity. Postings larger than a
+// quarter of the capacity are not cached.
+func (c *postingCache) put(id uint32, loc location, b []byte) {
 	if int64(len(b))*4 > c.capacity {
 		return
 	}
@@ -67,10 +78,10 @@ func (c *postingCache) put(id uint32, b []byte) {
 	if e, ok := c.mu.m[id]; ok {
 		old := e.Value.(*cacheEntry)
 		c.mu.bytes += int64(len(cp) - len(old.b))
-		old.b = cp
+		old.b, old.loc = cp, loc
 		c.mu.lru.MoveToFront(e)
 	} else {
-		c.mu.m[id] = c.mu.lru.PushFront(&cacheEntry{id: id, b: cp})
+		c.mu.m[id] = c.mu.lru.PushFront(&cacheEntry{id: id, loc: loc, b: cp})
 		c.mu.bytes += int64(len(cp))
 	}
 	for c.mu.bytes > c.capacity {
@@ -82,7 +93,7 @@ func (c *postingCache) put(id uint32, b []byte) {
 	}
 }
 
-// drop removes posting id (it was replaced on disk).
+// drop removes posting id (it was replaced or deleted).
 func (c *postingCache) drop(id uint32) {
 	c.mu.Lock()
 	defer c.mu.Unlock()

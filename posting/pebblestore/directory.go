@@ -17,18 +17,36 @@ type location struct {
 	off    uint64
 }
 
-// directory maps posting ids (dense, from 0) to locations. It is replaced
-// as a whole by a bulk commit, never modified in place.
+// directory maps posting ids (dense, from 0) to locations. The Store's
+// copy is guarded by Store.mu: a bulk commit replaces it, a Batch commit
+// changes single entries in place.
 //
-// Encoding (little-endian), stored under meta key "postings":
+// On disk it is a base blob plus per-posting overrides. The blob
+// (little-endian), under meta key "postings", is written by bulk commits:
 //
 //	0  1     version (1)
 //	1  4     n, number of ids
 //	5  16·n  per id: segment u32, length u32, offset u64
 //	end 4    CRC-32C of everything before
+//
+// An override, written by a Batch commit, is the Pebble key
+// 'p' + big-endian u32 id (big-endian so that keys sort by id) with a
+// 16-byte value laid out as one blob entry; length 0 marks a deleted
+// posting. Overrides take precedence over the blob; a bulk commit folds
+// them into the new blob and deletes them in the same Pebble batch. The
+// value length is the override format's version (16 = 1); Pebble
+// checksums its blocks and WAL records, so overrides carry no CRC of
+// their own.
 type directory struct {
 	locs []location
 }
+
+const (
+	// prefixOverride starts the keys of directory overrides.
+	prefixOverride = 'p'
+	overrideKeyLen = 5
+	overrideLen    = 16
+)
 
 const directoryVersion = 1
 
@@ -39,6 +57,21 @@ func (d directory) get(id uint32) (location, bool) {
 		return location{}, false
 	}
 	return d.locs[id], true
+}
+
+// set changes the location of id in place, growing d as needed, and
+// returns the previous location (length 0 if none).
+func (d *directory) set(id uint32, l location) location {
+	if int(id) >= len(d.locs) {
+		if l.length == 0 {
+			return location{}
+		}
+		d.locs = slices.Grow(d.locs, int(id)+1-len(d.locs))
+		d.locs = d.locs[:int(id)+1]
+	}
+	old := d.locs[id]
+	d.locs[id] = l
+	return old
 }
 
 // with returns a copy of d with the given locations set.
@@ -69,25 +102,12 @@ func (d directory) segments() []uint32 {
 	return out
 }
 
-// nextSegment returns a segment number not used by d.
-func (d directory) nextSegment() uint32 {
-	var next uint32 = 1
-	for _, l := range d.locs {
-		if l.length != 0 && l.seg >= next {
-			next = l.seg + 1
-		}
-	}
-	return next
-}
-
 func (d directory) encode() []byte {
 	b := make([]byte, 0, 5+16*len(d.locs)+4)
 	b = append(b, directoryVersion)
 	b = binary.LittleEndian.AppendUint32(b, uint32(len(d.locs)))
 	for _, l := range d.locs {
-		b = binary.LittleEndian.AppendUint32(b, l.seg)
-		b = binary.LittleEndian.AppendUint32(b, l.length)
-		b = binary.LittleEndian.AppendUint64(b, l.off)
+		b = appendLocation(b, l)
 	}
 	return binary.LittleEndian.AppendUint32(b, crc32.Checksum(b, castagnoli))
 }
@@ -121,4 +141,41 @@ func decodeDirectory(b []byte) (directory, error) {
 		off += 16
 	}
 	return d, nil
+}
+
+// overrideKey returns the Pebble key of the override of posting id.
+func overrideKey(dst []byte, id uint32) []byte {
+	return binary.BigEndian.AppendUint32(append(dst, prefixOverride), id)
+}
+
+func appendLocation(dst []byte, l location) []byte {
+	dst = binary.LittleEndian.AppendUint32(dst, l.seg)
+	dst = binary.LittleEndian.AppendUint32(dst, l.length)
+	return binary.LittleEndian.AppendUint64(dst, l.off)
+}
+
+// decodeOverride decodes one override record.
+func decodeOverride(key, value []byte) (uint32, location, error) {
+	if len(key) != overrideKeyLen || key[0] != prefixOverride {
+		return 0, location{}, fmt.Errorf("%w: directory override key %x", posting.ErrCorrupt, key)
+	}
+	id := binary.BigEndian.Uint32(key[1:])
+	if id > MaxPostingID {
+		return 0, location{}, fmt.Errorf("%w: directory override of posting %d above the maximum", posting.ErrCorrupt, id)
+	}
+	if len(value) != overrideLen {
+		return 0, location{}, fmt.Errorf("%w: directory override of posting %d has %d bytes", posting.ErrCorrupt, id, len(value))
+	}
+	l := location{
+		seg:    binary.LittleEndian.Uint32(value),
+		length: binary.LittleEndian.Uint32(value[4:]),
+		off:    binary.LittleEndian.Uint64(value[8:]),
+	}
+	if l.off%pageSize != 0 {
+		return 0, location{}, fmt.Errorf("%w: posting %d at unaligned offset %d", posting.ErrCorrupt, id, l.off)
+	}
+	if l.length == 0 {
+		l = location{}
+	}
+	return id, l, nil
 }

@@ -1,34 +1,52 @@
 // Package pebblestore is the disk-resident posting.Store: one Pebble
-// instance per data directory holds the metadata and the posting directory,
-// and posting bytes live in append-only segment files beside it, read with
-// direct I/O and batched Linux AIO.
+// instance per data directory holds the metadata, the posting directory
+// and the caller's own records, and posting bytes live in append-only
+// segment files beside it, read with direct I/O and batched Linux AIO.
 //
 // # Layout
 //
 //	DIR/                  the Pebble database
 //	  'm' + name          metadata blob (index manifest, routing tree)
-//	  'm' + "postings"    the posting directory (see directory.go)
+//	  'm' + "postings"    the posting directory as of the last bulk load
+//	                      (see directory.go)
+//	  'p' + id (BE u32)   directory override written by a Batch: the
+//	                      posting's 16-byte location, length 0 = deleted;
+//	                      overrides win over the blob, and a bulk commit
+//	                      folds them into it and deletes them
+//	  'u' + key           caller records (Get, ScanPrefix, Batch.Set)
 //	DIR/postings-NNNNNN.seg
 //	                      encoded postings, each starting on a 4 KiB
-//	                      boundary and zero-padded to the next one
+//	                      boundary and zero-padded to the next one. A bulk
+//	                      load writes a new segment; Batch.PutPosting
+//	                      appends to the active segment, created above
+//	                      every number in use and rotated past
+//	                      Options.SegmentBytes. A segment without live
+//	                      postings is deleted; files that the directory
+//	                      does not refer to are deleted at Open.
 //
 // Why postings are not Pebble values: a query reads a few dozen postings
 // at once, and Pebble's read path issues one blocking pread per block. On
 // the development VM a blocking 16 KiB O_DIRECT pread costs ~57 µs of CPU
 // while the same reads submitted together with io_submit cost ~11 µs each
 // (fio; docs/BENCHMARKS.md), so the store keeps Pebble for what it is good
-// at (small durable metadata, and later the update log) and reads postings
-// with one io_submit per query, SPTAG's way. Each posting read is one
-// aligned contiguous read of ⌈len/4 KiB⌉ pages.
+// at (small durable records: metadata, the directory, update logs) and
+// reads postings with one io_submit per query, SPTAG's way. Each posting
+// read is one aligned contiguous read of ⌈len/4 KiB⌉ pages.
+//
+// Online updates (batch.go) rewrite single postings: the new bytes go to
+// the active segment, then one Pebble batch, the commit point, switches
+// the directory entry together with the caller's records.
 //
 // The only cache of posting bytes is the store's own LRU, bounded by
-// Options.CacheBytes; direct I/O keeps the OS page cache out of it.
+// Options.CacheBytes; direct I/O (for writes as well, where the file
+// system allows) keeps the OS page cache out of it.
 package pebblestore
 
 import (
 	"errors"
 	"fmt"
-	"path/filepath"
+	"os"
+	"slices"
 	"sync"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -57,6 +75,9 @@ type Options struct {
 	// BufferedIO reads through the OS page cache instead of direct I/O.
 	// For experiments only.
 	BufferedIO bool
+	// SegmentBytes is the size past which the segment that online updates
+	// append to is closed and a new one started. Default 1 GiB.
+	SegmentBytes int64
 }
 
 // EnsureDefaults fills unset fields with defaults.
@@ -64,10 +85,24 @@ func (o *Options) EnsureDefaults() {
 	if o.CacheBytes == 0 {
 		o.CacheBytes = 64 << 20
 	}
+	if o.SegmentBytes == 0 {
+		o.SegmentBytes = 1 << 30
+	}
 }
 
-// Store is a posting.Store on Pebble plus segment files. It is safe for
+// Validate reports options that cannot be used.
+func (o *Options) Validate() error {
+	if o.SegmentBytes < 0 {
+		return fmt.Errorf("pebblestore: SegmentBytes %d is negative", o.SegmentBytes)
+	}
+	return nil
+}
+
+// Store is a posting.Store on Pebble plus segment files, with online
+// updates (Batch) and caller records (Get, ScanPrefix). It is safe for
 // concurrent use.
+//
+// Lock order: commitMu, then appendMu, then mu.
 type Store struct {
 	dir   string
 	db    *pebble.DB
@@ -76,23 +111,38 @@ type Store struct {
 	cache *postingCache
 	mu    struct {
 		sync.RWMutex
-		// dirent and files are replaced (not modified) by Commit; readers
-		// take the read lock only to look up locations.
-		dir   directory
-		files map[uint32]*directio.ReadFile
+		// dir is replaced by a bulk commit and changed in place by Batch
+		// commits, under the write lock; readers hold the read lock while
+		// they look up locations and take segment references.
+		dir directory
+		// files are the open segments, by number.
+		files map[uint32]*segment
 	}
-	readers chan *batchReader // free list: AIO contexts are kernel objects, not for sync.Pool
+	// commitMu is held shared by Batch commits that change the directory
+	// and exclusively by bulk commits.
+	commitMu sync.RWMutex
+	idLocks  idLocks
+	// appendMu guards nextSeg, active and the write sides of segments.
+	appendMu sync.Mutex
+	nextSeg  uint32            // next unused segment number
+	active   *segWriter        // where PutPosting appends; nil until the first
+	readers  chan *batchReader // free list: AIO contexts are kernel objects, not for sync.Pool
 }
 
 var _ posting.Store = (*Store)(nil)
 
-// Open opens or creates the store in dir.
+// Open opens or creates the store in dir. It deletes segment files that
+// the directory does not refer to (left by interrupted bulk loads and by
+// batches never committed).
 func Open(dir string, o *Options) (*Store, error) {
 	var opts Options
 	if o != nil {
 		opts = *o
 	}
 	opts.EnsureDefaults()
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
 	s := &Store{dir: dir, opts: opts, readers: make(chan *batchReader, 64)}
 	s.cache = newPostingCache(max(opts.CacheBytes, 0))
 	cache := pebble.NewCache(4 << 20)
@@ -111,15 +161,10 @@ func Open(dir string, o *Options) (*Store, error) {
 		return nil, fmt.Errorf("pebblestore: open %s: %w", dir, err)
 	}
 	s.db = db
-	s.mu.files = make(map[uint32]*directio.ReadFile)
-	b, err := s.GetMeta(metaDirectory)
+	s.mu.files = make(map[uint32]*segment)
+	err = s.loadDirectory()
 	if err == nil {
-		s.mu.dir, err = decodeDirectory(b)
-	} else if errors.Is(err, posting.ErrNotFound) {
-		err = nil
-	}
-	if err == nil {
-		err = s.openSegments(s.mu.dir)
+		err = s.openSegments()
 	}
 	if err != nil {
 		s.Close()
@@ -128,48 +173,85 @@ func Open(dir string, o *Options) (*Store, error) {
 	return s, nil
 }
 
-// openSegments opens the segment files d refers to that are not open yet.
-func (s *Store) openSegments(d directory) error {
-	for _, seg := range d.segments() {
-		if _, ok := s.mu.files[seg]; ok {
-			continue
+// loadDirectory reads the directory blob and applies the overrides.
+func (s *Store) loadDirectory() error {
+	b, err := s.GetMeta(metaDirectory)
+	switch {
+	case err == nil:
+		if s.mu.dir, err = decodeDirectory(b); err != nil {
+			return err
 		}
-		path := s.segmentPath(seg)
-		var f *directio.ReadFile
-		var err error
-		if s.opts.BufferedIO {
-			f, err = directio.OpenBufferedReadFile(path, &s.io)
-		} else {
-			f, err = directio.OpenReadFile(path, &s.io)
-		}
+	case !errors.Is(err, posting.ErrNotFound):
+		return err
+	}
+	it, err := s.db.NewIter(&pebble.IterOptions{
+		LowerBound: []byte{prefixOverride},
+		UpperBound: []byte{prefixOverride + 1},
+	})
+	if err != nil {
+		return fmt.Errorf("pebblestore: directory overrides: %w", err)
+	}
+	for valid := it.First(); valid; valid = it.Next() {
+		v, err := it.ValueAndErr()
 		if err != nil {
-			return fmt.Errorf("pebblestore: segment %d: %w", seg, err)
+			break // reported by Close
 		}
-		s.mu.files[seg] = f
+		id, l, err := decodeOverride(it.Key(), v)
+		if err != nil {
+			it.Close()
+			return err
+		}
+		s.mu.dir.set(id, l)
+	}
+	if err := it.Close(); err != nil {
+		return fmt.Errorf("pebblestore: directory overrides: %w", err)
 	}
 	return nil
 }
 
-func (s *Store) segmentPath(seg uint32) string {
-	return filepath.Join(s.dir, fmt.Sprintf("postings-%06d.seg", seg))
+// openSegments opens the segments the directory refers to, counts their
+// live bytes, deletes the other segment files (orphans) and picks the
+// next segment number above all of them.
+func (s *Store) openSegments() error {
+	onDisk, err := s.segmentFiles()
+	if err != nil {
+		return err
+	}
+	used := s.mu.dir.segments()
+	for _, num := range used {
+		sg, err := s.openSegment(num)
+		if err != nil {
+			return err
+		}
+		s.mu.files[num] = sg
+		fi, err := os.Stat(sg.path)
+		if err != nil {
+			return fmt.Errorf("pebblestore: %w", err)
+		}
+		sg.size.Store(fi.Size())
+	}
+	s.countLiveLocked()
+	s.nextSeg = 1
+	if len(used) > 0 {
+		s.nextSeg = max(s.nextSeg, used[len(used)-1]+1)
+	}
+	for _, num := range onDisk {
+		s.nextSeg = max(s.nextSeg, num+1)
+		if _, ok := s.mu.files[num]; !ok {
+			if err := os.Remove(s.segmentPath(num)); err != nil {
+				return fmt.Errorf("pebblestore: delete orphan segment: %w", err)
+			}
+		}
+	}
+	return nil
 }
 
 // Dir returns the data directory.
 func (s *Store) Dir() string { return s.dir }
 
+// metaKey returns prefixMeta + key.
 func metaKey(key string) []byte {
 	return append([]byte{prefixMeta}, key...)
-}
-
-// location returns where posting id lives.
-func (s *Store) location(id uint32) (location, *directio.ReadFile, bool) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	l, ok := s.mu.dir.get(id)
-	if !ok {
-		return location{}, nil, false
-	}
-	return l, s.mu.files[l.seg], true
 }
 
 // Read implements posting.Store.
@@ -224,20 +306,36 @@ func (s *Store) putReader(r *batchReader) {
 	}
 }
 
-// Scan implements posting.Store.
+// Scan implements posting.Store. Each posting is read as it is when Scan
+// reaches it: postings committed or deleted during the scan may or may
+// not be seen.
 func (s *Store) Scan(fn func(uint32, []byte) error) error {
-	s.mu.RLock()
-	d := s.mu.dir
-	s.mu.RUnlock()
-	for id := range d.locs {
-		if _, ok := d.get(uint32(id)); !ok {
-			continue
+	const chunk = 1024
+	ids := make([]uint32, 0, chunk)
+	for next := 0; ; {
+		ids = ids[:0]
+		s.mu.RLock()
+		locs := s.mu.dir.locs
+		for ; next < len(locs) && len(ids) < chunk; next++ {
+			if locs[next].length != 0 {
+				ids = append(ids, uint32(next))
+			}
 		}
-		if err := s.Read(uint32(id), func(b []byte) error { return fn(uint32(id), b) }); err != nil {
-			return err
+		more := next < len(locs)
+		s.mu.RUnlock()
+		for _, id := range ids {
+			err := s.Read(id, func(b []byte) error { return fn(id, b) })
+			if errors.Is(err, posting.ErrNotFound) {
+				continue // deleted since the ids were listed
+			}
+			if err != nil {
+				return err
+			}
+		}
+		if !more {
+			return nil
 		}
 	}
-	return nil
 }
 
 // GetMeta implements posting.Store.
@@ -263,8 +361,8 @@ func (s *Store) Stats() posting.Stats {
 	c := s.io.Snapshot()
 	s.mu.RLock()
 	direct := len(s.mu.files) > 0
-	for _, f := range s.mu.files {
-		direct = direct && f.Direct()
+	for _, sg := range s.mu.files {
+		direct = direct && sg.file.Direct()
 	}
 	s.mu.RUnlock()
 	return posting.Stats{
@@ -278,13 +376,18 @@ func (s *Store) Stats() posting.Stats {
 	}
 }
 
-// DataFiles returns the paths of the segment files.
+// DataFiles returns the paths of the segment files, by segment number.
 func (s *Store) DataFiles() []string {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	var out []string
-	for _, seg := range s.mu.dir.segments() {
-		out = append(out, s.segmentPath(seg))
+	nums := make([]uint32, 0, len(s.mu.files))
+	for num := range s.mu.files {
+		nums = append(nums, num)
+	}
+	slices.Sort(nums)
+	out := make([]string, len(nums))
+	for i, num := range nums {
+		out[i] = s.segmentPath(num)
 	}
 	return out
 }
@@ -312,9 +415,15 @@ func (s *Store) Close() error {
 		}
 		break
 	}
+	s.appendMu.Lock()
+	if s.active != nil {
+		s.leave(s.active)
+		s.active = nil
+	}
+	s.appendMu.Unlock()
 	s.mu.Lock()
-	for _, f := range s.mu.files {
-		f.Close()
+	for _, sg := range s.mu.files {
+		sg.release()
 	}
 	s.mu.files = nil
 	s.mu.Unlock()

@@ -13,6 +13,7 @@ type batchReader struct {
 	batch *directio.Batch
 	bufs  [][]byte
 	reqs  []request
+	held  []*segment // references taken by the read in progress
 }
 
 // request is one posting read of a batch.
@@ -20,8 +21,8 @@ type request struct {
 	idx  int // index into the caller's ids
 	id   uint32
 	loc  location
-	file *directio.ReadFile
-	span int // aligned bytes read
+	file *directio.ReadFile // of the segment loc.seg, referenced in held
+	span int                // aligned bytes read
 }
 
 func newBatchReader(stats *directio.Stats) *batchReader {
@@ -49,7 +50,9 @@ func (r *batchReader) buffer(i, n int, align int) []byte {
 	return r.bufs[i][:n]
 }
 
-// read reads up to maxBatch postings.
+// read reads up to maxBatch postings. It holds a reference on each
+// segment it reads from, so that a segment deleted meanwhile stays open
+// until the reads are done.
 func (r *batchReader) read(s *Store, ids []uint32, fn func(int, []byte) error) error {
 	r.reqs = r.reqs[:0]
 	s.mu.RLock()
@@ -58,13 +61,19 @@ func (r *batchReader) read(s *Store, ids []uint32, fn func(int, []byte) error) e
 		if !ok {
 			continue
 		}
-		r.reqs = append(r.reqs, request{idx: i, id: id, loc: l, file: s.mu.files[l.seg]})
+		sg := s.mu.files[l.seg]
+		if len(r.held) == 0 || r.held[len(r.held)-1] != sg {
+			sg.acquire()
+			r.held = append(r.held, sg)
+		}
+		r.reqs = append(r.reqs, request{idx: i, id: id, loc: l, file: sg.file})
 	}
 	s.mu.RUnlock()
+	defer r.release()
 	// Cached postings first; the rest are queued.
 	pending := r.reqs[:0]
 	for _, q := range r.reqs {
-		if b, ok := s.cache.get(q.id); ok {
+		if b, ok := s.cache.get(q.id, q.loc); ok {
 			if err := fn(q.idx, b); err != nil {
 				return err
 			}
@@ -132,9 +141,18 @@ func (r *batchReader) deliver(s *Store, q *request, buf []byte, n int, err error
 	}
 	b := buf[:q.loc.length]
 	if s.cache.capacity > 0 {
-		s.cache.put(q.id, b)
+		s.cache.put(q.id, q.loc, b)
 	}
 	return fn(q.idx, b)
+}
+
+// release drops the segment references of the last read.
+func (r *batchReader) release() {
+	for i, sg := range r.held {
+		sg.release()
+		r.held[i] = nil
+	}
+	r.held = r.held[:0]
 }
 
 // drain reaps reads still in flight after an error, so their buffers can

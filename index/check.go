@@ -1,0 +1,172 @@
+package index
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+
+	"github.com/shoaldb/shoal/posting"
+)
+
+// Check verifies the index's invariants and returns nil, or an error
+// (wrapping ErrCorrupt) that lists the first problems found:
+//
+//   - every stored posting decodes (checksum), has the index's element
+//     type and dimension, and belongs to a live head of the tree;
+//   - every live head's posting, if stored, is readable;
+//   - every live vector has at least one current copy in a posting or a
+//     tail, so an exhaustive search finds it;
+//   - the in-memory tails and id states equal the update log in the store;
+//   - every stored upserted vector belongs to a live id, and every live id
+//     outside the build's range has one.
+//
+// Check reads the whole index. Writers and maintenance wait while it runs;
+// searches do not.
+func (ix *Index) Check() error {
+	if ix.closed.Load() {
+		return ErrClosed
+	}
+	ix.maint.run.Lock()
+	defer ix.maint.run.Unlock()
+	ix.wmu.Lock()
+	defer ix.wmu.Unlock()
+
+	var problems []string
+	report := func(format string, args ...any) bool {
+		problems = append(problems, fmt.Sprintf(format, args...))
+		return len(problems) < 20
+	}
+	tree := ix.tree
+	covered := make(map[uint64]struct{}, ix.live.Load())
+	dim, elem := ix.man.Dim, ix.man.Elem
+	var p posting.Posting
+	err := ix.store.Scan(func(id uint32, b []byte) error {
+		if err := posting.Decode(b, &p); err != nil {
+			if !report("posting %d: %v", id, err) {
+				return errStop
+			}
+			return nil
+		}
+		if p.Dim != dim || p.Elem != elem {
+			report("posting %d holds %d-dim %v, index %d-dim %v", id, p.Dim, p.Elem, dim, elem)
+		}
+		if !tree.IsLeaf(id) {
+			report("posting %d is stored but is no head of the tree", id)
+		}
+		for i, v := range p.IDs {
+			if ix.vers.live(v, p.Versions[i]) {
+				covered[v] = struct{}{}
+			}
+		}
+		if len(problems) >= 20 {
+			return errStop
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, errStop) {
+		report("scan postings: %v", err)
+	}
+
+	// Tails: memory against the update log.
+	ix.rmu.RLock()
+	memTails := make(map[uint32]*delta, len(ix.tails))
+	for k, t := range ix.tails {
+		memTails[k] = t
+	}
+	ix.rmu.RUnlock()
+	logged := make(map[uint32]int)
+	err = ix.store.ScanPrefix([]byte{keyAppend}, func(k, v []byte) error {
+		if len(k) != 13 || len(v) != 9+ix.rowBytes {
+			report("append record %x of %d bytes", k, len(v))
+			return nil
+		}
+		pid := binary.BigEndian.Uint32(k[1:])
+		seq := binary.BigEndian.Uint64(k[5:])
+		t := memTails[pid]
+		i := logged[pid]
+		logged[pid]++
+		switch {
+		case t == nil || i >= t.len():
+			report("append record posting %d seq %d is not in memory", pid, seq)
+		case t.seqs[i] != seq || t.ids[i] != binary.LittleEndian.Uint64(v) || t.vers[i] != v[8] ||
+			!bytes.Equal(t.vecs[i*ix.rowBytes:(i+1)*ix.rowBytes], v[9:]):
+			report("tail of posting %d differs from the log at seq %d", pid, seq)
+		}
+		if !tree.IsLeaf(pid) {
+			report("tail of posting %d, which is no head of the tree", pid)
+		}
+		return nil
+	})
+	if err != nil {
+		report("scan update log: %v", err)
+	}
+	for pid, t := range memTails {
+		if logged[pid] != t.len() {
+			report("tail of posting %d holds %d copies, the log %d", pid, t.len(), logged[pid])
+		}
+		for i, id := range t.ids {
+			if ix.vers.live(id, t.vers[i]) {
+				covered[id] = struct{}{}
+			}
+		}
+	}
+
+	// Id states: memory against the log.
+	logState := make(map[uint64]uint8)
+	err = ix.store.ScanPrefix([]byte{keyState}, func(k, v []byte) error {
+		if len(k) != 9 || len(v) != 1 {
+			report("state record %x = %x", k, v)
+			return nil
+		}
+		id := binary.BigEndian.Uint64(k[1:])
+		logState[id] = v[0]
+		if got := ix.vers.get(id); got != v[0] {
+			report("id %d: state %#x in memory, %#x in the log", id, got, v[0])
+		}
+		return nil
+	})
+	if err != nil {
+		report("scan states: %v", err)
+	}
+	stored := make(map[uint64]struct{})
+	err = ix.store.ScanPrefix([]byte{keyVector}, func(k, v []byte) error {
+		id := binary.BigEndian.Uint64(k[1:])
+		stored[id] = struct{}{}
+		if len(v) != ix.rowBytes {
+			report("vector record %d of %d bytes", id, len(v))
+		}
+		if ix.vers.get(id)&stateLive == 0 {
+			report("vector record %d of an id that is not live", id)
+		}
+		return nil
+	})
+	if err != nil {
+		report("scan vectors: %v", err)
+	}
+	live := 0
+	ix.vers.each(func(id uint64, st uint8) {
+		if st&stateLive == 0 {
+			return
+		}
+		live++
+		if _, ok := logState[id]; !ok && id >= uint64(ix.man.Count) {
+			report("id %d is live in memory but has no state record", id)
+		}
+		if _, ok := covered[id]; !ok {
+			report("live id %d (version %d) has no current copy in any posting", id, st&versionMask)
+		}
+		if _, ok := stored[id]; !ok && id >= uint64(ix.man.Count) {
+			report("live id %d has no stored vector", id)
+		}
+	})
+	if int64(live) != ix.live.Load() {
+		report("live count %d, counted %d", ix.live.Load(), live)
+	}
+	if len(problems) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%w: %d problem(s) found, first: %v", ErrCorrupt, len(problems), problems)
+}
+
+var errStop = errors.New("stop")

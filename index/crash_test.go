@@ -1,0 +1,219 @@
+package index
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// The crash test's workload: op i is a deterministic function of i, so the
+// parent knows what every acknowledged op did.
+const (
+	crashDim   = 8
+	crashIDs   = 300
+	crashSeed  = 42
+	crashCycle = 24
+)
+
+type crashOp struct {
+	del  bool
+	ids  []uint64
+	vecs [][]float32
+}
+
+func crashOpAt(i int) crashOp {
+	rng := rand.New(rand.NewPCG(crashSeed, uint64(i)))
+	var op crashOp
+	op.del = rng.IntN(4) == 0
+	n := 1 + rng.IntN(6)
+	for len(op.ids) < n {
+		id := uint64(rng.IntN(crashIDs))
+		if !slices.Contains(op.ids, id) {
+			op.ids = append(op.ids, id)
+			if !op.del {
+				op.vecs = append(op.vecs, randVec(rng, crashDim))
+			}
+		}
+	}
+	return op
+}
+
+func (op crashOp) apply(ix *Index) error {
+	if op.del {
+		_, err := ix.Delete(op.ids)
+		return err
+	}
+	return ix.Upsert(op.ids, op.vecs)
+}
+
+// TestCrashChild is the child process of TestCrashRecovery: it applies ops
+// from SHOAL_CRASH_START on and prints "ack i" after each returns, until
+// it is killed.
+func TestCrashChild(t *testing.T) {
+	dir := os.Getenv("SHOAL_CRASH_DIR")
+	if dir == "" {
+		t.Skip("child of TestCrashRecovery")
+	}
+	start, _ := strconv.Atoi(os.Getenv("SHOAL_CRASH_START"))
+	ix, err := Open(dir, &Options{CacheBytes: -1})
+	if err != nil {
+		fmt.Println("error", err)
+		os.Exit(2)
+	}
+	fmt.Println("open")
+	for i := start; ; i++ {
+		if err := crashOpAt(i).apply(ix); err != nil {
+			fmt.Println("error", err)
+			os.Exit(2)
+		}
+		fmt.Println("ack", i)
+	}
+}
+
+// TestCrashRecovery kills a writer with SIGKILL at random moments and
+// checks after every restart that each acknowledged upsert is returned by
+// Get and found by an exhaustive search, that no acknowledged delete is
+// ever returned, and that Check passes. The op in flight at the kill may
+// or may not have happened; the next child repeats it.
+func TestCrashRecovery(t *testing.T) {
+	if testing.Short() {
+		t.Skip("spawns processes")
+	}
+	dir := filepath.Join(t.TempDir(), "ix")
+	// A small posting cap makes maintenance fold (and later split) often,
+	// so kills land in the middle of it too.
+	if _, err := Create(dir, crashDim, &Options{PostingCap: 24}); err != nil {
+		t.Fatal(err)
+	}
+	model := map[uint64][]float32{} // acknowledged state: id → vector
+	next := 0                       // first op not known to be applied
+	rng := rand.New(rand.NewPCG(7, 7))
+	for cycle := 0; cycle < crashCycle; cycle++ {
+		acked := runCrashChild(t, dir, next, time.Duration(20+rng.IntN(200))*time.Millisecond)
+		if acked < next {
+			t.Fatalf("cycle %d: child acknowledged nothing", cycle)
+		}
+		for i := next; i <= acked; i++ {
+			applyModel(model, crashOpAt(i))
+		}
+		next = acked + 1
+		inflight := crashOpAt(next)
+
+		ix, err := Open(dir, nil)
+		if err != nil {
+			t.Fatalf("cycle %d: reopen: %v", cycle, err)
+		}
+		if err := ix.Check(); err != nil {
+			ix.Close()
+			t.Fatalf("cycle %d (after op %d): %v", cycle, acked, err)
+		}
+		for id := uint64(0); id < crashIDs; id++ {
+			if slices.Contains(inflight.ids, id) {
+				continue // either state is right
+			}
+			want, live := model[id]
+			got, err := ix.Get(id)
+			switch {
+			case live && err != nil:
+				t.Fatalf("cycle %d: acknowledged upsert of %d lost: %v", cycle, id, err)
+			case live && !slices.Equal(got, want):
+				t.Fatalf("cycle %d: id %d holds %v, want %v", cycle, id, got, want)
+			case live && !findsExactly(t, ix, id, want):
+				t.Fatalf("cycle %d: id %d not found by exhaustive search", cycle, id)
+			case !live && !errors.Is(err, ErrNotFound):
+				t.Fatalf("cycle %d: id %d should not exist, Get = %v, %v", cycle, id, got, err)
+			}
+		}
+		// Deleted or never-stored ids never come back from search.
+		res, err := ix.Search(make([]float32, crashDim), crashIDs, exhaustive)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range res {
+			if _, live := model[r.ID]; !live && !slices.Contains(inflight.ids, r.ID) {
+				t.Fatalf("cycle %d: search returned id %d, which is deleted", cycle, r.ID)
+			}
+		}
+		ix.Close()
+	}
+	t.Logf("%d cycles, %d ops acknowledged", crashCycle, next)
+}
+
+func applyModel(model map[uint64][]float32, op crashOp) {
+	for i, id := range op.ids {
+		if op.del {
+			delete(model, id)
+		} else {
+			model[id] = op.vecs[i]
+		}
+	}
+}
+
+// runCrashChild starts a child applying ops from start, kills it with
+// SIGKILL after it has run for d (at least one ack), and returns the last
+// acknowledged op.
+func runCrashChild(t *testing.T, dir string, start int, d time.Duration) int {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$", "-test.count=1")
+	cmd.Env = append(os.Environ(), "SHOAL_CRASH_DIR="+dir, "SHOAL_CRASH_START="+strconv.Itoa(start))
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	acks := make(chan int, 1<<16)
+	fail := make(chan string, 1)
+	go func() {
+		defer close(acks)
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			line := sc.Text()
+			if a, ok := strings.CutPrefix(line, "ack "); ok {
+				n, _ := strconv.Atoi(a)
+				acks <- n
+			} else if strings.HasPrefix(line, "error") {
+				fail <- line
+			}
+		}
+	}()
+	last := start - 1
+	deadline := time.After(d)
+	killed := false
+	for !killed {
+		select {
+		case a, ok := <-acks:
+			if !ok {
+				cmd.Wait()
+				t.Fatalf("child exited early (last ack %d)", last)
+			}
+			last = a
+		case msg := <-fail:
+			t.Fatalf("child: %s", msg)
+		case <-deadline:
+			if last >= start {
+				cmd.Process.Signal(syscall.SIGKILL)
+				killed = true
+			} else {
+				deadline = time.After(10 * time.Millisecond)
+			}
+		}
+	}
+	for a := range acks { // acks printed before the kill landed
+		last = a
+	}
+	cmd.Wait()
+	return last
+}

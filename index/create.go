@@ -1,0 +1,68 @@
+package index
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/shoaldb/shoal/cluster"
+	"github.com/shoaldb/shoal/posting"
+	"github.com/shoaldb/shoal/posting/pebblestore"
+)
+
+// Create makes an empty index of dim-dimensional vectors in dir, which
+// must not exist or be empty, and returns its manifest. The index grows by
+// Upsert alone: its tree starts as one head, and maintenance splits
+// postings as they fill. Options fields marked (build) apply: Metric,
+// Elem (default Float32), Replicas, PostingCap, RNGFactor, Ratio is
+// unused.
+func Create(dir string, dim int, o *Options) (*Manifest, error) {
+	var opts Options
+	if o != nil {
+		opts = *o
+	}
+	opts.EnsureDefaults()
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	elem := opts.Elem
+	if elem == 0 {
+		elem = Float32
+	}
+	switch {
+	case dim <= 0 || dim > posting.MaxDim:
+		return nil, fmt.Errorf("%w: dim %d, want 1..%d", ErrBadInput, dim, posting.MaxDim)
+	case opts.Metric == Cosine && elem != Float32 && elem != Float16:
+		return nil, fmt.Errorf("%w: the cosine metric needs float32 or float16 vectors, not %v", ErrInvalidOptions, elem)
+	}
+	if opts.PostingCap == 0 {
+		opts.PostingCap = defaultPostingCap(dim * elem.Size())
+	}
+	if err := prepareDir(dir); err != nil {
+		return nil, err
+	}
+	// One leaf at the origin; the first split replaces it.
+	tree, err := cluster.Build(make([]float32, dim), dim, cluster.Options{K: opts.K, Leaves: 1, Seed: opts.Seed, Metric: routingMetric(opts.Metric)})
+	if err != nil {
+		return nil, err
+	}
+	store, err := pebblestore.Open(dir, &pebblestore.Options{CacheBytes: -1})
+	if err != nil {
+		return nil, err
+	}
+	m := &Manifest{
+		Version: manifestVersion, Dim: dim, Elem: elem, Metric: opts.Metric,
+		Heads: 1, Replicas: opts.Replicas, PostingCap: opts.PostingCap,
+		Ratio: opts.Ratio, RNGFactor: opts.RNGFactor, Seed: opts.Seed, BuiltAt: time.Now().UTC(),
+	}
+	err = writeTree(dir, tree)
+	if err == nil {
+		err = store.SetMeta(metaManifest, m.marshal())
+	}
+	if cerr := store.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return nil, err
+	}
+	return m, nil
+}

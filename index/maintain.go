@@ -1,0 +1,536 @@
+package index
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"sync/atomic"
+
+	"github.com/shoaldb/shoal/cluster"
+	"github.com/shoaldb/shoal/posting"
+	"github.com/shoaldb/shoal/posting/pebblestore"
+)
+
+// maintainer runs background maintenance (SPFresh's LIRE): it folds
+// posting tails into their postings, dropping stale copies as it goes.
+// One goroutine does the work, one posting at a time, so foreground
+// searches and upserts never wait for more than one posting's rewrite.
+//
+// Each unit of work commits with one Pebble batch (the new posting bytes
+// are synced first), so a crash leaves a posting either before or after
+// the unit, and the tails it did not fold are still in the update log:
+// restart resumes where it stopped.
+type maintainer struct {
+	ix     *Index
+	wake   chan struct{}
+	quit   chan struct{}
+	done   chan struct{}
+	run    sync.Mutex // held by the unit of work in progress
+	paused atomic.Bool
+	err    atomic.Pointer[error]
+
+	mu     sync.Mutex
+	cond   *sync.Cond // broadcast when tail bytes fall
+	folded atomic.Int64
+
+	qmu   sync.Mutex
+	queue []uint32 // postings to rewrite before any tail (over-full halves of a split)
+}
+
+// later queues posting p for a rewrite.
+func (m *maintainer) later(p uint32) {
+	m.qmu.Lock()
+	m.queue = append(m.queue, p)
+	m.qmu.Unlock()
+}
+
+func (m *maintainer) pending() (uint32, bool) {
+	m.qmu.Lock()
+	defer m.qmu.Unlock()
+	if len(m.queue) == 0 {
+		return 0, false
+	}
+	p := m.queue[0]
+	m.queue = m.queue[1:]
+	return p, true
+}
+
+func newMaintainer(ix *Index) *maintainer {
+	m := &maintainer{ix: ix, wake: make(chan struct{}, 1), quit: make(chan struct{}), done: make(chan struct{})}
+	m.cond = sync.NewCond(&m.mu)
+	go m.loop()
+	m.poke()
+	return m
+}
+
+func (m *maintainer) poke() {
+	select {
+	case m.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (m *maintainer) stop() {
+	close(m.quit)
+	<-m.done
+	m.broadcast()
+}
+
+func (m *maintainer) loop() {
+	defer close(m.done)
+	for {
+		select {
+		case <-m.quit:
+			return
+		case <-m.wake:
+		}
+		for !m.paused.Load() {
+			select {
+			case <-m.quit:
+				return
+			default:
+			}
+			did, err := m.step(false)
+			if err != nil {
+				m.err.Store(&err)
+				break
+			}
+			if !did {
+				break
+			}
+		}
+		m.broadcast()
+	}
+}
+
+func (m *maintainer) broadcast() {
+	m.mu.Lock()
+	m.cond.Broadcast()
+	m.mu.Unlock()
+}
+
+// step does one unit of work, if there is one that is due (or any, with
+// all). It reports whether it did something.
+func (m *maintainer) step(all bool) (bool, error) {
+	m.run.Lock()
+	defer m.run.Unlock()
+	p, ok := m.pending()
+	if !ok {
+		p, ok = m.ix.pickFold(all)
+	}
+	if !ok {
+		return false, nil
+	}
+	if err := m.ix.rewrite(p); err != nil {
+		return false, err
+	}
+	m.folded.Add(1)
+	if m.ix.tailBytes.Load() <= m.ix.opts.UpdateBuffer {
+		m.broadcast()
+	}
+	return true, nil
+}
+
+// throttle holds a writer while the tails hold more than twice their
+// budget, so that memory stays bounded when upserts outrun maintenance.
+// It does not wait while maintenance is paused or stopped.
+func (m *maintainer) throttle() {
+	limit := 2 * m.ix.opts.UpdateBuffer
+	if m.ix.tailBytes.Load() <= limit {
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for m.ix.tailBytes.Load() > limit && !m.paused.Load() && !m.ix.closed.Load() && m.err.Load() == nil {
+		m.poke()
+		m.cond.Wait()
+	}
+}
+
+// PauseMaintenance stops background maintenance after its current unit of
+// work (for deterministic tests and benchmarks); updates keep working and
+// their tails keep growing. ResumeMaintenance restarts it.
+func (ix *Index) PauseMaintenance() {
+	ix.maint.paused.Store(true)
+	ix.maint.run.Lock()
+	ix.maint.run.Unlock() //nolint:staticcheck // waits for the unit in progress
+	ix.maint.broadcast()
+}
+
+// ResumeMaintenance restarts background maintenance.
+func (ix *Index) ResumeMaintenance() {
+	ix.maint.paused.Store(false)
+	ix.maint.poke()
+}
+
+// Drain runs maintenance in the calling goroutine until no work is left:
+// every tail folded. It works whether or not maintenance is paused, and
+// returns the first error.
+func (ix *Index) Drain() error {
+	if ix.closed.Load() {
+		return ErrClosed
+	}
+	for {
+		did, err := ix.maint.step(true)
+		if err != nil {
+			return err
+		}
+		if !did {
+			return nil
+		}
+	}
+}
+
+// MaintenanceErr returns the error that stopped background maintenance,
+// or nil.
+func (ix *Index) MaintenanceErr() error {
+	if e := ix.maint.err.Load(); e != nil {
+		return *e
+	}
+	return nil
+}
+
+// foldCopies is the tail length at which a posting is folded.
+func (ix *Index) foldCopies() int { return max(4, ix.man.PostingCap/8) }
+
+// pickFold chooses the posting to fold next: the one with the largest tail
+// among those at least foldCopies long, or among all tails when the tails
+// exceed their memory budget or all is set.
+func (ix *Index) pickFold(all bool) (uint32, bool) {
+	over := ix.tailBytes.Load() > ix.opts.UpdateBuffer
+	need := ix.foldCopies()
+	ix.rmu.RLock()
+	defer ix.rmu.RUnlock()
+	best, bestLen := uint32(0), 0
+	for p, t := range ix.tails {
+		n := t.len()
+		if n == 0 || (!all && !over && n < need) {
+			continue
+		}
+		if n > bestLen || (n == bestLen && p < best) {
+			best, bestLen = p, n
+		}
+	}
+	return best, bestLen > 0
+}
+
+// rewrite brings posting p up to date: its tail appended and stale copies
+// (superseded or deleted vectors) dropped. A posting that then holds more
+// than PostingCap copies is split in two instead (SPFresh's split), and
+// one left with fewer than mergeBelow is merged away: its vectors are
+// re-inserted elsewhere. Each of these is one batch.
+func (ix *Index) rewrite(p uint32) error {
+	ix.rmu.RLock()
+	t := ix.tails[p]
+	leaf := ix.tree.IsLeaf(p)
+	ix.rmu.RUnlock()
+	if !leaf {
+		return ix.dropTail(p)
+	}
+	var last uint64
+	if t.len() > 0 {
+		last = t.seqs[len(t.seqs)-1]
+	}
+	var m members
+	if err := ix.readLive(p, &m); err != nil {
+		return err
+	}
+	ix.addLive(&m, t)
+	switch {
+	case m.len() > ix.opts.PostingCap:
+		return ix.split(p, &m, last)
+	case m.len() < ix.mergeBelow() && ix.Tree().LiveLeaves() > 1:
+		return ix.merge(p, &m, last)
+	}
+	b := ix.store.NewBatch()
+	defer b.Close()
+	if err := ix.putPosting(b, p, &m); err != nil {
+		return err
+	}
+	b.DeleteRange(appendKey(p, 0), appendKey(p, last+1))
+	if err := b.Commit(true); err != nil {
+		return fmt.Errorf("shoal: fold posting %d: %w", p, err)
+	}
+	ix.trimTail(p, last)
+	return nil
+}
+
+// trimTail drops the copies up to seq last from p's tail in memory, once
+// a committed rewrite holds them.
+func (ix *Index) trimTail(p uint32, last uint64) {
+	ix.rmu.Lock()
+	cur := ix.tails[p]
+	rest := cur.after(last, ix.rowBytes)
+	if rest == nil {
+		delete(ix.tails, p)
+	} else {
+		ix.tails[p] = rest
+	}
+	ix.rmu.Unlock()
+	ix.tailBytes.Add(int64(rest.bytes() - cur.bytes()))
+}
+
+// dropTail removes the tail of a posting that is no longer a head (an
+// upsert raced with the merge that removed it: its copies were placed
+// again when the merge re-inserted... or are re-inserted now).
+func (ix *Index) dropTail(p uint32) error {
+	ix.wmu.Lock()
+	defer ix.wmu.Unlock()
+	ix.rmu.RLock()
+	t := ix.tails[p]
+	ix.rmu.RUnlock()
+	if t.len() == 0 {
+		return nil
+	}
+	var m members
+	ix.addLive(&m, t)
+	b := ix.store.NewBatch()
+	defer b.Close()
+	b.DeleteRange(appendKey(p, 0), appendKey(p, ix.seq+1))
+	re, err := ix.stageReinsert(b, &m, noPosting)
+	if err != nil {
+		return err
+	}
+	if err := b.Commit(true); err != nil {
+		return fmt.Errorf("shoal: drop tail of %d: %w", p, err)
+	}
+	ix.trimTail(p, ix.seq)
+	ix.applyReinsert(re)
+	return nil
+}
+
+// mergeBelow is the live size under which a posting is merged away.
+func (ix *Index) mergeBelow() int { return max(2, ix.opts.PostingCap/16) }
+
+const noPosting = ^uint32(0)
+
+// split divides posting p (live content m, tail folded up to last) by
+// balanced 2-means: p keeps one half under a new head, a new posting gets
+// the other, and the tree gets the new head (SPFresh §4.2).
+func (ix *Index) split(p uint32, m *members, last uint64) error {
+	dim := ix.man.Dim
+	ix.wmu.Lock()
+	defer ix.wmu.Unlock()
+	// Copies appended since the snapshot join the split, so p's tail ends
+	// empty.
+	ix.rmu.RLock()
+	extra := ix.tails[p].after(last, ix.rowBytes)
+	ix.rmu.RUnlock()
+	ix.addLive(m, extra)
+	x := make([]float32, m.len()*dim)
+	for i := 0; i < m.len(); i++ {
+		toFloat32(ix.man.Elem, m.vecs[i*ix.rowBytes:(i+1)*ix.rowBytes], x[i*dim:(i+1)*dim])
+	}
+	c1, c2, labels := cluster.TwoMeans(x, dim, ix.man.Seed^uint64(p)<<20^ix.seq)
+	var parts [2]members
+	for i, l := range labels {
+		parts[l].add(m.ids[i], m.vers[i], m.vecs[i*ix.rowBytes:(i+1)*ix.rowBytes])
+	}
+	q := uint32(ix.tree.NumLeaves())
+	b := ix.store.NewBatch()
+	defer b.Close()
+	if err := ix.putPosting(b, p, &parts[0]); err != nil {
+		return err
+	}
+	if err := ix.putPosting(b, q, &parts[1]); err != nil {
+		return err
+	}
+	b.DeleteRange(appendKey(p, 0), appendKey(p, ix.seq+1))
+	seq := ix.seq + 1
+	b.Set(treeOpKey(seq), encodeSplit(p, q, c1, c2))
+	if err := b.Commit(true); err != nil {
+		return fmt.Errorf("shoal: split posting %d: %w", p, err)
+	}
+	ix.seq = seq
+	ix.rmu.Lock()
+	err := ix.tree.SplitLeaf(p, q, c1, c2)
+	ix.rmu.Unlock()
+	if err != nil {
+		// The record is committed: the in-memory tree can no longer match
+		// the log. Stop maintenance; a reopen replays the log.
+		return fmt.Errorf("%w: split posting %d: %v", ErrCorrupt, p, err)
+	}
+	ix.treeGen.Add(1)
+	ix.trimTail(p, ix.seq)
+	ix.splits.Add(1)
+	ix.treeOps++
+	for i, part := range parts {
+		if part.len() > ix.opts.PostingCap {
+			ix.maint.later([]uint32{p, q}[i])
+		}
+	}
+	return ix.maybeCheckpoint()
+}
+
+// merge removes posting p, whose live content m is too small to be worth
+// a head, and re-inserts its vectors into their nearest other postings.
+func (ix *Index) merge(p uint32, m *members, last uint64) error {
+	ix.wmu.Lock()
+	defer ix.wmu.Unlock()
+	ix.rmu.RLock()
+	extra := ix.tails[p].after(last, ix.rowBytes)
+	ix.rmu.RUnlock()
+	ix.addLive(m, extra)
+	b := ix.store.NewBatch()
+	defer b.Close()
+	b.DeletePosting(p)
+	b.DeleteRange(appendKey(p, 0), appendKey(p, ix.seq+1))
+	seq := ix.seq + 1
+	b.Set(treeOpKey(seq), encodeRemove(p))
+	ix.seq = seq
+	re, err := ix.stageReinsert(b, m, p)
+	if err != nil {
+		return err
+	}
+	if err := b.Commit(true); err != nil {
+		return fmt.Errorf("shoal: merge posting %d: %w", p, err)
+	}
+	ix.rmu.Lock()
+	err = ix.tree.RemoveLeaf(p)
+	ix.rmu.Unlock()
+	if err != nil {
+		return fmt.Errorf("%w: merge posting %d: %v", ErrCorrupt, p, err)
+	}
+	ix.treeGen.Add(1)
+	ix.trimTail(p, ix.seq)
+	ix.applyReinsert(re)
+	ix.merges.Add(1)
+	ix.treeOps++
+	return ix.maybeCheckpoint()
+}
+
+// reinsertion is a staged re-insert, applied to memory after its batch
+// commits.
+type reinsertion struct {
+	ids    []uint64
+	states []uint8
+	places [][]uint32
+	seqs   [][]uint64
+	rows   []byte
+}
+
+// stageReinsert writes the vectors of m to b as fresh copies at a new
+// version (so every old copy becomes stale) in the postings an upsert
+// would choose, never posting skip. The caller holds wmu.
+func (ix *Index) stageReinsert(b *pebblestore.Batch, m *members, skip uint32) (*reinsertion, error) {
+	dim, rb := ix.man.Dim, ix.rowBytes
+	re := &reinsertion{rows: m.vecs}
+	ws := ix.pool.Get().(*workspace)
+	defer ix.pool.Put(ws)
+	x := make([]float32, dim)
+	for i, id := range m.ids {
+		row := m.vecs[i*rb : (i+1)*rb]
+		toFloat32(ix.man.Elem, row, x)
+		c := ix.opts.Candidates
+		ix.rmu.RLock()
+		cands := ix.tree.Search(x, c+1, 2*c, &ws.route)
+		cands = slices.DeleteFunc(cands, func(h cluster.Candidate) bool { return h.Leaf == skip })
+		ws.kept = selectReplicas(ix.tree, ix.rule, x, cands, ws.kept[:0])
+		ix.rmu.RUnlock()
+		ver := (m.vers[i] + 1) & versionMask
+		st := liveState(ver)
+		b.Set(idKey(keyState, id), []byte{st})
+		val := appendValue(id, ver, row)
+		var places []uint32
+		var seqs []uint64
+		for _, h := range ws.kept {
+			ix.seq++
+			b.Set(appendKey(h.Leaf, ix.seq), val)
+			places = append(places, h.Leaf)
+			seqs = append(seqs, ix.seq)
+		}
+		re.ids = append(re.ids, id)
+		re.states = append(re.states, st)
+		re.places = append(re.places, places)
+		re.seqs = append(re.seqs, seqs)
+	}
+	return re, nil
+}
+
+// applyReinsert publishes a committed re-insert. The caller holds wmu.
+func (ix *Index) applyReinsert(re *reinsertion) {
+	rb := ix.rowBytes
+	for i, id := range re.ids {
+		ix.vers.set(id, re.states[i])
+	}
+	grown := 0
+	ix.rmu.Lock()
+	for i, id := range re.ids {
+		row := re.rows[i*rb : (i+1)*rb]
+		for j, p := range re.places[i] {
+			t := ix.tails[p]
+			grown -= t.bytes()
+			t = t.with(id, re.states[i]&versionMask, re.seqs[i][j], row)
+			grown += t.bytes()
+			ix.tails[p] = t
+		}
+	}
+	ix.rmu.Unlock()
+	ix.tailBytes.Add(int64(grown))
+	ix.reinserts.Add(int64(len(re.ids)))
+}
+
+// maybeCheckpoint saves the tree once enough records have accumulated.
+// The caller holds wmu.
+func (ix *Index) maybeCheckpoint() error {
+	if ix.treeOps < checkpointOps {
+		return nil
+	}
+	return ix.checkpointTree()
+}
+
+// members is a posting's content being assembled.
+type members struct {
+	ids  []uint64
+	vers []uint8
+	vecs []byte
+}
+
+func (m *members) add(id uint64, ver uint8, row []byte) {
+	m.ids = append(m.ids, id)
+	m.vers = append(m.vers, ver)
+	m.vecs = append(m.vecs, row...)
+}
+
+func (m *members) len() int { return len(m.ids) }
+
+// addLive appends the current copies of tail t (nil for none) to m.
+func (ix *Index) addLive(m *members, t *delta) {
+	for i, id := range t.idsOrNil() {
+		if ix.vers.live(id, t.vers[i]) {
+			m.add(id, t.vers[i], t.vecs[i*ix.rowBytes:(i+1)*ix.rowBytes])
+		}
+	}
+}
+
+// readLive appends the live copies of posting p's stored part to m.
+func (ix *Index) readLive(p uint32, m *members) error {
+	var dec posting.Posting
+	err := ix.store.Read(p, func(b []byte) error {
+		if err := posting.Decode(b, &dec); err != nil {
+			return fmt.Errorf("%w: posting %d: %v", ErrCorrupt, p, err)
+		}
+		for i, id := range dec.IDs {
+			if ix.vers.live(id, dec.Versions[i]) {
+				m.add(id, dec.Versions[i], dec.Row(i))
+			}
+		}
+		return nil
+	})
+	if errors.Is(err, posting.ErrNotFound) {
+		return nil
+	}
+	return err
+}
+
+// putPosting stages posting p with m's content in b (deleting it when m is
+// empty).
+func (ix *Index) putPosting(b *pebblestore.Batch, p uint32, m *members) error {
+	if m.len() == 0 {
+		b.DeletePosting(p)
+		return nil
+	}
+	enc := posting.Encode(nil, &posting.Posting{Elem: ix.man.Elem, Dim: ix.man.Dim, IDs: m.ids, Versions: m.vers, Vectors: m.vecs})
+	return b.PutPosting(p, enc)
+}

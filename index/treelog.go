@@ -1,0 +1,133 @@
+package index
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+
+	"github.com/shoaldb/shoal/cluster"
+)
+
+// The routing tree changes when maintenance splits or merges postings.
+// Each change is a record in the update log, committed in the same Pebble
+// batch as the postings it concerns:
+//
+//	't' seq u64 → kind u8, posting u32, [new posting u32, head 1, head 2]
+//
+// Open loads the last saved tree file and replays the records after it, in
+// sequence order (cluster's edits are deterministic). A checkpoint saves
+// the tree to a new file (synced), then records its name and sequence and
+// deletes the records it covers in one batch, then removes the old file.
+const (
+	keyTreeOp = 't'
+	// keyTreeFile names the current tree file: seq u64, file name.
+	keyTreeFile = 'T'
+
+	opSplit  = 1
+	opRemove = 2
+
+	// checkpointOps is the number of tree records that triggers a
+	// checkpoint.
+	checkpointOps = 4096
+)
+
+func treeOpKey(seq uint64) []byte { return idKey(keyTreeOp, seq) }
+
+func encodeSplit(p, q uint32, c1, c2 []float32) []byte {
+	b := make([]byte, 0, 9+8*len(c1))
+	b = append(b, opSplit)
+	b = binary.LittleEndian.AppendUint32(b, p)
+	b = binary.LittleEndian.AppendUint32(b, q)
+	for _, c := range [][]float32{c1, c2} {
+		for _, f := range c {
+			b = binary.LittleEndian.AppendUint32(b, math.Float32bits(f))
+		}
+	}
+	return b
+}
+
+func encodeRemove(p uint32) []byte {
+	return binary.LittleEndian.AppendUint32([]byte{opRemove}, p)
+}
+
+// applyTreeOp replays one record on t.
+func applyTreeOp(t *cluster.Tree, b []byte) error {
+	dim := t.Dim
+	switch {
+	case len(b) == 9+8*dim && b[0] == opSplit:
+		p := binary.LittleEndian.Uint32(b[1:])
+		q := binary.LittleEndian.Uint32(b[5:])
+		c := make([]float32, 2*dim)
+		for i := range c {
+			c[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[9+4*i:]))
+		}
+		return t.SplitLeaf(p, q, c[:dim], c[dim:])
+	case len(b) == 5 && b[0] == opRemove:
+		return t.RemoveLeaf(binary.LittleEndian.Uint32(b[1:]))
+	}
+	return fmt.Errorf("tree record of %d bytes, kind %d", len(b), b[0])
+}
+
+// loadTree reads the current tree file and replays the tree records after
+// it. It returns the tree and the number of records replayed.
+func (ix *Index) loadTree() (*cluster.Tree, int, error) {
+	name := treeFile
+	var from uint64
+	if v, err := ix.store.Get([]byte{keyTreeFile}); err == nil {
+		if len(v) < 9 {
+			return nil, 0, fmt.Errorf("%w: tree file record of %d bytes", ErrCorrupt, len(v))
+		}
+		from, name = binary.BigEndian.Uint64(v), string(v[8:])
+	}
+	tree, err := readTreeFile(filepath.Join(ix.dir, name))
+	if err != nil {
+		return nil, 0, err
+	}
+	n := 0
+	err = ix.store.ScanPrefix([]byte{keyTreeOp}, func(k, v []byte) error {
+		seq := binary.BigEndian.Uint64(k[1:])
+		if seq <= from {
+			return nil
+		}
+		if err := applyTreeOp(tree, v); err != nil {
+			return fmt.Errorf("%w: tree record %d: %v", ErrCorrupt, seq, err)
+		}
+		ix.seq = max(ix.seq, seq)
+		n++
+		return nil
+	})
+	if err != nil {
+		return nil, 0, err
+	}
+	ix.treeFile = name
+	return tree, n, nil
+}
+
+// checkpointTree saves the tree and drops the records it covers. The
+// caller holds wmu (the tree does not change meanwhile).
+func (ix *Index) checkpointTree() error {
+	seq := ix.seq
+	name := fmt.Sprintf("tree-%016x.shct", seq)
+	ix.rmu.RLock()
+	compact := ix.tree.Compact()
+	ix.rmu.RUnlock()
+	if err := writeTreeFile(ix.dir, name, compact); err != nil {
+		return err
+	}
+	b := ix.store.NewBatch()
+	defer b.Close()
+	b.Set([]byte{keyTreeFile}, append(binary.BigEndian.AppendUint64(nil, seq), name...))
+	b.DeleteRange(treeOpKey(0), treeOpKey(seq+1))
+	if err := b.Commit(true); err != nil {
+		os.Remove(filepath.Join(ix.dir, name))
+		return fmt.Errorf("shoal: tree checkpoint: %w", err)
+	}
+	if ix.treeFile != name {
+		os.Remove(filepath.Join(ix.dir, ix.treeFile))
+		ix.treeFile = name
+	}
+	ix.treeOps = 0
+	return nil
+}

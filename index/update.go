@@ -1,0 +1,325 @@
+package index
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+
+	"github.com/shoaldb/shoal/internal/vec"
+	"github.com/shoaldb/shoal/posting"
+)
+
+// ErrNotFound reports an id that holds no vector.
+var ErrNotFound = errors.New("shoal: vector not found")
+
+// Upsert stores vectors[i] under ids[i]: ids not in the index are
+// inserted, ids in it get the new vector (their old copies become stale and
+// are never returned again). The batch is atomic: on error nothing of it
+// is stored. Vectors are converted as Build converts them (normalised for
+// Cosine, rounded for Float16, exact integers only for Uint8/Int8).
+//
+// An upsert routes each vector to its nearest heads, keeps up to Replicas
+// of them by the RNG rule as Build does, and appends a copy to each of
+// those postings' tails: one Pebble batch with the vector, its new version
+// and the copies, no read or rewrite of the postings (SPFresh's append).
+// Background maintenance later folds tails into the postings.
+//
+// Unless Options.NoSync is set, Upsert returns after the batch is synced
+// to the write-ahead log: an acknowledged upsert survives a crash.
+// Concurrent callers share syncs (group commit).
+//
+// Errors: ErrBadInput for an empty batch, len(ids) != len(vectors), an id
+// twice in the batch, a zero vector under Cosine or a value the element
+// type cannot hold; ErrDimensionMismatch; ErrNotFinite.
+func (ix *Index) Upsert(ids []uint64, vectors [][]float32) error {
+	if ix.closed.Load() {
+		return ErrClosed
+	}
+	rows, xs, err := ix.prepareUpsert(ids, vectors)
+	if err != nil {
+		return err
+	}
+	dim, rb := ix.man.Dim, ix.rowBytes
+	places := make([][]uint32, len(ids))
+	ws := ix.pool.Get().(*workspace)
+	for {
+		// Route without the writer lock; if the tree changed meanwhile
+		// (a split or merge committed), route again.
+		gen := ix.treeGen.Load()
+		ix.rmu.RLock()
+		for i := range ids {
+			places[i] = ix.placeVector(ws, xs[i*dim:(i+1)*dim], places[i][:0])
+		}
+		ix.rmu.RUnlock()
+		ix.wmu.Lock()
+		if ix.treeGen.Load() == gen {
+			break
+		}
+		ix.wmu.Unlock()
+	}
+	ix.pool.Put(ws)
+
+	b := ix.store.NewBatch()
+	defer b.Close()
+	states := make([]uint8, len(ids))
+	seq0 := ix.seq
+	seq := seq0
+	for i, id := range ids {
+		row := rows[i*rb : (i+1)*rb]
+		ver := (ix.vers.get(id)&versionMask + 1) & versionMask
+		states[i] = liveState(ver)
+		b.Set(idKey(keyState, id), []byte{states[i]})
+		b.Set(idKey(keyVector, id), row)
+		val := appendValue(id, ver, row)
+		for _, p := range places[i] {
+			seq++
+			b.Set(appendKey(p, seq), val)
+		}
+	}
+	if err := b.Commit(false); err != nil {
+		ix.wmu.Unlock()
+		return fmt.Errorf("shoal: upsert: %w", err)
+	}
+	ix.seq = seq
+	added := 0
+	for i, id := range ids {
+		if ix.vers.get(id)&stateLive == 0 {
+			added++
+		}
+		ix.vers.set(id, states[i])
+	}
+	ix.live.Add(int64(added))
+	grown := 0
+	ix.rmu.Lock()
+	seq = seq0
+	for i, id := range ids {
+		row := rows[i*rb : (i+1)*rb]
+		for _, p := range places[i] {
+			seq++
+			t := ix.tails[p]
+			grown -= t.bytes()
+			t = t.with(id, states[i]&versionMask, seq, row)
+			grown += t.bytes()
+			ix.tails[p] = t
+		}
+	}
+	ix.rmu.Unlock()
+	ix.tailBytes.Add(int64(grown))
+	ix.wmu.Unlock()
+
+	ix.upserts.Add(int64(len(ids)))
+	ix.maint.poke()
+	if err := ix.syncWrites(); err != nil {
+		return err
+	}
+	ix.maint.throttle()
+	return nil
+}
+
+// prepareUpsert checks a batch and converts it: rows in the element type,
+// and the float32 vectors (normalised for Cosine) that route them.
+func (ix *Index) prepareUpsert(ids []uint64, vectors [][]float32) (rows []byte, xs []float32, err error) {
+	switch {
+	case len(ids) == 0:
+		return nil, nil, fmt.Errorf("%w: empty batch", ErrBadInput)
+	case len(ids) != len(vectors):
+		return nil, nil, fmt.Errorf("%w: %d ids for %d vectors", ErrBadInput, len(ids), len(vectors))
+	}
+	dim, rb := ix.man.Dim, ix.rowBytes
+	rows = make([]byte, len(ids)*rb)
+	xs = make([]float32, len(ids)*dim)
+	seen := make(map[uint64]struct{}, len(ids))
+	for i, id := range ids {
+		if _, dup := seen[id]; dup {
+			return nil, nil, fmt.Errorf("%w: id %d appears twice in the batch", ErrBadInput, id)
+		}
+		seen[id] = struct{}{}
+		v := vectors[i]
+		if len(v) != dim {
+			return nil, nil, fmt.Errorf("%w: vector %d (id %d) has %d dimensions, index %d", ErrDimensionMismatch, i, id, len(v), dim)
+		}
+		if err := vec.CheckFinite(v); err != nil {
+			return nil, nil, fmt.Errorf("%w: vector %d (id %d): %v", ErrNotFinite, i, id, err)
+		}
+		x := xs[i*dim : (i+1)*dim]
+		copy(x, v)
+		if ix.man.Metric == Cosine && !vec.Normalize(x) {
+			return nil, nil, fmt.Errorf("%w: vector %d (id %d) is the zero vector, which has no cosine", ErrBadInput, i, id)
+		}
+		if err := fromFloat32(ix.man.Elem, x, rows[i*rb:(i+1)*rb]); err != nil {
+			return nil, nil, fmt.Errorf("%w: vector %d (id %d): %v", ErrBadInput, i, id, err)
+		}
+	}
+	return rows, xs, nil
+}
+
+// placeVector returns the postings a new copy of x goes to: its nearest
+// heads filtered by the RNG rule, as at build. The caller holds rmu.
+func (ix *Index) placeVector(ws *workspace, x []float32, dst []uint32) []uint32 {
+	c := ix.opts.Candidates
+	cands := ix.tree.Search(x, c, 2*c, &ws.route)
+	ws.kept = selectReplicas(ix.tree, ix.rule, x, cands, ws.kept[:0])
+	for _, h := range ws.kept {
+		dst = append(dst, h.Leaf)
+	}
+	return dst
+}
+
+// Delete removes the vectors of ids. Ids that hold no vector are skipped:
+// Delete is idempotent and returns how many vectors it removed. The batch
+// is atomic, and durable on return unless Options.NoSync is set.
+// Deleted vectors are never returned by Search or Get again; their copies
+// in postings are dropped when maintenance rewrites those postings.
+//
+// Errors: ErrBadInput for an empty batch or an id twice in it.
+func (ix *Index) Delete(ids []uint64) (int, error) {
+	if ix.closed.Load() {
+		return 0, ErrClosed
+	}
+	if len(ids) == 0 {
+		return 0, fmt.Errorf("%w: empty batch", ErrBadInput)
+	}
+	seen := make(map[uint64]struct{}, len(ids))
+	for _, id := range ids {
+		if _, dup := seen[id]; dup {
+			return 0, fmt.Errorf("%w: id %d appears twice in the batch", ErrBadInput, id)
+		}
+		seen[id] = struct{}{}
+	}
+	ix.wmu.Lock()
+	b := ix.store.NewBatch()
+	defer b.Close()
+	var gone []uint64
+	for _, id := range ids {
+		st := ix.vers.get(id)
+		if st&stateLive == 0 {
+			continue
+		}
+		// Keep the version: a later upsert of id must not revive copies
+		// written at it.
+		b.Set(idKey(keyState, id), []byte{st & versionMask})
+		b.Delete(idKey(keyVector, id))
+		gone = append(gone, id)
+	}
+	if len(gone) == 0 {
+		ix.wmu.Unlock()
+		return 0, nil
+	}
+	if err := b.Commit(false); err != nil {
+		ix.wmu.Unlock()
+		return 0, fmt.Errorf("shoal: delete: %w", err)
+	}
+	for _, id := range gone {
+		ix.vers.set(id, ix.vers.get(id)&versionMask)
+	}
+	ix.live.Add(-int64(len(gone)))
+	ix.wmu.Unlock()
+	ix.deletes.Add(int64(len(gone)))
+	return len(gone), ix.syncWrites()
+}
+
+// Sync makes every write acknowledged so far durable. With Options.NoSync
+// it is the group commit: many unsynced batches, then one Sync.
+func (ix *Index) Sync() error {
+	if ix.closed.Load() {
+		return ErrClosed
+	}
+	return ix.store.SyncWAL()
+}
+
+func (ix *Index) syncWrites() error {
+	if ix.opts.NoSync {
+		return nil
+	}
+	if err := ix.store.SyncWAL(); err != nil {
+		return fmt.Errorf("shoal: sync: %w", err)
+	}
+	return nil
+}
+
+// Get returns the stored vector of id (normalised for Cosine, as rounded
+// to the element type), or ErrNotFound.
+func (ix *Index) Get(id uint64) ([]float32, error) {
+	if ix.closed.Load() {
+		return nil, ErrClosed
+	}
+	if ix.vers.get(id)&stateLive == 0 {
+		return nil, fmt.Errorf("id %d: %w", id, ErrNotFound)
+	}
+	row, err := ix.store.Get(idKey(keyVector, id))
+	switch {
+	case errors.Is(err, posting.ErrNotFound) && id < uint64(ix.man.Count):
+		row = make([]byte, ix.rowBytes)
+		err = ix.builtVector(id, row)
+	case errors.Is(err, posting.ErrNotFound):
+		// Deleted between the state check and the read.
+		return nil, fmt.Errorf("id %d: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if len(row) != ix.rowBytes {
+		return nil, fmt.Errorf("%w: vector %d has %d bytes, want %d", ErrCorrupt, id, len(row), ix.rowBytes)
+	}
+	out := make([]float32, ix.man.Dim)
+	toFloat32(ix.man.Elem, row, out)
+	return out, nil
+}
+
+// Contains reports whether id holds a vector.
+func (ix *Index) Contains(id uint64) bool {
+	return ix.vers.get(id)&stateLive != 0
+}
+
+// recoverUpdates rebuilds the in-memory update state from the store at
+// Open: id states ('r' keys) over the build's ids, and posting tails ('a'
+// keys).
+func (ix *Index) recoverUpdates() error {
+	ix.vers = newVersionMap()
+	ix.vers.setRangeLive(uint64(ix.man.Count))
+	err := ix.store.ScanPrefix([]byte{keyState}, func(k, v []byte) error {
+		if len(k) != 9 || len(v) != 1 {
+			return fmt.Errorf("%w: state record %x = %x", ErrCorrupt, k, v)
+		}
+		ix.vers.set(binary.BigEndian.Uint64(k[1:]), v[0])
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	ix.live.Store(int64(ix.vers.count()))
+	ix.tails = make(map[uint32]*delta)
+	var tb int64
+	err = ix.store.ScanPrefix([]byte{keyAppend}, func(k, v []byte) error {
+		if len(k) != 13 || len(v) != 9+ix.rowBytes {
+			return fmt.Errorf("%w: append record %x of %d bytes", ErrCorrupt, k, len(v))
+		}
+		p := binary.BigEndian.Uint32(k[1:])
+		seq := binary.BigEndian.Uint64(k[5:])
+		t := ix.tails[p]
+		tb -= int64(t.bytes())
+		t = t.with(binary.LittleEndian.Uint64(v), v[8], seq, v[9:])
+		tb += int64(t.bytes())
+		ix.tails[p] = t
+		ix.seq = max(ix.seq, seq)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	ix.tailBytes.Store(tb)
+	return nil
+}
+
+// tailsOf returns the tails of ids (nil entries for none) into dst. The
+// caller holds rmu.
+func (ix *Index) tailsOf(ids []uint32, dst []*delta) []*delta {
+	dst = dst[:0]
+	if len(ix.tails) == 0 {
+		return dst
+	}
+	for _, p := range ids {
+		dst = append(dst, ix.tails[p])
+	}
+	return dst
+}
