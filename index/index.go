@@ -73,6 +73,7 @@ type Index struct {
 	splits       atomic.Int64
 	merges       atomic.Int64
 	reinserts    atomic.Int64
+	reassigned   atomic.Int64
 }
 
 // Open opens the index built in dir. Options fields marked (build) are
@@ -211,6 +212,8 @@ type Stats struct {
 	Splits     int64
 	Merges     int64
 	Reinserted int64
+	// Reassigned counts vectors moved by the reassign step after splits.
+	Reassigned int64
 	posting.Stats
 }
 
@@ -230,6 +233,7 @@ func (ix *Index) Stats() Stats {
 		Splits:       ix.splits.Load(),
 		Merges:       ix.merges.Load(),
 		Reinserted:   ix.reinserts.Load(),
+		Reassigned:   ix.reassigned.Load(),
 		Stats:        ix.store.Stats(),
 	}
 }

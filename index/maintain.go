@@ -309,6 +309,16 @@ const noPosting = ^uint32(0)
 // balanced 2-means: p keeps one half under a new head, a new posting gets
 // the other, and the tree gets the new head (SPFresh §4.2).
 func (ix *Index) split(p uint32, m *members, last uint64) error {
+	q, old, c1, c2, parts, err := ix.splitCommit(p, m, last)
+	if err != nil || ix.opts.ReassignNeighbors < 0 {
+		return err
+	}
+	return ix.reassignAfterSplit(p, q, old, c1, c2, parts)
+}
+
+// splitCommit does the split of posting p under the writer lock and
+// returns the new posting, the old head, the new heads and the halves.
+func (ix *Index) splitCommit(p uint32, m *members, last uint64) (q uint32, old, c1, c2 []float32, parts *[2]members, err error) {
 	dim := ix.man.Dim
 	ix.wmu.Lock()
 	defer ix.wmu.Unlock()
@@ -323,44 +333,48 @@ func (ix *Index) split(p uint32, m *members, last uint64) error {
 		toFloat32(ix.man.Elem, m.vecs[i*ix.rowBytes:(i+1)*ix.rowBytes], x[i*dim:(i+1)*dim])
 	}
 	c1, c2, labels := cluster.TwoMeans(x, dim, ix.man.Seed^uint64(p)<<20^ix.seq)
-	var parts [2]members
+	parts = new([2]members)
 	for i, l := range labels {
 		parts[l].add(m.ids[i], m.vers[i], m.vecs[i*ix.rowBytes:(i+1)*ix.rowBytes])
 	}
-	q := uint32(ix.tree.NumLeaves())
+	q = uint32(ix.tree.NumLeaves())
+	old = slices.Clone(ix.tree.Head(int(p)))
 	b := ix.store.NewBatch()
 	defer b.Close()
-	if err := ix.putPosting(b, p, &parts[0]); err != nil {
-		return err
+	if err = ix.putPosting(b, p, &parts[0]); err != nil {
+		return
 	}
-	if err := ix.putPosting(b, q, &parts[1]); err != nil {
-		return err
+	if err = ix.putPosting(b, q, &parts[1]); err != nil {
+		return
 	}
 	b.DeleteRange(appendKey(p, 0), appendKey(p, ix.seq+1))
 	seq := ix.seq + 1
 	b.Set(treeOpKey(seq), encodeSplit(p, q, c1, c2))
-	if err := b.Commit(true); err != nil {
-		return fmt.Errorf("shoal: split posting %d: %w", p, err)
+	if err = b.Commit(true); err != nil {
+		err = fmt.Errorf("shoal: split posting %d: %w", p, err)
+		return
 	}
 	ix.seq = seq
 	ix.rmu.Lock()
-	err := ix.tree.SplitLeaf(p, q, c1, c2)
+	err = ix.tree.SplitLeaf(p, q, c1, c2)
 	ix.rmu.Unlock()
 	if err != nil {
 		// The record is committed: the in-memory tree can no longer match
 		// the log. Stop maintenance; a reopen replays the log.
-		return fmt.Errorf("%w: split posting %d: %v", ErrCorrupt, p, err)
+		err = fmt.Errorf("%w: split posting %d: %v", ErrCorrupt, p, err)
+		return
 	}
 	ix.treeGen.Add(1)
 	ix.trimTail(p, ix.seq)
 	ix.splits.Add(1)
 	ix.treeOps++
-	for i, part := range parts {
-		if part.len() > ix.opts.PostingCap {
+	for i := range parts {
+		if parts[i].len() > ix.opts.PostingCap {
 			ix.maint.later([]uint32{p, q}[i])
 		}
 	}
-	return ix.maybeCheckpoint()
+	err = ix.maybeCheckpoint()
+	return
 }
 
 // merge removes posting p, whose live content m is too small to be worth

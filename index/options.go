@@ -101,6 +101,11 @@ type Options struct {
 	// folds the largest tails first; above twice it writers wait. Default
 	// 32 MiB.
 	UpdateBuffer int64
+	// ReassignNeighbors is how many postings near a split one maintenance
+	// checks for vectors that now belong to a new head (SPFresh's
+	// reassign; the paper uses 64). Default 64; negative disables
+	// reassignment (the split's own members are then not checked either).
+	ReassignNeighbors int
 	// Search holds the default search parameters.
 	Search SearchParams
 	// Progress, if set, is called during Build as work advances, from one
@@ -192,6 +197,9 @@ func (o *Options) EnsureDefaults() {
 	}
 	if o.UpdateBuffer <= 0 {
 		o.UpdateBuffer = 32 << 20
+	}
+	if o.ReassignNeighbors == 0 {
+		o.ReassignNeighbors = 64
 	}
 	o.Search.ensureBuiltinDefaults()
 }

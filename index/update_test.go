@@ -253,10 +253,11 @@ func TestCreateEmptyGrowByUpserts(t *testing.T) {
 			if err := ix.Check(); err != nil {
 				t.Fatal(err)
 			}
-			// Splits kept every posting within the cap.
+			// Splits (before or after the reopen) grew the one head of an
+			// empty index and kept every posting within the cap.
 			st := ix.Stats()
-			if st.Splits == 0 || st.Heads < 500/32 {
-				t.Fatalf("500 vectors, cap 32: %d splits, %d heads", st.Splits, st.Heads)
+			if st.Heads < 500/32 {
+				t.Fatalf("500 vectors, cap 32: %d heads", st.Heads)
 			}
 			err = ix.ScanPostings(func(id uint32, p *posting.Posting) error {
 				if p.Len() > 32 {
@@ -267,7 +268,7 @@ func TestCreateEmptyGrowByUpserts(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			t.Logf("%s: %d heads, %d splits, %d merges, %d folds", m, st.Heads, st.Splits, st.Merges, st.Folds)
+			t.Logf("%s: %d heads, %d splits, %d merges, %d folds, %d reassigned", m, st.Heads, st.Splits, st.Merges, st.Folds, st.Reassigned)
 		})
 	}
 }

@@ -1,0 +1,147 @@
+package index
+
+import (
+	"fmt"
+
+	"github.com/shoaldb/shoal/internal/vec"
+	"github.com/shoaldb/shoal/posting"
+)
+
+// reassignAfterSplit is SPFresh's reassign step (LIRE, §4.3): a split moves
+// heads, so some vectors may now sit closer to another posting than to the
+// ones holding them. Two kinds are checked:
+//
+//   - members of the split posting that are farther from their new head
+//     than from the old one (a third head may be nearest now);
+//   - copies in the ReassignNeighbors postings nearest the old head that
+//     are closer to one of the new heads than to their own.
+//
+// A candidate whose nearest head is no longer where its copy sits is
+// re-inserted: fresh copies at a new version in the postings the RNG rule
+// picks now, so all its old copies become stale. It runs after the split
+// committed and without the writer lock while it reads; the re-inserts
+// commit in one batch, skipping vectors that changed meanwhile.
+func (ix *Index) reassignAfterSplit(p, q uint32, old, c1, c2 []float32, parts *[2]members) error {
+	dim, rb := ix.man.Dim, ix.rowBytes
+	heads := [2][]float32{c1, c2}
+	var cand members
+	seen := make(map[uint64]struct{})
+	x := make([]float32, dim)
+	ws := ix.pool.Get().(*workspace)
+	defer ix.pool.Put(ws)
+
+	// nearestIs reports whether x's nearest live head is one of want.
+	nearestIs := func(x []float32, want ...uint32) bool {
+		ix.rmu.RLock()
+		c := ix.tree.Search(x, 1, 2*ix.opts.Candidates, &ws.route)
+		ix.rmu.RUnlock()
+		if len(c) == 0 {
+			return true
+		}
+		for _, w := range want {
+			if c[0].Leaf == w {
+				return true
+			}
+		}
+		return false
+	}
+	for h := range parts {
+		m := &parts[h]
+		for i, id := range m.ids {
+			row := m.vecs[i*rb : (i+1)*rb]
+			toFloat32(ix.man.Elem, row, x)
+			if ix.routeDist(x, heads[h]) <= ix.routeDist(x, old) {
+				continue
+			}
+			if _, dup := seen[id]; dup || nearestIs(x, p, q) {
+				continue
+			}
+			seen[id] = struct{}{}
+			cand.add(id, m.vers[i], row)
+		}
+	}
+
+	if n := ix.opts.ReassignNeighbors; n > 0 {
+		ix.rmu.RLock()
+		near := ix.tree.Search(old, n+2, 2*(n+2), &ws.route)
+		var ids []uint32
+		var own [][]float32
+		for _, c := range near {
+			if c.Leaf != p && c.Leaf != q && len(ids) < n {
+				ids = append(ids, c.Leaf)
+				own = append(own, append([]float32(nil), ix.tree.Head(int(c.Leaf))...))
+			}
+		}
+		tails := ix.tailsOf(ids, nil)
+		ix.rmu.RUnlock()
+		check := func(r int, id uint64, ver uint8, row []byte) {
+			if _, dup := seen[id]; dup || !ix.vers.live(id, ver) {
+				return
+			}
+			toFloat32(ix.man.Elem, row, x)
+			dr := ix.routeDist(x, own[r])
+			if ix.routeDist(x, c1) >= dr && ix.routeDist(x, c2) >= dr {
+				return
+			}
+			if !nearestIs(x, p, q) {
+				return
+			}
+			seen[id] = struct{}{}
+			cand.add(id, ver, row)
+		}
+		var dec posting.Posting
+		err := ix.store.ReadBatch(ids, func(r int, b []byte) error {
+			if err := posting.Decode(b, &dec); err != nil {
+				return fmt.Errorf("%w: posting %d: %v", ErrCorrupt, ids[r], err)
+			}
+			for i, id := range dec.IDs {
+				check(r, id, dec.Versions[i], dec.Row(i))
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for r, t := range tails {
+			for i, id := range t.idsOrNil() {
+				check(r, id, t.vers[i], t.vecs[i*rb:(i+1)*rb])
+			}
+		}
+	}
+	if cand.len() == 0 {
+		return nil
+	}
+
+	ix.wmu.Lock()
+	defer ix.wmu.Unlock()
+	var still members
+	for i, id := range cand.ids {
+		if ix.vers.live(id, cand.vers[i]) {
+			still.add(id, cand.vers[i], cand.vecs[i*rb:(i+1)*rb])
+		}
+	}
+	if still.len() == 0 {
+		return nil
+	}
+	b := ix.store.NewBatch()
+	defer b.Close()
+	re, err := ix.stageReinsert(b, &still, noPosting)
+	if err != nil {
+		return err
+	}
+	// Not synced: if the batch is lost, the old copies stay current.
+	if err := b.Commit(false); err != nil {
+		return fmt.Errorf("shoal: reassign after split of %d: %w", p, err)
+	}
+	ix.applyReinsert(re)
+	ix.reassigned.Add(int64(still.len()))
+	return nil
+}
+
+// routeDist is the routing distance from x to a head.
+func (ix *Index) routeDist(x, h []float32) float32 {
+	if ix.man.Metric == InnerProduct {
+		return -vec.DotF32(x, h)
+	}
+	return vec.L2SquaredF32(x, h)
+}
