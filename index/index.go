@@ -1,23 +1,45 @@
 // Package index is Shoal's embedded API: build a disk-resident SPANN index
-// of a vector data set, open it, and search it.
+// of a vector data set (or create an empty one), open it, search it and
+// update it in place.
 //
 //	m, err := index.Build(dir, index.SliceSource(data, dim), nil)
 //	ix, err := index.Open(dir, nil)
 //	defer ix.Close()
 //	res, err := ix.Search(query, 10, nil)
+//	err = ix.Upsert([]uint64{42}, [][]float32{v})
+//	n, err := ix.Delete([]uint64{7})
 //
 // Heads (centroids of a hierarchical balanced k-means tree) stay in memory
 // and route each query to NProbe posting lists, which are read from disk
 // with direct I/O, all of a query's reads in one batched AIO submission,
 // through a bounded cache (Options.CacheBytes). A data directory holds one
-// Pebble database (manifest, posting directory), the posting segment files
-// and the tree file; see package pebblestore and docs/decisions.md.
+// Pebble database (manifest, posting directory, update log), the posting
+// segment files, the tree file and the build's vectors; see package
+// pebblestore and docs/decisions.md.
+//
+// # Updates
+//
+// Updates follow SPFresh (SOSP 2023). Every vector has a one-byte version;
+// every copy of it in a posting carries the version it was written at, and
+// copies whose version is not current are skipped. Upsert routes a vector
+// like Build, and appends a copy to the tail of each chosen posting: one
+// Pebble batch (the write-ahead log makes it durable), and an in-memory
+// tail that searches score with the posting. A background maintainer folds
+// tails into their postings (dropping stale copies), splits postings that
+// grow past twice the build's mean size by balanced 2-means (the tree gets
+// the new head), re-inserts vectors that a split brought closer to another
+// head (SPFresh's reassign), and merges postings that shrink away. Every
+// step is one atomic batch and the tree's edits are logged, so a crash
+// never loses an acknowledged write and a restart resumes maintenance.
+// Check verifies all of it.
 //
 // # Concurrency
 //
-// Build runs alone on its directory. An open Index serves Search,
-// SearchBatch, SearchWithStats, Stats and WarmCache from any number of
-// goroutines; Close must not overlap them.
+// Build and Create run alone on their directory. An open Index serves
+// Search, SearchBatch, SearchWithStats, Get, Upsert, Delete, Stats and
+// WarmCache from any number of goroutines; writers are serialised among
+// themselves, never with searches (a search sees each write entirely or
+// not at all). Close must not overlap them.
 package index
 
 import (

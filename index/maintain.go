@@ -191,8 +191,29 @@ func (ix *Index) MaintenanceErr() error {
 	return nil
 }
 
+// Posting sizes under updates. A built index's postings hold Entries/Heads
+// copies on average, often far below PostingCap (the cap bounds the few
+// big ones); letting updated postings grow to the cap would make every
+// query read more. So a posting splits above twice the build's mean size
+// (at most PostingCap, at least 16 copies) and merges below an eighth of
+// that. A tail is folded when it reaches half of that, or earlier, largest
+// first, when all tails together pass Options.UpdateBuffer: every fold
+// rewrites a whole posting, so the longer tails grow the fewer bytes each
+// upsert costs. An index created empty has no build mean and uses
+// PostingCap.
+func (ix *Index) splitAbove() int {
+	limit := ix.opts.PostingCap
+	if ix.man.Entries > 0 && ix.man.Heads > 0 {
+		limit = min(limit, max(16, int(2*ix.man.Entries/int64(ix.man.Heads))))
+	}
+	return limit
+}
+
+// mergeBelow is the live size under which a posting is merged away.
+func (ix *Index) mergeBelow() int { return max(2, ix.splitAbove()/8) }
+
 // foldCopies is the tail length at which a posting is folded.
-func (ix *Index) foldCopies() int { return max(4, ix.man.PostingCap/8) }
+func (ix *Index) foldCopies() int { return max(4, ix.splitAbove()/2) }
 
 // pickFold chooses the posting to fold next: the one with the largest tail
 // among those at least foldCopies long, or among all tails when the tails
@@ -217,7 +238,7 @@ func (ix *Index) pickFold(all bool) (uint32, bool) {
 
 // rewrite brings posting p up to date: its tail appended and stale copies
 // (superseded or deleted vectors) dropped. A posting that then holds more
-// than PostingCap copies is split in two instead (SPFresh's split), and
+// than splitAbove copies is split in two instead (SPFresh's split), and
 // one left with fewer than mergeBelow is merged away: its vectors are
 // re-inserted elsewhere. Each of these is one batch.
 func (ix *Index) rewrite(p uint32) error {
@@ -238,7 +259,7 @@ func (ix *Index) rewrite(p uint32) error {
 	}
 	ix.addLive(&m, t)
 	switch {
-	case m.len() > ix.opts.PostingCap:
+	case m.len() > ix.splitAbove():
 		return ix.split(p, &m, last)
 	case m.len() < ix.mergeBelow() && ix.Tree().LiveLeaves() > 1:
 		return ix.merge(p, &m, last)
@@ -299,9 +320,6 @@ func (ix *Index) dropTail(p uint32) error {
 	ix.applyReinsert(re)
 	return nil
 }
-
-// mergeBelow is the live size under which a posting is merged away.
-func (ix *Index) mergeBelow() int { return max(2, ix.opts.PostingCap/16) }
 
 const noPosting = ^uint32(0)
 
@@ -369,7 +387,7 @@ func (ix *Index) splitCommit(p uint32, m *members, last uint64) (q uint32, old, 
 	ix.splits.Add(1)
 	ix.treeOps++
 	for i := range parts {
-		if parts[i].len() > ix.opts.PostingCap {
+		if parts[i].len() > ix.splitAbove() {
 			ix.maint.later([]uint32{p, q}[i])
 		}
 	}
@@ -462,12 +480,15 @@ func (ix *Index) stageReinsert(b *pebblestore.Batch, m *members, skip uint32) (*
 	return re, nil
 }
 
-// applyReinsert publishes a committed re-insert. The caller holds wmu.
+// applyReinsert publishes a committed re-insert: new copies first, then
+// the versions that make them current. The caller holds wmu.
 func (ix *Index) applyReinsert(re *reinsertion) {
 	rb := ix.rowBytes
-	for i, id := range re.ids {
-		ix.vers.set(id, re.states[i])
-	}
+	defer func() {
+		for i, id := range re.ids {
+			ix.vers.set(id, re.states[i])
+		}
+	}()
 	grown := 0
 	ix.rmu.Lock()
 	for i, id := range re.ids {

@@ -81,14 +81,9 @@ func (ix *Index) Upsert(ids []uint64, vectors [][]float32) error {
 		return fmt.Errorf("shoal: upsert: %w", err)
 	}
 	ix.seq = seq
-	added := 0
-	for i, id := range ids {
-		if ix.vers.get(id)&stateLive == 0 {
-			added++
-		}
-		ix.vers.set(id, states[i])
-	}
-	ix.live.Add(int64(added))
+	// Publish the new copies first (invisible: their version is not
+	// current yet), then switch each id's version: a search sees either
+	// the old copies of a vector or the new ones, never neither.
 	grown := 0
 	ix.rmu.Lock()
 	seq = seq0
@@ -105,6 +100,14 @@ func (ix *Index) Upsert(ids []uint64, vectors [][]float32) error {
 	}
 	ix.rmu.Unlock()
 	ix.tailBytes.Add(int64(grown))
+	added := 0
+	for i, id := range ids {
+		if ix.vers.get(id)&stateLive == 0 {
+			added++
+		}
+		ix.vers.set(id, states[i])
+	}
+	ix.live.Add(int64(added))
 	ix.wmu.Unlock()
 
 	ix.upserts.Add(int64(len(ids)))

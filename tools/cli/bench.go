@@ -21,7 +21,7 @@ import (
 )
 
 func init() {
-	register(&Command{Name: "bench", Short: "sweep search parameters: recall, QPS, latency, I/O, memory", Run: runBench})
+	register(&Command{Name: "bench", Short: "sweep search parameters: recall, QPS, latency, I/O, memory; -churn: updates", Run: runBench})
 }
 
 // benchOptions are the flags of `shoal bench`.
@@ -55,8 +55,12 @@ func (o *benchOptions) Validate() error {
 }
 
 func runBench(ctx context.Context, env *Env, args []string) error {
+	if rest, ok := churnFlag(args); ok {
+		return runChurn(ctx, env, rest)
+	}
 	o := benchOptions{k: 10, nprobe: intList{8, 16, 32, 64}, eps: floatList{7}, threads: intList{1, runtime.GOMAXPROCS(0)}, cache: 64 << 20}
-	fs := newFlags(env, "bench", "-index DIR -queries FILE [-gt FILE] [flags]")
+	fs := newFlags(env, "bench", "-index DIR -queries FILE [-gt FILE] [flags]\n   or: shoal bench -churn -data FILE -queries FILE [flags]  (the update benchmark; shoal bench -churn -h)")
+	fs.Bool("churn", false, "run the SPFresh churn benchmark instead: build, upsert, delete, search, compare with a static build")
 	fs.StringVar(&o.index, "index", "", "index directory")
 	fs.StringVar(&o.queries, "queries", "", "query vector file")
 	fs.StringVar(&o.gt, "gt", "", "ground truth (.ivecs/.ibin: nearest ids per query) for recall")

@@ -35,6 +35,27 @@ func procStatus(field string) int64 {
 	return -1
 }
 
+// procIO returns a field of /proc/self/io in bytes (e.g. write_bytes,
+// the bytes this process caused to be written to storage, counted when
+// pages are dirtied or written directly), or -1 where it cannot be read
+// (a kernel without task I/O accounting).
+func procIO(field string) int64 {
+	b, err := os.ReadFile("/proc/self/io")
+	if err != nil {
+		return -1
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, field+":"); ok {
+			n, err := strconv.ParseInt(strings.TrimSpace(rest), 10, 64)
+			if err != nil {
+				return -1
+			}
+			return n
+		}
+	}
+	return -1
+}
+
 // dirSize returns the total size of the regular files under dir.
 func dirSize(dir string) int64 {
 	var n int64

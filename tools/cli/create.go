@@ -1,0 +1,80 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/shoaldb/shoal/index"
+	"github.com/shoaldb/shoal/internal/vec"
+)
+
+func init() {
+	register(&Command{Name: "create", Short: "create an empty index that grows by upserts", Run: runCreate})
+}
+
+// createOptions are the flags of `shoal create`.
+type createOptions struct {
+	index    string
+	dim      int
+	metric   string
+	elem     string
+	cap      int
+	replicas int
+	rng      float64
+	k        int
+	seed     uint64
+}
+
+// Validate reports flags that cannot work.
+func (o *createOptions) Validate() error {
+	switch {
+	case o.index == "":
+		return errors.New("-index is required")
+	case o.dim < 1:
+		return fmt.Errorf("-dim %d, want >= 1", o.dim)
+	case o.cap < 0:
+		return fmt.Errorf("-cap %d, want >= 0", o.cap)
+	}
+	if _, err := vec.ParseMetric(o.metric); err != nil {
+		return err
+	}
+	if _, err := vec.ParseElemType(o.elem); err != nil {
+		return err
+	}
+	return nil
+}
+
+// runCreate is `shoal create`.
+func runCreate(ctx context.Context, env *Env, args []string) error {
+	o := createOptions{}
+	fs := newFlags(env, "create", "-index DIR -dim N [flags]")
+	fs.StringVar(&o.index, "index", "", "index directory to create (must not exist or be empty)")
+	fs.IntVar(&o.dim, "dim", 0, "vector dimension")
+	fs.StringVar(&o.metric, "metric", "l2", "distance: l2, ip or cosine")
+	fs.StringVar(&o.elem, "elem", "f32", "store vectors as f32, f16, u8 or i8 (upserts into u8/i8 must be exact integers)")
+	fs.IntVar(&o.cap, "cap", 0, "max vectors per posting before a split (default: 48 KiB worth)")
+	fs.IntVar(&o.replicas, "replicas", 0, "max postings per vector (default 8)")
+	fs.Float64Var(&o.rng, "rng", 0, "RNG rule factor; smaller keeps more replicas (default 1)")
+	fs.IntVar(&o.k, "k", 0, "tree branching factor (default 32)")
+	fs.Uint64Var(&o.seed, "seed", 0, "random seed of splits (default 1)")
+	if err := parseValid(fs, args, &o); err != nil {
+		return err
+	}
+	return o.Run(ctx, env)
+}
+
+// Run creates the index and prints its shape.
+func (o *createOptions) Run(ctx context.Context, env *Env) error {
+	metric, _ := vec.ParseMetric(o.metric)
+	elem, _ := vec.ParseElemType(o.elem)
+	m, err := index.Create(o.index, o.dim, &index.Options{
+		Metric: metric, Elem: elem, PostingCap: o.cap, Replicas: o.replicas, RNGFactor: o.rng, K: o.k, Seed: o.seed,
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(env.Stdout, "created %s: empty index of %d-dim %v vectors, metric %v, posting cap %d, %d replicas\n",
+		o.index, m.Dim, m.Elem, m.Metric, m.PostingCap, m.Replicas)
+	return nil
+}

@@ -1,0 +1,160 @@
+package cli
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/shoaldb/shoal/internal/vecfile"
+)
+
+// updateData generates a small data set (n vectors of dim, 50 queries)
+// and returns its directory.
+func updateData(t *testing.T, n, dim int) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "data")
+	if err := Generate(context.Background(), nil, GenSpec{N: n, Queries: 50, Dim: dim, K: 10, Clusters: 20, Seed: 5}, dir); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// writeIvecs writes ids as an .ivecs of one id per row.
+func writeIvecs(t *testing.T, path string, ids ...int32) {
+	t.Helper()
+	w, err := vecfile.Create(path, vecfile.IVecs, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range ids {
+		if err := w.WriteInt32([]int32{id}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// mustShoal runs the CLI and fails the test unless it exits 0 and its
+// standard output contains every one of wants.
+func mustShoal(t *testing.T, args []string, wants ...string) string {
+	t.Helper()
+	code, out, e := shoal(t, args...)
+	if code != 0 {
+		t.Fatalf("shoal %s exited %d, want 0:\n%s%s", strings.Join(args, " "), code, out, e)
+	}
+	for _, w := range wants {
+		if !strings.Contains(out, w) {
+			t.Fatalf("shoal %s printed\n%s\nwant it to contain %q", strings.Join(args, " "), out, w)
+		}
+	}
+	return out
+}
+
+// TestUpdateCommands drives create → upsert → check → delete → upsert with
+// ids → check on an empty index, the way a user grows one.
+func TestUpdateCommands(t *testing.T) {
+	data := updateData(t, 2000, 8)
+	base := filepath.Join(data, "base.fvecs")
+	dir := t.TempDir()
+	ix := filepath.Join(dir, "ix")
+
+	mustShoal(t, []string{"create", "-index", ix, "-dim", "8", "-cap", "64"},
+		"created "+ix, "8-dim float32", "posting cap 64")
+	mustShoal(t, []string{"check", "-index", ix}, "OK "+ix, " 0 vectors", "1 heads")
+
+	// An empty index has no built vectors: ids start at 0.
+	mustShoal(t, []string{"upsert", "-q", "-index", ix, "-data", base, "-batch", "300"},
+		"upserted 2000 vectors (2000 new, 0 replaced)", "holds 2000 vectors", "drained maintenance")
+	mustShoal(t, []string{"check", "-index", ix}, "OK", " 2000 vectors", "0B of unfolded posting tails")
+
+	mustShoal(t, []string{"delete", "-index", ix, "-range", "0:500"},
+		"deleted 500 of 500 requested ids (0 held no vector)", "holds 1500 vectors (was 2000)")
+	ids := filepath.Join(dir, "del.ivecs")
+	writeIvecs(t, ids, 100, 600, 600, 5000) // 100 is gone, 5000 never was
+	mustShoal(t, []string{"delete", "-index", ix, "-ids", ids},
+		"deleted 1 of 3 requested ids (2 held no vector)", "listed 1 ids more than once")
+
+	// Re-insert 50 vectors under chosen ids: 10 replace live ids, 40 are new.
+	newIDs := make([]int32, 50)
+	for i := range newIDs {
+		newIDs[i] = int32(1990 + i) // 1990..1999 are live
+	}
+	writeIvecs(t, filepath.Join(dir, "q.ivecs"), newIDs...)
+	mustShoal(t, []string{"upsert", "-q", "-nosync", "-nodrain", "-index", ix, "-data", filepath.Join(data, "query.fvecs"), "-ids", filepath.Join(dir, "q.ivecs")},
+		"(40 new, 10 replaced)", "holds 1539 vectors", "not drained")
+	// The undrained tails survive Close and Open, and check out.
+	mustShoal(t, []string{"check", "-index", ix}, "OK", " 1539 vectors")
+}
+
+// TestUpsertAfterBuild checks that upsert numbers rows after the built
+// ids by default.
+func TestUpsertAfterBuild(t *testing.T) {
+	data := updateData(t, 1000, 8)
+	ix := filepath.Join(t.TempDir(), "ix")
+	mustShoal(t, []string{"build", "-q", "-data", filepath.Join(data, "base.fvecs"), "-out", ix, "-ratio", "0.05"})
+	mustShoal(t, []string{"upsert", "-q", "-index", ix, "-data", filepath.Join(data, "query.fvecs")},
+		"upserted 50 vectors (50 new, 0 replaced)", "holds 1050 vectors")
+	mustShoal(t, []string{"upsert", "-q", "-index", ix, "-data", filepath.Join(data, "query.fvecs"), "-first-id", "1020"},
+		"(20 new, 30 replaced)", "holds 1070 vectors")
+	mustShoal(t, []string{"check", "-index", ix}, "OK", " 1070 vectors")
+}
+
+// TestUpdateBadInput lists inputs each command must refuse, with the exit
+// status and a word of the message.
+func TestUpdateBadInput(t *testing.T) {
+	data := updateData(t, 500, 8)
+	base := filepath.Join(data, "base.fvecs")
+	dir := t.TempDir()
+	ix := filepath.Join(dir, "ix")
+	mustShoal(t, []string{"create", "-index", ix, "-dim", "8"})
+	wrongDim := updateData(t, 20, 4)
+	twoIDs := filepath.Join(dir, "two.ivecs")
+	writeIvecs(t, twoIDs, 1, 2)
+	negIDs := filepath.Join(dir, "neg.ivecs")
+	writeIvecs(t, negIDs, -1)
+	missing := filepath.Join(dir, "missing")
+
+	// Exit status 2 is for flags that do not parse, 1 for everything else,
+	// options that parse but do not validate included (as parseValid has
+	// it for every command).
+	cases := []struct {
+		args []string
+		code int
+		msg  string // in stderr
+	}{
+		{[]string{"create", "-index", ix, "-dim", "8"}, 1, "not empty"},
+		{[]string{"create", "-index", filepath.Join(dir, "x")}, 1, "-dim 0"},
+		{[]string{"create", "-index", filepath.Join(dir, "x"), "-dim", "8", "-metric", "hamming"}, 1, "unknown metric"},
+		{[]string{"create", "-index", filepath.Join(dir, "x"), "-dim", "8", "-elem", "f64"}, 1, "unknown element type"},
+		{[]string{"upsert", "-index", ix}, 1, "-index and -data are required"},
+		{[]string{"upsert", "-index", missing, "-data", base}, 1, "no index"},
+		{[]string{"upsert", "-index", ix, "-data", filepath.Join(wrongDim, "base.fvecs")}, 1, "dimension mismatch"},
+		{[]string{"upsert", "-index", ix, "-data", filepath.Join(dir, "nope.fvecs")}, 1, "no such file"},
+		{[]string{"upsert", "-index", ix, "-data", base, "-ids", twoIDs}, 1, "2 ids for the 500 vectors"},
+		{[]string{"upsert", "-index", ix, "-data", base, "-ids", twoIDs, "-first-id", "3"}, 1, "exclude each other"},
+		{[]string{"delete", "-index", ix}, 1, "exactly one of -ids and -range"},
+		{[]string{"delete", "-index", ix, "-ids", twoIDs, "-range", "0:3"}, 1, "exactly one of -ids and -range"},
+		{[]string{"delete", "-index", ix, "-range", "5:5"}, 2, "bad range"},
+		{[]string{"delete", "-index", ix, "-ids", filepath.Join(dir, "nope.ivecs")}, 1, "no such file"},
+		{[]string{"delete", "-index", ix, "-ids", negIDs}, 1, "is -1"},
+		{[]string{"delete", "-index", ix, "-ids", base}, 1, "not int32"},
+		{[]string{"delete", "-index", missing, "-range", "0:3"}, 1, "no index"},
+		{[]string{"check", "-index", missing}, 1, "no index"},
+		{[]string{"check"}, 1, "-index is required"},
+	}
+	for _, c := range cases {
+		code, out, e := shoal(t, c.args...)
+		if code != c.code || !strings.Contains(e, c.msg) {
+			t.Errorf("shoal %s: exit %d, stderr\n%s\nwant exit %d and %q (stdout %q)", strings.Join(c.args, " "), code, e, c.code, c.msg, out)
+		}
+	}
+	if _, err := os.Stat(missing); err == nil {
+		t.Errorf("a failed command created %s", missing)
+	}
+	// The index is unharmed by all of it.
+	mustShoal(t, []string{"check", "-index", ix}, "OK", " 0 vectors")
+}
