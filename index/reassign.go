@@ -16,8 +16,8 @@ import (
 //   - copies in the ReassignNeighbors postings nearest the old head that
 //     are closer to one of the new heads than to their own.
 //
-// A candidate whose nearest head is no longer where its copy sits is
-// re-inserted: fresh copies at a new version in the postings the RNG rule
+// A member whose nearest head is now neither half, and every neighbour
+// copy found, is re-inserted: fresh copies at a new version in the postings the RNG rule
 // picks now, so all its old copies become stale. It runs after the split
 // committed and without the writer lock while it reads; the re-inserts
 // commit in one batch, skipping vectors that changed meanwhile.
@@ -81,9 +81,6 @@ func (ix *Index) reassignAfterSplit(p, q uint32, old, c1, c2 []float32, parts *[
 			toFloat32(ix.man.Elem, row, x)
 			dr := ix.routeDist(x, own[r])
 			if ix.routeDist(x, c1) >= dr && ix.routeDist(x, c2) >= dr {
-				return
-			}
-			if !nearestIs(x, p, q) {
 				return
 			}
 			seen[id] = struct{}{}

@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"slices"
 	"text/tabwriter"
 	"time"
@@ -56,6 +58,9 @@ type churnOptions struct {
 	tolerance       float64
 	cache, buffer   sizeFlag
 	nosync, quiet   bool
+	reassign        int
+	cpuprofile      string
+	shuffle         bool
 
 	// Build options, as `shoal build`'s flags.
 	metric, elem string
@@ -140,6 +145,9 @@ func runChurn(ctx context.Context, env *Env, args []string) error {
 	fs.Var(&o.buffer, "buffer", "memory for unfolded posting tails (default 32MiB)")
 	fs.BoolVar(&o.nosync, "nosync", false, "do not sync each update batch to the write-ahead log")
 	fs.BoolVar(&o.quiet, "q", false, "no progress bars")
+	fs.IntVar(&o.reassign, "reassign", 0, "postings near a split checked for vectors to reassign (default: the index's; negative: no reassignment)")
+	fs.BoolVar(&o.shuffle, "shuffle", false, "permute the rows (seeded) first: the offline and inserted halves then come from the same distribution")
+	fs.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile of the whole run to this file")
 	fs.StringVar(&o.metric, "metric", "l2", "build: distance: l2, ip or cosine")
 	fs.StringVar(&o.elem, "elem", "", "build: store vectors as float32, float16, uint8 or int8 (default: as the file)")
 	fs.Float64Var(&o.ratio, "ratio", 0, "build: heads per vector (default 0.12)")
@@ -154,6 +162,17 @@ func runChurn(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	defer lowerGC()()
+	if o.cpuprofile != "" {
+		f, err := os.Create(o.cpuprofile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	rep, err := o.Run(ctx, env)
 	if err != nil {
 		return err
@@ -170,12 +189,16 @@ func runChurn(ctx context.Context, env *Env, args []string) error {
 
 // churnSearch is the measurement of one index at the fixed nprobe.
 type churnSearch struct {
-	Recall    float64 `json:"recall"`
-	QPS       float64 `json:"qps"` // one thread
-	P50Ms     float64 `json:"p50_ms"`
-	P99Ms     float64 `json:"p99_ms"`
-	Heads     int     `json:"heads"`
-	BuildSecs float64 `json:"build_secs,omitempty"`
+	Recall float64 `json:"recall"`
+	QPS    float64 `json:"qps"` // one thread
+	P50Ms  float64 `json:"p50_ms"`
+	P99Ms  float64 `json:"p99_ms"`
+	// VectorsPerQ is the copies scored per query, KiBPerQ the posting
+	// bytes read from disk per query (after the warm-up pass).
+	VectorsPerQ float64 `json:"vectors_per_query"`
+	KiBPerQ     float64 `json:"kib_read_per_query"`
+	Heads       int     `json:"heads"`
+	BuildSecs   float64 `json:"build_secs,omitempty"`
 }
 
 // churnPostings summarises the stored postings after churn: copies per
@@ -271,7 +294,7 @@ func (o *churnOptions) buildOptions() *index.Options {
 
 // openOptions returns the options both indexes are opened with.
 func (o *churnOptions) openOptions() *index.Options {
-	return &index.Options{CacheBytes: cacheOption(o.cache), NoSync: o.nosync, UpdateBuffer: int64(o.buffer)}
+	return &index.Options{CacheBytes: cacheOption(o.cache), NoSync: o.nosync, UpdateBuffer: int64(o.buffer), ReassignNeighbors: o.reassign}
 }
 
 // bar returns a progress bar, or nil with -q.
@@ -290,6 +313,14 @@ func (o *churnOptions) Run(ctx context.Context, env *Env) (rep *churnReport, err
 	}
 	defer src.Close()
 	n, dim := src.Len(), src.Dim()
+	// data is the base as the benchmark sees it: row i has id i. With
+	// -shuffle it is a seeded permutation of the file, so that the offline
+	// half and the inserted half are drawn from the same distribution
+	// (files such as GloVe's are sorted by word frequency).
+	var data index.Source = src
+	if o.shuffle {
+		data = subsetSource(src, rand.New(rand.NewPCG(o.seed, 0x5f)).Perm(n))
+	}
 	qs, qdim, err := vecfile.ReadFloat32(o.queries)
 	if err != nil {
 		return nil, err
@@ -347,7 +378,7 @@ func (o *churnOptions) Run(ctx context.Context, env *Env) (rep *churnReport, err
 	// (a) The offline build of the first rows.
 	fmt.Fprintf(env.Stderr, "== build %d of %d rows × %d %v offline → %s\n", initial, n, dim, src.Elem(), churnDir)
 	t := time.Now()
-	m, err := index.Build(churnDir, rangeSource(src, 0, initial), o.buildOptions())
+	m, err := index.Build(churnDir, rangeSource(data, 0, initial), o.buildOptions())
 	if err != nil {
 		return nil, fmt.Errorf("initial build: %w", err)
 	}
@@ -370,7 +401,7 @@ func (o *churnOptions) Run(ctx context.Context, env *Env) (rep *churnReport, err
 	}()
 	fmt.Fprintf(env.Stderr, "== churn: upsert %d rows in %d batches of %d, delete %d ids, %d searches per batch\n",
 		n-initial, len(plan.batches), o.batch, nDelete, o.perBatch)
-	if err := o.churn(ctx, env, ix, src, plan, queries, sp, rep); err != nil {
+	if err := o.churn(ctx, env, ix, data, plan, queries, sp, rep); err != nil {
 		return nil, err
 	}
 	rep.PeakRSSChurn = -1
@@ -395,7 +426,7 @@ func (o *churnOptions) Run(ctx context.Context, env *Env) (rep *churnReport, err
 	fmt.Fprintf(env.Stderr, "== exact ground truth of %d queries over the %d live rows\n", nq, n-nDelete)
 	t = time.Now()
 	bar := o.bar(env, "groundtruth", n)
-	truth, err := exactTruth(ctx, src, plan.deleted, qs[:nq*dim], o.k, m.Metric, func(done int) {
+	truth, err := exactTruth(ctx, data, plan.deleted, qs[:nq*dim], o.k, m.Metric, func(done int) {
 		if bar != nil {
 			bar.Set(int64(done))
 		}
@@ -424,7 +455,7 @@ func (o *churnOptions) Run(ctx context.Context, env *Env) (rep *churnReport, err
 	live := plan.live()
 	fmt.Fprintf(env.Stderr, "== static build of the %d live rows → %s\n", len(live), staticDir)
 	t = time.Now()
-	sm, err := index.Build(staticDir, subsetSource(src, live), o.buildOptions())
+	sm, err := index.Build(staticDir, subsetSource(data, live), o.buildOptions())
 	if err != nil {
 		return nil, fmt.Errorf("static build: %w", err)
 	}
@@ -550,6 +581,7 @@ func churnMeasure(ix *index.Index, queries [][]float32, truth [][]int32, k int, 
 	}
 	lat := make([]float64, len(queries))
 	hits := 0
+	before := ix.Stats()
 	start := time.Now()
 	for i, q := range queries {
 		t := time.Now()
@@ -566,6 +598,8 @@ func churnMeasure(ix *index.Index, queries [][]float32, truth [][]int32, k int, 
 		hits += countHits(res, truth[i])
 	}
 	wall := time.Since(start).Seconds()
+	after := ix.Stats()
+	nq := float64(max(1, len(queries)))
 	slices.Sort(lat)
 	want := 0
 	for _, t := range truth {
@@ -576,6 +610,9 @@ func churnMeasure(ix *index.Index, queries [][]float32, truth [][]int32, k int, 
 		QPS:    float64(len(queries)) / wall,
 		P50Ms:  percentile(lat, 0.5),
 		P99Ms:  percentile(lat, 0.99),
+
+		VectorsPerQ: float64(after.VectorsRead-before.VectorsRead) / nq,
+		KiBPerQ:     float64(after.ReadBytes-before.ReadBytes) / 1024 / nq,
 	}, nil
 }
 
@@ -648,12 +685,12 @@ func (r *churnReport) print(w io.Writer) {
 	fmt.Fprintf(w, "postings: %d stored (+%d empty heads), copies min %d, mean %.1f, p99 %d, max %d, cap %d (%d over); %d copies of deleted ids left\n",
 		p.Stored, p.EmptyHeads, p.Min, p.Mean, p.P99, p.Max, p.Cap, p.OverCap, p.DeletedCopy)
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(tw, "index\trecall@%d\tQPS 1t\tp50 ms\tp99 ms\theads\tbuild s\t\n", r.K)
+	fmt.Fprintf(tw, "index\trecall@%d\tQPS 1t\tp50 ms\tp99 ms\tvectors/q\tKiB read/q\theads\tbuild s\t\n", r.K)
 	for _, s := range []struct {
 		name string
 		m    churnSearch
 	}{{"churned", r.Churned}, {"static", r.Static}} {
-		fmt.Fprintf(tw, "%s\t%.4f\t%.0f\t%.3f\t%.3f\t%d\t%.2f\t\n", s.name, s.m.Recall, s.m.QPS, s.m.P50Ms, s.m.P99Ms, s.m.Heads, s.m.BuildSecs)
+		fmt.Fprintf(tw, "%s\t%.4f\t%.0f\t%.3f\t%.3f\t%.0f\t%.1f\t%d\t%.2f\t\n", s.name, s.m.Recall, s.m.QPS, s.m.P50Ms, s.m.P99Ms, s.m.VectorsPerQ, s.m.KiBPerQ, s.m.Heads, s.m.BuildSecs)
 	}
 	tw.Flush()
 	verdict := "PASS"
