@@ -319,7 +319,7 @@ func (o *churnOptions) Run(ctx context.Context, env *Env) (rep *churnReport, err
 	// (files such as GloVe's are sorted by word frequency).
 	var data index.Source = src
 	if o.shuffle {
-		data = subsetSource(src, rand.New(rand.NewPCG(o.seed, 0x5f)).Perm(n))
+		data = permutedSource(src, rand.New(rand.NewPCG(o.seed, 0x5f)).Perm(n))
 	}
 	qs, qdim, err := vecfile.ReadFloat32(o.queries)
 	if err != nil {

@@ -18,7 +18,7 @@ type rowSource struct {
 	src   index.Source
 	first int   // with rows == nil: the rows are [first, first+n)
 	n     int   // with rows == nil
-	rows  []int // ascending file rows, or nil
+	rows  []int // file rows (ascending, except for permutedSource), or nil
 }
 
 var _ index.Source = (*rowSource)(nil)
@@ -40,6 +40,15 @@ func subsetSource(src index.Source, rows []int) *rowSource {
 		}
 	}
 	return &rowSource{src: src, rows: rows}
+}
+
+// permutedSource returns src with its rows in the order perm lists them
+// (a permutation of [0, src.Len())).
+func permutedSource(src index.Source, perm []int) *rowSource {
+	if len(perm) != src.Len() {
+		panic(fmt.Sprintf("cli: permutation of %d rows for a source of %d", len(perm), src.Len()))
+	}
+	return &rowSource{src: src, rows: perm}
 }
 
 // Len implements index.Source.
