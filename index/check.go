@@ -16,7 +16,8 @@ import (
 //     type and dimension, and belongs to a live head of the tree;
 //   - every live head's posting, if stored, is readable;
 //   - every live vector has at least one current copy in a posting or a
-//     tail, so an exhaustive search finds it;
+//     tail, so an exhaustive search finds it, and every current copy holds
+//     the vector stored for its id;
 //   - the in-memory tails and id states equal the update log in the store;
 //   - every stored upserted vector belongs to a live id, and every live id
 //     outside the build's range has one.
@@ -39,6 +40,18 @@ func (ix *Index) Check() error {
 	}
 	tree := ix.tree
 	covered := make(map[uint64]struct{}, ix.live.Load())
+	// sameAsStored checks a current copy against the vector stored for
+	// its id: a copy at the current version holding another vector would
+	// be returned for the id.
+	sameAsStored := func(p uint32, id uint64, row []byte) {
+		want, err := ix.storedRow(id)
+		switch {
+		case err != nil:
+			report("id %d: stored vector: %v", id, err)
+		case !bytes.Equal(row, want):
+			report("posting %d: the current copy of id %d differs from its stored vector", p, id)
+		}
+	}
 	dim, elem := ix.man.Dim, ix.man.Elem
 	var p posting.Posting
 	err := ix.store.Scan(func(id uint32, b []byte) error {
@@ -57,6 +70,7 @@ func (ix *Index) Check() error {
 		for i, v := range p.IDs {
 			if ix.vers.live(v, p.Versions[i]) {
 				covered[v] = struct{}{}
+				sameAsStored(id, v, p.Row(i))
 			}
 		}
 		if len(problems) >= 20 {
@@ -108,6 +122,7 @@ func (ix *Index) Check() error {
 		for i, id := range t.ids {
 			if ix.vers.live(id, t.vers[i]) {
 				covered[id] = struct{}{}
+				sameAsStored(pid, id, t.vecs[i*ix.rowBytes:(i+1)*ix.rowBytes])
 			}
 		}
 	}

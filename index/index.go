@@ -165,6 +165,7 @@ func open(dir string, opts Options, store *pebblestore.Store) (*Index, error) {
 		return nil, err
 	}
 	ix.maint = newMaintainer(ix)
+	ix.maint.start()
 	return ix, nil
 }
 

@@ -59,9 +59,13 @@ func (m *maintainer) pending() (uint32, bool) {
 func newMaintainer(ix *Index) *maintainer {
 	m := &maintainer{ix: ix, wake: make(chan struct{}, 1), quit: make(chan struct{}), done: make(chan struct{})}
 	m.cond = sync.NewCond(&m.mu)
+	return m
+}
+
+// start runs the maintainer's goroutine; ix.maint must be set first.
+func (m *maintainer) start() {
 	go m.loop()
 	m.poke()
-	return m
 }
 
 func (m *maintainer) poke() {
@@ -399,6 +403,10 @@ func (ix *Index) merge(p uint32, m *members, last uint64) error {
 	extra := ix.tails[p].after(last, ix.rowBytes)
 	ix.rmu.RUnlock()
 	ix.addLive(m, extra)
+	// m was read before the writer lock: drop copies an upsert or delete
+	// made stale since, or the re-insert would bring back an old vector
+	// at the current version.
+	m = m.live(ix)
 	b := ix.store.NewBatch()
 	defer b.Close()
 	b.DeletePosting(p)
@@ -437,17 +445,24 @@ type reinsertion struct {
 	rows   []byte
 }
 
-// stageReinsert writes the vectors of m to b as fresh copies at a new
-// version (so every old copy becomes stale) in the postings an upsert
-// would choose, never posting skip. The caller holds wmu.
+// stageReinsert writes the vectors of m that are still current to b as
+// fresh copies at a new version (so every old copy becomes stale) in the
+// postings an upsert would choose, never posting skip. The caller holds
+// wmu.
 func (ix *Index) stageReinsert(b *pebblestore.Batch, m *members, skip uint32) (*reinsertion, error) {
 	dim, rb := ix.man.Dim, ix.rowBytes
-	re := &reinsertion{rows: m.vecs}
+	re := &reinsertion{}
 	ws := ix.pool.Get().(*workspace)
 	defer ix.pool.Put(ws)
 	x := make([]float32, dim)
 	for i, id := range m.ids {
+		if !ix.vers.live(id, m.vers[i]) {
+			// Superseded or deleted since m was read: re-inserting it would
+			// bring an old vector back at the current version.
+			continue
+		}
 		row := m.vecs[i*rb : (i+1)*rb]
+		re.rows = append(re.rows, row...)
 		toFloat32(ix.man.Elem, row, x)
 		c := ix.opts.Candidates
 		ix.rmu.RLock()
@@ -524,6 +539,17 @@ func (m *members) add(id uint64, ver uint8, row []byte) {
 }
 
 func (m *members) len() int { return len(m.ids) }
+
+// live returns the copies of m that are current now.
+func (m *members) live(ix *Index) *members {
+	var out members
+	for i, id := range m.ids {
+		if ix.vers.live(id, m.vers[i]) {
+			out.add(id, m.vers[i], m.vecs[i*ix.rowBytes:(i+1)*ix.rowBytes])
+		}
+	}
+	return &out
+}
 
 // addLive appends the current copies of tail t (nil for none) to m.
 func (ix *Index) addLive(m *members, t *delta) {

@@ -249,6 +249,18 @@ func (ix *Index) Get(id uint64) ([]float32, error) {
 	if ix.vers.get(id)&stateLive == 0 {
 		return nil, fmt.Errorf("id %d: %w", id, ErrNotFound)
 	}
+	row, err := ix.storedRow(id)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]float32, ix.man.Dim)
+	toFloat32(ix.man.Elem, row, out)
+	return out, nil
+}
+
+// storedRow returns the stored vector of id, in the element type: its
+// upserted record, else the build's row.
+func (ix *Index) storedRow(id uint64) ([]byte, error) {
 	row, err := ix.store.Get(idKey(keyVector, id))
 	switch {
 	case errors.Is(err, posting.ErrNotFound) && id < uint64(ix.man.Count):
@@ -264,9 +276,7 @@ func (ix *Index) Get(id uint64) ([]float32, error) {
 	if len(row) != ix.rowBytes {
 		return nil, fmt.Errorf("%w: vector %d has %d bytes, want %d", ErrCorrupt, id, len(row), ix.rowBytes)
 	}
-	out := make([]float32, ix.man.Dim)
-	toFloat32(ix.man.Elem, row, out)
-	return out, nil
+	return row, nil
 }
 
 // Contains reports whether id holds a vector.
