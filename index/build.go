@@ -244,11 +244,9 @@ func toFloat32(elem ElemType, raw []byte, dst []float32) {
 			dst[i] = float32(int8(raw[i]))
 		}
 	case Float16:
-		h := make([]uint16, len(dst))
-		for i := range h {
-			h[i] = uint16(raw[2*i]) | uint16(raw[2*i+1])<<8
+		for i := range dst {
+			dst[i] = vec.Float16frombits(uint16(raw[2*i]) | uint16(raw[2*i+1])<<8)
 		}
-		vec.F16ToF32(dst, h)
 	}
 }
 

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/shoaldb/shoal/index"
-	"github.com/shoaldb/shoal/internal/vec"
 )
 
 func init() {
@@ -37,15 +36,8 @@ func (o *buildOptions) Validate() error {
 	if o.data == "" || o.out == "" {
 		return errors.New("-data and -out are required")
 	}
-	if _, err := vec.ParseMetric(o.metric); err != nil {
-		return err
-	}
-	if o.elem != "" {
-		if _, err := vec.ParseElemType(o.elem); err != nil {
-			return err
-		}
-	}
-	return nil
+	_, _, err := parseStorage(o.metric, o.elem)
+	return err
 }
 
 func runBuild(ctx context.Context, env *Env, args []string) error {
@@ -78,11 +70,7 @@ func (o *buildOptions) Run(ctx context.Context, env *Env) error {
 		return err
 	}
 	defer src.Close()
-	metric, _ := vec.ParseMetric(o.metric)
-	var elem index.ElemType
-	if o.elem != "" {
-		elem, _ = vec.ParseElemType(o.elem)
-	}
+	metric, elem, _ := parseStorage(o.metric, o.elem)
 	opts := &index.Options{
 		Metric: metric, Elem: elem, Ratio: o.ratio, Replicas: o.replicas, PostingCap: o.cap,
 		RNGFactor: o.rng, ClosureEpsilon: o.closure, K: o.k,

@@ -88,15 +88,8 @@ func (o *churnOptions) Validate() error {
 	case !(o.tolerance >= 0):
 		return fmt.Errorf("-tolerance %v, want >= 0", o.tolerance)
 	}
-	if _, err := vec.ParseMetric(o.metric); err != nil {
-		return err
-	}
-	if o.elem != "" {
-		if _, err := vec.ParseElemType(o.elem); err != nil {
-			return err
-		}
-	}
-	return nil
+	_, _, err := parseStorage(o.metric, o.elem)
+	return err
 }
 
 // churnFlag reports whether args select the churn benchmark (a -churn
@@ -281,11 +274,7 @@ type churnReport struct {
 
 // buildOptions returns the index options of both builds.
 func (o *churnOptions) buildOptions() *index.Options {
-	metric, _ := vec.ParseMetric(o.metric)
-	var elem index.ElemType
-	if o.elem != "" {
-		elem, _ = vec.ParseElemType(o.elem)
-	}
+	metric, elem, _ := parseStorage(o.metric, o.elem)
 	return &index.Options{
 		Metric: metric, Elem: elem, Ratio: o.ratio, Replicas: o.replicas, PostingCap: o.cap,
 		RNGFactor: o.rng, ClosureEpsilon: o.closure, K: o.branch, Seed: o.seed, Workers: o.workers,

@@ -6,7 +6,6 @@ import (
 	"fmt"
 
 	"github.com/shoaldb/shoal/index"
-	"github.com/shoaldb/shoal/internal/vec"
 )
 
 func init() {
@@ -36,13 +35,8 @@ func (o *createOptions) Validate() error {
 	case o.cap < 0:
 		return fmt.Errorf("-cap %d, want >= 0", o.cap)
 	}
-	if _, err := vec.ParseMetric(o.metric); err != nil {
-		return err
-	}
-	if _, err := vec.ParseElemType(o.elem); err != nil {
-		return err
-	}
-	return nil
+	_, _, err := parseStorage(o.metric, o.elem)
+	return err
 }
 
 // runCreate is `shoal create`.
@@ -66,8 +60,7 @@ func runCreate(ctx context.Context, env *Env, args []string) error {
 
 // Run creates the index and prints its shape.
 func (o *createOptions) Run(ctx context.Context, env *Env) error {
-	metric, _ := vec.ParseMetric(o.metric)
-	elem, _ := vec.ParseElemType(o.elem)
+	metric, elem, _ := parseStorage(o.metric, o.elem)
 	m, err := index.Create(o.index, o.dim, &index.Options{
 		Metric: metric, Elem: elem, PostingCap: o.cap, Replicas: o.replicas, RNGFactor: o.rng, K: o.k, Seed: o.seed,
 	})

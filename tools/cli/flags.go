@@ -4,6 +4,9 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/shoaldb/shoal/index"
+	"github.com/shoaldb/shoal/internal/vec"
 )
 
 // sizeFlag is a byte count flag accepting suffixes: 64MiB, 1GiB, 512k.
@@ -104,4 +107,20 @@ func cacheOption(s sizeFlag) int64 {
 		return -1
 	}
 	return int64(s)
+}
+
+// parseStorage parses the -metric and -elem flags shared by build, create
+// and bench -churn; an empty elem means "as the source" (zero).
+func parseStorage(metric, elem string) (index.Metric, index.ElemType, error) {
+	m, err := vec.ParseMetric(metric)
+	if err != nil {
+		return 0, 0, err
+	}
+	var e index.ElemType
+	if elem != "" {
+		if e, err = vec.ParseElemType(elem); err != nil {
+			return 0, 0, err
+		}
+	}
+	return m, e, nil
 }
