@@ -291,9 +291,10 @@ func (ix *Index) trimTail(p uint32, last uint64) {
 	ix.tailBytes.Add(int64(rest.bytes() - cur.bytes()))
 }
 
-// dropTail removes the tail of a posting that is no longer a head (an
-// upsert raced with the merge that removed it: its copies were placed
-// again when the merge re-inserted... or are re-inserted now).
+// dropTail handles the tail of a posting that is no longer a head (an
+// upsert routed to it before the merge that removed it committed): its
+// current copies are re-inserted into live postings and the tail is
+// dropped, in one batch.
 func (ix *Index) dropTail(p uint32) error {
 	ix.wmu.Lock()
 	defer ix.wmu.Unlock()
