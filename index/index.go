@@ -26,9 +26,9 @@
 // Pebble batch (the write-ahead log makes it durable), and an in-memory
 // tail that searches score with the posting. A background maintainer folds
 // tails into their postings (dropping stale copies), splits postings that
-// grow past twice the build's mean size by balanced 2-means (the tree gets
-// the new head), re-inserts vectors that a split brought closer to another
-// head (SPFresh's reassign), and merges postings that shrink away. Every
+// grow past PostingCap by balanced 2-means (the tree gets the new head),
+// re-inserts vectors that a split brought closer to another head
+// (SPFresh's reassign), and merges postings that shrink away. Every
 // step is one atomic batch and the tree's edits are logged, so a crash
 // never loses an acknowledged write and a restart resumes maintenance.
 // Check verifies all of it.
@@ -86,6 +86,12 @@ type Index struct {
 	live      atomic.Int64
 	tailBytes atomic.Int64
 	maint     *maintainer
+	// readers and pending publish maintenance to searches in flight
+	// (publish.go).
+	readers readers
+	pending atomic.Pointer[pendingSet]
+	// retiredAtOpen counts the retire records Open completed.
+	retiredAtOpen int
 
 	queries      atomic.Int64
 	postingsRead atomic.Int64
@@ -158,7 +164,11 @@ func open(dir string, opts Options, store *pebblestore.Store) (*Index, error) {
 	if ix.vectors, err = openVectors(dir, man); err != nil {
 		return nil, err
 	}
-	if err := ix.recoverUpdates(); err != nil {
+	err = ix.recoverUpdates()
+	if err == nil {
+		err = ix.finishRetired()
+	}
+	if err != nil {
 		if ix.vectors != nil {
 			ix.vectors.Close()
 		}

@@ -36,6 +36,14 @@ type maintainer struct {
 
 	qmu   sync.Mutex
 	queue []uint32 // postings to rewrite before any tail (over-full halves of a split)
+
+	// Sweep state (sweep.go): debt is the stale copies made since the
+	// last sweep began; cursor the next posting of the sweep in progress
+	// (-1: none), guarded by run.
+	debt   atomic.Int64
+	cursor int
+	sweeps atomic.Int64
+	swept  atomic.Int64
 }
 
 // later queues posting p for a rewrite.
@@ -57,7 +65,7 @@ func (m *maintainer) pending() (uint32, bool) {
 }
 
 func newMaintainer(ix *Index) *maintainer {
-	m := &maintainer{ix: ix, wake: make(chan struct{}, 1), quit: make(chan struct{}), done: make(chan struct{})}
+	m := &maintainer{ix: ix, wake: make(chan struct{}, 1), quit: make(chan struct{}), done: make(chan struct{}), cursor: -1}
 	m.cond = sync.NewCond(&m.mu)
 	return m
 }
@@ -124,7 +132,7 @@ func (m *maintainer) step(all bool) (bool, error) {
 		p, ok = m.ix.pickFold(all)
 	}
 	if !ok {
-		return false, nil
+		return m.sweepStep(all)
 	}
 	if err := m.ix.rewrite(p); err != nil {
 		return false, err
@@ -316,8 +324,13 @@ func (ix *Index) dropTail(p uint32) error {
 	if err := b.Commit(true); err != nil {
 		return fmt.Errorf("shoal: drop tail of %d: %w", p, err)
 	}
+	ix.rmu.Lock()
+	grown := ix.publishReinsert(re)
+	ix.rmu.Unlock()
+	ix.tailBytes.Add(int64(grown))
 	ix.trimTail(p, ix.seq)
-	ix.applyReinsert(re)
+	ix.readers.wait()
+	ix.finishReinsert(re)
 	return nil
 }
 
@@ -336,6 +349,10 @@ func (ix *Index) split(p uint32, m *members, last uint64) error {
 
 // splitCommit does the split of posting p under the writer lock and
 // returns the new posting, the old head, the new heads and the halves.
+//
+// p keeps its old content in the store until no search routed by the old
+// tree can read it (publish.go): the first batch adds q and the tree
+// record, the second, after a grace period, rewrites p as its half.
 func (ix *Index) splitCommit(p uint32, m *members, last uint64) (q uint32, old, c1, c2 []float32, parts *[2]members, err error) {
 	dim := ix.man.Dim
 	ix.wmu.Lock()
@@ -359,18 +376,18 @@ func (ix *Index) splitCommit(p uint32, m *members, last uint64) (q uint32, old, 
 	old = slices.Clone(ix.tree.Head(int(p)))
 	b := ix.store.NewBatch()
 	defer b.Close()
-	if err = ix.putPosting(b, p, &parts[0]); err != nil {
-		return
-	}
 	if err = ix.putPosting(b, q, &parts[1]); err != nil {
 		return
 	}
-	b.DeleteRange(appendKey(p, 0), appendKey(p, ix.seq+1))
 	seq := ix.seq + 1
 	b.Set(treeOpKey(seq), encodeSplit(p, q, c1, c2))
+	b.Set(retireKey(p), encodeKeep(parts[0].ids))
 	if err = b.Commit(true); err != nil {
 		err = fmt.Errorf("shoal: split posting %d: %w", p, err)
 		return
+	}
+	if testHookRetire != nil {
+		testHookRetire()
 	}
 	ix.seq = seq
 	ix.rmu.Lock()
@@ -383,9 +400,22 @@ func (ix *Index) splitCommit(p uint32, m *members, last uint64) (q uint32, old, 
 		return
 	}
 	ix.treeGen.Add(1)
-	ix.trimTail(p, ix.seq)
 	ix.splits.Add(1)
 	ix.treeOps++
+	ix.readers.wait()
+	// p's tail, folded into the halves, goes with its old content.
+	b2 := ix.store.NewBatch()
+	defer b2.Close()
+	if err = ix.putPosting(b2, p, &parts[0]); err != nil {
+		return
+	}
+	b2.DeleteRange(appendKey(p, 0), appendKey(p, seq))
+	b2.Delete(retireKey(p))
+	if err = b2.Commit(true); err != nil {
+		err = fmt.Errorf("shoal: split posting %d: %w", p, err)
+		return
+	}
+	ix.trimTail(p, seq)
 	for i := range parts {
 		if parts[i].len() > ix.splitAbove() {
 			ix.maint.later([]uint32{p, q}[i])
@@ -397,6 +427,7 @@ func (ix *Index) splitCommit(p uint32, m *members, last uint64) (q uint32, old, 
 
 // merge removes posting p, whose live content m is too small to be worth
 // a head, and re-inserts its vectors into their nearest other postings.
+// The stored posting is deleted only after a grace period (publish.go).
 func (ix *Index) merge(p uint32, m *members, last uint64) error {
 	ix.wmu.Lock()
 	defer ix.wmu.Unlock()
@@ -410,8 +441,8 @@ func (ix *Index) merge(p uint32, m *members, last uint64) error {
 	m = m.live(ix)
 	b := ix.store.NewBatch()
 	defer b.Close()
-	b.DeletePosting(p)
 	b.DeleteRange(appendKey(p, 0), appendKey(p, ix.seq+1))
+	b.Set(retireKey(p), nil)
 	seq := ix.seq + 1
 	b.Set(treeOpKey(seq), encodeRemove(p))
 	ix.seq = seq
@@ -422,17 +453,33 @@ func (ix *Index) merge(p uint32, m *members, last uint64) error {
 	if err := b.Commit(true); err != nil {
 		return fmt.Errorf("shoal: merge posting %d: %w", p, err)
 	}
+	if testHookRetire != nil {
+		testHookRetire()
+	}
 	ix.rmu.Lock()
 	err = ix.tree.RemoveLeaf(p)
+	grown := 0
+	if err == nil {
+		grown = ix.publishReinsert(re)
+	}
 	ix.rmu.Unlock()
 	if err != nil {
 		return fmt.Errorf("%w: merge posting %d: %v", ErrCorrupt, p, err)
 	}
+	ix.tailBytes.Add(int64(grown))
 	ix.treeGen.Add(1)
 	ix.trimTail(p, ix.seq)
-	ix.applyReinsert(re)
 	ix.merges.Add(1)
 	ix.treeOps++
+	ix.readers.wait()
+	ix.finishReinsert(re)
+	b2 := ix.store.NewBatch()
+	defer b2.Close()
+	b2.DeletePosting(p)
+	b2.Delete(retireKey(p))
+	if err := b2.Commit(false); err != nil {
+		return fmt.Errorf("shoal: merge posting %d: %w", p, err)
+	}
 	return ix.maybeCheckpoint()
 }
 
@@ -491,17 +538,17 @@ func (ix *Index) stageReinsert(b *pebblestore.Batch, m *members, skip uint32) (*
 	return re, nil
 }
 
-// applyReinsert publishes a committed re-insert: new copies first, then
-// the versions that make them current. The caller holds wmu.
-func (ix *Index) applyReinsert(re *reinsertion) {
+// publishReinsert adds the copies of a committed re-insert to their
+// postings' tails and marks their versions pending, so that searches accept
+// them beside the old copies until finishReinsert. It returns how many
+// bytes the tails grew. The caller holds wmu and rmu.
+func (ix *Index) publishReinsert(re *reinsertion) (grown int) {
 	rb := ix.rowBytes
-	defer func() {
-		for i, id := range re.ids {
-			ix.vers.set(id, re.states[i])
-		}
-	}()
-	grown := 0
-	ix.rmu.Lock()
+	pend := make(pendingSet, len(re.ids))
+	for i, id := range re.ids {
+		pend[id] = re.states[i]
+	}
+	ix.pending.Store(&pend)
 	for i, id := range re.ids {
 		row := re.rows[i*rb : (i+1)*rb]
 		for j, p := range re.places[i] {
@@ -512,9 +559,19 @@ func (ix *Index) applyReinsert(re *reinsertion) {
 			ix.tails[p] = t
 		}
 	}
-	ix.rmu.Unlock()
-	ix.tailBytes.Add(int64(grown))
+	return grown
+}
+
+// finishReinsert switches the re-inserted ids to their new versions (their
+// old copies become stale) once no search predating publishReinsert is in
+// flight. The caller holds wmu.
+func (ix *Index) finishReinsert(re *reinsertion) {
+	for i, id := range re.ids {
+		ix.vers.set(id, re.states[i])
+	}
+	ix.pending.Store(nil)
 	ix.reinserts.Add(int64(len(re.ids)))
+	ix.maint.noteStale(len(re.ids))
 }
 
 // maybeCheckpoint saves the tree once enough records have accumulated.

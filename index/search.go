@@ -13,6 +13,10 @@ import (
 	"github.com/shoaldb/shoal/posting"
 )
 
+// testHookRouted, when set by a test, runs between a search's routing and
+// its reads (to widen races with maintenance).
+var testHookRouted func()
+
 // Result is one search hit.
 type Result struct {
 	ID       uint64
@@ -123,6 +127,10 @@ func (ix *Index) search(ws *workspace, q []float32, k int, sp *SearchParams, st 
 	}
 	ix.quantizeQuery(ws)
 
+	// Maintenance keeps what this search's routing points at until it
+	// exits (publish.go).
+	e := ix.readers.enter()
+	defer ix.readers.exit(e)
 	ix.rmu.RLock()
 	heads := ix.tree.Search(ws.q, params.NProbe, params.Beam, &ws.route)
 	if ix.man.Metric != InnerProduct && params.Epsilon >= 0 && len(heads) > 0 && heads[0].Dist > 0 {
@@ -144,6 +152,9 @@ func (ix *Index) search(ws *workspace, q []float32, k int, sp *SearchParams, st 
 	}
 	ws.tails = ix.tailsOf(ws.ids, ws.tails)
 	ix.rmu.RUnlock()
+	if testHookRouted != nil {
+		testHookRouted()
+	}
 	ws.top.reset(k)
 	ws.vecs = 0
 	reads := 0
@@ -253,7 +264,7 @@ func (ix *Index) score(ws *workspace, ids []uint64, vers []uint8, vectors []byte
 	for i, dist := range d {
 		// The version check costs a lookup: do it only for copies that
 		// would enter the heap.
-		if ws.top.admits(dist) && ix.vers.live(ids[i], vers[i]) {
+		if ws.top.admits(dist) && ix.visible(ids[i], vers[i]) {
 			ws.top.push(ids[i], dist)
 		}
 	}

@@ -108,6 +108,7 @@ func (ix *Index) Upsert(ids []uint64, vectors [][]float32) error {
 		ix.vers.set(id, states[i])
 	}
 	ix.live.Add(int64(added))
+	ix.maint.noteStale(len(ids) - added)
 	ix.wmu.Unlock()
 
 	ix.upserts.Add(int64(len(ids)))
@@ -216,6 +217,8 @@ func (ix *Index) Delete(ids []uint64) (int, error) {
 		ix.vers.set(id, ix.vers.get(id)&versionMask)
 	}
 	ix.live.Add(-int64(len(gone)))
+	ix.maint.noteStale(len(gone))
+	ix.maint.poke()
 	ix.wmu.Unlock()
 	ix.deletes.Add(int64(len(gone)))
 	return len(gone), ix.syncWrites()

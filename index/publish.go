@@ -1,0 +1,105 @@
+package index
+
+import (
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// readers tracks searches in flight so that maintenance can wait until
+// every search that might still use an old routing snapshot has finished
+// (a grace period, as in RCU) before it removes what that snapshot points
+// at: the old content of a split posting, a merged posting, the old copies
+// of re-inserted vectors.
+//
+// Searches register in the current epoch, one of two counters by its
+// parity. A grace period advances the epoch and waits for the counter of
+// the previous one to drain; searches that start meanwhile count in the
+// other. Grace periods are serialised.
+type readers struct {
+	mu     sync.Mutex // serialises wait
+	epoch  atomic.Uint64
+	active [2]atomic.Int64
+}
+
+// enter registers a search and returns the epoch to pass to exit.
+func (r *readers) enter() uint64 {
+	for {
+		e := r.epoch.Load()
+		r.active[e&1].Add(1)
+		if r.epoch.Load() == e {
+			return e
+		}
+		// A grace period began between the load and the count, and may
+		// have seen the counter empty: register again in the new epoch.
+		r.active[e&1].Add(-1)
+	}
+}
+
+// exit ends a search registered in epoch e.
+func (r *readers) exit(e uint64) { r.active[e&1].Add(-1) }
+
+// wait returns once every search that entered before the call has exited.
+func (r *readers) wait() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	old := r.epoch.Add(1) - 1
+	for spin := 0; r.active[old&1].Load() != 0; spin++ {
+		if spin < 64 {
+			runtime.Gosched()
+		} else {
+			time.Sleep(20 * time.Microsecond)
+		}
+	}
+}
+
+// Publishing maintenance to concurrent searches.
+//
+// A search routes and picks up the posting tails under rmu, then reads
+// postings from the store and checks versions without any lock. Maintenance
+// therefore changes things in an order that never hides a vector from a
+// search in flight:
+//
+//  1. One batch commits everything new (new postings, re-inserted copies
+//     and their states, the tree record) and a retire record naming what
+//     the old routing still reads (the split or merged posting's old
+//     content). Nothing a search might read is removed yet.
+//  2. Under rmu, the tree edit and the new copies' tails are published, and
+//     the re-inserted ids' next versions are marked pending: searches
+//     accept copies at the pending version as well as at the current one.
+//  3. A grace period (readers.wait) lets every search that started before
+//     step 2 finish.
+//  4. The versions are switched (old copies become stale) and the pending
+//     mark cleared; a second batch removes the retired content and its
+//     record. A crash between 1 and 4 leaves the retire record, which Open
+//     completes (finishRetired).
+//
+// Upserts need none of this: their new copies are invisible until the
+// version switch, and a search overlapping an upsert of a vector may miss
+// that vector (it never sees a stale one after the upsert returns).
+
+// testHookRetire, when set by a test, runs after the first batch of a
+// split or merge (its retire record committed, the old content kept).
+var testHookRetire func()
+
+// pendingSet maps ids being re-placed by maintenance to the state their
+// new copies carry.
+type pendingSet map[uint64]uint8
+
+// visible reports whether a search may return the copy of id written at
+// version ver: the id's current version, or the pending one of an id that
+// maintenance is re-placing.
+func (ix *Index) visible(id uint64, ver uint8) bool {
+	if ix.vers.live(id, ver) {
+		return true
+	}
+	if p := ix.pending.Load(); p != nil {
+		if st, ok := (*p)[id]; ok && st == liveState(ver) {
+			return true
+		}
+	}
+	// The switch (versions first, then the pending mark) may have happened
+	// between the two looks.
+	return ix.vers.live(id, ver)
+}

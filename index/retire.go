@@ -1,0 +1,90 @@
+package index
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+
+	"github.com/shoaldb/shoal/posting"
+)
+
+// Retire records ('x' posting u32) name stored postings whose old content
+// searches may still read while a split or merge is published
+// (publish.go). The value is empty when the posting goes away (merge), or
+// the ids (u64 LE each) that stay in it (the split's first half). The
+// maintainer removes the record with the old content; a record found at
+// Open belongs to a unit cut short by a crash and is completed there.
+const keyRetire = 'x'
+
+func retireKey(p uint32) []byte {
+	return binary.BigEndian.AppendUint32([]byte{keyRetire}, p)
+}
+
+func encodeKeep(ids []uint64) []byte {
+	b := make([]byte, 0, 8*len(ids))
+	for _, id := range ids {
+		b = binary.LittleEndian.AppendUint64(b, id)
+	}
+	return b
+}
+
+// finishRetired completes the retire records left by a crash: merged
+// postings are deleted, split postings cut down to the ids they kept. It
+// runs at Open, after the tree is loaded.
+func (ix *Index) finishRetired() error {
+	type record struct {
+		p    uint32
+		keep map[uint64]struct{} // nil: delete
+	}
+	var recs []record
+	err := ix.store.ScanPrefix([]byte{keyRetire}, func(k, v []byte) error {
+		if len(k) != 5 || len(v)%8 != 0 {
+			return fmt.Errorf("%w: retire record %x of %d bytes", ErrCorrupt, k, len(v))
+		}
+		r := record{p: binary.BigEndian.Uint32(k[1:])}
+		if len(v) > 0 {
+			r.keep = make(map[uint64]struct{}, len(v)/8)
+			for i := 0; i < len(v); i += 8 {
+				r.keep[binary.LittleEndian.Uint64(v[i:])] = struct{}{}
+			}
+		}
+		recs = append(recs, r)
+		return nil
+	})
+	if err != nil || len(recs) == 0 {
+		return err
+	}
+	b := ix.store.NewBatch()
+	defer b.Close()
+	for _, r := range recs {
+		b.Delete(retireKey(r.p))
+		if r.keep == nil || !ix.tree.IsLeaf(r.p) {
+			b.DeletePosting(r.p)
+			continue
+		}
+		var m members
+		var dec posting.Posting
+		err := ix.store.Read(r.p, func(buf []byte) error {
+			if err := posting.Decode(buf, &dec); err != nil {
+				return fmt.Errorf("%w: posting %d: %v", ErrCorrupt, r.p, err)
+			}
+			for i, id := range dec.IDs {
+				if _, ok := r.keep[id]; ok {
+					m.add(id, dec.Versions[i], dec.Row(i))
+				}
+			}
+			return nil
+		})
+		if err != nil && !errors.Is(err, posting.ErrNotFound) {
+			return err
+		}
+		if err := ix.putPosting(b, r.p, &m); err != nil {
+			return err
+		}
+	}
+	if err := b.Commit(true); err != nil {
+		return fmt.Errorf("shoal: finish interrupted maintenance: %w", err)
+	}
+	ix.retiredAtOpen = len(recs)
+	return nil
+}
