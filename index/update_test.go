@@ -464,3 +464,59 @@ func TestSearchDuringMaintenance(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestSweepCollectsDeleted deletes half the vectors and no upsert touches
+// their postings: Drain's sweep must still drop the stale copies (every
+// posting ends with under a quarter stale) and merge emptied postings.
+func TestSweepCollectsDeleted(t *testing.T) {
+	const dim, n = 8, 2000
+	data := clustered(n, dim, 10, 3, 3)
+	ix, _ := buildTest(t, data, dim, &Options{Ratio: 0.05})
+	ix.PauseMaintenance()
+	// Delete whole clusters' worth: every id below n/2, so some postings
+	// empty entirely.
+	var del []uint64
+	for id := uint64(0); id < n/2; id++ {
+		del = append(del, id)
+	}
+	if _, err := ix.Delete(del); err != nil {
+		t.Fatal(err)
+	}
+	stale := func() (stale, total, worst int) {
+		err := ix.ScanPostings(func(id uint32, p *posting.Posting) error {
+			s := 0
+			for i, v := range p.IDs {
+				if !ix.vers.live(v, p.Versions[i]) {
+					s++
+				}
+			}
+			stale += s
+			total += p.Len()
+			if s*sweepShare >= p.Len() && s > 0 {
+				worst++
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	s0, t0, w0 := stale()
+	if err := ix.Drain(); err != nil {
+		t.Fatal(err)
+	}
+	s1, t1, w1 := stale()
+	t.Logf("stale copies %d of %d (%d postings ≥ 1/%d stale) → %d of %d (%d); %d merges", s0, t0, w0, sweepShare, s1, t1, w1, ix.Stats().Merges)
+	if w0 == 0 || w1 != 0 {
+		t.Fatalf("postings a quarter or more stale: %d before the sweep, %d after; want >0 and 0", w0, w1)
+	}
+	if err := ix.Check(); err != nil {
+		t.Fatal(err)
+	}
+	for id := uint64(n / 2); id < n; id += 37 {
+		if !findsExactly(t, ix, id, data[id*dim:(id+1)*dim]) {
+			t.Fatalf("id %d lost by the sweep", id)
+		}
+	}
+}
