@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -61,6 +62,7 @@ type churnOptions struct {
 	reassign        int
 	cpuprofile      string
 	shuffle         bool
+	curve           intList
 
 	// Build options, as `shoal build`'s flags.
 	metric, elem string
@@ -141,6 +143,7 @@ func runChurn(ctx context.Context, env *Env, args []string) error {
 	fs.IntVar(&o.reassign, "reassign", 0, "postings near a split checked for vectors to reassign (default: the index's; negative: no reassignment)")
 	fs.BoolVar(&o.shuffle, "shuffle", false, "permute the rows (seeded) first: the offline and inserted halves then come from the same distribution")
 	fs.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile of the whole run to this file")
+	fs.Var(&o.curve, "curve", "more nprobes to measure both indexes at (e.g. 32,48): the churned index's recall at the static index's bytes read per query is interpolated from them")
 	fs.StringVar(&o.metric, "metric", "l2", "build: distance: l2, ip or cosine")
 	fs.StringVar(&o.elem, "elem", "", "build: store vectors as float32, float16, uint8 or int8 (default: as the file)")
 	fs.Float64Var(&o.ratio, "ratio", 0, "build: heads per vector (default 0.12)")
@@ -182,6 +185,7 @@ func runChurn(ctx context.Context, env *Env, args []string) error {
 
 // churnSearch is the measurement of one index at the fixed nprobe.
 type churnSearch struct {
+	NProbe int     `json:"nprobe"`
 	Recall float64 `json:"recall"`
 	QPS    float64 `json:"qps"` // one thread
 	P50Ms  float64 `json:"p50_ms"`
@@ -266,8 +270,14 @@ type churnReport struct {
 	Churned    churnSearch `json:"churned"`
 	Static     churnSearch `json:"static"`
 	RecallDiff float64     `json:"recall_diff"` // churned − static
-	Tolerance  float64     `json:"tolerance"`
-	Pass       bool        `json:"pass"` // RecallDiff ≥ −Tolerance
+	// The -curve points, and the churned index's recall interpolated at
+	// the static one's KiB read per query at -nprobe (0 when the curve
+	// does not reach down to it).
+	ChurnedCurve   []churnSearch `json:"churned_curve,omitempty"`
+	StaticCurve    []churnSearch `json:"static_curve,omitempty"`
+	RecallEqualKiB float64       `json:"churned_recall_at_static_kib,omitempty"`
+	Tolerance      float64       `json:"tolerance"`
+	Pass           bool          `json:"pass"` // RecallDiff ≥ −Tolerance
 
 	writeBase int64 // write_bytes before churn
 }
@@ -431,6 +441,9 @@ func (o *churnOptions) Run(ctx context.Context, env *Env) (rep *churnReport, err
 		return nil, err
 	}
 	rep.Churned.Heads = rep.Heads
+	if rep.ChurnedCurve, err = o.measureCurve(ix, queries, truth, sp, nil); err != nil {
+		return nil, err
+	}
 	err = ix.Close()
 	ix = nil
 	if err != nil {
@@ -457,6 +470,10 @@ func (o *churnOptions) Run(ctx context.Context, env *Env) (rep *churnReport, err
 	if rep.Static, err = churnMeasure(six, queries, truth, o.k, sp, live); err != nil {
 		return nil, err
 	}
+	if rep.StaticCurve, err = o.measureCurve(six, queries, truth, sp, live); err != nil {
+		return nil, err
+	}
+	rep.RecallEqualKiB = recallAtKiB(append(slices.Clone(rep.ChurnedCurve), rep.Churned), rep.Static.KiBPerQ)
 	rep.Static.BuildSecs, rep.Static.Heads = staticSecs, sm.Heads
 	rep.Churned.BuildSecs = rep.BuildSecs
 
@@ -595,6 +612,7 @@ func churnMeasure(ix *index.Index, queries [][]float32, truth [][]int32, k int, 
 		want += len(t)
 	}
 	return churnSearch{
+		NProbe: sp.NProbe,
 		Recall: float64(hits) / float64(max(1, want)),
 		QPS:    float64(len(queries)) / wall,
 		P50Ms:  percentile(lat, 0.5),
@@ -603,6 +621,34 @@ func churnMeasure(ix *index.Index, queries [][]float32, truth [][]int32, k int, 
 		VectorsPerQ: float64(after.VectorsRead-before.VectorsRead) / nq,
 		KiBPerQ:     float64(after.ReadBytes-before.ReadBytes) / 1024 / nq,
 	}, nil
+}
+
+// measureCurve measures ix at each -curve nprobe.
+func (o *churnOptions) measureCurve(ix *index.Index, queries [][]float32, truth [][]int32, sp *index.SearchParams, rowOf []int) ([]churnSearch, error) {
+	var out []churnSearch
+	for _, np := range o.curve {
+		p := *sp
+		p.NProbe = np
+		m, err := churnMeasure(ix, queries, truth, o.k, &p, rowOf)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}
+
+// recallAtKiB interpolates recall linearly in KiB read per query between
+// the two points of pts around kib; 0 if kib is outside them.
+func recallAtKiB(pts []churnSearch, kib float64) float64 {
+	slices.SortFunc(pts, func(a, b churnSearch) int { return cmp.Compare(a.KiBPerQ, b.KiBPerQ) })
+	for i := 1; i < len(pts); i++ {
+		a, b := pts[i-1], pts[i]
+		if a.KiBPerQ <= kib && kib <= b.KiBPerQ && b.KiBPerQ > a.KiBPerQ {
+			return a.Recall + (b.Recall-a.Recall)*(kib-a.KiBPerQ)/(b.KiBPerQ-a.KiBPerQ)
+		}
+	}
+	return 0
 }
 
 // churnPostingStats scans the stored postings of ix.
@@ -675,11 +721,19 @@ func (r *churnReport) print(w io.Writer) {
 		p.Stored, p.EmptyHeads, p.Min, p.Mean, p.P99, p.Max, p.Cap, p.OverCap, p.DeletedCopy)
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintf(tw, "index\trecall@%d\tQPS 1t\tp50 ms\tp99 ms\tvectors/q\tKiB read/q\theads\tbuild s\t\n", r.K)
-	for _, s := range []struct {
+	type row struct {
 		name string
 		m    churnSearch
-	}{{"churned", r.Churned}, {"static", r.Static}} {
-		fmt.Fprintf(tw, "%s\t%.4f\t%.0f\t%.3f\t%.3f\t%.0f\t%.1f\t%d\t%.2f\t\n", s.name, s.m.Recall, s.m.QPS, s.m.P50Ms, s.m.P99Ms, s.m.VectorsPerQ, s.m.KiBPerQ, s.m.Heads, s.m.BuildSecs)
+	}
+	rows := []row{{"churned", r.Churned}, {"static", r.Static}}
+	for _, m := range r.ChurnedCurve {
+		rows = append(rows, row{"churned", m})
+	}
+	for _, m := range r.StaticCurve {
+		rows = append(rows, row{"static", m})
+	}
+	for _, s := range rows {
+		fmt.Fprintf(tw, "%s np %d\t%.4f\t%.0f\t%.3f\t%.3f\t%.0f\t%.1f\t%d\t%.2f\t\n", s.name, s.m.NProbe, s.m.Recall, s.m.QPS, s.m.P50Ms, s.m.P99Ms, s.m.VectorsPerQ, s.m.KiBPerQ, s.m.Heads, s.m.BuildSecs)
 	}
 	tw.Flush()
 	verdict := "PASS"
@@ -688,4 +742,8 @@ func (r *churnReport) print(w io.Writer) {
 	}
 	fmt.Fprintf(w, "recall@%d churned − static: %+.4f at nprobe %d over %d queries (tolerance %.3f): %s\n",
 		r.K, r.RecallDiff, r.NProbe, r.Queries, r.Tolerance, verdict)
+	if r.RecallEqualKiB > 0 {
+		fmt.Fprintf(w, "at the static index's %.1f KiB read per query the churned index's recall@%d is %.4f (%+.4f)\n",
+			r.Static.KiBPerQ, r.K, r.RecallEqualKiB, r.RecallEqualKiB-r.Static.Recall)
+	}
 }

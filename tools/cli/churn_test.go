@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -274,5 +275,16 @@ func TestRowSource(t *testing.T) {
 	got, err := (&rowReader{src: rangeSource(src, 10, 5)}).read(1, 2)
 	if err != nil || !slices.Equal(got[0], data[11*dim:12*dim]) || !slices.Equal(got[1], data[12*dim:13*dim]) {
 		t.Errorf("range source rows 1,2 of [10,15): %v, %v; want file rows 11, 12", got, err)
+	}
+}
+
+func TestRecallAtKiB(t *testing.T) {
+	pts := []churnSearch{{KiBPerQ: 200, Recall: 0.9}, {KiBPerQ: 100, Recall: 0.8}, {KiBPerQ: 400, Recall: 0.95}}
+	for _, c := range []struct{ kib, want float64 }{
+		{100, 0.8}, {150, 0.85}, {300, 0.925}, {400, 0.95}, {50, 0}, {500, 0},
+	} {
+		if got := recallAtKiB(slices.Clone(pts), c.kib); math.Abs(got-c.want) > 1e-9 {
+			t.Errorf("recallAtKiB(%v) = %v, want %v", c.kib, got, c.want)
+		}
 	}
 }
