@@ -282,6 +282,13 @@ func (ix *Index) storedRow(id uint64) ([]byte, error) {
 	return row, nil
 }
 
+// IsCurrent reports whether a copy of id written at version (as a
+// posting's Versions hold it) is current: id holds a vector and the copy
+// is not stale. For inspection tools.
+func (ix *Index) IsCurrent(id uint64, version uint8) bool {
+	return ix.vers.live(id, version)
+}
+
 // Contains reports whether id holds a vector.
 func (ix *Index) Contains(id uint64) bool {
 	return ix.vers.get(id)&stateLive != 0

@@ -94,6 +94,9 @@ type inspectReport struct {
 	Tree      inspectTree     `json:"tree"`
 	Postings  inspectPostings `json:"postings"`
 	Replicas  inspectReplicas `json:"replicas"`
+	// Live is the number of vectors the index holds now (after updates;
+	// the manifest's counts are the build's).
+	Live int `json:"live"`
 }
 
 // inspectManifest is index.Manifest with names for the enumerations.
@@ -134,8 +137,11 @@ type inspectPostings struct {
 	// Entries is the sum of the posting lengths; it equals the
 	// manifest's Entries in a sound index.
 	Entries int64 `json:"entries"`
-	// OutOfRange counts stored postings whose id is not a head (≥ Heads).
+	// OutOfRange counts stored postings whose id is not a live head.
 	OutOfRange int `json:"out_of_range"`
+	// Stale counts copies of deleted or superseded vectors, which
+	// maintenance drops when it rewrites their postings.
+	Stale int64 `json:"stale"`
 	// Length is the number of entries per posting, over all heads.
 	Length inspectStats `json:"length"`
 	// Sizes is the histogram of Length.
@@ -154,9 +160,10 @@ type inspectReplicas struct {
 	Histogram []inspectBucket `json:"histogram"`
 	// Mean is the mean number of copies of a vector found.
 	Mean float64 `json:"mean"`
-	// Missing counts the ids in [0, Count) found in no posting.
+	// Missing counts the live ids in [0, Count) found in no posting.
 	Missing int64 `json:"missing"`
-	// OutOfRange counts the distinct ids ≥ Count found.
+	// OutOfRange counts the distinct ids ≥ Count found (upserted after
+	// the build).
 	OutOfRange int64 `json:"out_of_range"`
 }
 
@@ -250,23 +257,28 @@ func inspectIndex(ctx context.Context, ix *index.Index) (*inspectReport, error) 
 		},
 	}
 
+	rep.Live = ix.Len()
+	// Counts of the tree as it is now: splits and merges leave dead node
+	// slots and leaf ids behind.
 	t := ix.Tree()
-	rep.Tree = inspectTree{Depth: t.Depth(), Nodes: t.NumNodes(), Leaves: t.NumLeaves()}
+	rep.Tree = inspectTree{Depth: t.Depth(), Nodes: t.NumNodes() - t.DeadNodes(), Leaves: t.LiveLeaves()}
 	var fanout, leafSize []int64
-	for _, c := range t.ChildCount {
-		if c > 0 {
+	for i, c := range t.ChildCount {
+		if c > 0 && t.LeafID[i] < 0 {
 			fanout = append(fanout, int64(c))
 		}
 	}
-	for _, s := range t.LeafSize {
-		leafSize = append(leafSize, int64(s))
+	for p, s := range t.LeafSize {
+		if t.IsLeaf(uint32(p)) {
+			leafSize = append(leafSize, int64(s))
+		}
 	}
 	rep.Tree.Fanout = inspectSummary(fanout)
 	rep.Tree.LeafSize = inspectSummary(leafSize)
 
 	// Postings: lengths indexed by head, so that heads without a stored
 	// posting count as empty.
-	lengths := make([]int64, m.Heads)
+	lengths := make([]int64, t.NumLeaves())
 	var bytes []int64
 	copies := make([]uint8, m.Count) // saturating at 255
 	extra := map[uint64]int64{}      // copies of ids ≥ Count
@@ -280,13 +292,17 @@ func inspectIndex(ctx context.Context, ix *index.Index) (*inspectReport, error) 
 		ps.Stored++
 		ps.Entries += n
 		bytes = append(bytes, 9*n+int64(len(p.Vectors)))
-		if int(id) < len(lengths) {
+		if t.IsLeaf(id) {
 			lengths[id] = n
 		} else {
 			ps.OutOfRange++
 			inspectAdd(ps.Sizes, n, 1)
 		}
-		for _, v := range p.IDs {
+		for i, v := range p.IDs {
+			if !ix.IsCurrent(v, p.Versions[i]) {
+				ps.Stale++
+				continue
+			}
 			switch {
 			case v >= uint64(len(copies)):
 				extra[v]++
@@ -299,18 +315,24 @@ func inspectIndex(ctx context.Context, ix *index.Index) (*inspectReport, error) 
 	if err != nil {
 		return nil, err
 	}
-	for _, n := range lengths {
-		inspectAdd(ps.Sizes, n, 1)
+	live := lengths[:0]
+	for p, n := range lengths {
+		if t.IsLeaf(uint32(p)) {
+			live = append(live, n)
+			inspectAdd(ps.Sizes, n, 1)
+		}
 	}
-	ps.Length = inspectSummary(lengths)
+	ps.Length = inspectSummary(live)
 	ps.Bytes = inspectSummary(bytes)
 
 	rs := &rep.Replicas
 	rs.Histogram = inspectBuckets(inspectReplicaBuckets)
 	var total int64
-	for _, c := range copies {
+	for id, c := range copies {
 		if c == 0 {
-			rs.Missing++
+			if ix.Contains(uint64(id)) {
+				rs.Missing++
+			}
 			continue
 		}
 		rs.Vectors++
@@ -351,6 +373,7 @@ func (r *inspectReport) print(w io.Writer) error {
 	line("  entries\t%d\t(%.2f per vector)", m.Entries, float64(m.Entries)/float64(max(1, m.Count)))
 	line("  dropped\t%d\t(replicas over the posting cap)", m.Dropped)
 	line("  built\t%s in %.1fs", m.BuiltAt.Format(time.RFC3339), m.BuildSecs)
+	line("now\t%d vectors, %d heads", r.Live, r.Tree.Leaves)
 	line("")
 	line("tree")
 	line("  depth\t%d", r.Tree.Depth)
@@ -359,9 +382,9 @@ func (r *inspectReport) print(w io.Writer) error {
 	line("  leaf size\t%s\t(clustered points per leaf)", stats(r.Tree.LeafSize, plain))
 	line("")
 	p := r.Postings
-	line("postings\t%d stored\t(%d entries)", p.Stored, p.Entries)
+	line("postings\t%d stored\t(%d entries, %d stale)", p.Stored, p.Entries, p.Stale)
 	if p.OutOfRange > 0 {
-		line("  NOT HEADS\t%d\t(postings with an id ≥ heads)", p.OutOfRange)
+		line("  NOT HEADS\t%d\t(postings whose id is not a live head)", p.OutOfRange)
 	}
 	line("  length\t%s", stats(p.Length, plain))
 	line("  bytes\t%s", stats(p.Bytes, func(v int64) string { return formatBytes(v) }))
@@ -371,9 +394,11 @@ func (r *inspectReport) print(w io.Writer) error {
 	line("replicas\t(postings per vector)")
 	inspectHistogram(tw, "copies", "vectors", rs.Histogram)
 	line("  mean\t%.2f", rs.Mean)
-	if rs.Missing > 0 || rs.OutOfRange > 0 {
-		line("  MISSING\t%d\t(vectors in no posting)", rs.Missing)
-		line("  UNKNOWN\t%d\t(ids ≥ count)", rs.OutOfRange)
+	if rs.OutOfRange > 0 {
+		line("  upserted\t%d\t(ids ≥ the build's count)", rs.OutOfRange)
+	}
+	if rs.Missing > 0 {
+		line("  MISSING\t%d\t(live vectors in no posting)", rs.Missing)
 	}
 	return tw.Flush()
 }
