@@ -247,6 +247,10 @@ type Stats struct {
 	Reinserted int64
 	// Reassigned counts vectors moved by the reassign step after splits.
 	Reassigned int64
+	// Swept counts postings the garbage-collection sweep rewrote;
+	// Compacted the live posting bytes segment compaction moved.
+	Swept     int64
+	Compacted int64
 	posting.Stats
 }
 
@@ -267,6 +271,8 @@ func (ix *Index) Stats() Stats {
 		Merges:       ix.merges.Load(),
 		Reinserted:   ix.reinserts.Load(),
 		Reassigned:   ix.reassigned.Load(),
+		Swept:        ix.maint.swept.Load(),
+		Compacted:    ix.maint.compacted.Load(),
 		Stats:        ix.store.Stats(),
 	}
 }

@@ -44,6 +44,8 @@ type maintainer struct {
 	cursor int
 	sweeps atomic.Int64
 	swept  atomic.Int64
+	// compacted counts the live bytes segment compaction moved.
+	compacted atomic.Int64
 }
 
 // later queues posting p for a rewrite.
@@ -132,7 +134,11 @@ func (m *maintainer) step(all bool) (bool, error) {
 		p, ok = m.ix.pickFold(all)
 	}
 	if !ok {
-		return m.sweepStep(all)
+		did, err := m.sweepStep(all)
+		if did || err != nil {
+			return did, err
+		}
+		return m.compactStep()
 	}
 	if err := m.ix.rewrite(p); err != nil {
 		return false, err

@@ -511,6 +511,14 @@ func TestSweepCollectsDeleted(t *testing.T) {
 	if w0 == 0 || w1 != 0 {
 		t.Fatalf("postings a quarter or more stale: %d before the sweep, %d after; want >0 and 0", w0, w1)
 	}
+	// The rewrites left the build's segment mostly dead: Drain compacted
+	// it, and no sealed segment is left under half live.
+	if ix.maint.compacted.Load() == 0 {
+		t.Error("no segment compaction after the sweep")
+	}
+	if _, found, err := ix.store.CompactSegment(compactLive, compactBytes); err != nil || found {
+		t.Errorf("after Drain, CompactSegment still finds a segment under %v live (err %v)", compactLive, err)
+	}
 	if err := ix.Check(); err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,67 @@
+package pebblestore_test
+
+import (
+	"slices"
+	"testing"
+
+	"github.com/shoaldb/shoal/posting/pebblestore"
+)
+
+// TestCompactSegment rewrites most postings of a bulk segment, so that it
+// stays mostly dead; CompactSegment must move the rest out, delete it, and
+// leave every posting readable, also after a reopen.
+func TestCompactSegment(t *testing.T) {
+	dir := t.TempDir()
+	opts := &pebblestore.Options{SegmentBytes: 1 << 20}
+	s := openStore(t, dir, opts)
+	var ids []uint32
+	for id := uint32(0); id < 40; id++ {
+		ids = append(ids, id)
+	}
+	want := bulk(t, s, ids...)
+	b := s.NewBatch()
+	for id := uint32(0); id < 30; id++ {
+		put(t, b, want, id, 1)
+	}
+	if err := b.Commit(false); err != nil {
+		t.Fatal(err)
+	}
+	if got := segmentFiles(t, dir); !slices.Contains(got, "postings-000001.seg") {
+		t.Fatalf("segment files %v: the bulk segment, a quarter live, should still be there", got)
+	}
+	_, live0, total0 := s.SegmentStats()
+
+	// Nothing is below a 10 % live share: nothing to do.
+	if moved, found, err := s.CompactSegment(0.1, 1<<30); err != nil || found || moved != 0 {
+		t.Fatalf("CompactSegment(0.1) = %d, %v, %v; want nothing found", moved, found, err)
+	}
+	// In steps of at most 8 KiB (postings are up to 9 KiB: one at a time).
+	steps := 0
+	for {
+		moved, found, err := s.CompactSegment(0.5, 8<<10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !found {
+			break
+		}
+		if steps++; steps > 20 || moved == 0 {
+			t.Fatalf("step %d moved %d bytes", steps, moved)
+		}
+	}
+	if steps < 2 {
+		t.Errorf("%d compaction steps, want several (8 KiB each)", steps)
+	}
+	if got := segmentFiles(t, dir); slices.Contains(got, "postings-000001.seg") {
+		t.Fatalf("segment files %v: the bulk segment should be gone", got)
+	}
+	_, live1, total1 := s.SegmentStats()
+	if live1 != live0 || total1 >= total0 {
+		t.Errorf("live/total bytes %d/%d → %d/%d; want live unchanged, total smaller", live0, total0, live1, total1)
+	}
+	expect(t, s, want)
+	s.Close()
+	s = openStore(t, dir, opts)
+	defer s.Close()
+	expect(t, s, want)
+}
