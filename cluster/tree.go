@@ -46,6 +46,10 @@ type Options struct {
 	// leaves so far and the total. It may be called from several goroutines
 	// but never concurrently.
 	Progress func(done, total int)
+	// Accel, if set, runs the k-means assignment and update steps (e.g. on
+	// a GPU: package gpu's Points, loaded with the same data). Build then
+	// goes level by level (accel.go). Nil runs everything on the CPU.
+	Accel Accelerator
 }
 
 // EnsureDefaults fills unset fields.
@@ -220,6 +224,15 @@ func Build(data []float32, dim int, o Options) (*Tree, error) {
 	b := &builder{data: data, dim: dim, o: o, total: n}
 	b.sem = make(chan struct{}, o.Workers)
 	root := &node{}
+	if o.Accel != nil {
+		if o.Accel.Len() != n || o.Accel.Dim() != dim {
+			return nil, fmt.Errorf("cluster: accelerator holds %d points of dim %d, Build has %d of dim %d", o.Accel.Len(), o.Accel.Dim(), n, dim)
+		}
+		if err := b.buildLevels(root, idx, min(o.Leaves, n), o.Seed, o.Accel); err != nil {
+			return nil, err
+		}
+		return flatten(root, dim, o.Metric), nil
+	}
 	var wg sync.WaitGroup
 	b.split(root, idx, min(o.Leaves, n), o.Seed, &wg, true)
 	wg.Wait()

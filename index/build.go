@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/shoaldb/shoal/cluster"
+	"github.com/shoaldb/shoal/gpu"
 	"github.com/shoaldb/shoal/internal/vec"
 	"github.com/shoaldb/shoal/posting"
 	"github.com/shoaldb/shoal/posting/pebblestore"
@@ -65,13 +66,20 @@ func Build(dir string, src Source, o *Options) (*Manifest, error) {
 	}
 	start := time.Now()
 	b := &builder{src: src, opts: opts, n: n, dim: dim, srcElem: srcElem, elem: elem}
+	accel, closeAccel, err := b.openAccel()
+	if err != nil {
+		return nil, err
+	}
+	defer closeAccel()
 
 	sample, err := b.readSample()
 	if err != nil {
 		return nil, err
 	}
+	b.logStage("sample", start)
+	stage := time.Now()
 	leaves := min(max(1, int(math.Round(opts.Ratio*float64(n)))), len(sample)/dim)
-	tree, err := cluster.Build(sample, dim, cluster.Options{
+	co := cluster.Options{
 		K:       opts.K,
 		Leaves:  leaves,
 		Seed:    opts.Seed,
@@ -80,18 +88,51 @@ func Build(dir string, src Source, o *Options) (*Manifest, error) {
 		Progress: func(done, total int) {
 			b.progress("cluster", int64(done), int64(total))
 		},
-	})
+	}
+	var pts gpu.Points
+	if accel != nil {
+		if pts, err = loadOnDevice(b, "the clustering sample", func() (gpu.Points, error) { return accel.LoadPoints(sample, dim) }); err != nil {
+			return nil, err
+		}
+		if pts != nil {
+			co.Accel = pts
+		}
+	}
+	tree, err := cluster.Build(sample, dim, co)
+	if pts != nil {
+		if cerr := pts.Close(); err == nil {
+			err = cerr
+		}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("shoal: cluster: %w", err)
 	}
+	b.logStage("cluster", stage)
 	b.tree = tree
 	sample = nil
 	debug.FreeOSMemory() // the sample is the largest allocation of the build
 
-	entries, err := b.assign()
+	stage = time.Now()
+	var entries []entry
+	var heads gpu.TreeIndex
+	if accel != nil {
+		if heads, err = loadOnDevice(b, "the heads", func() (gpu.TreeIndex, error) { return accel.LoadTree(gpuTree(tree)) }); err != nil {
+			return nil, err
+		}
+	}
+	if heads != nil {
+		entries, err = b.assignAccel(heads)
+		if cerr := heads.Close(); err == nil {
+			err = cerr
+		}
+	} else {
+		entries, err = b.assign()
+	}
 	if err != nil {
 		return nil, err
 	}
+	b.logStage("assign", stage)
+	stage = time.Now()
 	lists, dropped := b.capPostings(entries)
 	entries = nil
 
@@ -126,6 +167,7 @@ func Build(dir string, src Source, o *Options) (*Manifest, error) {
 	if err != nil {
 		return nil, err
 	}
+	b.logStage("write", stage)
 	return m, nil
 }
 
@@ -161,8 +203,73 @@ type builder struct {
 	srcElem ElemType // as the source holds vectors
 	elem    ElemType // as the index stores them
 	tree    *cluster.Tree
+	device  string // the accelerator's name, "" on the CPU
 
 	progressMu sync.Mutex
+}
+
+func (b *builder) logf(format string, args ...any) {
+	if b.opts.Logf != nil {
+		b.opts.Logf(format, args...)
+	}
+}
+
+// logStage logs how long a build stage took since start.
+func (b *builder) logStage(stage string, start time.Time) {
+	where := ""
+	if b.device != "" && (stage == "cluster" || stage == "assign") {
+		where = " on " + b.device
+	}
+	b.logf("build: %s took %.2fs%s", stage, time.Since(start).Seconds(), where)
+}
+
+// openAccel returns the backend that runs Build's k-means and
+// nearest-heads steps (Options.GPU, Options.GPUBackend), or nil for the
+// CPU code of packages cluster and index, and a function releasing it.
+func (b *builder) openAccel() (gpu.Backend, func(), error) {
+	o := &b.opts
+	if o.GPUBackend != nil {
+		b.device = o.GPUBackend.Info().Name
+		return o.GPUBackend, func() {}, nil
+	}
+	if o.GPU == gpu.Off {
+		return nil, func() {}, nil
+	}
+	be, err := gpu.Open(&gpu.Options{Mode: o.GPU, Logf: o.Logf})
+	if err != nil {
+		return nil, nil, fmt.Errorf("shoal: GPU mode %v: %w", o.GPU, err)
+	}
+	if be.Info().Kind != gpu.KindCUDA {
+		// Auto without a device: the CPU code, exactly as with GPU off.
+		be.Close()
+		return nil, func() {}, nil
+	}
+	b.device = be.Info().Name
+	return be, func() { be.Close() }, nil
+}
+
+// loadOnDevice makes an input resident on the accelerator. An input too
+// large for the device's memory leaves its step to the CPU (zero T, nil
+// error), unless Options.GPU is On.
+func loadOnDevice[T any](b *builder, what string, load func() (T, error)) (T, error) {
+	v, err := load()
+	if err == nil {
+		return v, nil
+	}
+	var zero T
+	if errors.Is(err, gpu.ErrOutOfMemory) && b.opts.GPU != gpu.On {
+		b.logf("build: %s do not fit on the device (%v); that step runs on the CPU", what, err)
+		return zero, nil
+	}
+	return zero, fmt.Errorf("shoal: %s on the device: %w", what, err)
+}
+
+// gpuTree is t in package gpu's flat form (sharing t's arrays).
+func gpuTree(t *cluster.Tree) *gpu.Tree {
+	return &gpu.Tree{
+		Dim: t.Dim, Metric: t.Metric, Centroids: t.Centroids,
+		ChildStart: t.ChildStart, ChildCount: t.ChildCount, LeafID: t.LeafID,
+	}
 }
 
 func (b *builder) progress(stage string, done, total int64) {
@@ -264,14 +371,22 @@ type entry struct {
 func (b *builder) assign() ([]entry, error) {
 	var next, done atomic.Int64
 	chunks := (b.n + chunkRows - 1) / chunkRows
-	results := make([][]entry, b.opts.Workers)
-	errs := make([]error, b.opts.Workers)
+	return gatherEntries(b.opts.Workers, func() ([]entry, error) {
+		return b.assignWorker(&next, &done, chunks)
+	})
+}
+
+// gatherEntries runs work on workers goroutines and concatenates what they
+// return.
+func gatherEntries(workers int, work func() ([]entry, error)) ([]entry, error) {
+	results := make([][]entry, workers)
+	errs := make([]error, workers)
 	var wg sync.WaitGroup
-	for w := 0; w < b.opts.Workers; w++ {
+	for w := 0; w < workers; w++ {
 		wg.Add(1)
 		go func(w int) {
 			defer wg.Done()
-			results[w], errs[w] = b.assignWorker(&next, &done, chunks)
+			results[w], errs[w] = work()
 		}(w)
 	}
 	wg.Wait()
@@ -318,6 +433,67 @@ func (b *builder) assignWorker(next, done *atomic.Int64, chunks int) ([]entry, e
 			kept = b.selectReplicas(x, cands, kept[:0], closure)
 			for i, h := range kept {
 				out = append(out, entry{posting: h.Leaf, id: uint32(id), dist: h.Dist, primary: i == 0})
+			}
+		}
+		d := done.Add(int64(cnt))
+		b.progress("assign", d, int64(b.n))
+	}
+}
+
+// accelRows is the number of rows an assignAccel worker reads and
+// searches at once: one batch of the device's tree search.
+const accelRows = 8192
+
+// assignAccel is assign with the nearest heads found by heads (a
+// TreeIndex on the accelerator), a batch of rows at a time; each worker
+// then applies the RNG rule to its batch on the CPU while others' batches
+// are on the device.
+func (b *builder) assignAccel(heads gpu.TreeIndex) ([]entry, error) {
+	var next, done atomic.Int64
+	chunks := (b.n + accelRows - 1) / accelRows
+	return gatherEntries(min(b.opts.Workers, chunks), func() ([]entry, error) {
+		return b.assignAccelWorker(heads, &next, &done, chunks)
+	})
+}
+
+func (b *builder) assignAccelWorker(heads gpu.TreeIndex, next, done *atomic.Int64, chunks int) ([]entry, error) {
+	dim, nc := b.dim, b.opts.Candidates
+	rb := dim * b.srcElem.Size()
+	raw := make([]byte, accelRows*rb)
+	xs := make([]float32, accelRows*dim)
+	leaves := make([]int32, accelRows*nc)
+	dists := make([]float32, accelRows*nc)
+	cands := make([]cluster.Candidate, 0, nc)
+	var kept []cluster.Candidate
+	var out []entry
+	beam := 2 * nc
+	closure := b.opts.Metric != InnerProduct
+	for {
+		c := int(next.Add(1) - 1)
+		if c >= chunks {
+			return out, nil
+		}
+		lo := c * accelRows
+		cnt := min(accelRows, b.n-lo)
+		if err := b.src.ReadRows(lo, cnt, raw[:cnt*rb]); err != nil {
+			return nil, fmt.Errorf("shoal: read rows %d..%d: %w", lo, lo+cnt, err)
+		}
+		for j := 0; j < cnt; j++ {
+			if err := b.toFloat32(raw[j*rb:(j+1)*rb], xs[j*dim:(j+1)*dim], lo+j); err != nil {
+				return nil, err
+			}
+		}
+		if err := heads.Search(xs[:cnt*dim], nc, beam, leaves[:cnt*nc], dists[:cnt*nc]); err != nil {
+			return nil, fmt.Errorf("shoal: nearest heads of rows %d..%d: %w", lo, lo+cnt, err)
+		}
+		for j := 0; j < cnt; j++ {
+			cands = cands[:0]
+			for r := j * nc; r < (j+1)*nc && leaves[r] >= 0; r++ {
+				cands = append(cands, cluster.Candidate{Leaf: uint32(leaves[r]), Dist: dists[r]})
+			}
+			kept = b.selectReplicas(xs[j*dim:(j+1)*dim], cands, kept[:0], closure)
+			for i, h := range kept {
+				out = append(out, entry{posting: h.Leaf, id: uint32(lo + j), dist: h.Dist, primary: i == 0})
 			}
 		}
 		d := done.Add(int64(cnt))

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"runtime"
 
+	"github.com/shoaldb/shoal/gpu"
 	"github.com/shoaldb/shoal/internal/vec"
 )
 
@@ -29,6 +30,20 @@ const (
 	InnerProduct = vec.InnerProduct
 	Cosine       = vec.Cosine
 )
+
+// GPUMode chooses where Build runs its k-means and nearest-heads steps
+// (Options.GPU): package gpu's Mode.
+type GPUMode = gpu.Mode
+
+// GPU modes.
+const (
+	GPUOff  = gpu.Off
+	GPUAuto = gpu.Auto
+	GPUOn   = gpu.On
+)
+
+// ParseGPUMode returns the mode named "auto", "on" or "off".
+func ParseGPUMode(s string) (GPUMode, error) { return gpu.ParseMode(s) }
 
 // Options configure Build and Open. The zero value is usable: every field
 // has a documented default, filled by EnsureDefaults.
@@ -83,6 +98,26 @@ type Options struct {
 	// Workers is the number of goroutines for build and batch search.
 	// Default GOMAXPROCS.
 	Workers int
+	// GPU chooses where Build runs its k-means assignment and update
+	// steps and each vector's nearest-heads search (package gpu): gpu.Off
+	// (the default) on the CPU; gpu.Auto on a CUDA device when one is
+	// usable, else on the CPU, saying which and why through Logf; gpu.On
+	// on a CUDA device, or Build fails with an error wrapping
+	// gpu.ErrNoDevice that names the cause. With a device, clustering runs
+	// level by level (cluster.Accelerator) and the nearest heads are found
+	// by the same beam search, batched; the index matches the CPU build's
+	// up to float rounding (ties between near-equidistant heads may break
+	// the other way). A point set or tree too large for the device falls
+	// back to the CPU in Auto mode and fails in On mode.
+	GPU GPUMode
+	// GPUBackend, if set, is used instead of opening one by GPU: any
+	// backend, the CPU one included (gpu.CPU(), which runs the batched
+	// code paths on the CPU). The caller keeps ownership: Build does not
+	// close it.
+	GPUBackend gpu.Backend
+	// Logf, if set, receives Build's log lines: the GPU choice and the
+	// time each stage took. Called from one goroutine at a time.
+	Logf func(format string, args ...any)
 	// CacheBytes bounds the posting cache, the only cache of posting bytes
 	// (reads bypass the OS page cache): the memory budget for posting
 	// data. Default 64 MiB; a negative value disables the cache.
@@ -225,6 +260,8 @@ func (o *Options) Validate() error {
 		return fmt.Errorf("%w: SampleSize %d", ErrInvalidOptions, o.SampleSize)
 	case o.RNGFactor < 0 || o.ClosureEpsilon < 0:
 		return fmt.Errorf("%w: RNGFactor %v / ClosureEpsilon %v must be >= 0", ErrInvalidOptions, o.RNGFactor, o.ClosureEpsilon)
+	case !o.GPU.Valid():
+		return fmt.Errorf("%w: GPU mode %d", ErrInvalidOptions, o.GPU)
 	}
 	return nil
 }

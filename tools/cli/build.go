@@ -29,12 +29,16 @@ type buildOptions struct {
 	sample   int
 	seed     uint64
 	workers  int
+	gpu      string
 	quiet    bool
 }
 
 func (o *buildOptions) Validate() error {
 	if o.data == "" || o.out == "" {
 		return errors.New("-data and -out are required")
+	}
+	if _, err := index.ParseGPUMode(o.gpu); err != nil {
+		return fmt.Errorf("-gpu: %w", err)
 	}
 	_, _, err := parseStorage(o.metric, o.elem)
 	return err
@@ -56,6 +60,7 @@ func runBuild(ctx context.Context, env *Env, args []string) error {
 	fs.IntVar(&o.sample, "sample", 0, "max vectors held in memory for clustering (default 1000000)")
 	fs.Uint64Var(&o.seed, "seed", 0, "random seed (default 1)")
 	fs.IntVar(&o.workers, "workers", 0, "goroutines (default: all cores)")
+	fs.StringVar(&o.gpu, "gpu", "auto", "k-means and nearest heads on a CUDA GPU: auto (when one is usable), on (or fail), off")
 	fs.BoolVar(&o.quiet, "q", false, "no progress bars")
 	if err := parseValid(fs, args, &o); err != nil {
 		return err
@@ -71,13 +76,22 @@ func (o *buildOptions) Run(ctx context.Context, env *Env) error {
 	}
 	defer src.Close()
 	metric, elem, _ := parseStorage(o.metric, o.elem)
+	mode, _ := index.ParseGPUMode(o.gpu)
 	opts := &index.Options{
 		Metric: metric, Elem: elem, Ratio: o.ratio, Replicas: o.replicas, PostingCap: o.cap,
 		RNGFactor: o.rng, ClosureEpsilon: o.closure, K: o.k,
-		SampleSize: o.sample, Seed: o.seed, Workers: o.workers,
+		SampleSize: o.sample, Seed: o.seed, Workers: o.workers, GPU: mode,
 	}
 	var bar *Bar
 	stage := ""
+	opts.Logf = func(format string, args ...any) {
+		if bar != nil {
+			// Log lines come between stages: close the bar first.
+			bar.Finish()
+			bar, stage = nil, ""
+		}
+		fmt.Fprintf(env.Stderr, format+"\n", args...)
+	}
 	if !o.quiet {
 		opts.Progress = func(p index.Progress) {
 			if p.Stage != stage {
