@@ -129,21 +129,25 @@ func (m *maintainer) broadcast() {
 func (m *maintainer) step(all bool) (bool, error) {
 	m.run.Lock()
 	defer m.run.Unlock()
-	p, ok := m.pending()
-	if !ok {
-		p, ok = m.ix.pickFold(all)
-	}
-	if !ok {
+	n := 0
+	if p, ok := m.pending(); ok {
+		if err := m.ix.rewrite(p); err != nil {
+			return false, err
+		}
+		n = 1
+	} else if ps := m.ix.pickFolds(all, foldBatch); len(ps) > 0 {
+		var err error
+		if n, err = m.ix.foldMany(ps); err != nil {
+			return false, err
+		}
+	} else {
 		did, err := m.sweepStep(all)
 		if did || err != nil {
 			return did, err
 		}
 		return m.compactStep()
 	}
-	if err := m.ix.rewrite(p); err != nil {
-		return false, err
-	}
-	m.folded.Add(1)
+	m.folded.Add(int64(n))
 	if m.ix.tailBytes.Load() <= m.ix.opts.UpdateBuffer {
 		m.broadcast()
 	}
@@ -228,25 +232,144 @@ func (ix *Index) mergeBelow() int { return max(2, ix.opts.PostingCap/16) }
 // foldCopies is the tail length at which a posting is folded.
 func (ix *Index) foldCopies() int { return max(4, ix.splitAbove()/2) }
 
-// pickFold chooses the posting to fold next: the one with the largest tail
-// among those at least foldCopies long, or among all tails when the tails
-// exceed their memory budget or all is set.
-func (ix *Index) pickFold(all bool) (uint32, bool) {
+// foldBatch is the most postings folded in one batch: one sync for all.
+const foldBatch = 32
+
+// pickFolds chooses up to n postings to fold next: those with the largest
+// tails among the tails at least foldCopies long, or among all tails when
+// the tails exceed their memory budget or all is set; largest first.
+func (ix *Index) pickFolds(all bool, n int) []uint32 {
 	over := ix.tailBytes.Load() > ix.opts.UpdateBuffer
 	need := ix.foldCopies()
-	ix.rmu.RLock()
-	defer ix.rmu.RUnlock()
-	best, bestLen := uint32(0), 0
-	for p, t := range ix.tails {
-		n := t.len()
-		if n == 0 || (!all && !over && n < need) {
-			continue
-		}
-		if n > bestLen || (n == bestLen && p < best) {
-			best, bestLen = p, n
+	type cand struct {
+		p   uint32
+		len int
+	}
+	// A min-heap of the n largest, on (len, -p).
+	less := func(a, b cand) bool { return a.len < b.len || (a.len == b.len && a.p > b.p) }
+	var h []cand
+	down := func(i int) {
+		for {
+			l, min := 2*i+1, i
+			if l < len(h) && less(h[l], h[min]) {
+				min = l
+			}
+			if r := l + 1; r < len(h) && less(h[r], h[min]) {
+				min = r
+			}
+			if min == i {
+				return
+			}
+			h[i], h[min] = h[min], h[i]
+			i = min
 		}
 	}
-	return best, bestLen > 0
+	ix.rmu.RLock()
+	for p, t := range ix.tails {
+		c := cand{p, t.len()}
+		if c.len == 0 || (!all && !over && c.len < need) {
+			continue
+		}
+		if len(h) < n {
+			h = append(h, c)
+			for i := len(h) - 1; i > 0 && less(h[i], h[(i-1)/2]); i = (i - 1) / 2 {
+				h[i], h[(i-1)/2] = h[(i-1)/2], h[i]
+			}
+		} else if less(h[0], c) {
+			h[0] = c
+			down(0)
+		}
+	}
+	ix.rmu.RUnlock()
+	slices.SortFunc(h, func(a, b cand) int {
+		if less(b, a) {
+			return -1
+		}
+		if less(a, b) {
+			return 1
+		}
+		return 0
+	})
+	out := make([]uint32, len(h))
+	for i, c := range h {
+		out[i] = c.p
+	}
+	return out
+}
+
+// foldMany brings the postings ps up to date as rewrite does, folding
+// those that need neither a split nor a merge in one batch (their reads
+// in one submission, one sync for all); the others go through rewrite.
+// It returns how many postings it rewrote.
+func (ix *Index) foldMany(ps []uint32) (int, error) {
+	type staged struct {
+		p    uint32
+		last uint64
+	}
+	var fold []staged
+	var rest []uint32
+	tails := make([]*delta, 0, len(ps))
+	var read []uint32
+	ix.rmu.RLock()
+	for _, p := range ps {
+		if !ix.tree.IsLeaf(p) {
+			rest = append(rest, p)
+			continue
+		}
+		read = append(read, p)
+		tails = append(tails, ix.tails[p])
+	}
+	ix.rmu.RUnlock()
+	ms := make([]members, len(read))
+	var dec posting.Posting
+	err := ix.store.ReadBatch(read, func(i int, b []byte) error {
+		if err := posting.Decode(b, &dec); err != nil {
+			return fmt.Errorf("%w: posting %d: %v", ErrCorrupt, read[i], err)
+		}
+		for j, id := range dec.IDs {
+			if ix.vers.live(id, dec.Versions[j]) {
+				ms[i].add(id, dec.Versions[j], dec.Row(j))
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	b := ix.store.NewBatch()
+	defer b.Close()
+	live := ix.Tree().LiveLeaves()
+	for i, p := range read {
+		t, m := tails[i], &ms[i]
+		ix.addLive(m, t)
+		if m.len() > ix.splitAbove() || (m.len() < ix.mergeBelow() && live > 1) {
+			rest = append(rest, p)
+			continue
+		}
+		var last uint64
+		if t.len() > 0 {
+			last = t.seqs[len(t.seqs)-1]
+		}
+		if err := ix.putPosting(b, p, m); err != nil {
+			return 0, err
+		}
+		b.DeleteRange(appendKey(p, 0), appendKey(p, last+1))
+		fold = append(fold, staged{p, last})
+	}
+	if len(fold) > 0 {
+		if err := b.Commit(true); err != nil {
+			return 0, fmt.Errorf("shoal: fold %d postings: %w", len(fold), err)
+		}
+		for _, f := range fold {
+			ix.trimTail(f.p, f.last)
+		}
+	}
+	for _, p := range rest {
+		if err := ix.rewrite(p); err != nil {
+			return 0, err
+		}
+	}
+	return len(fold) + len(rest), nil
 }
 
 // rewrite brings posting p up to date: its tail appended and stale copies
