@@ -1,0 +1,204 @@
+package tenant
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+
+	"github.com/RoaringBitmap/roaring/v2/roaring64"
+)
+
+// ID names a tenant.
+type ID uint32
+
+// Errors; test with errors.Is.
+var (
+	ErrExists   = errors.New("tenant: tenant exists")
+	ErrNotFound = errors.New("tenant: no such tenant")
+	ErrCorrupt  = errors.New("tenant: corrupt access list")
+)
+
+// Lists are the access lists of all tenants.
+//
+// Lists is safe for concurrent use. Readers get a View, an immutable
+// snapshot of one tenant's list that stays valid however the list changes
+// later; it is cloned at most once per change, on the first View after it,
+// so searches between changes share one copy and never wait for writers
+// beyond a map lookup.
+type Lists struct {
+	mu      sync.RWMutex
+	tenants map[ID]*list
+}
+
+type list struct {
+	mu   sync.Mutex
+	bm   *roaring64.Bitmap // the current list; changed in place under mu
+	view *roaring64.Bitmap // immutable copy of bm, nil after a change
+}
+
+// NewLists returns empty Lists with no tenants.
+func NewLists() *Lists { return &Lists{tenants: make(map[ID]*list)} }
+
+// Create adds tenant t with an empty list.
+func (l *Lists) Create(t ID) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if _, ok := l.tenants[t]; ok {
+		return fmt.Errorf("%w: %d", ErrExists, t)
+	}
+	l.tenants[t] = &list{bm: roaring64.New()}
+	return nil
+}
+
+// Drop removes tenant t and its list, returning the ids it held.
+func (l *Lists) Drop(t ID) ([]uint64, error) {
+	l.mu.Lock()
+	tl, ok := l.tenants[t]
+	delete(l.tenants, t)
+	l.mu.Unlock()
+	if !ok {
+		return nil, fmt.Errorf("%w: %d", ErrNotFound, t)
+	}
+	tl.mu.Lock()
+	defer tl.mu.Unlock()
+	return tl.bm.ToArray(), nil
+}
+
+// Exists reports whether tenant t exists.
+func (l *Lists) Exists(t ID) bool {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	_, ok := l.tenants[t]
+	return ok
+}
+
+// Len returns the number of tenants.
+func (l *Lists) Len() int {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return len(l.tenants)
+}
+
+// Tenants returns the tenant ids in increasing order.
+func (l *Lists) Tenants() []ID {
+	l.mu.RLock()
+	out := make([]ID, 0, len(l.tenants))
+	for t := range l.tenants {
+		out = append(out, t)
+	}
+	l.mu.RUnlock()
+	slices.Sort(out)
+	return out
+}
+
+func (l *Lists) get(t ID) (*list, error) {
+	l.mu.RLock()
+	tl, ok := l.tenants[t]
+	l.mu.RUnlock()
+	if !ok {
+		return nil, fmt.Errorf("%w: %d", ErrNotFound, t)
+	}
+	return tl, nil
+}
+
+// Add puts ids on tenant t's list and returns how many were not on it.
+func (l *Lists) Add(t ID, ids ...uint64) (int, error) {
+	return l.change(t, ids, true)
+}
+
+// Remove takes ids off tenant t's list and returns how many were on it.
+func (l *Lists) Remove(t ID, ids ...uint64) (int, error) {
+	return l.change(t, ids, false)
+}
+
+func (l *Lists) change(t ID, ids []uint64, add bool) (int, error) {
+	tl, err := l.get(t)
+	if err != nil {
+		return 0, err
+	}
+	tl.mu.Lock()
+	defer tl.mu.Unlock()
+	n := 0
+	for _, id := range ids {
+		var changed bool
+		if add {
+			changed = tl.bm.CheckedAdd(id)
+		} else {
+			changed = tl.bm.CheckedRemove(id)
+		}
+		if changed {
+			n++
+		}
+	}
+	if n > 0 {
+		tl.view = nil
+	}
+	return n, nil
+}
+
+// View returns an immutable snapshot of tenant t's list. The caller must
+// not modify it.
+func (l *Lists) View(t ID) (*roaring64.Bitmap, error) {
+	tl, err := l.get(t)
+	if err != nil {
+		return nil, err
+	}
+	tl.mu.Lock()
+	defer tl.mu.Unlock()
+	if tl.view == nil {
+		tl.view = tl.bm.Clone()
+		tl.view.RunOptimize()
+	}
+	return tl.view, nil
+}
+
+// Can reports whether tenant t may read vector id (false for an unknown
+// tenant).
+func (l *Lists) Can(t ID, id uint64) bool {
+	tl, err := l.get(t)
+	if err != nil {
+		return false
+	}
+	tl.mu.Lock()
+	defer tl.mu.Unlock()
+	return tl.bm.Contains(id)
+}
+
+// Count returns the number of ids on tenant t's list.
+func (l *Lists) Count(t ID) (uint64, error) {
+	tl, err := l.get(t)
+	if err != nil {
+		return 0, err
+	}
+	tl.mu.Lock()
+	defer tl.mu.Unlock()
+	return tl.bm.GetCardinality(), nil
+}
+
+// Marshal encodes tenant t's list for storage (roaring's portable format,
+// run-optimised).
+func (l *Lists) Marshal(t ID) ([]byte, error) {
+	v, err := l.View(t)
+	if err != nil {
+		return nil, err
+	}
+	var b bytes.Buffer
+	if _, err := v.WriteTo(&b); err != nil {
+		return nil, fmt.Errorf("tenant %d: encode: %w", t, err)
+	}
+	return b.Bytes(), nil
+}
+
+// Load sets tenant t's list (creating the tenant) from Marshal's bytes.
+func (l *Lists) Load(t ID, data []byte) error {
+	bm := roaring64.New()
+	if _, err := bm.ReadFrom(bytes.NewReader(data)); err != nil {
+		return fmt.Errorf("%w: tenant %d: %v", ErrCorrupt, t, err)
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.tenants[t] = &list{bm: bm}
+	return nil
+}
