@@ -76,7 +76,9 @@ type Options struct {
 	// For experiments only.
 	BufferedIO bool
 	// SegmentBytes is the size past which the segment that online updates
-	// append to is closed and a new one started. Default 1 GiB.
+	// append to is closed and a new one started. Default 256 MiB: only
+	// closed segments are compacted (CompactSegment), so the active one's
+	// dead bytes count against the disk an index takes.
 	SegmentBytes int64
 }
 
@@ -86,7 +88,7 @@ func (o *Options) EnsureDefaults() {
 		o.CacheBytes = 64 << 20
 	}
 	if o.SegmentBytes == 0 {
-		o.SegmentBytes = 1 << 30
+		o.SegmentBytes = 256 << 20
 	}
 }
 
