@@ -151,21 +151,29 @@ func (b *builder) iterate(running []*levelJob, acc Accelerator) error {
 	var pen, sums []float64
 	var counts []int
 	for len(running) > 0 {
-		// Lay the running jobs out as segments.
-		bIdx, pseg, cseg = bIdx[:0], append(pseg[:0], 0), append(cseg[:0], 0)
-		cents, pen = cents[:0], pen[:0]
+		// Lay the running jobs out as segments: bounds first, then each
+		// job copies its positions, centroids and penalties into place
+		// (on o.Workers goroutines: at the deepest level that is tens of
+		// megabytes per iteration).
+		pseg, cseg = append(pseg[:0], 0), append(cseg[:0], 0)
 		for s, j := range running {
 			j.seg = s
+			pseg = append(pseg, pseg[s]+int32(len(j.idx)))
+			cseg = append(cseg, cseg[s]+int32(j.k))
+		}
+		n, nc := int(pseg[len(running)]), int(cseg[len(running)])
+		bIdx = grow(bIdx, n)
+		cents = grow(cents, nc*dim)
+		pen = grow(pen, nc)
+		b.forEach(running, func(j *levelJob) {
+			p0, c0 := int(pseg[j.seg]), int(cseg[j.seg])
 			for c := range j.prevCounts {
 				j.prevCounts[c] = float64(j.counts[c]) * j.penalty
 			}
-			bIdx = append(bIdx, j.idx...)
-			pseg = append(pseg, int32(len(bIdx)))
-			cents = append(cents, j.cents...)
-			pen = append(pen, j.prevCounts...)
-			cseg = append(cseg, int32(len(pen)))
-		}
-		n, nc := len(bIdx), len(pen)
+			copy(bIdx[p0:], j.idx)
+			copy(cents[c0*dim:], j.cents)
+			copy(pen[c0:], j.prevCounts)
+		})
 		labels = grow(labels, n)
 		dists = grow(dists, n)
 		sums = grow(sums, nc*dim)

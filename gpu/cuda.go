@@ -54,7 +54,7 @@ var _ Backend = (*cudaBackend)(nil)
 
 // kernelSet holds the module's kernels.
 type kernelSet struct {
-	rowNorms, fillBest, distGEMM, topkMerge, kmeansAssign, kmeansSums, treeSearch C.CUfunction
+	rowNorms, fillBest, distGEMM, topkMerge, kmeansAssign, kmeansSums, kmeansSumsWide, treeSearch C.CUfunction
 }
 
 // numSlots is the number of streams a backend keeps.
@@ -219,6 +219,7 @@ func (b *cudaBackend) loadModule() error {
 		{"topk_merge", &b.fn.topkMerge},
 		{"kmeans_assign", &b.fn.kmeansAssign},
 		{"kmeans_sums", &b.fn.kmeansSums},
+		{"kmeans_sums_wide", &b.fn.kmeansSumsWide},
 		{"tree_search", &b.fn.treeSearch},
 	} {
 		cname := C.CString(k.name)

@@ -7,7 +7,27 @@ package gpu
 */
 import "C"
 
-import "fmt"
+import (
+	"fmt"
+	"runtime"
+	"sync/atomic"
+	"unsafe"
+)
+
+// hostGrain is the least work (elements) a host goroutine gets when
+// packing and unpacking k-means calls: below it one goroutine does all.
+const hostGrain = 1 << 16
+
+// wideMembers is the mean cluster size from which Sums gathers each
+// cluster's rows with 8 warps (kmeans_sums_wide) instead of one.
+const wideMembers = 512
+
+// pcopy is copy(dst, src) on all cores, for the megabytes a level-wide
+// k-means call moves between Go slices and pinned buffers.
+func pcopy[T any](dst, src []T) {
+	n := min(len(dst), len(src))
+	parallel(n, hostGrain, runtime.GOMAXPROCS(0), func(lo, hi int) { copy(dst[lo:hi], src[lo:hi]) })
+}
 
 // cudaPoints is the CUDA backend's Points: the rows live on the device
 // (padded stride ld); each call uploads only its small per-call arrays
@@ -17,6 +37,11 @@ type cudaPoints struct {
 	n, dim int
 	ld     int
 	data   devBuf
+	// pin are the Points' own pinned staging buffers (0 up, 1 down),
+	// not a stream slot's: a build's level-wide calls rotate through the
+	// slots, and each slot growing its buffers to a deep level's 60–120
+	// MB cost a cuMemHostAlloc of tens of milliseconds in every call.
+	pin [2]pinned
 }
 
 var _ Points = (*cudaPoints)(nil)
@@ -62,7 +87,32 @@ func (p *cudaPoints) Close() error {
 	defer leave()
 	p.b.pool.put(p.data)
 	p.data = devBuf{}
+	for i := range p.pin {
+		if p.pin[i].p != nil {
+			C.sc_mem_free_host(p.pin[i].p)
+			p.pin[i] = pinned{}
+		}
+	}
 	return nil
+}
+
+// host returns pinned buffer i of at least n bytes; the caller holds the
+// context (b.enter) and syncs its stream before the next call.
+func (p *cudaPoints) host(i, n int) ([]byte, error) {
+	pb := &p.pin[i]
+	if pb.size < n {
+		if pb.p != nil {
+			C.sc_mem_free_host(pb.p)
+			*pb = pinned{}
+		}
+		size := pow2(max(n, 1<<20))
+		var ptr unsafe.Pointer
+		if r := C.sc_mem_host_alloc(&ptr, C.size_t(size)); r != 0 {
+			return nil, cuErr(r, fmt.Sprintf("cuMemHostAlloc %d MiB", size>>20))
+		}
+		pb.p, pb.size = ptr, size
+	}
+	return unsafe.Slice((*byte)(pb.p), n), nil
 }
 
 // arena lays several arrays out in one pinned buffer and one device
@@ -118,18 +168,21 @@ func (p *cudaPoints) Assign(idx, pseg []int32, centroids []float32, cseg []int32
 	aLab := out.add(4 * s.n)
 	aDist := out.add(4 * s.n)
 
-	host, err := sl.host(0, in.size)
+	host, err := p.host(0, in.size)
 	if err != nil {
 		return err
 	}
-	copy(i32s(host[in.offs[aIdx]:]), idx)
+	pcopy(i32s(host[in.offs[aIdx]:]), idx)
 	copy(i32s(host[in.offs[aPseg]:]), pseg)
 	copy(i32s(host[in.offs[aCseg]:]), cseg)
 	if s.cents > 0 {
-		packRows(f32s(host[in.offs[aCent]:]), centroids, p.dim, p.ld)
+		dst := f32s(host[in.offs[aCent]:])
+		parallel(s.cents, max(1, hostGrain/p.ld), runtime.GOMAXPROCS(0), func(lo, hi int) {
+			packRows(dst[lo*p.ld:hi*p.ld], centroids[lo*p.dim:hi*p.dim], p.dim, p.ld)
+		})
 	}
 	if aPen >= 0 {
-		copy(f64s(host[in.offs[aPen]:]), penalty)
+		pcopy(f64s(host[in.offs[aPen]:]), penalty)
 	}
 	tr.mark("pack")
 	din, err := b.pool.get(int64(in.size))
@@ -157,7 +210,7 @@ func (p *cudaPoints) Assign(idx, pseg []int32, centroids []float32, cseg []int32
 	if err := sl.launch("kmeans_assign", b.fn.kmeansAssign, (s.n*32+255)/256, 1, 256, 0, &a); err != nil {
 		return err
 	}
-	res, err := sl.host(2, out.size)
+	res, err := p.host(1, out.size)
 	if err != nil {
 		return err
 	}
@@ -168,8 +221,8 @@ func (p *cudaPoints) Assign(idx, pseg []int32, centroids []float32, cseg []int32
 		return err
 	}
 	tr.mark("device")
-	copy(labels, i32s(res[out.offs[aLab]:])[:s.n])
-	copy(dists, f32s(res[out.offs[aDist]:])[:s.n])
+	pcopy(labels, i32s(res[out.offs[aLab]:])[:s.n])
+	pcopy(dists, f32s(res[out.offs[aDist]:])[:s.n])
 	tr.mark("unpack")
 	return nil
 }
@@ -193,14 +246,25 @@ func (p *cudaPoints) Sums(idx, pseg, labels, cseg []int32, sums []float64, count
 	}
 	// A stable counting sort of the positions by centroid slot: each
 	// cluster's members become a contiguous run, in position order.
-	for g := 0; g < s.nseg; g++ {
-		c0, k := cseg[g], cseg[g+1]-cseg[g]
-		for _, l := range labels[pseg[g]:pseg[g+1]] {
-			if l < 0 || l >= k {
-				return checkLabels(s, pseg, cseg, labels)
+	// Segments own disjoint count slots, so they count (and later place)
+	// in parallel; within a segment the order is position order.
+	workers := runtime.GOMAXPROCS(0)
+	var bad atomic.Bool
+	parallel(s.nseg, 1, workers, func(lo, hi int) {
+		for g := lo; g < hi; g++ {
+			c0, k := cseg[g], cseg[g+1]-cseg[g]
+			for _, l := range labels[pseg[g]:pseg[g+1]] {
+				if l < 0 || l >= k {
+					bad.Store(true)
+					return
+				}
+				counts[c0+l]++
 			}
-			counts[c0+l]++
 		}
+	})
+	if bad.Load() {
+		clear(counts)
+		return checkLabels(s, pseg, cseg, labels)
 	}
 	tr.mark("validate+count")
 	b := p.b
@@ -215,7 +279,7 @@ func (p *cudaPoints) Sums(idx, pseg, labels, cseg []int32, sums []float64, count
 	var in arena
 	aRows := in.add(4 * max(s.n, 1))
 	aOff := in.add(4 * (s.cents + 1))
-	host, err := sl.host(0, in.size)
+	host, err := p.host(0, in.size)
 	if err != nil {
 		return err
 	}
@@ -227,13 +291,15 @@ func (p *cudaPoints) Sums(idx, pseg, labels, cseg []int32, sums []float64, count
 	rows := i32s(host[in.offs[aRows]:])[:max(s.n, 1)]
 	pos := make([]int32, s.cents)
 	copy(pos, off[:s.cents])
-	for g := 0; g < s.nseg; g++ {
-		for i := pseg[g]; i < pseg[g+1]; i++ {
-			c := int(cseg[g]) + int(labels[i])
-			rows[pos[c]] = idx[i]
-			pos[c]++
+	parallel(s.nseg, 1, workers, func(lo, hi int) {
+		for g := lo; g < hi; g++ {
+			for i := pseg[g]; i < pseg[g+1]; i++ {
+				c := int(cseg[g]) + int(labels[i])
+				rows[pos[c]] = idx[i]
+				pos[c]++
+			}
 		}
-	}
+	})
 	tr.mark("sort")
 	din, err := b.pool.get(int64(in.size))
 	if err != nil {
@@ -252,10 +318,15 @@ func (p *cudaPoints) Sums(idx, pseg, labels, cseg []int32, sums []float64, count
 	var a kargs
 	a.ptr(p.data.ptr).i32(p.ld).i32(p.dim).ptr(din.at(int64(in.offs[aRows]))).
 		ptr(din.at(int64(in.offs[aOff]))).ptr(dout.ptr)
-	if err := sl.launch("kmeans_sums", b.fn.kmeansSums, s.cents, (p.dim+31)/32, 32, 0, &a); err != nil {
+	if s.n >= wideMembers*s.cents {
+		err = sl.launch("kmeans_sums_wide", b.fn.kmeansSumsWide, s.cents, (p.dim+31)/32, 256, 0, &a)
+	} else {
+		err = sl.launch("kmeans_sums", b.fn.kmeansSums, s.cents, (p.dim+31)/32, 32, 0, &a)
+	}
+	if err != nil {
 		return err
 	}
-	res, err := sl.host(2, outBytes)
+	res, err := p.host(1, outBytes)
 	if err != nil {
 		return err
 	}
@@ -266,7 +337,7 @@ func (p *cudaPoints) Sums(idx, pseg, labels, cseg []int32, sums []float64, count
 		return err
 	}
 	tr.mark("device")
-	copy(sums, f64s(res))
+	pcopy(sums, f64s(res)[:s.cents*p.dim])
 	tr.mark("unpack")
 	return nil
 }

@@ -157,6 +157,44 @@ func TestCUDAMatchesCPU(t *testing.T) {
 		}
 	})
 
+	// Few large clusters take kmeans_sums_wide (mean size >= wideMembers);
+	// dim 100 leaves a partial 32-dimension chunk.
+	t.Run("SumsWide", func(t *testing.T) {
+		for _, dim := range []int{100, 128} {
+			p := newKMeansProblem(rng, 100000, dim, 2, 8)
+			for i := range p.labels {
+				s := segOf(p.pseg, i)
+				p.labels[i] = int32(rng.IntN(int(p.cseg[s+1] - p.cseg[s])))
+			}
+			if len(p.idx) < wideMembers*len(p.counts) {
+				t.Fatalf("%d points in %d clusters: too few for the wide kernel", len(p.idx), len(p.counts))
+			}
+			gp, err := b.LoadPoints(p.data, dim)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cp, _ := cpu.LoadPoints(p.data, dim)
+			gs, gc := make([]float64, len(p.sums)), make([]int, len(p.counts))
+			if err := gp.Sums(p.idx, p.pseg, p.labels, p.cseg, gs, gc); err != nil {
+				t.Fatal(err)
+			}
+			if err := cp.Sums(p.idx, p.pseg, p.labels, p.cseg, p.sums, p.counts); err != nil {
+				t.Fatal(err)
+			}
+			for i := range gs {
+				if math.Float64bits(gs[i]) != math.Float64bits(p.sums[i]) {
+					t.Fatalf("dim %d sum %d: GPU %v, CPU %v: want the same bits", dim, i, gs[i], p.sums[i])
+				}
+			}
+			for i := range gc {
+				if gc[i] != p.counts[i] {
+					t.Fatalf("dim %d count %d: GPU %d, CPU %d", dim, i, gc[i], p.counts[i])
+				}
+			}
+			gp.Close()
+		}
+	})
+
 	t.Run("TreeSearch", func(t *testing.T) {
 		tr := randTree(rng, 128, 3, 32, L2)
 		gt, err := b.LoadTree(tr)

@@ -409,6 +409,59 @@ __global__ void kmeans_sums(const float* __restrict__ X, int ld, int dim, const 
     sums[(long long)c * dim + d] = s;
 }
 
+// kmeans_sums_wide is kmeans_sums for clusters of many members (the top
+// levels of the tree: 32 clusters of 31k members at the root of a 1M
+// build would give kmeans_sums one warp per SM, bound by load latency).
+// Block (c, y) has 8 warps: each round they gather 128 member rows'
+// dimensions 32y .. 32y+31 into shared memory while warp 0 adds the
+// previous round's, one lane per dimension, in member order — the same
+// sequence of float64 adds as kmeans_sums and the CPU, so the sums stay
+// bit-identical.
+#define SW_ROWS 128
+// sw_gather loads rows lane's dimension d of member rows warp*16 ..
+// warp*16+15 of the round starting at p (zeros past p1) into tile.
+__device__ __forceinline__ void sw_gather(float (*tile)[32], const float* __restrict__ X, int ld, int dim,
+                                          const int* __restrict__ rows, int p, int p1, int warp, int lane, int d)
+{
+#pragma unroll
+    for (int u = 0; u < SW_ROWS / 8; u++) {
+        const int r = warp * (SW_ROWS / 8) + u;
+        float v = 0;
+        if (p + r < p1 && d < dim)
+            v = X[(long long)rows[p + r] * ld + d];
+        tile[r][lane] = v;
+    }
+}
+
+__global__ void __launch_bounds__(256)
+kmeans_sums_wide(const float* __restrict__ X, int ld, int dim, const int* __restrict__ rows,
+                 const int* __restrict__ off, double* __restrict__ sums)
+{
+    __shared__ float tile[2][SW_ROWS][32];
+    const int c = blockIdx.x;
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    const int d = blockIdx.y * 32 + lane;
+    const int p0 = off[c], p1 = off[c + 1];
+    double s = 0;
+    int b = 0;
+    if (p0 < p1)
+        sw_gather(tile[0], X, ld, dim, rows, p0, p1, warp, lane, d);
+    __syncthreads();
+    for (int p = p0; p < p1; p += SW_ROWS) {
+        if (p + SW_ROWS < p1)
+            sw_gather(tile[b ^ 1], X, ld, dim, rows, p + SW_ROWS, p1, warp, lane, d);
+        if (warp == 0) {
+            const int m = min(SW_ROWS, p1 - p);
+            for (int r = 0; r < m; r++)
+                s += (double)tile[b][r][lane];
+        }
+        __syncthreads();
+        b ^= 1;
+    }
+    if (warp == 0 && d < dim)
+        sums[(long long)c * dim + d] = s;
+}
+
 // tree_search runs package cluster's beam search (Tree.Search) for one
 // query per block: starting from the root, every child of the frontier
 // nodes is scored; leaves compete for the nOut nearest, inner nodes for the
