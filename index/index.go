@@ -90,6 +90,9 @@ type Index struct {
 	// (publish.go).
 	readers readers
 	pending atomic.Pointer[pendingSet]
+	// dev holds SearchBatch's routing tree on an accelerator
+	// (search_gpu.go).
+	dev devRouter
 	// retiredAtOpen counts the retire records Open completed.
 	retiredAtOpen int
 
@@ -187,10 +190,11 @@ func (ix *Index) Close() error {
 		return ErrClosed
 	}
 	ix.maint.stop()
+	devErr := ix.dev.close()
 	if ix.vectors != nil {
 		ix.vectors.Close()
 	}
-	return ix.store.Close()
+	return errors.Join(ix.store.Close(), devErr)
 }
 
 // Dir returns the index directory.

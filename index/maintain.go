@@ -519,8 +519,13 @@ func (ix *Index) splitCommit(p uint32, m *members, last uint64) (q uint32, old, 
 		testHookRetire()
 	}
 	ix.seq = seq
+	// treeGen changes with the tree, under rmu: a search that checks it
+	// there (SearchBatch's device routing) sees both or neither.
 	ix.rmu.Lock()
 	err = ix.tree.SplitLeaf(p, q, c1, c2)
+	if err == nil {
+		ix.treeGen.Add(1)
+	}
 	ix.rmu.Unlock()
 	if err != nil {
 		// The record is committed: the in-memory tree can no longer match
@@ -528,7 +533,6 @@ func (ix *Index) splitCommit(p uint32, m *members, last uint64) (q uint32, old, 
 		err = fmt.Errorf("%w: split posting %d: %v", ErrCorrupt, p, err)
 		return
 	}
-	ix.treeGen.Add(1)
 	ix.splits.Add(1)
 	ix.treeOps++
 	ix.readers.wait()
@@ -590,13 +594,13 @@ func (ix *Index) merge(p uint32, m *members, last uint64) error {
 	grown := 0
 	if err == nil {
 		grown = ix.publishReinsert(re)
+		ix.treeGen.Add(1)
 	}
 	ix.rmu.Unlock()
 	if err != nil {
 		return fmt.Errorf("%w: merge posting %d: %v", ErrCorrupt, p, err)
 	}
 	ix.tailBytes.Add(int64(grown))
-	ix.treeGen.Add(1)
 	ix.trimTail(p, ix.seq)
 	ix.merges.Add(1)
 	ix.treeOps++

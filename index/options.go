@@ -109,11 +109,15 @@ type Options struct {
 	// up to float rounding (ties between near-equidistant heads may break
 	// the other way). A point set or tree too large for the device falls
 	// back to the CPU in Auto mode and fails in On mode.
+	//
+	// In an opened index, GPU other than Off makes SearchBatch route its
+	// queries on the device (Index.SearchBatch); Search is unaffected.
 	GPU GPUMode
 	// GPUBackend, if set, is used instead of opening one by GPU: any
 	// backend, the CPU one included (gpu.CPU(), which runs the batched
 	// code paths on the CPU). The caller keeps ownership: Build does not
-	// close it.
+	// close it, nor does Close an index opened with it (SearchBatch routes
+	// on it).
 	GPUBackend gpu.Backend
 	// Logf, if set, receives Build's log lines: the GPU choice and the
 	// time each stage took. Called from one goroutine at a time.

@@ -30,6 +30,7 @@ type workspace struct {
 	qraw  []byte    // query in the element type (uint8/int8 indexes)
 	route cluster.Workspace
 	kept  []cluster.Candidate
+	pre   []cluster.Candidate // heads routed on the device
 	ids   []uint32
 	tails []*delta
 	p     posting.Posting
@@ -52,14 +53,39 @@ func newWorkspace(ix *Index) *workspace {
 func (ix *Index) Search(q []float32, k int, p *SearchParams) ([]Result, error) {
 	ws := ix.pool.Get().(*workspace)
 	defer ix.pool.Put(ws)
-	return ix.search(ws, q, k, p, nil)
+	return ix.search(ws, q, k, p, nil, nil)
 }
 
 // SearchBatch searches every query of qs (each of Dim floats) with up to
 // Options.Workers goroutines; results[i] answers qs[i].
+//
+// With Options.GPU other than Off (or Options.GPUBackend set), the
+// queries are routed to their nearest heads a batch at a time on the
+// device (the tree is loaded there on first use, and again after
+// maintenance changes it); pruning, posting reads and scoring run on the
+// CPU as in Search. The results are Search's up to heads at near-equal
+// distances (the device's float rounding may order them the other way).
+// In Auto mode, a device that fails leaves the routing to the CPU; in On
+// mode SearchBatch returns the error.
 func (ix *Index) SearchBatch(qs [][]float32, k int, p *SearchParams) ([][]Result, error) {
 	results := make([][]Result, len(qs))
+	var err error
+	if ix.accelWanted() && len(qs) > 0 {
+		err = ix.searchBatchAccel(qs, k, p, results)
+	} else {
+		err = ix.searchBatchCPU(qs, 0, k, p, results)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return results, nil
+}
+
+// parallel runs fn for every i in lo..hi-1 on up to Options.Workers
+// goroutines, each with its own workspace; an error names its query.
+func (ix *Index) parallel(lo, hi int, fn func(ws *workspace, i int) error) error {
 	var next atomic.Int64
+	next.Store(int64(lo))
 	var wg sync.WaitGroup
 	errs := make([]error, ix.opts.Workers)
 	for w := 0; w < ix.opts.Workers; w++ {
@@ -70,23 +96,18 @@ func (ix *Index) SearchBatch(qs [][]float32, k int, p *SearchParams) ([][]Result
 			defer ix.pool.Put(ws)
 			for {
 				i := int(next.Add(1) - 1)
-				if i >= len(qs) {
+				if i >= hi {
 					return
 				}
-				r, err := ix.search(ws, qs[i], k, p, nil)
-				if err != nil {
+				if err := fn(ws, i); err != nil {
 					errs[w] = fmt.Errorf("query %d: %w", i, err)
 					return
 				}
-				results[i] = r
 			}
 		}(w)
 	}
 	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		return nil, err
-	}
-	return results, nil
+	return errors.Join(errs...)
 }
 
 // QueryStats describe the work of one search.
@@ -100,10 +121,13 @@ type QueryStats struct {
 func (ix *Index) SearchWithStats(q []float32, k int, p *SearchParams, st *QueryStats) ([]Result, error) {
 	ws := ix.pool.Get().(*workspace)
 	defer ix.pool.Put(ws)
-	return ix.search(ws, q, k, p, st)
+	return ix.search(ws, q, k, p, st, nil)
 }
 
-func (ix *Index) search(ws *workspace, q []float32, k int, sp *SearchParams, st *QueryStats) ([]Result, error) {
+// search answers one query. pre, if not nil, is the query's routing done
+// on the device (SearchBatch); it is used if the tree has not changed
+// since, else the query is routed here.
+func (ix *Index) search(ws *workspace, q []float32, k int, sp *SearchParams, st *QueryStats, pre *preRoute) ([]Result, error) {
 	if ix.closed.Load() {
 		return nil, ErrClosed
 	}
@@ -132,7 +156,12 @@ func (ix *Index) search(ws *workspace, q []float32, k int, sp *SearchParams, st 
 	e := ix.readers.enter()
 	defer ix.readers.exit(e)
 	ix.rmu.RLock()
-	heads := ix.tree.Search(ws.q, params.NProbe, params.Beam, &ws.route)
+	var heads []cluster.Candidate
+	if pre != nil && ix.treeGen.Load() == pre.gen {
+		heads = ws.preHeads(pre)
+	} else {
+		heads = ix.tree.Search(ws.q, params.NProbe, params.Beam, &ws.route)
+	}
 	if ix.man.Metric != InnerProduct && params.Epsilon >= 0 && len(heads) > 0 && heads[0].Dist > 0 {
 		// Query-aware dynamic pruning (SPANN §3.3). A query sitting on its
 		// nearest head (distance 0) would prune every other head: skip.

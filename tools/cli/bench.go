@@ -42,6 +42,8 @@ type benchOptions struct {
 	maxQ     int
 	beam     int
 	warmAll  bool
+	batch    bool
+	gpu      string
 }
 
 func (o *benchOptions) Validate() error {
@@ -51,6 +53,9 @@ func (o *benchOptions) Validate() error {
 	case o.k < 1:
 		return fmt.Errorf("-k %d, want >= 1", o.k)
 	}
+	if _, err := index.ParseGPUMode(o.gpu); err != nil {
+		return fmt.Errorf("-gpu: %w", err)
+	}
 	return nil
 }
 
@@ -58,7 +63,7 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 	if rest, ok := churnFlag(args); ok {
 		return runChurn(ctx, env, rest)
 	}
-	o := benchOptions{k: 10, nprobe: intList{8, 16, 32, 64}, eps: floatList{7}, threads: intList{1, runtime.GOMAXPROCS(0)}, cache: 64 << 20}
+	o := benchOptions{gpu: "off", k: 10, nprobe: intList{8, 16, 32, 64}, eps: floatList{7}, threads: intList{1, runtime.GOMAXPROCS(0)}, cache: 64 << 20}
 	fs := newFlags(env, "bench", "-index DIR -queries FILE [-gt FILE] [flags]\n   or: shoal bench -churn -data FILE -queries FILE [flags]  (the update benchmark; shoal bench -churn -h)")
 	fs.Bool("churn", false, "run the SPFresh churn benchmark instead: build, upsert, delete, search, compare with a static build")
 	fs.StringVar(&o.index, "index", "", "index directory")
@@ -77,6 +82,8 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 	fs.IntVar(&o.maxQ, "nq", 0, "use only the first nq queries")
 	fs.BoolVar(&o.warmAll, "warmcache", false, "fill the posting cache before measuring (in-memory end)")
 	fs.IntVar(&o.beam, "beam", 0, "routing beam width (default max(4·nprobe, 128))")
+	fs.BoolVar(&o.batch, "batch", false, "also measure SearchBatch of all queries at once: batch QPS and recall")
+	fs.StringVar(&o.gpu, "gpu", "off", "where SearchBatch routes its queries: auto, on (a CUDA device) or off")
 	if err := parseValid(fs, args, &o); err != nil {
 		return err
 	}
@@ -116,6 +123,10 @@ type benchPoint struct {
 	CacheHit  float64         `json:"cache_hit_rate"`
 	RSSBytes  int64           `json:"rss_bytes"`
 	PeakBytes int64           `json:"peak_rss_bytes"`
+	// BatchQPS and BatchRecall measure one SearchBatch of all queries
+	// (-batch).
+	BatchQPS    float64 `json:"batch_qps,omitempty"`
+	BatchRecall float64 `json:"batch_recall,omitempty"`
 }
 
 // benchReport is the whole run.
@@ -128,6 +139,7 @@ type benchReport struct {
 	CacheBytes int64          `json:"cache_bytes"`
 	DirectIO   bool           `json:"direct_io"`
 	Kernels    string         `json:"kernels"`
+	GPU        string         `json:"gpu"` // -gpu: where SearchBatch routes
 	GoMaxProcs int            `json:"gomaxprocs"`
 	Points     []benchPoint   `json:"points"`
 	// Page-cache evidence: the machine's Cached: before and after all
@@ -178,13 +190,21 @@ func (o *benchOptions) Run(ctx context.Context, env *Env) (*benchReport, error) 
 		}
 	}
 
-	ix, err := index.Open(o.index, &index.Options{CacheBytes: cacheOption(o.cache), BufferedIO: o.buffered})
+	mode, _ := index.ParseGPUMode(o.gpu)
+	ix, err := index.Open(o.index, &index.Options{CacheBytes: cacheOption(o.cache), BufferedIO: o.buffered, GPU: mode,
+		Logf: func(f string, a ...any) { fmt.Fprintf(env.Stderr, f+"\n", a...) }})
 	if err != nil {
 		return nil, err
 	}
 	defer ix.Close()
 	if ix.Dim() != dim {
 		return nil, fmt.Errorf("%w: queries have dim %d, index %d", index.ErrDimensionMismatch, dim, ix.Dim())
+	}
+	if o.batch && len(queries) > 0 {
+		// Open the device and load the tree before measuring.
+		if _, err := ix.SearchBatch(queries[:1], o.k, nil); err != nil {
+			return nil, err
+		}
 	}
 	if o.warmAll {
 		t := time.Now()
@@ -197,7 +217,7 @@ func (o *benchOptions) Run(ctx context.Context, env *Env) (*benchReport, error) 
 	runtime.GC()
 	tree := ix.Tree()
 	rep := &benchReport{
-		Label: o.label, Index: o.index, Manifest: ix.Manifest(), Queries: nq, K: o.k,
+		Label: o.label, Index: o.index, GPU: o.gpu, Manifest: ix.Manifest(), Queries: nq, K: o.k,
 		CacheBytes: int64(o.cache), Kernels: vec.Impl(), GoMaxProcs: runtime.GOMAXPROCS(0),
 		OpenRSSBytes:     procStatus("VmRSS"),
 		HeadsMemoryBytes: int64(len(tree.Centroids))*4 + int64(tree.NumNodes())*12 + int64(tree.NumLeaves())*8,
@@ -221,6 +241,9 @@ func (o *benchOptions) Run(ctx context.Context, env *Env) (*benchReport, error) 
 			pt.Epsilon = eps
 			rep.Points = append(rep.Points, *pt)
 			fmt.Fprintf(env.Stderr, "nprobe %d eps %g: recall@%d %.4f, %.3f ms mean, %s\n", np, eps, o.k, pt.Recall, pt.MeanMs, fmtQPS(pt.QPS))
+			if o.batch {
+				fmt.Fprintf(env.Stderr, "nprobe %d eps %g: batch (gpu %s) recall@%d %.4f, %.0f QPS\n", np, eps, o.gpu, o.k, pt.BatchRecall, pt.BatchQPS)
+			}
 		}
 	}
 	end := ix.Stats()
@@ -294,6 +317,21 @@ func (o *benchOptions) measure(ix *index.Index, sp *index.SearchParams, queries 
 			return nil, err
 		}
 		pt.QPS[th] = qps
+	}
+	if o.batch {
+		t := time.Now()
+		res, err := ix.SearchBatch(queries, o.k, sp)
+		if err != nil {
+			return nil, err
+		}
+		pt.BatchQPS = n / time.Since(t).Seconds()
+		if truth != nil {
+			hits := 0
+			for i, r := range res {
+				hits += countHits(r, truth[i])
+			}
+			pt.BatchRecall = float64(hits) / (n * float64(o.k))
+		}
 	}
 	pt.RSSBytes = procStatus("VmRSS")
 	pt.PeakBytes = procStatus("VmHWM")
@@ -386,9 +424,9 @@ func fmtQPS(m map[int]float64) string {
 }
 
 func (r *benchReport) print(w io.Writer) {
-	fmt.Fprintf(w, "index %s: %d vectors × %d %v %v, %d heads, cache %s, direct I/O %v, kernels %s\n",
+	fmt.Fprintf(w, "index %s: %d vectors × %d %v %v, %d heads, cache %s, direct I/O %v, kernels %s, batch routing gpu %s\n",
 		r.Index, r.Manifest.Count, r.Manifest.Dim, r.Manifest.Elem, r.Manifest.Metric, r.Manifest.Heads,
-		formatBytes(r.CacheBytes), r.DirectIO, r.Kernels)
+		formatBytes(r.CacheBytes), r.DirectIO, r.Kernels, r.GPU)
 	var ths []int
 	if len(r.Points) > 0 {
 		for t := range r.Points[0].QPS {
@@ -401,12 +439,19 @@ func (r *benchReport) print(w io.Writer) {
 	for _, t := range ths {
 		hdr += fmt.Sprintf("QPS %dt\t", t)
 	}
+	batch := len(r.Points) > 0 && r.Points[0].BatchQPS > 0
+	if batch {
+		hdr += "batch QPS\tbatch recall\t"
+	}
 	hdr += "postings/q\tvectors/q\tKiB read/q\tIOs/q\tcache hit\tRSS MiB\t"
 	fmt.Fprintln(tw, hdr)
 	for _, p := range r.Points {
 		line := fmt.Sprintf("%d\t%g\t%.4f\t%.3f\t%.3f\t%.3f\t", p.NProbe, p.Epsilon, p.Recall, p.MeanMs, p.P50Ms, p.P99Ms)
 		for _, t := range ths {
 			line += fmt.Sprintf("%.0f\t", p.QPS[t])
+		}
+		if batch {
+			line += fmt.Sprintf("%.0f\t%.4f\t", p.BatchQPS, p.BatchRecall)
 		}
 		line += fmt.Sprintf("%.1f\t%.0f\t%.1f\t%.1f\t%.2f\t%.1f\t", p.Postings, p.Vectors, p.KiBRead, p.IOs, p.CacheHit, float64(p.RSSBytes)/(1<<20))
 		fmt.Fprintln(tw, line)
