@@ -109,22 +109,12 @@ func (b *builder) forEach(jobs []*levelJob, fn func(*levelJob)) {
 // others get k, their generator and (through balancedKMeans' own special
 // cases, or k-means++) their initial centroids.
 func (b *builder) startJob(j *levelJob) {
-	nd, idx := j.nd, j.idx
-	nd.size = len(idx)
-	if j.want <= 1 || len(idx) <= 1 {
-		nd.centroid = make([]float32, b.dim)
-		mean(b.data, b.dim, idx, nd.centroid)
-		b.progress(len(idx))
+	idx := j.idx
+	k, leaf := b.fanout(j.nd, idx, j.want)
+	if leaf {
 		return
 	}
-	k := b.o.K
-	switch {
-	case j.want <= k:
-		k = j.want
-	case j.want <= k*k:
-		k = (j.want + k - 1) / k
-	}
-	j.k = min(k, len(idx))
+	j.k = k
 	j.rng = rand.New(rand.NewPCG(j.seed, uint64(len(idx))))
 	j.workers = 1
 	if len(idx) >= parallelMin {

@@ -249,25 +249,35 @@ type builder struct {
 	mu    sync.Mutex // serialises Progress calls
 }
 
-// split fills nd (whose points are idx) and its sub-tree with about want
-// leaves. Sub-trees run concurrently, bounded by b.sem; big nodes also
-// parallelise their own assignment steps.
-func (b *builder) split(nd *node, idx []int32, want int, seed uint64, wg *sync.WaitGroup, top bool) {
+// fanout decides how node nd (whose points are idx) splits to get about
+// want leaves below it: into k children, or not at all (leaf), in which
+// case nd is finished as a leaf here.
+func (b *builder) fanout(nd *node, idx []int32, want int) (k int, leaf bool) {
 	nd.size = len(idx)
 	if want <= 1 || len(idx) <= 1 {
 		nd.centroid = make([]float32, b.dim)
 		mean(b.data, b.dim, idx, nd.centroid)
 		b.progress(len(idx))
-		return
+		return 0, true
 	}
-	k := b.o.K
+	k = b.o.K
 	switch {
 	case want <= k:
 		k = want
 	case want <= k*k:
 		k = (want + k - 1) / k
 	}
-	k = min(k, len(idx))
+	return min(k, len(idx)), false
+}
+
+// split fills nd (whose points are idx) and its sub-tree with about want
+// leaves. Sub-trees run concurrently, bounded by b.sem; big nodes also
+// parallelise their own assignment steps.
+func (b *builder) split(nd *node, idx []int32, want int, seed uint64, wg *sync.WaitGroup, top bool) {
+	k, leaf := b.fanout(nd, idx, want)
+	if leaf {
+		return
+	}
 	rng := rand.New(rand.NewPCG(seed, uint64(len(idx))))
 	workers := 1
 	if len(idx) >= parallelMin {

@@ -44,6 +44,33 @@ func checkShape(name string, m []float32, dim int) (int, error) {
 	return len(m) / dim, nil
 }
 
+// checkPair checks the metric and the two matrices of a distance call and
+// returns their row counts.
+func checkPair(metric Metric, x, y []float32, dim int) (n, m int, err error) {
+	if err := checkMetric(metric); err != nil {
+		return 0, 0, err
+	}
+	if n, err = checkShape("x", x, dim); err != nil {
+		return 0, 0, err
+	}
+	if m, err = checkShape("y", y, dim); err != nil {
+		return 0, 0, err
+	}
+	return n, m, nil
+}
+
+// checkDistances checks the arguments of Backend.Distances and returns
+// the row counts of x and y.
+func checkDistances(metric Metric, x, y []float32, dim int, out []float32) (n, m int, err error) {
+	if n, m, err = checkPair(metric, x, y, dim); err != nil {
+		return 0, 0, err
+	}
+	if len(out) != n*m {
+		return 0, 0, fmt.Errorf("%w: out has %d floats, want %d×%d", ErrBadInput, len(out), n, m)
+	}
+	return n, m, nil
+}
+
 func checkMetric(m Metric) error {
 	if !m.Valid() {
 		return fmt.Errorf("%w: metric %d", ErrBadInput, m)
@@ -96,19 +123,9 @@ func parallel(n, grain, workers int, fn func(lo, hi int)) {
 }
 
 func (c *cpuBackend) Distances(metric Metric, x, y []float32, dim int, out []float32) error {
-	if err := checkMetric(metric); err != nil {
-		return err
-	}
-	n, err := checkShape("x", x, dim)
+	n, m, err := checkDistances(metric, x, y, dim, out)
 	if err != nil {
 		return err
-	}
-	m, err := checkShape("y", y, dim)
-	if err != nil {
-		return err
-	}
-	if len(out) != n*m {
-		return fmt.Errorf("%w: out has %d floats, want %d×%d", ErrBadInput, len(out), n, m)
 	}
 	if m == 0 {
 		return nil
@@ -154,13 +171,7 @@ func (c *cpuBackend) TopK(metric Metric, x, y []float32, dim, k int, ids []int32
 
 // checkTopK validates TopK's arguments and returns the row counts.
 func checkTopK(metric Metric, x, y []float32, dim, k int, ids []int32, dists []float32) (n, m int, err error) {
-	if err := checkMetric(metric); err != nil {
-		return 0, 0, err
-	}
-	if n, err = checkShape("x", x, dim); err != nil {
-		return 0, 0, err
-	}
-	if m, err = checkShape("y", y, dim); err != nil {
+	if n, m, err = checkPair(metric, x, y, dim); err != nil {
 		return 0, 0, err
 	}
 	if m > math.MaxInt32 {

@@ -225,19 +225,9 @@ func (b *cudaBackend) grow(buf *devBuf, n int64) error {
 }
 
 func (b *cudaBackend) Distances(metric Metric, x, y []float32, dim int, out []float32) error {
-	if err := checkMetric(metric); err != nil {
-		return err
-	}
-	n, err := checkShape("x", x, dim)
+	n, m, err := checkDistances(metric, x, y, dim, out)
 	if err != nil {
 		return err
-	}
-	m, err := checkShape("y", y, dim)
-	if err != nil {
-		return err
-	}
-	if len(out) != n*m {
-		return fmt.Errorf("%w: out has %d floats, want %d×%d", ErrBadInput, len(out), n, m)
 	}
 	if n == 0 || m == 0 {
 		return nil

@@ -323,15 +323,7 @@ func (ix *Index) foldMany(ps []uint32) (int, error) {
 	ms := make([]members, len(read))
 	var dec posting.Posting
 	err := ix.store.ReadBatch(read, func(i int, b []byte) error {
-		if err := posting.Decode(b, &dec); err != nil {
-			return fmt.Errorf("%w: posting %d: %v", ErrCorrupt, read[i], err)
-		}
-		for j, id := range dec.IDs {
-			if ix.vers.live(id, dec.Versions[j]) {
-				ms[i].add(id, dec.Versions[j], dec.Row(j))
-			}
-		}
-		return nil
+		return ix.addStored(&ms[i], read[i], b, &dec)
 	})
 	if err != nil {
 		return 0, err
@@ -453,13 +445,8 @@ func (ix *Index) dropTail(p uint32) error {
 	if err := b.Commit(true); err != nil {
 		return fmt.Errorf("shoal: drop tail of %d: %w", p, err)
 	}
-	ix.rmu.Lock()
-	grown := ix.publishReinsert(re)
-	ix.rmu.Unlock()
-	ix.tailBytes.Add(int64(grown))
 	ix.trimTail(p, ix.seq)
-	ix.readers.wait()
-	ix.finishReinsert(re)
+	ix.placeReinsert(re)
 	return nil
 }
 
@@ -695,6 +682,17 @@ func (ix *Index) publishReinsert(re *reinsertion) (grown int) {
 	return grown
 }
 
+// placeReinsert publishes a committed re-insert that comes with no tree
+// edit and, after a grace period, makes it current. The caller holds wmu.
+func (ix *Index) placeReinsert(re *reinsertion) {
+	ix.rmu.Lock()
+	grown := ix.publishReinsert(re)
+	ix.rmu.Unlock()
+	ix.tailBytes.Add(int64(grown))
+	ix.readers.wait()
+	ix.finishReinsert(re)
+}
+
 // finishReinsert switches the re-inserted ids to their new versions (their
 // old copies become stale) once no search predating publishReinsert is in
 // flight. The caller holds wmu.
@@ -754,21 +752,25 @@ func (ix *Index) addLive(m *members, t *delta) {
 // readLive appends the live copies of posting p's stored part to m.
 func (ix *Index) readLive(p uint32, m *members) error {
 	var dec posting.Posting
-	err := ix.store.Read(p, func(b []byte) error {
-		if err := posting.Decode(b, &dec); err != nil {
-			return fmt.Errorf("%w: posting %d: %v", ErrCorrupt, p, err)
-		}
-		for i, id := range dec.IDs {
-			if ix.vers.live(id, dec.Versions[i]) {
-				m.add(id, dec.Versions[i], dec.Row(i))
-			}
-		}
-		return nil
-	})
+	err := ix.store.Read(p, func(b []byte) error { return ix.addStored(m, p, b, &dec) })
 	if errors.Is(err, posting.ErrNotFound) {
 		return nil
 	}
 	return err
+}
+
+// addStored decodes b, posting p's stored bytes, into dec and appends its
+// live copies to m.
+func (ix *Index) addStored(m *members, p uint32, b []byte, dec *posting.Posting) error {
+	if err := posting.Decode(b, dec); err != nil {
+		return fmt.Errorf("%w: posting %d: %v", ErrCorrupt, p, err)
+	}
+	for i, id := range dec.IDs {
+		if ix.vers.live(id, dec.Versions[i]) {
+			m.add(id, dec.Versions[i], dec.Row(i))
+		}
+	}
+	return nil
 }
 
 // putPosting stages posting p with m's content in b (deleting it when m is

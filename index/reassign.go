@@ -130,12 +130,7 @@ func (ix *Index) reassignAfterSplit(p, q uint32, old, c1, c2 []float32, parts *[
 	if err := b.Commit(false); err != nil {
 		return fmt.Errorf("shoal: reassign after split of %d: %w", p, err)
 	}
-	ix.rmu.Lock()
-	grown := ix.publishReinsert(re)
-	ix.rmu.Unlock()
-	ix.tailBytes.Add(int64(grown))
-	ix.readers.wait()
-	ix.finishReinsert(re)
+	ix.placeReinsert(re)
 	ix.reassigned.Add(int64(still.len()))
 	return nil
 }

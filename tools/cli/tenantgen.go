@@ -244,17 +244,15 @@ func (o *tenantGenOptions) Run(ctx context.Context, env *Env) (*tenantWorkloadIn
 		if err := src.ReadRows(lo, c, raw[:c*rb]); err != nil {
 			return nil, err
 		}
-		for i := range c {
-			x := base[(lo+i)*dim : (lo+i+1)*dim]
-			toFloat32(src.Elem(), raw[i*rb:(i+1)*rb], x)
-			if metric == index.Cosine {
-				vec.Normalize(x)
-			}
+		toFloat32(src.Elem(), raw[:c*rb], base[lo*dim:(lo+c)*dim])
+	}
+	if metric == index.Cosine {
+		for r := range n {
+			vec.Normalize(base[r*dim : (r+1)*dim])
 		}
 	}
-	qrb := dim * qsrc.Elem().Size()
-	qraw := make([]byte, nq*qrb)
-	if err := qsrc.ReadRows(0, nq, qraw); err != nil {
+	qs, err := (&rowReader{src: qsrc}).read(0, nq)
+	if err != nil {
 		return nil, err
 	}
 	rowsOf := map[uint32][]int32{}
@@ -269,13 +267,12 @@ func (o *tenantGenOptions) Run(ctx context.Context, env *Env) (*tenantWorkloadIn
 		}
 	}
 	truth := make([][]int32, nq)
-	q := make([]float32, dim)
 	bar := NewBar(env.Stderr, "groundtruth", int64(nq))
 	for i, t := range qt {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		toFloat32(qsrc.Elem(), qraw[i*qrb:(i+1)*qrb], q)
+		q := qs[i]
 		if metric == index.Cosine {
 			vec.Normalize(q)
 		}
