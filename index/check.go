@@ -8,6 +8,7 @@ import (
 	"hash/crc32"
 
 	"github.com/shoaldb/shoal/posting"
+	"github.com/shoaldb/shoal/tenant"
 )
 
 // Check verifies the index's invariants and returns nil, or an error
@@ -83,6 +84,7 @@ func (ix *Index) Check() error {
 	}
 	dim, elem := ix.man.Dim, ix.man.Elem
 	var p posting.Posting
+	tenantRows := make(map[tenant.ID]map[uint64]struct{})
 	err = ix.store.Scan(func(id uint32, b []byte) error {
 		if err := posting.Decode(b, &p); err != nil {
 			if !report("posting %d: %v", id, err) {
@@ -92,6 +94,13 @@ func (ix *Index) Check() error {
 		}
 		if p.Dim != dim || p.Elem != elem {
 			report("posting %d holds %d-dim %v, index %d-dim %v", id, p.Dim, p.Elem, dim, elem)
+		}
+		if t, ok := ix.ten.shortlistOf(id); ok {
+			if tree.IsLeaf(id) {
+				report("posting %d is both a head and a shortlist of tenant %d", id, t)
+			}
+			ix.checkShortlistRows(t, id, &p, tenantRows, sameAsStored)
+			return nil
 		}
 		if !tree.IsLeaf(id) {
 			report("posting %d is stored but is no head of the tree", id)
@@ -109,6 +118,12 @@ func (ix *Index) Check() error {
 	})
 	if err != nil && !errors.Is(err, errStop) {
 		report("scan postings: %v", err)
+	}
+
+	for _, msg := range ix.checkTenants(tenantRows) {
+		if !report("%s", msg) {
+			break
+		}
 	}
 
 	// Tails: memory against the update log.

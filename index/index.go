@@ -95,6 +95,8 @@ type Index struct {
 	dev devRouter
 	// retiredAtOpen counts the retire records Open completed.
 	retiredAtOpen int
+	// ten holds tenants, access lists and shortlists (tenants.go).
+	ten *tenants
 
 	queries      atomic.Int64
 	postingsRead atomic.Int64
@@ -168,6 +170,9 @@ func open(dir string, opts Options, store *pebblestore.Store) (*Index, error) {
 		return nil, err
 	}
 	err = ix.recoverUpdates()
+	if err == nil {
+		err = ix.loadTenants()
+	}
 	if err == nil {
 		err = ix.finishRetired()
 	}

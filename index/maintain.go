@@ -488,7 +488,7 @@ func (ix *Index) splitCommit(p uint32, m *members, last uint64) (q uint32, old, 
 	for i, l := range labels {
 		parts[l].add(m.ids[i], m.vers[i], m.vecs[i*ix.rowBytes:(i+1)*ix.rowBytes])
 	}
-	q = uint32(ix.tree.NumLeaves())
+	q = ix.allocPosting()
 	old = slices.Clone(ix.tree.Head(int(p)))
 	b := ix.store.NewBatch()
 	defer b.Close()

@@ -145,6 +145,9 @@ type Options struct {
 	// reassign; the paper uses 64). Default 64; negative disables
 	// reassignment (the split's own members are then not checked either).
 	ReassignNeighbors int
+	// MaxSLSize is Curator's max_sl_size: a tenant's shortlist that grows
+	// past it is split in two (tenants.go). Default 256.
+	MaxSLSize int
 	// Search holds the default search parameters.
 	Search SearchParams
 	// Progress, if set, is called during Build as work advances, from one
@@ -173,6 +176,47 @@ type SearchParams struct {
 	// nearest heads more often, at more routing CPU. Default
 	// max(4·NProbe, 128).
 	Beam int
+	// Tenant, if not 0, restricts the search to the vectors tenant Tenant
+	// may read: those it owns and those granted to it (tenants.go). An
+	// unknown tenant is ErrUnknownTenant.
+	Tenant uint32
+	// TenantMode says how a tenant search runs; the default,
+	// TenantShortlists, reads the tenant's own shortlists.
+	TenantMode TenantMode
+	// SearchEF is Curator's search_ef for tenant searches: shortlists are
+	// read nearest first until they hold at least SearchEF rows (and k).
+	// Default 512.
+	SearchEF int
+}
+
+// TenantMode picks the strategy of a tenant search. All of them return
+// only vectors the tenant may read.
+type TenantMode uint8
+
+const (
+	// TenantShortlists searches the tenant's shortlists (Curator): the
+	// nearest ones by centroid, until SearchEF rows are read.
+	TenantShortlists TenantMode = iota
+	// TenantScan searches the shared postings as an unfiltered search
+	// does (NProbe, Epsilon, Beam) and drops the rows the tenant may not
+	// read while scoring them: the shared-index baseline.
+	TenantScan
+	// TenantBrute scores every vector on the tenant's access list: exact,
+	// and as slow as the list is long (pre-filtering).
+	TenantBrute
+)
+
+// String returns the mode's name as the CLI spells it.
+func (m TenantMode) String() string {
+	switch m {
+	case TenantShortlists:
+		return "shortlists"
+	case TenantScan:
+		return "scan"
+	case TenantBrute:
+		return "brute"
+	}
+	return fmt.Sprintf("TenantMode(%d)", m)
 }
 
 func (p *SearchParams) ensureDefaults(def SearchParams) {
@@ -187,6 +231,12 @@ func (p *SearchParams) ensureDefaults(def SearchParams) {
 	}
 	if p.Beam <= 0 {
 		p.Beam = max(4*p.NProbe, 128)
+	}
+	if p.SearchEF <= 0 {
+		p.SearchEF = def.SearchEF
+	}
+	if p.SearchEF <= 0 {
+		p.SearchEF = 512
 	}
 }
 
@@ -218,6 +268,9 @@ func (o *Options) EnsureDefaults() {
 	}
 	if o.Candidates == 0 {
 		o.Candidates = 64
+	}
+	if o.MaxSLSize == 0 {
+		o.MaxSLSize = 256
 	}
 	if o.K == 0 {
 		o.K = 32
@@ -266,6 +319,10 @@ func (o *Options) Validate() error {
 		return fmt.Errorf("%w: RNGFactor %v / ClosureEpsilon %v must be >= 0", ErrInvalidOptions, o.RNGFactor, o.ClosureEpsilon)
 	case !o.GPU.Valid():
 		return fmt.Errorf("%w: GPU mode %d", ErrInvalidOptions, o.GPU)
+	case o.MaxSLSize < 2:
+		return fmt.Errorf("%w: MaxSLSize %d, want >= 2", ErrInvalidOptions, o.MaxSLSize)
+	case o.Search.TenantMode > TenantBrute:
+		return fmt.Errorf("%w: TenantMode %d", ErrInvalidOptions, o.Search.TenantMode)
 	}
 	return nil
 }

@@ -8,9 +8,11 @@ import (
 	"sync/atomic"
 	"unsafe"
 
+	"github.com/RoaringBitmap/roaring/v2/roaring64"
 	"github.com/shoaldb/shoal/cluster"
 	"github.com/shoaldb/shoal/internal/vec"
 	"github.com/shoaldb/shoal/posting"
+	"github.com/shoaldb/shoal/tenant"
 )
 
 // testHookRouted, when set by a test, runs between a search's routing and
@@ -38,6 +40,11 @@ type workspace struct {
 	f32   []float32 // aligned copy of posting vectors when needed
 	top   topK
 	vecs  int64
+	// filter, if set, is the access list of the tenant searching; with
+	// slTenant set, the rows scored are that tenant's shortlist rows.
+	filter   *roaring64.Bitmap
+	slTenant tenant.ID
+	order    []int
 }
 
 func newWorkspace(ix *Index) *workspace {
@@ -150,6 +157,20 @@ func (ix *Index) search(ws *workspace, q []float32, k int, sp *SearchParams, st 
 		return nil, fmt.Errorf("%w: zero query vector has no cosine", ErrBadInput)
 	}
 	ix.quantizeQuery(ws)
+	ws.filter, ws.slTenant = nil, 0
+	if params.Tenant != 0 {
+		view, err := ix.viewOf(params.Tenant)
+		if err != nil {
+			return nil, err
+		}
+		ws.filter = view
+		switch params.TenantMode {
+		case TenantShortlists:
+			return ix.searchShortlists(ws, k, &params, st)
+		case TenantBrute:
+			return ix.searchBrute(ws, k, st)
+		}
+	}
 
 	// Maintenance keeps what this search's routing points at until it
 	// exits (publish.go).
@@ -206,6 +227,12 @@ func (ix *Index) search(ws *workspace, q []float32, k int, sp *SearchParams, st 
 	if err != nil {
 		return nil, err
 	}
+	return ix.results(ws, len(ws.ids), reads, st), nil
+}
+
+// results ends a search: counters, ws.top's results nearest first, and
+// st.
+func (ix *Index) results(ws *workspace, heads, reads int, st *QueryStats) []Result {
 	ix.queries.Add(1)
 	ix.postingsRead.Add(int64(reads))
 	ix.vectorsRead.Add(ws.vecs)
@@ -216,9 +243,9 @@ func (ix *Index) search(ws *workspace, q []float32, k int, sp *SearchParams, st 
 		}
 	}
 	if st != nil {
-		*st = QueryStats{Heads: len(ws.ids), Vectors: int(ws.vecs), Distinct: len(out)}
+		*st = QueryStats{Heads: heads, Vectors: int(ws.vecs), Distinct: len(out)}
 	}
-	return out, nil
+	return out
 }
 
 // quantizeQuery converts the query to the element type of an integer
@@ -293,7 +320,7 @@ func (ix *Index) score(ws *workspace, ids []uint64, vers []uint8, vectors []byte
 	for i, dist := range d {
 		// The version check costs a lookup: do it only for copies that
 		// would enter the heap.
-		if ws.top.admits(dist) && ix.visible(ids[i], vers[i]) {
+		if ws.top.admits(dist) && ix.admit(ws, ids[i], vers[i]) {
 			ws.top.push(ids[i], dist)
 		}
 	}

@@ -7,6 +7,8 @@ import (
 
 	"github.com/shoaldb/shoal/internal/vec"
 	"github.com/shoaldb/shoal/posting"
+	"github.com/shoaldb/shoal/posting/pebblestore"
+	"github.com/shoaldb/shoal/tenant"
 )
 
 // ErrNotFound reports an id that holds no vector.
@@ -32,8 +34,28 @@ var ErrNotFound = errors.New("shoal: vector not found")
 // twice in the batch, a zero vector under Cosine or a value the element
 // type cannot hold; ErrDimensionMismatch; ErrNotFinite.
 func (ix *Index) Upsert(ids []uint64, vectors [][]float32) error {
+	return ix.upsert(0, ids, vectors)
+}
+
+// UpsertOwned is Upsert with owner as the owner of the vectors: they
+// join its access list (and, as for any upsert, the shortlists of every
+// tenant that may read them). An id owned by another tenant is
+// ErrBadInput; an unknown owner ErrUnknownTenant.
+func (ix *Index) UpsertOwned(owner uint32, ids []uint64, vectors [][]float32) error {
+	if owner == 0 {
+		return fmt.Errorf("%w: tenant 0", ErrUnknownTenant)
+	}
+	return ix.upsert(tenant.ID(owner), ids, vectors)
+}
+
+func (ix *Index) upsert(owner tenant.ID, ids []uint64, vectors [][]float32) error {
 	if ix.closed.Load() {
 		return ErrClosed
+	}
+	if owner != 0 {
+		if _, err := ix.checkTenant(uint32(owner)); err != nil {
+			return err
+		}
 	}
 	rows, xs, err := ix.prepareUpsert(ids, vectors)
 	if err != nil {
@@ -76,11 +98,21 @@ func (ix *Index) Upsert(ids []uint64, vectors [][]float32) error {
 			b.Set(appendKey(p, seq), val)
 		}
 	}
-	if err := b.Commit(false); err != nil {
+	tw, err := ix.stageUpsertAccess(b, owner, ids, rows)
+	if err != nil {
+		ix.wmu.Unlock()
+		return err
+	}
+	err = b.Commit(false)
+	if tw != nil {
+		ix.ten.postMu.Unlock()
+	}
+	if err != nil {
 		ix.wmu.Unlock()
 		return fmt.Errorf("shoal: upsert: %w", err)
 	}
 	ix.seq = seq
+	ix.publishTenants(tw)
 	// Publish the new copies first (invisible: their version is not
 	// current yet), then switch each id's version: a search sees either
 	// the old copies of a vector or the new ones, never neither.
@@ -193,6 +225,32 @@ func (ix *Index) Delete(ids []uint64) (int, error) {
 	ix.wmu.Lock()
 	b := ix.store.NewBatch()
 	defer b.Close()
+	gone := ix.stageDelete(b, ids)
+	if len(gone) == 0 {
+		ix.wmu.Unlock()
+		return 0, nil
+	}
+	revoke, err := ix.stageAccessDelete(b, gone)
+	if err != nil {
+		ix.wmu.Unlock()
+		return 0, err
+	}
+	if err := b.Commit(false); err != nil {
+		ix.wmu.Unlock()
+		return 0, fmt.Errorf("shoal: delete: %w", err)
+	}
+	ix.publishDelete(gone)
+	for t, ids := range revoke {
+		ix.ten.lists.Remove(t, ids...)
+	}
+	ix.wmu.Unlock()
+	return len(gone), ix.syncWrites()
+}
+
+// stageDelete stages in b the deletion of those of ids that hold a vector
+// and returns them. The caller holds wmu and calls publishDelete after b
+// commits.
+func (ix *Index) stageDelete(b *pebblestore.Batch, ids []uint64) []uint64 {
 	var gone []uint64
 	for _, id := range ids {
 		st := ix.vers.get(id)
@@ -205,23 +263,18 @@ func (ix *Index) Delete(ids []uint64) (int, error) {
 		b.Delete(idKey(keyVector, id))
 		gone = append(gone, id)
 	}
-	if len(gone) == 0 {
-		ix.wmu.Unlock()
-		return 0, nil
-	}
-	if err := b.Commit(false); err != nil {
-		ix.wmu.Unlock()
-		return 0, fmt.Errorf("shoal: delete: %w", err)
-	}
+	return gone
+}
+
+// publishDelete makes the committed deletion of gone visible.
+func (ix *Index) publishDelete(gone []uint64) {
 	for _, id := range gone {
 		ix.vers.set(id, ix.vers.get(id)&versionMask)
 	}
 	ix.live.Add(-int64(len(gone)))
 	ix.maint.noteStale(len(gone))
 	ix.maint.poke()
-	ix.wmu.Unlock()
 	ix.deletes.Add(int64(len(gone)))
-	return len(gone), ix.syncWrites()
 }
 
 // Sync makes every write acknowledged so far durable. With Options.NoSync

@@ -174,3 +174,11 @@ func (v *versionMap) each(fn func(id uint64, state uint8)) {
 		fn(id, s)
 	}
 }
+
+// bytes returns the memory the map holds (map entries estimated).
+func (v *versionMap) bytes() int64 {
+	pages := int64(len(*v.dense.Load())) * wordsPerPage * 4
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	return pages + int64(len(v.sparse))*24
+}

@@ -202,3 +202,17 @@ func (l *Lists) Load(t ID, data []byte) error {
 	l.tenants[t] = &list{bm: bm}
 	return nil
 }
+
+// Bytes returns the memory the lists' bitmaps hold (roaring's estimate;
+// the snapshot views of changed lists add up to as much again).
+func (l *Lists) Bytes() int64 {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	var n int64
+	for _, tl := range l.tenants {
+		tl.mu.Lock()
+		n += int64(tl.bm.GetSizeInBytes())
+		tl.mu.Unlock()
+	}
+	return n
+}

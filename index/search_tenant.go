@@ -1,0 +1,105 @@
+package index
+
+import (
+	"fmt"
+	"slices"
+
+	"github.com/shoaldb/shoal/posting"
+	"github.com/shoaldb/shoal/tenant"
+)
+
+// admit reports whether a scored row may enter the results: a current
+// copy (a current shortlist row when ws.slTenant is set) that the tenant
+// searching, if any, may read.
+func (ix *Index) admit(ws *workspace, id uint64, ver uint8) bool {
+	if ws.slTenant != 0 {
+		return ix.vers.get(id)&stateLive != 0 && ix.ten.vv.get(id) == ver && ws.filter.Contains(id)
+	}
+	return ix.visible(id, ver) && (ws.filter == nil || ws.filter.Contains(id))
+}
+
+// searchShortlists answers a tenant search from the tenant's shortlists
+// (Curator §4.3, flat over the tenant's frontier): the shortlists are
+// ranked by the distance from the query to their centroids and read,
+// nearest first, in one batch, until they hold SearchEF rows (at least k).
+// ws.filter holds the tenant's access list.
+func (ix *Index) searchShortlists(ws *workspace, k int, sp *SearchParams, st *QueryStats) ([]Result, error) {
+	t := tenant.ID(sp.Tenant)
+	ws.top.reset(k)
+	ws.vecs = 0
+	s := ix.ten.part(t)
+	if s == nil {
+		return ix.results(ws, 0, 0, st), nil
+	}
+	dim := ix.man.Dim
+	n := len(s.ids)
+	if cap(ws.dists) < n {
+		ws.dists = make([]float32, n)
+	}
+	d := ws.dists[:n]
+	for j := range d {
+		d[j] = ix.routeTo(ws.q, s.cents[j*dim:(j+1)*dim])
+	}
+	ws.order = ws.order[:0]
+	for j := range n {
+		ws.order = append(ws.order, j)
+	}
+	slices.SortFunc(ws.order, func(a, b int) int {
+		switch {
+		case d[a] < d[b]:
+			return -1
+		case d[a] > d[b]:
+			return 1
+		}
+		return 0
+	})
+	want := max(sp.SearchEF, k)
+	ws.ids = ws.ids[:0]
+	rows := 0
+	for _, j := range ws.order {
+		if rows >= want {
+			break
+		}
+		ws.ids = append(ws.ids, s.ids[j])
+		rows += int(s.rows[j])
+	}
+	ws.slTenant = t
+	reads := 0
+	err := ix.store.ReadBatch(ws.ids, func(i int, b []byte) error {
+		if err := posting.Decode(b, &ws.p); err != nil {
+			return fmt.Errorf("%w: shortlist %d of tenant %d: %v", ErrCorrupt, ws.ids[i], t, err)
+		}
+		reads++
+		ix.score(ws, ws.p.IDs, ws.p.Versions, ws.p.Vectors)
+		return nil
+	})
+	ws.slTenant = 0
+	if err != nil {
+		return nil, err
+	}
+	return ix.results(ws, len(ws.ids), reads, st), nil
+}
+
+// searchBrute scores every vector on the tenant's access list (ws.filter):
+// exact pre-filtering, reading each stored vector.
+func (ix *Index) searchBrute(ws *workspace, k int, st *QueryStats) ([]Result, error) {
+	ws.top.reset(k)
+	ws.vecs = 0
+	ver := []uint8{0}
+	id1 := []uint64{0}
+	it := ws.filter.Iterator()
+	for it.HasNext() {
+		id := it.Next()
+		st := ix.vers.get(id)
+		if st&stateLive == 0 {
+			continue
+		}
+		row, err := ix.storedRow(id)
+		if err != nil {
+			return nil, err
+		}
+		id1[0], ver[0] = id, st&versionMask
+		ix.score(ws, id1, ver, row)
+	}
+	return ix.results(ws, 0, 0, st), nil
+}

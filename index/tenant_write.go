@@ -1,0 +1,288 @@
+package index
+
+import (
+	"fmt"
+	"slices"
+
+	"github.com/shoaldb/shoal/posting/pebblestore"
+	"github.com/shoaldb/shoal/tenant"
+)
+
+// tenantWrite is the tenant side of one committed write, published by
+// publishTenants.
+type tenantWrite struct {
+	parts map[tenant.ID]*shortlists
+	vv    map[uint64]uint8
+	add   map[tenant.ID][]uint64
+}
+
+func newTenantWrite() *tenantWrite {
+	return &tenantWrite{parts: make(map[tenant.ID]*shortlists), vv: make(map[uint64]uint8), add: make(map[tenant.ID][]uint64)}
+}
+
+// publishTenants makes a committed tenantWrite visible: new shortlists
+// first, then value versions (a tenant search sees a vector's old row or
+// its new one), then access list additions. The caller holds wmu.
+func (ix *Index) publishTenants(w *tenantWrite) {
+	if w == nil {
+		return
+	}
+	for t, s := range w.parts {
+		ix.ten.setPart(t, s)
+	}
+	for id, vv := range w.vv {
+		ix.ten.vv.set(id, vv)
+	}
+	for t, ids := range w.add {
+		ix.ten.lists.Add(t, ids...)
+	}
+}
+
+// stageShortlistRows stages the rows of rowsBy into each tenant's
+// shortlists.
+func (ix *Index) stageShortlistRows(b *pebblestore.Batch, w *tenantWrite, rowsBy map[tenant.ID]*members) error {
+	for t, m := range rowsBy {
+		s, err := ix.stageShortlists(b, t, m)
+		if err != nil {
+			return err
+		}
+		w.parts[t] = s
+	}
+	return nil
+}
+
+// stageUpsertAccess stages the tenant side of an upsert of ids (rows in
+// the element type): access records with new value versions, owner's
+// list, and a row in the shortlists of every tenant that may read each
+// vector. The caller holds wmu.
+//
+// When it returns a tenantWrite, it holds ix.ten.postMu for the caller,
+// who unlocks it once b commits or is abandoned.
+func (ix *Index) stageUpsertAccess(b *pebblestore.Batch, owner tenant.ID, ids []uint64, rows []byte) (*tenantWrite, error) {
+	if owner == 0 && ix.ten.lists.Len() == 0 {
+		return nil, nil
+	}
+	ix.ten.postMu.Lock()
+	w, err := ix.stageUpsertRows(b, owner, ids, rows)
+	if err != nil {
+		ix.ten.postMu.Unlock()
+	}
+	return w, err
+}
+
+func (ix *Index) stageUpsertRows(b *pebblestore.Batch, owner tenant.ID, ids []uint64, rows []byte) (*tenantWrite, error) {
+	w := newTenantWrite()
+	rowsBy := make(map[tenant.ID]*members)
+	rb := ix.rowBytes
+	for i, id := range ids {
+		a, ok, err := ix.access(id)
+		if err != nil {
+			return nil, err
+		}
+		if !ok && owner == 0 {
+			continue
+		}
+		if ok {
+			a.vv++
+		}
+		if owner != 0 {
+			switch a.owner {
+			case owner:
+			case 0:
+				a.owner = owner
+				a.granted = slices.DeleteFunc(a.granted, func(g tenant.ID) bool { return g == owner })
+				w.add[owner] = append(w.add[owner], id)
+			default:
+				return nil, fmt.Errorf("%w: id %d is owned by tenant %d, not %d", ErrBadInput, id, a.owner, owner)
+			}
+		}
+		b.Set(idKey(keyAccess, id), a.encode())
+		w.vv[id] = a.vv
+		for _, t := range a.readers() {
+			m := rowsBy[t]
+			if m == nil {
+				m = &members{}
+				rowsBy[t] = m
+			}
+			m.add(id, a.vv, rows[i*rb:(i+1)*rb])
+		}
+	}
+	return w, ix.stageShortlistRows(b, w, rowsBy)
+}
+
+// stageAccessDelete stages the end of deleted ids' access: their records
+// keep only the value version. It returns the list removals to make
+// once b commits.
+func (ix *Index) stageAccessDelete(b *pebblestore.Batch, gone []uint64) (map[tenant.ID][]uint64, error) {
+	if ix.ten.lists.Len() == 0 {
+		return nil, nil
+	}
+	revoke := make(map[tenant.ID][]uint64)
+	for _, id := range gone {
+		a, ok, err := ix.access(id)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			continue
+		}
+		for _, t := range a.readers() {
+			revoke[t] = append(revoke[t], id)
+		}
+		b.Set(idKey(keyAccess, id), (&accessRec{vv: a.vv}).encode())
+	}
+	return revoke, nil
+}
+
+// lockTenantWrite checks the arguments of a write of tenant t's access
+// (and of ids, if withIDs) and takes wmu, which the caller unlocks when
+// it gets no error.
+func (ix *Index) lockTenantWrite(t uint32, ids []uint64, withIDs bool) (tenant.ID, error) {
+	if ix.closed.Load() {
+		return 0, ErrClosed
+	}
+	if withIDs {
+		if err := checkIDs(ids); err != nil {
+			return 0, err
+		}
+	}
+	ix.wmu.Lock()
+	tid, err := ix.checkTenant(t)
+	if err != nil {
+		ix.wmu.Unlock()
+	}
+	return tid, err
+}
+
+// checkIDs rejects an empty batch and duplicate ids.
+func checkIDs(ids []uint64) error {
+	if len(ids) == 0 {
+		return fmt.Errorf("%w: empty batch", ErrBadInput)
+	}
+	seen := make(map[uint64]struct{}, len(ids))
+	for _, id := range ids {
+		if _, dup := seen[id]; dup {
+			return fmt.Errorf("%w: id %d appears twice in the batch", ErrBadInput, id)
+		}
+		seen[id] = struct{}{}
+	}
+	return nil
+}
+
+// Grant lets tenant t read the vectors ids (which must exist): they join
+// its access list and its shortlists. Ids it may read already are
+// skipped. The batch is atomic and durable on return.
+//
+// Errors: ErrUnknownTenant, ErrNotFound for an id with no vector,
+// ErrBadInput for an empty batch or an id twice in it.
+func (ix *Index) Grant(t uint32, ids []uint64) error {
+	return ix.share(t, ids, false)
+}
+
+// Own makes tenant t the owner of the vectors ids, which must exist and
+// have no owner (vectors built offline, or upserted without one). Like
+// Grant, it puts them on t's access list and in its shortlists; unlike a
+// grant, Revoke cannot take them back and DropTenant deletes them.
+func (ix *Index) Own(t uint32, ids []uint64) error {
+	return ix.share(t, ids, true)
+}
+
+func (ix *Index) share(t uint32, ids []uint64, own bool) error {
+	tid, err := ix.lockTenantWrite(t, ids, true)
+	if err != nil {
+		return err
+	}
+	defer ix.wmu.Unlock()
+	ix.ten.postMu.Lock()
+	defer ix.ten.postMu.Unlock()
+	b := ix.store.NewBatch()
+	defer b.Close()
+	w := newTenantWrite()
+	add := &members{}
+	for _, id := range ids {
+		if !ix.Contains(id) {
+			return fmt.Errorf("id %d: %w", id, ErrNotFound)
+		}
+		a, _, err := ix.access(id)
+		if err != nil {
+			return err
+		}
+		granted := slices.Contains(a.granted, tid)
+		switch {
+		case a.owner == tid:
+			continue
+		case own && a.owner != 0:
+			return fmt.Errorf("%w: id %d is owned by tenant %d", ErrBadInput, id, a.owner)
+		case own:
+			a.owner = tid
+			a.granted = slices.DeleteFunc(a.granted, func(g tenant.ID) bool { return g == tid })
+		case granted:
+			continue
+		default:
+			a.granted = append(a.granted, tid)
+		}
+		b.Set(idKey(keyAccess, id), a.encode())
+		if granted {
+			continue // already readable: it has its row
+		}
+		row, err := ix.storedRow(id)
+		if err != nil {
+			return err
+		}
+		add.add(id, a.vv, row)
+		w.add[tid] = append(w.add[tid], id)
+	}
+	if add.len() > 0 {
+		if err := ix.stageShortlistRows(b, w, map[tenant.ID]*members{tid: add}); err != nil {
+			return err
+		}
+	}
+	if err := b.Commit(true); err != nil {
+		return fmt.Errorf("shoal: grant to tenant %d: %w", t, err)
+	}
+	ix.publishTenants(w)
+	return nil
+}
+
+// Revoke ends tenant t's access to the vectors ids that were granted to
+// it; ids it may not read are skipped. A tenant cannot lose a vector it
+// owns (ErrBadInput): delete it instead. Atomic and durable on return;
+// the tenant's searches stop returning the vectors at once, and their
+// rows leave its shortlists when those are next rewritten.
+func (ix *Index) Revoke(t uint32, ids []uint64) error {
+	tid, err := ix.lockTenantWrite(t, ids, true)
+	if err != nil {
+		return err
+	}
+	defer ix.wmu.Unlock()
+	b := ix.store.NewBatch()
+	defer b.Close()
+	var gone []uint64
+	for _, id := range ids {
+		a, ok, err := ix.access(id)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			continue
+		}
+		if a.owner == tid {
+			return fmt.Errorf("%w: tenant %d owns id %d; delete it instead of revoking", ErrBadInput, t, id)
+		}
+		n := len(a.granted)
+		a.granted = slices.DeleteFunc(a.granted, func(g tenant.ID) bool { return g == tid })
+		if len(a.granted) == n {
+			continue
+		}
+		b.Set(idKey(keyAccess, id), a.encode())
+		gone = append(gone, id)
+	}
+	if len(gone) == 0 {
+		return nil
+	}
+	if err := b.Commit(true); err != nil {
+		return fmt.Errorf("shoal: revoke from tenant %d: %w", t, err)
+	}
+	ix.ten.lists.Remove(tid, gone...)
+	return nil
+}
