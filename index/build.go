@@ -136,7 +136,7 @@ func Build(dir string, src Source, o *Options) (*Manifest, error) {
 	lists, dropped := b.capPostings(entries)
 	entries = nil
 
-	store, err := pebblestore.Open(dir, &pebblestore.Options{CacheBytes: 8 << 20})
+	store, err := createStore(dir, opts.Shared, &pebblestore.Options{CacheBytes: 8 << 20})
 	if err != nil {
 		return nil, err
 	}

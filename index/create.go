@@ -45,7 +45,7 @@ func Create(dir string, dim int, o *Options) (*Manifest, error) {
 	if err != nil {
 		return nil, err
 	}
-	store, err := pebblestore.Open(dir, &pebblestore.Options{CacheBytes: -1})
+	store, err := createStore(dir, opts.Shared, &pebblestore.Options{CacheBytes: -1})
 	if err != nil {
 		return nil, err
 	}

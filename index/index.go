@@ -123,7 +123,7 @@ func Open(dir string, o *Options) (*Index, error) {
 	if _, err := os.Stat(dir); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrNoIndex, err)
 	}
-	store, err := pebblestore.Open(dir, &pebblestore.Options{CacheBytes: opts.CacheBytes, BufferedIO: opts.BufferedIO})
+	store, err := openStore(dir, opts.Shared, &pebblestore.Options{CacheBytes: opts.CacheBytes, BufferedIO: opts.BufferedIO})
 	if err != nil {
 		return nil, err
 	}

@@ -153,6 +153,12 @@ type Options struct {
 	// Progress, if set, is called during Build as work advances, from one
 	// goroutine at a time.
 	Progress func(Progress)
+	// Shared, if set, keeps the index's Pebble records in the namespace of
+	// its directory in this shared database, instead of in a database of
+	// its own in the directory (Build, Create, Open and Drop; see
+	// SharedDB): the directory must lie inside Shared's. The caller keeps
+	// ownership: closing the index leaves Shared open. Default nil.
+	Shared *SharedDB
 }
 
 // Progress describes how far a build has come.

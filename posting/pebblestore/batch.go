@@ -66,9 +66,11 @@ func (b *Batch) mustOpen() {
 // Set stores value under the caller key key. Both are copied.
 func (b *Batch) Set(key, value []byte) {
 	b.mustOpen()
-	op := b.pb.SetDeferred(1+len(key), len(value))
-	op.Key[0] = prefixUser
-	copy(op.Key[1:], key)
+	ns := b.s.ns
+	op := b.pb.SetDeferred(len(ns)+1+len(key), len(value))
+	copy(op.Key, ns)
+	op.Key[len(ns)] = prefixUser
+	copy(op.Key[len(ns)+1:], key)
 	copy(op.Value, value)
 	if err := op.Finish(); err != nil {
 		panic(fmt.Sprintf("pebblestore: batch set: %v", err))
@@ -78,9 +80,11 @@ func (b *Batch) Set(key, value []byte) {
 // Delete deletes the caller key key.
 func (b *Batch) Delete(key []byte) {
 	b.mustOpen()
-	op := b.pb.DeleteDeferred(1 + len(key))
-	op.Key[0] = prefixUser
-	copy(op.Key[1:], key)
+	ns := b.s.ns
+	op := b.pb.DeleteDeferred(len(ns) + 1 + len(key))
+	copy(op.Key, ns)
+	op.Key[len(ns)] = prefixUser
+	copy(op.Key[len(ns)+1:], key)
 	if err := op.Finish(); err != nil {
 		panic(fmt.Sprintf("pebblestore: batch delete: %v", err))
 	}
@@ -92,14 +96,14 @@ func (b *Batch) DeleteRange(start, end []byte) {
 	b.mustOpen()
 	var hi []byte
 	if end == nil {
-		hi = []byte{prefixUser + 1}
+		hi = b.s.key(prefixUser+1, nil)
 	} else {
 		if bytes.Compare(start, end) >= 0 {
 			return
 		}
-		hi = userKey(end)
+		hi = b.s.userKey(end)
 	}
-	if err := b.pb.DeleteRange(userKey(start), hi, nil); err != nil {
+	if err := b.pb.DeleteRange(b.s.userKey(start), hi, nil); err != nil {
 		panic(fmt.Sprintf("pebblestore: batch delete range: %v", err))
 	}
 }
@@ -184,10 +188,10 @@ func (b *Batch) Commit(sync bool) error {
 		}
 		return nil
 	}
-	var k [overrideKeyLen]byte
+	var k [maxNamespaceLen + overrideKeyLen]byte
 	var v [overrideLen]byte
 	for i, id := range b.ids {
-		if err := b.pb.Set(overrideKey(k[:0], id), appendLocation(v[:0], b.locs[i]), nil); err != nil {
+		if err := b.pb.Set(overrideKey(append(k[:0], s.ns...), id), appendLocation(v[:0], b.locs[i]), nil); err != nil {
 			return fmt.Errorf("pebblestore: commit: %w", err)
 		}
 	}

@@ -47,15 +47,6 @@ func checkPayload(id uint32, b []byte) (uint32, error) {
 	return ver, nil
 }
 
-func openStore(t *testing.T, dir string, opts *pebblestore.Options) *pebblestore.Store {
-	t.Helper()
-	s, err := pebblestore.Open(dir, opts)
-	if err != nil {
-		t.Fatalf("Open: %v", err)
-	}
-	return s
-}
-
 // bulk loads version 0 of ids and returns them as the wanted state.
 func bulk(t *testing.T, s *pebblestore.Store, ids ...uint32) map[uint32][]byte {
 	t.Helper()
@@ -164,10 +155,12 @@ func segmentFiles(t *testing.T, dir string) []string {
 	return m
 }
 
-func TestBatchVisibleAtCommit(t *testing.T) {
+func TestBatchVisibleAtCommit(t *testing.T) { forEachKind(t, testBatchVisibleAtCommit) }
+
+func testBatchVisibleAtCommit(t *testing.T, k kind) {
 	for _, buffered := range []bool{false, true} {
 		t.Run(fmt.Sprintf("BufferedIO=%v", buffered), func(t *testing.T) {
-			s := openStore(t, t.TempDir(), &pebblestore.Options{BufferedIO: buffered})
+			s := k.open(t, k.dir(t), &pebblestore.Options{BufferedIO: buffered})
 			defer s.Close()
 			want := bulk(t, s, 1, 2, 3)
 			old := maps(want)
@@ -209,9 +202,11 @@ func maps(m map[uint32][]byte) map[uint32][]byte {
 	return out
 }
 
-func TestBatchReopen(t *testing.T) {
-	dir := t.TempDir()
-	s := openStore(t, dir, nil)
+func TestBatchReopen(t *testing.T) { forEachKind(t, testBatchReopen) }
+
+func testBatchReopen(t *testing.T, k kind) {
+	dir := k.dir(t)
+	s := k.open(t, dir, nil)
 	want := bulk(t, s, 0, 1, 2, 3, 4)
 	for ver := uint32(1); ver <= 3; ver++ {
 		b := s.NewBatch()
@@ -223,7 +218,7 @@ func TestBatchReopen(t *testing.T) {
 		}
 	}
 	s.Close()
-	s = openStore(t, dir, nil)
+	s = k.open(t, dir, nil)
 	defer s.Close()
 	expect(t, s, want) // overrides applied over the bulk blob
 	for ver := 1; ver <= 3; ver++ {
@@ -231,9 +226,11 @@ func TestBatchReopen(t *testing.T) {
 	}
 }
 
-func TestBulkCommitClearsOverrides(t *testing.T) {
-	dir := t.TempDir()
-	s := openStore(t, dir, nil)
+func TestBulkCommitClearsOverrides(t *testing.T) { forEachKind(t, testBulkCommitClearsOverrides) }
+
+func testBulkCommitClearsOverrides(t *testing.T, k kind) {
+	dir := k.dir(t)
+	s := k.open(t, dir, nil)
 	want := bulk(t, s, 0, 1, 2)
 	b := s.NewBatch()
 	put(t, b, want, 1, 1)
@@ -266,14 +263,16 @@ func TestBulkCommitClearsOverrides(t *testing.T) {
 		t.Fatalf("%d override keys after a bulk commit (%v), want 0", n, err)
 	}
 	s.Close()
-	s = openStore(t, dir, nil)
+	s = k.open(t, dir, nil)
 	defer s.Close()
 	expect(t, s, want)
 }
 
-func TestDeletePostingReopen(t *testing.T) {
-	dir := t.TempDir()
-	s := openStore(t, dir, nil)
+func TestDeletePostingReopen(t *testing.T) { forEachKind(t, testDeletePostingReopen) }
+
+func testDeletePostingReopen(t *testing.T, k kind) {
+	dir := k.dir(t)
+	s := k.open(t, dir, nil)
 	want := bulk(t, s, 0, 1, 2)
 	b := s.NewBatch()
 	put(t, b, want, 5, 1)
@@ -293,7 +292,7 @@ func TestDeletePostingReopen(t *testing.T) {
 	expectMissing(t, s, 1)
 	expectMissing(t, s, 5)
 	s.Close()
-	s = openStore(t, dir, nil)
+	s = k.open(t, dir, nil)
 	defer s.Close()
 	expect(t, s, want)
 	expectMissing(t, s, 1)
@@ -304,16 +303,18 @@ func TestDeletePostingReopen(t *testing.T) {
 // while readers read them in batches. Small segments make the writers
 // rotate and dead segments get deleted under the readers' feet. Readers
 // must always see a whole version, never an older one than they saw.
-func TestConcurrentBatches(t *testing.T) {
+func TestConcurrentBatches(t *testing.T) { forEachKind(t, testConcurrentBatches) }
+
+func testConcurrentBatches(t *testing.T, k kind) {
 	const (
 		writers = 4
 		perW    = 8
 		rounds  = 15
 		readers = 3
 	)
-	dir := t.TempDir()
+	dir := k.dir(t)
 	opts := &pebblestore.Options{CacheBytes: 256 << 10, SegmentBytes: 64 << 10}
-	s := openStore(t, dir, opts)
+	s := k.open(t, dir, opts)
 	var ids []uint32
 	for id := uint32(0); id < writers*perW; id++ {
 		ids = append(ids, id)
@@ -402,7 +403,7 @@ func TestConcurrentBatches(t *testing.T) {
 			files, live, total, len(want)+1, wantLive)
 	}
 	s.Close()
-	s = openStore(t, dir, opts)
+	s = k.open(t, dir, opts)
 	defer s.Close()
 	expect(t, s, want)
 }
@@ -410,9 +411,11 @@ func TestConcurrentBatches(t *testing.T) {
 // TestConcurrentSameID commits batches that rewrite the same postings
 // from several goroutines: whatever order they commit in, memory and the
 // reopened store must agree.
-func TestConcurrentSameID(t *testing.T) {
-	dir := t.TempDir()
-	s := openStore(t, dir, nil)
+func TestConcurrentSameID(t *testing.T) { forEachKind(t, testConcurrentSameID) }
+
+func testConcurrentSameID(t *testing.T, k kind) {
+	dir := k.dir(t)
+	s := k.open(t, dir, nil)
 	var wg sync.WaitGroup
 	errs := make(chan error, 4)
 	for g := uint32(0); g < 4; g++ {
@@ -452,15 +455,17 @@ func TestConcurrentSameID(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.Close()
-	s = openStore(t, dir, nil)
+	s = k.open(t, dir, nil)
 	defer s.Close()
 	expect(t, s, got)
 }
 
-func TestDeadSegmentsDeleted(t *testing.T) {
-	dir := t.TempDir()
+func TestDeadSegmentsDeleted(t *testing.T) { forEachKind(t, testDeadSegmentsDeleted) }
+
+func testDeadSegmentsDeleted(t *testing.T, k kind) {
+	dir := k.dir(t)
 	opts := &pebblestore.Options{SegmentBytes: 16 << 10}
-	s := openStore(t, dir, opts)
+	s := k.open(t, dir, opts)
 	want := bulk(t, s, 0, 1, 2, 3)
 	if got := segmentFiles(t, dir); !slices.Equal(got, []string{"postings-000001.seg"}) {
 		t.Fatalf("segment files after a bulk load: %v", got)
@@ -511,7 +516,7 @@ func TestDeadSegmentsDeleted(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "postings-000099.seg"), []byte("junk"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	s = openStore(t, dir, opts)
+	s = k.open(t, dir, opts)
 	if got := segmentFiles(t, dir); len(got) != 0 {
 		t.Errorf("segment files after Open: %v, want none (all orphans)", got)
 	}
@@ -526,7 +531,7 @@ func TestDeadSegmentsDeleted(t *testing.T) {
 		t.Errorf("segment files after a commit: %v, want postings-000100.seg", got)
 	}
 	s.Close()
-	s = openStore(t, dir, opts)
+	s = k.open(t, dir, opts)
 	defer s.Close()
 	expect(t, s, want)
 }
@@ -535,8 +540,12 @@ func TestDeadSegmentsDeleted(t *testing.T) {
 // replaced is not deleted while a batch that wrote to it is open, even
 // when no committed posting lives there.
 func TestRetiredSegmentKeptForOpenBatch(t *testing.T) {
-	dir := t.TempDir()
-	s := openStore(t, dir, &pebblestore.Options{SegmentBytes: 4096})
+	forEachKind(t, testRetiredSegmentKeptForOpenBatch)
+}
+
+func testRetiredSegmentKeptForOpenBatch(t *testing.T, k kind) {
+	dir := k.dir(t)
+	s := k.open(t, dir, &pebblestore.Options{SegmentBytes: 4096})
 	defer s.Close()
 	want := map[uint32][]byte{}
 	a := s.NewBatch()
@@ -575,8 +584,10 @@ func TestRetiredSegmentKeptForOpenBatch(t *testing.T) {
 	expect(t, s, want)
 }
 
-func TestCacheInvalidatedOnRewrite(t *testing.T) {
-	s := openStore(t, t.TempDir(), &pebblestore.Options{CacheBytes: 1 << 20})
+func TestCacheInvalidatedOnRewrite(t *testing.T) { forEachKind(t, testCacheInvalidatedOnRewrite) }
+
+func testCacheInvalidatedOnRewrite(t *testing.T, k kind) {
+	s := k.open(t, k.dir(t), &pebblestore.Options{CacheBytes: 1 << 20})
 	defer s.Close()
 	want := bulk(t, s, 4)
 	for range 2 {
@@ -599,9 +610,11 @@ func TestCacheInvalidatedOnRewrite(t *testing.T) {
 	expectMissing(t, s, 4)
 }
 
-func TestCallerKeys(t *testing.T) {
-	dir := t.TempDir()
-	s := openStore(t, dir, nil)
+func TestCallerKeys(t *testing.T) { forEachKind(t, testCallerKeys) }
+
+func testCallerKeys(t *testing.T, k kind) {
+	dir := k.dir(t)
+	s := k.open(t, dir, nil)
 	bulk(t, s, 0)
 	if err := s.SetMeta("a1", []byte("meta")); err != nil {
 		t.Fatal(err)
@@ -675,7 +688,7 @@ func TestCallerKeys(t *testing.T) {
 		t.Errorf("after DeleteRange(ab, nil): %q, want %q", got, want)
 	}
 	s.Close()
-	s = openStore(t, dir, nil)
+	s = k.open(t, dir, nil)
 	defer s.Close()
 	if got, want := scan(""), []string{"a", "a3"}; !slices.Equal(got, want) {
 		t.Errorf("after reopen: %q, want %q", got, want)
@@ -692,9 +705,11 @@ func TestCallerKeys(t *testing.T) {
 // TestCrashBeforeCommit simulates a crash between PutPosting and Commit:
 // the store is closed with the batch still open, as a crash would leave
 // it. The reopened store has the old state and no trace of the batch.
-func TestCrashBeforeCommit(t *testing.T) {
-	dir := t.TempDir()
-	s := openStore(t, dir, nil)
+func TestCrashBeforeCommit(t *testing.T) { forEachKind(t, testCrashBeforeCommit) }
+
+func testCrashBeforeCommit(t *testing.T, k kind) {
+	dir := k.dir(t)
+	s := k.open(t, dir, nil)
 	want := bulk(t, s, 0, 1)
 	b := s.NewBatch()
 	put(t, b, maps(want), 1, 1)
@@ -704,7 +719,7 @@ func TestCrashBeforeCommit(t *testing.T) {
 		t.Fatalf("segment files with posting bytes written: %v, want the bulk one and the active one", got)
 	}
 	s.Close()
-	s = openStore(t, dir, nil)
+	s = k.open(t, dir, nil)
 	defer s.Close()
 	b.Close() // releases the file the crashed batch held
 	expect(t, s, want)
@@ -714,8 +729,10 @@ func TestCrashBeforeCommit(t *testing.T) {
 	}
 }
 
-func TestPutPostingErrors(t *testing.T) {
-	s := openStore(t, t.TempDir(), nil)
+func TestPutPostingErrors(t *testing.T) { forEachKind(t, testPutPostingErrors) }
+
+func testPutPostingErrors(t *testing.T, k kind) {
+	s := k.open(t, k.dir(t), nil)
 	defer s.Close()
 	b := s.NewBatch()
 	defer b.Close()
@@ -729,10 +746,12 @@ func TestPutPostingErrors(t *testing.T) {
 
 // TestBatchRandom applies random batches to the store and to a model, and
 // compares them after every batch and after reopening.
-func TestBatchRandom(t *testing.T) {
-	dir := t.TempDir()
+func TestBatchRandom(t *testing.T) { forEachKind(t, testBatchRandom) }
+
+func testBatchRandom(t *testing.T, k kind) {
+	dir := k.dir(t)
 	opts := &pebblestore.Options{CacheBytes: 64 << 10, SegmentBytes: 32 << 10}
-	s := openStore(t, dir, opts)
+	s := k.open(t, dir, opts)
 	defer func() { s.Close() }()
 	rng := rand.New(rand.NewPCG(1, 2))
 	want := bulk(t, s, 0, 2, 4, 6, 8)
@@ -741,7 +760,7 @@ func TestBatchRandom(t *testing.T) {
 		switch rng.IntN(10) {
 		case 0:
 			s.Close()
-			s = openStore(t, dir, opts)
+			s = k.open(t, dir, opts)
 		case 1:
 			w, err := s.NewBulkWriter()
 			if err != nil {
@@ -794,11 +813,13 @@ func TestBatchRandom(t *testing.T) {
 // TestWritesBypassPageCache: posting bytes written by batches do not stay
 // in the OS page cache, whether written with O_DIRECT or through the
 // cache and dropped after the sync.
-func TestWritesBypassPageCache(t *testing.T) {
+func TestWritesBypassPageCache(t *testing.T) { forEachKind(t, testWritesBypassPageCache) }
+
+func testWritesBypassPageCache(t *testing.T, k kind) {
 	for _, buffered := range []bool{false, true} {
 		t.Run(fmt.Sprintf("BufferedIO=%v", buffered), func(t *testing.T) {
-			dir := t.TempDir()
-			s := openStore(t, dir, &pebblestore.Options{BufferedIO: buffered})
+			dir := k.dir(t)
+			s := k.open(t, dir, &pebblestore.Options{BufferedIO: buffered})
 			defer s.Close()
 			b := s.NewBatch()
 			for id := uint32(0); id < 20; id++ {

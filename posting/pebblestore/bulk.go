@@ -113,9 +113,9 @@ func (w *bulkWriter) Commit() error {
 	s.mu.Unlock()
 	pb := s.db.NewBatch()
 	defer pb.Close()
-	err = pb.Set(metaKey(metaDirectory), next.encode(), nil)
+	err = pb.Set(s.metaKey(metaDirectory), next.encode(), nil)
 	if err == nil {
-		err = pb.DeleteRange([]byte{prefixOverride}, []byte{prefixOverride + 1}, nil)
+		err = pb.DeleteRange(s.key(prefixOverride, nil), s.key(prefixOverride+1, nil), nil)
 	}
 	if err == nil {
 		err = pb.Commit(pebble.Sync)

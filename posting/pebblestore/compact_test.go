@@ -10,10 +10,12 @@ import (
 // TestCompactSegment rewrites most postings of a bulk segment, so that it
 // stays mostly dead; CompactSegment must move the rest out, delete it, and
 // leave every posting readable, also after a reopen.
-func TestCompactSegment(t *testing.T) {
-	dir := t.TempDir()
+func TestCompactSegment(t *testing.T) { forEachKind(t, testCompactSegment) }
+
+func testCompactSegment(t *testing.T, k kind) {
+	dir := k.dir(t)
 	opts := &pebblestore.Options{SegmentBytes: 1 << 20}
-	s := openStore(t, dir, opts)
+	s := k.open(t, dir, opts)
 	var ids []uint32
 	for id := uint32(0); id < 40; id++ {
 		ids = append(ids, id)
@@ -61,7 +63,7 @@ func TestCompactSegment(t *testing.T) {
 	}
 	expect(t, s, want)
 	s.Close()
-	s = openStore(t, dir, opts)
+	s = k.open(t, dir, opts)
 	defer s.Close()
 	expect(t, s, want)
 }

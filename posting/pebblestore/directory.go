@@ -143,7 +143,8 @@ func decodeDirectory(b []byte) (directory, error) {
 	return d, nil
 }
 
-// overrideKey returns the Pebble key of the override of posting id.
+// overrideKey appends the key of the override of posting id (after the
+// namespace prefix, if any) to dst.
 func overrideKey(dst []byte, id uint32) []byte {
 	return binary.BigEndian.AppendUint32(append(dst, prefixOverride), id)
 }

@@ -1,16 +1,32 @@
 package pebblestore
 
-// OverrideKeys returns the number of directory override keys in Pebble.
+import "github.com/cockroachdb/pebble/v2"
+
+// OverrideKeys returns the number of directory override keys of s in
+// Pebble.
 func OverrideKeys(s *Store) (int, error) {
-	it, err := s.db.NewIter(nil)
+	it, err := s.db.NewIter(&pebble.IterOptions{
+		LowerBound: s.key(prefixOverride, nil),
+		UpperBound: s.key(prefixOverride+1, nil),
+	})
 	if err != nil {
 		return 0, err
 	}
 	n := 0
 	for valid := it.First(); valid; valid = it.Next() {
-		if it.Key()[0] == prefixOverride {
-			n++
-		}
+		n++
 	}
 	return n, it.Close()
+}
+
+// BeginDrop runs the first step of DB.Drop only, as a crash right after
+// it would leave the namespace of dir.
+func BeginDrop(d *DB, dir string) error {
+	name, err := d.name(dir)
+	if err != nil {
+		return err
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.dropBegin(name)
 }

@@ -17,15 +17,15 @@ import (
 
 const prefixUser = 'u'
 
-// userKey returns prefixUser + key.
-func userKey(key []byte) []byte {
-	return append([]byte{prefixUser}, key...)
+// userKey returns the Pebble key of caller key key.
+func (s *Store) userKey(key []byte) []byte {
+	return s.key(prefixUser, key)
 }
 
 // Get returns a copy of the value of a caller key, or posting.ErrNotFound
 // (wrapped).
 func (s *Store) Get(key []byte) ([]byte, error) {
-	v, closer, err := s.db.Get(userKey(key))
+	v, closer, err := s.db.Get(s.userKey(key))
 	if errors.Is(err, pebble.ErrNotFound) {
 		return nil, fmt.Errorf("key %x: %w", key, posting.ErrNotFound)
 	}
@@ -41,7 +41,7 @@ func (s *Store) Get(key []byte) ([]byte, error) {
 // runs and must not be modified. It stops at fn's first error and returns
 // it.
 func (s *Store) ScanPrefix(prefix []byte, fn func(key, value []byte) error) error {
-	lower := userKey(prefix)
+	lower := s.userKey(prefix)
 	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: prefixEnd(lower)})
 	if err != nil {
 		return fmt.Errorf("pebblestore: scan %x: %w", prefix, err)
@@ -51,7 +51,7 @@ func (s *Store) ScanPrefix(prefix []byte, fn func(key, value []byte) error) erro
 		if err != nil {
 			break // reported by Close
 		}
-		if err := fn(it.Key()[1:], v); err != nil {
+		if err := fn(it.Key()[len(s.ns)+1:], v); err != nil {
 			it.Close()
 			return err
 		}

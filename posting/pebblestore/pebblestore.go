@@ -2,6 +2,9 @@
 // instance per data directory holds the metadata, the posting directory
 // and the caller's own records, and posting bytes live in append-only
 // segment files beside it, read with direct I/O and batched Linux AIO.
+// A Store has a Pebble database of its own (Open), or is a namespace of
+// a DB that many Stores share (OpenDB, DB.OpenNamespace; shared.go): the
+// same layout with every key behind the namespace's prefix.
 //
 // # Layout
 //
@@ -106,12 +109,17 @@ func (o *Options) Validate() error {
 //
 // Lock order: commitMu, then appendMu, then mu.
 type Store struct {
-	dir   string
-	db    *pebble.DB
-	io    directio.Stats
-	opts  Options
-	cache *postingCache
-	mu    struct {
+	dir string
+	db  *pebble.DB
+	// ns prefixes every Pebble key of the store: empty for a store of its
+	// own, a namespace's prefix in a shared DB (shared.go). shared is that
+	// DB, nil for a store of its own.
+	ns     []byte
+	shared *DB
+	io     directio.Stats
+	opts   Options
+	cache  *postingCache
+	mu     struct {
 		sync.RWMutex
 		// dir is replaced by a bulk commit and changed in place by Batch
 		// commits, under the write lock; readers hold the read lock while
@@ -133,10 +141,34 @@ type Store struct {
 
 var _ posting.Store = (*Store)(nil)
 
-// Open opens or creates the store in dir. It deletes segment files that
-// the directory does not refer to (left by interrupted bulk loads and by
-// batches never committed).
+// Open opens or creates the store in dir, with a Pebble database of its
+// own. It deletes segment files that the directory does not refer to
+// (left by interrupted bulk loads and by batches never committed). A
+// directory that holds a shared DB is refused: open that with OpenDB.
 func Open(dir string, o *Options) (*Store, error) {
+	s, err := newStore(dir, o)
+	if err != nil {
+		return nil, err
+	}
+	db, err := openPebble(dir, &s.io, 4<<20)
+	if err != nil {
+		return nil, err
+	}
+	s.db = db
+	if _, closer, err := db.Get(sharedMarkerKey); err == nil {
+		closer.Close()
+		s.Close()
+		return nil, fmt.Errorf("%w: %s holds a shared DB (open it with OpenDB)", ErrWrongLayout, dir)
+	}
+	if err := s.load(); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// newStore returns a Store of dir with no Pebble database yet.
+func newStore(dir string, o *Options) (*Store, error) {
 	var opts Options
 	if o != nil {
 		opts = *o
@@ -147,10 +179,17 @@ func Open(dir string, o *Options) (*Store, error) {
 	}
 	s := &Store{dir: dir, opts: opts, readers: make(chan *batchReader, 64)}
 	s.cache = newPostingCache(max(opts.CacheBytes, 0))
-	cache := pebble.NewCache(4 << 20)
+	s.mu.files = make(map[uint32]*segment)
+	return s, nil
+}
+
+// openPebble opens the Pebble database of a Store or a DB in dir:
+// Pebble's reads are counted in io, its block cache holds cacheBytes.
+func openPebble(dir string, io *directio.Stats, cacheBytes int64) (*pebble.DB, error) {
+	cache := pebble.NewCache(cacheBytes)
 	defer cache.Unref()
 	po := &pebble.Options{
-		FS:           directio.NewFS(vfs.Default, &s.io),
+		FS:           directio.NewFS(vfs.Default, io),
 		Cache:        cache,
 		MemTableSize: 4 << 20,
 		Logger:       quietLogger{},
@@ -162,17 +201,15 @@ func Open(dir string, o *Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pebblestore: open %s: %w", dir, err)
 	}
-	s.db = db
-	s.mu.files = make(map[uint32]*segment)
-	err = s.loadDirectory()
-	if err == nil {
-		err = s.openSegments()
+	return db, nil
+}
+
+// load reads the posting directory and opens the segments.
+func (s *Store) load() error {
+	if err := s.loadDirectory(); err != nil {
+		return err
 	}
-	if err != nil {
-		s.Close()
-		return nil, err
-	}
-	return s, nil
+	return s.openSegments()
 }
 
 // loadDirectory reads the directory blob and applies the overrides.
@@ -187,8 +224,8 @@ func (s *Store) loadDirectory() error {
 		return err
 	}
 	it, err := s.db.NewIter(&pebble.IterOptions{
-		LowerBound: []byte{prefixOverride},
-		UpperBound: []byte{prefixOverride + 1},
+		LowerBound: s.key(prefixOverride, nil),
+		UpperBound: s.key(prefixOverride+1, nil),
 	})
 	if err != nil {
 		return fmt.Errorf("pebblestore: directory overrides: %w", err)
@@ -198,7 +235,7 @@ func (s *Store) loadDirectory() error {
 		if err != nil {
 			break // reported by Close
 		}
-		id, l, err := decodeOverride(it.Key(), v)
+		id, l, err := decodeOverride(it.Key()[len(s.ns):], v)
 		if err != nil {
 			it.Close()
 			return err
@@ -251,9 +288,16 @@ func (s *Store) openSegments() error {
 // Dir returns the data directory.
 func (s *Store) Dir() string { return s.dir }
 
-// metaKey returns prefixMeta + key.
-func metaKey(key string) []byte {
-	return append([]byte{prefixMeta}, key...)
+// key returns the Pebble key of the store's key prefix + rest: the
+// namespace prefix (none for a store of its own) comes first.
+func (s *Store) key(prefix byte, rest []byte) []byte {
+	k := make([]byte, 0, len(s.ns)+1+len(rest))
+	return append(append(append(k, s.ns...), prefix), rest...)
+}
+
+// metaKey returns the Pebble key of metadata key.
+func (s *Store) metaKey(key string) []byte {
+	return s.key(prefixMeta, []byte(key))
 }
 
 // Read implements posting.Store.
@@ -342,7 +386,7 @@ func (s *Store) Scan(fn func(uint32, []byte) error) error {
 
 // GetMeta implements posting.Store.
 func (s *Store) GetMeta(key string) ([]byte, error) {
-	v, closer, err := s.db.Get(metaKey(key))
+	v, closer, err := s.db.Get(s.metaKey(key))
 	if errors.Is(err, pebble.ErrNotFound) {
 		return nil, fmt.Errorf("meta %q: %w", key, posting.ErrNotFound)
 	}
@@ -355,7 +399,7 @@ func (s *Store) GetMeta(key string) ([]byte, error) {
 
 // SetMeta implements posting.Store. The write is synced to the WAL.
 func (s *Store) SetMeta(key string, value []byte) error {
-	return s.db.Set(metaKey(key), value, pebble.Sync)
+	return s.db.Set(s.metaKey(key), value, pebble.Sync)
 }
 
 // Stats implements posting.Store.
@@ -406,7 +450,8 @@ func (s *Store) DropPageCache() error {
 	return first
 }
 
-// Close implements posting.Store.
+// Close implements posting.Store. Closing a namespace's Store leaves its
+// shared DB open.
 func (s *Store) Close() error {
 	for {
 		select {
@@ -429,6 +474,10 @@ func (s *Store) Close() error {
 	}
 	s.mu.files = nil
 	s.mu.Unlock()
+	if s.shared != nil {
+		s.shared.release(s)
+		return nil
+	}
 	if s.db == nil {
 		return nil
 	}

@@ -9,31 +9,25 @@ import (
 )
 
 func TestStore(t *testing.T) {
-	t.Run("Cache", func(t *testing.T) { run(t, 1<<20) })
-	t.Run("NoCache", func(t *testing.T) { run(t, -1) })
+	forEachKind(t, func(t *testing.T, k kind) {
+		t.Run("Cache", func(t *testing.T) { run(t, k, 1<<20) })
+		t.Run("NoCache", func(t *testing.T) { run(t, k, -1) })
+	})
 }
 
-func run(t *testing.T, cache int64) {
+func run(t *testing.T, k kind, cache int64) {
 	storetest.Run(t, func(t *testing.T) (posting.Store, func() posting.Store) {
-		dir := t.TempDir()
+		dir := k.dir(t)
 		opts := &pebblestore.Options{CacheBytes: cache}
-		s, err := pebblestore.Open(dir, opts)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cur := posting.Store(s)
+		cur := posting.Store(k.open(t, dir, opts))
 		t.Cleanup(func() { cur.Close() })
 		reopen := func() posting.Store {
 			if err := cur.Close(); err != nil {
 				t.Fatal(err)
 			}
-			s, err := pebblestore.Open(dir, opts)
-			if err != nil {
-				t.Fatal(err)
-			}
-			cur = s
-			return s
+			cur = k.open(t, dir, opts)
+			return cur
 		}
-		return s, reopen
+		return cur, reopen
 	})
 }

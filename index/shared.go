@@ -1,0 +1,82 @@
+package index
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/shoaldb/shoal/posting"
+	"github.com/shoaldb/shoal/posting/pebblestore"
+)
+
+// SharedDB is one Pebble database that many indexes share, each in a
+// namespace of its own (DESIGN.md: one Pebble instance per data
+// directory, never one per collection or tenant). An index opened,
+// created or built with Options.Shared keeps its Pebble records in the
+// namespace of its directory, which must lie inside the SharedDB's
+// directory and not inside another index's; its segment, tree and
+// vectors files stay in its directory, as for an index of its own. The
+// layout is package pebblestore's (shared.go).
+//
+// SharedDB also keeps small records of the caller's own (Get, Set,
+// Delete, ScanPrefix), apart from every index: a server's catalog of
+// collections, say. It is safe for concurrent use; close it after the
+// indexes that use it.
+type SharedDB = pebblestore.DB
+
+// ErrRecordNotFound is wrapped by SharedDB.Get for a key that holds no
+// record.
+var ErrRecordNotFound = posting.ErrNotFound
+
+// OpenSharedDB opens or creates the shared database in dir, and completes
+// any Drop that a crash interrupted.
+func OpenSharedDB(dir string) (*SharedDB, error) {
+	return pebblestore.OpenDB(dir, nil)
+}
+
+// Drop deletes the index in dir, which must be closed: with Options.Shared,
+// its namespace (every key) and then its directory, crash-safely; without,
+// its directory. Dropping an index that does not exist returns an error
+// wrapping ErrNoIndex.
+func Drop(dir string, o *Options) error {
+	if o != nil && o.Shared != nil {
+		err := o.Shared.Drop(dir)
+		if errors.Is(err, posting.ErrNotFound) {
+			return fmt.Errorf("%w: %s", ErrNoIndex, dir)
+		}
+		return err
+	}
+	if _, err := os.Stat(dir); err != nil {
+		return fmt.Errorf("%w: %v", ErrNoIndex, err)
+	}
+	return os.RemoveAll(dir)
+}
+
+// openStore opens the posting store of the index in dir: a namespace of
+// shared, or, if shared is nil, a store of its own.
+func openStore(dir string, shared *SharedDB, po *pebblestore.Options) (*pebblestore.Store, error) {
+	if shared == nil {
+		return pebblestore.Open(dir, po)
+	}
+	return shared.OpenNamespace(dir, po)
+}
+
+// createStore opens the posting store of a new index in dir (Build,
+// Create): like openStore, and a namespace must not hold an index yet
+// (its directory was checked to be empty; its keys may not be).
+func createStore(dir string, shared *SharedDB, po *pebblestore.Options) (*pebblestore.Store, error) {
+	s, err := openStore(dir, shared, po)
+	if err != nil || shared == nil {
+		return s, err
+	}
+	_, err = s.GetMeta(metaManifest)
+	if err == nil {
+		s.Close()
+		return nil, fmt.Errorf("%w: %s (its namespace in the shared DB holds an index: Drop it)", ErrExists, dir)
+	}
+	if !errors.Is(err, posting.ErrNotFound) {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}

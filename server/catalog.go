@@ -1,0 +1,283 @@
+package server
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/shoaldb/shoal/index"
+)
+
+// The catalog lists the server's collections and tenant API keys. It
+// lives in the shared database's own records (index.SharedDB: Get, Set,
+// ScanPrefix), beside the collections' namespaces, so one Pebble instance
+// holds everything and a restart reopens every collection.
+//
+// # Records
+//
+//	"col/" + name      collection record (JSON, below), version field "v"
+//	"seq/collection"   last collection number used (big-endian u64)
+//	"key/" + key id    tenant API key record (JSON), version field "v"
+//	"ten/" + collection number (decimal) + "/" + tenant name
+//	                   tenant record (JSON): the index's uint32 id of
+//	                   the tenant name in that collection
+//
+// A collection's directory is "collections/<number>" under the data
+// directory: a number, not the name, so a name can be dropped and made
+// again without meeting the old files. Numbers are never reused.
+//
+// Crash safety: CreateCollection creates the index, then writes its
+// record; DropCollection drops the index (crash-safe in the shared DB),
+// then deletes its record. At Open, a record whose index is gone (a drop
+// cut short) is deleted, and a namespace under collections/ without a
+// record (a create cut short) is dropped. Tenants: CreateTenant writes
+// the record, then creates the tenant in the index; DeleteTenant deletes
+// the record, then drops the tenant. At Open the catalog wins: tenants
+// with a record but not in the index are created, tenants in the index
+// without a record are dropped. Pebble checksums its blocks
+// and log records, so records carry no checksum of their own.
+
+const (
+	catalogVersion = 1
+	prefixColl     = "col/"
+	prefixKey      = "key/"
+	prefixTenant   = "ten/"
+	keySeqColl     = "seq/collection"
+	// collectionsDir is the sub-directory of the data directory that
+	// holds the collections.
+	collectionsDir = "collections"
+)
+
+// collectionRecord is a collection in the catalog.
+type collectionRecord struct {
+	Version    int     `json:"v"`
+	Name       string  `json:"name"`
+	Number     uint64  `json:"number"`
+	Dir        string  `json:"dir"` // relative to the data directory, slash-separated
+	Dim        int     `json:"dim"`
+	Metric     string  `json:"metric"` // shoal.v1 Metric name, e.g. METRIC_L2
+	Elem       string  `json:"elem"`   // shoal.v1 ElementType name
+	PostingCap int     `json:"posting_cap"`
+	Replicas   int     `json:"replicas"`
+	NProbe     int     `json:"nprobe,omitempty"`
+	Epsilon    float64 `json:"epsilon,omitempty"`
+	Beam       int     `json:"beam,omitempty"`
+	CreatedMs  int64   `json:"created_unix_ms"`
+}
+
+// keyRecord is a tenant API key in the catalog: only the SHA-256 of its
+// secret is stored.
+type keyRecord struct {
+	Version   int    `json:"v"`
+	ID        string `json:"id"`
+	Tenant    string `json:"tenant"`
+	Hash      string `json:"sha256"` // hex
+	CreatedMs int64  `json:"created_unix_ms"`
+}
+
+// tenantRecord maps a tenant name to the index's tenant id in one
+// collection.
+type tenantRecord struct {
+	Version int    `json:"v"`
+	Name    string `json:"name"`
+	ID      uint32 `json:"id"`
+}
+
+// catalog reads and writes the records. Its methods are safe for
+// concurrent use; callers serialise the changes of one collection.
+type catalog struct {
+	db *index.SharedDB
+	mu struct {
+		sync.Mutex
+		// keys are the tenant keys by hash of their secret.
+		keys map[[sha256.Size]byte]keyRecord
+	}
+}
+
+func openCatalog(db *index.SharedDB) (*catalog, error) {
+	c := &catalog{db: db}
+	c.mu.keys = make(map[[sha256.Size]byte]keyRecord)
+	err := db.ScanPrefix([]byte(prefixKey), func(k, v []byte) error {
+		var r keyRecord
+		if err := unmarshalRecord(k, v, &r, &r.Version); err != nil {
+			return err
+		}
+		h, err := hex.DecodeString(r.Hash)
+		if err != nil || len(h) != sha256.Size {
+			return fmt.Errorf("server: catalog key %s: bad hash", r.ID)
+		}
+		c.mu.keys[[sha256.Size]byte(h)] = r
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func unmarshalRecord(k, v []byte, r any, version *int) error {
+	if err := json.Unmarshal(v, r); err != nil {
+		return fmt.Errorf("server: catalog record %q: %w", k, err)
+	}
+	if *version != catalogVersion {
+		return fmt.Errorf("server: catalog record %q has version %d, this server reads %d", k, *version, catalogVersion)
+	}
+	return nil
+}
+
+// collections returns every collection record, by name.
+func (c *catalog) collections() ([]collectionRecord, error) {
+	var out []collectionRecord
+	err := c.db.ScanPrefix([]byte(prefixColl), func(k, v []byte) error {
+		var r collectionRecord
+		if err := unmarshalRecord(k, v, &r, &r.Version); err != nil {
+			return err
+		}
+		out = append(out, r)
+		return nil
+	})
+	return out, err
+}
+
+// nextNumber takes a new collection number (durably, so that it is never
+// handed out again).
+func (c *catalog) nextNumber() (uint64, error) {
+	var n uint64
+	b, err := c.db.Get([]byte(keySeqColl))
+	switch {
+	case err == nil && len(b) == 8:
+		n = binary.BigEndian.Uint64(b)
+	case err == nil:
+		return 0, fmt.Errorf("server: catalog sequence of %d bytes", len(b))
+	case !isNotFound(err):
+		return 0, err
+	}
+	n++
+	if err := c.db.Set([]byte(keySeqColl), binary.BigEndian.AppendUint64(nil, n)); err != nil {
+		return 0, err
+	}
+	return n, nil
+}
+
+func (c *catalog) putCollection(r collectionRecord) error {
+	r.Version = catalogVersion
+	b, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	return c.db.Set([]byte(prefixColl+r.Name), b)
+}
+
+func (c *catalog) deleteCollection(name string) error {
+	return c.db.Delete([]byte(prefixColl + name))
+}
+
+// putKey stores a tenant key.
+func (c *catalog) putKey(r keyRecord, hash [sha256.Size]byte) error {
+	r.Version = catalogVersion
+	r.Hash = hex.EncodeToString(hash[:])
+	b, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	if err := c.db.Set([]byte(prefixKey+r.ID), b); err != nil {
+		return err
+	}
+	c.mu.Lock()
+	c.mu.keys[hash] = r
+	c.mu.Unlock()
+	return nil
+}
+
+// keyByHash returns the tenant key whose secret hashes to h.
+func (c *catalog) keyByHash(h [sha256.Size]byte) (keyRecord, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	r, ok := c.mu.keys[h]
+	return r, ok
+}
+
+// deleteKey deletes the tenant key of id; false if there is none.
+func (c *catalog) deleteKey(id string) (bool, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for h, r := range c.mu.keys {
+		if r.ID == id {
+			if err := c.db.Delete([]byte(prefixKey + id)); err != nil {
+				return false, err
+			}
+			delete(c.mu.keys, h)
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// listKeys returns the tenant keys, by id.
+func (c *catalog) listKeys() []keyRecord {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make([]keyRecord, 0, len(c.mu.keys))
+	for _, r := range c.mu.keys {
+		out = append(out, r)
+	}
+	slices.SortFunc(out, func(a, b keyRecord) int { return strings.Compare(a.ID, b.ID) })
+	return out
+}
+
+func tenantKey(coll uint64, name string) []byte {
+	return []byte(prefixTenant + strconv.FormatUint(coll, 10) + "/" + name)
+}
+
+// tenants returns the tenant records of collection number coll.
+func (c *catalog) tenants(coll uint64) ([]tenantRecord, error) {
+	var out []tenantRecord
+	err := c.db.ScanPrefix(tenantKey(coll, ""), func(k, v []byte) error {
+		var r tenantRecord
+		if err := unmarshalRecord(k, v, &r, &r.Version); err != nil {
+			return err
+		}
+		out = append(out, r)
+		return nil
+	})
+	return out, err
+}
+
+func (c *catalog) putTenant(coll uint64, r tenantRecord) error {
+	r.Version = catalogVersion
+	b, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	return c.db.Set(tenantKey(coll, r.Name), b)
+}
+
+func (c *catalog) deleteTenant(coll uint64, name string) error {
+	return c.db.Delete(tenantKey(coll, name))
+}
+
+// deleteTenants deletes every tenant record of collection number coll.
+func (c *catalog) deleteTenants(coll uint64) error {
+	recs, err := c.tenants(coll)
+	for _, r := range recs {
+		if err == nil {
+			err = c.deleteTenant(coll, r.Name)
+		}
+	}
+	return err
+}
+
+// isCollectionDir reports whether a namespace of the shared DB is a
+// collection's directory.
+func isCollectionDir(ns string) bool {
+	return strings.HasPrefix(ns, collectionsDir+"/")
+}
+
+func isNotFound(err error) bool { return errors.Is(err, index.ErrRecordNotFound) }

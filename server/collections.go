@@ -1,0 +1,268 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"path"
+	"strconv"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/shoaldb/shoal/index"
+	shoalv1 "github.com/shoaldb/shoal/proto/shoal/v1"
+)
+
+// collectionsAPI implements shoal.v1 CollectionService.
+type collectionsAPI struct {
+	*Server
+	shoalv1.UnimplementedCollectionServiceServer // answers RPCs added to the API later
+}
+
+var _ shoalv1.CollectionServiceServer = collectionsAPI{}
+
+// metrics and elems map the API's enums to the index's.
+var (
+	metrics = map[shoalv1.Metric]index.Metric{
+		shoalv1.Metric_METRIC_UNSPECIFIED:   index.L2,
+		shoalv1.Metric_METRIC_L2:            index.L2,
+		shoalv1.Metric_METRIC_INNER_PRODUCT: index.InnerProduct,
+		shoalv1.Metric_METRIC_COSINE:        index.Cosine,
+	}
+	elems = map[shoalv1.ElementType]index.ElemType{
+		shoalv1.ElementType_ELEMENT_TYPE_UNSPECIFIED: index.Float32,
+		shoalv1.ElementType_ELEMENT_TYPE_FLOAT32:     index.Float32,
+		shoalv1.ElementType_ELEMENT_TYPE_FLOAT16:     index.Float16,
+		shoalv1.ElementType_ELEMENT_TYPE_UINT8:       index.Uint8,
+		shoalv1.ElementType_ELEMENT_TYPE_INT8:        index.Int8,
+	}
+)
+
+// maxDim bounds a collection's dimension (index: posting.MaxDim is
+// larger; 4096 covers the embedding models in use and bounds requests).
+const maxDim = 4096
+
+func (a collectionsAPI) CreateCollection(ctx context.Context, req *shoalv1.CreateCollectionRequest) (*shoalv1.Collection, error) {
+	if err := checkName("collection", req.GetName()); err != nil {
+		return nil, err
+	}
+	cfg := req.GetConfig()
+	if cfg == nil {
+		return nil, status.Error(codes.InvalidArgument, "config is required (at least config.dim)")
+	}
+	metric, ok := metrics[cfg.GetMetric()]
+	if !ok {
+		return nil, status.Errorf(codes.InvalidArgument, "unknown metric %d", cfg.GetMetric())
+	}
+	elem, ok := elems[cfg.GetElementType()]
+	if !ok {
+		return nil, status.Errorf(codes.InvalidArgument, "unknown element type %d", cfg.GetElementType())
+	}
+	sp := cfg.GetDefaultSearch()
+	switch {
+	case cfg.GetDim() == 0:
+		return nil, status.Error(codes.InvalidArgument, "config.dim is required")
+	case cfg.GetDim() > maxDim:
+		return nil, status.Errorf(codes.InvalidArgument, "config.dim %d above the maximum %d", cfg.GetDim(), maxDim)
+	case cfg.GetReplicas() > 64:
+		return nil, status.Errorf(codes.InvalidArgument, "config.replicas %d, want at most 64", cfg.GetReplicas())
+	case cfg.GetPostingCap() > 1<<20:
+		return nil, status.Errorf(codes.InvalidArgument, "config.posting_cap %d, want at most %d", cfg.GetPostingCap(), 1<<20)
+	}
+	a.ddl.Lock()
+	defer a.ddl.Unlock()
+	if err := ctxError(ctx, "the collection was created"); err != nil {
+		return nil, err
+	}
+	a.mu.RLock()
+	_, exists := a.mu.colls[req.GetName()]
+	closed := a.mu.closed
+	a.mu.RUnlock()
+	switch {
+	case closed:
+		return nil, status.Error(codes.Unavailable, "server is shutting down")
+	case exists:
+		return nil, status.Errorf(codes.AlreadyExists, "collection %q already exists", req.GetName())
+	}
+	num, err := a.cat.nextNumber()
+	if err != nil {
+		return nil, internal("collection number: %v", err)
+	}
+	r := collectionRecord{
+		Name: req.GetName(), Number: num, Dir: path.Join(collectionsDir, strconv.FormatUint(num, 10)),
+		Dim: int(cfg.GetDim()), Metric: metricName(cfg.GetMetric()), Elem: elemName(cfg.GetElementType()),
+		NProbe: int(sp.GetNprobe()), Epsilon: sp.GetEpsilon(), Beam: int(sp.GetBeam()),
+		CreatedMs: time.Now().UnixMilli(),
+	}
+	opts := a.indexOptions(r)
+	opts.Metric, opts.Elem = metric, elem
+	opts.PostingCap, opts.Replicas = int(cfg.GetPostingCap()), int(cfg.GetReplicas())
+	m, err := index.Create(a.collDir(r), r.Dim, opts)
+	if err != nil {
+		_ = index.Drop(a.collDir(r), &index.Options{Shared: a.db})
+		return nil, indexError(err)
+	}
+	r.PostingCap, r.Replicas = m.PostingCap, m.Replicas
+	ix, err := index.Open(a.collDir(r), a.indexOptions(r))
+	if err == nil {
+		if err = a.cat.putCollection(r); err != nil {
+			ix.Close()
+		}
+	}
+	if err != nil {
+		_ = index.Drop(a.collDir(r), &index.Options{Shared: a.db})
+		return nil, internal("create collection %q: %v", r.Name, err)
+	}
+	a.mu.Lock()
+	a.mu.colls[r.Name] = &collection{rec: r, ix: ix, tenants: map[string]uint32{}}
+	a.mu.Unlock()
+	a.log.Info("collection created", "collection", r.Name, "dim", r.Dim, "metric", r.Metric, "elem", r.Elem, "dir", r.Dir)
+	return describe(r, 0), nil
+}
+
+func metricName(m shoalv1.Metric) string {
+	if m == shoalv1.Metric_METRIC_UNSPECIFIED {
+		m = shoalv1.Metric_METRIC_L2
+	}
+	return m.String()
+}
+
+func elemName(e shoalv1.ElementType) string {
+	if e == shoalv1.ElementType_ELEMENT_TYPE_UNSPECIFIED {
+		e = shoalv1.ElementType_ELEMENT_TYPE_FLOAT32
+	}
+	return e.String()
+}
+
+// describe returns the API's view of a collection.
+func describe(r collectionRecord, count int) *shoalv1.Collection {
+	return &shoalv1.Collection{
+		Name: r.Name,
+		Config: &shoalv1.CollectionConfig{
+			Dim:         uint32(r.Dim),
+			Metric:      shoalv1.Metric(shoalv1.Metric_value[r.Metric]),
+			ElementType: shoalv1.ElementType(shoalv1.ElementType_value[r.Elem]),
+			PostingCap:  uint32(r.PostingCap),
+			Replicas:    uint32(r.Replicas),
+			DefaultSearch: &shoalv1.SearchParams{
+				Nprobe: uint32(r.NProbe), Epsilon: r.Epsilon, Beam: uint32(r.Beam),
+			},
+		},
+		VectorCount:   uint64(count),
+		CreatedUnixMs: r.CreatedMs,
+	}
+}
+
+func (a collectionsAPI) DescribeCollection(ctx context.Context, req *shoalv1.DescribeCollectionRequest) (*shoalv1.Collection, error) {
+	c, err := a.acquire(req.GetName())
+	if err != nil {
+		return nil, err
+	}
+	defer c.release()
+	return describe(c.rec, visibleLen(ctx, c)), nil
+}
+
+// visibleLen is the number of vectors of c the caller may read: all of
+// them for the admin key, its tenant's for a tenant key.
+func visibleLen(ctx context.Context, c *collection) int {
+	p := principalOf(ctx)
+	if p.admin {
+		return c.ix.Len()
+	}
+	t, err := c.tenantID(p.tenant)
+	if err != nil {
+		return 0
+	}
+	n, err := c.ix.TenantLen(t)
+	if err != nil {
+		return 0
+	}
+	return n
+}
+
+func (a collectionsAPI) ListCollections(ctx context.Context, req *shoalv1.ListCollectionsRequest) (*shoalv1.ListCollectionsResponse, error) {
+	resp := &shoalv1.ListCollectionsResponse{}
+	for _, name := range a.names() {
+		c, err := a.acquire(name)
+		if status.Code(err) == codes.NotFound {
+			continue // dropped meanwhile
+		}
+		if err != nil {
+			return nil, err
+		}
+		resp.Collections = append(resp.Collections, describe(c.rec, visibleLen(ctx, c)))
+		c.release()
+	}
+	return resp, nil
+}
+
+func (a collectionsAPI) DropCollection(ctx context.Context, req *shoalv1.DropCollectionRequest) (*shoalv1.DropCollectionResponse, error) {
+	if err := checkName("collection", req.GetName()); err != nil {
+		return nil, err
+	}
+	a.ddl.Lock()
+	defer a.ddl.Unlock()
+	a.mu.RLock()
+	c := a.mu.colls[req.GetName()]
+	a.mu.RUnlock()
+	if c == nil {
+		return nil, status.Errorf(codes.NotFound, "collection %q does not exist", req.GetName())
+	}
+	if err := ctxError(ctx, "the collection was dropped"); err != nil {
+		return nil, err
+	}
+	// Wait out the calls using it; new ones find it gone.
+	c.mu.Lock()
+	c.gone = true
+	cerr := c.ix.Close()
+	c.mu.Unlock()
+	a.mu.Lock()
+	delete(a.mu.colls, c.rec.Name)
+	a.mu.Unlock()
+	err := index.Drop(a.collDir(c.rec), &index.Options{Shared: a.db})
+	if err == nil {
+		err = a.cat.deleteCollection(c.rec.Name)
+	}
+	if err == nil {
+		err = a.cat.deleteTenants(c.rec.Number)
+	}
+	if err = errors.Join(cerr, err); err != nil {
+		// The catalog still names it; the next Open clears what is left.
+		return nil, internal("drop collection %q: %v", c.rec.Name, err)
+	}
+	a.log.Info("collection dropped", "collection", c.rec.Name, "dir", c.rec.Dir)
+	return &shoalv1.DropCollectionResponse{}, nil
+}
+
+func (a collectionsAPI) GetStats(ctx context.Context, req *shoalv1.GetStatsRequest) (*shoalv1.CollectionStats, error) {
+	c, err := a.acquire(req.GetCollection())
+	if err != nil {
+		return nil, err
+	}
+	defer c.release()
+	return collectionStats(c), nil
+}
+
+func collectionStats(c *collection) *shoalv1.CollectionStats {
+	st := c.ix.Stats()
+	return &shoalv1.CollectionStats{
+		Collection:   c.rec.Name,
+		VectorCount:  uint64(st.Live),
+		Heads:        uint64(st.Heads),
+		Queries:      uint64(st.Queries),
+		PostingsRead: uint64(st.PostingsRead),
+		VectorsRead:  uint64(st.VectorsRead),
+		BytesRead:    uint64(st.ReadBytes),
+		ReadOps:      uint64(st.ReadOps),
+		CacheHits:    uint64(st.CacheHits),
+		CacheMisses:  uint64(st.CacheMisses),
+		CacheBytes:   uint64(st.CacheBytes),
+		Upserted:     uint64(st.Upserted),
+		Deleted:      uint64(st.Deleted),
+		TailBytes:    uint64(st.TailBytes),
+		Splits:       uint64(st.Splits),
+		Merges:       uint64(st.Merges),
+		Reassigned:   uint64(st.Reassigned),
+	}
+}

@@ -1,0 +1,100 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"regexp"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/shoaldb/shoal/index"
+)
+
+// indexError turns an error of package index into a gRPC status whose
+// code says whose fault it was and whose message says what was wrong.
+func indexError(err error) error {
+	if err == nil {
+		return nil
+	}
+	if _, ok := status.FromError(err); ok {
+		return err
+	}
+	code := codes.Internal
+	switch {
+	case errors.Is(err, index.ErrDimensionMismatch),
+		errors.Is(err, index.ErrNotFinite),
+		errors.Is(err, index.ErrBadInput),
+		errors.Is(err, index.ErrInvalidOptions):
+		code = codes.InvalidArgument
+	case errors.Is(err, index.ErrNotFound), errors.Is(err, index.ErrUnknownTenant):
+		code = codes.NotFound
+	case errors.Is(err, index.ErrTenantExists):
+		code = codes.AlreadyExists
+	case errors.Is(err, index.ErrClosed):
+		code = codes.Unavailable
+	case errors.Is(err, context.DeadlineExceeded):
+		code = codes.DeadlineExceeded
+	case errors.Is(err, context.Canceled):
+		code = codes.Canceled
+	}
+	return status.Error(code, err.Error())
+}
+
+// ctxError returns the status of a context that is done, or nil.
+func ctxError(ctx context.Context, what string) error {
+	switch err := ctx.Err(); {
+	case err == nil:
+		return nil
+	case errors.Is(err, context.DeadlineExceeded):
+		return status.Errorf(codes.DeadlineExceeded, "deadline passed before %s", what)
+	default:
+		return status.Errorf(codes.Canceled, "call cancelled before %s", what)
+	}
+}
+
+var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$`)
+
+// checkName checks a collection or tenant name.
+func checkName(kind, name string) error {
+	if !nameRE.MatchString(name) {
+		if name == "" {
+			return status.Errorf(codes.InvalidArgument, "%s name is empty", kind)
+		}
+		return status.Errorf(codes.InvalidArgument, "%s name %q: want 1 to 64 characters of A-Z a-z 0-9 _ -, starting with a letter or digit", kind, name)
+	}
+	return nil
+}
+
+// checkBatch checks the size of a batch of n items (at least one).
+func (s *Server) checkBatch(what string, n int) error {
+	switch {
+	case n == 0:
+		return status.Errorf(codes.InvalidArgument, "no %s in the request", what)
+	case n > s.opts.MaxBatch:
+		return status.Errorf(codes.ResourceExhausted, "%d %s in one request: the server takes at most %d (split the batch)", n, what, s.opts.MaxBatch)
+	}
+	return nil
+}
+
+// checkVector checks that v has dim finite values; what names it in the
+// message.
+func checkVector(what string, v []float32, dim int) error {
+	if len(v) != dim {
+		return status.Errorf(codes.InvalidArgument, "%s has %d values, the collection's dimension is %d", what, len(v), dim)
+	}
+	for i, x := range v {
+		if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
+			return status.Errorf(codes.InvalidArgument, "%s: value %d is %v (values must be finite)", what, i, x)
+		}
+	}
+	return nil
+}
+
+// internal logs nothing itself: the logging interceptor reports Internal
+// errors at Warn.
+func internal(format string, args ...any) error {
+	return status.Error(codes.Internal, fmt.Sprintf(format, args...))
+}

@@ -1,0 +1,96 @@
+package server
+
+import (
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+)
+
+// Options configure a Server. The zero value is usable once DataDir is
+// set: every other field has a documented default, filled by
+// EnsureDefaults.
+type Options struct {
+	// DataDir is the server's data directory: one shared Pebble database
+	// (the catalog of collections and API keys, and every collection's
+	// records) and a sub-directory per collection. Required; created if
+	// missing.
+	DataDir string
+	// AdminKey is the API key that may do anything. Empty disables
+	// authentication: every caller is admin (for local use only; tenant
+	// keys are then not checked either).
+	AdminKey string
+	// TLS, if set, serves TLS with this configuration (certificate
+	// included); nil serves plaintext.
+	TLS *tls.Config
+	// MaxBatch bounds the vectors of one upsert message, the ids of one
+	// delete or get, and the queries of one search batch; more is
+	// ResourceExhausted. Default 10,000.
+	MaxBatch int
+	// MaxTopK bounds a search's top_k; more is InvalidArgument. Default
+	// 1,000.
+	MaxTopK int
+	// MaxRecvMsgBytes bounds the size of one request message; more is
+	// ResourceExhausted (enforced by gRPC). Default 64 MiB.
+	MaxRecvMsgBytes int
+	// CacheBytes is each collection's posting cache (the memory budget
+	// for its posting bytes). Default 16 MiB; negative disables it.
+	CacheBytes int64
+	// ShutdownGrace is how long Shutdown lets calls in flight finish
+	// (GracefulStop) before it cancels them (Stop), when its context has
+	// no earlier deadline. Default 10 s.
+	ShutdownGrace time.Duration
+	// Logger receives the server's structured logs: one line per call at
+	// Debug (Warn for failures that are the server's, Info for the
+	// rest), and lifecycle events at Info. Default slog.Default().
+	Logger *slog.Logger
+}
+
+// Defaults of Options.
+const (
+	DefaultMaxBatch        = 10_000
+	DefaultMaxTopK         = 1_000
+	DefaultMaxRecvMsgBytes = 64 << 20
+	DefaultCacheBytes      = 16 << 20
+	DefaultShutdownGrace   = 10 * time.Second
+)
+
+// EnsureDefaults fills unset fields with their defaults.
+func (o *Options) EnsureDefaults() {
+	if o.MaxBatch <= 0 {
+		o.MaxBatch = DefaultMaxBatch
+	}
+	if o.MaxTopK <= 0 {
+		o.MaxTopK = DefaultMaxTopK
+	}
+	if o.MaxRecvMsgBytes <= 0 {
+		o.MaxRecvMsgBytes = DefaultMaxRecvMsgBytes
+	}
+	if o.CacheBytes == 0 {
+		o.CacheBytes = DefaultCacheBytes
+	}
+	if o.ShutdownGrace <= 0 {
+		o.ShutdownGrace = DefaultShutdownGrace
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+}
+
+// ErrInvalidOptions reports options that cannot work.
+var ErrInvalidOptions = errors.New("server: invalid options")
+
+// Validate reports options that cannot work. Call it after
+// EnsureDefaults.
+func (o *Options) Validate() error {
+	switch {
+	case o.DataDir == "":
+		return fmt.Errorf("%w: DataDir is required", ErrInvalidOptions)
+	case o.AdminKey != "" && len(o.AdminKey) < 16:
+		return fmt.Errorf("%w: AdminKey of %d characters, want at least 16", ErrInvalidOptions, len(o.AdminKey))
+	case o.TLS != nil && len(o.TLS.Certificates) == 0 && o.TLS.GetCertificate == nil:
+		return fmt.Errorf("%w: TLS without a certificate", ErrInvalidOptions)
+	}
+	return nil
+}

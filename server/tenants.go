@@ -1,0 +1,218 @@
+package server
+
+import (
+	"context"
+	"slices"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/shoaldb/shoal/index"
+	shoalv1 "github.com/shoaldb/shoal/proto/shoal/v1"
+)
+
+// Tenants (Curator, through package index's tenant API). The API names
+// tenants; the index numbers them (uint32, not 0). Each collection maps
+// its tenant names to numbers in catalog records (catalog.go) and in
+// collection.tenants; a tenant key's tenant name is the same in every
+// collection, and exists in those where it was created.
+
+// tenantsAPI implements shoal.v1 TenantService.
+type tenantsAPI struct {
+	*Server
+	shoalv1.UnimplementedTenantServiceServer // answers RPCs added to the API later
+}
+
+var _ shoalv1.TenantServiceServer = tenantsAPI{}
+
+// loadTenants reads a collection's tenant records and makes the index
+// agree with them (the catalog wins: see catalog.go).
+func (s *Server) loadTenants(c *collection) error {
+	recs, err := s.cat.tenants(c.rec.Number)
+	if err != nil {
+		return err
+	}
+	c.tenants = make(map[string]uint32, len(recs))
+	inIndex := c.ix.Tenants()
+	named := map[uint32]bool{}
+	for _, r := range recs {
+		c.tenants[r.Name] = r.ID
+		named[r.ID] = true
+		if !slices.Contains(inIndex, r.ID) {
+			s.log.Warn("creating a tenant missing from its index (a create was cut short)", "collection", c.rec.Name, "tenant", r.Name)
+			if err := c.ix.CreateTenant(r.ID); err != nil {
+				return err
+			}
+		}
+	}
+	for _, id := range inIndex {
+		if !named[id] {
+			s.log.Warn("dropping a tenant without a catalog record (a delete was cut short)", "collection", c.rec.Name, "tenant_id", id)
+			if err := c.ix.DropTenant(id); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// tenantID returns the index's number of tenant name in c.
+func (c *collection) tenantID(name string) (uint32, error) {
+	c.tmu.Lock()
+	defer c.tmu.Unlock()
+	id, ok := c.tenants[name]
+	if !ok {
+		return 0, status.Errorf(codes.NotFound, "tenant %q does not exist in collection %q", name, c.rec.Name)
+	}
+	return id, nil
+}
+
+// tenantOf returns the tenant a data call on c acts for (scope): the
+// index's number, or 0 for none (the admin key without a tenant).
+func tenantOf(ctx context.Context, c *collection, requested string) (uint32, error) {
+	name, err := scope(ctx, requested)
+	if err != nil || name == "" {
+		return 0, err
+	}
+	return c.tenantID(name)
+}
+
+// tenantCall checks a tenant call's names and returns its collection,
+// held shared: the caller releases it.
+func (a tenantsAPI) tenantCall(collection, tenant string) (*collection, error) {
+	if err := checkName("tenant", tenant); err != nil {
+		return nil, err
+	}
+	return a.acquire(collection)
+}
+
+func (a tenantsAPI) CreateTenant(ctx context.Context, req *shoalv1.CreateTenantRequest) (*shoalv1.CreateTenantResponse, error) {
+	c, err := a.tenantCall(req.GetCollection(), req.GetTenant())
+	if err != nil {
+		return nil, err
+	}
+	defer c.release()
+	c.tmu.Lock()
+	defer c.tmu.Unlock()
+	if _, ok := c.tenants[req.GetTenant()]; ok {
+		return nil, status.Errorf(codes.AlreadyExists, "tenant %q already exists in collection %q", req.GetTenant(), c.rec.Name)
+	}
+	if err := ctxError(ctx, "the tenant was created"); err != nil {
+		return nil, err
+	}
+	id := uint32(1)
+	for _, t := range c.ix.Tenants() {
+		id = max(id, t+1)
+	}
+	for _, t := range c.tenants {
+		id = max(id, t+1)
+	}
+	if id == 0 {
+		return nil, status.Errorf(codes.ResourceExhausted, "collection %q has no tenant numbers left", c.rec.Name)
+	}
+	if err := a.cat.putTenant(c.rec.Number, tenantRecord{Name: req.GetTenant(), ID: id}); err != nil {
+		return nil, internal("store tenant: %v", err)
+	}
+	if err := c.ix.CreateTenant(id); err != nil {
+		_ = a.cat.deleteTenant(c.rec.Number, req.GetTenant())
+		return nil, indexError(err)
+	}
+	c.tenants[req.GetTenant()] = id
+	a.log.Info("tenant created", "collection", c.rec.Name, "tenant", req.GetTenant(), "tenant_id", id)
+	return &shoalv1.CreateTenantResponse{}, nil
+}
+
+func (a tenantsAPI) DeleteTenant(ctx context.Context, req *shoalv1.DeleteTenantRequest) (*shoalv1.DeleteTenantResponse, error) {
+	c, err := a.tenantCall(req.GetCollection(), req.GetTenant())
+	if err != nil {
+		return nil, err
+	}
+	defer c.release()
+	c.tmu.Lock()
+	defer c.tmu.Unlock()
+	id, ok := c.tenants[req.GetTenant()]
+	if !ok {
+		return nil, status.Errorf(codes.NotFound, "tenant %q does not exist in collection %q", req.GetTenant(), c.rec.Name)
+	}
+	if err := ctxError(ctx, "the tenant was deleted"); err != nil {
+		return nil, err
+	}
+	if err := a.cat.deleteTenant(c.rec.Number, req.GetTenant()); err != nil {
+		return nil, internal("delete tenant record: %v", err)
+	}
+	delete(c.tenants, req.GetTenant())
+	if err := c.ix.DropTenant(id); err != nil {
+		// The record is gone: the next Open drops the tenant.
+		return nil, internal("drop tenant %q: %v", req.GetTenant(), err)
+	}
+	a.log.Info("tenant deleted", "collection", c.rec.Name, "tenant", req.GetTenant())
+	return &shoalv1.DeleteTenantResponse{}, nil
+}
+
+func (a tenantsAPI) ListTenants(ctx context.Context, req *shoalv1.ListTenantsRequest) (*shoalv1.ListTenantsResponse, error) {
+	c, err := a.acquire(req.GetCollection())
+	if err != nil {
+		return nil, err
+	}
+	defer c.release()
+	p := principalOf(ctx)
+	c.tmu.Lock()
+	defer c.tmu.Unlock()
+	resp := &shoalv1.ListTenantsResponse{}
+	for name := range c.tenants {
+		// A tenant key sees only its own tenant.
+		if p.admin || name == p.tenant {
+			resp.Tenants = append(resp.Tenants, name)
+		}
+	}
+	slices.Sort(resp.Tenants)
+	return resp, nil
+}
+
+func (a tenantsAPI) Grant(ctx context.Context, req *shoalv1.GrantRequest) (*shoalv1.GrantResponse, error) {
+	return &shoalv1.GrantResponse{}, a.share(ctx, req.GetCollection(), req.GetTenant(), req.GetIds(), (*index.Index).Grant)
+}
+
+func (a tenantsAPI) Revoke(ctx context.Context, req *shoalv1.RevokeRequest) (*shoalv1.RevokeResponse, error) {
+	return &shoalv1.RevokeResponse{}, a.share(ctx, req.GetCollection(), req.GetTenant(), req.GetIds(), (*index.Index).Revoke)
+}
+
+// share runs Grant or Revoke.
+func (a tenantsAPI) share(ctx context.Context, coll, tenant string, ids []uint64, op func(*index.Index, uint32, []uint64) error) error {
+	if err := a.checkBatch("ids", len(ids)); err != nil {
+		return err
+	}
+	c, err := a.tenantCall(coll, tenant)
+	if err != nil {
+		return err
+	}
+	defer c.release()
+	id, err := c.tenantID(tenant)
+	if err != nil {
+		return err
+	}
+	if err := ctxError(ctx, "the access list changed"); err != nil {
+		return err
+	}
+	return indexError(op(c.ix, id, ids))
+}
+
+// checkTenantWrite refuses a tenant's upsert of ids that exist and that
+// the tenant may not read: an upsert would overwrite (and take over) a
+// vector of no tenant. (Vectors of another owner are refused by the
+// index itself.)
+func checkTenantWrite(c *collection, t uint32, ids []uint64) error {
+	for _, id := range ids {
+		if c.ix.Contains(id) && !c.ix.CanRead(t, id) {
+			return status.Errorf(codes.PermissionDenied, "id %d holds a vector this tenant may not write", id)
+		}
+	}
+	return nil
+}
+
+// errTenantDelete answers a delete scoped to a tenant: the index cannot
+// say who owns a vector (CanRead is true for granted vectors too), so the
+// server cannot keep a tenant to its own vectors.
+func errTenantDelete(tenant string) error {
+	return status.Errorf(codes.Unimplemented, "tenant %q: deleting as a tenant is not implemented yet (the index offers no owner lookup); ask an admin key", tenant)
+}

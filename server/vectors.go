@@ -1,0 +1,179 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/shoaldb/shoal/index"
+	shoalv1 "github.com/shoaldb/shoal/proto/shoal/v1"
+)
+
+// vectorsAPI implements shoal.v1 VectorService.
+type vectorsAPI struct {
+	*Server
+	shoalv1.UnimplementedVectorServiceServer // answers RPCs added to the API later
+}
+
+var _ shoalv1.VectorServiceServer = vectorsAPI{}
+
+// tenantNumber returns the index's number of tenant name in c, 0 for
+// no tenant.
+func tenantNumber(c *collection, name string) (uint32, error) {
+	if name == "" {
+		return 0, nil
+	}
+	return c.tenantID(name)
+}
+
+func (a vectorsAPI) Upsert(ctx context.Context, req *shoalv1.UpsertRequest) (*shoalv1.UpsertResponse, error) {
+	n, err := a.upsert(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	return &shoalv1.UpsertResponse{Upserted: uint64(n)}, nil
+}
+
+// upsert checks and applies one upsert message; it returns the number of
+// vectors stored.
+func (a vectorsAPI) upsert(ctx context.Context, req *shoalv1.UpsertRequest) (int, error) {
+	tname, err := scope(ctx, req.GetTenant())
+	if err != nil {
+		return 0, err
+	}
+	if err := a.checkBatch("vectors", len(req.GetVectors())); err != nil {
+		return 0, err
+	}
+	c, err := a.acquire(req.GetCollection())
+	if err != nil {
+		return 0, err
+	}
+	defer c.release()
+	t, err := tenantNumber(c, tname)
+	if err != nil {
+		return 0, err
+	}
+	ids := make([]uint64, len(req.GetVectors()))
+	vecs := make([][]float32, len(ids))
+	seen := make(map[uint64]int, len(ids))
+	for i, v := range req.GetVectors() {
+		if len(v.GetLabels()) > 0 {
+			return 0, status.Errorf(codes.Unimplemented, "vector %d (id %d): labels are not implemented yet", i, v.GetId())
+		}
+		if err := checkVector(fmt.Sprintf("vector %d (id %d)", i, v.GetId()), v.GetValues(), c.rec.Dim); err != nil {
+			return 0, err
+		}
+		if j, dup := seen[v.GetId()]; dup {
+			return 0, status.Errorf(codes.InvalidArgument, "id %d appears twice in the request (vectors %d and %d)", v.GetId(), j, i)
+		}
+		seen[v.GetId()] = i
+		ids[i], vecs[i] = v.GetId(), v.GetValues()
+	}
+	// The last point at which the call may still be refused whole.
+	if err := ctxError(ctx, "the upsert was applied"); err != nil {
+		return 0, err
+	}
+	if t == 0 {
+		err = c.ix.Upsert(ids, vecs)
+	} else if err = checkTenantWrite(c, t, ids); err == nil {
+		err = c.ix.UpsertOwned(t, ids, vecs)
+	}
+	if err != nil {
+		return 0, indexError(err)
+	}
+	return len(ids), nil
+}
+
+func (a vectorsAPI) UpsertStream(stream grpc.ClientStreamingServer[shoalv1.UpsertRequest, shoalv1.UpsertResponse]) error {
+	ctx := stream.Context()
+	var total, msgs int
+	for {
+		req, err := stream.Recv()
+		if errors.Is(err, io.EOF) {
+			return stream.SendAndClose(&shoalv1.UpsertResponse{Upserted: uint64(total)})
+		}
+		if err != nil {
+			return err
+		}
+		n, err := a.upsert(ctx, req)
+		if err != nil {
+			st := status.Convert(err)
+			return status.Errorf(st.Code(), "message %d: %s (the %d messages before it, %d vectors, are stored)", msgs, st.Message(), msgs, total)
+		}
+		total += n
+		msgs++
+	}
+}
+
+func (a vectorsAPI) Delete(ctx context.Context, req *shoalv1.DeleteRequest) (*shoalv1.DeleteResponse, error) {
+	tname, err := scope(ctx, req.GetTenant())
+	if err != nil {
+		return nil, err
+	}
+	if tname != "" {
+		return nil, errTenantDelete(tname)
+	}
+	if err := a.checkBatch("ids", len(req.GetIds())); err != nil {
+		return nil, err
+	}
+	c, err := a.acquire(req.GetCollection())
+	if err != nil {
+		return nil, err
+	}
+	defer c.release()
+	if err := ctxError(ctx, "the delete was applied"); err != nil {
+		return nil, err
+	}
+	n, err := c.ix.Delete(req.GetIds())
+	if err != nil {
+		return nil, indexError(err)
+	}
+	return &shoalv1.DeleteResponse{Deleted: uint64(n)}, nil
+}
+
+func (a vectorsAPI) Get(ctx context.Context, req *shoalv1.GetRequest) (*shoalv1.GetResponse, error) {
+	tname, err := scope(ctx, req.GetTenant())
+	if err != nil {
+		return nil, err
+	}
+	if err := a.checkBatch("ids", len(req.GetIds())); err != nil {
+		return nil, err
+	}
+	c, err := a.acquire(req.GetCollection())
+	if err != nil {
+		return nil, err
+	}
+	defer c.release()
+	t, err := tenantNumber(c, tname)
+	if err != nil {
+		return nil, err
+	}
+	resp := &shoalv1.GetResponse{}
+	for i, id := range req.GetIds() {
+		if i%256 == 0 {
+			if err := ctxError(ctx, "every vector was read"); err != nil {
+				return nil, err
+			}
+		}
+		if t != 0 && !c.ix.CanRead(t, id) {
+			// Not the tenant's: as good as missing, existence included.
+			resp.Missing = append(resp.Missing, id)
+			continue
+		}
+		v, err := c.ix.Get(id)
+		if errors.Is(err, index.ErrNotFound) {
+			resp.Missing = append(resp.Missing, id)
+			continue
+		}
+		if err != nil {
+			return nil, indexError(err)
+		}
+		resp.Vectors = append(resp.Vectors, &shoalv1.Vector{Id: id, Values: v})
+	}
+	return resp, nil
+}

@@ -1,0 +1,69 @@
+package cli
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/shoaldb/shoal/server"
+)
+
+// TestClient drives `shoal client` against a server on a loopback port:
+// create, upsert a file, search with a file, describe, stats, list, drop.
+func TestClient(t *testing.T) {
+	const key = "client-test-admin-key"
+	s, err := server.Open(&server.Options{DataDir: t.TempDir(), AdminKey: key, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go s.Serve(lis)
+	defer s.Shutdown(context.Background())
+	data := filepath.Join(t.TempDir(), "data")
+	if code, _, e := shoal(t, "gen", "-n", "600", "-q", "5", "-dim", "8", "-out", data); code != 0 {
+		t.Fatalf("gen exited %d: %s", code, e)
+	}
+	run := func(args ...string) string {
+		t.Helper()
+		code, out, e := shoal(t, append([]string{"client", "-addr", lis.Addr().String(), "-key", key}, args...)...)
+		if code != 0 {
+			t.Fatalf("shoal client %s exited %d: %s", strings.Join(args, " "), code, e)
+		}
+		return out
+	}
+	if out := run("create", "docs", "-dim", "8", "-metric", "cosine"); !strings.Contains(out, "docs\t0 vectors\tdim 8\tCOSINE\tFLOAT32") {
+		t.Errorf("create printed %q", out)
+	}
+	if out := run("upsert", "docs", filepath.Join(data, "base.fvecs"), "-first-id", "100"); !strings.Contains(out, "upserted 600 vectors") {
+		t.Errorf("upsert printed %q", out)
+	}
+	out := run("search", "docs", filepath.Join(data, "query.fvecs"), "-k", "3")
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 5 || len(strings.Split(lines[0], "\t")) != 4 {
+		t.Errorf("search printed %q, want 5 lines of a row and 3 neighbours", out)
+	}
+	if out := run("describe", "docs"); !strings.Contains(out, "600 vectors") {
+		t.Errorf("describe printed %q", out)
+	}
+	if out := run("stats", "docs"); !strings.Contains(out, "5 queries") {
+		t.Errorf("stats printed %q", out)
+	}
+	if out := run("list"); !strings.HasPrefix(out, "docs\t") {
+		t.Errorf("list printed %q", out)
+	}
+	run("drop", "docs")
+	code, _, e := shoal(t, "client", "-addr", lis.Addr().String(), "-key", key, "describe", "docs")
+	if code != 1 || !strings.Contains(e, "NotFound") {
+		t.Errorf("describe of a dropped collection: exit %d, %q; want 1 and NotFound", code, e)
+	}
+	if code, _, e := shoal(t, "client", "frobnicate"); code == 0 || !strings.Contains(e, `unknown verb "frobnicate"`) {
+		t.Errorf("an unknown verb: exit %d, %q; want an error naming it", code, e)
+	}
+}

@@ -1,0 +1,158 @@
+package cli
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/shoaldb/shoal/server"
+)
+
+func init() {
+	register(&Command{Name: "serve", Short: "run the gRPC vector database server", Run: runServe})
+}
+
+// serveOptions are the flags of `shoal serve`.
+type serveOptions struct {
+	dataDir  string
+	listen   string
+	adminKey string
+	noAuth   bool
+	tlsCert  string
+	tlsKey   string
+	maxBatch int
+	maxMsg   sizeFlag
+	cache    sizeFlag
+	grace    time.Duration
+	logLevel string
+	logJSON  bool
+}
+
+// defaultDataDir is $XDG_DATA_HOME/shoal, or ~/.local/share/shoal, or
+// ./shoal-data when there is no home directory.
+func defaultDataDir() string {
+	if d := os.Getenv("XDG_DATA_HOME"); d != "" {
+		return filepath.Join(d, "shoal")
+	}
+	if h, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(h, ".local", "share", "shoal")
+	}
+	return "shoal-data"
+}
+
+// Validate reports flags that cannot work.
+func (o *serveOptions) Validate() error {
+	switch {
+	case o.dataDir == "":
+		return errors.New("-data-dir is empty")
+	case (o.tlsCert == "") != (o.tlsKey == ""):
+		return errors.New("-tls-cert and -tls-key go together")
+	case o.adminKey != "" && len(o.adminKey) < 16:
+		return fmt.Errorf("the admin key has %d characters, want at least 16", len(o.adminKey))
+	case o.adminKey == "" && !o.noAuth && !loopback(o.listen):
+		return fmt.Errorf("-listen %s is not a loopback address: set an admin key (-admin-key or SHOAL_ADMIN_KEY), or pass -no-auth to serve it to anyone", o.listen)
+	case o.maxBatch < 0:
+		return fmt.Errorf("-max-batch %d, want >= 0", o.maxBatch)
+	}
+	if _, err := parseLevel(o.logLevel); err != nil {
+		return err
+	}
+	return nil
+}
+
+// loopback reports whether addr (host:port) listens on loopback only.
+func loopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+func parseLevel(s string) (slog.Level, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(s)); err != nil {
+		return 0, fmt.Errorf("-log-level %q: want debug, info, warn or error", s)
+	}
+	return l, nil
+}
+
+// runServe is `shoal serve`.
+func runServe(ctx context.Context, env *Env, args []string) error {
+	o := serveOptions{maxMsg: server.DefaultMaxRecvMsgBytes, cache: server.DefaultCacheBytes}
+	fs := newFlags(env, "serve", "[flags]")
+	fs.StringVar(&o.dataDir, "data-dir", defaultDataDir(), "data directory (one Pebble database for all collections)")
+	fs.StringVar(&o.listen, "listen", "localhost:7370", "address to serve gRPC on (host:port)")
+	fs.StringVar(&o.adminKey, "admin-key", os.Getenv("SHOAL_ADMIN_KEY"), "admin API key, at least 16 characters (default $SHOAL_ADMIN_KEY); empty: no authentication, loopback only")
+	fs.BoolVar(&o.noAuth, "no-auth", false, "allow serving a non-loopback address without an admin key (anyone may do anything)")
+	fs.StringVar(&o.tlsCert, "tls-cert", "", "TLS certificate file (PEM); with -tls-key serves TLS")
+	fs.StringVar(&o.tlsKey, "tls-key", "", "TLS private key file (PEM)")
+	fs.IntVar(&o.maxBatch, "max-batch", server.DefaultMaxBatch, "max vectors, ids or queries per request")
+	fs.Var(&o.maxMsg, "max-msg", "max request message size")
+	fs.Var(&o.cache, "cache", "posting cache per collection")
+	fs.DurationVar(&o.grace, "grace", server.DefaultShutdownGrace, "how long calls in flight may finish at shutdown")
+	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug (one line per call), info, warn, error")
+	fs.BoolVar(&o.logJSON, "log-json", false, "log JSON lines instead of text")
+	if err := parseValid(fs, args, &o); err != nil {
+		return err
+	}
+	return o.Run(ctx, env)
+}
+
+// Run serves until ctx is cancelled or SIGTERM arrives, then shuts down
+// gracefully. It prints the address it listens on to stdout.
+func (o *serveOptions) Run(ctx context.Context, env *Env) error {
+	level, _ := parseLevel(o.logLevel)
+	hopts := &slog.HandlerOptions{Level: level}
+	var h slog.Handler = slog.NewTextHandler(env.Stderr, hopts)
+	if o.logJSON {
+		h = slog.NewJSONHandler(env.Stderr, hopts)
+	}
+	log := slog.New(h)
+	sopts := &server.Options{
+		DataDir: o.dataDir, AdminKey: o.adminKey, MaxBatch: o.maxBatch,
+		MaxRecvMsgBytes: int(o.maxMsg), CacheBytes: int64(o.cache), ShutdownGrace: o.grace, Logger: log,
+	}
+	if o.tlsCert != "" {
+		cert, err := tls.LoadX509KeyPair(o.tlsCert, o.tlsKey)
+		if err != nil {
+			return fmt.Errorf("TLS: %w", err)
+		}
+		sopts.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
+	s, err := server.Open(sopts)
+	if err != nil {
+		return err
+	}
+	lis, err := net.Listen("tcp", o.listen)
+	if err != nil {
+		s.Close()
+		return err
+	}
+	fmt.Fprintf(env.Stdout, "shoal serving on %s (data %s)\n", lis.Addr(), o.dataDir)
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM)
+	defer stop()
+	served := make(chan error, 1)
+	go func() { served <- s.Serve(lis) }()
+	select {
+	case err := <-served:
+		// The listener failed; nothing is serving.
+		return errors.Join(err, s.Close())
+	case <-ctx.Done():
+	}
+	log.Info("shutting down", "grace", o.grace.String())
+	err = s.Shutdown(context.Background())
+	return errors.Join(<-served, err)
+}

@@ -1,0 +1,128 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/shoaldb/shoal/client"
+	shoalv1 "github.com/shoaldb/shoal/proto/shoal/v1"
+)
+
+// syncBuffer is a bytes.Buffer safe for one writer and one reader.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestServe runs `shoal serve` in-process, talks to it, cancels it (as
+// SIGINT does) and restarts it on the same data directory.
+func TestServe(t *testing.T) {
+	dir := t.TempDir()
+	const key = "serve-test-admin-key"
+	serve := func() (addr string, stop func()) {
+		var out, errb syncBuffer
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() {
+			done <- runServe(ctx, &Env{Stdout: &out, Stderr: &errb}, []string{"-data-dir", dir, "-listen", "127.0.0.1:0", "-admin-key", key})
+		}()
+		re := regexp.MustCompile(`serving on (\S+)`)
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			if m := re.FindStringSubmatch(out.String()); m != nil {
+				addr = m[1]
+				break
+			}
+			select {
+			case err := <-done:
+				t.Fatalf("serve exited early: %v\n%s", err, errb.String())
+			default:
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("serve printed no address:\n%s\n%s", out.String(), errb.String())
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		return addr, func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("serve returned %v\n%s", err, errb.String())
+			}
+			if !strings.Contains(errb.String(), "stopped gracefully") {
+				t.Errorf("serve did not log a graceful stop:\n%s", errb.String())
+			}
+		}
+	}
+	ctx := context.Background()
+	addr, stop := serve()
+	c, err := client.Dial(addr, &client.Options{APIKey: key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.CreateCollection(ctx, "docs", &shoalv1.CollectionConfig{Dim: 2}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Upsert(ctx, "docs", []uint64{7}, [][]float32{{1, 2}}); err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	stop()
+
+	addr, stop = serve()
+	defer stop()
+	c, err = client.Dial(addr, &client.Options{APIKey: key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	hits, err := c.Search(ctx, "docs", []float32{1, 2}, 1, nil)
+	if err != nil || len(hits) != 1 || hits[0].GetId() != 7 {
+		t.Fatalf("after a restart: hits %v, %v; want id 7", hits, err)
+	}
+}
+
+func TestServeValidate(t *testing.T) {
+	ok := serveOptions{dataDir: "d", listen: "localhost:7370", logLevel: "info"}
+	for _, tc := range []struct {
+		name string
+		edit func(*serveOptions)
+		want string // substring of the error; "" for none
+	}{
+		{"defaults", func(*serveOptions) {}, ""},
+		{"no auth on loopback", func(o *serveOptions) { o.listen = "127.0.0.1:1" }, ""},
+		{"no auth on all interfaces", func(o *serveOptions) { o.listen = ":7370" }, "not a loopback"},
+		{"no auth allowed", func(o *serveOptions) { o.listen = ":7370"; o.noAuth = true }, ""},
+		{"admin key", func(o *serveOptions) { o.listen = ":7370"; o.adminKey = "0123456789abcdef" }, ""},
+		{"short admin key", func(o *serveOptions) { o.adminKey = "short" }, "at least 16"},
+		{"cert without key", func(o *serveOptions) { o.tlsCert = "c.pem" }, "go together"},
+		{"bad log level", func(o *serveOptions) { o.logLevel = "loud" }, "log-level"},
+		{"no data dir", func(o *serveOptions) { o.dataDir = "" }, "data-dir"},
+	} {
+		o := ok
+		tc.edit(&o)
+		err := o.Validate()
+		switch {
+		case tc.want == "" && err != nil:
+			t.Errorf("%s: Validate() = %v, want nil", tc.name, err)
+		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+			t.Errorf("%s: Validate() = %v, want an error about %q", tc.name, err, tc.want)
+		}
+	}
+}
