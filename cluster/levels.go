@@ -28,6 +28,7 @@ type levelJob struct {
 	seg        int // the job's segment in the current iteration
 	active     bool
 	children   []*levelJob
+	rowCents   [][]float32 // the device path's one-point clusters: data rows
 }
 
 // buildLevels is Build with an Accelerator: the same splits as
@@ -38,6 +39,9 @@ type levelJob struct {
 // host work per node (seeding, centroids from sums, partitioning) runs on
 // o.Workers goroutines.
 func (b *builder) buildLevels(root *node, idx []int32, want int, seed uint64, acc Accelerator) error {
+	if la, ok := acc.(LevelAccelerator); ok && la.LevelsOK(b.o.K) {
+		return b.buildLevelsDevice(root, idx, want, seed, la)
+	}
 	level := []*levelJob{{nd: root, idx: idx, want: want, seed: seed}}
 	var inner []*node // nodes split so far, parents before children
 	for len(level) > 0 {
@@ -65,16 +69,7 @@ func (b *builder) buildLevels(root *node, idx []int32, want int, seed uint64, ac
 	}
 	// A node with one child routes nowhere: hoist the child, deepest
 	// first, as split does once the child's sub-tree is built.
-	for i := len(inner) - 1; i >= 0; i-- {
-		nd := inner[i]
-		if len(nd.children) == 1 {
-			only := nd.children[0]
-			nd.children = only.children
-			if len(nd.children) == 0 {
-				nd.centroid = only.centroid
-			}
-		}
-	}
+	hoist(inner)
 	return nil
 }
 

@@ -231,12 +231,12 @@ func Build(data []float32, dim int, o Options) (*Tree, error) {
 		if err := b.buildLevels(root, idx, min(o.Leaves, n), o.Seed, o.Accel); err != nil {
 			return nil, err
 		}
-		return flatten(root, dim, o.Metric), nil
+		return flattenTree(root, dim, o.Metric, o.Workers), nil
 	}
 	var wg sync.WaitGroup
 	b.split(root, idx, min(o.Leaves, n), o.Seed, &wg, true)
 	wg.Wait()
-	return flatten(root, dim, o.Metric), nil
+	return flattenTree(root, dim, o.Metric, o.Workers), nil
 }
 
 type builder struct {
@@ -345,55 +345,11 @@ func (b *builder) split(nd *node, idx []int32, want int, seed uint64, wg *sync.W
 }
 
 func (b *builder) progress(n int) {
-	done := b.done.Add(int64(n))
-	if b.o.Progress != nil {
-		b.mu.Lock()
-		b.o.Progress(int(done), b.total)
-		b.mu.Unlock()
+	if b.o.Progress == nil {
+		b.done.Add(int64(n))
+		return
 	}
-}
-
-// flatten lays the pointer tree out breadth-first and numbers the leaves
-// depth-first.
-func flatten(root *node, dim int, metric vec.Metric) *Tree {
-	t := &Tree{Dim: dim, Metric: metric}
-	queue := []*node{root}
-	index := map[*node]int32{root: 0}
-	for q := 0; q < len(queue); q++ {
-		nd := queue[q]
-		t.Centroids = append(t.Centroids, nd.centroid...)
-		t.ChildStart = append(t.ChildStart, int32(len(queue)))
-		t.ChildCount = append(t.ChildCount, int32(len(nd.children)))
-		for _, c := range nd.children {
-			index[c] = int32(len(queue))
-			queue = append(queue, c)
-		}
-	}
-	t.LeafID = make([]int32, len(queue))
-	t.Parent = make([]int32, len(queue))
-	for i := range t.LeafID {
-		t.LeafID[i] = -1
-		t.Parent[i] = -1
-	}
-	for i := range queue {
-		for c := t.ChildStart[i]; c < t.ChildStart[i]+t.ChildCount[i]; c++ {
-			t.Parent[c] = int32(i)
-		}
-	}
-	var dfs func(nd *node)
-	dfs = func(nd *node) {
-		if len(nd.children) == 0 {
-			i := index[nd]
-			t.LeafID[i] = int32(len(t.LeafNode))
-			t.LeafNode = append(t.LeafNode, i)
-			t.LeafSize = append(t.LeafSize, int32(nd.size))
-			return
-		}
-		for _, c := range nd.children {
-			dfs(c)
-		}
-	}
-	dfs(root)
-	t.live = len(t.LeafNode)
-	return t
+	b.mu.Lock() // adding under the lock keeps the reported counts increasing
+	b.o.Progress(int(b.done.Add(int64(n))), b.total)
+	b.mu.Unlock()
 }

@@ -110,6 +110,29 @@ type Points interface {
 	Close() error
 }
 
+// LevelPoints is a Points that runs the whole balanced k-means of a
+// clustering-tree level on the device: package cluster's
+// LevelAccelerator, whose documentation is the contract. The CUDA
+// backend's Points are LevelPoints; with them cluster.Build moves per
+// level only the positions in and the labels and centroids out, and
+// seeds, iterates, repairs empty clusters and stops each node on the
+// device.
+type LevelPoints interface {
+	Points
+	// LevelsOK reports whether levels of up to maxK clusters per
+	// segment can run (false also with SHOAL_GPU_LEVELS=0).
+	LevelsOK(maxK int) bool
+	// StartLevel lays out the level (segments as for Assign; seeds[s]
+	// keys segment s's random choices) and seeds every segment by
+	// k-means++.
+	StartLevel(idx, pseg, cseg []int32, seeds []uint64, iters int, lambda float64) error
+	// Step runs one iteration of every active segment and returns how
+	// many remain active.
+	Step() (active int, err error)
+	// Result copies each position's label and every centroid out.
+	Result(labels []int32, centroids []float32) error
+}
+
 // Tree is a clustering tree in the flat form of package cluster's Tree:
 // node 0 is the root, node i's children are ChildStart[i] ..
 // ChildStart[i]+ChildCount[i]-1, LeafID[i] >= 0 names the leaf (head) a

@@ -55,6 +55,8 @@ var _ Backend = (*cudaBackend)(nil)
 // kernelSet holds the module's kernels.
 type kernelSet struct {
 	rowNorms, fillBest, distGEMM, topkMerge, kmeansAssign, kmeansSums, kmeansSumsWide, treeSearch C.CUfunction
+	// the level-resident k-means (cuda_level.go)
+	lvSegfill, lvSeed, lvAssign, lvUpdate, lvReduce, lvFinish C.CUfunction
 }
 
 // numSlots is the number of streams a backend keeps.
@@ -221,6 +223,12 @@ func (b *cudaBackend) loadModule() error {
 		{"kmeans_sums", &b.fn.kmeansSums},
 		{"kmeans_sums_wide", &b.fn.kmeansSumsWide},
 		{"tree_search", &b.fn.treeSearch},
+		{"lv_segfill", &b.fn.lvSegfill},
+		{"lv_seed", &b.fn.lvSeed},
+		{"lv_assign", &b.fn.lvAssign},
+		{"lv_update", &b.fn.lvUpdate},
+		{"lv_reduce", &b.fn.lvReduce},
+		{"lv_finish", &b.fn.lvFinish},
 	} {
 		cname := C.CString(k.name)
 		var f C.CUfunction

@@ -42,9 +42,12 @@ type cudaPoints struct {
 	// slots, and each slot growing its buffers to a deep level's 60–120
 	// MB cost a cuMemHostAlloc of tens of milliseconds in every call.
 	pin [2]pinned
+	// level is the level-resident k-means state (cuda_level.go), nil
+	// before the first StartLevel.
+	level *cudaLevel
 }
 
-var _ Points = (*cudaPoints)(nil)
+var _ LevelPoints = (*cudaPoints)(nil)
 
 func (b *cudaBackend) LoadPoints(data []float32, dim int) (Points, error) {
 	n, err := checkShape("data", data, dim)
@@ -85,6 +88,7 @@ func (p *cudaPoints) Close() error {
 		return err
 	}
 	defer leave()
+	p.freeLevel()
 	p.b.pool.put(p.data)
 	p.data = devBuf{}
 	for i := range p.pin {

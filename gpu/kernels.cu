@@ -628,4 +628,450 @@ tree_search(const float* __restrict__ Q, int ld, const float* __restrict__ cent,
     }
 }
 
+// ---- Level-resident balanced k-means (cluster.LevelAccelerator) ----
+//
+// A level is nseg k-means problems (segments): segment s owns positions
+// pseg[s] .. pseg[s+1]-1 (data rows idx[p]; seg[p] = s) and centroid slots
+// cseg[s] .. cseg[s+1]-1 of C (stride ld), 2 <= k_s < n_s. Per segment the
+// device keeps it[s] (iterations done), active[s], pen[s] (the balance
+// penalty per member, SPANN §3.1), cost[s] and nchg[s] (the last
+// assignment's summed distance and changed labels); per slot, counts[c].
+// Random choices come from lv_rand, a counter-based generator (splitmix64)
+// keyed by the segment's seed, so a level's result does not depend on
+// scheduling; the Go reference (level_test.go) draws the same numbers.
+// Every reduction runs in a fixed order: results are deterministic.
+
+__device__ __forceinline__ unsigned long long lv_mix(unsigned long long z)
+{
+    z += 0x9E3779B97F4A7C15ULL;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return z ^ (z >> 31);
+}
+
+// lv_rand is random word i of stream tag of a segment's seed.
+__device__ __forceinline__ unsigned long long lv_rand(unsigned long long seed, unsigned long long tag,
+                                                      unsigned long long i)
+{
+    return lv_mix(seed ^ lv_mix((tag << 56) ^ i));
+}
+
+// lv_below maps a random word to [0, n).
+__device__ __forceinline__ int lv_below(unsigned long long r, int n)
+{
+    return (int)(((r >> 32) * (unsigned long long)n) >> 32);
+}
+
+// lv_unit maps a random word to [0, 1).
+__device__ __forceinline__ double lv_unit(unsigned long long r)
+{
+    return (double)(r >> 11) * (1.0 / 9007199254740992.0);
+}
+
+// The streams of lv_rand.
+#define LV_SAMPLE 1 // i: the segment's i-th seeding sample point
+#define LV_FIRST 2  // the first seed
+#define LV_PICK 3   // j: the D^2 draw of seed j
+#define LV_ANY 4    // j: seed j when every sample point is a seed already
+#define LV_EMPTY 5  // it<<32 | j: the member moved to empty cluster j
+
+// lv_dist2 is the squared distance of rows x and c (stride ld), summed by
+// the warp: lanes take dimensions 4·lane + 128·u.
+__device__ __forceinline__ float lv_dist2(const float* __restrict__ x, const float* __restrict__ c, int ld, int lane)
+{
+    float s = 0;
+    for (int d = lane * 4; d < ld; d += 128) {
+        float4 a = *(const float4*)(x + d);
+        float4 b = *(const float4*)(c + d);
+        float e;
+        e = a.x - b.x;
+        s = fmaf(e, e, s);
+        e = a.y - b.y;
+        s = fmaf(e, e, s);
+        e = a.z - b.z;
+        s = fmaf(e, e, s);
+        e = a.w - b.w;
+        s = fmaf(e, e, s);
+    }
+    return warp_sum(s);
+}
+
+// lv_segfill sets seg[p] = s for the positions of segment s (block s).
+__global__ void lv_segfill(const int* __restrict__ pseg, int* __restrict__ seg)
+{
+    const int s = blockIdx.x;
+    for (int p = pseg[s] + threadIdx.x; p < pseg[s + 1]; p += blockDim.x)
+        seg[p] = s;
+}
+
+// lv_seed seeds segment blockIdx.x by k-means++ (Arthur & Vassilvitskii
+// 2007) as package cluster's seedPlusPlus does: over a sample of S =
+// min(n, 64k) points (all of them when S = n, else S drawn with
+// replacement), the first seed uniform, each next one drawn with
+// probability proportional to the squared distance to the nearest seed so
+// far (the first sample point whose running sum of those reaches u·total).
+// srow and minD hold the sample (soff[s] .. soff[s]+S-1).
+__global__ void __launch_bounds__(NT)
+lv_seed(const float* __restrict__ X, int ld, const int* __restrict__ idx, const int* __restrict__ pseg,
+        const int* __restrict__ cseg, const unsigned long long* __restrict__ seeds,
+        const long long* __restrict__ soff, int* __restrict__ srow, double* __restrict__ minD,
+        float* __restrict__ C)
+{
+    __shared__ double wsum[NT / 32];
+    __shared__ double sTotal;
+    __shared__ int sPick;
+    const int s = blockIdx.x, t = threadIdx.x, lane = t & 31, warp = t >> 5;
+    const int p0 = pseg[s], n = pseg[s + 1] - p0;
+    const int c0 = cseg[s], k = cseg[s + 1] - c0;
+    const unsigned long long seed = seeds[s];
+    const int S = min(n, 64 * k);
+    int* rows = srow + soff[s];
+    double* md = minD + soff[s];
+    for (int i = t; i < S; i += NT) {
+        const int p = S == n ? i : lv_below(lv_rand(seed, LV_SAMPLE, i), n);
+        rows[i] = idx[p0 + p];
+        md[i] = d_inf();
+    }
+    __syncthreads();
+    int pick = rows[lv_below(lv_rand(seed, LV_FIRST, 0), S)];
+    for (int d = t; d < ld; d += NT)
+        C[(long long)c0 * ld + d] = X[(long long)pick * ld + d];
+    const int m = (S + NT - 1) / NT; // each thread's run of the sample in the draw
+    const int lo = min(t * m, S), hi = min(lo + m, S);
+    for (int j = 1; j < k; j++) {
+        __syncthreads();
+        const float* prev = C + (long long)(c0 + j - 1) * ld;
+        for (int i = warp; i < S; i += NT / 32) {
+            const float d2 = lv_dist2(X + (long long)rows[i] * ld, prev, ld, lane);
+            if (lane == 0 && (double)d2 < md[i])
+                md[i] = (double)d2;
+        }
+        __syncthreads();
+        double local = 0;
+        for (int i = lo; i < hi; i++)
+            local += md[i];
+        double incl = local;
+#pragma unroll
+        for (int o = 1; o < 32; o <<= 1) {
+            const double v = __shfl_up_sync(FULL, incl, o);
+            if (lane >= o)
+                incl += v;
+        }
+        if (lane == 31)
+            wsum[warp] = incl;
+        __syncthreads();
+        if (t == 0) {
+            double run = 0;
+            for (int w = 0; w < NT / 32; w++) {
+                const double v = wsum[w];
+                wsum[w] = run;
+                run += v;
+            }
+            sTotal = run;
+            sPick = S;
+        }
+        __syncthreads();
+        const double total = sTotal;
+        if (total > 0) {
+            const double r = lv_unit(lv_rand(seed, LV_PICK, j)) * total;
+            double acc = wsum[warp] + (incl - local);
+            for (int i = lo; i < hi; i++) {
+                acc += md[i];
+                if (acc >= r) {
+                    atomicMin(&sPick, i);
+                    break;
+                }
+            }
+        }
+        __syncthreads();
+        pick = total > 0 && sPick < S ? rows[sPick] : rows[lv_below(lv_rand(seed, LV_ANY, j), S)];
+        for (int d = t; d < ld; d += NT)
+            C[(long long)(c0 + j) * ld + d] = X[(long long)pick * ld + d];
+    }
+}
+
+// lv_assign is the assignment step of every active segment, one warp per
+// position: the label is the slot j of the segment minimising
+// (double)||x - c_j||^2 + (double)counts[j] * pen[s], the first on ties
+// (package cluster's rule); chg[p] marks a label that changed (every label
+// on a segment's first iteration).
+__global__ void lv_assign(const float* __restrict__ X, int ld, const int* __restrict__ idx,
+                          const int* __restrict__ seg, int n, const float* __restrict__ C,
+                          const int* __restrict__ cseg, const int* __restrict__ counts,
+                          const double* __restrict__ pen, const int* __restrict__ it,
+                          const int* __restrict__ active, int* __restrict__ labels, float* __restrict__ dists,
+                          unsigned char* __restrict__ chg)
+{
+    const int w = (blockIdx.x * blockDim.x + threadIdx.x) >> 5;
+    const int lane = threadIdx.x & 31;
+    if (w >= n)
+        return;
+    const int s = seg[w];
+    if (!active[s])
+        return;
+    const float* x = X + (long long)idx[w] * ld;
+    const int c0 = cseg[s], c1 = cseg[s + 1];
+    const double ps = pen[s];
+    int best = c0;
+    double bestv = d_inf();
+    float bestd = 0;
+    if (ld <= 128) {
+        // The point stays in registers: one float4 per lane.
+        const int d = lane * 4;
+        const float4 a = d < ld ? *(const float4*)(x + d) : make_float4(0, 0, 0, 0);
+        for (int j = c0; j < c1; j++) {
+            float sd = 0;
+            if (d < ld) {
+                const float4 b = *(const float4*)(C + (long long)j * ld + d);
+                float e;
+                e = a.x - b.x;
+                sd = fmaf(e, e, sd);
+                e = a.y - b.y;
+                sd = fmaf(e, e, sd);
+                e = a.z - b.z;
+                sd = fmaf(e, e, sd);
+                e = a.w - b.w;
+                sd = fmaf(e, e, sd);
+            }
+            sd = warp_sum(sd);
+            const double v = (double)sd + (double)counts[j] * ps;
+            if (v < bestv) {
+                bestv = v;
+                best = j;
+                bestd = sd;
+            }
+        }
+    } else {
+        for (int j = c0; j < c1; j++) {
+            const float sd = lv_dist2(x, C + (long long)j * ld, ld, lane);
+            const double v = (double)sd + (double)counts[j] * ps;
+            if (v < bestv) {
+                bestv = v;
+                best = j;
+                bestd = sd;
+            }
+        }
+    }
+    if (lane == 0) {
+        const int l = best - c0;
+        chg[w] = it[s] == 0 || labels[w] != l;
+        labels[w] = l;
+        dists[w] = bestd;
+    }
+}
+
+// lv_update is the update step over chunks of positions: block (q, y) is
+// one warp summing dimensions 32y .. 32y+31 of the members of every
+// cluster of chunk q (chunks[4q..4q+3] = segment, first and end position,
+// partial slot) in float64, in position order, in shared memory (kmax
+// clusters of 32 doubles, then kmax counts). A chunk that is its whole
+// segment (slot -1) divides into the centroids (an empty cluster keeps its
+// centroid) and writes counts, cost and changed labels; the others write
+// partial sums (psum, row (slot*kmax + j)*dp) for lv_reduce.
+__global__ void lv_update(const float* __restrict__ X, int ld, int dim, const int* __restrict__ idx,
+                          const int* __restrict__ labels, const float* __restrict__ dists,
+                          const unsigned char* __restrict__ chg, const int* __restrict__ active,
+                          const int* __restrict__ cseg, const int* __restrict__ chunks, int kmax,
+                          float* __restrict__ C, int* __restrict__ counts, double* __restrict__ cost,
+                          int* __restrict__ nchg, double* __restrict__ psum, int* __restrict__ pcnt,
+                          double* __restrict__ pcost, int* __restrict__ pchg)
+{
+    extern __shared__ double lv_smem[];
+    double* acc = lv_smem;
+    int* cnt = (int*)(lv_smem + kmax * 32);
+    const int q = blockIdx.x, lane = threadIdx.x;
+    const int s = chunks[4 * q], p0 = chunks[4 * q + 1], p1 = chunks[4 * q + 2], slot = chunks[4 * q + 3];
+    if (!active[s])
+        return;
+    const int c0 = cseg[s], k = cseg[s + 1] - c0;
+    const int d = blockIdx.y * 32 + lane;
+    const bool in = d < dim;
+    for (int j = 0; j < k; j++)
+        acc[j * 32 + lane] = 0;
+    for (int j = lane; j < k; j += 32)
+        cnt[j] = 0;
+    __syncwarp();
+    double cs = 0;
+    int ch = 0;
+    int p = p0;
+    for (; p + 8 <= p1; p += 8) {
+        int l[8];
+        float v[8];
+#pragma unroll
+        for (int u = 0; u < 8; u++) {
+            l[u] = labels[p + u];
+            v[u] = in ? X[(long long)idx[p + u] * ld + d] : 0.0f;
+        }
+#pragma unroll
+        for (int u = 0; u < 8; u++)
+            acc[l[u] * 32 + lane] += (double)v[u];
+        if (lane == 0) {
+#pragma unroll
+            for (int u = 0; u < 8; u++) {
+                cnt[l[u]]++;
+                cs += (double)dists[p + u];
+                ch += chg[p + u];
+            }
+        }
+    }
+    for (; p < p1; p++) {
+        const int l = labels[p];
+        acc[l * 32 + lane] += in ? (double)X[(long long)idx[p] * ld + d] : 0.0;
+        if (lane == 0) {
+            cnt[l]++;
+            cs += (double)dists[p];
+            ch += chg[p];
+        }
+    }
+    __syncwarp();
+    if (slot < 0) {
+        for (int j = 0; j < k; j++) {
+            const int cn = cnt[j];
+            if (cn > 0 && in)
+                C[(long long)(c0 + j) * ld + d] = (float)(acc[j * 32 + lane] * (1.0 / (double)cn));
+        }
+        if (blockIdx.y == 0) {
+            for (int j = lane; j < k; j += 32)
+                counts[c0 + j] = cnt[j];
+            if (lane == 0) {
+                cost[s] = cs;
+                nchg[s] = ch;
+            }
+        }
+        return;
+    }
+    const int dp = gridDim.y * 32;
+    for (int j = 0; j < k; j++)
+        psum[((long long)slot * kmax + j) * dp + d] = acc[j * 32 + lane];
+    if (blockIdx.y == 0) {
+        for (int j = lane; j < k; j += 32)
+            pcnt[slot * kmax + j] = cnt[j];
+        if (lane == 0) {
+            pcost[slot] = cs;
+            pchg[slot] = ch;
+        }
+    }
+}
+
+// lv_reduce finishes the update of segments split into several chunks:
+// block (m*kmax + j, y) adds, in chunk order, the partial sums of cluster
+// j of multi-chunk segment m (multi[3m..3m+2] = segment, first and end
+// slot) for dimensions 32y .. 32y+31, and divides as lv_update does.
+__global__ void lv_reduce(int ld, int dim, const int* __restrict__ active, const int* __restrict__ cseg,
+                          const int* __restrict__ multi, int kmax, const double* __restrict__ psum,
+                          const int* __restrict__ pcnt, const double* __restrict__ pcost,
+                          const int* __restrict__ pchg, float* __restrict__ C, int* __restrict__ counts,
+                          double* __restrict__ cost, int* __restrict__ nchg)
+{
+    const int m = blockIdx.x / kmax, j = blockIdx.x % kmax, lane = threadIdx.x;
+    const int s = multi[3 * m], q0 = multi[3 * m + 1], q1 = multi[3 * m + 2];
+    if (!active[s])
+        return;
+    const int c0 = cseg[s], k = cseg[s + 1] - c0;
+    if (j >= k)
+        return;
+    const int dp = gridDim.y * 32;
+    const int d = blockIdx.y * 32 + lane;
+    double a = 0;
+    int cn = 0;
+#pragma unroll 8
+    for (int q = q0; q < q1; q++) {
+        a += psum[((long long)q * kmax + j) * dp + d];
+        cn += pcnt[q * kmax + j];
+    }
+    if (cn > 0 && d < dim)
+        C[(long long)(c0 + j) * ld + d] = (float)(a * (1.0 / (double)cn));
+    if (blockIdx.y == 0 && lane == 0) {
+        counts[c0 + j] = cn;
+        if (j == 0) {
+            double cs = 0;
+            int ch = 0;
+            for (int q = q0; q < q1; q++) {
+                cs += pcost[q];
+                ch += pchg[q];
+            }
+            cost[s] = cs;
+            nchg[s] = ch;
+        }
+    }
+}
+
+// lv_finish ends an iteration of every active segment, one warp per
+// segment: package cluster's fixEmpty (each empty cluster, in order, takes
+// a random member of the first largest cluster while that has at least
+// two), the next balance penalty pen = lambda * (cost/n) / (n/k), and the
+// stopping rule (after `iters` iterations, or once fewer than n/1000
+// labels changed after the second); *nActive counts the segments that go
+// on.
+__global__ void lv_finish(const float* __restrict__ X, int ld, const int* __restrict__ idx,
+                          const int* __restrict__ pseg, const int* __restrict__ cseg, int nseg,
+                          const unsigned long long* __restrict__ seeds, int iters, double lambda,
+                          const double* __restrict__ cost, const int* __restrict__ nchg, int* __restrict__ labels,
+                          float* __restrict__ C, int* __restrict__ counts, double* __restrict__ pen,
+                          int* __restrict__ it, int* __restrict__ active, int* __restrict__ nActive)
+{
+    const int s = (blockIdx.x * blockDim.x + threadIdx.x) >> 5, lane = threadIdx.x & 31;
+    if (s >= nseg || !active[s])
+        return;
+    const int p0 = pseg[s], n = pseg[s + 1] - p0, c0 = cseg[s], k = cseg[s + 1] - c0;
+    const int itNow = it[s];
+    int* cnt = counts + c0;
+    for (int j = 0; j < k; j++) {
+        if (cnt[j] != 0)
+            continue;
+        int bc = -1, bj = 0;
+        for (int l = lane; l < k; l += 32) {
+            const int v = cnt[l];
+            if (v > bc) {
+                bc = v;
+                bj = l;
+            }
+        }
+#pragma unroll
+        for (int o = 16; o > 0; o >>= 1) {
+            const int oc = __shfl_xor_sync(FULL, bc, o), oj = __shfl_xor_sync(FULL, bj, o);
+            if (oc > bc || (oc == bc && oj < bj)) {
+                bc = oc;
+                bj = oj;
+            }
+        }
+        if (bc < 2)
+            break;
+        int r = lv_below(lv_rand(seeds[s], LV_EMPTY, ((unsigned long long)itNow << 32) | (unsigned)j), bc);
+        int pos = -1;
+        for (int base = p0; base < p0 + n; base += 32) {
+            const int p = base + lane;
+            const bool hit = p < p0 + n && labels[p] == bj;
+            const unsigned mask = __ballot_sync(FULL, hit);
+            const int c = __popc(mask);
+            if (r < c) {
+                const bool sel = hit && __popc(mask & ((1u << lane) - 1u)) == r;
+                pos = base + __ffs(__ballot_sync(FULL, sel)) - 1;
+                break;
+            }
+            r -= c;
+        }
+        if (pos < 0)
+            break; // cannot happen: the counts are the labels'
+        if (lane == 0) {
+            labels[pos] = j;
+            cnt[j] = 1;
+            cnt[bj] = bc - 1;
+        }
+        const float* x = X + (long long)idx[pos] * ld;
+        for (int d = lane; d < ld; d += 32)
+            C[(long long)(c0 + j) * ld + d] = x[d];
+        __syncwarp();
+    }
+    if (lane == 0) {
+        pen[s] = lambda * (cost[s] / n) / ((double)n / (double)k);
+        const int next = itNow + 1;
+        it[s] = next;
+        const bool stop = (next > 1 && (long long)nchg[s] * 1000 < n) || next >= iters;
+        active[s] = !stop;
+        if (!stop)
+            atomicAdd(nActive, 1);
+    }
+}
+
 } // extern "C"
