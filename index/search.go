@@ -44,6 +44,7 @@ type workspace struct {
 	// slTenant set, the rows scored are that tenant's shortlist rows.
 	filter   *roaring64.Bitmap
 	slTenant tenant.ID
+	stored   bool // scoring stored vectors (TenantBrute)
 	order    []int
 }
 

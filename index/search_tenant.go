@@ -1,6 +1,7 @@
 package index
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 
@@ -12,8 +13,13 @@ import (
 // copy (a current shortlist row when ws.slTenant is set) that the tenant
 // searching, if any, may read.
 func (ix *Index) admit(ws *workspace, id uint64, ver uint8) bool {
-	if ws.slTenant != 0 {
+	switch {
+	case ws.slTenant != 0:
 		return ix.vers.get(id)&stateLive != 0 && ix.ten.vv.get(id) == ver && ws.filter.Contains(id)
+	case ws.stored:
+		// The row was just read from the id's stored vector: current if the
+		// id is still live (maintenance may change its copies' version).
+		return ix.vers.get(id)&stateLive != 0 && ws.filter.Contains(id)
 	}
 	return ix.visible(id, ver) && (ws.filter == nil || ws.filter.Contains(id))
 }
@@ -95,11 +101,16 @@ func (ix *Index) searchBrute(ws *workspace, k int, st *QueryStats) ([]Result, er
 			continue
 		}
 		row, err := ix.storedRow(id)
+		if errors.Is(err, ErrNotFound) {
+			continue // deleted meanwhile
+		}
 		if err != nil {
 			return nil, err
 		}
 		id1[0], ver[0] = id, st&versionMask
+		ws.stored = true
 		ix.score(ws, id1, ver, row)
+		ws.stored = false
 	}
 	return ix.results(ws, 0, 0, st), nil
 }

@@ -262,7 +262,7 @@ func (ix *Index) cutRows(m *members) []*members {
 		if ix.man.Metric == Cosine {
 			vec.Normalize(x)
 		}
-		c := t.Search(x, 1, 16, &ws)
+		c := t.Search(x, 1, 4, &ws)
 		node[i] = t.LeafNode[c[0].Leaf]
 	}
 	var out []*members

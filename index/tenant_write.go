@@ -74,11 +74,12 @@ func (ix *Index) stageUpsertRows(b *pebblestore.Batch, owner tenant.ID, ids []ui
 	w := newTenantWrite()
 	rowsBy := make(map[tenant.ID]*members)
 	rb := ix.rowBytes
+	recs, found, err := ix.accessMany(ids)
+	if err != nil {
+		return nil, err
+	}
 	for i, id := range ids {
-		a, ok, err := ix.access(id)
-		if err != nil {
-			return nil, err
-		}
+		a, ok := recs[i], found[i]
 		if !ok && owner == 0 {
 			continue
 		}
@@ -118,12 +119,13 @@ func (ix *Index) stageAccessDelete(b *pebblestore.Batch, gone []uint64) (map[ten
 		return nil, nil
 	}
 	revoke := make(map[tenant.ID][]uint64)
-	for _, id := range gone {
-		a, ok, err := ix.access(id)
-		if err != nil {
-			return nil, err
-		}
-		if !ok {
+	recs, found, err := ix.accessMany(gone)
+	if err != nil {
+		return nil, err
+	}
+	for i, id := range gone {
+		a := recs[i]
+		if !found[i] {
 			continue
 		}
 		for _, t := range a.readers() {
@@ -198,15 +200,19 @@ func (ix *Index) share(t uint32, ids []uint64, own bool) error {
 	b := ix.store.NewBatch()
 	defer b.Close()
 	w := newTenantWrite()
-	add := &members{}
 	for _, id := range ids {
 		if !ix.Contains(id) {
 			return fmt.Errorf("id %d: %w", id, ErrNotFound)
 		}
-		a, _, err := ix.access(id)
-		if err != nil {
-			return err
-		}
+	}
+	recs, _, err := ix.accessMany(ids)
+	if err != nil {
+		return err
+	}
+	var need []uint64
+	var needVV []uint8
+	for i, id := range ids {
+		a := recs[i]
 		granted := slices.Contains(a.granted, tid)
 		switch {
 		case a.owner == tid:
@@ -225,13 +231,15 @@ func (ix *Index) share(t uint32, ids []uint64, own bool) error {
 		if granted {
 			continue // already readable: it has its row
 		}
-		row, err := ix.storedRow(id)
-		if err != nil {
-			return err
-		}
-		add.add(id, a.vv, row)
+		need = append(need, id)
+		needVV = append(needVV, a.vv)
 		w.add[tid] = append(w.add[tid], id)
 	}
+	rows, err := ix.storedRows(need)
+	if err != nil {
+		return err
+	}
+	add := &members{ids: need, vers: needVV, vecs: rows}
 	if add.len() > 0 {
 		if err := ix.stageShortlistRows(b, w, map[tenant.ID]*members{tid: add}); err != nil {
 			return err
@@ -258,12 +266,13 @@ func (ix *Index) Revoke(t uint32, ids []uint64) error {
 	b := ix.store.NewBatch()
 	defer b.Close()
 	var gone []uint64
-	for _, id := range ids {
-		a, ok, err := ix.access(id)
-		if err != nil {
-			return err
-		}
-		if !ok {
+	recs, found, err := ix.accessMany(ids)
+	if err != nil {
+		return err
+	}
+	for i, id := range ids {
+		a := recs[i]
+		if !found[i] {
 			continue
 		}
 		if a.owner == tid {

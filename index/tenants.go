@@ -187,6 +187,24 @@ func (ix *Index) access(id uint64) (a accessRec, ok bool, err error) {
 	return a, err == nil, err
 }
 
+// accessMany returns the access records of ids, which must be distinct
+// (ok[i] is false for an id with none), reading them in id order with one
+// iterator.
+func (ix *Index) accessMany(ids []uint64) (recs []accessRec, ok []bool, err error) {
+	order, keys := sortedIDKeys(keyAccess, ids)
+	recs, ok = make([]accessRec, len(ids)), make([]bool, len(ids))
+	err = ix.store.GetSorted(keys, func(j int, v []byte) error {
+		i := order[j]
+		a, err := decodeAccess(v)
+		if err != nil {
+			return fmt.Errorf("id %d: %w", ids[i], err)
+		}
+		recs[i], ok[i] = a, true
+		return nil
+	})
+	return recs, ok, err
+}
+
 // checkTenant returns t as a tenant.ID if it exists.
 func (ix *Index) checkTenant(t uint32) (tenant.ID, error) {
 	if t == 0 || !ix.ten.lists.Exists(tenant.ID(t)) {
@@ -262,14 +280,14 @@ func (ix *Index) DropTenant(t uint32) error {
 	defer b.Close()
 	var owned []uint64
 	recs := make(map[uint64]accessRec)
-	it := view.Iterator()
-	for it.HasNext() {
-		id := it.Next()
-		a, ok, err := ix.access(id)
-		if err != nil {
-			return err
-		}
-		if !ok {
+	ids := view.ToArray()
+	all, found, err := ix.accessMany(ids)
+	if err != nil {
+		return err
+	}
+	for i, id := range ids {
+		a := all[i]
+		if !found[i] {
 			continue
 		}
 		if a.owner == tid {

@@ -1,9 +1,11 @@
 package index
 
 import (
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/shoaldb/shoal/internal/vec"
 	"github.com/shoaldb/shoal/posting"
@@ -312,6 +314,55 @@ func (ix *Index) Get(id uint64) ([]float32, error) {
 	out := make([]float32, ix.man.Dim)
 	toFloat32(ix.man.Elem, row, out)
 	return out, nil
+}
+
+// sortedIDKeys returns the positions of ids in increasing id order and
+// their keys under prefix in that order, for GetSorted.
+func sortedIDKeys(prefix byte, ids []uint64) (order []int, keys [][]byte) {
+	order = make([]int, len(ids))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortFunc(order, func(a, b int) int { return cmp.Compare(ids[a], ids[b]) })
+	keys = make([][]byte, len(ids))
+	for j, i := range order {
+		keys[j] = idKey(prefix, ids[i])
+	}
+	return order, keys
+}
+
+// storedRows returns the stored vectors of ids (distinct and live), in
+// the element type, row after row: upserted records read in id order with
+// one iterator, the others from the build's rows.
+func (ix *Index) storedRows(ids []uint64) ([]byte, error) {
+	rb := ix.rowBytes
+	rows := make([]byte, len(ids)*rb)
+	order, keys := sortedIDKeys(keyVector, ids)
+	found := make([]bool, len(ids))
+	err := ix.store.GetSorted(keys, func(j int, v []byte) error {
+		i := order[j]
+		if len(v) != rb {
+			return fmt.Errorf("%w: vector record of id %d holds %d bytes, want %d", ErrCorrupt, ids[i], len(v), rb)
+		}
+		copy(rows[i*rb:], v)
+		found[i] = true
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, i := range order {
+		if found[i] {
+			continue
+		}
+		if ids[i] >= uint64(ix.man.Count) {
+			return nil, fmt.Errorf("id %d: %w", ids[i], ErrNotFound)
+		}
+		if err := ix.builtVector(ids[i], rows[i*rb:(i+1)*rb]); err != nil {
+			return nil, err
+		}
+	}
+	return rows, nil
 }
 
 // storedRow returns the stored vector of id, in the element type: its

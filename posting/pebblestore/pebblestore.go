@@ -53,6 +53,7 @@ import (
 	"sync"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/bloom"
 	"github.com/cockroachdb/pebble/v2/sstable"
 	"github.com/cockroachdb/pebble/v2/vfs"
 
@@ -150,7 +151,7 @@ func Open(dir string, o *Options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	db, err := openPebble(dir, &s.io, 4<<20)
+	db, err := openPebble(dir, &s.io, 16<<20)
 	if err != nil {
 		return nil, err
 	}
@@ -196,6 +197,9 @@ func openPebble(dir string, io *directio.Stats, cacheBytes int64) (*pebble.DB, e
 	}
 	for i := range po.Levels {
 		po.Levels[i].Compression = func() *sstable.CompressionProfile { return sstable.NoCompression }
+		// Point lookups of records that do not exist (an id's vector or
+		// access record) stop at the filter instead of reading blocks.
+		po.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
 	}
 	db, err := pebble.Open(dir, po)
 	if err != nil {

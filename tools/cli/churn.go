@@ -158,17 +158,11 @@ func runChurn(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	defer lowerGC()()
-	if o.cpuprofile != "" {
-		f, err := os.Create(o.cpuprofile)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
-		defer pprof.StopCPUProfile()
+	stop, err := startCPUProfile(o.cpuprofile)
+	if err != nil {
+		return err
 	}
+	defer stop()
 	rep, err := o.Run(ctx, env)
 	if err != nil {
 		return err
@@ -746,4 +740,24 @@ func (r *churnReport) print(w io.Writer) {
 		fmt.Fprintf(w, "at the static index's %.1f KiB read per query the churned index's recall@%d is %.4f (%+.4f)\n",
 			r.Static.KiBPerQ, r.K, r.RecallEqualKiB, r.RecallEqualKiB-r.Static.Recall)
 	}
+}
+
+// startCPUProfile starts a CPU profile written to path (none for "") and
+// returns the function that ends it.
+func startCPUProfile(path string) (stop func(), err error) {
+	if path == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
 }

@@ -48,7 +48,7 @@ type tenantBenchOptions struct {
 	ef, nprobe                                intList
 	cache                                     sizeFlag
 	modes                                     string
-	jsonOut                                   string
+	jsonOut, cpuprofile                       string
 }
 
 func (o *tenantBenchOptions) Validate() error {
@@ -82,9 +82,15 @@ func runTenantBench(ctx context.Context, env *Env, args []string) error {
 	fs.Var(&o.cache, "cache", "posting cache budget of every index, 0 for none (default 0: every read from disk)")
 	fs.StringVar(&o.modes, "modes", o.modes, "modes to run, comma-separated")
 	fs.StringVar(&o.jsonOut, "json", "", "write results as JSON to this file")
+	fs.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile of the whole run to this file")
 	if err := parseValid(fs, args, &o); err != nil {
 		return err
 	}
+	stop, err := startCPUProfile(o.cpuprofile)
+	if err != nil {
+		return err
+	}
+	defer stop()
 	rep, err := o.Run(ctx, env)
 	if err != nil {
 		return err
@@ -250,7 +256,7 @@ func (o *tenantBenchOptions) Run(ctx context.Context, env *Env) (*tenantBenchRep
 	defer ix.Close()
 	if len(ix.Tenants()) == 0 {
 		start := time.Now()
-		if err := loadTenants(ix, env, readable, owned); err != nil {
+		if err := loadTenants(ctx, ix, env, readable, owned); err != nil {
 			return nil, err
 		}
 		rep.LoadSeconds = time.Since(start).Seconds()
@@ -349,9 +355,12 @@ func (o *tenantBenchOptions) Run(ctx context.Context, env *Env) (*tenantBenchRep
 
 // loadTenants creates the workload's tenants in ix (tenant t as t+1),
 // gives each its owned rows and grants it the others.
-func loadTenants(ix *index.Index, env *Env, readable, owned [][]uint64) error {
+func loadTenants(ctx context.Context, ix *index.Index, env *Env, readable, owned [][]uint64) error {
 	bar := NewBar(env.Stderr, "tenants", int64(len(readable)))
 	for t := range readable {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		id := uint32(t + 1)
 		if err := ix.CreateTenant(id); err != nil {
 			return err
