@@ -44,6 +44,10 @@ func (ix *Index) searchShortlists(ws *workspace, k int, sp *SearchParams, st *Qu
 	}
 	d := ws.dists[:n]
 	for j := range d {
+		if s.cents == nil {
+			d[j] = 0 // a lone shortlist
+			continue
+		}
 		d[j] = ix.routeTo(ws.q, s.cents[j*dim:(j+1)*dim])
 	}
 	ws.order = ws.order[:0]

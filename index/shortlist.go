@@ -35,11 +35,29 @@ import (
 type shortlists struct {
 	ids   []uint32  // posting ids
 	rows  []int32   // rows stored in each, stale ones included
-	cents []float32 // routing centroid of each, Dim floats
+	// cents holds the routing centroid of each, Dim floats; nil when
+	// there is one shortlist, which every search reads (most tenants of a
+	// many-tenant collection: their memory is then a few words).
+	cents []float32
 }
 
-func (s *shortlists) clone() *shortlists {
-	return &shortlists{ids: slices.Clone(s.ids), rows: slices.Clone(s.rows), cents: slices.Clone(s.cents)}
+// clone returns a copy of s to change, with centroids (zero where s
+// kept none).
+func (s *shortlists) clone(dim int) *shortlists {
+	c := &shortlists{ids: slices.Clone(s.ids), rows: slices.Clone(s.rows), cents: slices.Clone(s.cents)}
+	if c.cents == nil {
+		c.cents = make([]float32, len(s.ids)*dim)
+	}
+	return c
+}
+
+// trim drops the centroid of a lone shortlist; s is about to be
+// published.
+func (s *shortlists) trim() *shortlists {
+	if len(s.ids) == 1 {
+		s.cents = nil
+	}
+	return s
 }
 
 // poolBelow is the size under which the rows below a child node are
@@ -60,6 +78,9 @@ func (ix *Index) routeTo(x, c []float32) float32 {
 func (ix *Index) nearestShortlist(s *shortlists, x []float32) int {
 	dim := ix.man.Dim
 	best, bd := 0, float32(math.Inf(1))
+	if s.cents == nil {
+		return 0
+	}
 	for j := range s.ids {
 		if d := ix.routeTo(x, s.cents[j*dim:(j+1)*dim]); d < bd {
 			best, bd = j, d
@@ -120,7 +141,7 @@ func (ix *Index) stageShortlists(b *pebblestore.Batch, t tenant.ID, add *members
 	if err := ix.readShortlists(t, ids, ms); err != nil {
 		return nil, err
 	}
-	next := cur.clone()
+	next := cur.clone(dim)
 	for k, j := range touched {
 		m := &ms[k]
 		for _, i := range groups[j] {
@@ -145,7 +166,7 @@ func (ix *Index) stageShortlists(b *pebblestore.Batch, t tenant.ID, add *members
 			return nil, err
 		}
 	}
-	return next, nil
+	return next.trim(), nil
 }
 
 // putShortlist stages shortlist j of s with m's rows (never empty here)
@@ -239,7 +260,7 @@ func (ix *Index) recut(b *pebblestore.Batch, t tenant.ID, cur *shortlists, add *
 		b.DeletePosting(p)
 		b.Delete(shortlistKey(t, p))
 	}
-	return next, nil
+	return next.trim(), nil
 }
 
 // cutRows cuts m into shortlists along the shared tree (Curator): the

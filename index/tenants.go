@@ -400,7 +400,7 @@ func (ix *Index) loadTenants() error {
 		if !ts.lists.Exists(t) {
 			return fmt.Errorf("%w: shortlists of unknown tenant %d", ErrCorrupt, t)
 		}
-		ts.setPart(t, s)
+		ts.setPart(t, s.trim())
 	}
 	return nil
 }

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"text/tabwriter"
@@ -44,6 +45,7 @@ process RSS, and the RSS the per-tenant indexes add when all are open.`
 // tenantBenchOptions are the flags of `shoal tenantbench`.
 type tenantBenchOptions struct {
 	index, data, queries, workload, perTenant string
+	plain                                     string
 	k, maxQ                                   int
 	ef, nprobe                                intList
 	cache                                     sizeFlag
@@ -74,6 +76,7 @@ func runTenantBench(ctx context.Context, env *Env, args []string) error {
 	fs.StringVar(&o.data, "data", "", "base vector file the index was built from (for -pertenant)")
 	fs.StringVar(&o.queries, "queries", "", "query vector file given to tenantgen")
 	fs.StringVar(&o.workload, "workload", "", "tenantgen output directory")
+	fs.StringVar(&o.plain, "plain", "", "a copy of -index without tenants: its open memory is the shared index's baseline")
 	fs.StringVar(&o.perTenant, "pertenant", "", "directory of the per-tenant indexes (built if missing); empty skips them")
 	fs.IntVar(&o.k, "k", 10, "neighbours per query")
 	fs.IntVar(&o.maxQ, "nq", 0, "use only the first nq queries")
@@ -91,6 +94,7 @@ func runTenantBench(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	defer stop()
+	defer lowerGC()()
 	rep, err := o.Run(ctx, env)
 	if err != nil {
 		return err
@@ -126,10 +130,14 @@ type tenantBenchReport struct {
 	TenantState index.TenantStats `json:"tenant_state"`
 	OpenRSS     int64             `json:"open_rss_bytes"`
 	HeapBytes   int64             `json:"heap_bytes"`
-	PerTenant   *perTenantMemory  `json:"per_tenant,omitempty"`
-	Results     []tenantBenchRow  `json:"results"`
-	Buckets     map[string]int    `json:"tenants_per_bucket"`
-	QueriesIn   map[string]int    `json:"queries_per_bucket"`
+	// PlainRSS and PlainHeap are the same for -plain: the shared index
+	// without tenants, opened first in the same process.
+	PlainRSS  int64            `json:"plain_rss_bytes,omitempty"`
+	PlainHeap int64            `json:"plain_heap_bytes,omitempty"`
+	PerTenant *perTenantMemory `json:"per_tenant,omitempty"`
+	Results   []tenantBenchRow `json:"results"`
+	Buckets   map[string]int   `json:"tenants_per_bucket"`
+	QueriesIn map[string]int   `json:"queries_per_bucket"`
 }
 
 // perTenantMemory is what the per-tenant indexes cost.
@@ -249,6 +257,19 @@ func (o *tenantBenchOptions) Run(ctx context.Context, env *Env) (*tenantBenchRep
 		rep.QueriesIn[tenantBuckets[tenantBucket(len(readable[t]))].Name]++
 	}
 
+	if o.plain != "" {
+		px, err := index.Open(o.plain, &index.Options{CacheBytes: cacheOption(o.cache)})
+		if err != nil {
+			return nil, err
+		}
+		if len(px.Tenants()) > 0 {
+			px.Close()
+			return nil, fmt.Errorf("-plain %s has tenants", o.plain)
+		}
+		rep.PlainHeap, rep.PlainRSS = heapAndRSS()
+		px.Close()
+		debug.FreeOSMemory()
+	}
 	ix, err := index.Open(o.index, &index.Options{CacheBytes: cacheOption(o.cache)})
 	if err != nil {
 		return nil, err
@@ -263,11 +284,7 @@ func (o *tenantBenchOptions) Run(ctx context.Context, env *Env) (*tenantBenchRep
 	} else if len(ix.Tenants()) != w.tenants {
 		return nil, fmt.Errorf("%s holds %d tenants, the workload %d", o.index, len(ix.Tenants()), w.tenants)
 	}
-	runtime.GC()
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	rep.HeapBytes = int64(ms.HeapAlloc)
-	rep.OpenRSS = procStatus("VmRSS")
+	rep.HeapBytes, rep.OpenRSS = heapAndRSS()
 	rep.TenantState = ix.TenantStats()
 
 	modes := map[string]bool{}
@@ -425,10 +442,7 @@ func (o *tenantBenchOptions) perTenantRuns(ctx context.Context, env *Env, shared
 		mem.BuildSeconds = time.Since(start).Seconds()
 	}
 	mem.DiskBytes = dirSize(o.perTenant)
-	runtime.GC()
-	var ms0 runtime.MemStats
-	runtime.ReadMemStats(&ms0)
-	rss0 := procStatus("VmRSS")
+	heap0, rss0 := heapAndRSS()
 	ixs := make([]*index.Index, len(readable))
 	defer func() {
 		for _, x := range ixs {
@@ -447,11 +461,8 @@ func (o *tenantBenchOptions) perTenantRuns(ctx context.Context, env *Env, shared
 		}
 		ixs[t] = x
 	}
-	runtime.GC()
-	var ms1 runtime.MemStats
-	runtime.ReadMemStats(&ms1)
-	mem.AddedHeap = int64(ms1.HeapAlloc) - int64(ms0.HeapAlloc)
-	mem.AddedRSS = procStatus("VmRSS") - rss0
+	heap1, rss1 := heapAndRSS()
+	mem.AddedHeap, mem.AddedRSS = heap1-heap0, rss1-rss0
 	read := func() int64 {
 		var n int64
 		for _, x := range ixs {
@@ -478,6 +489,15 @@ func (o *tenantBenchOptions) perTenantRuns(ctx context.Context, env *Env, shared
 		}
 	}
 	return nil
+}
+
+// heapAndRSS returns the Go heap in use after a collection and the
+// process's resident memory.
+func heapAndRSS() (heap, rss int64) {
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return int64(ms.HeapAlloc), procStatus("VmRSS")
 }
 
 // tenantRecall is recall@k of res against the first k rows of truth
@@ -513,6 +533,9 @@ func splitComma(s string) []string {
 func (rep *tenantBenchReport) print(w io.Writer) {
 	fmt.Fprintf(w, "%d tenants over %d rows, %d queries; tenants per bucket %v, queries per bucket %v\n", rep.Tenants, rep.Rows, rep.Queries, rep.Buckets, rep.QueriesIn)
 	st := rep.TenantState
+	if rep.PlainRSS > 0 {
+		fmt.Fprintf(w, "shared index without tenants (-plain): RSS %s, Go heap %s\n", formatBytes(rep.PlainRSS), formatBytes(rep.PlainHeap))
+	}
 	fmt.Fprintf(w, "shared index: RSS %s, Go heap %s; tenant state: %d shortlists holding %d rows, shortlists %s, lists %s, value versions %s\n",
 		formatBytes(rep.OpenRSS), formatBytes(rep.HeapBytes), st.Shortlists, st.ShortlistRows, formatBytes(st.ShortlistBytes), formatBytes(st.ListBytes), formatBytes(st.VersionBytes))
 	if rep.LoadSeconds > 0 {
