@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"path/filepath"
 	"slices"
+	"sync"
 	"testing"
 
 	"github.com/shoaldb/shoal/internal/vec"
@@ -369,5 +370,109 @@ func TestTenantSearchRecall(t *testing.T) {
 	}
 	if r := sum / nq; r < 0.9 {
 		t.Fatalf("tenant recall@10 %.3f at the default search_ef, want >= 0.9", r)
+	}
+}
+
+// TestTenantConcurrentIsolation runs grants, revokes, owned upserts and
+// deletes beside tenant searches: a search never returns a vector its
+// tenant could not read at any time during the run. Run with -race.
+func TestTenantConcurrentIsolation(t *testing.T) {
+	const dim, n = 8, 2000
+	data := clustered(n, dim, 10, 31, 32)
+	ix, _ := buildTest(t, data, dim, &Options{Ratio: 0.05})
+	for tn := uint32(1); tn <= 2; tn++ {
+		if err := ix.CreateTenant(tn); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Tenant 1 owns [0, 500); [500, 1000) is granted to it and revoked
+	// again and again; tenant 2 owns [1000, 2000), never granted to 1.
+	span := func(lo, hi int) []uint64 {
+		ids := make([]uint64, 0, hi-lo)
+		for i := lo; i < hi; i++ {
+			ids = append(ids, uint64(i))
+		}
+		return ids
+	}
+	if err := ix.Own(1, span(0, 500)); err != nil {
+		t.Fatal(err)
+	}
+	if err := ix.Own(2, span(1000, 2000)); err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	errc := make(chan error, 4)
+	go func() { // writer
+		rng := rand.New(rand.NewPCG(1, 1))
+		defer func() { errc <- nil }()
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			lo := 500 + rng.IntN(450)
+			ids := span(lo, lo+1+rng.IntN(50))
+			var err error
+			switch i % 4 {
+			case 0:
+				err = ix.Grant(1, ids)
+			case 1:
+				err = ix.Revoke(1, ids)
+			case 2: // new values for tenant 2's vectors and tenant 1's
+				id := uint64(rng.IntN(500))
+				err = ix.UpsertOwned(1, []uint64{id}, [][]float32{randVec(rng, dim)})
+				if err == nil {
+					err = ix.UpsertOwned(2, []uint64{uint64(1000 + rng.IntN(1000))}, [][]float32{randVec(rng, dim)})
+				}
+			case 3:
+				_, err = ix.Delete([]uint64{uint64(1000 + rng.IntN(1000))})
+			}
+			if err != nil {
+				errc <- err
+				return
+			}
+		}
+	}()
+	var wg sync.WaitGroup
+	for g := 0; g < 2; g++ {
+		wg.Add(1)
+		go func(g int) {
+			defer wg.Done()
+			rng := rand.New(rand.NewPCG(uint64(g), 9))
+			modes := []TenantMode{TenantShortlists, TenantScan, TenantBrute}
+			for i := 0; i < 150; i++ {
+				q := randVec(rng, dim)
+				res, err := ix.Search(q, 50, tenantExhaustive(1, modes[i%3]))
+				if err != nil {
+					errc <- err
+					return
+				}
+				for _, r := range res {
+					if r.ID >= 1000 {
+						errc <- fmt.Errorf("tenant 1's %v search returned id %d of tenant 2", modes[i%3], r.ID)
+						return
+					}
+				}
+			}
+		}(g)
+	}
+	wg.Wait()
+	close(stop)
+	for i := 0; i < 1; i++ {
+		if err := <-errc; err != nil {
+			t.Fatal(err)
+		}
+	}
+	select {
+	case err := <-errc:
+		t.Fatal(err)
+	default:
+	}
+	if err := ix.Drain(); err != nil {
+		t.Fatal(err)
+	}
+	if err := ix.Check(); err != nil {
+		t.Fatal(err)
 	}
 }
