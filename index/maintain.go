@@ -145,6 +145,9 @@ func (m *maintainer) step(all bool) (bool, error) {
 		if did || err != nil {
 			return did, err
 		}
+		if did, err = m.ix.shortlistSweepStep(all); did || err != nil {
+			return did, err
+		}
 		return m.compactStep()
 	}
 	m.folded.Add(int64(n))

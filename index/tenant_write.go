@@ -14,6 +14,7 @@ type tenantWrite struct {
 	parts map[tenant.ID]*shortlists
 	vv    map[uint64]uint8
 	add   map[tenant.ID][]uint64
+	stale int // shortlist rows the write makes stale
 }
 
 func newTenantWrite() *tenantWrite {
@@ -36,6 +37,7 @@ func (ix *Index) publishTenants(w *tenantWrite) {
 	for t, ids := range w.add {
 		ix.ten.lists.Add(t, ids...)
 	}
+	ix.noteShortlistStale(w.stale)
 }
 
 // stageShortlistRows stages the rows of rowsBy into each tenant's
@@ -85,6 +87,7 @@ func (ix *Index) stageUpsertRows(b *pebblestore.Batch, owner tenant.ID, ids []ui
 		}
 		if ok {
 			a.vv++
+			w.stale += len(a.readers()) // their rows at the old vv
 		}
 		if owner != 0 {
 			switch a.owner {
@@ -293,5 +296,6 @@ func (ix *Index) Revoke(t uint32, ids []uint64) error {
 		return fmt.Errorf("shoal: revoke from tenant %d: %w", t, err)
 	}
 	ix.ten.lists.Remove(tid, gone...)
+	ix.noteShortlistStale(len(gone))
 	return nil
 }

@@ -73,6 +73,8 @@ type tenants struct {
 	// while it is rewritten (pebblestore.CompactSegment). Lock order:
 	// wmu, then postMu.
 	postMu sync.Mutex
+	// sweep collects stale shortlist rows (shortlist_sweep.go).
+	sweep slSweep
 }
 
 func newTenants() *tenants {
@@ -305,6 +307,7 @@ func (ix *Index) DropTenant(t uint32) error {
 		for _, g := range a.readers() {
 			ix.ten.lists.Remove(g, id)
 		}
+		ix.noteShortlistStale(len(a.readers()))
 		b.Set(idKey(keyAccess, id), (&accessRec{vv: a.vv}).encode())
 	}
 	if s := ix.ten.part(tid); s != nil {

@@ -476,3 +476,61 @@ func TestTenantConcurrentIsolation(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestShortlistSweep checks that maintenance drops the rows of deleted
+// and revoked vectors from shortlists no later write touches.
+func TestShortlistSweep(t *testing.T) {
+	const dim, n = 8, 3000
+	data := clustered(n, dim, 10, 41, 42)
+	dir := filepath.Join(t.TempDir(), "ix")
+	if _, err := Build(dir, SliceSource(data, dim), &Options{Ratio: 0.05}); err != nil {
+		t.Fatal(err)
+	}
+	ix := openTenantTest(t, dir) // MaxSLSize 16: many shortlists
+	defer ix.Close()
+	ids := make([]uint64, 1000)
+	for i := range ids {
+		ids[i] = uint64(i)
+	}
+	for tn := uint32(1); tn <= 2; tn++ {
+		if err := ix.CreateTenant(tn); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := ix.Own(1, ids); err != nil {
+		t.Fatal(err)
+	}
+	if err := ix.Grant(2, ids); err != nil {
+		t.Fatal(err)
+	}
+	before := ix.TenantStats()
+	if _, err := ix.Delete(ids[:600]); err != nil {
+		t.Fatal(err)
+	}
+	if err := ix.Revoke(2, ids[600:900]); err != nil {
+		t.Fatal(err)
+	}
+	if err := ix.Drain(); err != nil {
+		t.Fatal(err)
+	}
+	after := ix.TenantStats()
+	// Live rows: tenant 1 400, tenant 2 100. Swept shortlists keep at
+	// most a quarter of stale rows.
+	if want := int64(500 * 4 / 3); after.ShortlistRows > want {
+		t.Fatalf("shortlist rows %d → %d after deleting 600 of 1000 and revoking 300 more, want at most %d", before.ShortlistRows, after.ShortlistRows, want)
+	}
+	if err := ix.Check(); err != nil {
+		t.Fatal(err)
+	}
+	m := &tenantModel{vecs: map[uint64][]float32{}, owner: map[uint64]uint32{}, granted: map[uint32]map[uint64]bool{2: {}}}
+	for _, id := range ids[600:] {
+		m.vecs[id] = data[id*dim : (id+1)*dim]
+		m.owner[id] = 1
+	}
+	for _, id := range ids[900:] {
+		m.granted[2][id] = true
+	}
+	for tn := uint32(1); tn <= 2; tn++ {
+		checkTenantSearch(t, ix, m, tn, data[:dim], "after the sweep")
+	}
+}

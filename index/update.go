@@ -244,6 +244,7 @@ func (ix *Index) Delete(ids []uint64) (int, error) {
 	ix.publishDelete(gone)
 	for t, ids := range revoke {
 		ix.ten.lists.Remove(t, ids...)
+		ix.noteShortlistStale(len(ids))
 	}
 	ix.wmu.Unlock()
 	return len(gone), ix.syncWrites()
