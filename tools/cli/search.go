@@ -25,6 +25,9 @@ type searchOptions struct {
 	nprobe  int
 	eps     float64
 	cache   sizeFlag
+	tenant  uint
+	tmode   string
+	ef      int
 }
 
 func (o *searchOptions) Validate() error {
@@ -34,7 +37,21 @@ func (o *searchOptions) Validate() error {
 	if o.k < 1 {
 		return fmt.Errorf("-k %d, want >= 1", o.k)
 	}
-	return nil
+	if o.tenant > 1<<32-1 {
+		return fmt.Errorf("-tenant %d, want at most 4294967295", o.tenant)
+	}
+	_, err := parseTenantMode(o.tmode)
+	return err
+}
+
+// parseTenantMode parses -tenant-mode.
+func parseTenantMode(s string) (index.TenantMode, error) {
+	for _, m := range []index.TenantMode{index.TenantShortlists, index.TenantScan, index.TenantBrute} {
+		if m.String() == s {
+			return m, nil
+		}
+	}
+	return 0, fmt.Errorf("-tenant-mode %q: want shortlists, scan or brute", s)
 }
 
 func runSearch(ctx context.Context, env *Env, args []string) error {
@@ -48,6 +65,9 @@ func runSearch(ctx context.Context, env *Env, args []string) error {
 	fs.IntVar(&o.nprobe, "nprobe", 32, "postings read per query")
 	fs.Float64Var(&o.eps, "eps", 7, "query-aware pruning ε (negative: off)")
 	fs.Var(&o.cache, "cache", "posting cache budget, 0 for none (default 64MiB)")
+	fs.UintVar(&o.tenant, "tenant", 0, "search as this tenant: only the vectors it may read (0: none)")
+	fs.StringVar(&o.tmode, "tenant-mode", "shortlists", "how a tenant search runs: shortlists, scan (the shared index, filtered) or brute")
+	fs.IntVar(&o.ef, "ef", 512, "rows a tenant's shortlist search reads at least (Curator's search_ef)")
 	if err := parseValid(fs, args, &o); err != nil {
 		return err
 	}
@@ -79,7 +99,8 @@ func (o *searchOptions) Run(ctx context.Context, env *Env) error {
 		}
 		defer w.Close()
 	}
-	sp := &index.SearchParams{NProbe: o.nprobe, Epsilon: o.eps}
+	mode, _ := parseTenantMode(o.tmode)
+	sp := &index.SearchParams{NProbe: o.nprobe, Epsilon: o.eps, Tenant: uint32(o.tenant), TenantMode: mode, SearchEF: o.ef}
 	lat := make([]float64, nq)
 	hits := 0
 	row := make([]int32, o.k)
