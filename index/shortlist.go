@@ -33,12 +33,13 @@ import (
 // shortlists are one tenant's shortlists. Published values are never
 // changed.
 type shortlists struct {
-	ids   []uint32  // posting ids
-	rows  []int32   // rows stored in each, stale ones included
-	// cents holds the routing centroid of each, Dim floats; nil when
-	// there is one shortlist, which every search reads (most tenants of a
-	// many-tenant collection: their memory is then a few words).
-	cents []float32
+	ids  []uint32 // posting ids
+	rows []int32  // rows stored in each, stale ones included
+	// cents holds the routing centroid of each, Dim float16 values (half
+	// the memory; routing needs no more); nil when there is one
+	// shortlist, which every search reads (most tenants of a many-tenant
+	// collection: their memory is then a few words).
+	cents []uint16
 }
 
 // clone returns a copy of s to change, with centroids (zero where s
@@ -46,7 +47,7 @@ type shortlists struct {
 func (s *shortlists) clone(dim int) *shortlists {
 	c := &shortlists{ids: slices.Clone(s.ids), rows: slices.Clone(s.rows), cents: slices.Clone(s.cents)}
 	if c.cents == nil {
-		c.cents = make([]float32, len(s.ids)*dim)
+		c.cents = make([]uint16, len(s.ids)*dim)
 	}
 	return c
 }
@@ -64,13 +65,13 @@ func (s *shortlists) trim() *shortlists {
 // pooled with their siblings' rather than given a shortlist of their own.
 const poolBelow = 8
 
-// routeTo returns the routing distance from x to centroid c, as the tree
-// routes (squared L2, or −dot for InnerProduct).
-func (ix *Index) routeTo(x, c []float32) float32 {
+// routeTo returns the routing distance from x to the float16 centroid c,
+// as the tree routes (squared L2, or −dot for InnerProduct).
+func (ix *Index) routeTo(x []float32, c []uint16) float32 {
 	if ix.man.Metric == InnerProduct {
-		return -vec.DotF32(x, c)
+		return -vec.DotF16(x, c)
 	}
-	return vec.L2SquaredF32(x, c)
+	return vec.L2SquaredF16(x, c)
 }
 
 // nearestShortlist returns the index in s of the shortlist whose centroid
@@ -161,7 +162,7 @@ func (ix *Index) stageShortlists(b *pebblestore.Batch, t tenant.ID, add *members
 		}
 		next.ids = append(next.ids, ix.allocPosting())
 		next.rows = append(next.rows, 0)
-		next.cents = append(next.cents, make([]float32, dim)...)
+		next.cents = append(next.cents, make([]uint16, dim)...)
 		if err := ix.putShortlist(b, t, next, len(next.ids)-1, &halves[1]); err != nil {
 			return nil, err
 		}
@@ -173,8 +174,9 @@ func (ix *Index) stageShortlists(b *pebblestore.Batch, t tenant.ID, add *members
 // and sets its row count and centroid in s.
 func (ix *Index) putShortlist(b *pebblestore.Batch, t tenant.ID, s *shortlists, j int, m *members) error {
 	dim := ix.man.Dim
-	c := s.cents[j*dim : (j+1)*dim]
+	c := make([]float32, dim)
 	ix.centroidOf(m, c)
+	vec.F32ToF16(s.cents[j*dim:(j+1)*dim], c)
 	s.rows[j] = int32(m.len())
 	if err := ix.putPosting(b, s.ids[j], m); err != nil {
 		return err
@@ -251,7 +253,7 @@ func (ix *Index) recut(b *pebblestore.Batch, t tenant.ID, cur *shortlists, add *
 		}
 		next.ids = append(next.ids, p)
 		next.rows = append(next.rows, 0)
-		next.cents = append(next.cents, make([]float32, ix.man.Dim)...)
+		next.cents = append(next.cents, make([]uint16, ix.man.Dim)...)
 		if err := ix.putShortlist(b, t, next, j, m); err != nil {
 			return nil, err
 		}

@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	"github.com/RoaringBitmap/roaring/v2/roaring64"
+	"github.com/shoaldb/shoal/internal/vec"
 	"github.com/shoaldb/shoal/posting"
 	"github.com/shoaldb/shoal/tenant"
 )
@@ -391,7 +392,7 @@ func (ix *Index) loadTenants() error {
 		s.ids = append(s.ids, p)
 		s.rows = append(s.rows, int32(binary.LittleEndian.Uint32(v)))
 		for i := 0; i < dim; i++ {
-			s.cents = append(s.cents, f32frombits(binary.LittleEndian.Uint32(v[4+4*i:])))
+			s.cents = append(s.cents, vec.Float16bits(f32frombits(binary.LittleEndian.Uint32(v[4+4*i:]))))
 		}
 		ts.next = max(ts.next, p+1)
 		return nil
@@ -526,7 +527,7 @@ func (ix *Index) TenantStats() TenantStats {
 		for _, r := range s.rows {
 			st.ShortlistRows += int64(r)
 		}
-		st.ShortlistBytes += int64(cap(s.ids))*4 + int64(cap(s.rows))*4 + int64(cap(s.cents))*4 + 80
+		st.ShortlistBytes += int64(cap(s.ids))*4 + int64(cap(s.rows))*4 + int64(cap(s.cents))*2 + 80
 	}
 	st.ShortlistBytes += int64(len(ix.ten.of)) * 16
 	return st
