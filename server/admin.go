@@ -12,8 +12,9 @@ import (
 	shoalv1 "github.com/shoaldb/shoal/proto/shoal/v1"
 )
 
-// adminAPI implements shoal.v1 AdminService: API keys and server stats.
-// Import and snapshots are not built yet (Unimplemented).
+// adminAPI implements shoal.v1 AdminService: API keys, snapshots
+// (snapshot.go) and server stats. Bulk import is not built yet
+// (Unimplemented).
 type adminAPI struct {
 	*Server
 	shoalv1.UnimplementedAdminServiceServer // answers RPCs added to the API later
@@ -67,14 +68,6 @@ func (a adminAPI) StartImport(ctx context.Context, req *shoalv1.StartImportReque
 
 func (a adminAPI) GetImport(ctx context.Context, req *shoalv1.GetImportRequest) (*shoalv1.ImportJob, error) {
 	return nil, status.Error(codes.Unimplemented, "bulk import is not implemented yet")
-}
-
-func (a adminAPI) CreateSnapshot(ctx context.Context, req *shoalv1.CreateSnapshotRequest) (*shoalv1.CreateSnapshotResponse, error) {
-	return nil, status.Error(codes.Unimplemented, "snapshots are not implemented yet")
-}
-
-func (a adminAPI) RestoreSnapshot(ctx context.Context, req *shoalv1.RestoreSnapshotRequest) (*shoalv1.Collection, error) {
-	return nil, status.Error(codes.Unimplemented, "snapshots are not implemented yet")
 }
 
 func (a adminAPI) GetServerStats(ctx context.Context, req *shoalv1.GetServerStatsRequest) (*shoalv1.ServerStats, error) {

@@ -44,10 +44,26 @@ var (
 const maxDim = 4096
 
 func (a collectionsAPI) CreateCollection(ctx context.Context, req *shoalv1.CreateCollectionRequest) (*shoalv1.Collection, error) {
-	if err := checkName("collection", req.GetName()); err != nil {
+	a.ddl.Lock()
+	defer a.ddl.Unlock()
+	c, err := a.newCollection(ctx, req.GetName(), req.GetConfig())
+	if err != nil {
 		return nil, err
 	}
-	cfg := req.GetConfig()
+	if err := a.addCollection(c); err != nil {
+		return nil, err
+	}
+	return describe(c.rec, 0), nil
+}
+
+// newCollection checks a new collection's name and config and creates
+// its index, open; the catalog does not list it yet (a crash leaves an
+// orphan namespace, which the next Open drops). The caller holds s.ddl
+// and finishes with addCollection, or drops it with discardCollection.
+func (s *Server) newCollection(ctx context.Context, name string, cfg *shoalv1.CollectionConfig) (*collection, error) {
+	if err := checkName("collection", name); err != nil {
+		return nil, err
+	}
 	if cfg == nil {
 		return nil, status.Error(codes.InvalidArgument, "config is required (at least config.dim)")
 	}
@@ -70,55 +86,66 @@ func (a collectionsAPI) CreateCollection(ctx context.Context, req *shoalv1.Creat
 	case cfg.GetPostingCap() > 1<<20:
 		return nil, status.Errorf(codes.InvalidArgument, "config.posting_cap %d, want at most %d", cfg.GetPostingCap(), 1<<20)
 	}
-	a.ddl.Lock()
-	defer a.ddl.Unlock()
 	if err := ctxError(ctx, "the collection was created"); err != nil {
 		return nil, err
 	}
-	a.mu.RLock()
-	_, exists := a.mu.colls[req.GetName()]
-	closed := a.mu.closed
-	a.mu.RUnlock()
+	s.mu.RLock()
+	_, exists := s.mu.colls[name]
+	closed := s.mu.closed
+	s.mu.RUnlock()
 	switch {
 	case closed:
 		return nil, status.Error(codes.Unavailable, "server is shutting down")
 	case exists:
-		return nil, status.Errorf(codes.AlreadyExists, "collection %q already exists", req.GetName())
+		return nil, status.Errorf(codes.AlreadyExists, "collection %q already exists", name)
 	}
-	num, err := a.cat.nextNumber()
+	num, err := s.cat.nextNumber()
 	if err != nil {
 		return nil, internal("collection number: %v", err)
 	}
 	r := collectionRecord{
-		Name: req.GetName(), Number: num, Dir: path.Join(collectionsDir, strconv.FormatUint(num, 10)),
+		Name: name, Number: num, Dir: path.Join(collectionsDir, strconv.FormatUint(num, 10)),
 		Dim: int(cfg.GetDim()), Metric: metricName(cfg.GetMetric()), Elem: elemName(cfg.GetElementType()),
 		NProbe: int(sp.GetNprobe()), Epsilon: sp.GetEpsilon(), Beam: int(sp.GetBeam()),
 		CreatedMs: time.Now().UnixMilli(),
 	}
-	opts := a.indexOptions(r)
+	opts := s.indexOptions(r)
 	opts.Metric, opts.Elem = metric, elem
 	opts.PostingCap, opts.Replicas = int(cfg.GetPostingCap()), int(cfg.GetReplicas())
-	m, err := index.Create(a.collDir(r), r.Dim, opts)
+	m, err := index.Create(s.collDir(r), r.Dim, opts)
 	if err != nil {
-		_ = index.Drop(a.collDir(r), &index.Options{Shared: a.db})
+		_ = index.Drop(s.collDir(r), &index.Options{Shared: s.db})
 		return nil, indexError(err)
 	}
 	r.PostingCap, r.Replicas = m.PostingCap, m.Replicas
-	ix, err := index.Open(a.collDir(r), a.indexOptions(r))
-	if err == nil {
-		if err = a.cat.putCollection(r); err != nil {
-			ix.Close()
-		}
-	}
+	ix, err := index.Open(s.collDir(r), s.indexOptions(r))
 	if err != nil {
-		_ = index.Drop(a.collDir(r), &index.Options{Shared: a.db})
+		_ = index.Drop(s.collDir(r), &index.Options{Shared: s.db})
 		return nil, internal("create collection %q: %v", r.Name, err)
 	}
-	a.mu.Lock()
-	a.mu.colls[r.Name] = &collection{rec: r, ix: ix, tenants: map[string]uint32{}}
-	a.mu.Unlock()
-	a.log.Info("collection created", "collection", r.Name, "dim", r.Dim, "metric", r.Metric, "elem", r.Elem, "dir", r.Dir)
-	return describe(r, 0), nil
+	return &collection{rec: r, ix: ix, tenants: map[string]uint32{}}, nil
+}
+
+// addCollection writes the record of a collection made by newCollection
+// and serves it; on failure it drops it. The caller holds s.ddl.
+func (s *Server) addCollection(c *collection) error {
+	if err := s.cat.putCollection(c.rec); err != nil {
+		s.discardCollection(c)
+		return internal("create collection %q: %v", c.rec.Name, err)
+	}
+	s.mu.Lock()
+	s.mu.colls[c.rec.Name] = c
+	s.mu.Unlock()
+	s.log.Info("collection created", "collection", c.rec.Name, "dim", c.rec.Dim, "metric", c.rec.Metric, "elem", c.rec.Elem, "dir", c.rec.Dir)
+	return nil
+}
+
+// discardCollection closes and drops a collection made by newCollection
+// that the catalog does not list, with its tenant records.
+func (s *Server) discardCollection(c *collection) {
+	_ = c.ix.Close()
+	_ = index.Drop(s.collDir(c.rec), &index.Options{Shared: s.db})
+	_ = s.cat.deleteTenants(c.rec.Number)
 }
 
 func metricName(m shoalv1.Metric) string {

@@ -305,9 +305,14 @@ func TestAuth(t *testing.T) {
 	// Its tenant does not exist in docs yet.
 	_, err = acme.Search(ctx, "docs", q, 1, nil)
 	wantCode(t, "tenant key: Search before its tenant exists", err, codes.NotFound)
-	// Deleting as a tenant is not offered (no owner check yet).
 	_, err = acme.Delete(ctx, "docs", []uint64{1000})
-	wantCode(t, "tenant key: own Delete", err, codes.Unimplemented)
+	wantCode(t, "tenant key: Delete before its tenant exists", err, codes.NotFound)
+	// With its tenant: the vectors of no tenant are not its to delete.
+	if _, err := admin.Tenants.CreateTenant(ctx, &shoalv1.CreateTenantRequest{Collection: "docs", Tenant: "acme"}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = acme.Delete(ctx, "docs", []uint64{1000})
+	wantCode(t, "tenant key: Delete of a vector of no tenant", err, codes.PermissionDenied)
 	if _, err := acme.Collections.ListCollections(ctx, &shoalv1.ListCollectionsRequest{}); err != nil {
 		t.Errorf("tenant key: ListCollections: %v", err)
 	}

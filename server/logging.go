@@ -13,7 +13,7 @@ import (
 )
 
 // logCall starts the log record of a call; the returned func finishes it
-// with the call's error. Successful calls log at Debug, failures the
+// with the call's error, and counts the call in the metrics. Successful calls log at Debug, failures the
 // caller caused at Info, the server's own (Internal, Unknown, DataLoss,
 // Unavailable) at Warn.
 func (s *Server) logCall(ctx context.Context, method string) func(principal, *error) {
@@ -21,6 +21,8 @@ func (s *Server) logCall(ctx context.Context, method string) func(principal, *er
 	return func(p principal, errp *error) {
 		err := *errp
 		code := status.Code(err)
+		took := time.Since(start)
+		s.calls.observe(method, code, took)
 		level := slog.LevelDebug
 		switch code {
 		case codes.OK:
@@ -35,7 +37,7 @@ func (s *Server) logCall(ctx context.Context, method string) func(principal, *er
 		attrs := []slog.Attr{
 			slog.String("method", method),
 			slog.String("code", code.String()),
-			slog.Duration("took", time.Since(start)),
+			slog.Duration("took", took),
 		}
 		if p != (principal{}) {
 			attrs = append(attrs, slog.String("principal", p.String()))

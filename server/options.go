@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"time"
 )
 
@@ -37,6 +38,10 @@ type Options struct {
 	// CacheBytes is each collection's posting cache (the memory budget
 	// for its posting bytes). Default 16 MiB; negative disables it.
 	CacheBytes int64
+	// SnapshotDir is the directory CreateSnapshot writes snapshots under
+	// and RestoreSnapshot reads them from (a request names a relative
+	// path in it). Default DataDir/snapshots.
+	SnapshotDir string
 	// ShutdownGrace is how long Shutdown lets calls in flight finish
 	// (GracefulStop) before it cancels them (Stop), when its context has
 	// no earlier deadline. Default 10 s.
@@ -72,6 +77,9 @@ func (o *Options) EnsureDefaults() {
 	}
 	if o.ShutdownGrace <= 0 {
 		o.ShutdownGrace = DefaultShutdownGrace
+	}
+	if o.SnapshotDir == "" && o.DataDir != "" {
+		o.SnapshotDir = filepath.Join(o.DataDir, "snapshots")
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()

@@ -58,6 +58,7 @@ type Server struct {
 	grpc    *grpc.Server
 	health  *health.Server
 	started time.Time
+	calls   callMetrics // per method and code (metrics.go)
 	// ddl serialises CreateCollection and DropCollection.
 	ddl sync.Mutex
 	mu  struct {
@@ -75,10 +76,22 @@ type collection struct {
 	mu   sync.RWMutex
 	ix   *index.Index
 	gone bool
+	// wmu is held shared by every call that changes the collection's
+	// vectors or tenants while it changes them (writing), and
+	// exclusively by a snapshot, which so sees no write half done
+	// (snapshot.go). Lock order: mu, wmu, tmu.
+	wmu sync.RWMutex
 	// tmu guards tenants (name → the index's tenant number) and is held
 	// across a tenant's creation or deletion (tenants.go).
 	tmu     sync.Mutex
 	tenants map[string]uint32
+}
+
+// writing holds c.wmu shared for a write; call the returned func when
+// the write is done.
+func (c *collection) writing() func() {
+	c.wmu.RLock()
+	return c.wmu.RUnlock
 }
 
 // Open opens (or creates) the data directory, reopens every collection of

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"slices"
 
 	"google.golang.org/grpc/codes"
@@ -92,6 +93,7 @@ func (a tenantsAPI) CreateTenant(ctx context.Context, req *shoalv1.CreateTenantR
 		return nil, err
 	}
 	defer c.release()
+	defer c.writing()()
 	c.tmu.Lock()
 	defer c.tmu.Unlock()
 	if _, ok := c.tenants[req.GetTenant()]; ok {
@@ -128,6 +130,7 @@ func (a tenantsAPI) DeleteTenant(ctx context.Context, req *shoalv1.DeleteTenantR
 		return nil, err
 	}
 	defer c.release()
+	defer c.writing()()
 	c.tmu.Lock()
 	defer c.tmu.Unlock()
 	id, ok := c.tenants[req.GetTenant()]
@@ -191,6 +194,7 @@ func (a tenantsAPI) share(ctx context.Context, coll, tenant string, ids []uint64
 	if err != nil {
 		return err
 	}
+	defer c.writing()()
 	if err := ctxError(ctx, "the access list changed"); err != nil {
 		return err
 	}
@@ -210,9 +214,32 @@ func checkTenantWrite(c *collection, t uint32, ids []uint64) error {
 	return nil
 }
 
-// errTenantDelete answers a delete scoped to a tenant: the index cannot
-// say who owns a vector (CanRead is true for granted vectors too), so the
-// server cannot keep a tenant to its own vectors.
-func errTenantDelete(tenant string) error {
-	return status.Errorf(codes.Unimplemented, "tenant %q: deleting as a tenant is not implemented yet (the index offers no owner lookup); ask an admin key", tenant)
+// tenantDeletable returns the ids of a delete by tenant t (named
+// tname) that hold a vector, after checking that t owns every one of
+// them: an id that holds a vector of another owner, of no owner, or one
+// granted to t, is PermissionDenied and nothing is deleted. (As for
+// upserts, the refusal tells the tenant that the id holds a vector.)
+// Ownership changes only by the owner's own writes or the admin's, so
+// the ids stay t's until the delete unless the admin key writes them
+// meanwhile.
+func tenantDeletable(c *collection, t uint32, tname string, ids []uint64) ([]uint64, error) {
+	out := make([]uint64, 0, len(ids))
+	seen := make(map[uint64]int, len(ids))
+	for i, id := range ids {
+		if j, dup := seen[id]; dup {
+			return nil, status.Errorf(codes.InvalidArgument, "id %d appears twice in the request (ids %d and %d)", id, j, i)
+		}
+		seen[id] = i
+		owner, err := c.ix.Owner(id)
+		switch {
+		case errors.Is(err, index.ErrNotFound):
+			continue
+		case err != nil:
+			return nil, indexError(err)
+		case owner != t:
+			return nil, status.Errorf(codes.PermissionDenied, "id %d holds a vector tenant %q does not own; nothing was deleted", id, tname)
+		}
+		out = append(out, id)
+	}
+	return out, nil
 }

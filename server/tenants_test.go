@@ -79,8 +79,10 @@ func TestTenants(t *testing.T) {
 	err = acme.Upsert(ctx, "docs", []uint64{21}, [][]float32{v(9)})
 	wantCode(t, "acme overwrites a vector of no tenant", err, codes.PermissionDenied)
 	_, err = acme.Delete(ctx, "docs", []uint64{11})
-	wantCode(t, "acme deletes", err, codes.Unimplemented)
-	if got, _ := admin.Get(ctx, "docs", []uint64{11, 21}); !slices.Equal(got[11], v(1.1)) || !slices.Equal(got[21], v(1.05)) {
+	wantCode(t, "acme deletes beta's vector", err, codes.PermissionDenied)
+	_, err = acme.Delete(ctx, "docs", []uint64{1, 21})
+	wantCode(t, "acme deletes its own and a vector of no tenant", err, codes.PermissionDenied)
+	if got, _ := admin.Get(ctx, "docs", []uint64{1, 11, 21}); !slices.Equal(got[1], v(1)) || !slices.Equal(got[11], v(1.1)) || !slices.Equal(got[21], v(1.05)) {
 		t.Errorf("refused writes changed vectors: %v", got)
 	}
 	col, err := acme.Collections.DescribeCollection(ctx, &shoalv1.DescribeCollectionRequest{Name: "docs"})
@@ -99,6 +101,8 @@ func TestTenants(t *testing.T) {
 	if got := ids(acme); !slices.Equal(got, []uint64{1, 2, 3, 12}) {
 		t.Errorf("acme after the grant sees %v, want [1 2 3 12]", got)
 	}
+	_, err = acme.Delete(ctx, "docs", []uint64{3, 12})
+	wantCode(t, "acme deletes a vector granted to it", err, codes.PermissionDenied)
 
 	// Restart: tenants, their numbers and keys are intact.
 	ts.stop()
@@ -119,12 +123,22 @@ func TestTenants(t *testing.T) {
 		t.Errorf("admin searching as beta: %v, %v; want beta's 3", res, err)
 	}
 
+	// A tenant deletes its own vectors; absent ids are not counted.
+	if n, err := acme.Delete(ctx, "docs", []uint64{2, 999}); err != nil || n != 1 {
+		t.Errorf("acme deletes its own 2 and absent 999: %d, %v; want 1 deleted", n, err)
+	}
+	_, err = acme.Delete(ctx, "docs", []uint64{1, 1})
+	wantCode(t, "acme deletes an id twice", err, codes.InvalidArgument)
+	if got := ids(acme); !slices.Equal(got, []uint64{1, 3}) {
+		t.Errorf("acme after deleting 2 sees %v, want [1 3]", got)
+	}
+
 	// Deleting beta deletes what it owns.
 	if _, err := admin.Tenants.DeleteTenant(ctx, &shoalv1.DeleteTenantRequest{Collection: "docs", Tenant: "beta"}); err != nil {
 		t.Fatalf("DeleteTenant: %v", err)
 	}
-	if got := ids(admin); !slices.Equal(got, []uint64{1, 2, 3, 21}) {
-		t.Errorf("admin after deleting beta sees %v, want [1 2 3 21]", got)
+	if got := ids(admin); !slices.Equal(got, []uint64{1, 3, 21}) {
+		t.Errorf("admin after deleting beta sees %v, want [1 3 21]", got)
 	}
 	_, err = beta.Search(ctx, "docs", v(1), 1, nil)
 	wantCode(t, "beta's key after beta was deleted", err, codes.NotFound)

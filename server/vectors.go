@@ -78,6 +78,7 @@ func (a vectorsAPI) upsert(ctx context.Context, req *shoalv1.UpsertRequest) (int
 	if err := ctxError(ctx, "the upsert was applied"); err != nil {
 		return 0, err
 	}
+	defer c.writing()()
 	if t == 0 {
 		err = c.ix.Upsert(ids, vecs)
 	} else if err = checkTenantWrite(c, t, ids); err == nil {
@@ -115,9 +116,6 @@ func (a vectorsAPI) Delete(ctx context.Context, req *shoalv1.DeleteRequest) (*sh
 	if err != nil {
 		return nil, err
 	}
-	if tname != "" {
-		return nil, errTenantDelete(tname)
-	}
 	if err := a.checkBatch("ids", len(req.GetIds())); err != nil {
 		return nil, err
 	}
@@ -126,10 +124,23 @@ func (a vectorsAPI) Delete(ctx context.Context, req *shoalv1.DeleteRequest) (*sh
 		return nil, err
 	}
 	defer c.release()
+	t, err := tenantNumber(c, tname)
+	if err != nil {
+		return nil, err
+	}
+	defer c.writing()()
+	ids := req.GetIds()
+	if t != 0 {
+		// Only the tenant's own vectors; absent ids are dropped so that
+		// a vector another tenant stores under one meanwhile is not hit.
+		if ids, err = tenantDeletable(c, t, tname, ids); err != nil || len(ids) == 0 {
+			return &shoalv1.DeleteResponse{}, err
+		}
+	}
 	if err := ctxError(ctx, "the delete was applied"); err != nil {
 		return nil, err
 	}
-	n, err := c.ix.Delete(req.GetIds())
+	n, err := c.ix.Delete(ids)
 	if err != nil {
 		return nil, indexError(err)
 	}

@@ -15,7 +15,7 @@ import (
 )
 
 func init() {
-	register(&Command{Name: "client", Short: "talk to a shoal server: list, create, describe, drop, upsert, search, stats", Run: runClient})
+	register(&Command{Name: "client", Short: "talk to a shoal server: list, create, describe, drop, upsert, search, stats, snapshot, restore", Run: runClient})
 }
 
 // clientVerbs are the verbs of `shoal client`, with their arguments.
@@ -27,6 +27,8 @@ var clientVerbs = map[string]string{
 	"stats":    "NAME",
 	"upsert":   "NAME FILE [-first-id N] [-tenant T]",
 	"search":   "NAME FILE [-k 10] [-nprobe N] [-tenant T]",
+	"snapshot": "NAME DIR   (DIR: relative to the server's -snapshot-dir)",
+	"restore":  "NAME DIR   (a new collection NAME from snapshot DIR)",
 }
 
 // clientOptions are the flags and arguments of `shoal client`.
@@ -55,6 +57,8 @@ func (o *clientOptions) Validate() error {
 		return fmt.Errorf("%s needs a collection name", o.verb)
 	case strings.Contains(args, "FILE") && o.file == "":
 		return fmt.Errorf("%s needs a vector file", o.verb)
+	case strings.Contains(args, "DIR") && o.file == "":
+		return fmt.Errorf("%s needs a snapshot directory", o.verb)
 	case o.verb == "create" && o.dim < 1:
 		return fmt.Errorf("create: -dim %d, want >= 1", o.dim)
 	case o.verb == "search" && o.k < 1:
@@ -163,6 +167,19 @@ func (o *clientOptions) Run(ctx context.Context, env *Env) error {
 		fmt.Fprintf(env.Stdout, "%s: %d vectors, %d heads, %d queries, %d postings read, %s read from disk, cache %d hits / %d misses\n",
 			st.GetCollection(), st.GetVectorCount(), st.GetHeads(), st.GetQueries(), st.GetPostingsRead(),
 			formatBytes(int64(st.GetBytesRead())), st.GetCacheHits(), st.GetCacheMisses())
+	case "snapshot":
+		r, err := c.Admin.CreateSnapshot(ctx, &shoalv1.CreateSnapshotRequest{Collection: o.name, Directory: o.file})
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(env.Stdout, "snapshot of %s in %s: %d vectors, %s (%s before zstd)\n", o.name, r.GetDirectory(),
+			r.GetVectors(), formatBytes(int64(r.GetBytes())), formatBytes(int64(r.GetRawBytes())))
+	case "restore":
+		col, err := c.Admin.RestoreSnapshot(ctx, &shoalv1.RestoreSnapshotRequest{Directory: o.file, Collection: o.name})
+		if err != nil {
+			return err
+		}
+		printCollection(env, col)
 	case "upsert":
 		return o.upsert(ctx, env, c)
 	case "search":

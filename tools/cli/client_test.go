@@ -13,7 +13,8 @@ import (
 )
 
 // TestClient drives `shoal client` against a server on a loopback port:
-// create, upsert a file, search with a file, describe, stats, list, drop.
+// create, upsert a file, search with a file, describe, stats, list,
+// snapshot, restore, drop.
 func TestClient(t *testing.T) {
 	const key = "client-test-admin-key"
 	s, err := server.Open(&server.Options{DataDir: t.TempDir(), AdminKey: key, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
@@ -57,6 +58,12 @@ func TestClient(t *testing.T) {
 	}
 	if out := run("list"); !strings.HasPrefix(out, "docs\t") {
 		t.Errorf("list printed %q", out)
+	}
+	if out := run("snapshot", "docs", "snap/1"); !strings.Contains(out, "600 vectors") {
+		t.Errorf("snapshot printed %q", out)
+	}
+	if out := run("restore", "docs2", "snap/1"); !strings.Contains(out, "docs2\t600 vectors\tdim 8\tCOSINE") {
+		t.Errorf("restore printed %q", out)
 	}
 	run("drop", "docs")
 	code, _, e := shoal(t, "client", "-addr", lis.Addr().String(), "-key", key, "describe", "docs")

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -34,6 +35,10 @@ type serveOptions struct {
 	grace    time.Duration
 	logLevel string
 	logJSON  bool
+	// metricsListen is the address of the Prometheus /metrics listener;
+	// empty: none.
+	metricsListen string
+	snapshotDir   string
 }
 
 // defaultDataDir is $XDG_DATA_HOME/shoal, or ~/.local/share/shoal, or
@@ -105,6 +110,8 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 	fs.DurationVar(&o.grace, "grace", server.DefaultShutdownGrace, "how long calls in flight may finish at shutdown")
 	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug (one line per call), info, warn, error")
 	fs.BoolVar(&o.logJSON, "log-json", false, "log JSON lines instead of text")
+	fs.StringVar(&o.snapshotDir, "snapshot-dir", "", "directory of snapshots (CreateSnapshot, RestoreSnapshot); default DATA-DIR/snapshots")
+	fs.StringVar(&o.metricsListen, "metrics-listen", "", "address to serve Prometheus /metrics on over HTTP (e.g. localhost:9370); empty: off")
 	if err := parseValid(fs, args, &o); err != nil {
 		return err
 	}
@@ -124,6 +131,7 @@ func (o *serveOptions) Run(ctx context.Context, env *Env) error {
 	sopts := &server.Options{
 		DataDir: o.dataDir, AdminKey: o.adminKey, MaxBatch: o.maxBatch,
 		MaxRecvMsgBytes: int(o.maxMsg), CacheBytes: int64(o.cache), ShutdownGrace: o.grace, Logger: log,
+		SnapshotDir: o.snapshotDir,
 	}
 	if o.tlsCert != "" {
 		cert, err := tls.LoadX509KeyPair(o.tlsCert, o.tlsKey)
@@ -141,6 +149,25 @@ func (o *serveOptions) Run(ctx context.Context, env *Env) error {
 		s.Close()
 		return err
 	}
+	var metrics *http.Server
+	metricsFailed := make(chan error, 1)
+	if o.metricsListen != "" {
+		mlis, err := net.Listen("tcp", o.metricsListen)
+		if err != nil {
+			lis.Close()
+			s.Close()
+			return fmt.Errorf("-metrics-listen: %w", err)
+		}
+		mux := http.NewServeMux()
+		mux.Handle("/metrics", s.MetricsHandler())
+		metrics = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		go func() {
+			if err := metrics.Serve(mlis); !errors.Is(err, http.ErrServerClosed) {
+				metricsFailed <- err
+			}
+		}()
+		fmt.Fprintf(env.Stdout, "shoal metrics on http://%s/metrics\n", mlis.Addr())
+	}
 	fmt.Fprintf(env.Stdout, "shoal serving on %s (data %s)\n", lis.Addr(), o.dataDir)
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM)
 	defer stop()
@@ -149,10 +176,19 @@ func (o *serveOptions) Run(ctx context.Context, env *Env) error {
 	select {
 	case err := <-served:
 		// The listener failed; nothing is serving.
+		if metrics != nil {
+			metrics.Close()
+		}
 		return errors.Join(err, s.Close())
+	case err := <-metricsFailed:
+		log.Error("metrics listener failed; shutting down", "err", err)
 	case <-ctx.Done():
 	}
 	log.Info("shutting down", "grace", o.grace.String())
 	err = s.Shutdown(context.Background())
+	if metrics != nil {
+		// After the gRPC server, so that the last scrapes see the drain.
+		metrics.Close()
+	}
 	return errors.Join(<-served, err)
 }

@@ -3,6 +3,8 @@ package cli
 import (
 	"bytes"
 	"context"
+	"io"
+	"net/http"
 	"regexp"
 	"strings"
 	"sync"
@@ -36,18 +38,22 @@ func (s *syncBuffer) String() string {
 func TestServe(t *testing.T) {
 	dir := t.TempDir()
 	const key = "serve-test-admin-key"
-	serve := func() (addr string, stop func()) {
+	var metricsURL string
+	serve := func(extra ...string) (addr string, stop func()) {
 		var out, errb syncBuffer
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error, 1)
 		go func() {
-			done <- runServe(ctx, &Env{Stdout: &out, Stderr: &errb}, []string{"-data-dir", dir, "-listen", "127.0.0.1:0", "-admin-key", key})
+			done <- runServe(ctx, &Env{Stdout: &out, Stderr: &errb}, append([]string{"-data-dir", dir, "-listen", "127.0.0.1:0", "-admin-key", key}, extra...))
 		}()
 		re := regexp.MustCompile(`serving on (\S+)`)
 		deadline := time.Now().Add(10 * time.Second)
 		for {
 			if m := re.FindStringSubmatch(out.String()); m != nil {
 				addr = m[1]
+				if m := regexp.MustCompile(`metrics on (\S+)`).FindStringSubmatch(out.String()); m != nil {
+					metricsURL = m[1]
+				}
 				break
 			}
 			select {
@@ -85,7 +91,7 @@ func TestServe(t *testing.T) {
 	c.Close()
 	stop()
 
-	addr, stop = serve()
+	addr, stop = serve("-metrics-listen", "127.0.0.1:0")
 	defer stop()
 	c, err = client.Dial(addr, &client.Options{APIKey: key})
 	if err != nil {
@@ -95,6 +101,21 @@ func TestServe(t *testing.T) {
 	hits, err := c.Search(ctx, "docs", []float32{1, 2}, 1, nil)
 	if err != nil || len(hits) != 1 || hits[0].GetId() != 7 {
 		t.Fatalf("after a restart: hits %v, %v; want id 7", hits, err)
+	}
+	// -metrics-listen serves Prometheus text with the call just made.
+	resp, err := http.Get(metricsURL)
+	if err != nil {
+		t.Fatalf("GET %q: %v", metricsURL, err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{
+		`shoal_grpc_requests_total{service="shoal.v1.VectorService",method="Search",code="OK"} 1`,
+		"\nshoal_collections 1\n",
+	} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("metrics lack %q:\n%s", want, body)
+		}
 	}
 }
 

@@ -1003,8 +1003,9 @@ type DeleteRequest struct {
 	state      protoimpl.MessageState `protogen:"open.v1"`
 	Collection string                 `protobuf:"bytes,1,opt,name=collection,proto3" json:"collection,omitempty"`
 	Ids        []uint64               `protobuf:"varint,2,rep,packed,name=ids,proto3" json:"ids,omitempty"`
-	// Deleting as a tenant (a tenant key, or the admin key naming a
-	// tenant) is reserved: UNIMPLEMENTED until the server can check owners.
+	// Delete as this tenant (a tenant key always deletes as its own): every
+	// id that holds a vector must be owned by the tenant, else the call is
+	// PERMISSION_DENIED and nothing is deleted.
 	Tenant        string `protobuf:"bytes,3,opt,name=tenant,proto3" json:"tenant,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -2692,9 +2693,11 @@ func (x *ImportJob) GetError() string {
 }
 
 type CreateSnapshotRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Collection    string                 `protobuf:"bytes,1,opt,name=collection,proto3" json:"collection,omitempty"`
-	Directory     string                 `protobuf:"bytes,2,opt,name=directory,proto3" json:"directory,omitempty"` // on the server, under its snapshot directory; must not exist
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Collection string                 `protobuf:"bytes,1,opt,name=collection,proto3" json:"collection,omitempty"`
+	// A relative path under the server's snapshot directory (shoal serve
+	// -snapshot-dir); must not exist.
+	Directory     string `protobuf:"bytes,2,opt,name=directory,proto3" json:"directory,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2745,8 +2748,10 @@ func (x *CreateSnapshotRequest) GetDirectory() string {
 
 type CreateSnapshotResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
-	Directory     string                 `protobuf:"bytes,1,opt,name=directory,proto3" json:"directory,omitempty"`
-	Bytes         uint64                 `protobuf:"varint,2,opt,name=bytes,proto3" json:"bytes,omitempty"`
+	Directory     string                 `protobuf:"bytes,1,opt,name=directory,proto3" json:"directory,omitempty"` // the snapshot's path on the server
+	Bytes         uint64                 `protobuf:"varint,2,opt,name=bytes,proto3" json:"bytes,omitempty"`        // size of its files (zstd-compressed)
+	Vectors       uint64                 `protobuf:"varint,3,opt,name=vectors,proto3" json:"vectors,omitempty"`
+	RawBytes      uint64                 `protobuf:"varint,4,opt,name=raw_bytes,json=rawBytes,proto3" json:"raw_bytes,omitempty"` // size of its files' contents before compression
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2795,10 +2800,24 @@ func (x *CreateSnapshotResponse) GetBytes() uint64 {
 	return 0
 }
 
+func (x *CreateSnapshotResponse) GetVectors() uint64 {
+	if x != nil {
+		return x.Vectors
+	}
+	return 0
+}
+
+func (x *CreateSnapshotResponse) GetRawBytes() uint64 {
+	if x != nil {
+		return x.RawBytes
+	}
+	return 0
+}
+
 type RestoreSnapshotRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
-	Directory     string                 `protobuf:"bytes,1,opt,name=directory,proto3" json:"directory,omitempty"`
-	Collection    string                 `protobuf:"bytes,2,opt,name=collection,proto3" json:"collection,omitempty"` // name of the new collection
+	Directory     string                 `protobuf:"bytes,1,opt,name=directory,proto3" json:"directory,omitempty"`   // as given to CreateSnapshot
+	Collection    string                 `protobuf:"bytes,2,opt,name=collection,proto3" json:"collection,omitempty"` // name of the new collection (must not exist)
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3155,10 +3174,12 @@ const file_shoal_proto_rawDesc = "" +
 	"\n" +
 	"collection\x18\x01 \x01(\tR\n" +
 	"collection\x12\x1c\n" +
-	"\tdirectory\x18\x02 \x01(\tR\tdirectory\"L\n" +
+	"\tdirectory\x18\x02 \x01(\tR\tdirectory\"\x83\x01\n" +
 	"\x16CreateSnapshotResponse\x12\x1c\n" +
 	"\tdirectory\x18\x01 \x01(\tR\tdirectory\x12\x14\n" +
-	"\x05bytes\x18\x02 \x01(\x04R\x05bytes\"V\n" +
+	"\x05bytes\x18\x02 \x01(\x04R\x05bytes\x12\x18\n" +
+	"\avectors\x18\x03 \x01(\x04R\avectors\x12\x1b\n" +
+	"\traw_bytes\x18\x04 \x01(\x04R\brawBytes\"V\n" +
 	"\x16RestoreSnapshotRequest\x12\x1c\n" +
 	"\tdirectory\x18\x01 \x01(\tR\tdirectory\x12\x1e\n" +
 	"\n" +

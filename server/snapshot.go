@@ -1,0 +1,578 @@
+package server
+
+import (
+	"cmp"
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"syscall"
+	"time"
+
+	"github.com/klauspost/compress/zstd"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	shoalv1 "github.com/shoaldb/shoal/proto/shoal/v1"
+)
+
+// Snapshots (AdminService.CreateSnapshot, RestoreSnapshot) are logical:
+// a collection's config, tenants, and every vector with its owner and
+// grants, in zstd-compressed files with a manifest of checksums. A
+// restore builds a new collection from them through the index's own
+// writes, so a snapshot does not depend on the index's on-disk layout
+// (which is not versioned for copying between namespaces) and restores
+// into any later server.
+//
+// Consistency: CreateSnapshot holds the collection's write lock
+// (collection.wmu) exclusively from the moment it lists the ids until
+// the last vector is read, so no upsert, delete, grant, revoke or tenant
+// change is half seen; searches and gets go on. Writes to the
+// collection wait for the snapshot (it reads about as fast as the disk
+// and zstd allow: see docs/server.md).
+//
+// # Format (version 1)
+//
+// A snapshot is a directory:
+//
+//	manifest.json        the manifest (below), written last
+//	vectors-000000.zst   chunk files, each one zstd frame
+//	vectors-000001.zst   ...
+//
+// It is written under a temporary name in the snapshot directory, every
+// file synced, and renamed into place: a snapshot directory that exists
+// is complete.
+//
+// The manifest (JSON): format "shoal.snapshot", version 1, the source
+// collection's name and config, its tenants (name and the index's
+// number), the vector count, and per chunk file its name, vector count,
+// raw (decompressed) and compressed sizes and the SHA-256 of the
+// compressed file. A restore checks every file against the manifest
+// before it creates anything.
+//
+// A chunk, decompressed (little-endian):
+//
+//	"SHSNAP01"                 8-byte magic
+//	n u32, dim u32             vectors in the chunk, their dimension
+//	n × id u64                 increasing, across the whole snapshot
+//	n × owner u32              owner tenant, 0 for none
+//	n × grants u32             number of tenants each vector is granted to
+//	Σgrants × tenant u32       the granted tenants, vector by vector
+//	4 × n·dim bytes            the float32 values in row order, split in
+//	                           byte planes (byte 0 of every value, then
+//	                           byte 1, ...): sign and exponent bytes sit
+//	                           together, so zstd finds their redundancy
+//
+// Vectors are stored as float32 as Get returns them (decoded from the
+// collection's element type, normalised for cosine), so restoring into
+// the same element type is exact.
+
+const (
+	snapshotFormat   = "shoal.snapshot"
+	snapshotVersion  = 1
+	snapshotManifest = "manifest.json"
+	chunkMagic       = "SHSNAP01"
+	// chunkValueBytes bounds the value bytes of one chunk (its memory
+	// while it is encoded or decoded).
+	chunkValueBytes = 8 << 20
+	// restoreBatch is the number of vectors a restore upserts at once.
+	restoreBatch = 1000
+)
+
+// snapshotManifest is manifest.json.
+type manifest struct {
+	Format     string           `json:"format"`
+	Version    int              `json:"version"`
+	Collection string           `json:"collection"`
+	Config     snapshotConfig   `json:"config"`
+	Tenants    []tenantRecord   `json:"tenants"`
+	Vectors    uint64           `json:"vectors"`
+	RawBytes   uint64           `json:"raw_bytes"`
+	Bytes      uint64           `json:"bytes"`
+	CreatedMs  int64            `json:"created_unix_ms"`
+	Files      []snapshotFileMD `json:"files"`
+}
+
+// snapshotConfig is the collection config of a manifest.
+type snapshotConfig struct {
+	Dim        int     `json:"dim"`
+	Metric     string  `json:"metric"` // shoal.v1 Metric name
+	Elem       string  `json:"elem"`   // shoal.v1 ElementType name
+	PostingCap int     `json:"posting_cap"`
+	Replicas   int     `json:"replicas"`
+	NProbe     int     `json:"nprobe,omitempty"`
+	Epsilon    float64 `json:"epsilon,omitempty"`
+	Beam       int     `json:"beam,omitempty"`
+}
+
+type snapshotFileMD struct {
+	Name     string `json:"name"`
+	Vectors  uint64 `json:"vectors"`
+	RawBytes uint64 `json:"raw_bytes"`
+	Bytes    uint64 `json:"bytes"`
+	SHA256   string `json:"sha256"`
+}
+
+// snapshotPath checks a request's snapshot directory name and returns
+// its path.
+func (s *Server) snapshotPath(name string) (string, error) {
+	if name == "" {
+		return "", status.Error(codes.InvalidArgument, "directory is empty")
+	}
+	if !filepath.IsLocal(name) {
+		return "", status.Errorf(codes.InvalidArgument, "directory %q: want a relative path inside the server's snapshot directory (no .., not absolute)", name)
+	}
+	return filepath.Join(s.opts.SnapshotDir, name), nil
+}
+
+func (a adminAPI) CreateSnapshot(ctx context.Context, req *shoalv1.CreateSnapshotRequest) (*shoalv1.CreateSnapshotResponse, error) {
+	dir, err := a.snapshotPath(req.GetDirectory())
+	if err != nil {
+		return nil, err
+	}
+	if _, err := os.Lstat(dir); err == nil {
+		return nil, status.Errorf(codes.AlreadyExists, "snapshot directory %q exists", req.GetDirectory())
+	}
+	c, err := a.acquire(req.GetCollection())
+	if err != nil {
+		return nil, err
+	}
+	defer c.release()
+	start := time.Now()
+	m, err := a.writeSnapshot(ctx, c, dir)
+	if err != nil {
+		if _, ok := status.FromError(err); !ok {
+			err = internal("snapshot of %q: %v", c.rec.Name, err)
+		}
+		return nil, err
+	}
+	a.log.Info("snapshot created", "collection", c.rec.Name, "dir", dir, "vectors", m.Vectors,
+		"bytes", m.Bytes, "raw_bytes", m.RawBytes, "took", time.Since(start).String())
+	return &shoalv1.CreateSnapshotResponse{Directory: dir, Bytes: m.Bytes, Vectors: m.Vectors, RawBytes: m.RawBytes}, nil
+}
+
+// writeSnapshot writes c's snapshot to dir, which must not exist.
+func (s *Server) writeSnapshot(ctx context.Context, c *collection, dir string) (*manifest, error) {
+	parent := filepath.Dir(dir)
+	if err := os.MkdirAll(parent, 0o755); err != nil {
+		return nil, err
+	}
+	tmp, err := os.MkdirTemp(parent, ".tmp-snapshot-")
+	if err != nil {
+		return nil, err
+	}
+	done := false
+	defer func() {
+		if !done {
+			os.RemoveAll(tmp)
+		}
+	}()
+	enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedDefault), zstd.WithEncoderConcurrency(1))
+	if err != nil {
+		return nil, err
+	}
+	defer enc.Close()
+
+	// Keep writers out from the id list to the last vector.
+	t0 := time.Now()
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	var tm snapshotTimes
+	tm.wait = time.Since(t0)
+	m := &manifest{
+		Format: snapshotFormat, Version: snapshotVersion, Collection: c.rec.Name,
+		Config: snapshotConfig{
+			Dim: c.rec.Dim, Metric: c.rec.Metric, Elem: c.rec.Elem, PostingCap: c.rec.PostingCap,
+			Replicas: c.rec.Replicas, NProbe: c.rec.NProbe, Epsilon: c.rec.Epsilon, Beam: c.rec.Beam,
+		},
+		CreatedMs: time.Now().UnixMilli(),
+	}
+	c.tmu.Lock()
+	for name, id := range c.tenants {
+		m.Tenants = append(m.Tenants, tenantRecord{Version: catalogVersion, Name: name, ID: id})
+	}
+	c.tmu.Unlock()
+	slices.SortFunc(m.Tenants, func(a, b tenantRecord) int { return cmp.Compare(a.Name, b.Name) })
+	t0 = time.Now()
+	ids, err := c.ix.AppendIDs(nil)
+	if err != nil {
+		return nil, err
+	}
+	tm.ids = time.Since(t0)
+	per := max(1, chunkValueBytes/(4*c.rec.Dim))
+	var ch chunk
+	var out []byte
+	for first := 0; first < len(ids); first += per {
+		if err := ctxError(ctx, "the snapshot was complete"); err != nil {
+			return nil, err
+		}
+		ch.reset(c.rec.Dim)
+		part := ids[first:min(first+per, len(ids))]
+		t0 = time.Now()
+		err := c.ix.ReadSorted(part, func(i int, v []float32, owner uint32, granted []uint32) error {
+			ch.add(part[i], owner, granted, v)
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		t1 := time.Now()
+		raw := ch.encode()
+		out = enc.EncodeAll(raw, out[:0])
+		t2 := time.Now()
+		name := fmt.Sprintf("vectors-%06d.zst", len(m.Files))
+		if err := writeFileSync(filepath.Join(tmp, name), out); err != nil {
+			return nil, err
+		}
+		tm.read += t1.Sub(t0)
+		tm.compress += t2.Sub(t1)
+		tm.write += time.Since(t2)
+		sum := sha256.Sum256(out)
+		m.Files = append(m.Files, snapshotFileMD{
+			Name: name, Vectors: uint64(len(ch.ids)), RawBytes: uint64(len(raw)), Bytes: uint64(len(out)),
+			SHA256: hex.EncodeToString(sum[:]),
+		})
+		m.Vectors += uint64(len(ch.ids))
+		m.RawBytes += uint64(len(raw))
+		m.Bytes += uint64(len(out))
+	}
+	b, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	if err := writeFileSync(filepath.Join(tmp, snapshotManifest), append(b, '\n')); err != nil {
+		return nil, err
+	}
+	m.Bytes += uint64(len(b) + 1)
+	if err := syncDir(tmp); err != nil {
+		return nil, err
+	}
+	if err := os.Rename(tmp, dir); err != nil {
+		if errors.Is(err, fs.ErrExist) || errors.Is(err, syscall.ENOTEMPTY) {
+			return nil, status.Errorf(codes.AlreadyExists, "snapshot directory %s exists", dir)
+		}
+		return nil, err
+	}
+	done = true
+	s.log.Debug("snapshot phases", "collection", c.rec.Name, "wait_writers", tm.wait.String(), "list_ids", tm.ids.String(),
+		"read", tm.read.String(), "compress", tm.compress.String(), "write_sync", tm.write.String())
+	return m, syncDir(parent)
+}
+
+// snapshotTimes are the phases of a snapshot, for the debug log.
+type snapshotTimes struct{ wait, ids, read, compress, write time.Duration }
+
+func writeFileSync(name string, b []byte) error {
+	f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(b)
+	if err == nil {
+		err = f.Sync()
+	}
+	return errors.Join(err, f.Close())
+}
+
+func syncDir(dir string) error {
+	f, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	return errors.Join(f.Sync(), f.Close())
+}
+
+// chunk is the content of one chunk file.
+type chunk struct {
+	dim     int
+	ids     []uint64
+	owners  []uint32
+	counts  []uint32
+	granted []uint32
+	values  []float32
+}
+
+func (c *chunk) reset(dim int) {
+	c.dim = dim
+	c.ids, c.owners, c.counts, c.granted, c.values = c.ids[:0], c.owners[:0], c.counts[:0], c.granted[:0], c.values[:0]
+}
+
+func (c *chunk) add(id uint64, owner uint32, granted []uint32, v []float32) {
+	c.ids = append(c.ids, id)
+	c.owners = append(c.owners, owner)
+	c.counts = append(c.counts, uint32(len(granted)))
+	c.granted = append(c.granted, granted...)
+	c.values = append(c.values, v...)
+}
+
+func (c *chunk) encode() []byte {
+	n := len(c.ids)
+	b := make([]byte, 0, 16+16*n+4*len(c.granted)+4*len(c.values))
+	b = append(b, chunkMagic...)
+	b = binary.LittleEndian.AppendUint32(b, uint32(n))
+	b = binary.LittleEndian.AppendUint32(b, uint32(c.dim))
+	for _, id := range c.ids {
+		b = binary.LittleEndian.AppendUint64(b, id)
+	}
+	for _, xs := range [][]uint32{c.owners, c.counts, c.granted} {
+		for _, x := range xs {
+			b = binary.LittleEndian.AppendUint32(b, x)
+		}
+	}
+	planes := b[len(b) : len(b)+4*len(c.values)]
+	nv := len(c.values)
+	for i, v := range c.values {
+		u := math.Float32bits(v)
+		planes[i], planes[nv+i], planes[2*nv+i], planes[3*nv+i] = byte(u), byte(u>>8), byte(u>>16), byte(u>>24)
+	}
+	return b[:len(b)+4*nv]
+}
+
+// errBadChunk reports a chunk that does not decode.
+var errBadChunk = errors.New("server: bad snapshot chunk")
+
+// decode parses a decompressed chunk of vectors of dimension dim.
+func (c *chunk) decode(b []byte, dim int) error {
+	c.reset(dim)
+	if len(b) < 16 || string(b[:8]) != chunkMagic {
+		return fmt.Errorf("%w: no header", errBadChunk)
+	}
+	n := int(binary.LittleEndian.Uint32(b[8:]))
+	if d := int(binary.LittleEndian.Uint32(b[12:])); d != dim {
+		return fmt.Errorf("%w: dimension %d, the manifest says %d", errBadChunk, d, dim)
+	}
+	b = b[16:]
+	if n < 0 || uint64(len(b)) < uint64(n)*16 {
+		return fmt.Errorf("%w: %d vectors in %d bytes", errBadChunk, n, len(b))
+	}
+	for i := 0; i < n; i++ {
+		c.ids = append(c.ids, binary.LittleEndian.Uint64(b[8*i:]))
+	}
+	b = b[8*n:]
+	u32s := func(dst []uint32, k int) []uint32 {
+		for i := 0; i < k; i++ {
+			dst = append(dst, binary.LittleEndian.Uint32(b[4*i:]))
+		}
+		b = b[4*k:]
+		return dst
+	}
+	c.owners = u32s(c.owners, n)
+	c.counts = u32s(c.counts, n)
+	total := uint64(0)
+	for _, k := range c.counts {
+		total += uint64(k)
+	}
+	nv := uint64(n) * uint64(dim)
+	if uint64(len(b)) != 4*total+4*nv {
+		return fmt.Errorf("%w: %d bytes of grants and values, want %d", errBadChunk, len(b), 4*total+4*nv)
+	}
+	c.granted = u32s(c.granted, int(total))
+	for i := uint64(0); i < nv; i++ {
+		u := uint32(b[i]) | uint32(b[nv+i])<<8 | uint32(b[2*nv+i])<<16 | uint32(b[3*nv+i])<<24
+		c.values = append(c.values, math.Float32frombits(u))
+	}
+	return nil
+}
+
+// readManifest reads and checks dir's manifest and the checksums of its
+// files.
+func readManifest(dir string) (*manifest, error) {
+	b, err := os.ReadFile(filepath.Join(dir, snapshotManifest))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, status.Errorf(codes.NotFound, "no snapshot in %s (no %s)", dir, snapshotManifest)
+	}
+	if err != nil {
+		return nil, internal("read snapshot manifest: %v", err)
+	}
+	var m manifest
+	if err := json.Unmarshal(b, &m); err != nil || m.Format != snapshotFormat {
+		return nil, status.Errorf(codes.InvalidArgument, "%s is not a Shoal snapshot manifest", filepath.Join(dir, snapshotManifest))
+	}
+	if m.Version != snapshotVersion {
+		return nil, status.Errorf(codes.FailedPrecondition, "snapshot version %d; this server reads version %d", m.Version, snapshotVersion)
+	}
+	var n uint64
+	for _, f := range m.Files {
+		if !filepath.IsLocal(f.Name) || filepath.Base(f.Name) != f.Name {
+			return nil, status.Errorf(codes.InvalidArgument, "snapshot manifest names file %q", f.Name)
+		}
+		b, err := os.ReadFile(filepath.Join(dir, f.Name))
+		if err != nil {
+			return nil, status.Errorf(codes.DataLoss, "snapshot file %s: %v", f.Name, err)
+		}
+		sum := sha256.Sum256(b)
+		if uint64(len(b)) != f.Bytes || hex.EncodeToString(sum[:]) != f.SHA256 {
+			return nil, status.Errorf(codes.DataLoss, "snapshot file %s: %d bytes with SHA-256 %x, the manifest says %d bytes, %s", f.Name, len(b), sum, f.Bytes, f.SHA256)
+		}
+		n += f.Vectors
+	}
+	if n != m.Vectors {
+		return nil, status.Errorf(codes.DataLoss, "snapshot files hold %d vectors, the manifest says %d", n, m.Vectors)
+	}
+	return &m, nil
+}
+
+func (a adminAPI) RestoreSnapshot(ctx context.Context, req *shoalv1.RestoreSnapshotRequest) (*shoalv1.Collection, error) {
+	dir, err := a.snapshotPath(req.GetDirectory())
+	if err != nil {
+		return nil, err
+	}
+	if err := checkName("collection", req.GetCollection()); err != nil {
+		return nil, err
+	}
+	m, err := readManifest(dir)
+	if err != nil {
+		return nil, err
+	}
+	cfg := &shoalv1.CollectionConfig{
+		Dim:         uint32(m.Config.Dim),
+		Metric:      shoalv1.Metric(shoalv1.Metric_value[m.Config.Metric]),
+		ElementType: shoalv1.ElementType(shoalv1.ElementType_value[m.Config.Elem]),
+		PostingCap:  uint32(m.Config.PostingCap),
+		Replicas:    uint32(m.Config.Replicas),
+		DefaultSearch: &shoalv1.SearchParams{
+			Nprobe: uint32(m.Config.NProbe), Epsilon: m.Config.Epsilon, Beam: uint32(m.Config.Beam),
+		},
+	}
+	if m.Config.Dim <= 0 || m.Config.Dim > maxDim {
+		return nil, status.Errorf(codes.InvalidArgument, "snapshot manifest: dimension %d", m.Config.Dim)
+	}
+	// DDL waits for the restore: the new collection is listed only
+	// once it holds every vector (a crash before leaves an orphan that
+	// the next Open drops).
+	a.ddl.Lock()
+	defer a.ddl.Unlock()
+	start := time.Now()
+	c, err := a.newCollection(ctx, req.GetCollection(), cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := a.restoreInto(ctx, c, dir, m); err != nil {
+		a.discardCollection(c)
+		if _, ok := status.FromError(err); !ok {
+			err = indexError(fmt.Errorf("restore %s: %w", dir, err))
+		}
+		return nil, err
+	}
+	if err := a.addCollection(c); err != nil {
+		return nil, err
+	}
+	a.log.Info("snapshot restored", "collection", c.rec.Name, "dir", dir, "vectors", m.Vectors, "took", time.Since(start).String())
+	return describe(c.rec, c.ix.Len()), nil
+}
+
+// restoreInto fills the new collection c from the snapshot in dir.
+func (s *Server) restoreInto(ctx context.Context, c *collection, dir string, m *manifest) error {
+	known := map[uint32]bool{}
+	for _, t := range m.Tenants {
+		if err := checkName("tenant", t.Name); err != nil || t.ID == 0 || known[t.ID] {
+			return status.Errorf(codes.InvalidArgument, "snapshot manifest: tenant %q number %d", t.Name, t.ID)
+		}
+		known[t.ID] = true
+		if err := s.cat.putTenant(c.rec.Number, tenantRecord{Name: t.Name, ID: t.ID}); err != nil {
+			return err
+		}
+		if err := c.ix.CreateTenant(t.ID); err != nil {
+			return err
+		}
+		c.tenants[t.Name] = t.ID
+	}
+	dec, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1))
+	if err != nil {
+		return err
+	}
+	defer dec.Close()
+	type batch struct {
+		ids  []uint64
+		vecs [][]float32
+	}
+	pending := map[uint32]*batch{}
+	flush := func(owner uint32) error {
+		b := pending[owner]
+		if b == nil || len(b.ids) == 0 {
+			return nil
+		}
+		var err error
+		if owner == 0 {
+			err = c.ix.Upsert(b.ids, b.vecs)
+		} else {
+			err = c.ix.UpsertOwned(owner, b.ids, b.vecs)
+		}
+		b.ids, b.vecs = b.ids[:0], b.vecs[:0]
+		return err
+	}
+	grants := map[uint32][]uint64{}
+	var ch chunk
+	var raw []byte
+	last, seen := uint64(0), false
+	for _, f := range m.Files {
+		if err := ctxError(ctx, "the restore was complete"); err != nil {
+			return err
+		}
+		b, err := os.ReadFile(filepath.Join(dir, f.Name))
+		if err != nil {
+			return err
+		}
+		if raw, err = dec.DecodeAll(b, raw[:0]); err != nil {
+			return status.Errorf(codes.DataLoss, "snapshot file %s: %v", f.Name, err)
+		}
+		if err := ch.decode(raw, m.Config.Dim); err != nil || uint64(len(ch.ids)) != f.Vectors {
+			return status.Errorf(codes.DataLoss, "snapshot file %s: %v (%d vectors, the manifest says %d)", f.Name, err, len(ch.ids), f.Vectors)
+		}
+		g := 0
+		for i, id := range ch.ids {
+			if seen && id <= last {
+				return status.Errorf(codes.DataLoss, "snapshot file %s: id %d after %d", f.Name, id, last)
+			}
+			last, seen = id, true
+			owner := ch.owners[i]
+			if owner != 0 && !known[owner] {
+				return status.Errorf(codes.DataLoss, "snapshot file %s: id %d owned by unknown tenant %d", f.Name, id, owner)
+			}
+			for _, t := range ch.granted[g : g+int(ch.counts[i])] {
+				if !known[t] {
+					return status.Errorf(codes.DataLoss, "snapshot file %s: id %d granted to unknown tenant %d", f.Name, id, t)
+				}
+				grants[t] = append(grants[t], id)
+			}
+			g += int(ch.counts[i])
+			p := pending[owner]
+			if p == nil {
+				p = &batch{}
+				pending[owner] = p
+			}
+			p.ids = append(p.ids, id)
+			// The chunk's values are reused by the next chunk: copy.
+			p.vecs = append(p.vecs, slices.Clone(ch.values[i*m.Config.Dim:(i+1)*m.Config.Dim]))
+			if len(p.ids) == restoreBatch {
+				if err := flush(owner); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	for owner := range pending {
+		if err := flush(owner); err != nil {
+			return err
+		}
+	}
+	for t, ids := range grants {
+		for first := 0; first < len(ids); first += s.opts.MaxBatch {
+			if err := c.ix.Grant(t, ids[first:min(first+s.opts.MaxBatch, len(ids))]); err != nil {
+				return err
+			}
+		}
+	}
+	if n := c.ix.Len(); uint64(n) != m.Vectors {
+		return internal("restore: the new collection holds %d vectors, the snapshot %d", n, m.Vectors)
+	}
+	return nil
+}
