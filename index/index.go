@@ -97,6 +97,7 @@ type Index struct {
 	retiredAtOpen int
 	// ten holds tenants, access lists and shortlists (tenants.go).
 	ten *tenants
+	lab *labelIndex // per-vector labels (labels.go)
 
 	queries      atomic.Int64
 	postingsRead atomic.Int64
@@ -172,6 +173,9 @@ func open(dir string, opts Options, store *pebblestore.Store) (*Index, error) {
 	err = ix.recoverUpdates()
 	if err == nil {
 		err = ix.loadTenants()
+	}
+	if err == nil {
+		err = ix.loadLabels()
 	}
 	if err == nil {
 		err = ix.finishRetired()

@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"runtime"
 
+	"github.com/RoaringBitmap/roaring/v2/roaring64"
 	"github.com/shoaldb/shoal/gpu"
+	"github.com/shoaldb/shoal/index/filter"
 	"github.com/shoaldb/shoal/internal/vec"
 )
 
@@ -193,6 +195,28 @@ type SearchParams struct {
 	// read nearest first until they hold at least SearchEF rows (and k).
 	// Default 512.
 	SearchEF int
+	// Filter, if not nil, restricts the search to the vectors whose
+	// labels (SetLabels) satisfy it; with Tenant set, to those the tenant
+	// may read. An invalid expression is ErrBadInput. Per search only:
+	// ignored in Options.Search.
+	Filter *filter.Expr
+	// FilterMode says how a filtered search runs; the default,
+	// FilterAuto, lets the planner choose (search_filter.go).
+	FilterMode FilterMode
+	// FilterBruteMax, if set, is the planner's pre-filter threshold: a
+	// filter that selects at most this many vectors is answered exactly
+	// from their stored vectors, a larger one by filtering while scanning
+	// postings. Default 0: the planner's cost model decides
+	// (search_filter.go).
+	FilterBruteMax int
+	// FilterMaxProbe bounds how far the planner raises NProbe (and a
+	// tenant's SearchEF) for a selective in-scan filter, as a multiple
+	// of the value given. Default 256.
+	FilterMaxProbe int
+
+	// bits, set only by the filter planner, is the evaluated filter of an
+	// in-scan search: rows outside it are dropped while scoring.
+	bits *roaring64.Bitmap
 }
 
 // TenantMode picks the strategy of a tenant search. All of them return
@@ -243,6 +267,12 @@ func (p *SearchParams) ensureDefaults(def SearchParams) {
 	}
 	if p.SearchEF <= 0 {
 		p.SearchEF = 512
+	}
+	if p.FilterBruteMax <= 0 {
+		p.FilterBruteMax = def.FilterBruteMax
+	}
+	if p.FilterMaxProbe <= 0 {
+		p.FilterMaxProbe = def.FilterMaxProbe
 	}
 }
 
@@ -329,6 +359,8 @@ func (o *Options) Validate() error {
 		return fmt.Errorf("%w: MaxSLSize %d, want >= 2", ErrInvalidOptions, o.MaxSLSize)
 	case o.Search.TenantMode > TenantBrute:
 		return fmt.Errorf("%w: TenantMode %d", ErrInvalidOptions, o.Search.TenantMode)
+	case o.Search.FilterMode > FilterInScan:
+		return fmt.Errorf("%w: FilterMode %d", ErrInvalidOptions, o.Search.FilterMode)
 	}
 	return nil
 }

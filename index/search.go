@@ -123,6 +123,13 @@ type QueryStats struct {
 	Heads    int // heads kept after pruning (postings read)
 	Vectors  int // vectors scored
 	Distinct int // distinct results in the final top-k
+	// Plan is what a filtered search did (PlanNone without a filter),
+	// Matches how many vectors its filter selected, and StoredBytes the
+	// bytes of stored vectors a pre-filtered one read (build rows come
+	// through the page cache, coalesced: more than Vectors rows).
+	Plan        FilterPlan
+	Matches     int64
+	StoredBytes int64
 }
 
 // SearchWithStats is Search that also reports the work it did.
@@ -158,7 +165,10 @@ func (ix *Index) search(ws *workspace, q []float32, k int, sp *SearchParams, st 
 		return nil, fmt.Errorf("%w: zero query vector has no cosine", ErrBadInput)
 	}
 	ix.quantizeQuery(ws)
-	ws.filter, ws.slTenant = nil, 0
+	ws.filter, ws.slTenant = params.bits, 0
+	if params.Filter != nil {
+		return ix.searchFilter(ws, q, k, &params, st, pre)
+	}
 	if params.Tenant != 0 {
 		view, err := ix.viewOf(params.Tenant)
 		if err != nil {

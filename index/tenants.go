@@ -302,6 +302,7 @@ func (ix *Index) DropTenant(t uint32) error {
 		b.Set(idKey(keyAccess, id), a.encode())
 	}
 	gone := ix.stageDelete(b, owned)
+	dropLabels := ix.stageLabelDelete(b, gone)
 	for _, id := range gone {
 		// Deleted vectors leave every list (their record keeps vv only).
 		a := recs[id]
@@ -326,6 +327,7 @@ func (ix *Index) DropTenant(t uint32) error {
 		return err
 	}
 	ix.publishDelete(gone)
+	dropLabels()
 	return nil
 }
 

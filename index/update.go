@@ -237,11 +237,13 @@ func (ix *Index) Delete(ids []uint64) (int, error) {
 		ix.wmu.Unlock()
 		return 0, err
 	}
+	dropLabels := ix.stageLabelDelete(b, gone)
 	if err := b.Commit(false); err != nil {
 		ix.wmu.Unlock()
 		return 0, fmt.Errorf("shoal: delete: %w", err)
 	}
 	ix.publishDelete(gone)
+	dropLabels()
 	for t, ids := range revoke {
 		ix.ten.lists.Remove(t, ids...)
 		ix.noteShortlistStale(len(ids))

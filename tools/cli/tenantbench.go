@@ -89,20 +89,27 @@ func runTenantBench(ctx context.Context, env *Env, args []string) error {
 	if err := parseValid(fs, args, &o); err != nil {
 		return err
 	}
-	stop, err := startCPUProfile(o.cpuprofile)
+	return runReport(env, o.cpuprofile, o.jsonOut, func() (*tenantBenchReport, error) { return o.Run(ctx, env) })
+}
+
+// runReport runs a benchmark under an optional CPU profile and a GC
+// target of 25 %, prints its report and writes it as JSON to jsonOut
+// (none for "").
+func runReport[R interface{ print(io.Writer) }](env *Env, cpuprofile, jsonOut string, run func() (R, error)) error {
+	stop, err := startCPUProfile(cpuprofile)
 	if err != nil {
 		return err
 	}
 	defer stop()
 	defer lowerGC()()
-	rep, err := o.Run(ctx, env)
+	rep, err := run()
 	if err != nil {
 		return err
 	}
 	rep.print(env.Stdout)
-	if o.jsonOut != "" {
+	if jsonOut != "" {
 		b, _ := json.MarshalIndent(rep, "", "  ")
-		return os.WriteFile(o.jsonOut, append(b, '\n'), 0o644)
+		return os.WriteFile(jsonOut, append(b, '\n'), 0o644)
 	}
 	return nil
 }
