@@ -331,6 +331,10 @@ func (ix *Index) DropTenant(t uint32) error {
 	return nil
 }
 
+// tenantLoadBatch is how many tenants' ids loadTenants gathers before it
+// adds them to their lists (a variable for tests).
+var tenantLoadBatch = 4096
+
 // loadTenants rebuilds the tenant state at Open from its records.
 func (ix *Index) loadTenants() error {
 	ts := newTenants()
@@ -350,7 +354,7 @@ func (ix *Index) loadTenants() error {
 			if _, err := ts.lists.Add(t, ids...); err != nil {
 				return fmt.Errorf("%w: access record names tenant %d: %v", ErrCorrupt, t, err)
 			}
-			byTenant[t] = ids[:0]
+			delete(byTenant, t)
 		}
 		return nil
 	}
@@ -367,7 +371,7 @@ func (ix *Index) loadTenants() error {
 		for _, t := range a.readers() {
 			byTenant[t] = append(byTenant[t], id)
 		}
-		if len(byTenant) > 4096 {
+		if len(byTenant) > tenantLoadBatch {
 			return flush()
 		}
 		return nil

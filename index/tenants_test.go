@@ -111,6 +111,7 @@ func TestTenantIsolation(t *testing.T) {
 	}
 	ix := openTenantTest(t, dir)
 	defer func() { ix.Close() }()
+	defer func(v int) { tenantLoadBatch = v }(tenantLoadBatch)
 	m := newTenantModel(data, dim)
 	rng := rand.New(rand.NewPCG(7, 8))
 	for tn := uint32(1); tn <= tenants; tn++ {
@@ -235,6 +236,7 @@ func TestTenantIsolation(t *testing.T) {
 			}
 		case 8:
 			what = "reopen"
+			tenantLoadBatch = 1 + step%3 // Open adds the lists in small batches
 			if err := ix.Close(); err != nil {
 				t.Fatal(err)
 			}

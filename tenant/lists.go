@@ -119,6 +119,10 @@ func (l *Lists) change(t ID, ids []uint64, add bool) (int, error) {
 	}
 	tl.mu.Lock()
 	defer tl.mu.Unlock()
+	// Copy only when something changes.
+	if !slices.ContainsFunc(ids, func(id uint64) bool { return tl.bm.Contains(id) != add }) {
+		return 0, nil
+	}
 	bm := tl.bm.Clone()
 	n := 0
 	for _, id := range ids {
