@@ -36,6 +36,14 @@ import (
 //	's' tenant u32 (BE), posting u32  → rows u32 LE, centroid f32 LE × dim
 //	                                                        one shortlist of the tenant
 //
+// Concurrency: tenant writes (CreateTenant, DropTenant, UpsertOwned, Own,
+// Grant, Revoke, and upserts or deletes of vectors tenants may read) are
+// serialised with the other writers; searches never wait for them. A
+// tenant search that overlaps a write may miss what the write changes,
+// including rows a split of one of its shortlists moved to the new
+// shortlist (the rule upserts follow; splits and merges of the shared
+// postings give the stronger guarantee of publish.go).
+//
 // The value version vv counts upserts of an id with an access record;
 // shortlist rows carry it in their version byte, so a row is current when
 // its id is live, its vv is the id's and the tenant may read the id. (The
