@@ -46,7 +46,7 @@ process RSS, and the RSS the per-tenant indexes add when all are open.`
 type tenantBenchOptions struct {
 	index, data, queries, workload, perTenant string
 	plain                                     string
-	k, maxQ                                   int
+	k, maxQ, maxSL                            int
 	ef, nprobe                                intList
 	cache                                     sizeFlag
 	modes                                     string
@@ -80,6 +80,7 @@ func runTenantBench(ctx context.Context, env *Env, args []string) error {
 	fs.StringVar(&o.perTenant, "pertenant", "", "directory of the per-tenant indexes (built if missing); empty skips them")
 	fs.IntVar(&o.k, "k", 10, "neighbours per query")
 	fs.IntVar(&o.maxQ, "nq", 0, "use only the first nq queries")
+	fs.IntVar(&o.maxSL, "maxsl", 0, "Curator's max_sl_size, rows per shortlist before it splits (Options.MaxSLSize; 0: default 256; applies to loading)")
 	fs.Var(&o.ef, "ef", "curator search_ef values, a list (default 256,512,1024)")
 	fs.Var(&o.nprobe, "nprobe", "nprobe values of shared and pertenant, a list (default 16,32,64)")
 	fs.Var(&o.cache, "cache", "posting cache budget of every index, 0 for none (default 0: every read from disk)")
@@ -277,7 +278,7 @@ func (o *tenantBenchOptions) Run(ctx context.Context, env *Env) (*tenantBenchRep
 		px.Close()
 		debug.FreeOSMemory()
 	}
-	ix, err := index.Open(o.index, &index.Options{CacheBytes: cacheOption(o.cache)})
+	ix, err := index.Open(o.index, &index.Options{CacheBytes: cacheOption(o.cache), MaxSLSize: o.maxSL})
 	if err != nil {
 		return nil, err
 	}
