@@ -1,7 +1,6 @@
 package index
 
 import (
-	"errors"
 	"fmt"
 	"slices"
 
@@ -91,30 +90,9 @@ func (ix *Index) searchShortlists(ws *workspace, k int, sp *SearchParams, st *Qu
 }
 
 // searchBrute scores every vector on the tenant's access list (ws.filter):
-// exact pre-filtering, reading each stored vector.
+// exact pre-filtering, reading the stored vectors a chunk at a time
+// (searchBits).
 func (ix *Index) searchBrute(ws *workspace, k int, st *QueryStats) ([]Result, error) {
-	ws.top.reset(k)
-	ws.vecs = 0
-	ver := []uint8{0}
-	id1 := []uint64{0}
-	it := ws.filter.Iterator()
-	for it.HasNext() {
-		id := it.Next()
-		st := ix.vers.get(id)
-		if st&stateLive == 0 {
-			continue
-		}
-		row, err := ix.storedRow(id)
-		if errors.Is(err, ErrNotFound) {
-			continue // deleted meanwhile
-		}
-		if err != nil {
-			return nil, err
-		}
-		id1[0], ver[0] = id, st&versionMask
-		ws.stored = true
-		ix.score(ws, id1, ver, row)
-		ws.stored = false
-	}
-	return ix.results(ws, 0, 0, st), nil
+	res, _, err := ix.searchBits(ws, k, st)
+	return res, err
 }
