@@ -84,7 +84,31 @@ func TestBadInput(t *testing.T) {
 		{"search filter", func() error {
 			_, err := c.Vectors.Search(ctx, &shoalv1.SearchRequest{Collection: "docs", Query: q, TopK: 1, Filter: &shoalv1.Filter{AllOf: []string{"a"}}})
 			return err
-		}, codes.Unimplemented},
+		}, codes.InvalidArgument},
+		{"search malformed filter", func() error {
+			_, err := c.Vectors.Search(ctx, &shoalv1.SearchRequest{Collection: "docs", Query: q, TopK: 1, FilterExpr: "1 AND (2"})
+			return err
+		}, codes.InvalidArgument},
+		{"set labels of a missing id", func() error {
+			_, err := c.Vectors.SetLabels(ctx, &shoalv1.SetLabelsRequest{Collection: "docs", Vectors: []*shoalv1.LabelSet{{Id: 1000, Labels: []uint32{1}}, {Id: 5000, Labels: []uint32{1}}}})
+			return err
+		}, codes.NotFound},
+		{"set labels oversized", func() error {
+			vs := make([]*shoalv1.LabelSet, 101)
+			for i := range vs {
+				vs[i] = &shoalv1.LabelSet{Id: uint64(1000 + i)}
+			}
+			_, err := c.Vectors.SetLabels(ctx, &shoalv1.SetLabelsRequest{Collection: "docs", Vectors: vs})
+			return err
+		}, codes.ResourceExhausted},
+		{"set labels unknown collection", func() error {
+			_, err := c.Vectors.SetLabels(ctx, &shoalv1.SetLabelsRequest{Collection: "nope", Vectors: []*shoalv1.LabelSet{{Id: 1000}}})
+			return err
+		}, codes.NotFound},
+		{"set labels expired deadline", func() error {
+			_, err := c.Vectors.SetLabels(expired, &shoalv1.SetLabelsRequest{Collection: "docs", Vectors: []*shoalv1.LabelSet{{Id: 1000, Labels: []uint32{1}}}})
+			return err
+		}, codes.DeadlineExceeded},
 		{"search unknown collection", func() error {
 			_, err := c.Vectors.Search(ctx, &shoalv1.SearchRequest{Collection: "nope", Query: q, TopK: 1})
 			return err

@@ -32,7 +32,7 @@ func (s *searchArgs) resolve(c *collection) error {
 	return err
 }
 
-func (a vectorsAPI) searchArgs(ctx context.Context, tenant string, topK uint32, p *shoalv1.SearchParams, f *shoalv1.Filter, vectors bool) (searchArgs, error) {
+func (a vectorsAPI) searchArgs(ctx context.Context, tenant string, topK uint32, p *shoalv1.SearchParams, f *shoalv1.Filter, expr string, vectors bool) (searchArgs, error) {
 	tname, err := scope(ctx, tenant)
 	if err != nil {
 		return searchArgs{}, err
@@ -46,19 +46,21 @@ func (a vectorsAPI) searchArgs(ctx context.Context, tenant string, topK uint32, 
 		return searchArgs{}, status.Errorf(codes.InvalidArgument, "nprobe %d above the maximum %d", p.GetNprobe(), 1<<16)
 	case p.GetBeam() > 1<<16:
 		return searchArgs{}, status.Errorf(codes.InvalidArgument, "beam %d above the maximum %d", p.GetBeam(), 1<<16)
-	case len(f.GetAllOf())+len(f.GetAnyOf())+len(f.GetNoneOf()) > 0:
-		return searchArgs{}, status.Error(codes.Unimplemented, "label filters are not implemented yet")
+	}
+	fe, err := parseFilter(f, expr)
+	if err != nil {
+		return searchArgs{}, err
 	}
 	return searchArgs{
 		k:       int(topK),
-		params:  &index.SearchParams{NProbe: int(p.GetNprobe()), Epsilon: p.GetEpsilon(), Beam: int(p.GetBeam())},
+		params:  &index.SearchParams{NProbe: int(p.GetNprobe()), Epsilon: p.GetEpsilon(), Beam: int(p.GetBeam()), Filter: fe},
 		vectors: vectors,
 		tenant:  tname,
 	}, nil
 }
 
 func (a vectorsAPI) Search(ctx context.Context, req *shoalv1.SearchRequest) (*shoalv1.SearchResponse, error) {
-	args, err := a.searchArgs(ctx, req.GetTenant(), req.GetTopK(), req.GetParams(), req.GetFilter(), req.GetIncludeVectors())
+	args, err := a.searchArgs(ctx, req.GetTenant(), req.GetTopK(), req.GetParams(), req.GetFilter(), req.GetFilterExpr(), req.GetIncludeVectors())
 	if err != nil {
 		return nil, err
 	}
@@ -84,7 +86,7 @@ func (a vectorsAPI) Search(ctx context.Context, req *shoalv1.SearchRequest) (*sh
 }
 
 func (a vectorsAPI) SearchBatch(ctx context.Context, req *shoalv1.SearchBatchRequest) (*shoalv1.SearchBatchResponse, error) {
-	args, err := a.searchArgs(ctx, req.GetTenant(), req.GetTopK(), req.GetParams(), req.GetFilter(), req.GetIncludeVectors())
+	args, err := a.searchArgs(ctx, req.GetTenant(), req.GetTopK(), req.GetParams(), req.GetFilter(), req.GetFilterExpr(), req.GetIncludeVectors())
 	if err != nil {
 		return nil, err
 	}

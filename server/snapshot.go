@@ -39,7 +39,7 @@ import (
 // collection wait for the snapshot (it reads about as fast as the disk
 // and zstd allow: see docs/server.md).
 //
-// # Format (version 1)
+// # Format (version 2; version 1 is read too)
 //
 // A snapshot is a directory:
 //
@@ -51,7 +51,7 @@ import (
 // file synced, and renamed into place: a snapshot directory that exists
 // is complete.
 //
-// The manifest (JSON): format "shoal.snapshot", version 1, the source
+// The manifest (JSON): format "shoal.snapshot", version 2, the source
 // collection's name and config, its tenants (name and the index's
 // number), the vector count, and per chunk file its name, vector count,
 // raw (decompressed) and compressed sizes and the SHA-256 of the
@@ -60,16 +60,21 @@ import (
 //
 // A chunk, decompressed (little-endian):
 //
-//	"SHSNAP01"                 8-byte magic
+//	"SHSNAP02"                 8-byte magic
 //	n u32, dim u32             vectors in the chunk, their dimension
 //	n × id u64                 increasing, across the whole snapshot
 //	n × owner u32              owner tenant, 0 for none
 //	n × grants u32             number of tenants each vector is granted to
+//	n × labels u32             number of labels of each vector
 //	Σgrants × tenant u32       the granted tenants, vector by vector
+//	Σlabels × label u32        the labels (ascending), vector by vector
 //	4 × n·dim bytes            the float32 values in row order, split in
 //	                           byte planes (byte 0 of every value, then
 //	                           byte 1, ...): sign and exponent bytes sit
 //	                           together, so zstd finds their redundancy
+//
+// Version 1 (magic "SHSNAP01") has no label counts and no labels; its
+// vectors restore without labels.
 //
 // Vectors are stored as float32 as Get returns them (decoded from the
 // collection's element type, normalised for cosine), so restoring into
@@ -77,9 +82,10 @@ import (
 
 const (
 	snapshotFormat   = "shoal.snapshot"
-	snapshotVersion  = 1
+	snapshotVersion  = 2
 	snapshotManifest = "manifest.json"
-	chunkMagic       = "SHSNAP01"
+	chunkMagic       = "SHSNAP02"
+	chunkMagicV1     = "SHSNAP01" // version 1: no labels
 	// chunkValueBytes bounds the value bytes of one chunk (its memory
 	// while it is encoded or decoded).
 	chunkValueBytes = 8 << 20
@@ -218,7 +224,11 @@ func (s *Server) writeSnapshot(ctx context.Context, c *collection, dir string) (
 		part := ids[first:min(first+per, len(ids))]
 		t0 = time.Now()
 		err := c.ix.ReadSorted(part, func(i int, v []float32, owner uint32, granted []uint32) error {
-			ch.add(part[i], owner, granted, v)
+			labels, err := c.ix.Labels(part[i])
+			if err != nil {
+				return fmt.Errorf("labels of id %d: %w", part[i], err)
+			}
+			ch.add(part[i], owner, granted, labels, v)
 			return nil
 		})
 		if err != nil {
@@ -297,32 +307,37 @@ type chunk struct {
 	owners  []uint32
 	counts  []uint32
 	granted []uint32
+	lcounts []uint32 // labels per vector
+	labels  []uint32
 	values  []float32
 }
 
 func (c *chunk) reset(dim int) {
 	c.dim = dim
 	c.ids, c.owners, c.counts, c.granted, c.values = c.ids[:0], c.owners[:0], c.counts[:0], c.granted[:0], c.values[:0]
+	c.lcounts, c.labels = c.lcounts[:0], c.labels[:0]
 }
 
-func (c *chunk) add(id uint64, owner uint32, granted []uint32, v []float32) {
+func (c *chunk) add(id uint64, owner uint32, granted, labels []uint32, v []float32) {
 	c.ids = append(c.ids, id)
 	c.owners = append(c.owners, owner)
 	c.counts = append(c.counts, uint32(len(granted)))
 	c.granted = append(c.granted, granted...)
+	c.lcounts = append(c.lcounts, uint32(len(labels)))
+	c.labels = append(c.labels, labels...)
 	c.values = append(c.values, v...)
 }
 
 func (c *chunk) encode() []byte {
 	n := len(c.ids)
-	b := make([]byte, 0, 16+16*n+4*len(c.granted)+4*len(c.values))
+	b := make([]byte, 0, 16+20*n+4*len(c.granted)+4*len(c.labels)+4*len(c.values))
 	b = append(b, chunkMagic...)
 	b = binary.LittleEndian.AppendUint32(b, uint32(n))
 	b = binary.LittleEndian.AppendUint32(b, uint32(c.dim))
 	for _, id := range c.ids {
 		b = binary.LittleEndian.AppendUint64(b, id)
 	}
-	for _, xs := range [][]uint32{c.owners, c.counts, c.granted} {
+	for _, xs := range [][]uint32{c.owners, c.counts, c.lcounts, c.granted, c.labels} {
 		for _, x := range xs {
 			b = binary.LittleEndian.AppendUint32(b, x)
 		}
@@ -339,18 +354,24 @@ func (c *chunk) encode() []byte {
 // errBadChunk reports a chunk that does not decode.
 var errBadChunk = errors.New("server: bad snapshot chunk")
 
-// decode parses a decompressed chunk of vectors of dimension dim.
+// decode parses a decompressed chunk (of either version) of vectors of
+// dimension dim.
 func (c *chunk) decode(b []byte, dim int) error {
 	c.reset(dim)
-	if len(b) < 16 || string(b[:8]) != chunkMagic {
+	if len(b) < 16 || (string(b[:8]) != chunkMagic && string(b[:8]) != chunkMagicV1) {
 		return fmt.Errorf("%w: no header", errBadChunk)
+	}
+	v1 := string(b[:8]) == chunkMagicV1
+	perVector := uint64(20) // id, owner, grants, labels
+	if v1 {
+		perVector = 16
 	}
 	n := int(binary.LittleEndian.Uint32(b[8:]))
 	if d := int(binary.LittleEndian.Uint32(b[12:])); d != dim {
 		return fmt.Errorf("%w: dimension %d, the manifest says %d", errBadChunk, d, dim)
 	}
 	b = b[16:]
-	if n < 0 || uint64(len(b)) < uint64(n)*16 {
+	if n < 0 || uint64(len(b)) < uint64(n)*perVector {
 		return fmt.Errorf("%w: %d vectors in %d bytes", errBadChunk, n, len(b))
 	}
 	for i := 0; i < n; i++ {
@@ -366,15 +387,25 @@ func (c *chunk) decode(b []byte, dim int) error {
 	}
 	c.owners = u32s(c.owners, n)
 	c.counts = u32s(c.counts, n)
-	total := uint64(0)
+	if !v1 {
+		c.lcounts = u32s(c.lcounts, n)
+	}
+	total, ltotal := uint64(0), uint64(0)
 	for _, k := range c.counts {
 		total += uint64(k)
 	}
+	for _, k := range c.lcounts {
+		ltotal += uint64(k)
+	}
 	nv := uint64(n) * uint64(dim)
-	if uint64(len(b)) != 4*total+4*nv {
-		return fmt.Errorf("%w: %d bytes of grants and values, want %d", errBadChunk, len(b), 4*total+4*nv)
+	if total > uint64(len(b)) || ltotal > uint64(len(b)) || uint64(len(b)) != 4*total+4*ltotal+4*nv {
+		return fmt.Errorf("%w: %d bytes of grants, labels and values, want %d", errBadChunk, len(b), 4*total+4*ltotal+4*nv)
 	}
 	c.granted = u32s(c.granted, int(total))
+	c.labels = u32s(c.labels, int(ltotal))
+	if v1 {
+		c.lcounts = append(c.lcounts, make([]uint32, n)...)
+	}
 	for i := uint64(0); i < nv; i++ {
 		u := uint32(b[i]) | uint32(b[nv+i])<<8 | uint32(b[2*nv+i])<<16 | uint32(b[3*nv+i])<<24
 		c.values = append(c.values, math.Float32frombits(u))
@@ -396,8 +427,8 @@ func readManifest(dir string) (*manifest, error) {
 	if err := json.Unmarshal(b, &m); err != nil || m.Format != snapshotFormat {
 		return nil, status.Errorf(codes.InvalidArgument, "%s is not a Shoal snapshot manifest", filepath.Join(dir, snapshotManifest))
 	}
-	if m.Version != snapshotVersion {
-		return nil, status.Errorf(codes.FailedPrecondition, "snapshot version %d; this server reads version %d", m.Version, snapshotVersion)
+	if m.Version != snapshotVersion && m.Version != 1 {
+		return nil, status.Errorf(codes.FailedPrecondition, "snapshot version %d; this server reads versions 1 to %d", m.Version, snapshotVersion)
 	}
 	var n uint64
 	for _, f := range m.Files {
@@ -510,6 +541,8 @@ func (s *Server) restoreInto(ctx context.Context, c *collection, dir string, m *
 		return err
 	}
 	grants := map[uint32][]uint64{}
+	var labelled []uint64 // ids with labels, and their labels
+	var labels [][]uint32
 	var ch chunk
 	var raw []byte
 	last, seen := uint64(0), false
@@ -527,7 +560,7 @@ func (s *Server) restoreInto(ctx context.Context, c *collection, dir string, m *
 		if err := ch.decode(raw, m.Config.Dim); err != nil || uint64(len(ch.ids)) != f.Vectors {
 			return status.Errorf(codes.DataLoss, "snapshot file %s: %v (%d vectors, the manifest says %d)", f.Name, err, len(ch.ids), f.Vectors)
 		}
-		g := 0
+		g, l := 0, 0
 		for i, id := range ch.ids {
 			if seen && id <= last {
 				return status.Errorf(codes.DataLoss, "snapshot file %s: id %d after %d", f.Name, id, last)
@@ -544,6 +577,11 @@ func (s *Server) restoreInto(ctx context.Context, c *collection, dir string, m *
 				grants[t] = append(grants[t], id)
 			}
 			g += int(ch.counts[i])
+			if k := int(ch.lcounts[i]); k > 0 {
+				labelled = append(labelled, id)
+				labels = append(labels, slices.Clone(ch.labels[l:l+k]))
+				l += k
+			}
 			p := pending[owner]
 			if p == nil {
 				p = &batch{}
@@ -562,6 +600,12 @@ func (s *Server) restoreInto(ctx context.Context, c *collection, dir string, m *
 	for owner := range pending {
 		if err := flush(owner); err != nil {
 			return err
+		}
+	}
+	for first := 0; first < len(labelled); first += restoreBatch {
+		hi := min(first+restoreBatch, len(labelled))
+		if err := c.ix.SetLabels(labelled[first:hi], labels[first:hi]); err != nil {
+			return status.Errorf(codes.DataLoss, "snapshot labels: %v", err)
 		}
 	}
 	for t, ids := range grants {

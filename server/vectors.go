@@ -31,6 +31,27 @@ func tenantNumber(c *collection, name string) (uint32, error) {
 	return c.tenantID(name)
 }
 
+// begin starts a data call on a collection for the tenant the caller's
+// key allows (requested, or the key's own): it checks the batch of n
+// items named what, acquires the collection (the caller releases it) and
+// returns the tenant's name and number in it ("" and 0 for none).
+func (a vectorsAPI) begin(ctx context.Context, requested, coll, what string, n int) (c *collection, t uint32, tname string, err error) {
+	if tname, err = scope(ctx, requested); err != nil {
+		return nil, 0, "", err
+	}
+	if err := a.checkBatch(what, n); err != nil {
+		return nil, 0, "", err
+	}
+	if c, err = a.acquire(coll); err != nil {
+		return nil, 0, "", err
+	}
+	if t, err = tenantNumber(c, tname); err != nil {
+		c.release()
+		return nil, 0, "", err
+	}
+	return c, t, tname, nil
+}
+
 func (a vectorsAPI) Upsert(ctx context.Context, req *shoalv1.UpsertRequest) (*shoalv1.UpsertResponse, error) {
 	n, err := a.upsert(ctx, req)
 	if err != nil {
@@ -42,22 +63,11 @@ func (a vectorsAPI) Upsert(ctx context.Context, req *shoalv1.UpsertRequest) (*sh
 // upsert checks and applies one upsert message; it returns the number of
 // vectors stored.
 func (a vectorsAPI) upsert(ctx context.Context, req *shoalv1.UpsertRequest) (int, error) {
-	tname, err := scope(ctx, req.GetTenant())
-	if err != nil {
-		return 0, err
-	}
-	if err := a.checkBatch("vectors", len(req.GetVectors())); err != nil {
-		return 0, err
-	}
-	c, err := a.acquire(req.GetCollection())
+	c, t, _, err := a.begin(ctx, req.GetTenant(), req.GetCollection(), "vectors", len(req.GetVectors()))
 	if err != nil {
 		return 0, err
 	}
 	defer c.release()
-	t, err := tenantNumber(c, tname)
-	if err != nil {
-		return 0, err
-	}
 	ids := make([]uint64, len(req.GetVectors()))
 	vecs := make([][]float32, len(ids))
 	seen := make(map[uint64]int, len(ids))
@@ -112,22 +122,11 @@ func (a vectorsAPI) UpsertStream(stream grpc.ClientStreamingServer[shoalv1.Upser
 }
 
 func (a vectorsAPI) Delete(ctx context.Context, req *shoalv1.DeleteRequest) (*shoalv1.DeleteResponse, error) {
-	tname, err := scope(ctx, req.GetTenant())
-	if err != nil {
-		return nil, err
-	}
-	if err := a.checkBatch("ids", len(req.GetIds())); err != nil {
-		return nil, err
-	}
-	c, err := a.acquire(req.GetCollection())
+	c, t, tname, err := a.begin(ctx, req.GetTenant(), req.GetCollection(), "ids", len(req.GetIds()))
 	if err != nil {
 		return nil, err
 	}
 	defer c.release()
-	t, err := tenantNumber(c, tname)
-	if err != nil {
-		return nil, err
-	}
 	defer c.writing()()
 	ids := req.GetIds()
 	if t != 0 {
@@ -148,22 +147,11 @@ func (a vectorsAPI) Delete(ctx context.Context, req *shoalv1.DeleteRequest) (*sh
 }
 
 func (a vectorsAPI) Get(ctx context.Context, req *shoalv1.GetRequest) (*shoalv1.GetResponse, error) {
-	tname, err := scope(ctx, req.GetTenant())
-	if err != nil {
-		return nil, err
-	}
-	if err := a.checkBatch("ids", len(req.GetIds())); err != nil {
-		return nil, err
-	}
-	c, err := a.acquire(req.GetCollection())
+	c, t, _, err := a.begin(ctx, req.GetTenant(), req.GetCollection(), "ids", len(req.GetIds()))
 	if err != nil {
 		return nil, err
 	}
 	defer c.release()
-	t, err := tenantNumber(c, tname)
-	if err != nil {
-		return nil, err
-	}
 	resp := &shoalv1.GetResponse{}
 	for i, id := range req.GetIds() {
 		if i%256 == 0 {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/shoaldb/shoal/index"
+	"github.com/shoaldb/shoal/index/filter"
 	"github.com/shoaldb/shoal/internal/vecfile"
 )
 
@@ -28,6 +29,7 @@ type searchOptions struct {
 	tenant  uint
 	tmode   string
 	ef      int
+	filter  string // -filter, the label filter's text (filter.Parse); "" for none
 }
 
 func (o *searchOptions) Validate() error {
@@ -40,8 +42,24 @@ func (o *searchOptions) Validate() error {
 	if o.tenant > 1<<32-1 {
 		return fmt.Errorf("-tenant %d, want at most 4294967295", o.tenant)
 	}
-	_, err := parseTenantMode(o.tmode)
+	if _, err := parseTenantMode(o.tmode); err != nil {
+		return err
+	}
+	_, err := o.parseFilter()
 	return err
+}
+
+// parseFilter parses -filter: nil for none. Labels are numeric ids (an
+// index keeps no label names).
+func (o *searchOptions) parseFilter() (*filter.Expr, error) {
+	if o.filter == "" {
+		return nil, nil
+	}
+	e, err := filter.Parse(o.filter, nil)
+	if err != nil {
+		return nil, fmt.Errorf("-filter %q: %w", o.filter, err)
+	}
+	return e, nil
 }
 
 // parseTenantMode parses -tenant-mode.
@@ -68,6 +86,7 @@ func runSearch(ctx context.Context, env *Env, args []string) error {
 	fs.UintVar(&o.tenant, "tenant", 0, "search as this tenant: only the vectors it may read (0: none)")
 	fs.StringVar(&o.tmode, "tenant-mode", "shortlists", "how a tenant search runs: shortlists, scan (the shared index, filtered) or brute")
 	fs.IntVar(&o.ef, "ef", 512, "rows a tenant's shortlist search reads at least (Curator's search_ef)")
+	fs.StringVar(&o.filter, "filter", "", "search only vectors whose labels match this expression of label ids, e.g. '3 AND (7 OR 9) AND NOT 12'")
 	if err := parseValid(fs, args, &o); err != nil {
 		return err
 	}
@@ -100,7 +119,11 @@ func (o *searchOptions) Run(ctx context.Context, env *Env) error {
 		defer w.Close()
 	}
 	mode, _ := parseTenantMode(o.tmode)
-	sp := &index.SearchParams{NProbe: o.nprobe, Epsilon: o.eps, Tenant: uint32(o.tenant), TenantMode: mode, SearchEF: o.ef}
+	fe, err := o.parseFilter()
+	if err != nil {
+		return err
+	}
+	sp := &index.SearchParams{NProbe: o.nprobe, Epsilon: o.eps, Tenant: uint32(o.tenant), TenantMode: mode, SearchEF: o.ef, Filter: fe}
 	lat := make([]float64, nq)
 	hits := 0
 	row := make([]int32, o.k)

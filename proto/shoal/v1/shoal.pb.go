@@ -202,7 +202,7 @@ func (x ImportJob_State) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use ImportJob_State.Descriptor instead.
 func (ImportJob_State) EnumDescriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{44, 0}
+	return file_shoal_proto_rawDescGZIP(), []int{47, 0}
 }
 
 // Shape and tuning of a collection. Zero fields take the server defaults.
@@ -835,8 +835,8 @@ type Vector struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
 	Id     uint64                 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
 	Values []float32              `protobuf:"fixed32,2,rep,packed,name=values,proto3" json:"values,omitempty"` // exactly the collection's dim; finite
-	// Labels for filtered search (reserved: label filters are not
-	// implemented yet; a non-empty list is UNIMPLEMENTED).
+	// Labels at upsert (reserved: not implemented yet; a non-empty list is
+	// UNIMPLEMENTED). Set labels with VectorService.SetLabels.
 	Labels        []string `protobuf:"bytes,3,rep,name=labels,proto3" json:"labels,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1283,9 +1283,10 @@ func (x *SearchParams) GetBeam() uint32 {
 	return 0
 }
 
-// Label filter (reserved: not implemented yet; a non-empty filter is
-// UNIMPLEMENTED). A vector matches if it has every label of all_of, at
-// least one of any_of (when any_of is not empty), and none of none_of.
+// Label filter, the structured form of filter_expr. A vector matches if
+// it has every label of all_of, at least one of any_of (when any_of is
+// not empty), and none of none_of. Labels are label ids written in
+// decimal ("7"); names are not supported yet (INVALID_ARGUMENT).
 type Filter struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	AllOf         []string               `protobuf:"bytes,1,rep,name=all_of,json=allOf,proto3" json:"all_of,omitempty"`
@@ -1357,8 +1358,15 @@ type SearchRequest struct {
 	Tenant         string  `protobuf:"bytes,5,opt,name=tenant,proto3" json:"tenant,omitempty"`
 	Filter         *Filter `protobuf:"bytes,6,opt,name=filter,proto3" json:"filter,omitempty"`
 	IncludeVectors bool    `protobuf:"varint,7,opt,name=include_vectors,json=includeVectors,proto3" json:"include_vectors,omitempty"` // return each hit's stored vector
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// Label filter in the text syntax of package index/filter: label ids
+	// in decimal combined with AND, OR, NOT and parentheses, e.g.
+	// "3 AND (7 OR 9) AND NOT 12". Only vectors whose labels match are
+	// searched. Malformed text (or a label name: names are not supported
+	// yet) is INVALID_ARGUMENT with the parser's message. At most one of
+	// filter and filter_expr may be set.
+	FilterExpr    string `protobuf:"bytes,8,opt,name=filter_expr,json=filterExpr,proto3" json:"filter_expr,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *SearchRequest) Reset() {
@@ -1438,6 +1446,13 @@ func (x *SearchRequest) GetIncludeVectors() bool {
 		return x.IncludeVectors
 	}
 	return false
+}
+
+func (x *SearchRequest) GetFilterExpr() string {
+	if x != nil {
+		return x.FilterExpr
+	}
+	return ""
 }
 
 type Hit struct {
@@ -1553,6 +1568,7 @@ type SearchBatchRequest struct {
 	Tenant         string                 `protobuf:"bytes,5,opt,name=tenant,proto3" json:"tenant,omitempty"`
 	Filter         *Filter                `protobuf:"bytes,6,opt,name=filter,proto3" json:"filter,omitempty"`
 	IncludeVectors bool                   `protobuf:"varint,7,opt,name=include_vectors,json=includeVectors,proto3" json:"include_vectors,omitempty"`
+	FilterExpr     string                 `protobuf:"bytes,8,opt,name=filter_expr,json=filterExpr,proto3" json:"filter_expr,omitempty"` // as in SearchRequest; applies to every query
 	unknownFields  protoimpl.UnknownFields
 	sizeCache      protoimpl.SizeCache
 }
@@ -1634,6 +1650,13 @@ func (x *SearchBatchRequest) GetIncludeVectors() bool {
 		return x.IncludeVectors
 	}
 	return false
+}
+
+func (x *SearchBatchRequest) GetFilterExpr() string {
+	if x != nil {
+		return x.FilterExpr
+	}
+	return ""
 }
 
 type Query struct {
@@ -1724,6 +1747,166 @@ func (x *SearchBatchResponse) GetResults() []*SearchResponse {
 	return nil
 }
 
+// The labels of one vector: label ids, in any order, duplicates ignored;
+// empty removes them all. At most 4096 distinct labels a vector.
+type LabelSet struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            uint64                 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	Labels        []uint32               `protobuf:"varint,2,rep,packed,name=labels,proto3" json:"labels,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LabelSet) Reset() {
+	*x = LabelSet{}
+	mi := &file_shoal_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LabelSet) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LabelSet) ProtoMessage() {}
+
+func (x *LabelSet) ProtoReflect() protoreflect.Message {
+	mi := &file_shoal_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LabelSet.ProtoReflect.Descriptor instead.
+func (*LabelSet) Descriptor() ([]byte, []int) {
+	return file_shoal_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *LabelSet) GetId() uint64 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+func (x *LabelSet) GetLabels() []uint32 {
+	if x != nil {
+		return x.Labels
+	}
+	return nil
+}
+
+type SetLabelsRequest struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Collection string                 `protobuf:"bytes,1,opt,name=collection,proto3" json:"collection,omitempty"`
+	Vectors    []*LabelSet            `protobuf:"bytes,2,rep,name=vectors,proto3" json:"vectors,omitempty"` // at most the server's max batch; ids distinct
+	// Label as this tenant (a tenant key always labels as its own): every
+	// id must hold a vector the tenant owns.
+	Tenant        string `protobuf:"bytes,3,opt,name=tenant,proto3" json:"tenant,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetLabelsRequest) Reset() {
+	*x = SetLabelsRequest{}
+	mi := &file_shoal_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetLabelsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetLabelsRequest) ProtoMessage() {}
+
+func (x *SetLabelsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_shoal_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetLabelsRequest.ProtoReflect.Descriptor instead.
+func (*SetLabelsRequest) Descriptor() ([]byte, []int) {
+	return file_shoal_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *SetLabelsRequest) GetCollection() string {
+	if x != nil {
+		return x.Collection
+	}
+	return ""
+}
+
+func (x *SetLabelsRequest) GetVectors() []*LabelSet {
+	if x != nil {
+		return x.Vectors
+	}
+	return nil
+}
+
+func (x *SetLabelsRequest) GetTenant() string {
+	if x != nil {
+		return x.Tenant
+	}
+	return ""
+}
+
+type SetLabelsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Updated       uint64                 `protobuf:"varint,1,opt,name=updated,proto3" json:"updated,omitempty"` // vectors whose labels were set
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetLabelsResponse) Reset() {
+	*x = SetLabelsResponse{}
+	mi := &file_shoal_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetLabelsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetLabelsResponse) ProtoMessage() {}
+
+func (x *SetLabelsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_shoal_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetLabelsResponse.ProtoReflect.Descriptor instead.
+func (*SetLabelsResponse) Descriptor() ([]byte, []int) {
+	return file_shoal_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *SetLabelsResponse) GetUpdated() uint64 {
+	if x != nil {
+		return x.Updated
+	}
+	return 0
+}
+
 type CreateTenantRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Collection    string                 `protobuf:"bytes,1,opt,name=collection,proto3" json:"collection,omitempty"`
@@ -1734,7 +1917,7 @@ type CreateTenantRequest struct {
 
 func (x *CreateTenantRequest) Reset() {
 	*x = CreateTenantRequest{}
-	mi := &file_shoal_proto_msgTypes[25]
+	mi := &file_shoal_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1746,7 +1929,7 @@ func (x *CreateTenantRequest) String() string {
 func (*CreateTenantRequest) ProtoMessage() {}
 
 func (x *CreateTenantRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[25]
+	mi := &file_shoal_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1759,7 +1942,7 @@ func (x *CreateTenantRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateTenantRequest.ProtoReflect.Descriptor instead.
 func (*CreateTenantRequest) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{25}
+	return file_shoal_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *CreateTenantRequest) GetCollection() string {
@@ -1784,7 +1967,7 @@ type CreateTenantResponse struct {
 
 func (x *CreateTenantResponse) Reset() {
 	*x = CreateTenantResponse{}
-	mi := &file_shoal_proto_msgTypes[26]
+	mi := &file_shoal_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1796,7 +1979,7 @@ func (x *CreateTenantResponse) String() string {
 func (*CreateTenantResponse) ProtoMessage() {}
 
 func (x *CreateTenantResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[26]
+	mi := &file_shoal_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1809,7 +1992,7 @@ func (x *CreateTenantResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateTenantResponse.ProtoReflect.Descriptor instead.
 func (*CreateTenantResponse) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{26}
+	return file_shoal_proto_rawDescGZIP(), []int{29}
 }
 
 type DeleteTenantRequest struct {
@@ -1822,7 +2005,7 @@ type DeleteTenantRequest struct {
 
 func (x *DeleteTenantRequest) Reset() {
 	*x = DeleteTenantRequest{}
-	mi := &file_shoal_proto_msgTypes[27]
+	mi := &file_shoal_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1834,7 +2017,7 @@ func (x *DeleteTenantRequest) String() string {
 func (*DeleteTenantRequest) ProtoMessage() {}
 
 func (x *DeleteTenantRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[27]
+	mi := &file_shoal_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1847,7 +2030,7 @@ func (x *DeleteTenantRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteTenantRequest.ProtoReflect.Descriptor instead.
 func (*DeleteTenantRequest) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{27}
+	return file_shoal_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *DeleteTenantRequest) GetCollection() string {
@@ -1872,7 +2055,7 @@ type DeleteTenantResponse struct {
 
 func (x *DeleteTenantResponse) Reset() {
 	*x = DeleteTenantResponse{}
-	mi := &file_shoal_proto_msgTypes[28]
+	mi := &file_shoal_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1884,7 +2067,7 @@ func (x *DeleteTenantResponse) String() string {
 func (*DeleteTenantResponse) ProtoMessage() {}
 
 func (x *DeleteTenantResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[28]
+	mi := &file_shoal_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1897,7 +2080,7 @@ func (x *DeleteTenantResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteTenantResponse.ProtoReflect.Descriptor instead.
 func (*DeleteTenantResponse) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{28}
+	return file_shoal_proto_rawDescGZIP(), []int{31}
 }
 
 type ListTenantsRequest struct {
@@ -1909,7 +2092,7 @@ type ListTenantsRequest struct {
 
 func (x *ListTenantsRequest) Reset() {
 	*x = ListTenantsRequest{}
-	mi := &file_shoal_proto_msgTypes[29]
+	mi := &file_shoal_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1921,7 +2104,7 @@ func (x *ListTenantsRequest) String() string {
 func (*ListTenantsRequest) ProtoMessage() {}
 
 func (x *ListTenantsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[29]
+	mi := &file_shoal_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1934,7 +2117,7 @@ func (x *ListTenantsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTenantsRequest.ProtoReflect.Descriptor instead.
 func (*ListTenantsRequest) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{29}
+	return file_shoal_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *ListTenantsRequest) GetCollection() string {
@@ -1953,7 +2136,7 @@ type ListTenantsResponse struct {
 
 func (x *ListTenantsResponse) Reset() {
 	*x = ListTenantsResponse{}
-	mi := &file_shoal_proto_msgTypes[30]
+	mi := &file_shoal_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1965,7 +2148,7 @@ func (x *ListTenantsResponse) String() string {
 func (*ListTenantsResponse) ProtoMessage() {}
 
 func (x *ListTenantsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[30]
+	mi := &file_shoal_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1978,7 +2161,7 @@ func (x *ListTenantsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTenantsResponse.ProtoReflect.Descriptor instead.
 func (*ListTenantsResponse) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{30}
+	return file_shoal_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *ListTenantsResponse) GetTenants() []string {
@@ -1999,7 +2182,7 @@ type GrantRequest struct {
 
 func (x *GrantRequest) Reset() {
 	*x = GrantRequest{}
-	mi := &file_shoal_proto_msgTypes[31]
+	mi := &file_shoal_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2011,7 +2194,7 @@ func (x *GrantRequest) String() string {
 func (*GrantRequest) ProtoMessage() {}
 
 func (x *GrantRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[31]
+	mi := &file_shoal_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2024,7 +2207,7 @@ func (x *GrantRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GrantRequest.ProtoReflect.Descriptor instead.
 func (*GrantRequest) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{31}
+	return file_shoal_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *GrantRequest) GetCollection() string {
@@ -2056,7 +2239,7 @@ type GrantResponse struct {
 
 func (x *GrantResponse) Reset() {
 	*x = GrantResponse{}
-	mi := &file_shoal_proto_msgTypes[32]
+	mi := &file_shoal_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2068,7 +2251,7 @@ func (x *GrantResponse) String() string {
 func (*GrantResponse) ProtoMessage() {}
 
 func (x *GrantResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[32]
+	mi := &file_shoal_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2081,7 +2264,7 @@ func (x *GrantResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GrantResponse.ProtoReflect.Descriptor instead.
 func (*GrantResponse) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{32}
+	return file_shoal_proto_rawDescGZIP(), []int{35}
 }
 
 type RevokeRequest struct {
@@ -2095,7 +2278,7 @@ type RevokeRequest struct {
 
 func (x *RevokeRequest) Reset() {
 	*x = RevokeRequest{}
-	mi := &file_shoal_proto_msgTypes[33]
+	mi := &file_shoal_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2107,7 +2290,7 @@ func (x *RevokeRequest) String() string {
 func (*RevokeRequest) ProtoMessage() {}
 
 func (x *RevokeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[33]
+	mi := &file_shoal_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2120,7 +2303,7 @@ func (x *RevokeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeRequest.ProtoReflect.Descriptor instead.
 func (*RevokeRequest) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{33}
+	return file_shoal_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *RevokeRequest) GetCollection() string {
@@ -2152,7 +2335,7 @@ type RevokeResponse struct {
 
 func (x *RevokeResponse) Reset() {
 	*x = RevokeResponse{}
-	mi := &file_shoal_proto_msgTypes[34]
+	mi := &file_shoal_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2164,7 +2347,7 @@ func (x *RevokeResponse) String() string {
 func (*RevokeResponse) ProtoMessage() {}
 
 func (x *RevokeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[34]
+	mi := &file_shoal_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2177,7 +2360,7 @@ func (x *RevokeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeResponse.ProtoReflect.Descriptor instead.
 func (*RevokeResponse) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{34}
+	return file_shoal_proto_rawDescGZIP(), []int{37}
 }
 
 type APIKey struct {
@@ -2191,7 +2374,7 @@ type APIKey struct {
 
 func (x *APIKey) Reset() {
 	*x = APIKey{}
-	mi := &file_shoal_proto_msgTypes[35]
+	mi := &file_shoal_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2203,7 +2386,7 @@ func (x *APIKey) String() string {
 func (*APIKey) ProtoMessage() {}
 
 func (x *APIKey) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[35]
+	mi := &file_shoal_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2216,7 +2399,7 @@ func (x *APIKey) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use APIKey.ProtoReflect.Descriptor instead.
 func (*APIKey) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{35}
+	return file_shoal_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *APIKey) GetId() string {
@@ -2249,7 +2432,7 @@ type CreateAPIKeyRequest struct {
 
 func (x *CreateAPIKeyRequest) Reset() {
 	*x = CreateAPIKeyRequest{}
-	mi := &file_shoal_proto_msgTypes[36]
+	mi := &file_shoal_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2261,7 +2444,7 @@ func (x *CreateAPIKeyRequest) String() string {
 func (*CreateAPIKeyRequest) ProtoMessage() {}
 
 func (x *CreateAPIKeyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[36]
+	mi := &file_shoal_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2274,7 +2457,7 @@ func (x *CreateAPIKeyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateAPIKeyRequest.ProtoReflect.Descriptor instead.
 func (*CreateAPIKeyRequest) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{36}
+	return file_shoal_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *CreateAPIKeyRequest) GetTenant() string {
@@ -2294,7 +2477,7 @@ type CreateAPIKeyResponse struct {
 
 func (x *CreateAPIKeyResponse) Reset() {
 	*x = CreateAPIKeyResponse{}
-	mi := &file_shoal_proto_msgTypes[37]
+	mi := &file_shoal_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2306,7 +2489,7 @@ func (x *CreateAPIKeyResponse) String() string {
 func (*CreateAPIKeyResponse) ProtoMessage() {}
 
 func (x *CreateAPIKeyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[37]
+	mi := &file_shoal_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2319,7 +2502,7 @@ func (x *CreateAPIKeyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateAPIKeyResponse.ProtoReflect.Descriptor instead.
 func (*CreateAPIKeyResponse) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{37}
+	return file_shoal_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *CreateAPIKeyResponse) GetKey() *APIKey {
@@ -2345,7 +2528,7 @@ type RevokeAPIKeyRequest struct {
 
 func (x *RevokeAPIKeyRequest) Reset() {
 	*x = RevokeAPIKeyRequest{}
-	mi := &file_shoal_proto_msgTypes[38]
+	mi := &file_shoal_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2357,7 +2540,7 @@ func (x *RevokeAPIKeyRequest) String() string {
 func (*RevokeAPIKeyRequest) ProtoMessage() {}
 
 func (x *RevokeAPIKeyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[38]
+	mi := &file_shoal_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2370,7 +2553,7 @@ func (x *RevokeAPIKeyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeAPIKeyRequest.ProtoReflect.Descriptor instead.
 func (*RevokeAPIKeyRequest) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{38}
+	return file_shoal_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *RevokeAPIKeyRequest) GetId() string {
@@ -2388,7 +2571,7 @@ type RevokeAPIKeyResponse struct {
 
 func (x *RevokeAPIKeyResponse) Reset() {
 	*x = RevokeAPIKeyResponse{}
-	mi := &file_shoal_proto_msgTypes[39]
+	mi := &file_shoal_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2400,7 +2583,7 @@ func (x *RevokeAPIKeyResponse) String() string {
 func (*RevokeAPIKeyResponse) ProtoMessage() {}
 
 func (x *RevokeAPIKeyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[39]
+	mi := &file_shoal_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2413,7 +2596,7 @@ func (x *RevokeAPIKeyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeAPIKeyResponse.ProtoReflect.Descriptor instead.
 func (*RevokeAPIKeyResponse) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{39}
+	return file_shoal_proto_rawDescGZIP(), []int{42}
 }
 
 type ListAPIKeysRequest struct {
@@ -2424,7 +2607,7 @@ type ListAPIKeysRequest struct {
 
 func (x *ListAPIKeysRequest) Reset() {
 	*x = ListAPIKeysRequest{}
-	mi := &file_shoal_proto_msgTypes[40]
+	mi := &file_shoal_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2436,7 +2619,7 @@ func (x *ListAPIKeysRequest) String() string {
 func (*ListAPIKeysRequest) ProtoMessage() {}
 
 func (x *ListAPIKeysRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[40]
+	mi := &file_shoal_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2449,7 +2632,7 @@ func (x *ListAPIKeysRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAPIKeysRequest.ProtoReflect.Descriptor instead.
 func (*ListAPIKeysRequest) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{40}
+	return file_shoal_proto_rawDescGZIP(), []int{43}
 }
 
 type ListAPIKeysResponse struct {
@@ -2461,7 +2644,7 @@ type ListAPIKeysResponse struct {
 
 func (x *ListAPIKeysResponse) Reset() {
 	*x = ListAPIKeysResponse{}
-	mi := &file_shoal_proto_msgTypes[41]
+	mi := &file_shoal_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2473,7 +2656,7 @@ func (x *ListAPIKeysResponse) String() string {
 func (*ListAPIKeysResponse) ProtoMessage() {}
 
 func (x *ListAPIKeysResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[41]
+	mi := &file_shoal_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2486,7 +2669,7 @@ func (x *ListAPIKeysResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAPIKeysResponse.ProtoReflect.Descriptor instead.
 func (*ListAPIKeysResponse) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{41}
+	return file_shoal_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *ListAPIKeysResponse) GetKeys() []*APIKey {
@@ -2508,7 +2691,7 @@ type StartImportRequest struct {
 
 func (x *StartImportRequest) Reset() {
 	*x = StartImportRequest{}
-	mi := &file_shoal_proto_msgTypes[42]
+	mi := &file_shoal_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2520,7 +2703,7 @@ func (x *StartImportRequest) String() string {
 func (*StartImportRequest) ProtoMessage() {}
 
 func (x *StartImportRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[42]
+	mi := &file_shoal_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2533,7 +2716,7 @@ func (x *StartImportRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartImportRequest.ProtoReflect.Descriptor instead.
 func (*StartImportRequest) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{42}
+	return file_shoal_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *StartImportRequest) GetCollection() string {
@@ -2573,7 +2756,7 @@ type GetImportRequest struct {
 
 func (x *GetImportRequest) Reset() {
 	*x = GetImportRequest{}
-	mi := &file_shoal_proto_msgTypes[43]
+	mi := &file_shoal_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2585,7 +2768,7 @@ func (x *GetImportRequest) String() string {
 func (*GetImportRequest) ProtoMessage() {}
 
 func (x *GetImportRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[43]
+	mi := &file_shoal_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2598,7 +2781,7 @@ func (x *GetImportRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetImportRequest.ProtoReflect.Descriptor instead.
 func (*GetImportRequest) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{43}
+	return file_shoal_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *GetImportRequest) GetId() string {
@@ -2622,7 +2805,7 @@ type ImportJob struct {
 
 func (x *ImportJob) Reset() {
 	*x = ImportJob{}
-	mi := &file_shoal_proto_msgTypes[44]
+	mi := &file_shoal_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2634,7 +2817,7 @@ func (x *ImportJob) String() string {
 func (*ImportJob) ProtoMessage() {}
 
 func (x *ImportJob) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[44]
+	mi := &file_shoal_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2647,7 +2830,7 @@ func (x *ImportJob) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ImportJob.ProtoReflect.Descriptor instead.
 func (*ImportJob) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{44}
+	return file_shoal_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *ImportJob) GetId() string {
@@ -2704,7 +2887,7 @@ type CreateSnapshotRequest struct {
 
 func (x *CreateSnapshotRequest) Reset() {
 	*x = CreateSnapshotRequest{}
-	mi := &file_shoal_proto_msgTypes[45]
+	mi := &file_shoal_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2716,7 +2899,7 @@ func (x *CreateSnapshotRequest) String() string {
 func (*CreateSnapshotRequest) ProtoMessage() {}
 
 func (x *CreateSnapshotRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[45]
+	mi := &file_shoal_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2729,7 +2912,7 @@ func (x *CreateSnapshotRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateSnapshotRequest.ProtoReflect.Descriptor instead.
 func (*CreateSnapshotRequest) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{45}
+	return file_shoal_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *CreateSnapshotRequest) GetCollection() string {
@@ -2758,7 +2941,7 @@ type CreateSnapshotResponse struct {
 
 func (x *CreateSnapshotResponse) Reset() {
 	*x = CreateSnapshotResponse{}
-	mi := &file_shoal_proto_msgTypes[46]
+	mi := &file_shoal_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2770,7 +2953,7 @@ func (x *CreateSnapshotResponse) String() string {
 func (*CreateSnapshotResponse) ProtoMessage() {}
 
 func (x *CreateSnapshotResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[46]
+	mi := &file_shoal_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2783,7 +2966,7 @@ func (x *CreateSnapshotResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateSnapshotResponse.ProtoReflect.Descriptor instead.
 func (*CreateSnapshotResponse) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{46}
+	return file_shoal_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *CreateSnapshotResponse) GetDirectory() string {
@@ -2824,7 +3007,7 @@ type RestoreSnapshotRequest struct {
 
 func (x *RestoreSnapshotRequest) Reset() {
 	*x = RestoreSnapshotRequest{}
-	mi := &file_shoal_proto_msgTypes[47]
+	mi := &file_shoal_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2836,7 +3019,7 @@ func (x *RestoreSnapshotRequest) String() string {
 func (*RestoreSnapshotRequest) ProtoMessage() {}
 
 func (x *RestoreSnapshotRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[47]
+	mi := &file_shoal_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2849,7 +3032,7 @@ func (x *RestoreSnapshotRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RestoreSnapshotRequest.ProtoReflect.Descriptor instead.
 func (*RestoreSnapshotRequest) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{47}
+	return file_shoal_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *RestoreSnapshotRequest) GetDirectory() string {
@@ -2874,7 +3057,7 @@ type GetServerStatsRequest struct {
 
 func (x *GetServerStatsRequest) Reset() {
 	*x = GetServerStatsRequest{}
-	mi := &file_shoal_proto_msgTypes[48]
+	mi := &file_shoal_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2886,7 +3069,7 @@ func (x *GetServerStatsRequest) String() string {
 func (*GetServerStatsRequest) ProtoMessage() {}
 
 func (x *GetServerStatsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[48]
+	mi := &file_shoal_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2899,7 +3082,7 @@ func (x *GetServerStatsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetServerStatsRequest.ProtoReflect.Descriptor instead.
 func (*GetServerStatsRequest) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{48}
+	return file_shoal_proto_rawDescGZIP(), []int{51}
 }
 
 type ServerStats struct {
@@ -2914,7 +3097,7 @@ type ServerStats struct {
 
 func (x *ServerStats) Reset() {
 	*x = ServerStats{}
-	mi := &file_shoal_proto_msgTypes[49]
+	mi := &file_shoal_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2926,7 +3109,7 @@ func (x *ServerStats) String() string {
 func (*ServerStats) ProtoMessage() {}
 
 func (x *ServerStats) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[49]
+	mi := &file_shoal_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2939,7 +3122,7 @@ func (x *ServerStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ServerStats.ProtoReflect.Descriptor instead.
 func (*ServerStats) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{49}
+	return file_shoal_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *ServerStats) GetCollections() uint64 {
@@ -3068,7 +3251,7 @@ const file_shoal_proto_rawDesc = "" +
 	"\x06Filter\x12\x15\n" +
 	"\x06all_of\x18\x01 \x03(\tR\x05allOf\x12\x15\n" +
 	"\x06any_of\x18\x02 \x03(\tR\x05anyOf\x12\x17\n" +
-	"\anone_of\x18\x03 \x03(\tR\x06noneOf\"\xf5\x01\n" +
+	"\anone_of\x18\x03 \x03(\tR\x06noneOf\"\x96\x02\n" +
 	"\rSearchRequest\x12\x1e\n" +
 	"\n" +
 	"collection\x18\x01 \x01(\tR\n" +
@@ -3078,13 +3261,15 @@ const file_shoal_proto_rawDesc = "" +
 	"\x06params\x18\x04 \x01(\v2\x16.shoal.v1.SearchParamsR\x06params\x12\x16\n" +
 	"\x06tenant\x18\x05 \x01(\tR\x06tenant\x12(\n" +
 	"\x06filter\x18\x06 \x01(\v2\x10.shoal.v1.FilterR\x06filter\x12'\n" +
-	"\x0finclude_vectors\x18\a \x01(\bR\x0eincludeVectors\"I\n" +
+	"\x0finclude_vectors\x18\a \x01(\bR\x0eincludeVectors\x12\x1f\n" +
+	"\vfilter_expr\x18\b \x01(\tR\n" +
+	"filterExpr\"I\n" +
 	"\x03Hit\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x1a\n" +
 	"\bdistance\x18\x02 \x01(\x02R\bdistance\x12\x16\n" +
 	"\x06values\x18\x03 \x03(\x02R\x06values\"3\n" +
 	"\x0eSearchResponse\x12!\n" +
-	"\x04hits\x18\x01 \x03(\v2\r.shoal.v1.HitR\x04hits\"\x8f\x02\n" +
+	"\x04hits\x18\x01 \x03(\v2\r.shoal.v1.HitR\x04hits\"\xb0\x02\n" +
 	"\x12SearchBatchRequest\x12\x1e\n" +
 	"\n" +
 	"collection\x18\x01 \x01(\tR\n" +
@@ -3094,11 +3279,24 @@ const file_shoal_proto_rawDesc = "" +
 	"\x06params\x18\x04 \x01(\v2\x16.shoal.v1.SearchParamsR\x06params\x12\x16\n" +
 	"\x06tenant\x18\x05 \x01(\tR\x06tenant\x12(\n" +
 	"\x06filter\x18\x06 \x01(\v2\x10.shoal.v1.FilterR\x06filter\x12'\n" +
-	"\x0finclude_vectors\x18\a \x01(\bR\x0eincludeVectors\"\x1f\n" +
+	"\x0finclude_vectors\x18\a \x01(\bR\x0eincludeVectors\x12\x1f\n" +
+	"\vfilter_expr\x18\b \x01(\tR\n" +
+	"filterExpr\"\x1f\n" +
 	"\x05Query\x12\x16\n" +
 	"\x06values\x18\x01 \x03(\x02R\x06values\"I\n" +
 	"\x13SearchBatchResponse\x122\n" +
-	"\aresults\x18\x01 \x03(\v2\x18.shoal.v1.SearchResponseR\aresults\"M\n" +
+	"\aresults\x18\x01 \x03(\v2\x18.shoal.v1.SearchResponseR\aresults\"2\n" +
+	"\bLabelSet\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x16\n" +
+	"\x06labels\x18\x02 \x03(\rR\x06labels\"x\n" +
+	"\x10SetLabelsRequest\x12\x1e\n" +
+	"\n" +
+	"collection\x18\x01 \x01(\tR\n" +
+	"collection\x12,\n" +
+	"\avectors\x18\x02 \x03(\v2\x12.shoal.v1.LabelSetR\avectors\x12\x16\n" +
+	"\x06tenant\x18\x03 \x01(\tR\x06tenant\"-\n" +
+	"\x11SetLabelsResponse\x12\x18\n" +
+	"\aupdated\x18\x01 \x01(\x04R\aupdated\"M\n" +
 	"\x13CreateTenantRequest\x12\x1e\n" +
 	"\n" +
 	"collection\x18\x01 \x01(\tR\n" +
@@ -3208,14 +3406,15 @@ const file_shoal_proto_rawDesc = "" +
 	"\x12DescribeCollection\x12#.shoal.v1.DescribeCollectionRequest\x1a\x14.shoal.v1.Collection\x12V\n" +
 	"\x0fListCollections\x12 .shoal.v1.ListCollectionsRequest\x1a!.shoal.v1.ListCollectionsResponse\x12S\n" +
 	"\x0eDropCollection\x12\x1f.shoal.v1.DropCollectionRequest\x1a .shoal.v1.DropCollectionResponse\x12@\n" +
-	"\bGetStats\x12\x19.shoal.v1.GetStatsRequest\x1a\x19.shoal.v1.CollectionStats2\x8b\x03\n" +
+	"\bGetStats\x12\x19.shoal.v1.GetStatsRequest\x1a\x19.shoal.v1.CollectionStats2\xd1\x03\n" +
 	"\rVectorService\x12;\n" +
 	"\x06Upsert\x12\x17.shoal.v1.UpsertRequest\x1a\x18.shoal.v1.UpsertResponse\x12C\n" +
 	"\fUpsertStream\x12\x17.shoal.v1.UpsertRequest\x1a\x18.shoal.v1.UpsertResponse(\x01\x12;\n" +
 	"\x06Delete\x12\x17.shoal.v1.DeleteRequest\x1a\x18.shoal.v1.DeleteResponse\x122\n" +
 	"\x03Get\x12\x14.shoal.v1.GetRequest\x1a\x15.shoal.v1.GetResponse\x12;\n" +
 	"\x06Search\x12\x17.shoal.v1.SearchRequest\x1a\x18.shoal.v1.SearchResponse\x12J\n" +
-	"\vSearchBatch\x12\x1c.shoal.v1.SearchBatchRequest\x1a\x1d.shoal.v1.SearchBatchResponse2\xf0\x02\n" +
+	"\vSearchBatch\x12\x1c.shoal.v1.SearchBatchRequest\x1a\x1d.shoal.v1.SearchBatchResponse\x12D\n" +
+	"\tSetLabels\x12\x1a.shoal.v1.SetLabelsRequest\x1a\x1b.shoal.v1.SetLabelsResponse2\xf0\x02\n" +
 	"\rTenantService\x12M\n" +
 	"\fCreateTenant\x12\x1d.shoal.v1.CreateTenantRequest\x1a\x1e.shoal.v1.CreateTenantResponse\x12M\n" +
 	"\fDeleteTenant\x12\x1d.shoal.v1.DeleteTenantRequest\x1a\x1e.shoal.v1.DeleteTenantResponse\x12J\n" +
@@ -3245,7 +3444,7 @@ func file_shoal_proto_rawDescGZIP() []byte {
 }
 
 var file_shoal_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_shoal_proto_msgTypes = make([]protoimpl.MessageInfo, 50)
+var file_shoal_proto_msgTypes = make([]protoimpl.MessageInfo, 53)
 var file_shoal_proto_goTypes = []any{
 	(Metric)(0),                       // 0: shoal.v1.Metric
 	(ElementType)(0),                  // 1: shoal.v1.ElementType
@@ -3275,31 +3474,34 @@ var file_shoal_proto_goTypes = []any{
 	(*SearchBatchRequest)(nil),        // 25: shoal.v1.SearchBatchRequest
 	(*Query)(nil),                     // 26: shoal.v1.Query
 	(*SearchBatchResponse)(nil),       // 27: shoal.v1.SearchBatchResponse
-	(*CreateTenantRequest)(nil),       // 28: shoal.v1.CreateTenantRequest
-	(*CreateTenantResponse)(nil),      // 29: shoal.v1.CreateTenantResponse
-	(*DeleteTenantRequest)(nil),       // 30: shoal.v1.DeleteTenantRequest
-	(*DeleteTenantResponse)(nil),      // 31: shoal.v1.DeleteTenantResponse
-	(*ListTenantsRequest)(nil),        // 32: shoal.v1.ListTenantsRequest
-	(*ListTenantsResponse)(nil),       // 33: shoal.v1.ListTenantsResponse
-	(*GrantRequest)(nil),              // 34: shoal.v1.GrantRequest
-	(*GrantResponse)(nil),             // 35: shoal.v1.GrantResponse
-	(*RevokeRequest)(nil),             // 36: shoal.v1.RevokeRequest
-	(*RevokeResponse)(nil),            // 37: shoal.v1.RevokeResponse
-	(*APIKey)(nil),                    // 38: shoal.v1.APIKey
-	(*CreateAPIKeyRequest)(nil),       // 39: shoal.v1.CreateAPIKeyRequest
-	(*CreateAPIKeyResponse)(nil),      // 40: shoal.v1.CreateAPIKeyResponse
-	(*RevokeAPIKeyRequest)(nil),       // 41: shoal.v1.RevokeAPIKeyRequest
-	(*RevokeAPIKeyResponse)(nil),      // 42: shoal.v1.RevokeAPIKeyResponse
-	(*ListAPIKeysRequest)(nil),        // 43: shoal.v1.ListAPIKeysRequest
-	(*ListAPIKeysResponse)(nil),       // 44: shoal.v1.ListAPIKeysResponse
-	(*StartImportRequest)(nil),        // 45: shoal.v1.StartImportRequest
-	(*GetImportRequest)(nil),          // 46: shoal.v1.GetImportRequest
-	(*ImportJob)(nil),                 // 47: shoal.v1.ImportJob
-	(*CreateSnapshotRequest)(nil),     // 48: shoal.v1.CreateSnapshotRequest
-	(*CreateSnapshotResponse)(nil),    // 49: shoal.v1.CreateSnapshotResponse
-	(*RestoreSnapshotRequest)(nil),    // 50: shoal.v1.RestoreSnapshotRequest
-	(*GetServerStatsRequest)(nil),     // 51: shoal.v1.GetServerStatsRequest
-	(*ServerStats)(nil),               // 52: shoal.v1.ServerStats
+	(*LabelSet)(nil),                  // 28: shoal.v1.LabelSet
+	(*SetLabelsRequest)(nil),          // 29: shoal.v1.SetLabelsRequest
+	(*SetLabelsResponse)(nil),         // 30: shoal.v1.SetLabelsResponse
+	(*CreateTenantRequest)(nil),       // 31: shoal.v1.CreateTenantRequest
+	(*CreateTenantResponse)(nil),      // 32: shoal.v1.CreateTenantResponse
+	(*DeleteTenantRequest)(nil),       // 33: shoal.v1.DeleteTenantRequest
+	(*DeleteTenantResponse)(nil),      // 34: shoal.v1.DeleteTenantResponse
+	(*ListTenantsRequest)(nil),        // 35: shoal.v1.ListTenantsRequest
+	(*ListTenantsResponse)(nil),       // 36: shoal.v1.ListTenantsResponse
+	(*GrantRequest)(nil),              // 37: shoal.v1.GrantRequest
+	(*GrantResponse)(nil),             // 38: shoal.v1.GrantResponse
+	(*RevokeRequest)(nil),             // 39: shoal.v1.RevokeRequest
+	(*RevokeResponse)(nil),            // 40: shoal.v1.RevokeResponse
+	(*APIKey)(nil),                    // 41: shoal.v1.APIKey
+	(*CreateAPIKeyRequest)(nil),       // 42: shoal.v1.CreateAPIKeyRequest
+	(*CreateAPIKeyResponse)(nil),      // 43: shoal.v1.CreateAPIKeyResponse
+	(*RevokeAPIKeyRequest)(nil),       // 44: shoal.v1.RevokeAPIKeyRequest
+	(*RevokeAPIKeyResponse)(nil),      // 45: shoal.v1.RevokeAPIKeyResponse
+	(*ListAPIKeysRequest)(nil),        // 46: shoal.v1.ListAPIKeysRequest
+	(*ListAPIKeysResponse)(nil),       // 47: shoal.v1.ListAPIKeysResponse
+	(*StartImportRequest)(nil),        // 48: shoal.v1.StartImportRequest
+	(*GetImportRequest)(nil),          // 49: shoal.v1.GetImportRequest
+	(*ImportJob)(nil),                 // 50: shoal.v1.ImportJob
+	(*CreateSnapshotRequest)(nil),     // 51: shoal.v1.CreateSnapshotRequest
+	(*CreateSnapshotResponse)(nil),    // 52: shoal.v1.CreateSnapshotResponse
+	(*RestoreSnapshotRequest)(nil),    // 53: shoal.v1.RestoreSnapshotRequest
+	(*GetServerStatsRequest)(nil),     // 54: shoal.v1.GetServerStatsRequest
+	(*ServerStats)(nil),               // 55: shoal.v1.ServerStats
 }
 var file_shoal_proto_depIdxs = []int32{
 	0,  // 0: shoal.v1.CollectionConfig.metric:type_name -> shoal.v1.Metric
@@ -3317,63 +3519,66 @@ var file_shoal_proto_depIdxs = []int32{
 	20, // 12: shoal.v1.SearchBatchRequest.params:type_name -> shoal.v1.SearchParams
 	21, // 13: shoal.v1.SearchBatchRequest.filter:type_name -> shoal.v1.Filter
 	24, // 14: shoal.v1.SearchBatchResponse.results:type_name -> shoal.v1.SearchResponse
-	38, // 15: shoal.v1.CreateAPIKeyResponse.key:type_name -> shoal.v1.APIKey
-	38, // 16: shoal.v1.ListAPIKeysResponse.keys:type_name -> shoal.v1.APIKey
-	2,  // 17: shoal.v1.ImportJob.state:type_name -> shoal.v1.ImportJob.State
-	12, // 18: shoal.v1.ServerStats.collection_stats:type_name -> shoal.v1.CollectionStats
-	5,  // 19: shoal.v1.CollectionService.CreateCollection:input_type -> shoal.v1.CreateCollectionRequest
-	6,  // 20: shoal.v1.CollectionService.DescribeCollection:input_type -> shoal.v1.DescribeCollectionRequest
-	7,  // 21: shoal.v1.CollectionService.ListCollections:input_type -> shoal.v1.ListCollectionsRequest
-	9,  // 22: shoal.v1.CollectionService.DropCollection:input_type -> shoal.v1.DropCollectionRequest
-	11, // 23: shoal.v1.CollectionService.GetStats:input_type -> shoal.v1.GetStatsRequest
-	14, // 24: shoal.v1.VectorService.Upsert:input_type -> shoal.v1.UpsertRequest
-	14, // 25: shoal.v1.VectorService.UpsertStream:input_type -> shoal.v1.UpsertRequest
-	16, // 26: shoal.v1.VectorService.Delete:input_type -> shoal.v1.DeleteRequest
-	18, // 27: shoal.v1.VectorService.Get:input_type -> shoal.v1.GetRequest
-	22, // 28: shoal.v1.VectorService.Search:input_type -> shoal.v1.SearchRequest
-	25, // 29: shoal.v1.VectorService.SearchBatch:input_type -> shoal.v1.SearchBatchRequest
-	28, // 30: shoal.v1.TenantService.CreateTenant:input_type -> shoal.v1.CreateTenantRequest
-	30, // 31: shoal.v1.TenantService.DeleteTenant:input_type -> shoal.v1.DeleteTenantRequest
-	32, // 32: shoal.v1.TenantService.ListTenants:input_type -> shoal.v1.ListTenantsRequest
-	34, // 33: shoal.v1.TenantService.Grant:input_type -> shoal.v1.GrantRequest
-	36, // 34: shoal.v1.TenantService.Revoke:input_type -> shoal.v1.RevokeRequest
-	39, // 35: shoal.v1.AdminService.CreateAPIKey:input_type -> shoal.v1.CreateAPIKeyRequest
-	41, // 36: shoal.v1.AdminService.RevokeAPIKey:input_type -> shoal.v1.RevokeAPIKeyRequest
-	43, // 37: shoal.v1.AdminService.ListAPIKeys:input_type -> shoal.v1.ListAPIKeysRequest
-	45, // 38: shoal.v1.AdminService.StartImport:input_type -> shoal.v1.StartImportRequest
-	46, // 39: shoal.v1.AdminService.GetImport:input_type -> shoal.v1.GetImportRequest
-	48, // 40: shoal.v1.AdminService.CreateSnapshot:input_type -> shoal.v1.CreateSnapshotRequest
-	50, // 41: shoal.v1.AdminService.RestoreSnapshot:input_type -> shoal.v1.RestoreSnapshotRequest
-	51, // 42: shoal.v1.AdminService.GetServerStats:input_type -> shoal.v1.GetServerStatsRequest
-	4,  // 43: shoal.v1.CollectionService.CreateCollection:output_type -> shoal.v1.Collection
-	4,  // 44: shoal.v1.CollectionService.DescribeCollection:output_type -> shoal.v1.Collection
-	8,  // 45: shoal.v1.CollectionService.ListCollections:output_type -> shoal.v1.ListCollectionsResponse
-	10, // 46: shoal.v1.CollectionService.DropCollection:output_type -> shoal.v1.DropCollectionResponse
-	12, // 47: shoal.v1.CollectionService.GetStats:output_type -> shoal.v1.CollectionStats
-	15, // 48: shoal.v1.VectorService.Upsert:output_type -> shoal.v1.UpsertResponse
-	15, // 49: shoal.v1.VectorService.UpsertStream:output_type -> shoal.v1.UpsertResponse
-	17, // 50: shoal.v1.VectorService.Delete:output_type -> shoal.v1.DeleteResponse
-	19, // 51: shoal.v1.VectorService.Get:output_type -> shoal.v1.GetResponse
-	24, // 52: shoal.v1.VectorService.Search:output_type -> shoal.v1.SearchResponse
-	27, // 53: shoal.v1.VectorService.SearchBatch:output_type -> shoal.v1.SearchBatchResponse
-	29, // 54: shoal.v1.TenantService.CreateTenant:output_type -> shoal.v1.CreateTenantResponse
-	31, // 55: shoal.v1.TenantService.DeleteTenant:output_type -> shoal.v1.DeleteTenantResponse
-	33, // 56: shoal.v1.TenantService.ListTenants:output_type -> shoal.v1.ListTenantsResponse
-	35, // 57: shoal.v1.TenantService.Grant:output_type -> shoal.v1.GrantResponse
-	37, // 58: shoal.v1.TenantService.Revoke:output_type -> shoal.v1.RevokeResponse
-	40, // 59: shoal.v1.AdminService.CreateAPIKey:output_type -> shoal.v1.CreateAPIKeyResponse
-	42, // 60: shoal.v1.AdminService.RevokeAPIKey:output_type -> shoal.v1.RevokeAPIKeyResponse
-	44, // 61: shoal.v1.AdminService.ListAPIKeys:output_type -> shoal.v1.ListAPIKeysResponse
-	47, // 62: shoal.v1.AdminService.StartImport:output_type -> shoal.v1.ImportJob
-	47, // 63: shoal.v1.AdminService.GetImport:output_type -> shoal.v1.ImportJob
-	49, // 64: shoal.v1.AdminService.CreateSnapshot:output_type -> shoal.v1.CreateSnapshotResponse
-	4,  // 65: shoal.v1.AdminService.RestoreSnapshot:output_type -> shoal.v1.Collection
-	52, // 66: shoal.v1.AdminService.GetServerStats:output_type -> shoal.v1.ServerStats
-	43, // [43:67] is the sub-list for method output_type
-	19, // [19:43] is the sub-list for method input_type
-	19, // [19:19] is the sub-list for extension type_name
-	19, // [19:19] is the sub-list for extension extendee
-	0,  // [0:19] is the sub-list for field type_name
+	28, // 15: shoal.v1.SetLabelsRequest.vectors:type_name -> shoal.v1.LabelSet
+	41, // 16: shoal.v1.CreateAPIKeyResponse.key:type_name -> shoal.v1.APIKey
+	41, // 17: shoal.v1.ListAPIKeysResponse.keys:type_name -> shoal.v1.APIKey
+	2,  // 18: shoal.v1.ImportJob.state:type_name -> shoal.v1.ImportJob.State
+	12, // 19: shoal.v1.ServerStats.collection_stats:type_name -> shoal.v1.CollectionStats
+	5,  // 20: shoal.v1.CollectionService.CreateCollection:input_type -> shoal.v1.CreateCollectionRequest
+	6,  // 21: shoal.v1.CollectionService.DescribeCollection:input_type -> shoal.v1.DescribeCollectionRequest
+	7,  // 22: shoal.v1.CollectionService.ListCollections:input_type -> shoal.v1.ListCollectionsRequest
+	9,  // 23: shoal.v1.CollectionService.DropCollection:input_type -> shoal.v1.DropCollectionRequest
+	11, // 24: shoal.v1.CollectionService.GetStats:input_type -> shoal.v1.GetStatsRequest
+	14, // 25: shoal.v1.VectorService.Upsert:input_type -> shoal.v1.UpsertRequest
+	14, // 26: shoal.v1.VectorService.UpsertStream:input_type -> shoal.v1.UpsertRequest
+	16, // 27: shoal.v1.VectorService.Delete:input_type -> shoal.v1.DeleteRequest
+	18, // 28: shoal.v1.VectorService.Get:input_type -> shoal.v1.GetRequest
+	22, // 29: shoal.v1.VectorService.Search:input_type -> shoal.v1.SearchRequest
+	25, // 30: shoal.v1.VectorService.SearchBatch:input_type -> shoal.v1.SearchBatchRequest
+	29, // 31: shoal.v1.VectorService.SetLabels:input_type -> shoal.v1.SetLabelsRequest
+	31, // 32: shoal.v1.TenantService.CreateTenant:input_type -> shoal.v1.CreateTenantRequest
+	33, // 33: shoal.v1.TenantService.DeleteTenant:input_type -> shoal.v1.DeleteTenantRequest
+	35, // 34: shoal.v1.TenantService.ListTenants:input_type -> shoal.v1.ListTenantsRequest
+	37, // 35: shoal.v1.TenantService.Grant:input_type -> shoal.v1.GrantRequest
+	39, // 36: shoal.v1.TenantService.Revoke:input_type -> shoal.v1.RevokeRequest
+	42, // 37: shoal.v1.AdminService.CreateAPIKey:input_type -> shoal.v1.CreateAPIKeyRequest
+	44, // 38: shoal.v1.AdminService.RevokeAPIKey:input_type -> shoal.v1.RevokeAPIKeyRequest
+	46, // 39: shoal.v1.AdminService.ListAPIKeys:input_type -> shoal.v1.ListAPIKeysRequest
+	48, // 40: shoal.v1.AdminService.StartImport:input_type -> shoal.v1.StartImportRequest
+	49, // 41: shoal.v1.AdminService.GetImport:input_type -> shoal.v1.GetImportRequest
+	51, // 42: shoal.v1.AdminService.CreateSnapshot:input_type -> shoal.v1.CreateSnapshotRequest
+	53, // 43: shoal.v1.AdminService.RestoreSnapshot:input_type -> shoal.v1.RestoreSnapshotRequest
+	54, // 44: shoal.v1.AdminService.GetServerStats:input_type -> shoal.v1.GetServerStatsRequest
+	4,  // 45: shoal.v1.CollectionService.CreateCollection:output_type -> shoal.v1.Collection
+	4,  // 46: shoal.v1.CollectionService.DescribeCollection:output_type -> shoal.v1.Collection
+	8,  // 47: shoal.v1.CollectionService.ListCollections:output_type -> shoal.v1.ListCollectionsResponse
+	10, // 48: shoal.v1.CollectionService.DropCollection:output_type -> shoal.v1.DropCollectionResponse
+	12, // 49: shoal.v1.CollectionService.GetStats:output_type -> shoal.v1.CollectionStats
+	15, // 50: shoal.v1.VectorService.Upsert:output_type -> shoal.v1.UpsertResponse
+	15, // 51: shoal.v1.VectorService.UpsertStream:output_type -> shoal.v1.UpsertResponse
+	17, // 52: shoal.v1.VectorService.Delete:output_type -> shoal.v1.DeleteResponse
+	19, // 53: shoal.v1.VectorService.Get:output_type -> shoal.v1.GetResponse
+	24, // 54: shoal.v1.VectorService.Search:output_type -> shoal.v1.SearchResponse
+	27, // 55: shoal.v1.VectorService.SearchBatch:output_type -> shoal.v1.SearchBatchResponse
+	30, // 56: shoal.v1.VectorService.SetLabels:output_type -> shoal.v1.SetLabelsResponse
+	32, // 57: shoal.v1.TenantService.CreateTenant:output_type -> shoal.v1.CreateTenantResponse
+	34, // 58: shoal.v1.TenantService.DeleteTenant:output_type -> shoal.v1.DeleteTenantResponse
+	36, // 59: shoal.v1.TenantService.ListTenants:output_type -> shoal.v1.ListTenantsResponse
+	38, // 60: shoal.v1.TenantService.Grant:output_type -> shoal.v1.GrantResponse
+	40, // 61: shoal.v1.TenantService.Revoke:output_type -> shoal.v1.RevokeResponse
+	43, // 62: shoal.v1.AdminService.CreateAPIKey:output_type -> shoal.v1.CreateAPIKeyResponse
+	45, // 63: shoal.v1.AdminService.RevokeAPIKey:output_type -> shoal.v1.RevokeAPIKeyResponse
+	47, // 64: shoal.v1.AdminService.ListAPIKeys:output_type -> shoal.v1.ListAPIKeysResponse
+	50, // 65: shoal.v1.AdminService.StartImport:output_type -> shoal.v1.ImportJob
+	50, // 66: shoal.v1.AdminService.GetImport:output_type -> shoal.v1.ImportJob
+	52, // 67: shoal.v1.AdminService.CreateSnapshot:output_type -> shoal.v1.CreateSnapshotResponse
+	4,  // 68: shoal.v1.AdminService.RestoreSnapshot:output_type -> shoal.v1.Collection
+	55, // 69: shoal.v1.AdminService.GetServerStats:output_type -> shoal.v1.ServerStats
+	45, // [45:70] is the sub-list for method output_type
+	20, // [20:45] is the sub-list for method input_type
+	20, // [20:20] is the sub-list for extension type_name
+	20, // [20:20] is the sub-list for extension extendee
+	0,  // [0:20] is the sub-list for field type_name
 }
 
 func init() { file_shoal_proto_init() }
@@ -3387,7 +3592,7 @@ func file_shoal_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_shoal_proto_rawDesc), len(file_shoal_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   50,
+			NumMessages:   53,
 			NumExtensions: 0,
 			NumServices:   4,
 		},

@@ -314,6 +314,7 @@ const (
 	VectorService_Get_FullMethodName          = "/shoal.v1.VectorService/Get"
 	VectorService_Search_FullMethodName       = "/shoal.v1.VectorService/Search"
 	VectorService_SearchBatch_FullMethodName  = "/shoal.v1.VectorService/SearchBatch"
+	VectorService_SetLabels_FullMethodName    = "/shoal.v1.VectorService/SetLabels"
 )
 
 // VectorServiceClient is the client API for VectorService service.
@@ -338,6 +339,11 @@ type VectorServiceClient interface {
 	Search(ctx context.Context, in *SearchRequest, opts ...grpc.CallOption) (*SearchResponse, error)
 	// SearchBatch runs many queries with the same parameters.
 	SearchBatch(ctx context.Context, in *SearchBatchRequest, opts ...grpc.CallOption) (*SearchBatchResponse, error)
+	// SetLabels replaces the labels of vectors (for filter_expr and
+	// Filter). Every id must hold a vector (else NOT_FOUND and nothing
+	// changes); the batch is atomic. A tenant key may label only vectors
+	// its tenant owns (else PERMISSION_DENIED and nothing changes).
+	SetLabels(ctx context.Context, in *SetLabelsRequest, opts ...grpc.CallOption) (*SetLabelsResponse, error)
 }
 
 type vectorServiceClient struct {
@@ -411,6 +417,16 @@ func (c *vectorServiceClient) SearchBatch(ctx context.Context, in *SearchBatchRe
 	return out, nil
 }
 
+func (c *vectorServiceClient) SetLabels(ctx context.Context, in *SetLabelsRequest, opts ...grpc.CallOption) (*SetLabelsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SetLabelsResponse)
+	err := c.cc.Invoke(ctx, VectorService_SetLabels_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // VectorServiceServer is the server API for VectorService service.
 // All implementations must embed UnimplementedVectorServiceServer
 // for forward compatibility.
@@ -433,6 +449,11 @@ type VectorServiceServer interface {
 	Search(context.Context, *SearchRequest) (*SearchResponse, error)
 	// SearchBatch runs many queries with the same parameters.
 	SearchBatch(context.Context, *SearchBatchRequest) (*SearchBatchResponse, error)
+	// SetLabels replaces the labels of vectors (for filter_expr and
+	// Filter). Every id must hold a vector (else NOT_FOUND and nothing
+	// changes); the batch is atomic. A tenant key may label only vectors
+	// its tenant owns (else PERMISSION_DENIED and nothing changes).
+	SetLabels(context.Context, *SetLabelsRequest) (*SetLabelsResponse, error)
 	mustEmbedUnimplementedVectorServiceServer()
 }
 
@@ -460,6 +481,9 @@ func (UnimplementedVectorServiceServer) Search(context.Context, *SearchRequest) 
 }
 func (UnimplementedVectorServiceServer) SearchBatch(context.Context, *SearchBatchRequest) (*SearchBatchResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method SearchBatch not implemented")
+}
+func (UnimplementedVectorServiceServer) SetLabels(context.Context, *SetLabelsRequest) (*SetLabelsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method SetLabels not implemented")
 }
 func (UnimplementedVectorServiceServer) mustEmbedUnimplementedVectorServiceServer() {}
 func (UnimplementedVectorServiceServer) testEmbeddedByValue()                       {}
@@ -579,6 +603,24 @@ func _VectorService_SearchBatch_Handler(srv interface{}, ctx context.Context, de
 	return interceptor(ctx, in, info, handler)
 }
 
+func _VectorService_SetLabels_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SetLabelsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(VectorServiceServer).SetLabels(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: VectorService_SetLabels_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(VectorServiceServer).SetLabels(ctx, req.(*SetLabelsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // VectorService_ServiceDesc is the grpc.ServiceDesc for VectorService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -605,6 +647,10 @@ var VectorService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "SearchBatch",
 			Handler:    _VectorService_SearchBatch_Handler,
+		},
+		{
+			MethodName: "SetLabels",
+			Handler:    _VectorService_SetLabels_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{
