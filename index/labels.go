@@ -255,15 +255,9 @@ func (ix *Index) SetLabels(ids []uint64, labels [][]uint32) error {
 	if err := checkIDs(ids); err != nil {
 		return err
 	}
-	if len(ids) != len(labels) {
-		return fmt.Errorf("%w: %d ids for %d label sets", ErrBadInput, len(ids), len(labels))
-	}
-	norm := make([][]uint32, len(ids))
-	for i, ls := range labels {
-		if len(ls) > MaxLabelsPerID {
-			return fmt.Errorf("%w: id %d has %d labels, at most %d", ErrBadInput, ids[i], len(ls), MaxLabelsPerID)
-		}
-		norm[i] = normLabels(ls)
+	norm, err := checkLabels(ids, labels)
+	if err != nil {
+		return err
 	}
 	ix.wmu.Lock()
 	defer ix.wmu.Unlock()
@@ -272,12 +266,46 @@ func (ix *Index) SetLabels(ids []uint64, labels [][]uint32) error {
 			return fmt.Errorf("shoal: set labels: id %d: %w", id, ErrNotFound)
 		}
 	}
-	old, err := ix.labelsMany(ids)
+	b := ix.store.NewBatch()
+	defer b.Close()
+	publish, err := ix.stageLabels(b, ids, norm)
 	if err != nil {
 		return err
 	}
-	b := ix.store.NewBatch()
-	defer b.Close()
+	if b.Len() == 0 {
+		return nil
+	}
+	if err := b.Commit(false); err != nil {
+		return fmt.Errorf("shoal: set labels: %w", err)
+	}
+	publish()
+	return ix.syncWrites()
+}
+
+// checkLabels checks label sets for ids and returns them normalised
+// (ascending, distinct).
+func checkLabels(ids []uint64, labels [][]uint32) ([][]uint32, error) {
+	if len(ids) != len(labels) {
+		return nil, fmt.Errorf("%w: %d ids for %d label sets", ErrBadInput, len(ids), len(labels))
+	}
+	norm := make([][]uint32, len(ids))
+	for i, ls := range labels {
+		if len(ls) > MaxLabelsPerID {
+			return nil, fmt.Errorf("%w: id %d has %d labels, at most %d", ErrBadInput, ids[i], len(ls), MaxLabelsPerID)
+		}
+		norm[i] = normLabels(ls)
+	}
+	return norm, nil
+}
+
+// stageLabels stages in b the replacement of the labels of ids (distinct)
+// by norm (normalised) and returns the function that updates the label
+// bitmaps, to call once b has committed. The caller holds wmu.
+func (ix *Index) stageLabels(b *pebblestore.Batch, ids []uint64, norm [][]uint32) (publish func(), err error) {
+	old, err := ix.labelsMany(ids)
+	if err != nil {
+		return nil, err
+	}
 	add := make(map[uint32][]uint64)
 	del := make(map[uint32][]uint64)
 	for i, id := range ids {
@@ -300,20 +328,15 @@ func (ix *Index) SetLabels(ids []uint64, labels [][]uint32) error {
 			}
 		}
 	}
-	if b.Len() == 0 {
-		return nil
-	}
-	if err := b.Commit(false); err != nil {
-		return fmt.Errorf("shoal: set labels: %w", err)
-	}
-	for l, ids := range add {
-		slices.Sort(ids)
-		ix.lab.add(l, ids)
-	}
-	for l, ids := range del {
-		ix.lab.remove(l, ids)
-	}
-	return ix.syncWrites()
+	return func() {
+		for l, ids := range add {
+			slices.Sort(ids)
+			ix.lab.add(l, ids)
+		}
+		for l, ids := range del {
+			ix.lab.remove(l, ids)
+		}
+	}, nil
 }
 
 // labelsMany returns the stored labels of ids (distinct; nil for none),

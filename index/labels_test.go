@@ -614,3 +614,55 @@ func TestFilterSearchDuringWrites(t *testing.T) {
 		}
 	}
 }
+
+// TestUpsertLabeled checks that labels set with an upsert commit with it,
+// that a plain upsert keeps an id's labels, and that bad label sets
+// leave nothing changed.
+func TestUpsertLabeled(t *testing.T) {
+	const dim, n = 8, 500
+	data := clustered(n, dim, 4, 51, 52)
+	ix, dir := buildTest(t, data, dim, &Options{Ratio: 0.05})
+	rng := rand.New(rand.NewPCG(5, 5))
+	v := randVec(rng, dim)
+	if err := ix.UpsertLabeled(0, []uint64{n, 3}, [][]float32{v, randVec(rng, dim)}, [][]uint32{{7, 9}, {9}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := ix.Upsert([]uint64{n}, [][]float32{randVec(rng, dim)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := ix.UpsertLabeled(0, []uint64{4}, [][]float32{v}, [][]uint32{make([]uint32, MaxLabelsPerID+1)}); !errors.Is(err, ErrBadInput) {
+		t.Fatalf("too many labels: %v, want ErrBadInput", err)
+	}
+	if ix.Contains(4) && mustLabels(t, ix, 4) != nil {
+		t.Fatal("a refused labeled upsert changed labels")
+	}
+	if err := ix.Close(); err != nil {
+		t.Fatal(err)
+	}
+	ix2, err := Open(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ix2.Close()
+	for id, want := range map[uint64][]uint32{n: {7, 9}, 3: {9}, 5: nil} {
+		if got := mustLabels(t, ix2, id); !slices.Equal(got, want) {
+			t.Errorf("labels of %d after reopen = %v, want %v", id, got, want)
+		}
+	}
+	res, err := ix2.Search(data[:dim], 10, &SearchParams{Filter: filter.Label(9)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res) != 2 {
+		t.Fatalf("search with label 9 returned %v, want ids 3 and %d", res, n)
+	}
+}
+
+func mustLabels(t *testing.T, ix *Index, id uint64) []uint32 {
+	t.Helper()
+	ls, err := ix.Labels(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ls
+}

@@ -36,7 +36,17 @@ var ErrNotFound = errors.New("shoal: vector not found")
 // twice in the batch, a zero vector under Cosine or a value the element
 // type cannot hold; ErrDimensionMismatch; ErrNotFinite.
 func (ix *Index) Upsert(ids []uint64, vectors [][]float32) error {
-	return ix.upsert(0, ids, vectors)
+	return ix.upsert(0, ids, vectors, nil)
+}
+
+// UpsertLabeled is Upsert (owner 0) or UpsertOwned that also replaces the
+// labels of each ids[i] with labels[i] (nil or empty: none), in the same
+// atomic batch. Plain upserts keep an id's labels.
+func (ix *Index) UpsertLabeled(owner uint32, ids []uint64, vectors [][]float32, labels [][]uint32) error {
+	if labels == nil {
+		labels = make([][]uint32, len(ids))
+	}
+	return ix.upsert(tenant.ID(owner), ids, vectors, labels)
 }
 
 // UpsertOwned is Upsert with owner as the owner of the vectors: they
@@ -47,10 +57,11 @@ func (ix *Index) UpsertOwned(owner uint32, ids []uint64, vectors [][]float32) er
 	if owner == 0 {
 		return fmt.Errorf("%w: tenant 0", ErrUnknownTenant)
 	}
-	return ix.upsert(tenant.ID(owner), ids, vectors)
+	return ix.upsert(tenant.ID(owner), ids, vectors, nil)
 }
 
-func (ix *Index) upsert(owner tenant.ID, ids []uint64, vectors [][]float32) error {
+// upsert stores the vectors; labels, if not nil, replace the ids' labels.
+func (ix *Index) upsert(owner tenant.ID, ids []uint64, vectors [][]float32, labels [][]uint32) error {
 	if ix.closed.Load() {
 		return ErrClosed
 	}
@@ -62,6 +73,12 @@ func (ix *Index) upsert(owner tenant.ID, ids []uint64, vectors [][]float32) erro
 	rows, xs, err := ix.prepareUpsert(ids, vectors)
 	if err != nil {
 		return err
+	}
+	var norm [][]uint32
+	if labels != nil {
+		if norm, err = checkLabels(ids, labels); err != nil {
+			return err
+		}
 	}
 	dim, rb := ix.man.Dim, ix.rowBytes
 	places := make([][]uint32, len(ids))
@@ -105,6 +122,16 @@ func (ix *Index) upsert(owner tenant.ID, ids []uint64, vectors [][]float32) erro
 		ix.wmu.Unlock()
 		return err
 	}
+	publishLabels := func() {}
+	if norm != nil {
+		if publishLabels, err = ix.stageLabels(b, ids, norm); err != nil {
+			if tw != nil {
+				ix.ten.postMu.Unlock()
+			}
+			ix.wmu.Unlock()
+			return err
+		}
+	}
 	err = b.Commit(false)
 	if tw != nil {
 		ix.ten.postMu.Unlock()
@@ -115,6 +142,7 @@ func (ix *Index) upsert(owner tenant.ID, ids []uint64, vectors [][]float32) erro
 	}
 	ix.seq = seq
 	ix.publishTenants(tw)
+	publishLabels()
 	// Publish the new copies first (invisible: their version is not
 	// current yet), then switch each id's version: a search sees either
 	// the old copies of a vector or the new ones, never neither.

@@ -278,3 +278,32 @@ func TestSnapshotLabels(t *testing.T) {
 		}
 	}
 }
+
+// TestUpsertLabels: labels carried by an upsert are set with it (every
+// vector's, none for one without), a later upsert without labels keeps
+// them, and a filtered search sees them.
+func TestUpsertLabels(t *testing.T) {
+	const dim = 8
+	ts := start(t, "", nil)
+	c := ts.dial("admin")
+	ctx := context.Background()
+	ingest(t, c, "docs", 50, dim, 3)
+	v := func(id uint64, x float32, labels ...string) *shoalv1.Vector {
+		vals := make([]float32, dim)
+		vals[0] = x
+		return &shoalv1.Vector{Id: id, Values: vals, Labels: labels}
+	}
+	if _, err := c.Vectors.Upsert(ctx, &shoalv1.UpsertRequest{Collection: "docs", Vectors: []*shoalv1.Vector{v(9001, 1, "5", "6"), v(9002, 2, "6"), v(9003, 3)}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Vectors.Upsert(ctx, &shoalv1.UpsertRequest{Collection: "docs", Vectors: []*shoalv1.Vector{v(9002, 2.5)}}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := c.Vectors.Search(ctx, &shoalv1.SearchRequest{Collection: "docs", Query: make([]float32, dim), TopK: 10, FilterExpr: "6"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := hitIDs(res.GetHits()); !slices.Equal(got, []uint64{9001, 9002}) {
+		t.Fatalf("search with label 6 returned %v, want [9001 9002]", got)
+	}
+}

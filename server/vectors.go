@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -71,9 +72,22 @@ func (a vectorsAPI) upsert(ctx context.Context, req *shoalv1.UpsertRequest) (int
 	ids := make([]uint64, len(req.GetVectors()))
 	vecs := make([][]float32, len(ids))
 	seen := make(map[uint64]int, len(ids))
+	// Labels, if any vector carries some, replace every vector's (nil
+	// keeps them).
+	var labels [][]uint32
 	for i, v := range req.GetVectors() {
-		if len(v.GetLabels()) > 0 {
-			return 0, status.Errorf(codes.Unimplemented, "vector %d (id %d): labels are not implemented yet", i, v.GetId())
+		for _, s := range v.GetLabels() {
+			l, err := strconv.ParseUint(s, 10, 32)
+			if err != nil {
+				return 0, status.Errorf(codes.InvalidArgument, "vector %d (id %d): label %q: labels are decimal label ids 0..4294967295 (names are not supported)", i, v.GetId(), s)
+			}
+			if labels == nil {
+				labels = make([][]uint32, len(ids))
+			}
+			labels[i] = append(labels[i], uint32(l))
+		}
+		if len(labels) > 0 && len(labels[i]) > index.MaxLabelsPerID {
+			return 0, status.Errorf(codes.InvalidArgument, "vector %d (id %d): %d labels, at most %d", i, v.GetId(), len(labels[i]), index.MaxLabelsPerID)
 		}
 		if err := checkVector(fmt.Sprintf("vector %d (id %d)", i, v.GetId()), v.GetValues(), c.rec.Dim); err != nil {
 			return 0, err
@@ -89,10 +103,20 @@ func (a vectorsAPI) upsert(ctx context.Context, req *shoalv1.UpsertRequest) (int
 		return 0, err
 	}
 	defer c.writing()()
-	if t == 0 {
+	switch {
+	case t != 0:
+		if err = checkTenantWrite(c, t, ids); err != nil {
+			break
+		}
+		if labels != nil {
+			err = c.ix.UpsertLabeled(t, ids, vecs, labels)
+		} else {
+			err = c.ix.UpsertOwned(t, ids, vecs)
+		}
+	case labels != nil:
+		err = c.ix.UpsertLabeled(0, ids, vecs, labels)
+	default:
 		err = c.ix.Upsert(ids, vecs)
-	} else if err = checkTenantWrite(c, t, ids); err == nil {
-		err = c.ix.UpsertOwned(t, ids, vecs)
 	}
 	if err != nil {
 		return 0, indexError(err)

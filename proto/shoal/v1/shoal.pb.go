@@ -835,8 +835,10 @@ type Vector struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
 	Id     uint64                 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
 	Values []float32              `protobuf:"fixed32,2,rep,packed,name=values,proto3" json:"values,omitempty"` // exactly the collection's dim; finite
-	// Labels at upsert (reserved: not implemented yet; a non-empty list is
-	// UNIMPLEMENTED). Set labels with VectorService.SetLabels.
+	// Labels at upsert: decimal label ids (0..4294967295). When any vector
+	// of an upsert carries labels, the upsert sets every vector's labels
+	// (none for a vector without); when none does, the vectors keep theirs.
+	// VectorService.SetLabels changes labels alone.
 	Labels        []string `protobuf:"bytes,3,rep,name=labels,proto3" json:"labels,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
