@@ -181,7 +181,13 @@ func checkIDs(ids []uint64) error {
 // Errors: ErrUnknownTenant, ErrNotFound for an id with no vector,
 // ErrBadInput for an empty batch or an id twice in it.
 func (ix *Index) Grant(t uint32, ids []uint64) error {
-	return ix.share(t, ids, false)
+	return ix.share(map[uint32][]uint64{t: ids}, false)
+}
+
+// GrantMany is Grant for several tenants in one atomic, synced batch
+// (bulk loads: one sync instead of one per tenant).
+func (ix *Index) GrantMany(grants map[uint32][]uint64) error {
+	return ix.share(grants, false)
 }
 
 // Own makes tenant t the owner of the vectors ids, which must exist and
@@ -189,67 +195,110 @@ func (ix *Index) Grant(t uint32, ids []uint64) error {
 // Grant, it puts them on t's access list and in its shortlists; unlike a
 // grant, Revoke cannot take them back and DropTenant deletes them.
 func (ix *Index) Own(t uint32, ids []uint64) error {
-	return ix.share(t, ids, true)
+	return ix.share(map[uint32][]uint64{t: ids}, true)
 }
 
-func (ix *Index) share(t uint32, ids []uint64, own bool) error {
-	tid, err := ix.lockTenantWrite(t, ids, true)
-	if err != nil {
-		return err
+// OwnMany is Own for several tenants in one atomic, synced batch.
+func (ix *Index) OwnMany(owned map[uint32][]uint64) error {
+	return ix.share(owned, true)
+}
+
+// share grants (or, with own, gives) each tenant of byTenant its ids.
+func (ix *Index) share(byTenant map[uint32][]uint64, own bool) error {
+	if ix.closed.Load() {
+		return ErrClosed
 	}
+	if len(byTenant) == 0 {
+		return fmt.Errorf("%w: no tenants", ErrBadInput)
+	}
+	ts := make([]uint32, 0, len(byTenant))
+	for t, ids := range byTenant {
+		if err := checkIDs(ids); err != nil {
+			return fmt.Errorf("tenant %d: %w", t, err)
+		}
+		ts = append(ts, t)
+	}
+	slices.Sort(ts)
+	ix.wmu.Lock()
 	defer ix.wmu.Unlock()
-	ix.ten.postMu.Lock()
-	defer ix.ten.postMu.Unlock()
-	b := ix.store.NewBatch()
-	defer b.Close()
-	w := newTenantWrite()
-	for _, id := range ids {
-		if !ix.Contains(id) {
-			return fmt.Errorf("id %d: %w", id, ErrNotFound)
-		}
-	}
-	recs, _, err := ix.accessMany(ids)
-	if err != nil {
-		return err
-	}
-	var need []uint64
-	var needVV []uint8
-	for i, id := range ids {
-		a := recs[i]
-		granted := slices.Contains(a.granted, tid)
-		switch {
-		case a.owner == tid:
-			continue
-		case own && a.owner != 0:
-			return fmt.Errorf("%w: id %d is owned by tenant %d", ErrBadInput, id, a.owner)
-		case own:
-			a.owner = tid
-			a.granted = slices.DeleteFunc(a.granted, func(g tenant.ID) bool { return g == tid })
-		case granted:
-			continue
-		default:
-			a.granted = append(a.granted, tid)
-		}
-		b.Set(idKey(keyAccess, id), a.encode())
-		if granted {
-			continue // already readable: it has its row
-		}
-		need = append(need, id)
-		needVV = append(needVV, a.vv)
-		w.add[tid] = append(w.add[tid], id)
-	}
-	rows, err := ix.storedRows(need)
-	if err != nil {
-		return err
-	}
-	add := &members{ids: need, vers: needVV, vecs: rows}
-	if add.len() > 0 {
-		if err := ix.stageShortlistRows(b, w, map[tenant.ID]*members{tid: add}); err != nil {
+	for _, t := range ts {
+		if _, err := ix.checkTenant(t); err != nil {
 			return err
 		}
 	}
+	ix.ten.postMu.Lock()
+	defer ix.ten.postMu.Unlock()
+	// Every id's access record once, changed by every tenant in turn.
+	pos := make(map[uint64]int)
+	var all []uint64
+	for _, t := range ts {
+		for _, id := range byTenant[t] {
+			if _, ok := pos[id]; ok {
+				continue
+			}
+			if !ix.Contains(id) {
+				return fmt.Errorf("id %d: %w", id, ErrNotFound)
+			}
+			pos[id] = len(all)
+			all = append(all, id)
+		}
+	}
+	recs, _, err := ix.accessMany(all)
+	if err != nil {
+		return err
+	}
+	changed := make([]bool, len(all))
+	b := ix.store.NewBatch()
+	defer b.Close()
+	w := newTenantWrite()
+	rowsBy := make(map[tenant.ID]*members)
+	for _, t := range ts {
+		tid := tenant.ID(t)
+		var need []uint64
+		var needVV []uint8
+		for _, id := range byTenant[t] {
+			a := &recs[pos[id]]
+			granted := slices.Contains(a.granted, tid)
+			switch {
+			case a.owner == tid:
+				continue
+			case own && a.owner != 0:
+				return fmt.Errorf("%w: id %d is owned by tenant %d", ErrBadInput, id, a.owner)
+			case own:
+				a.owner = tid
+				a.granted = slices.DeleteFunc(a.granted, func(g tenant.ID) bool { return g == tid })
+			case granted:
+				continue
+			default:
+				a.granted = append(a.granted, tid)
+			}
+			changed[pos[id]] = true
+			if granted {
+				continue // already readable: it has its row
+			}
+			need = append(need, id)
+			needVV = append(needVV, a.vv)
+			w.add[tid] = append(w.add[tid], id)
+		}
+		if len(need) == 0 {
+			continue
+		}
+		rows, err := ix.storedRows(need)
+		if err != nil {
+			return err
+		}
+		rowsBy[tid] = &members{ids: need, vers: needVV, vecs: rows}
+	}
+	for i, id := range all {
+		if changed[i] {
+			b.Set(idKey(keyAccess, id), recs[i].encode())
+		}
+	}
+	if err := ix.stageShortlistRows(b, w, rowsBy); err != nil {
+		return err
+	}
 	if err := b.Commit(true); err != nil {
-		return fmt.Errorf("shoal: grant to tenant %d: %w", t, err)
+		return fmt.Errorf("shoal: grant to tenants %v: %w", ts[:min(len(ts), 8)], err)
 	}
 	ix.publishTenants(w)
 	return nil

@@ -247,6 +247,42 @@ func (ix *Index) CreateTenant(t uint32) error {
 	return ix.ten.lists.Create(tenant.ID(t))
 }
 
+// CreateTenants is CreateTenant for several tenants in one atomic,
+// durable batch; none is created if any exists or repeats, or is 0.
+func (ix *Index) CreateTenants(ts []uint32) error {
+	if ix.closed.Load() {
+		return ErrClosed
+	}
+	ix.wmu.Lock()
+	defer ix.wmu.Unlock()
+	seen := make(map[uint32]bool, len(ts))
+	for _, t := range ts {
+		switch {
+		case t == 0:
+			return fmt.Errorf("%w: tenant 0 is reserved", ErrBadInput)
+		case seen[t]:
+			return fmt.Errorf("%w: tenant %d twice", ErrBadInput, t)
+		case ix.ten.lists.Exists(tenant.ID(t)):
+			return fmt.Errorf("%w: %d", ErrTenantExists, t)
+		}
+		seen[t] = true
+	}
+	b := ix.store.NewBatch()
+	defer b.Close()
+	for _, t := range ts {
+		b.Set(tenantKey(tenant.ID(t)), nil)
+	}
+	if err := b.Commit(true); err != nil {
+		return fmt.Errorf("shoal: create tenants: %w", err)
+	}
+	for _, t := range ts {
+		if err := ix.ten.lists.Create(tenant.ID(t)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // Tenants returns the tenants, in increasing order.
 func (ix *Index) Tenants() []uint32 {
 	ts := ix.ten.lists.Tenants()

@@ -536,3 +536,44 @@ func TestShortlistSweep(t *testing.T) {
 		checkTenantSearch(t, ix, m, tn, data[:dim], "after the sweep")
 	}
 }
+
+// TestTenantBulk checks CreateTenants, OwnMany and GrantMany: one batch
+// for many tenants, ids shared between them, and all-or-nothing errors.
+func TestTenantBulk(t *testing.T) {
+	const dim, n = 8, 800
+	data := clustered(n, dim, 6, 61, 62)
+	ix, _ := buildTest(t, data, dim, &Options{Ratio: 0.05})
+	if err := ix.CreateTenants([]uint32{1, 2, 3}); err != nil {
+		t.Fatal(err)
+	}
+	if err := ix.CreateTenants([]uint32{4, 2}); !errors.Is(err, ErrTenantExists) || slices.Contains(ix.Tenants(), 4) {
+		t.Fatalf("CreateTenants with an existing tenant: %v, tenants %v; want ErrTenantExists and no tenant 4", err, ix.Tenants())
+	}
+	span := func(lo, hi uint64) []uint64 {
+		var ids []uint64
+		for id := lo; id < hi; id++ {
+			ids = append(ids, id)
+		}
+		return ids
+	}
+	if err := ix.OwnMany(map[uint32][]uint64{1: span(0, 300), 2: span(300, 600)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := ix.OwnMany(map[uint32][]uint64{3: span(590, 610)}); !errors.Is(err, ErrBadInput) {
+		t.Fatalf("OwnMany of owned ids: %v, want ErrBadInput", err)
+	}
+	if ix.CanRead(3, 605) {
+		t.Fatal("a refused OwnMany gave tenant 3 a vector")
+	}
+	if err := ix.GrantMany(map[uint32][]uint64{1: span(250, 400), 3: span(200, 700)}); err != nil {
+		t.Fatal(err)
+	}
+	for tn, want := range map[uint32]int{1: 400, 2: 300, 3: 500} {
+		if got, err := ix.TenantLen(tn); err != nil || got != want {
+			t.Errorf("TenantLen(%d) = %d, %v; want %d", tn, got, err, want)
+		}
+	}
+	if err := ix.Check(); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -379,35 +379,45 @@ func (o *tenantBenchOptions) Run(ctx context.Context, env *Env) (*tenantBenchRep
 }
 
 // loadTenants creates the workload's tenants in ix (tenant t as t+1),
-// gives each its owned rows and grants it the others.
+// gives each its owned rows and grants it the others, a chunk of tenants
+// per batch (CreateTenants, OwnMany, GrantMany).
 func loadTenants(ctx context.Context, ix *index.Index, env *Env, readable, owned [][]uint64) error {
+	const chunk = 1000
 	bar := NewBar(env.Stderr, "tenants", int64(len(readable)))
-	for t := range readable {
+	for lo := 0; lo < len(readable); lo += chunk {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		id := uint32(t + 1)
-		if err := ix.CreateTenant(id); err != nil {
+		hi := min(lo+chunk, len(readable))
+		ts := make([]uint32, 0, hi-lo)
+		own := make(map[uint32][]uint64)
+		grant := make(map[uint32][]uint64)
+		for t := lo; t < hi; t++ {
+			id := uint32(t + 1)
+			ts = append(ts, id)
+			if len(owned[t]) > 0 {
+				own[id] = owned[t]
+			}
+			for _, r := range readable[t] {
+				if _, ok := slices.BinarySearch(owned[t], r); !ok {
+					grant[id] = append(grant[id], r)
+				}
+			}
+		}
+		if err := ix.CreateTenants(ts); err != nil {
 			return err
 		}
-		if len(owned[t]) > 0 {
-			if err := ix.Own(id, owned[t]); err != nil {
+		if len(own) > 0 {
+			if err := ix.OwnMany(own); err != nil {
 				return err
 			}
 		}
-		var granted []uint64
-		own := owned[t]
-		for _, r := range readable[t] {
-			if _, ok := slices.BinarySearch(own, r); !ok {
-				granted = append(granted, r)
-			}
-		}
-		if len(granted) > 0 {
-			if err := ix.Grant(id, granted); err != nil {
+		if len(grant) > 0 {
+			if err := ix.GrantMany(grant); err != nil {
 				return err
 			}
 		}
-		bar.Set(int64(t + 1))
+		bar.Set(int64(hi))
 	}
 	bar.Finish()
 	return ix.Sync()
