@@ -16,6 +16,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"slices"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
@@ -23,6 +24,7 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/metadata"
 
+	"github.com/shoaldb/shoal/internal/grpccomp"
 	shoalv1 "github.com/shoaldb/shoal/proto/shoal/v1"
 )
 
@@ -36,8 +38,25 @@ type Options struct {
 	// MaxSendBatch is how many vectors UpsertStream puts in one message.
 	// Default 1,000.
 	MaxSendBatch int
+	// Compression names the codec that compresses every request ("zstd"
+	// or "s2", package internal/grpccomp; the server answers in the same
+	// one). Empty: none. It pays where the network, not the CPU, is the
+	// limit: float vectors shrink little (docs/server.md, Compression).
+	Compression string
 	// DialOptions are added to the client's own.
 	DialOptions []grpc.DialOption
+}
+
+// ErrUnknownCompression reports an Options.Compression that is not a
+// registered codec.
+var ErrUnknownCompression = errors.New("client: unknown compression")
+
+// Validate reports options that cannot work.
+func (o *Options) Validate() error {
+	if o.Compression != "" && !slices.Contains(grpccomp.Names, o.Compression) {
+		return fmt.Errorf("%w %q: want one of %v", ErrUnknownCompression, o.Compression, grpccomp.Names)
+	}
+	return nil
 }
 
 // EnsureDefaults fills unset fields with their defaults.
@@ -68,11 +87,17 @@ func Dial(addr string, o *Options) (*Client, error) {
 		opts = *o
 	}
 	opts.EnsureDefaults()
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
 	creds := insecure.NewCredentials()
 	if opts.TLS != nil {
 		creds = credentials.NewTLS(opts.TLS)
 	}
 	dopts := []grpc.DialOption{grpc.WithTransportCredentials(creds)}
+	if opts.Compression != "" {
+		dopts = append(dopts, grpc.WithDefaultCallOptions(grpc.UseCompressor(opts.Compression)))
+	}
 	if opts.APIKey != "" {
 		md := []string{"authorization", "Bearer " + opts.APIKey}
 		dopts = append(dopts,

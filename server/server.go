@@ -46,6 +46,9 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/shoaldb/shoal/index"
+	// Registers the zstd and s2 compressors: a request compressed with
+	// either is accepted and answered in the same one.
+	_ "github.com/shoaldb/shoal/internal/grpccomp"
 	shoalv1 "github.com/shoaldb/shoal/proto/shoal/v1"
 )
 
