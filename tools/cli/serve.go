@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"flag"
 	"fmt"
 	"log/slog"
 	"net"
@@ -11,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -112,10 +114,53 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 	fs.BoolVar(&o.logJSON, "log-json", false, "log JSON lines instead of text")
 	fs.StringVar(&o.snapshotDir, "snapshot-dir", "", "directory of snapshots (CreateSnapshot, RestoreSnapshot); default DATA-DIR/snapshots")
 	fs.StringVar(&o.metricsListen, "metrics-listen", "", "address to serve Prometheus /metrics on over HTTP (e.g. localhost:9370); empty: off")
-	if err := parseValid(fs, args, &o); err != nil {
+	config := fs.String("config", "", "read settings from this file: lines of `flag-name = value` (# comments); flags given on the command line win")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *config != "" {
+		if err := applyConfig(fs, *config); err != nil {
+			return err
+		}
+	}
+	if err := o.Validate(); err != nil {
+		fs.Usage()
 		return err
 	}
 	return o.Run(ctx, env)
+}
+
+// applyConfig sets the flags of fs named in the config file path (lines
+// of `name = value`, blank lines and # comments), except those set on the
+// command line. An unknown name or a bad value is an error naming the
+// line.
+func applyConfig(fs *flag.FlagSet, path string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("-config: %w", err)
+	}
+	onCmdLine := make(map[string]bool)
+	fs.Visit(func(f *flag.Flag) { onCmdLine[f.Name] = true })
+	for n, line := range strings.Split(string(b), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		name, value, ok := strings.Cut(line, "=")
+		name, value = strings.TrimSpace(name), strings.TrimSpace(value)
+		switch {
+		case !ok:
+			return fmt.Errorf("%s:%d: %q is not `name = value`", path, n+1, line)
+		case name == "config" || fs.Lookup(name) == nil:
+			return fmt.Errorf("%s:%d: unknown setting %q (settings are the flags of shoal serve, without the dash)", path, n+1, name)
+		case onCmdLine[name]:
+			continue
+		}
+		if err := fs.Set(name, value); err != nil {
+			return fmt.Errorf("%s:%d: %s: %w", path, n+1, name, err)
+		}
+	}
+	return nil
 }
 
 // Run serves until ctx is cancelled or SIGTERM arrives, then shuts down

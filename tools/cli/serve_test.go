@@ -3,8 +3,11 @@ package cli
 import (
 	"bytes"
 	"context"
+	"flag"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -145,5 +148,49 @@ func TestServeValidate(t *testing.T) {
 		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
 			t.Errorf("%s: Validate() = %v, want an error about %q", tc.name, err, tc.want)
 		}
+	}
+}
+
+// TestServeConfig checks -config: settings from the file, flags on the
+// command line winning, and errors that name the line.
+func TestServeConfig(t *testing.T) {
+	write := func(text string) string {
+		p := filepath.Join(t.TempDir(), "shoal.conf")
+		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	var listen, level *string
+	var batch *int
+	newFS := func() *flag.FlagSet {
+		fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+		listen = fs.String("listen", "localhost:7370", "")
+		batch = fs.Int("max-batch", 100, "")
+		level = fs.String("log-level", "info", "")
+		if err := fs.Parse([]string{"-listen", "127.0.0.1:9"}); err != nil {
+			t.Fatal(err)
+		}
+		return fs
+	}
+	fs := newFS()
+	err := applyConfig(fs, write("# a comment\n\nlisten = 0.0.0.0:1\nmax-batch = 7\n  log-level=debug  \n"))
+	if err != nil || *listen != "127.0.0.1:9" || *batch != 7 || *level != "debug" {
+		t.Fatalf("applyConfig = %v; listen %q (the command line's), max-batch %d, log-level %q; want 127.0.0.1:9, 7, debug", err, *listen, *batch, *level)
+	}
+	for text, want := range map[string]string{
+		"max-batch = 7\nlisten-port = 1\n": ":2: unknown setting \"listen-port\"",
+		"config = other.conf\n":            "unknown setting \"config\"",
+		"max-batch\n":                      ":1: \"max-batch\" is not `name = value`",
+		"max-batch = many\n":               ":1: max-batch",
+	} {
+		if err := applyConfig(newFS(), write(text)); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("config %q: %v, want an error containing %q", text, err, want)
+		}
+	}
+	var out, errb syncBuffer
+	err = runServe(context.Background(), &Env{Stdout: &out, Stderr: &errb}, []string{"-config", write("no-such = 1\n")})
+	if err == nil || !strings.Contains(err.Error(), "unknown setting") {
+		t.Fatalf("shoal serve with a bad config: %v, want an unknown-setting error", err)
 	}
 }
