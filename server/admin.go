@@ -12,9 +12,8 @@ import (
 	shoalv1 "github.com/shoaldb/shoal/proto/shoal/v1"
 )
 
-// adminAPI implements shoal.v1 AdminService: API keys, snapshots
-// (snapshot.go) and server stats. Bulk import is not built yet
-// (Unimplemented).
+// adminAPI implements shoal.v1 AdminService: API keys, bulk import
+// (imports.go), snapshots (snapshot.go) and server stats.
 type adminAPI struct {
 	*Server
 	shoalv1.UnimplementedAdminServiceServer // answers RPCs added to the API later
@@ -60,14 +59,6 @@ func (a adminAPI) ListAPIKeys(ctx context.Context, req *shoalv1.ListAPIKeysReque
 		resp.Keys = append(resp.Keys, apiKey(r))
 	}
 	return resp, nil
-}
-
-func (a adminAPI) StartImport(ctx context.Context, req *shoalv1.StartImportRequest) (*shoalv1.ImportJob, error) {
-	return nil, status.Error(codes.Unimplemented, "bulk import is not implemented yet: upsert with UpsertStream")
-}
-
-func (a adminAPI) GetImport(ctx context.Context, req *shoalv1.GetImportRequest) (*shoalv1.ImportJob, error) {
-	return nil, status.Error(codes.Unimplemented, "bulk import is not implemented yet")
 }
 
 func (a adminAPI) GetServerStats(ctx context.Context, req *shoalv1.GetServerStatsRequest) (*shoalv1.ServerStats, error) {

@@ -42,6 +42,11 @@ type Options struct {
 	// and RestoreSnapshot reads them from (a request names a relative
 	// path in it). Default DataDir/snapshots.
 	SnapshotDir string
+	// ImportDir is the directory AdminService.StartImport reads vector
+	// files from: a request's path must lie in it once symbolic links
+	// and .. are resolved (else PermissionDenied). Created by Open if
+	// missing. Default DataDir/import.
+	ImportDir string
 	// ShutdownGrace is how long Shutdown lets calls in flight finish
 	// (GracefulStop) before it cancels them (Stop), when its context has
 	// no earlier deadline. Default 10 s.
@@ -80,6 +85,9 @@ func (o *Options) EnsureDefaults() {
 	}
 	if o.SnapshotDir == "" && o.DataDir != "" {
 		o.SnapshotDir = filepath.Join(o.DataDir, "snapshots")
+	}
+	if o.ImportDir == "" && o.DataDir != "" {
+		o.ImportDir = filepath.Join(o.DataDir, "import")
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()

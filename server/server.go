@@ -62,6 +62,7 @@ type Server struct {
 	health  *health.Server
 	started time.Time
 	calls   callMetrics // per method and code (metrics.go)
+	imports imports     // bulk import jobs (imports.go)
 	// ddl serialises CreateCollection and DropCollection.
 	ddl sync.Mutex
 	mu  struct {
@@ -110,6 +111,9 @@ func Open(o *Options) (*Server, error) {
 	}
 	if err := os.MkdirAll(opts.DataDir, 0o755); err != nil {
 		return nil, fmt.Errorf("server: data directory: %w", err)
+	}
+	if err := os.MkdirAll(opts.ImportDir, 0o755); err != nil {
+		return nil, fmt.Errorf("server: import directory: %w", err)
 	}
 	db, err := index.OpenSharedDB(opts.DataDir)
 	if err != nil {
@@ -275,8 +279,10 @@ func (s *Server) Close() error {
 	return s.closeAll()
 }
 
-// closeAll closes every collection, then the database.
+// closeAll cancels the import jobs and waits for them, then closes every
+// collection, then the database.
 func (s *Server) closeAll() error {
+	s.imports.stop()
 	s.mu.Lock()
 	if s.mu.closed {
 		s.mu.Unlock()

@@ -41,6 +41,7 @@ type serveOptions struct {
 	// empty: none.
 	metricsListen string
 	snapshotDir   string
+	importDir     string
 }
 
 // defaultDataDir is $XDG_DATA_HOME/shoal, or ~/.local/share/shoal, or
@@ -113,6 +114,7 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug (one line per call), info, warn, error")
 	fs.BoolVar(&o.logJSON, "log-json", false, "log JSON lines instead of text")
 	fs.StringVar(&o.snapshotDir, "snapshot-dir", "", "directory of snapshots (CreateSnapshot, RestoreSnapshot); default DATA-DIR/snapshots")
+	fs.StringVar(&o.importDir, "import-dir", "", "directory StartImport reads vector files from (nothing outside it); default DATA-DIR/import")
 	fs.StringVar(&o.metricsListen, "metrics-listen", "", "address to serve Prometheus /metrics on over HTTP (e.g. localhost:9370); empty: off")
 	config := fs.String("config", "", "read settings from this file: lines of `flag-name = value` (# comments); flags given on the command line win")
 	if err := parse(fs, args); err != nil {
@@ -176,7 +178,7 @@ func (o *serveOptions) Run(ctx context.Context, env *Env) error {
 	sopts := &server.Options{
 		DataDir: o.dataDir, AdminKey: o.adminKey, MaxBatch: o.maxBatch,
 		MaxRecvMsgBytes: int(o.maxMsg), CacheBytes: int64(o.cache), ShutdownGrace: o.grace, Logger: log,
-		SnapshotDir: o.snapshotDir,
+		SnapshotDir: o.snapshotDir, ImportDir: o.importDir,
 	}
 	if o.tlsCert != "" {
 		cert, err := tls.LoadX509KeyPair(o.tlsCert, o.tlsKey)

@@ -160,6 +160,7 @@ const (
 	ImportJob_STATE_RUNNING     ImportJob_State = 1
 	ImportJob_STATE_DONE        ImportJob_State = 2
 	ImportJob_STATE_FAILED      ImportJob_State = 3
+	ImportJob_STATE_CANCELLED   ImportJob_State = 4 // by CancelImport or a server shutdown
 )
 
 // Enum value maps for ImportJob_State.
@@ -169,12 +170,14 @@ var (
 		1: "STATE_RUNNING",
 		2: "STATE_DONE",
 		3: "STATE_FAILED",
+		4: "STATE_CANCELLED",
 	}
 	ImportJob_State_value = map[string]int32{
 		"STATE_UNSPECIFIED": 0,
 		"STATE_RUNNING":     1,
 		"STATE_DONE":        2,
 		"STATE_FAILED":      3,
+		"STATE_CANCELLED":   4,
 	}
 )
 
@@ -202,7 +205,7 @@ func (x ImportJob_State) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use ImportJob_State.Descriptor instead.
 func (ImportJob_State) EnumDescriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{47, 0}
+	return file_shoal_proto_rawDescGZIP(), []int{50, 0}
 }
 
 // Shape and tuning of a collection. Zero fields take the server defaults.
@@ -2682,11 +2685,13 @@ func (x *ListAPIKeysResponse) GetKeys() []*APIKey {
 }
 
 type StartImportRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Collection    string                 `protobuf:"bytes,1,opt,name=collection,proto3" json:"collection,omitempty"`
-	Path          string                 `protobuf:"bytes,2,opt,name=path,proto3" json:"path,omitempty"`                       // a file on the server, under its import directory
-	FirstId       uint64                 `protobuf:"varint,3,opt,name=first_id,json=firstId,proto3" json:"first_id,omitempty"` // row i gets id first_id + i
-	Tenant        string                 `protobuf:"bytes,4,opt,name=tenant,proto3" json:"tenant,omitempty"`                   // owner tenant, or empty
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Collection string                 `protobuf:"bytes,1,opt,name=collection,proto3" json:"collection,omitempty"`
+	// A file on the server: a path relative to its import directory, or an
+	// absolute one inside it (symbolic links and .. are resolved first).
+	Path          string `protobuf:"bytes,2,opt,name=path,proto3" json:"path,omitempty"`
+	FirstId       uint64 `protobuf:"varint,3,opt,name=first_id,json=firstId,proto3" json:"first_id,omitempty"` // row i gets id first_id + i
+	Tenant        string `protobuf:"bytes,4,opt,name=tenant,proto3" json:"tenant,omitempty"`                   // owner tenant (must exist in the collection), or empty
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2793,21 +2798,150 @@ func (x *GetImportRequest) GetId() string {
 	return ""
 }
 
-type ImportJob struct {
+type ListImportsRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
-	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
-	Collection    string                 `protobuf:"bytes,2,opt,name=collection,proto3" json:"collection,omitempty"`
-	State         ImportJob_State        `protobuf:"varint,3,opt,name=state,proto3,enum=shoal.v1.ImportJob_State" json:"state,omitempty"`
-	Done          uint64                 `protobuf:"varint,4,opt,name=done,proto3" json:"done,omitempty"` // vectors upserted so far
-	Total         uint64                 `protobuf:"varint,5,opt,name=total,proto3" json:"total,omitempty"`
-	Error         string                 `protobuf:"bytes,6,opt,name=error,proto3" json:"error,omitempty"` // when FAILED
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
+func (x *ListImportsRequest) Reset() {
+	*x = ListImportsRequest{}
+	mi := &file_shoal_proto_msgTypes[47]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListImportsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListImportsRequest) ProtoMessage() {}
+
+func (x *ListImportsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_shoal_proto_msgTypes[47]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListImportsRequest.ProtoReflect.Descriptor instead.
+func (*ListImportsRequest) Descriptor() ([]byte, []int) {
+	return file_shoal_proto_rawDescGZIP(), []int{47}
+}
+
+type ListImportsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Jobs          []*ImportJob           `protobuf:"bytes,1,rep,name=jobs,proto3" json:"jobs,omitempty"` // oldest first
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListImportsResponse) Reset() {
+	*x = ListImportsResponse{}
+	mi := &file_shoal_proto_msgTypes[48]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListImportsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListImportsResponse) ProtoMessage() {}
+
+func (x *ListImportsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_shoal_proto_msgTypes[48]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListImportsResponse.ProtoReflect.Descriptor instead.
+func (*ListImportsResponse) Descriptor() ([]byte, []int) {
+	return file_shoal_proto_rawDescGZIP(), []int{48}
+}
+
+func (x *ListImportsResponse) GetJobs() []*ImportJob {
+	if x != nil {
+		return x.Jobs
+	}
+	return nil
+}
+
+type CancelImportRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CancelImportRequest) Reset() {
+	*x = CancelImportRequest{}
+	mi := &file_shoal_proto_msgTypes[49]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CancelImportRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CancelImportRequest) ProtoMessage() {}
+
+func (x *CancelImportRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_shoal_proto_msgTypes[49]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CancelImportRequest.ProtoReflect.Descriptor instead.
+func (*CancelImportRequest) Descriptor() ([]byte, []int) {
+	return file_shoal_proto_rawDescGZIP(), []int{49}
+}
+
+func (x *CancelImportRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+type ImportJob struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	Id             string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Collection     string                 `protobuf:"bytes,2,opt,name=collection,proto3" json:"collection,omitempty"`
+	State          ImportJob_State        `protobuf:"varint,3,opt,name=state,proto3,enum=shoal.v1.ImportJob_State" json:"state,omitempty"`
+	Done           uint64                 `protobuf:"varint,4,opt,name=done,proto3" json:"done,omitempty"`   // vectors upserted so far (rows 0..done-1 of the file)
+	Total          uint64                 `protobuf:"varint,5,opt,name=total,proto3" json:"total,omitempty"` // rows of the file
+	Error          string                 `protobuf:"bytes,6,opt,name=error,proto3" json:"error,omitempty"`  // when FAILED
+	Path           string                 `protobuf:"bytes,7,opt,name=path,proto3" json:"path,omitempty"`    // the file's resolved path on the server
+	FirstId        uint64                 `protobuf:"varint,8,opt,name=first_id,json=firstId,proto3" json:"first_id,omitempty"`
+	Tenant         string                 `protobuf:"bytes,9,opt,name=tenant,proto3" json:"tenant,omitempty"`
+	StartedUnixMs  int64                  `protobuf:"varint,10,opt,name=started_unix_ms,json=startedUnixMs,proto3" json:"started_unix_ms,omitempty"`
+	FinishedUnixMs int64                  `protobuf:"varint,11,opt,name=finished_unix_ms,json=finishedUnixMs,proto3" json:"finished_unix_ms,omitempty"` // 0 while RUNNING
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
 func (x *ImportJob) Reset() {
 	*x = ImportJob{}
-	mi := &file_shoal_proto_msgTypes[47]
+	mi := &file_shoal_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2819,7 +2953,7 @@ func (x *ImportJob) String() string {
 func (*ImportJob) ProtoMessage() {}
 
 func (x *ImportJob) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[47]
+	mi := &file_shoal_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2832,7 +2966,7 @@ func (x *ImportJob) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ImportJob.ProtoReflect.Descriptor instead.
 func (*ImportJob) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{47}
+	return file_shoal_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *ImportJob) GetId() string {
@@ -2877,6 +3011,41 @@ func (x *ImportJob) GetError() string {
 	return ""
 }
 
+func (x *ImportJob) GetPath() string {
+	if x != nil {
+		return x.Path
+	}
+	return ""
+}
+
+func (x *ImportJob) GetFirstId() uint64 {
+	if x != nil {
+		return x.FirstId
+	}
+	return 0
+}
+
+func (x *ImportJob) GetTenant() string {
+	if x != nil {
+		return x.Tenant
+	}
+	return ""
+}
+
+func (x *ImportJob) GetStartedUnixMs() int64 {
+	if x != nil {
+		return x.StartedUnixMs
+	}
+	return 0
+}
+
+func (x *ImportJob) GetFinishedUnixMs() int64 {
+	if x != nil {
+		return x.FinishedUnixMs
+	}
+	return 0
+}
+
 type CreateSnapshotRequest struct {
 	state      protoimpl.MessageState `protogen:"open.v1"`
 	Collection string                 `protobuf:"bytes,1,opt,name=collection,proto3" json:"collection,omitempty"`
@@ -2889,7 +3058,7 @@ type CreateSnapshotRequest struct {
 
 func (x *CreateSnapshotRequest) Reset() {
 	*x = CreateSnapshotRequest{}
-	mi := &file_shoal_proto_msgTypes[48]
+	mi := &file_shoal_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2901,7 +3070,7 @@ func (x *CreateSnapshotRequest) String() string {
 func (*CreateSnapshotRequest) ProtoMessage() {}
 
 func (x *CreateSnapshotRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[48]
+	mi := &file_shoal_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2914,7 +3083,7 @@ func (x *CreateSnapshotRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateSnapshotRequest.ProtoReflect.Descriptor instead.
 func (*CreateSnapshotRequest) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{48}
+	return file_shoal_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *CreateSnapshotRequest) GetCollection() string {
@@ -2943,7 +3112,7 @@ type CreateSnapshotResponse struct {
 
 func (x *CreateSnapshotResponse) Reset() {
 	*x = CreateSnapshotResponse{}
-	mi := &file_shoal_proto_msgTypes[49]
+	mi := &file_shoal_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2955,7 +3124,7 @@ func (x *CreateSnapshotResponse) String() string {
 func (*CreateSnapshotResponse) ProtoMessage() {}
 
 func (x *CreateSnapshotResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[49]
+	mi := &file_shoal_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2968,7 +3137,7 @@ func (x *CreateSnapshotResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateSnapshotResponse.ProtoReflect.Descriptor instead.
 func (*CreateSnapshotResponse) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{49}
+	return file_shoal_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *CreateSnapshotResponse) GetDirectory() string {
@@ -3009,7 +3178,7 @@ type RestoreSnapshotRequest struct {
 
 func (x *RestoreSnapshotRequest) Reset() {
 	*x = RestoreSnapshotRequest{}
-	mi := &file_shoal_proto_msgTypes[50]
+	mi := &file_shoal_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3021,7 +3190,7 @@ func (x *RestoreSnapshotRequest) String() string {
 func (*RestoreSnapshotRequest) ProtoMessage() {}
 
 func (x *RestoreSnapshotRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[50]
+	mi := &file_shoal_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3034,7 +3203,7 @@ func (x *RestoreSnapshotRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RestoreSnapshotRequest.ProtoReflect.Descriptor instead.
 func (*RestoreSnapshotRequest) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{50}
+	return file_shoal_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *RestoreSnapshotRequest) GetDirectory() string {
@@ -3059,7 +3228,7 @@ type GetServerStatsRequest struct {
 
 func (x *GetServerStatsRequest) Reset() {
 	*x = GetServerStatsRequest{}
-	mi := &file_shoal_proto_msgTypes[51]
+	mi := &file_shoal_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3071,7 +3240,7 @@ func (x *GetServerStatsRequest) String() string {
 func (*GetServerStatsRequest) ProtoMessage() {}
 
 func (x *GetServerStatsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[51]
+	mi := &file_shoal_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3084,7 +3253,7 @@ func (x *GetServerStatsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetServerStatsRequest.ProtoReflect.Descriptor instead.
 func (*GetServerStatsRequest) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{51}
+	return file_shoal_proto_rawDescGZIP(), []int{54}
 }
 
 type ServerStats struct {
@@ -3099,7 +3268,7 @@ type ServerStats struct {
 
 func (x *ServerStats) Reset() {
 	*x = ServerStats{}
-	mi := &file_shoal_proto_msgTypes[52]
+	mi := &file_shoal_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3111,7 +3280,7 @@ func (x *ServerStats) String() string {
 func (*ServerStats) ProtoMessage() {}
 
 func (x *ServerStats) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[52]
+	mi := &file_shoal_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3124,7 +3293,7 @@ func (x *ServerStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ServerStats.ProtoReflect.Descriptor instead.
 func (*ServerStats) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{52}
+	return file_shoal_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *ServerStats) GetCollections() uint64 {
@@ -3354,7 +3523,12 @@ const file_shoal_proto_rawDesc = "" +
 	"\bfirst_id\x18\x03 \x01(\x04R\afirstId\x12\x16\n" +
 	"\x06tenant\x18\x04 \x01(\tR\x06tenant\"\"\n" +
 	"\x10GetImportRequest\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id\"\x81\x02\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\"\x14\n" +
+	"\x12ListImportsRequest\">\n" +
+	"\x13ListImportsResponse\x12'\n" +
+	"\x04jobs\x18\x01 \x03(\v2\x13.shoal.v1.ImportJobR\x04jobs\"%\n" +
+	"\x13CancelImportRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\"\xaf\x03\n" +
 	"\tImportJob\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1e\n" +
 	"\n" +
@@ -3363,13 +3537,20 @@ const file_shoal_proto_rawDesc = "" +
 	"\x05state\x18\x03 \x01(\x0e2\x19.shoal.v1.ImportJob.StateR\x05state\x12\x12\n" +
 	"\x04done\x18\x04 \x01(\x04R\x04done\x12\x14\n" +
 	"\x05total\x18\x05 \x01(\x04R\x05total\x12\x14\n" +
-	"\x05error\x18\x06 \x01(\tR\x05error\"S\n" +
+	"\x05error\x18\x06 \x01(\tR\x05error\x12\x12\n" +
+	"\x04path\x18\a \x01(\tR\x04path\x12\x19\n" +
+	"\bfirst_id\x18\b \x01(\x04R\afirstId\x12\x16\n" +
+	"\x06tenant\x18\t \x01(\tR\x06tenant\x12&\n" +
+	"\x0fstarted_unix_ms\x18\n" +
+	" \x01(\x03R\rstartedUnixMs\x12(\n" +
+	"\x10finished_unix_ms\x18\v \x01(\x03R\x0efinishedUnixMs\"h\n" +
 	"\x05State\x12\x15\n" +
 	"\x11STATE_UNSPECIFIED\x10\x00\x12\x11\n" +
 	"\rSTATE_RUNNING\x10\x01\x12\x0e\n" +
 	"\n" +
 	"STATE_DONE\x10\x02\x12\x10\n" +
-	"\fSTATE_FAILED\x10\x03\"U\n" +
+	"\fSTATE_FAILED\x10\x03\x12\x13\n" +
+	"\x0fSTATE_CANCELLED\x10\x04\"U\n" +
 	"\x15CreateSnapshotRequest\x12\x1e\n" +
 	"\n" +
 	"collection\x18\x01 \x01(\tR\n" +
@@ -3422,13 +3603,15 @@ const file_shoal_proto_rawDesc = "" +
 	"\fDeleteTenant\x12\x1d.shoal.v1.DeleteTenantRequest\x1a\x1e.shoal.v1.DeleteTenantResponse\x12J\n" +
 	"\vListTenants\x12\x1c.shoal.v1.ListTenantsRequest\x1a\x1d.shoal.v1.ListTenantsResponse\x128\n" +
 	"\x05Grant\x12\x16.shoal.v1.GrantRequest\x1a\x17.shoal.v1.GrantResponse\x12;\n" +
-	"\x06Revoke\x12\x17.shoal.v1.RevokeRequest\x1a\x18.shoal.v1.RevokeResponse2\xe2\x04\n" +
+	"\x06Revoke\x12\x17.shoal.v1.RevokeRequest\x1a\x18.shoal.v1.RevokeResponse2\xf2\x05\n" +
 	"\fAdminService\x12M\n" +
 	"\fCreateAPIKey\x12\x1d.shoal.v1.CreateAPIKeyRequest\x1a\x1e.shoal.v1.CreateAPIKeyResponse\x12M\n" +
 	"\fRevokeAPIKey\x12\x1d.shoal.v1.RevokeAPIKeyRequest\x1a\x1e.shoal.v1.RevokeAPIKeyResponse\x12J\n" +
 	"\vListAPIKeys\x12\x1c.shoal.v1.ListAPIKeysRequest\x1a\x1d.shoal.v1.ListAPIKeysResponse\x12@\n" +
 	"\vStartImport\x12\x1c.shoal.v1.StartImportRequest\x1a\x13.shoal.v1.ImportJob\x12<\n" +
-	"\tGetImport\x12\x1a.shoal.v1.GetImportRequest\x1a\x13.shoal.v1.ImportJob\x12S\n" +
+	"\tGetImport\x12\x1a.shoal.v1.GetImportRequest\x1a\x13.shoal.v1.ImportJob\x12J\n" +
+	"\vListImports\x12\x1c.shoal.v1.ListImportsRequest\x1a\x1d.shoal.v1.ListImportsResponse\x12B\n" +
+	"\fCancelImport\x12\x1d.shoal.v1.CancelImportRequest\x1a\x13.shoal.v1.ImportJob\x12S\n" +
 	"\x0eCreateSnapshot\x12\x1f.shoal.v1.CreateSnapshotRequest\x1a .shoal.v1.CreateSnapshotResponse\x12I\n" +
 	"\x0fRestoreSnapshot\x12 .shoal.v1.RestoreSnapshotRequest\x1a\x14.shoal.v1.Collection\x12H\n" +
 	"\x0eGetServerStats\x12\x1f.shoal.v1.GetServerStatsRequest\x1a\x15.shoal.v1.ServerStatsB1Z/github.com/shoaldb/shoal/proto/shoal/v1;shoalv1b\x06proto3"
@@ -3446,7 +3629,7 @@ func file_shoal_proto_rawDescGZIP() []byte {
 }
 
 var file_shoal_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_shoal_proto_msgTypes = make([]protoimpl.MessageInfo, 53)
+var file_shoal_proto_msgTypes = make([]protoimpl.MessageInfo, 56)
 var file_shoal_proto_goTypes = []any{
 	(Metric)(0),                       // 0: shoal.v1.Metric
 	(ElementType)(0),                  // 1: shoal.v1.ElementType
@@ -3498,12 +3681,15 @@ var file_shoal_proto_goTypes = []any{
 	(*ListAPIKeysResponse)(nil),       // 47: shoal.v1.ListAPIKeysResponse
 	(*StartImportRequest)(nil),        // 48: shoal.v1.StartImportRequest
 	(*GetImportRequest)(nil),          // 49: shoal.v1.GetImportRequest
-	(*ImportJob)(nil),                 // 50: shoal.v1.ImportJob
-	(*CreateSnapshotRequest)(nil),     // 51: shoal.v1.CreateSnapshotRequest
-	(*CreateSnapshotResponse)(nil),    // 52: shoal.v1.CreateSnapshotResponse
-	(*RestoreSnapshotRequest)(nil),    // 53: shoal.v1.RestoreSnapshotRequest
-	(*GetServerStatsRequest)(nil),     // 54: shoal.v1.GetServerStatsRequest
-	(*ServerStats)(nil),               // 55: shoal.v1.ServerStats
+	(*ListImportsRequest)(nil),        // 50: shoal.v1.ListImportsRequest
+	(*ListImportsResponse)(nil),       // 51: shoal.v1.ListImportsResponse
+	(*CancelImportRequest)(nil),       // 52: shoal.v1.CancelImportRequest
+	(*ImportJob)(nil),                 // 53: shoal.v1.ImportJob
+	(*CreateSnapshotRequest)(nil),     // 54: shoal.v1.CreateSnapshotRequest
+	(*CreateSnapshotResponse)(nil),    // 55: shoal.v1.CreateSnapshotResponse
+	(*RestoreSnapshotRequest)(nil),    // 56: shoal.v1.RestoreSnapshotRequest
+	(*GetServerStatsRequest)(nil),     // 57: shoal.v1.GetServerStatsRequest
+	(*ServerStats)(nil),               // 58: shoal.v1.ServerStats
 }
 var file_shoal_proto_depIdxs = []int32{
 	0,  // 0: shoal.v1.CollectionConfig.metric:type_name -> shoal.v1.Metric
@@ -3524,63 +3710,68 @@ var file_shoal_proto_depIdxs = []int32{
 	28, // 15: shoal.v1.SetLabelsRequest.vectors:type_name -> shoal.v1.LabelSet
 	41, // 16: shoal.v1.CreateAPIKeyResponse.key:type_name -> shoal.v1.APIKey
 	41, // 17: shoal.v1.ListAPIKeysResponse.keys:type_name -> shoal.v1.APIKey
-	2,  // 18: shoal.v1.ImportJob.state:type_name -> shoal.v1.ImportJob.State
-	12, // 19: shoal.v1.ServerStats.collection_stats:type_name -> shoal.v1.CollectionStats
-	5,  // 20: shoal.v1.CollectionService.CreateCollection:input_type -> shoal.v1.CreateCollectionRequest
-	6,  // 21: shoal.v1.CollectionService.DescribeCollection:input_type -> shoal.v1.DescribeCollectionRequest
-	7,  // 22: shoal.v1.CollectionService.ListCollections:input_type -> shoal.v1.ListCollectionsRequest
-	9,  // 23: shoal.v1.CollectionService.DropCollection:input_type -> shoal.v1.DropCollectionRequest
-	11, // 24: shoal.v1.CollectionService.GetStats:input_type -> shoal.v1.GetStatsRequest
-	14, // 25: shoal.v1.VectorService.Upsert:input_type -> shoal.v1.UpsertRequest
-	14, // 26: shoal.v1.VectorService.UpsertStream:input_type -> shoal.v1.UpsertRequest
-	16, // 27: shoal.v1.VectorService.Delete:input_type -> shoal.v1.DeleteRequest
-	18, // 28: shoal.v1.VectorService.Get:input_type -> shoal.v1.GetRequest
-	22, // 29: shoal.v1.VectorService.Search:input_type -> shoal.v1.SearchRequest
-	25, // 30: shoal.v1.VectorService.SearchBatch:input_type -> shoal.v1.SearchBatchRequest
-	29, // 31: shoal.v1.VectorService.SetLabels:input_type -> shoal.v1.SetLabelsRequest
-	31, // 32: shoal.v1.TenantService.CreateTenant:input_type -> shoal.v1.CreateTenantRequest
-	33, // 33: shoal.v1.TenantService.DeleteTenant:input_type -> shoal.v1.DeleteTenantRequest
-	35, // 34: shoal.v1.TenantService.ListTenants:input_type -> shoal.v1.ListTenantsRequest
-	37, // 35: shoal.v1.TenantService.Grant:input_type -> shoal.v1.GrantRequest
-	39, // 36: shoal.v1.TenantService.Revoke:input_type -> shoal.v1.RevokeRequest
-	42, // 37: shoal.v1.AdminService.CreateAPIKey:input_type -> shoal.v1.CreateAPIKeyRequest
-	44, // 38: shoal.v1.AdminService.RevokeAPIKey:input_type -> shoal.v1.RevokeAPIKeyRequest
-	46, // 39: shoal.v1.AdminService.ListAPIKeys:input_type -> shoal.v1.ListAPIKeysRequest
-	48, // 40: shoal.v1.AdminService.StartImport:input_type -> shoal.v1.StartImportRequest
-	49, // 41: shoal.v1.AdminService.GetImport:input_type -> shoal.v1.GetImportRequest
-	51, // 42: shoal.v1.AdminService.CreateSnapshot:input_type -> shoal.v1.CreateSnapshotRequest
-	53, // 43: shoal.v1.AdminService.RestoreSnapshot:input_type -> shoal.v1.RestoreSnapshotRequest
-	54, // 44: shoal.v1.AdminService.GetServerStats:input_type -> shoal.v1.GetServerStatsRequest
-	4,  // 45: shoal.v1.CollectionService.CreateCollection:output_type -> shoal.v1.Collection
-	4,  // 46: shoal.v1.CollectionService.DescribeCollection:output_type -> shoal.v1.Collection
-	8,  // 47: shoal.v1.CollectionService.ListCollections:output_type -> shoal.v1.ListCollectionsResponse
-	10, // 48: shoal.v1.CollectionService.DropCollection:output_type -> shoal.v1.DropCollectionResponse
-	12, // 49: shoal.v1.CollectionService.GetStats:output_type -> shoal.v1.CollectionStats
-	15, // 50: shoal.v1.VectorService.Upsert:output_type -> shoal.v1.UpsertResponse
-	15, // 51: shoal.v1.VectorService.UpsertStream:output_type -> shoal.v1.UpsertResponse
-	17, // 52: shoal.v1.VectorService.Delete:output_type -> shoal.v1.DeleteResponse
-	19, // 53: shoal.v1.VectorService.Get:output_type -> shoal.v1.GetResponse
-	24, // 54: shoal.v1.VectorService.Search:output_type -> shoal.v1.SearchResponse
-	27, // 55: shoal.v1.VectorService.SearchBatch:output_type -> shoal.v1.SearchBatchResponse
-	30, // 56: shoal.v1.VectorService.SetLabels:output_type -> shoal.v1.SetLabelsResponse
-	32, // 57: shoal.v1.TenantService.CreateTenant:output_type -> shoal.v1.CreateTenantResponse
-	34, // 58: shoal.v1.TenantService.DeleteTenant:output_type -> shoal.v1.DeleteTenantResponse
-	36, // 59: shoal.v1.TenantService.ListTenants:output_type -> shoal.v1.ListTenantsResponse
-	38, // 60: shoal.v1.TenantService.Grant:output_type -> shoal.v1.GrantResponse
-	40, // 61: shoal.v1.TenantService.Revoke:output_type -> shoal.v1.RevokeResponse
-	43, // 62: shoal.v1.AdminService.CreateAPIKey:output_type -> shoal.v1.CreateAPIKeyResponse
-	45, // 63: shoal.v1.AdminService.RevokeAPIKey:output_type -> shoal.v1.RevokeAPIKeyResponse
-	47, // 64: shoal.v1.AdminService.ListAPIKeys:output_type -> shoal.v1.ListAPIKeysResponse
-	50, // 65: shoal.v1.AdminService.StartImport:output_type -> shoal.v1.ImportJob
-	50, // 66: shoal.v1.AdminService.GetImport:output_type -> shoal.v1.ImportJob
-	52, // 67: shoal.v1.AdminService.CreateSnapshot:output_type -> shoal.v1.CreateSnapshotResponse
-	4,  // 68: shoal.v1.AdminService.RestoreSnapshot:output_type -> shoal.v1.Collection
-	55, // 69: shoal.v1.AdminService.GetServerStats:output_type -> shoal.v1.ServerStats
-	45, // [45:70] is the sub-list for method output_type
-	20, // [20:45] is the sub-list for method input_type
-	20, // [20:20] is the sub-list for extension type_name
-	20, // [20:20] is the sub-list for extension extendee
-	0,  // [0:20] is the sub-list for field type_name
+	53, // 18: shoal.v1.ListImportsResponse.jobs:type_name -> shoal.v1.ImportJob
+	2,  // 19: shoal.v1.ImportJob.state:type_name -> shoal.v1.ImportJob.State
+	12, // 20: shoal.v1.ServerStats.collection_stats:type_name -> shoal.v1.CollectionStats
+	5,  // 21: shoal.v1.CollectionService.CreateCollection:input_type -> shoal.v1.CreateCollectionRequest
+	6,  // 22: shoal.v1.CollectionService.DescribeCollection:input_type -> shoal.v1.DescribeCollectionRequest
+	7,  // 23: shoal.v1.CollectionService.ListCollections:input_type -> shoal.v1.ListCollectionsRequest
+	9,  // 24: shoal.v1.CollectionService.DropCollection:input_type -> shoal.v1.DropCollectionRequest
+	11, // 25: shoal.v1.CollectionService.GetStats:input_type -> shoal.v1.GetStatsRequest
+	14, // 26: shoal.v1.VectorService.Upsert:input_type -> shoal.v1.UpsertRequest
+	14, // 27: shoal.v1.VectorService.UpsertStream:input_type -> shoal.v1.UpsertRequest
+	16, // 28: shoal.v1.VectorService.Delete:input_type -> shoal.v1.DeleteRequest
+	18, // 29: shoal.v1.VectorService.Get:input_type -> shoal.v1.GetRequest
+	22, // 30: shoal.v1.VectorService.Search:input_type -> shoal.v1.SearchRequest
+	25, // 31: shoal.v1.VectorService.SearchBatch:input_type -> shoal.v1.SearchBatchRequest
+	29, // 32: shoal.v1.VectorService.SetLabels:input_type -> shoal.v1.SetLabelsRequest
+	31, // 33: shoal.v1.TenantService.CreateTenant:input_type -> shoal.v1.CreateTenantRequest
+	33, // 34: shoal.v1.TenantService.DeleteTenant:input_type -> shoal.v1.DeleteTenantRequest
+	35, // 35: shoal.v1.TenantService.ListTenants:input_type -> shoal.v1.ListTenantsRequest
+	37, // 36: shoal.v1.TenantService.Grant:input_type -> shoal.v1.GrantRequest
+	39, // 37: shoal.v1.TenantService.Revoke:input_type -> shoal.v1.RevokeRequest
+	42, // 38: shoal.v1.AdminService.CreateAPIKey:input_type -> shoal.v1.CreateAPIKeyRequest
+	44, // 39: shoal.v1.AdminService.RevokeAPIKey:input_type -> shoal.v1.RevokeAPIKeyRequest
+	46, // 40: shoal.v1.AdminService.ListAPIKeys:input_type -> shoal.v1.ListAPIKeysRequest
+	48, // 41: shoal.v1.AdminService.StartImport:input_type -> shoal.v1.StartImportRequest
+	49, // 42: shoal.v1.AdminService.GetImport:input_type -> shoal.v1.GetImportRequest
+	50, // 43: shoal.v1.AdminService.ListImports:input_type -> shoal.v1.ListImportsRequest
+	52, // 44: shoal.v1.AdminService.CancelImport:input_type -> shoal.v1.CancelImportRequest
+	54, // 45: shoal.v1.AdminService.CreateSnapshot:input_type -> shoal.v1.CreateSnapshotRequest
+	56, // 46: shoal.v1.AdminService.RestoreSnapshot:input_type -> shoal.v1.RestoreSnapshotRequest
+	57, // 47: shoal.v1.AdminService.GetServerStats:input_type -> shoal.v1.GetServerStatsRequest
+	4,  // 48: shoal.v1.CollectionService.CreateCollection:output_type -> shoal.v1.Collection
+	4,  // 49: shoal.v1.CollectionService.DescribeCollection:output_type -> shoal.v1.Collection
+	8,  // 50: shoal.v1.CollectionService.ListCollections:output_type -> shoal.v1.ListCollectionsResponse
+	10, // 51: shoal.v1.CollectionService.DropCollection:output_type -> shoal.v1.DropCollectionResponse
+	12, // 52: shoal.v1.CollectionService.GetStats:output_type -> shoal.v1.CollectionStats
+	15, // 53: shoal.v1.VectorService.Upsert:output_type -> shoal.v1.UpsertResponse
+	15, // 54: shoal.v1.VectorService.UpsertStream:output_type -> shoal.v1.UpsertResponse
+	17, // 55: shoal.v1.VectorService.Delete:output_type -> shoal.v1.DeleteResponse
+	19, // 56: shoal.v1.VectorService.Get:output_type -> shoal.v1.GetResponse
+	24, // 57: shoal.v1.VectorService.Search:output_type -> shoal.v1.SearchResponse
+	27, // 58: shoal.v1.VectorService.SearchBatch:output_type -> shoal.v1.SearchBatchResponse
+	30, // 59: shoal.v1.VectorService.SetLabels:output_type -> shoal.v1.SetLabelsResponse
+	32, // 60: shoal.v1.TenantService.CreateTenant:output_type -> shoal.v1.CreateTenantResponse
+	34, // 61: shoal.v1.TenantService.DeleteTenant:output_type -> shoal.v1.DeleteTenantResponse
+	36, // 62: shoal.v1.TenantService.ListTenants:output_type -> shoal.v1.ListTenantsResponse
+	38, // 63: shoal.v1.TenantService.Grant:output_type -> shoal.v1.GrantResponse
+	40, // 64: shoal.v1.TenantService.Revoke:output_type -> shoal.v1.RevokeResponse
+	43, // 65: shoal.v1.AdminService.CreateAPIKey:output_type -> shoal.v1.CreateAPIKeyResponse
+	45, // 66: shoal.v1.AdminService.RevokeAPIKey:output_type -> shoal.v1.RevokeAPIKeyResponse
+	47, // 67: shoal.v1.AdminService.ListAPIKeys:output_type -> shoal.v1.ListAPIKeysResponse
+	53, // 68: shoal.v1.AdminService.StartImport:output_type -> shoal.v1.ImportJob
+	53, // 69: shoal.v1.AdminService.GetImport:output_type -> shoal.v1.ImportJob
+	51, // 70: shoal.v1.AdminService.ListImports:output_type -> shoal.v1.ListImportsResponse
+	53, // 71: shoal.v1.AdminService.CancelImport:output_type -> shoal.v1.ImportJob
+	55, // 72: shoal.v1.AdminService.CreateSnapshot:output_type -> shoal.v1.CreateSnapshotResponse
+	4,  // 73: shoal.v1.AdminService.RestoreSnapshot:output_type -> shoal.v1.Collection
+	58, // 74: shoal.v1.AdminService.GetServerStats:output_type -> shoal.v1.ServerStats
+	48, // [48:75] is the sub-list for method output_type
+	21, // [21:48] is the sub-list for method input_type
+	21, // [21:21] is the sub-list for extension type_name
+	21, // [21:21] is the sub-list for extension extendee
+	0,  // [0:21] is the sub-list for field type_name
 }
 
 func init() { file_shoal_proto_init() }
@@ -3594,7 +3785,7 @@ func file_shoal_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_shoal_proto_rawDesc), len(file_shoal_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   53,
+			NumMessages:   56,
 			NumExtensions: 0,
 			NumServices:   4,
 		},

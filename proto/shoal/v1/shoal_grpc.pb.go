@@ -943,6 +943,8 @@ const (
 	AdminService_ListAPIKeys_FullMethodName     = "/shoal.v1.AdminService/ListAPIKeys"
 	AdminService_StartImport_FullMethodName     = "/shoal.v1.AdminService/StartImport"
 	AdminService_GetImport_FullMethodName       = "/shoal.v1.AdminService/GetImport"
+	AdminService_ListImports_FullMethodName     = "/shoal.v1.AdminService/ListImports"
+	AdminService_CancelImport_FullMethodName    = "/shoal.v1.AdminService/CancelImport"
 	AdminService_CreateSnapshot_FullMethodName  = "/shoal.v1.AdminService/CreateSnapshot"
 	AdminService_RestoreSnapshot_FullMethodName = "/shoal.v1.AdminService/RestoreSnapshot"
 	AdminService_GetServerStats_FullMethodName  = "/shoal.v1.AdminService/GetServerStats"
@@ -961,9 +963,16 @@ type AdminServiceClient interface {
 	RevokeAPIKey(ctx context.Context, in *RevokeAPIKeyRequest, opts ...grpc.CallOption) (*RevokeAPIKeyResponse, error)
 	ListAPIKeys(ctx context.Context, in *ListAPIKeysRequest, opts ...grpc.CallOption) (*ListAPIKeysResponse, error)
 	// StartImport upserts the vectors of a file on the server (fvecs,
-	// bvecs, fbin, u8bin, i8bin, npy) in the background; poll GetImport.
+	// bvecs, fbin, u8bin, i8bin, npy) under its import directory (shoal
+	// serve -import-dir) in the background; poll GetImport. Jobs live in
+	// memory: a restart forgets them (the rows already upserted stay).
 	StartImport(ctx context.Context, in *StartImportRequest, opts ...grpc.CallOption) (*ImportJob, error)
 	GetImport(ctx context.Context, in *GetImportRequest, opts ...grpc.CallOption) (*ImportJob, error)
+	// ListImports lists the jobs since the server started, oldest first.
+	ListImports(ctx context.Context, in *ListImportsRequest, opts ...grpc.CallOption) (*ListImportsResponse, error)
+	// CancelImport stops a running job after its current batch and returns
+	// it once stopped (CANCELLED); a finished job is returned unchanged.
+	CancelImport(ctx context.Context, in *CancelImportRequest, opts ...grpc.CallOption) (*ImportJob, error)
 	// CreateSnapshot writes a consistent copy of a collection to a
 	// directory on the server; RestoreSnapshot makes a new collection of it.
 	CreateSnapshot(ctx context.Context, in *CreateSnapshotRequest, opts ...grpc.CallOption) (*CreateSnapshotResponse, error)
@@ -1029,6 +1038,26 @@ func (c *adminServiceClient) GetImport(ctx context.Context, in *GetImportRequest
 	return out, nil
 }
 
+func (c *adminServiceClient) ListImports(ctx context.Context, in *ListImportsRequest, opts ...grpc.CallOption) (*ListImportsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListImportsResponse)
+	err := c.cc.Invoke(ctx, AdminService_ListImports_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *adminServiceClient) CancelImport(ctx context.Context, in *CancelImportRequest, opts ...grpc.CallOption) (*ImportJob, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ImportJob)
+	err := c.cc.Invoke(ctx, AdminService_CancelImport_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *adminServiceClient) CreateSnapshot(ctx context.Context, in *CreateSnapshotRequest, opts ...grpc.CallOption) (*CreateSnapshotResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(CreateSnapshotResponse)
@@ -1072,9 +1101,16 @@ type AdminServiceServer interface {
 	RevokeAPIKey(context.Context, *RevokeAPIKeyRequest) (*RevokeAPIKeyResponse, error)
 	ListAPIKeys(context.Context, *ListAPIKeysRequest) (*ListAPIKeysResponse, error)
 	// StartImport upserts the vectors of a file on the server (fvecs,
-	// bvecs, fbin, u8bin, i8bin, npy) in the background; poll GetImport.
+	// bvecs, fbin, u8bin, i8bin, npy) under its import directory (shoal
+	// serve -import-dir) in the background; poll GetImport. Jobs live in
+	// memory: a restart forgets them (the rows already upserted stay).
 	StartImport(context.Context, *StartImportRequest) (*ImportJob, error)
 	GetImport(context.Context, *GetImportRequest) (*ImportJob, error)
+	// ListImports lists the jobs since the server started, oldest first.
+	ListImports(context.Context, *ListImportsRequest) (*ListImportsResponse, error)
+	// CancelImport stops a running job after its current batch and returns
+	// it once stopped (CANCELLED); a finished job is returned unchanged.
+	CancelImport(context.Context, *CancelImportRequest) (*ImportJob, error)
 	// CreateSnapshot writes a consistent copy of a collection to a
 	// directory on the server; RestoreSnapshot makes a new collection of it.
 	CreateSnapshot(context.Context, *CreateSnapshotRequest) (*CreateSnapshotResponse, error)
@@ -1104,6 +1140,12 @@ func (UnimplementedAdminServiceServer) StartImport(context.Context, *StartImport
 }
 func (UnimplementedAdminServiceServer) GetImport(context.Context, *GetImportRequest) (*ImportJob, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetImport not implemented")
+}
+func (UnimplementedAdminServiceServer) ListImports(context.Context, *ListImportsRequest) (*ListImportsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListImports not implemented")
+}
+func (UnimplementedAdminServiceServer) CancelImport(context.Context, *CancelImportRequest) (*ImportJob, error) {
+	return nil, status.Error(codes.Unimplemented, "method CancelImport not implemented")
 }
 func (UnimplementedAdminServiceServer) CreateSnapshot(context.Context, *CreateSnapshotRequest) (*CreateSnapshotResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method CreateSnapshot not implemented")
@@ -1225,6 +1267,42 @@ func _AdminService_GetImport_Handler(srv interface{}, ctx context.Context, dec f
 	return interceptor(ctx, in, info, handler)
 }
 
+func _AdminService_ListImports_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListImportsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServiceServer).ListImports(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminService_ListImports_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServiceServer).ListImports(ctx, req.(*ListImportsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AdminService_CancelImport_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CancelImportRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServiceServer).CancelImport(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminService_CancelImport_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServiceServer).CancelImport(ctx, req.(*CancelImportRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _AdminService_CreateSnapshot_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(CreateSnapshotRequest)
 	if err := dec(in); err != nil {
@@ -1305,6 +1383,14 @@ var AdminService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetImport",
 			Handler:    _AdminService_GetImport_Handler,
+		},
+		{
+			MethodName: "ListImports",
+			Handler:    _AdminService_ListImports_Handler,
+		},
+		{
+			MethodName: "CancelImport",
+			Handler:    _AdminService_CancelImport_Handler,
 		},
 		{
 			MethodName: "CreateSnapshot",

@@ -1,0 +1,83 @@
+package server
+
+import (
+	"context"
+	"encoding/binary"
+	"io"
+	"log/slog"
+	"math"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	shoalv1 "github.com/shoaldb/shoal/proto/shoal/v1"
+)
+
+// TestImportShutdownCancels: closing the server cancels a running job,
+// waits for its batch in flight, and leaves it CANCELLED with the rows
+// before stored. The test holds the collection's write lock so that the
+// job is certainly mid-file when the server closes.
+func TestImportShutdownCancels(t *testing.T) {
+	const n, dim = 5000, 4
+	dir := t.TempDir()
+	s, err := Open(&Options{DataDir: dir, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if _, err := (collectionsAPI{Server: s}).CreateCollection(ctx, &shoalv1.CreateCollectionRequest{Name: "docs", Config: &shoalv1.CollectionConfig{Dim: dim}}); err != nil {
+		t.Fatal(err)
+	}
+	var b []byte
+	for i := 0; i < n; i++ {
+		b = binary.LittleEndian.AppendUint32(b, dim)
+		for d := 0; d < dim; d++ {
+			b = binary.LittleEndian.AppendUint32(b, math.Float32bits(float32(i+d)))
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, "import", "v.fvecs"), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c, err := s.acquire("docs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.release()
+	c.wmu.Lock() // the job's first batch waits for this
+	reached := make(chan struct{}, 1)
+	testHookImportBatch = func() {
+		select {
+		case reached <- struct{}{}:
+		default:
+		}
+	}
+	defer func() { testHookImportBatch = nil }()
+	j, err := (adminAPI{Server: s}).StartImport(ctx, &shoalv1.StartImportRequest{Collection: "docs", Path: "v.fvecs"})
+	if err != nil {
+		c.wmu.Unlock()
+		t.Fatal(err)
+	}
+	<-reached                         // the job is at its first batch
+	time.Sleep(20 * time.Millisecond) // and, almost surely, waiting on the lock
+	closed := make(chan error, 1)
+	go func() { closed <- s.Close() }()
+	time.Sleep(50 * time.Millisecond) // let Close cancel the job
+	select {
+	case err := <-closed:
+		t.Fatalf("Close returned (%v) while a job's batch was in flight", err)
+	default:
+	}
+	c.wmu.Unlock()
+	if err := <-closed; err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	job, err := s.imports.get(j.GetId())
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := job.proto()
+	if got.GetState() != shoalv1.ImportJob_STATE_CANCELLED || got.GetDone() != importBatch {
+		t.Errorf("job after Close = %v, want CANCELLED after one batch of %d", got, importBatch)
+	}
+}
