@@ -1,6 +1,7 @@
 package index
 
 import (
+	"context"
 	"errors"
 	"math"
 	"math/rand/v2"
@@ -495,5 +496,28 @@ func TestStoreFloatsAsFloat16(t *testing.T) {
 	_, err := Build(filepath.Join(t.TempDir(), "big"), SliceSource([]float32{1, 70000}, 2), &Options{Elem: Float16})
 	if !errors.Is(err, ErrBadInput) {
 		t.Fatalf("Build of 70000 as float16: %v, want ErrBadInput", err)
+	}
+}
+
+// TestSearchContext checks that a search gives up when its context is
+// done: before it starts, and between routing and reading.
+func TestSearchContext(t *testing.T) {
+	const dim, n = 8, 2000
+	data := clustered(n, dim, 10, 71, 72)
+	ix, _ := buildTest(t, data, dim, &Options{Ratio: 0.05})
+	q := data[:dim]
+	if res, err := ix.SearchContext(context.Background(), q, 5, nil); err != nil || len(res) != 5 {
+		t.Fatalf("SearchContext with a live context = %v, %v", res, err)
+	}
+	done, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := ix.SearchContext(done, q, 5, nil); !errors.Is(err, context.Canceled) {
+		t.Fatalf("SearchContext with a cancelled context: %v, want context.Canceled", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	testHookRouted = cancel
+	defer func() { testHookRouted = nil }()
+	if _, err := ix.SearchContext(ctx, q, 5, nil); !errors.Is(err, context.Canceled) {
+		t.Fatalf("SearchContext cancelled after routing: %v, want context.Canceled", err)
 	}
 }

@@ -1,6 +1,7 @@
 package index
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math"
@@ -44,6 +45,7 @@ type workspace struct {
 	// slTenant set, the rows scored are that tenant's shortlist rows.
 	filter   *roaring64.Bitmap
 	slTenant tenant.ID
+	ctx      context.Context // SearchContext's; nil for none
 	stored   bool // scoring stored vectors (TenantBrute)
 	order    []int
 }
@@ -62,6 +64,29 @@ func (ix *Index) Search(q []float32, k int, p *SearchParams) ([]Result, error) {
 	ws := ix.pool.Get().(*workspace)
 	defer ix.pool.Put(ws)
 	return ix.search(ws, q, k, p, nil, nil)
+}
+
+// SearchContext is Search that gives up when ctx is done: it checks ctx
+// after routing and as each posting read completes (reads already
+// submitted finish, unscored), and returns ctx's error.
+func (ix *Index) SearchContext(ctx context.Context, q []float32, k int, p *SearchParams) ([]Result, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	ws := ix.pool.Get().(*workspace)
+	defer ix.pool.Put(ws)
+	ws.ctx = ctx
+	defer func() { ws.ctx = nil }()
+	return ix.search(ws, q, k, p, nil, nil)
+}
+
+// ctxErr returns the error of the search's context, if it has one and it
+// is done.
+func (ws *workspace) ctxErr() error {
+	if ws.ctx == nil {
+		return nil
+	}
+	return ws.ctx.Err()
 }
 
 // SearchBatch searches every query of qs (each of Dim floats) with up to
@@ -216,6 +241,9 @@ func (ix *Index) search(ws *workspace, q []float32, k int, sp *SearchParams, st 
 	if testHookRouted != nil {
 		testHookRouted()
 	}
+	if err := ws.ctxErr(); err != nil {
+		return nil, err
+	}
 	ws.top.reset(k)
 	ws.vecs = 0
 	reads := 0
@@ -228,6 +256,9 @@ func (ix *Index) search(ws *workspace, q []float32, k int, sp *SearchParams, st 
 	// All postings of the query go to the store in one batch; each is
 	// scored as soon as its read completes.
 	err := ix.store.ReadBatch(ws.ids, func(i int, b []byte) error {
+		if err := ws.ctxErr(); err != nil {
+			return err
+		}
 		if err := posting.Decode(b, &ws.p); err != nil {
 			return fmt.Errorf("%w: posting %d: %v", ErrCorrupt, ws.ids[i], err)
 		}

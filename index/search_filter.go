@@ -216,6 +216,9 @@ func (ix *Index) searchBits(ws *workspace, k int, st *QueryStats) ([]Result, int
 		if len(ids) == 0 {
 			return nil
 		}
+		if err := ws.ctxErr(); err != nil {
+			return err
+		}
 		rows, live, lvers, err := rb.read(ix, ids, vers)
 		if err != nil {
 			return err

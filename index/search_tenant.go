@@ -75,6 +75,9 @@ func (ix *Index) searchShortlists(ws *workspace, k int, sp *SearchParams, st *Qu
 	ws.slTenant = t
 	reads := 0
 	err := ix.store.ReadBatch(ws.ids, func(i int, b []byte) error {
+		if err := ws.ctxErr(); err != nil {
+			return err
+		}
 		if err := posting.Decode(b, &ws.p); err != nil {
 			return fmt.Errorf("%w: shortlist %d of tenant %d: %v", ErrCorrupt, ws.ids[i], t, err)
 		}

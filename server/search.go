@@ -75,7 +75,7 @@ func (a vectorsAPI) Search(ctx context.Context, req *shoalv1.SearchRequest) (*sh
 	if err := checkVector("query", req.GetQuery(), c.rec.Dim); err != nil {
 		return nil, err
 	}
-	res, err := c.ix.Search(req.GetQuery(), args.k, args.params)
+	res, err := c.ix.SearchContext(ctx, req.GetQuery(), args.k, args.params)
 	if err != nil {
 		return nil, indexError(err)
 	}
