@@ -46,7 +46,7 @@ type workspace struct {
 	filter   *roaring64.Bitmap
 	slTenant tenant.ID
 	ctx      context.Context // SearchContext's; nil for none
-	stored   bool // scoring stored vectors (TenantBrute)
+	stored   bool            // scoring stored vectors (TenantBrute)
 	order    []int
 }
 
