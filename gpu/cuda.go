@@ -293,6 +293,20 @@ func (b *cudaBackend) enter() (func(), error) {
 	}, nil
 }
 
+// enterSlot is enter followed by taking one stream slot: the prologue of
+// most calls. The returned function gives the slot back and leaves.
+func (b *cudaBackend) enterSlot() (*slot, func(), error) {
+	leave, err := b.enter()
+	if err != nil {
+		return nil, nil, err
+	}
+	sl := b.takeSlots(1)[0]
+	return sl, func() {
+		b.giveSlots([]*slot{sl})
+		leave()
+	}, nil
+}
+
 // multiSlot serialises the calls that take more than one slot, so that
 // two such calls never each hold half of what they need.
 var multiSlot sync.Mutex

@@ -151,13 +151,11 @@ func (p *cudaPoints) Assign(idx, pseg []int32, centroids []float32, cseg []int32
 	}
 	tr.mark("validate")
 	b := p.b
-	leave, err := b.enter()
+	sl, leave, err := b.enterSlot()
 	if err != nil {
 		return err
 	}
 	defer leave()
-	sl := b.takeSlots(1)[0]
-	defer b.giveSlots([]*slot{sl})
 
 	var in arena
 	aIdx := in.add(4 * s.n)
@@ -272,13 +270,11 @@ func (p *cudaPoints) Sums(idx, pseg, labels, cseg []int32, sums []float64, count
 	}
 	tr.mark("validate+count")
 	b := p.b
-	leave, err := b.enter()
+	sl, leave, err := b.enterSlot()
 	if err != nil {
 		return err
 	}
 	defer leave()
-	sl := b.takeSlots(1)[0]
-	defer b.giveSlots([]*slot{sl})
 
 	var in arena
 	aRows := in.add(4 * max(s.n, 1))

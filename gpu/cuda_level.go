@@ -219,13 +219,11 @@ func (p *cudaPoints) Step() (int, error) {
 	tr := newTracer("Step %d points, %d segments", l.n, l.nseg)
 	defer tr.done()
 	b := p.b
-	leave, err := b.enter()
+	sl, leave, err := b.enterSlot()
 	if err != nil {
 		return 0, err
 	}
 	defer leave()
-	sl := b.takeSlots(1)[0]
-	defer b.giveSlots([]*slot{sl})
 	var a kargs
 	a.ptr(p.data.ptr).i32(p.ld).ptr(l.dev(lvIdx)).ptr(l.dev(lvSeg)).i32(l.n).ptr(l.dev(lvC)).ptr(l.dev(lvCseg)).
 		ptr(l.dev(lvCounts)).ptr(l.dev(lvPen)).ptr(l.dev(lvIt)).ptr(l.dev(lvActive)).
@@ -298,13 +296,11 @@ func (p *cudaPoints) Result(labels []int32, centroids []float32) error {
 	tr := newTracer("Result %d points, %d centroids", l.n, l.nc)
 	defer tr.done()
 	b := p.b
-	leave, err := b.enter()
+	sl, leave, err := b.enterSlot()
 	if err != nil {
 		return err
 	}
 	defer leave()
-	sl := b.takeSlots(1)[0]
-	defer b.giveSlots([]*slot{sl})
 	var out arena
 	aLab := out.add(4 * l.n)
 	aC := out.add(4 * l.nc * p.ld)

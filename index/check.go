@@ -85,6 +85,8 @@ func (ix *Index) Check() error {
 	dim, elem := ix.man.Dim, ix.man.Elem
 	var p posting.Posting
 	tenantRows := make(map[tenant.ID]map[uint64]struct{})
+	shortlistOf := ix.ten.shortlistOwners()
+	storedSL := make(map[uint32]struct{})
 	err = ix.store.Scan(func(id uint32, b []byte) error {
 		if err := posting.Decode(b, &p); err != nil {
 			if !report("posting %d: %v", id, err) {
@@ -95,10 +97,11 @@ func (ix *Index) Check() error {
 		if p.Dim != dim || p.Elem != elem {
 			report("posting %d holds %d-dim %v, index %d-dim %v", id, p.Dim, p.Elem, dim, elem)
 		}
-		if t, ok := ix.ten.shortlistOf(id); ok {
+		if t, ok := shortlistOf[id]; ok {
 			if tree.IsLeaf(id) {
 				report("posting %d is both a head and a shortlist of tenant %d", id, t)
 			}
+			storedSL[id] = struct{}{}
 			ix.checkShortlistRows(t, id, &p, tenantRows, sameAsStored)
 			return nil
 		}
@@ -120,7 +123,7 @@ func (ix *Index) Check() error {
 		report("scan postings: %v", err)
 	}
 
-	for _, msg := range ix.checkTenants(tenantRows) {
+	for _, msg := range ix.checkTenants(tenantRows, storedSL) {
 		if !report("%s", msg) {
 			break
 		}

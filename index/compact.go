@@ -5,10 +5,9 @@ package index
 // When no fold or sweep is due, maintenance moves the live postings out of
 // the segment with the smallest live share once that share is below
 // compactLive, compactStep bytes per unit of work, so that the disk the
-// index takes stays within about twice its live data. The maintainer is
-// the only writer of leaf postings; tenant writes of shortlist postings
-// exclude compaction with tenants.postMu, as pebblestore.CompactSegment
-// requires.
+// index takes stays within about twice its live data. Writers need not
+// stop: a posting rewritten while it is being moved keeps the rewrite
+// (pebblestore.CompactSegment).
 const (
 	compactLive  = 0.5
 	compactBytes = 64 << 20
@@ -17,9 +16,6 @@ const (
 // compactStep moves one unit's worth of postings. It reports whether it
 // did something. The caller holds m.run.
 func (m *maintainer) compactStep() (bool, error) {
-	// Tenant writes rewrite shortlist postings outside maintenance.
-	m.ix.ten.postMu.Lock()
-	defer m.ix.ten.postMu.Unlock()
 	moved, found, err := m.ix.store.CompactSegment(compactLive, compactBytes)
 	if err != nil {
 		return false, err

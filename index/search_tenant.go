@@ -14,7 +14,7 @@ import (
 func (ix *Index) admit(ws *workspace, id uint64, ver uint8) bool {
 	switch {
 	case ws.slTenant != 0:
-		return ix.vers.get(id)&stateLive != 0 && ix.ten.vv.get(id) == ver && ws.filter.Contains(id)
+		return ix.rowCurrent(ws.filter, id, ver)
 	case ws.stored:
 		// The row was just read from the id's stored vector: current if the
 		// id is still live (maintenance may change its copies' version).

@@ -6,6 +6,7 @@ import (
 	"math"
 	"slices"
 
+	"github.com/RoaringBitmap/roaring/v2/roaring64"
 	"github.com/shoaldb/shoal/cluster"
 	"github.com/shoaldb/shoal/internal/vec"
 	"github.com/shoaldb/shoal/posting"
@@ -90,22 +91,26 @@ func (ix *Index) nearestShortlist(s *shortlists, x []float32) int {
 	return best
 }
 
-// rowCurrent reports whether a shortlist row of tenant t (id at value
-// version vv) is current.
-func (ix *Index) rowCurrent(t tenant.ID, id uint64, vv uint8) bool {
-	return ix.vers.get(id)&stateLive != 0 && ix.ten.vv.get(id) == vv && ix.ten.lists.Can(t, id)
+// rowCurrent reports whether a shortlist row (id at value version vv) of
+// the tenant whose access list is view is current.
+func (ix *Index) rowCurrent(view *roaring64.Bitmap, id uint64, vv uint8) bool {
+	return ix.vers.get(id)&stateLive != 0 && ix.ten.vv.get(id) == vv && view.Contains(id)
 }
 
 // readShortlists appends the current rows of tenant t's shortlists ids to
 // ms[i].
 func (ix *Index) readShortlists(t tenant.ID, ids []uint32, ms []members) error {
+	view, err := ix.ten.lists.View(t)
+	if err != nil {
+		return err
+	}
 	var dec posting.Posting
 	return ix.store.ReadBatch(ids, func(i int, b []byte) error {
 		if err := posting.Decode(b, &dec); err != nil {
 			return fmt.Errorf("%w: shortlist %d of tenant %d: %v", ErrCorrupt, ids[i], t, err)
 		}
 		for r, id := range dec.IDs {
-			if ix.rowCurrent(t, id, dec.Versions[r]) {
+			if ix.rowCurrent(view, id, dec.Versions[r]) {
 				ms[i].add(id, dec.Versions[r], dec.Row(r))
 			}
 		}
@@ -347,5 +352,3 @@ func (ix *Index) splitToFit(m *members) []*members {
 	h := ix.halve(m)
 	return append(ix.splitToFit(&h[0]), ix.splitToFit(&h[1])...)
 }
-
-func f32frombits(b uint32) float32 { return math.Float32frombits(b) }

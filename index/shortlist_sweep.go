@@ -84,15 +84,19 @@ func (ts *tenants) allShortlists() (refs []slRef, rows int64) {
 // sweepShortlist rewrites shortlist r without its stale rows if a quarter
 // or more of them are stale.
 func (ix *Index) sweepShortlist(r slRef) error {
+	view, err := ix.ten.lists.View(r.t)
+	if err != nil {
+		return nil // the tenant was dropped meanwhile
+	}
 	var total, live int
 	var dec posting.Posting
-	err := ix.store.Read(r.p, func(b []byte) error {
+	err = ix.store.Read(r.p, func(b []byte) error {
 		if err := posting.Decode(b, &dec); err != nil {
 			return fmt.Errorf("%w: shortlist %d of tenant %d: %v", ErrCorrupt, r.p, r.t, err)
 		}
 		total = len(dec.IDs)
 		for i, id := range dec.IDs {
-			if ix.rowCurrent(r.t, id, dec.Versions[i]) {
+			if ix.rowCurrent(view, id, dec.Versions[i]) {
 				live++
 			}
 		}
@@ -106,8 +110,6 @@ func (ix *Index) sweepShortlist(r slRef) error {
 	}
 	ix.wmu.Lock()
 	defer ix.wmu.Unlock()
-	ix.ten.postMu.Lock()
-	defer ix.ten.postMu.Unlock()
 	s := ix.ten.part(r.t)
 	if s == nil {
 		return nil

@@ -57,22 +57,10 @@ func (ix *Index) stageShortlistRows(b *pebblestore.Batch, w *tenantWrite, rowsBy
 // the element type): access records with new value versions, owner's
 // list, and a row in the shortlists of every tenant that may read each
 // vector. The caller holds wmu.
-//
-// When it returns a tenantWrite, it holds ix.ten.postMu for the caller,
-// who unlocks it once b commits or is abandoned.
 func (ix *Index) stageUpsertAccess(b *pebblestore.Batch, owner tenant.ID, ids []uint64, rows []byte) (*tenantWrite, error) {
 	if owner == 0 && ix.ten.lists.Len() == 0 {
 		return nil, nil
 	}
-	ix.ten.postMu.Lock()
-	w, err := ix.stageUpsertRows(b, owner, ids, rows)
-	if err != nil {
-		ix.ten.postMu.Unlock()
-	}
-	return w, err
-}
-
-func (ix *Index) stageUpsertRows(b *pebblestore.Batch, owner tenant.ID, ids []uint64, rows []byte) (*tenantWrite, error) {
 	w := newTenantWrite()
 	rowsBy := make(map[tenant.ID]*members)
 	rb := ix.rowBytes
@@ -226,8 +214,6 @@ func (ix *Index) share(byTenant map[uint32][]uint64, own bool) error {
 			return err
 		}
 	}
-	ix.ten.postMu.Lock()
-	defer ix.ten.postMu.Unlock()
 	// Every id's access record once, changed by every tenant in turn.
 	pos := make(map[uint64]int)
 	var all []uint64

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"sync"
 
@@ -74,20 +75,14 @@ type tenants struct {
 
 	mu    sync.RWMutex
 	parts map[tenant.ID]*shortlists // replaced whole, never changed
-	of    map[uint32]tenant.ID      // shortlist posting id → tenant
 	// next is the lowest posting id above every shortlist (under wmu).
 	next uint32
-	// postMu is held by writes of shortlist postings from staging to
-	// commit, and by segment compaction, which must not move a posting
-	// while it is rewritten (pebblestore.CompactSegment). Lock order:
-	// wmu, then postMu.
-	postMu sync.Mutex
 	// sweep collects stale shortlist rows (shortlist_sweep.go).
 	sweep slSweep
 }
 
 func newTenants() *tenants {
-	return &tenants{lists: tenant.NewLists(), vv: newVersionMap(), parts: make(map[tenant.ID]*shortlists), of: make(map[uint32]tenant.ID)}
+	return &tenants{lists: tenant.NewLists(), vv: newVersionMap(), parts: make(map[tenant.ID]*shortlists)}
 }
 
 // part returns tenant t's shortlists (nil for none).
@@ -97,31 +92,15 @@ func (ts *tenants) part(t tenant.ID) *shortlists {
 	return ts.parts[t]
 }
 
-// isShortlist reports whether posting id p holds a shortlist.
-func (ts *tenants) isShortlist(p uint32) bool {
-	ts.mu.RLock()
-	defer ts.mu.RUnlock()
-	_, ok := ts.of[p]
-	return ok
-}
-
 // setPart publishes tenant t's shortlists (nil: none).
 func (ts *tenants) setPart(t tenant.ID, s *shortlists) {
 	ts.mu.Lock()
 	defer ts.mu.Unlock()
-	if old := ts.parts[t]; old != nil {
-		for _, p := range old.ids {
-			delete(ts.of, p)
-		}
-	}
 	if s == nil || len(s.ids) == 0 {
 		delete(ts.parts, t)
 		return
 	}
 	ts.parts[t] = s
-	for _, p := range s.ids {
-		ts.of[p] = t
-	}
 }
 
 // allocPosting returns a fresh posting id for a new leaf or shortlist:
@@ -183,19 +162,6 @@ func (a *accessRec) readers() []tenant.ID {
 		out = append(out, a.owner)
 	}
 	return append(out, a.granted...)
-}
-
-// access returns id's access record; ok is false when it has none.
-func (ix *Index) access(id uint64) (a accessRec, ok bool, err error) {
-	b, err := ix.store.Get(idKey(keyAccess, id))
-	if errors.Is(err, posting.ErrNotFound) {
-		return accessRec{}, false, nil
-	}
-	if err != nil {
-		return accessRec{}, false, err
-	}
-	a, err = decodeAccess(b)
-	return a, err == nil, err
 }
 
 // accessMany returns the access records of ids, which must be distinct
@@ -321,8 +287,6 @@ func (ix *Index) DropTenant(t uint32) error {
 	if err != nil {
 		return err
 	}
-	ix.ten.postMu.Lock()
-	defer ix.ten.postMu.Unlock()
 	b := ix.store.NewBatch()
 	defer b.Close()
 	var owned []uint64
@@ -442,7 +406,7 @@ func (ix *Index) loadTenants() error {
 		s.ids = append(s.ids, p)
 		s.rows = append(s.rows, int32(binary.LittleEndian.Uint32(v)))
 		for i := 0; i < dim; i++ {
-			s.cents = append(s.cents, vec.Float16bits(f32frombits(binary.LittleEndian.Uint32(v[4+4*i:]))))
+			s.cents = append(s.cents, vec.Float16bits(math.Float32frombits(binary.LittleEndian.Uint32(v[4+4*i:]))))
 		}
 		ts.next = max(ts.next, p+1)
 		return nil
@@ -468,12 +432,17 @@ func (ix *Index) viewOf(t uint32) (*roaring64.Bitmap, error) {
 	return ix.ten.lists.View(tid)
 }
 
-// shortlistOf returns the tenant whose shortlist posting p is.
-func (ts *tenants) shortlistOf(p uint32) (tenant.ID, bool) {
+// shortlistOwners maps every shortlist's posting id to its tenant (Check).
+func (ts *tenants) shortlistOwners() map[uint32]tenant.ID {
 	ts.mu.RLock()
 	defer ts.mu.RUnlock()
-	t, ok := ts.of[p]
-	return t, ok
+	of := make(map[uint32]tenant.ID)
+	for t, s := range ts.parts {
+		for _, p := range s.ids {
+			of[p] = t
+		}
+	}
+	return of
 }
 
 // checkShortlistRows notes the current rows of shortlist p of tenant t
@@ -484,8 +453,12 @@ func (ix *Index) checkShortlistRows(t tenant.ID, p uint32, dec *posting.Posting,
 		m = make(map[uint64]struct{})
 		rows[t] = m
 	}
+	view, err := ix.ten.lists.View(t)
+	if err != nil {
+		return
+	}
 	for i, id := range dec.IDs {
-		if ix.rowCurrent(t, id, dec.Versions[i]) {
+		if ix.rowCurrent(view, id, dec.Versions[i]) {
 			m[id] = struct{}{}
 			sameAsStored(p, id, dec.Row(i))
 		}
@@ -495,8 +468,9 @@ func (ix *Index) checkShortlistRows(t tenant.ID, p uint32, dec *posting.Posting,
 // checkTenants checks, for Check, that every live vector a tenant may
 // read has a current row in its shortlists (rows, as the posting scan
 // found them), that access lists match the access records, and that every
-// shortlist is stored. The caller holds wmu.
-func (ix *Index) checkTenants(rows map[tenant.ID]map[uint64]struct{}) []string {
+// shortlist is stored (stored: the shortlists the scan found). The caller
+// holds wmu.
+func (ix *Index) checkTenants(rows map[tenant.ID]map[uint64]struct{}, stored map[uint32]struct{}) []string {
 	var out []string
 	for _, t := range ix.ten.lists.Tenants() {
 		view, err := ix.ten.lists.View(t)
@@ -504,9 +478,16 @@ func (ix *Index) checkTenants(rows map[tenant.ID]map[uint64]struct{}) []string {
 			out = append(out, err.Error())
 			continue
 		}
-		it := view.Iterator()
-		for it.HasNext() && len(out) < 20 {
-			id := it.Next()
+		ids := view.ToArray()
+		recs, found, err := ix.accessMany(ids)
+		if err != nil {
+			out = append(out, err.Error())
+			continue
+		}
+		for i, id := range ids {
+			if len(out) >= 20 {
+				break
+			}
 			if !ix.Contains(id) {
 				out = append(out, fmt.Sprintf("tenant %d: list holds id %d, which holds no vector", t, id))
 				continue
@@ -514,18 +495,14 @@ func (ix *Index) checkTenants(rows map[tenant.ID]map[uint64]struct{}) []string {
 			if _, ok := rows[t][id]; !ok {
 				out = append(out, fmt.Sprintf("tenant %d may read id %d but no shortlist of it holds a current row", t, id))
 			}
-			a, ok, err := ix.access(id)
-			switch {
-			case err != nil:
-				out = append(out, err.Error())
-			case !ok || !slices.Contains(a.readers(), t):
+			if !found[i] || !slices.Contains(recs[i].readers(), t) {
 				out = append(out, fmt.Sprintf("tenant %d: list holds id %d, its access record does not", t, id))
 			}
 		}
 		if s := ix.ten.part(t); s != nil {
 			for _, p := range s.ids {
-				if err := ix.store.Read(p, func([]byte) error { return nil }); err != nil {
-					out = append(out, fmt.Sprintf("tenant %d: shortlist %d: %v", t, p, err))
+				if _, ok := stored[p]; !ok {
+					out = append(out, fmt.Sprintf("tenant %d: shortlist %d is not stored", t, p))
 				}
 			}
 		}
@@ -579,7 +556,6 @@ func (ix *Index) TenantStats() TenantStats {
 		}
 		st.ShortlistBytes += int64(cap(s.ids))*4 + int64(cap(s.rows))*4 + int64(cap(s.cents))*2 + 80
 	}
-	st.ShortlistBytes += int64(len(ix.ten.of)) * 16
 	return st
 }
 
@@ -592,6 +568,9 @@ func (ix *Index) Owner(id uint64) (uint32, error) {
 	if !ix.Contains(id) {
 		return 0, fmt.Errorf("id %d: %w", id, ErrNotFound)
 	}
-	a, _, err := ix.access(id)
-	return uint32(a.owner), err
+	recs, _, err := ix.accessMany([]uint64{id})
+	if err != nil {
+		return 0, err
+	}
+	return uint32(recs[0].owner), nil
 }

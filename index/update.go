@@ -125,18 +125,11 @@ func (ix *Index) upsert(owner tenant.ID, ids []uint64, vectors [][]float32, labe
 	publishLabels := func() {}
 	if norm != nil {
 		if publishLabels, err = ix.stageLabels(b, ids, norm); err != nil {
-			if tw != nil {
-				ix.ten.postMu.Unlock()
-			}
 			ix.wmu.Unlock()
 			return err
 		}
 	}
-	err = b.Commit(false)
-	if tw != nil {
-		ix.ten.postMu.Unlock()
-	}
-	if err != nil {
+	if err := b.Commit(false); err != nil {
 		ix.wmu.Unlock()
 		return fmt.Errorf("shoal: upsert: %w", err)
 	}

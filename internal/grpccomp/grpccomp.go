@@ -66,20 +66,10 @@ func (c *zstdCodec) Compress(w io.Writer) (io.WriteCloser, error) {
 		}
 	}
 	e.Reset(w)
-	return &zstdWriter{Encoder: e, pool: &c.enc}, nil
-}
-
-// zstdWriter returns its encoder to the pool on Close.
-type zstdWriter struct {
-	*zstd.Encoder
-	pool *sync.Pool
-}
-
-func (w *zstdWriter) Close() error {
-	err := w.Encoder.Close()
-	w.Encoder.Reset(nil) // drop the reference to the caller's writer
-	w.pool.Put(w.Encoder)
-	return err
+	return &pooledWriter{WriteCloser: e, done: func() {
+		e.Reset(nil) // drop the reference to the caller's writer
+		c.enc.Put(e)
+	}}, nil
 }
 
 func (c *zstdCodec) Decompress(r io.Reader) (io.Reader, error) {
@@ -95,29 +85,10 @@ func (c *zstdCodec) Decompress(r io.Reader) (io.Reader, error) {
 		c.dec.Put(d)
 		return nil, err
 	}
-	return &zstdReader{d: d, pool: &c.dec}, nil
-}
-
-// zstdReader returns its decoder to the pool at the end of the stream
-// or on an error. gRPC reads a message to its end unless it is too big;
-// a decoder left unreturned then is garbage (concurrency 1 starts no
-// goroutines).
-type zstdReader struct {
-	d    *zstd.Decoder
-	pool *sync.Pool
-}
-
-func (r *zstdReader) Read(p []byte) (int, error) {
-	if r.d == nil {
-		return 0, io.EOF
-	}
-	n, err := r.d.Read(p)
-	if err != nil {
-		r.d.Reset(nil)
-		r.pool.Put(r.d)
-		r.d = nil
-	}
-	return n, err
+	return &pooledReader{r: d, done: func() {
+		d.Reset(nil)
+		c.dec.Put(d)
+	}}, nil
 }
 
 // s2Codec is safe for concurrent use, as zstdCodec.
@@ -135,20 +106,10 @@ func (c *s2Codec) Compress(w io.Writer) (io.WriteCloser, error) {
 		e = s2.NewWriter(nil, s2.WriterConcurrency(1))
 	}
 	e.Reset(w)
-	return &s2Writer{Writer: e, pool: &c.enc}, nil
-}
-
-// s2Writer returns its encoder to the pool on Close.
-type s2Writer struct {
-	*s2.Writer
-	pool *sync.Pool
-}
-
-func (w *s2Writer) Close() error {
-	err := w.Writer.Close()
-	w.Writer.Reset(nil)
-	w.pool.Put(w.Writer)
-	return err
+	return &pooledWriter{WriteCloser: e, done: func() {
+		e.Reset(nil)
+		c.enc.Put(e)
+	}}, nil
 }
 
 func (c *s2Codec) Decompress(r io.Reader) (io.Reader, error) {
@@ -157,25 +118,42 @@ func (c *s2Codec) Decompress(r io.Reader) (io.Reader, error) {
 		d = s2.NewReader(nil)
 	}
 	d.Reset(r)
-	return &s2Reader{d: d, pool: &c.dec}, nil
+	return &pooledReader{r: d, done: func() {
+		d.Reset(nil)
+		c.dec.Put(d)
+	}}, nil
 }
 
-// s2Reader returns its decoder to the pool at the end of the stream or
-// on an error.
-type s2Reader struct {
-	d    *s2.Reader
-	pool *sync.Pool
+// pooledWriter is a codec's encoder that Close returns to its pool
+// (done).
+type pooledWriter struct {
+	io.WriteCloser
+	done func()
 }
 
-func (r *s2Reader) Read(p []byte) (int, error) {
-	if r.d == nil {
+func (w *pooledWriter) Close() error {
+	err := w.WriteCloser.Close()
+	w.done()
+	return err
+}
+
+// pooledReader is a codec's decoder that goes back to its pool (done) at
+// the end of the stream or on an error. gRPC reads a message to its end
+// unless it is too big; a decoder left unreturned then is garbage
+// (concurrency 1 starts no goroutines).
+type pooledReader struct {
+	r    io.Reader
+	done func()
+}
+
+func (r *pooledReader) Read(p []byte) (int, error) {
+	if r.done == nil {
 		return 0, io.EOF
 	}
-	n, err := r.d.Read(p)
+	n, err := r.r.Read(p)
 	if err != nil {
-		r.d.Reset(nil)
-		r.pool.Put(r.d)
-		r.d = nil
+		r.done()
+		r.done = nil
 	}
 	return n, err
 }

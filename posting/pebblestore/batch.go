@@ -50,6 +50,9 @@ type Batch struct {
 	writers []*segWriter
 	buf     []byte // aligned staging buffer of PutPosting
 	done    bool
+	// from holds, for postings a compaction moves, the location it read
+	// them at (unmoved).
+	from map[uint32]location
 }
 
 // NewBatch starts an atomic group of changes.
@@ -188,22 +191,46 @@ func (b *Batch) Commit(sync bool) error {
 		}
 		return nil
 	}
+	s.commitMu.RLock()
+	defer s.commitMu.RUnlock()
+	locked := b.ids
+	s.idLocks.lock(locked)
+	defer s.idLocks.unlock(locked)
+	ids, locs := b.unmoved()
 	var k [maxNamespaceLen + overrideKeyLen]byte
 	var v [overrideLen]byte
-	for i, id := range b.ids {
-		if err := b.pb.Set(overrideKey(append(k[:0], s.ns...), id), appendLocation(v[:0], b.locs[i]), nil); err != nil {
+	for i, id := range ids {
+		if err := b.pb.Set(overrideKey(append(k[:0], s.ns...), id), appendLocation(v[:0], locs[i]), nil); err != nil {
 			return fmt.Errorf("pebblestore: commit: %w", err)
 		}
 	}
-	s.commitMu.RLock()
-	defer s.commitMu.RUnlock()
-	s.idLocks.lock(b.ids)
-	defer s.idLocks.unlock(b.ids)
 	if err := b.pb.Commit(opts); err != nil {
 		return fmt.Errorf("pebblestore: commit: %w", err)
 	}
-	s.deleteDead(s.publish(b.ids, b.locs), sync)
+	s.deleteDead(s.publish(ids, locs), sync)
 	return nil
+}
+
+// unmoved returns the batch's postings without the moves (compaction's,
+// from) whose posting is no longer where the move read it: a rewrite
+// committed since wins, and the moved copy is left as garbage. The
+// caller holds the ids' locks.
+func (b *Batch) unmoved() ([]uint32, []location) {
+	if b.from == nil {
+		return b.ids, b.locs
+	}
+	ids, locs := make([]uint32, 0, len(b.ids)), make([]location, 0, len(b.locs))
+	b.s.mu.RLock()
+	defer b.s.mu.RUnlock()
+	for i, id := range b.ids {
+		if want, ok := b.from[id]; ok {
+			if cur, _ := b.s.mu.dir.get(id); cur != want {
+				continue
+			}
+		}
+		ids, locs = append(ids, id), append(locs, b.locs[i])
+	}
+	return ids, locs
 }
 
 // Close discards the batch if it was not committed; posting bytes it

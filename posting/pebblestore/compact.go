@@ -11,11 +11,16 @@ import "fmt"
 // batch; once all have moved, the segment is deleted. It returns the live
 // bytes moved and whether a segment qualified.
 //
-// The caller must not write the postings being moved concurrently (run it
-// from the goroutine that rewrites postings): a rewrite that commits while
-// CompactSegment copies the old bytes could be undone by the move.
+// Writers may rewrite or delete the postings being moved concurrently: a
+// move commits only for postings still where it read them, so a rewrite
+// that commits while CompactSegment copies the old bytes wins.
+// testHookCompactRead, when set by a test, runs after CompactSegment has
+// copied the postings and before it commits the move.
+var testHookCompactRead func()
+
 func (s *Store) CompactSegment(maxLive float64, maxBytes int64) (moved int64, found bool, err error) {
 	var ids []uint32
+	from := make(map[uint32]location)
 	s.appendMu.Lock()
 	s.mu.RLock()
 	var best *segment
@@ -33,6 +38,7 @@ func (s *Store) CompactSegment(maxLive float64, maxBytes int64) (moved int64, fo
 		for id, l := range s.mu.dir.locs {
 			if l.length > 0 && l.seg == best.num {
 				ids = append(ids, uint32(id))
+				from[uint32(id)] = l
 				moved += int64(l.length)
 				if moved >= maxBytes {
 					break
@@ -47,6 +53,7 @@ func (s *Store) CompactSegment(maxLive float64, maxBytes int64) (moved int64, fo
 	}
 	b := s.NewBatch()
 	defer b.Close()
+	b.from = from
 	if len(ids) > 0 {
 		err := s.ReadBatch(ids, func(i int, p []byte) error {
 			return b.PutPosting(ids[i], p)
@@ -54,6 +61,9 @@ func (s *Store) CompactSegment(maxLive float64, maxBytes int64) (moved int64, fo
 		if err != nil {
 			return 0, true, fmt.Errorf("pebblestore: compact segment %d: %w", best.num, err)
 		}
+	}
+	if testHookCompactRead != nil {
+		testHookCompactRead()
 	}
 	if err := b.Commit(true); err != nil {
 		return 0, true, fmt.Errorf("pebblestore: compact segment %d: %w", best.num, err)

@@ -7,15 +7,10 @@ import (
 	"github.com/shoaldb/shoal/posting/pebblestore"
 )
 
-// TestCompactSegment rewrites most postings of a bulk segment, so that it
-// stays mostly dead; CompactSegment must move the rest out, delete it, and
-// leave every posting readable, also after a reopen.
-func TestCompactSegment(t *testing.T) { forEachKind(t, testCompactSegment) }
-
-func testCompactSegment(t *testing.T, k kind) {
-	dir := k.dir(t)
-	opts := &pebblestore.Options{SegmentBytes: 1 << 20}
-	s := k.open(t, dir, opts)
+// mostlyDead bulk-loads postings 0..39 into one segment and rewrites
+// 0..29, so that the segment is a quarter live; it returns the contents.
+func mostlyDead(t *testing.T, s *pebblestore.Store) map[uint32][]byte {
+	t.Helper()
 	var ids []uint32
 	for id := uint32(0); id < 40; id++ {
 		ids = append(ids, id)
@@ -28,6 +23,19 @@ func testCompactSegment(t *testing.T, k kind) {
 	if err := b.Commit(false); err != nil {
 		t.Fatal(err)
 	}
+	return want
+}
+
+// TestCompactSegment rewrites most postings of a bulk segment, so that it
+// stays mostly dead; CompactSegment must move the rest out, delete it, and
+// leave every posting readable, also after a reopen.
+func TestCompactSegment(t *testing.T) { forEachKind(t, testCompactSegment) }
+
+func testCompactSegment(t *testing.T, k kind) {
+	dir := k.dir(t)
+	opts := &pebblestore.Options{SegmentBytes: 1 << 20}
+	s := k.open(t, dir, opts)
+	want := mostlyDead(t, s)
 	if got := segmentFiles(t, dir); !slices.Contains(got, "postings-000001.seg") {
 		t.Fatalf("segment files %v: the bulk segment, a quarter live, should still be there", got)
 	}
@@ -66,4 +74,33 @@ func testCompactSegment(t *testing.T, k kind) {
 	s = k.open(t, dir, opts)
 	defer s.Close()
 	expect(t, s, want)
+}
+
+// TestCompactSegmentLosesToRewrite rewrites and deletes postings while
+// CompactSegment is between copying them and committing the move: the
+// writes must win, the other postings move.
+func TestCompactSegmentLosesToRewrite(t *testing.T) { forEachKind(t, testCompactSegmentLosesToRewrite) }
+
+func testCompactSegmentLosesToRewrite(t *testing.T, k kind) {
+	dir := k.dir(t)
+	opts := &pebblestore.Options{SegmentBytes: 1 << 20}
+	s := k.open(t, dir, opts)
+	defer s.Close()
+	want := mostlyDead(t, s)
+	pebblestore.SetCompactReadHook(func() {
+		pebblestore.SetCompactReadHook(nil)
+		b := s.NewBatch()
+		put(t, b, want, 35, 2) // rewritten during the move
+		b.DeletePosting(36)    // deleted during the move
+		delete(want, 36)
+		if err := b.Commit(false); err != nil {
+			t.Error(err)
+		}
+	})
+	defer pebblestore.SetCompactReadHook(nil)
+	if _, found, err := s.CompactSegment(0.5, 1<<30); err != nil || !found {
+		t.Fatalf("CompactSegment = %v, %v; want a segment found", found, err)
+	}
+	expect(t, s, want)
+	expectMissing(t, s, 36)
 }

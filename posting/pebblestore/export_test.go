@@ -30,3 +30,7 @@ func BeginDrop(d *DB, dir string) error {
 	defer d.mu.Unlock()
 	return d.dropBegin(name)
 }
+
+// SetCompactReadHook sets the hook CompactSegment runs between copying
+// postings and committing the move (nil: none).
+func SetCompactReadHook(fn func()) { testHookCompactRead = fn }
