@@ -8,7 +8,6 @@ import (
 	"hash/crc32"
 
 	"github.com/shoaldb/shoal/posting"
-	"github.com/shoaldb/shoal/tenant"
 )
 
 // Check verifies the index's invariants and returns nil, or an error
@@ -84,9 +83,7 @@ func (ix *Index) Check() error {
 	}
 	dim, elem := ix.man.Dim, ix.man.Elem
 	var p posting.Posting
-	tenantRows := make(map[tenant.ID]map[uint64]struct{})
-	shortlistOf := ix.ten.shortlistOwners()
-	storedSL := make(map[uint32]struct{})
+	tc := ix.ten.NewCheck()
 	err = ix.store.Scan(func(id uint32, b []byte) error {
 		if err := posting.Decode(b, &p); err != nil {
 			if !report("posting %d: %v", id, err) {
@@ -97,12 +94,11 @@ func (ix *Index) Check() error {
 		if p.Dim != dim || p.Elem != elem {
 			report("posting %d holds %d-dim %v, index %d-dim %v", id, p.Dim, p.Elem, dim, elem)
 		}
-		if t, ok := shortlistOf[id]; ok {
+		if t, ok := tc.Owner(id); ok {
 			if tree.IsLeaf(id) {
 				report("posting %d is both a head and a shortlist of tenant %d", id, t)
 			}
-			storedSL[id] = struct{}{}
-			ix.checkShortlistRows(t, id, &p, tenantRows, sameAsStored)
+			tc.Rows(t, id, &p, sameAsStored)
 			return nil
 		}
 		if !tree.IsLeaf(id) {
@@ -123,7 +119,7 @@ func (ix *Index) Check() error {
 		report("scan postings: %v", err)
 	}
 
-	for _, msg := range ix.checkTenants(tenantRows, storedSL) {
+	for _, msg := range tc.Finish(20) {
 		if !report("%s", msg) {
 			break
 		}

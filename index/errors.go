@@ -1,6 +1,10 @@
 package index
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/shoaldb/shoal/internal/errs"
+)
 
 // Errors returned by the index. Check them with errors.Is; they are wrapped
 // with context.
@@ -20,10 +24,12 @@ var (
 	// ErrClosed reports use of a closed index.
 	ErrClosed = errors.New("shoal: index is closed")
 	// ErrCorrupt reports index files that fail their checks.
-	ErrCorrupt = errors.New("shoal: index is corrupt")
+	ErrCorrupt = errs.Corrupt
 	// ErrEmpty reports a Build from a source with no vectors.
 	ErrEmpty = errors.New("shoal: no vectors")
 	// ErrBadInput reports an argument that cannot be served, such as k < 1
 	// or a zero vector for the Cosine metric.
-	ErrBadInput = errors.New("shoal: bad input")
+	ErrBadInput = errs.BadInput
+	// ErrNotFound reports an id that holds no vector.
+	ErrNotFound = errs.NotFound
 )

@@ -53,6 +53,7 @@ import (
 	"github.com/shoaldb/shoal/cluster"
 	"github.com/shoaldb/shoal/posting"
 	"github.com/shoaldb/shoal/posting/pebblestore"
+	"github.com/shoaldb/shoal/tenant"
 )
 
 // Index is an open index. Search, SearchBatch, Stats and the accessors are
@@ -95,9 +96,12 @@ type Index struct {
 	dev devRouter
 	// retiredAtOpen counts the retire records Open completed.
 	retiredAtOpen int
-	// ten holds tenants, access lists and shortlists (tenants.go).
-	ten *tenants
-	lab *labelIndex // per-vector labels (labels.go)
+	// ten holds tenants, access lists and shortlists (package tenant);
+	// nextPosting is the lowest posting id no head or shortlist has used
+	// (allocPosting, under wmu).
+	ten         *tenant.Curator
+	nextPosting uint32
+	lab         *labelIndex // per-vector labels (labels.go)
 
 	queries      atomic.Int64
 	postingsRead atomic.Int64

@@ -145,7 +145,7 @@ func (m *maintainer) step(all bool) (bool, error) {
 		if did || err != nil {
 			return did, err
 		}
-		if did, err = m.ix.shortlistSweepStep(all); did || err != nil {
+		if did, err = m.ix.ten.SweepStep(all); did || err != nil {
 			return did, err
 		}
 		return m.compactStep()

@@ -45,6 +45,7 @@ type workspace struct {
 	// slTenant set, the rows scored are that tenant's shortlist rows.
 	filter   *roaring64.Bitmap
 	slTenant tenant.ID
+	rank     tenant.Scratch  // for tenant.Curator.Rank
 	ctx      context.Context // SearchContext's; nil for none
 	stored   bool            // scoring stored vectors (TenantBrute)
 	order    []int

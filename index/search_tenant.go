@@ -2,7 +2,6 @@ package index
 
 import (
 	"fmt"
-	"slices"
 
 	"github.com/shoaldb/shoal/posting"
 	"github.com/shoaldb/shoal/tenant"
@@ -14,7 +13,7 @@ import (
 func (ix *Index) admit(ws *workspace, id uint64, ver uint8) bool {
 	switch {
 	case ws.slTenant != 0:
-		return ix.rowCurrent(ws.filter, id, ver)
+		return ix.ten.RowCurrent(ws.filter, id, ver)
 	case ws.stored:
 		// The row was just read from the id's stored vector: current if the
 		// id is still live (maintenance may change its copies' version).
@@ -24,53 +23,17 @@ func (ix *Index) admit(ws *workspace, id uint64, ver uint8) bool {
 }
 
 // searchShortlists answers a tenant search from the tenant's shortlists
-// (Curator §4.3, flat over the tenant's frontier): the shortlists are
-// ranked by the distance from the query to their centroids and read,
-// nearest first, in one batch, until they hold SearchEF rows (at least k).
+// (Curator §4.3): the tenant's nearest shortlists (tenant.Curator.Rank)
+// are read in one batch until they hold SearchEF rows (at least k).
 // ws.filter holds the tenant's access list.
 func (ix *Index) searchShortlists(ws *workspace, k int, sp *SearchParams, st *QueryStats) ([]Result, error) {
 	t := tenant.ID(sp.Tenant)
 	ws.top.reset(k)
 	ws.vecs = 0
-	s := ix.ten.part(t)
-	if s == nil {
+	var n int
+	ws.ids, n = ix.ten.Rank(t, ws.q, max(sp.SearchEF, k), &ws.rank, ws.ids[:0])
+	if n == 0 {
 		return ix.results(ws, 0, 0, st), nil
-	}
-	dim := ix.man.Dim
-	n := len(s.ids)
-	if cap(ws.dists) < n {
-		ws.dists = make([]float32, n)
-	}
-	d := ws.dists[:n]
-	for j := range d {
-		if s.cents == nil {
-			d[j] = 0 // a lone shortlist
-			continue
-		}
-		d[j] = ix.routeTo(ws.q, s.cents[j*dim:(j+1)*dim])
-	}
-	ws.order = ws.order[:0]
-	for j := range n {
-		ws.order = append(ws.order, j)
-	}
-	slices.SortFunc(ws.order, func(a, b int) int {
-		switch {
-		case d[a] < d[b]:
-			return -1
-		case d[a] > d[b]:
-			return 1
-		}
-		return 0
-	})
-	want := max(sp.SearchEF, k)
-	ws.ids = ws.ids[:0]
-	rows := 0
-	for _, j := range ws.order {
-		if rows >= want {
-			break
-		}
-		ws.ids = append(ws.ids, s.ids[j])
-		rows += int(s.rows[j])
 	}
 	ws.slTenant = t
 	reads := 0

@@ -60,7 +60,7 @@ func (ix *Index) ReadSorted(ids []uint64, fn func(i int, v []float32, owner uint
 	if err != nil {
 		return err
 	}
-	recs, _, err := ix.accessMany(ids)
+	owners, granted, err := ix.ten.Access(ids)
 	if err != nil {
 		return err
 	}
@@ -70,10 +70,10 @@ func (ix *Index) ReadSorted(ids []uint64, fn func(i int, v []float32, owner uint
 	for i := range ids {
 		toFloat32(ix.man.Elem, rows[i*rb:(i+1)*rb], vec)
 		grants = grants[:0]
-		for _, t := range recs[i].granted {
+		for _, t := range granted[i] {
 			grants = append(grants, uint32(t))
 		}
-		if err := fn(i, vec, uint32(recs[i].owner), grants); err != nil {
+		if err := fn(i, vec, uint32(owners[i]), grants); err != nil {
 			return err
 		}
 	}

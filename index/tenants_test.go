@@ -353,8 +353,8 @@ func TestTenantSearchRecall(t *testing.T) {
 	if err := ix.Grant(1, ids); err != nil {
 		t.Fatal(err)
 	}
-	if s := ix.ten.part(1); len(s.ids) < len(ids)/256 {
-		t.Fatalf("%d rows cut into %d shortlists, want at least %d", len(ids), len(s.ids), len(ids)/256)
+	if got := ix.TenantStats().Shortlists; got < len(ids)/256 {
+		t.Fatalf("%d rows cut into %d shortlists, want at least %d", len(ids), got, len(ids)/256)
 	}
 	var sum float64
 	const nq = 50

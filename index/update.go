@@ -13,9 +13,6 @@ import (
 	"github.com/shoaldb/shoal/tenant"
 )
 
-// ErrNotFound reports an id that holds no vector.
-var ErrNotFound = errors.New("shoal: vector not found")
-
 // Upsert stores vectors[i] under ids[i]: ids not in the index are
 // inserted, ids in it get the new vector (their old copies become stale and
 // are never returned again). The batch is atomic: on error nothing of it
@@ -65,10 +62,8 @@ func (ix *Index) upsert(owner tenant.ID, ids []uint64, vectors [][]float32, labe
 	if ix.closed.Load() {
 		return ErrClosed
 	}
-	if owner != 0 {
-		if _, err := ix.checkTenant(uint32(owner)); err != nil {
-			return err
-		}
+	if owner != 0 && !ix.ten.Exists(owner) {
+		return fmt.Errorf("%w: %d", ErrUnknownTenant, owner)
 	}
 	rows, xs, err := ix.prepareUpsert(ids, vectors)
 	if err != nil {
@@ -117,7 +112,7 @@ func (ix *Index) upsert(owner tenant.ID, ids []uint64, vectors [][]float32, labe
 			b.Set(appendKey(p, seq), val)
 		}
 	}
-	tw, err := ix.stageUpsertAccess(b, owner, ids, rows)
+	tw, err := ix.ten.StageUpsert(b, owner, ids, rows)
 	if err != nil {
 		ix.wmu.Unlock()
 		return err
@@ -134,7 +129,10 @@ func (ix *Index) upsert(owner tenant.ID, ids []uint64, vectors [][]float32, labe
 		return fmt.Errorf("shoal: upsert: %w", err)
 	}
 	ix.seq = seq
-	ix.publishTenants(tw)
+	if err := ix.ten.Publish(tw); err != nil {
+		ix.wmu.Unlock()
+		return err
+	}
 	publishLabels()
 	// Publish the new copies first (invisible: their version is not
 	// current yet), then switch each id's version: a search sees either
@@ -253,7 +251,7 @@ func (ix *Index) Delete(ids []uint64) (int, error) {
 		ix.wmu.Unlock()
 		return 0, nil
 	}
-	revoke, err := ix.stageAccessDelete(b, gone)
+	tw, err := ix.ten.StageDelete(b, gone)
 	if err != nil {
 		ix.wmu.Unlock()
 		return 0, err
@@ -265,11 +263,11 @@ func (ix *Index) Delete(ids []uint64) (int, error) {
 	}
 	ix.publishDelete(gone)
 	dropLabels()
-	for t, ids := range revoke {
-		ix.ten.lists.Remove(t, ids...)
-		ix.noteShortlistStale(len(ids))
-	}
+	err = ix.ten.Publish(tw)
 	ix.wmu.Unlock()
+	if err != nil {
+		return 0, err
+	}
 	return len(gone), ix.syncWrites()
 }
 

@@ -1,4 +1,4 @@
-package index
+package tenant
 
 import (
 	"encoding/binary"
@@ -6,12 +6,11 @@ import (
 	"math"
 	"slices"
 
-	"github.com/RoaringBitmap/roaring/v2/roaring64"
 	"github.com/shoaldb/shoal/cluster"
+	"github.com/shoaldb/shoal/internal/errs"
+	"github.com/shoaldb/shoal/internal/keys"
 	"github.com/shoaldb/shoal/internal/vec"
 	"github.com/shoaldb/shoal/posting"
-	"github.com/shoaldb/shoal/posting/pebblestore"
-	"github.com/shoaldb/shoal/tenant"
 )
 
 // Shortlists (Curator §4, on disk). A tenant's shortlists hold one row
@@ -19,7 +18,7 @@ import (
 // in one posting of the store, so that a shortlist is one contiguous,
 // direct-I/O read. They are cut along the shared clustering tree: the
 // rows below a node form one shortlist when they are at most max_sl_size
-// (Options.MaxSLSize), otherwise the node's children are cut in turn, so
+// (Config.MaxSLSize), otherwise the node's children are cut in turn, so
 // a tenant's shortlists are the frontier of its own sub-tree of the
 // shared tree (rows pooled only when a child holds very few). Each keeps
 // the mean of its rows as its routing centroid: the only per-tenant
@@ -66,72 +65,81 @@ func (s *shortlists) trim() *shortlists {
 // pooled with their siblings' rather than given a shortlist of their own.
 const poolBelow = 8
 
-// routeTo returns the routing distance from x to the float16 centroid c,
+// rows returns an empty posting of the index's shape, to assemble rows in.
+func (c *Curator) rows() *posting.Posting {
+	return &posting.Posting{Elem: c.cfg.Elem, Dim: c.cfg.Dim}
+}
+
+// routeTo returns the routing distance from x to the float16 centroid cent,
 // as the tree routes (squared L2, or −dot for InnerProduct).
-func (ix *Index) routeTo(x []float32, c []uint16) float32 {
-	if ix.man.Metric == InnerProduct {
-		return -vec.DotF16(x, c)
+func (c *Curator) routeTo(x []float32, cent []uint16) float32 {
+	if c.cfg.Metric == vec.InnerProduct {
+		return -vec.DotF16(x, cent)
 	}
-	return vec.L2SquaredF16(x, c)
+	return vec.L2SquaredF16(x, cent)
 }
 
 // nearestShortlist returns the index in s of the shortlist whose centroid
 // is nearest x.
-func (ix *Index) nearestShortlist(s *shortlists, x []float32) int {
-	dim := ix.man.Dim
+func (c *Curator) nearestShortlist(s *shortlists, x []float32) int {
+	dim := c.cfg.Dim
 	best, bd := 0, float32(math.Inf(1))
 	if s.cents == nil {
 		return 0
 	}
 	for j := range s.ids {
-		if d := ix.routeTo(x, s.cents[j*dim:(j+1)*dim]); d < bd {
+		if d := c.routeTo(x, s.cents[j*dim:(j+1)*dim]); d < bd {
 			best, bd = j, d
 		}
 	}
 	return best
 }
 
-// rowCurrent reports whether a shortlist row (id at value version vv) of
-// the tenant whose access list is view is current.
-func (ix *Index) rowCurrent(view *roaring64.Bitmap, id uint64, vv uint8) bool {
-	return ix.vers.get(id)&stateLive != 0 && ix.ten.vv.get(id) == vv && view.Contains(id)
-}
-
 // readShortlists appends the current rows of tenant t's shortlists ids to
 // ms[i].
-func (ix *Index) readShortlists(t tenant.ID, ids []uint32, ms []members) error {
-	view, err := ix.ten.lists.View(t)
+func (c *Curator) readShortlists(t ID, ids []uint32, ms []*posting.Posting) error {
+	view, err := c.lists.View(t)
 	if err != nil {
 		return err
 	}
 	var dec posting.Posting
-	return ix.store.ReadBatch(ids, func(i int, b []byte) error {
+	return c.store.ReadBatch(ids, func(i int, b []byte) error {
 		if err := posting.Decode(b, &dec); err != nil {
-			return fmt.Errorf("%w: shortlist %d of tenant %d: %v", ErrCorrupt, ids[i], t, err)
+			return fmt.Errorf("%w: shortlist %d of tenant %d: %v", errs.Corrupt, ids[i], t, err)
 		}
 		for r, id := range dec.IDs {
-			if ix.rowCurrent(view, id, dec.Versions[r]) {
-				ms[i].add(id, dec.Versions[r], dec.Row(r))
+			if c.RowCurrent(view, id, dec.Versions[r]) {
+				ms[i].Add(id, dec.Versions[r], dec.Row(r))
 			}
 		}
 		return nil
 	})
 }
 
+// newRows returns n empty postings of the index's shape.
+func (c *Curator) newRows(n int) []*posting.Posting {
+	ms := make([]*posting.Posting, n)
+	for i := range ms {
+		ms[i] = c.rows()
+	}
+	return ms
+}
+
 // stageShortlists stages in b the addition of rows add (ids at their new
 // value versions) to tenant t's shortlists and returns the tenant's
-// shortlists as they are once b commits. The caller holds wmu.
-func (ix *Index) stageShortlists(b *pebblestore.Batch, t tenant.ID, add *members) (*shortlists, error) {
-	cur := ix.ten.part(t)
-	if cur == nil || add.len() > ix.opts.MaxSLSize {
-		return ix.recut(b, t, cur, add)
+// shortlists as they are once b commits. The caller holds the writer
+// lock.
+func (c *Curator) stageShortlists(b Batch, t ID, add *posting.Posting) (*shortlists, error) {
+	cur := c.part(t)
+	if cur == nil || add.Len() > c.cfg.MaxSLSize {
+		return c.recut(b, t, cur, add)
 	}
-	dim, rb := ix.man.Dim, ix.rowBytes
+	dim := c.cfg.Dim
 	x := make([]float32, dim)
 	groups := make(map[int][]int)
-	for i := range add.ids {
-		toFloat32(ix.man.Elem, add.vecs[i*rb:(i+1)*rb], x)
-		j := ix.nearestShortlist(cur, x)
+	for i := range add.IDs {
+		vec.ToFloat32(c.cfg.Elem, add.Row(i), x)
+		j := c.nearestShortlist(cur, x)
 		groups[j] = append(groups[j], i)
 	}
 	touched := make([]int, 0, len(groups))
@@ -143,32 +151,32 @@ func (ix *Index) stageShortlists(b *pebblestore.Batch, t tenant.ID, add *members
 	for k, j := range touched {
 		ids[k] = cur.ids[j]
 	}
-	ms := make([]members, len(touched))
-	if err := ix.readShortlists(t, ids, ms); err != nil {
+	ms := c.newRows(len(touched))
+	if err := c.readShortlists(t, ids, ms); err != nil {
 		return nil, err
 	}
 	next := cur.clone(dim)
 	for k, j := range touched {
-		m := &ms[k]
+		m := ms[k]
 		for _, i := range groups[j] {
-			m.add(add.ids[i], add.vers[i], add.vecs[i*rb:(i+1)*rb])
+			m.Add(add.IDs[i], add.Versions[i], add.Row(i))
 		}
-		if m.len() <= ix.opts.MaxSLSize {
-			if err := ix.putShortlist(b, t, next, j, m); err != nil {
+		if m.Len() <= c.cfg.MaxSLSize {
+			if err := c.putShortlist(b, t, next, j, m); err != nil {
 				return nil, err
 			}
 			continue
 		}
 		// Curator's split: two halves by balanced 2-means; the first keeps
 		// the posting id.
-		halves := ix.halve(m)
-		if err := ix.putShortlist(b, t, next, j, &halves[0]); err != nil {
+		halves := c.halve(m)
+		if err := c.putShortlist(b, t, next, j, halves[0]); err != nil {
 			return nil, err
 		}
-		next.ids = append(next.ids, ix.allocPosting())
+		next.ids = append(next.ids, c.host.AllocPosting())
 		next.rows = append(next.rows, 0)
 		next.cents = append(next.cents, make([]uint16, dim)...)
-		if err := ix.putShortlist(b, t, next, len(next.ids)-1, &halves[1]); err != nil {
+		if err := c.putShortlist(b, t, next, len(next.ids)-1, halves[1]); err != nil {
 			return nil, err
 		}
 	}
@@ -177,95 +185,94 @@ func (ix *Index) stageShortlists(b *pebblestore.Batch, t tenant.ID, add *members
 
 // putShortlist stages shortlist j of s with m's rows (never empty here)
 // and sets its row count and centroid in s.
-func (ix *Index) putShortlist(b *pebblestore.Batch, t tenant.ID, s *shortlists, j int, m *members) error {
-	dim := ix.man.Dim
-	c := make([]float32, dim)
-	ix.centroidOf(m, c)
-	vec.F32ToF16(s.cents[j*dim:(j+1)*dim], c)
-	s.rows[j] = int32(m.len())
-	if err := ix.putPosting(b, s.ids[j], m); err != nil {
+func (c *Curator) putShortlist(b Batch, t ID, s *shortlists, j int, m *posting.Posting) error {
+	dim := c.cfg.Dim
+	cent := make([]float32, dim)
+	c.centroidOf(m, cent)
+	vec.F32ToF16(s.cents[j*dim:(j+1)*dim], cent)
+	s.rows[j] = int32(m.Len())
+	if err := b.PutPosting(s.ids[j], posting.Encode(nil, m)); err != nil {
 		return err
 	}
 	v := make([]byte, 4, 4+4*dim)
-	binary.LittleEndian.PutUint32(v, uint32(m.len()))
-	for _, f := range c {
+	binary.LittleEndian.PutUint32(v, uint32(m.Len()))
+	for _, f := range cent {
 		v = binary.LittleEndian.AppendUint32(v, math.Float32bits(f))
 	}
-	b.Set(shortlistKey(t, s.ids[j]), v)
+	b.Set(keys.U32U32(keys.Shortlist, uint32(t), s.ids[j]), v)
 	return nil
 }
 
-// centroidOf writes the mean of m's rows to c.
-func (ix *Index) centroidOf(m *members, c []float32) {
-	dim, rb := ix.man.Dim, ix.rowBytes
+// centroidOf writes the mean of m's rows to cent.
+func (c *Curator) centroidOf(m *posting.Posting, cent []float32) {
+	dim := c.cfg.Dim
 	sum := make([]float64, dim)
 	x := make([]float32, dim)
-	for i := 0; i < m.len(); i++ {
-		toFloat32(ix.man.Elem, m.vecs[i*rb:(i+1)*rb], x)
+	for i := 0; i < m.Len(); i++ {
+		vec.ToFloat32(c.cfg.Elem, m.Row(i), x)
 		for d, v := range x {
 			sum[d] += float64(v)
 		}
 	}
-	for d := range c {
-		c[d] = float32(sum[d] / float64(max(1, m.len())))
+	for d := range cent {
+		cent[d] = float32(sum[d] / float64(max(1, m.Len())))
 	}
 }
 
 // halve splits m in two by balanced 2-means.
-func (ix *Index) halve(m *members) [2]members {
-	dim, rb := ix.man.Dim, ix.rowBytes
-	x := make([]float32, m.len()*dim)
-	for i := 0; i < m.len(); i++ {
-		toFloat32(ix.man.Elem, m.vecs[i*rb:(i+1)*rb], x[i*dim:(i+1)*dim])
+func (c *Curator) halve(m *posting.Posting) [2]*posting.Posting {
+	dim := c.cfg.Dim
+	x := make([]float32, m.Len()*dim)
+	for i := 0; i < m.Len(); i++ {
+		vec.ToFloat32(c.cfg.Elem, m.Row(i), x[i*dim:(i+1)*dim])
 	}
-	_, _, labels := cluster.TwoMeans(x, dim, ix.man.Seed^uint64(m.len())<<32^m.ids[0])
-	var out [2]members
+	_, _, labels := cluster.TwoMeans(x, dim, c.cfg.Seed^uint64(m.Len())<<32^m.IDs[0])
+	out := [2]*posting.Posting{c.rows(), c.rows()}
 	for i, l := range labels {
-		out[l].add(m.ids[i], m.vers[i], m.vecs[i*rb:(i+1)*rb])
+		out[l].Add(m.IDs[i], m.Versions[i], m.Row(i))
 	}
 	return out
 }
 
 // recut stages tenant t's shortlists cut afresh from their current rows
 // and add's, reusing their posting ids.
-func (ix *Index) recut(b *pebblestore.Batch, t tenant.ID, cur *shortlists, add *members) (*shortlists, error) {
-	all := &members{}
+func (c *Curator) recut(b Batch, t ID, cur *shortlists, add *posting.Posting) (*shortlists, error) {
+	all := c.rows()
 	var old []uint32
 	if cur != nil {
 		old = cur.ids
-		ms := make([]members, len(old))
-		if err := ix.readShortlists(t, old, ms); err != nil {
+		ms := c.newRows(len(old))
+		if err := c.readShortlists(t, old, ms); err != nil {
 			return nil, err
 		}
-		for i := range ms {
-			for r := range ms[i].ids {
-				all.add(ms[i].ids[r], ms[i].vers[r], ms[i].vecs[r*ix.rowBytes:(r+1)*ix.rowBytes])
+		for _, m := range ms {
+			for r := range m.IDs {
+				all.Add(m.IDs[r], m.Versions[r], m.Row(r))
 			}
 		}
 	}
-	rb := ix.rowBytes
-	for i := range add.ids {
-		all.add(add.ids[i], add.vers[i], add.vecs[i*rb:(i+1)*rb])
+	for i := range add.IDs {
+		all.Add(add.IDs[i], add.Versions[i], add.Row(i))
 	}
-	parts := ix.cutRows(all)
+	parts := c.cutRows(all)
 	next := &shortlists{}
 	for j, m := range parts {
 		var p uint32
 		if j < len(old) {
 			p = old[j]
 		} else {
-			p = ix.allocPosting()
+			p = c.host.AllocPosting()
 		}
 		next.ids = append(next.ids, p)
 		next.rows = append(next.rows, 0)
-		next.cents = append(next.cents, make([]uint16, ix.man.Dim)...)
-		if err := ix.putShortlist(b, t, next, j, m); err != nil {
+		next.cents = append(next.cents, make([]uint16, c.cfg.Dim)...)
+		if err := c.putShortlist(b, t, next, j, m); err != nil {
 			return nil, err
 		}
 	}
 	for _, p := range old[min(len(old), len(parts)):] {
 		b.DeletePosting(p)
-		b.Delete(shortlistKey(t, p))
+		b.Delete(keys.U32U32(keys.Shortlist, uint32(t), p))
 	}
 	return next.trim(), nil
 }
@@ -274,32 +281,32 @@ func (ix *Index) recut(b *pebblestore.Batch, t tenant.ID, cur *shortlists, add *
 // rows below a node are one shortlist when there are at most max_sl_size
 // of them, else the node's children are cut, those holding fewer than
 // poolBelow rows pooled together; rows of one head beyond max_sl_size are
-// halved by 2-means. The caller holds wmu (the tree does not change).
-func (ix *Index) cutRows(m *members) []*members {
-	tau := ix.opts.MaxSLSize
-	if m.len() <= tau {
-		return []*members{m}
+// halved by 2-means. The caller holds the writer lock (the tree does not
+// change).
+func (c *Curator) cutRows(m *posting.Posting) []*posting.Posting {
+	tau := c.cfg.MaxSLSize
+	if m.Len() <= tau {
+		return []*posting.Posting{m}
 	}
-	dim, rb := ix.man.Dim, ix.rowBytes
-	t := ix.tree
-	node := make([]int32, m.len())
-	x := make([]float32, dim)
+	t := c.host.Tree()
+	node := make([]int32, m.Len())
+	x := make([]float32, c.cfg.Dim)
 	var ws cluster.Workspace
 	for i := range node {
-		toFloat32(ix.man.Elem, m.vecs[i*rb:(i+1)*rb], x)
-		if ix.man.Metric == Cosine {
+		vec.ToFloat32(c.cfg.Elem, m.Row(i), x)
+		if c.cfg.Metric == vec.Cosine {
 			vec.Normalize(x)
 		}
-		c := t.Search(x, 1, 4, &ws)
-		node[i] = t.LeafNode[c[0].Leaf]
+		h := t.Search(x, 1, 4, &ws)
+		node[i] = t.LeafNode[h[0].Leaf]
 	}
-	var out []*members
+	var out []*posting.Posting
 	emit := func(rows []int) {
-		g := &members{}
+		g := c.rows()
 		for _, i := range rows {
-			g.add(m.ids[i], m.vers[i], m.vecs[i*rb:(i+1)*rb])
+			g.Add(m.IDs[i], m.Versions[i], m.Row(i))
 		}
-		out = append(out, ix.splitToFit(g)...)
+		out = append(out, c.splitToFit(g)...)
 	}
 	var cut func(nd int32, rows []int)
 	cut = func(nd int32, rows []int) {
@@ -309,16 +316,16 @@ func (ix *Index) cutRows(m *members) []*members {
 		}
 		byChild := make(map[int32][]int)
 		for _, i := range rows {
-			c := node[i]
-			for t.Parent[c] != nd {
-				c = t.Parent[c]
+			ch := node[i]
+			for t.Parent[ch] != nd {
+				ch = t.Parent[ch]
 			}
-			byChild[c] = append(byChild[c], i)
+			byChild[ch] = append(byChild[ch], i)
 		}
 		var pool []int
 		start, cnt := t.ChildStart[nd], t.ChildCount[nd]
-		for c := start; c < start+cnt; c++ {
-			g := byChild[c]
+		for ch := start; ch < start+cnt; ch++ {
+			g := byChild[ch]
 			switch {
 			case len(g) == 0:
 			case len(g) < poolBelow:
@@ -328,14 +335,14 @@ func (ix *Index) cutRows(m *members) []*members {
 				}
 				pool = append(pool, g...)
 			default:
-				cut(c, g)
+				cut(ch, g)
 			}
 		}
 		if len(pool) > 0 {
 			emit(pool)
 		}
 	}
-	all := make([]int, m.len())
+	all := make([]int, m.Len())
 	for i := range all {
 		all[i] = i
 	}
@@ -345,10 +352,10 @@ func (ix *Index) cutRows(m *members) []*members {
 
 // splitToFit halves m by 2-means until every part holds at most
 // max_sl_size rows.
-func (ix *Index) splitToFit(m *members) []*members {
-	if m.len() <= ix.opts.MaxSLSize {
-		return []*members{m}
+func (c *Curator) splitToFit(m *posting.Posting) []*posting.Posting {
+	if m.Len() <= c.cfg.MaxSLSize {
+		return []*posting.Posting{m}
 	}
-	h := ix.halve(m)
-	return append(ix.splitToFit(&h[0]), ix.splitToFit(&h[1])...)
+	h := c.halve(m)
+	return append(c.splitToFit(h[0]), c.splitToFit(h[1])...)
 }
