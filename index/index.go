@@ -51,6 +51,7 @@ import (
 	"sync/atomic"
 
 	"github.com/shoaldb/shoal/cluster"
+	"github.com/shoaldb/shoal/index/filter"
 	"github.com/shoaldb/shoal/posting"
 	"github.com/shoaldb/shoal/posting/pebblestore"
 	"github.com/shoaldb/shoal/tenant"
@@ -101,7 +102,7 @@ type Index struct {
 	// (allocPosting, under wmu).
 	ten         *tenant.Curator
 	nextPosting uint32
-	lab         *labelIndex // per-vector labels (labels.go)
+	lab         *filter.Labels // per-vector labels (labels.go)
 
 	queries      atomic.Int64
 	postingsRead atomic.Int64

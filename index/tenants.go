@@ -180,7 +180,7 @@ func (ix *Index) DropTenant(t uint32) error {
 			return nil, nil, err
 		}
 		gone := ix.stageDelete(b, owned)
-		dropLabels := ix.stageLabelDelete(b, gone)
+		dropLabels := ix.lab.StageDelete(b, gone)
 		return w, func() {
 			ix.publishDelete(gone)
 			dropLabels()

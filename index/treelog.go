@@ -80,6 +80,9 @@ func (ix *Index) loadTree() (*cluster.Tree, int, error) {
 			return nil, 0, fmt.Errorf("%w: tree file record of %d bytes", ErrCorrupt, len(v))
 		}
 		from, name = binary.BigEndian.Uint64(v), string(v[8:])
+		// The records the checkpoint covers are gone: the sequence must
+		// not restart below it, or the next tree record would look covered.
+		ix.seq = max(ix.seq, from)
 	}
 	tree, err := readTreeFile(filepath.Join(ix.dir, name))
 	if err != nil {

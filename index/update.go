@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/shoaldb/shoal/index/filter"
 	"github.com/shoaldb/shoal/internal/vec"
 	"github.com/shoaldb/shoal/posting"
 	"github.com/shoaldb/shoal/posting/pebblestore"
@@ -71,7 +72,7 @@ func (ix *Index) upsert(owner tenant.ID, ids []uint64, vectors [][]float32, labe
 	}
 	var norm [][]uint32
 	if labels != nil {
-		if norm, err = checkLabels(ids, labels); err != nil {
+		if norm, err = filter.NormalizeLabels(ids, labels); err != nil {
 			return err
 		}
 	}
@@ -119,7 +120,7 @@ func (ix *Index) upsert(owner tenant.ID, ids []uint64, vectors [][]float32, labe
 	}
 	publishLabels := func() {}
 	if norm != nil {
-		if publishLabels, err = ix.stageLabels(b, ids, norm); err != nil {
+		if publishLabels, err = ix.lab.StageSet(b, ids, norm); err != nil {
 			ix.wmu.Unlock()
 			return err
 		}
@@ -256,7 +257,7 @@ func (ix *Index) Delete(ids []uint64) (int, error) {
 		ix.wmu.Unlock()
 		return 0, err
 	}
-	dropLabels := ix.stageLabelDelete(b, gone)
+	dropLabels := ix.lab.StageDelete(b, gone)
 	if err := b.Commit(false); err != nil {
 		ix.wmu.Unlock()
 		return 0, fmt.Errorf("shoal: delete: %w", err)
