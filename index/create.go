@@ -2,6 +2,7 @@ package index
 
 import (
 	"fmt"
+	"github.com/shoaldb/shoal/index/internal/build"
 	"time"
 
 	"github.com/shoaldb/shoal/cluster"
@@ -41,7 +42,7 @@ func Create(dir string, dim int, o *Options) (*Manifest, error) {
 		return nil, err
 	}
 	// One leaf at the origin; the first split replaces it.
-	tree, err := cluster.Build(make([]float32, dim), dim, cluster.Options{K: opts.K, Leaves: 1, Seed: opts.Seed, Metric: routingMetric(opts.Metric)})
+	tree, err := cluster.Build(make([]float32, dim), dim, cluster.Options{K: opts.K, Leaves: 1, Seed: opts.Seed, Metric: build.RoutingMetric(opts.Metric)})
 	if err != nil {
 		return nil, err
 	}

@@ -15,7 +15,7 @@ var (
 	// dimension.
 	ErrDimensionMismatch = errors.New("shoal: dimension mismatch")
 	// ErrNotFinite reports a vector with NaN or ±Inf.
-	ErrNotFinite = errors.New("shoal: vector has NaN or Inf")
+	ErrNotFinite = errs.NotFinite
 	// ErrNoIndex reports a directory that holds no complete index: it does
 	// not exist, or a build was interrupted before it finished.
 	ErrNoIndex = errors.New("shoal: no index in directory")

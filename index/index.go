@@ -65,7 +65,7 @@ type Index struct {
 	man      *Manifest
 	store    *pebblestore.Store
 	vectors  *os.File // vectorsFile, nil for an index created empty
-	rule     replicaRule
+	rule     cluster.ReplicaRule
 	rowBytes int
 	pool     sync.Pool // *workspace
 	closed   atomic.Bool
@@ -170,7 +170,7 @@ func open(dir string, opts Options, store *pebblestore.Store) (*Index, error) {
 		return nil, fmt.Errorf("%w: tree has dim %d, manifest %d", ErrCorrupt, tree.Dim, man.Dim)
 	}
 	ix.tree, ix.treeOps = tree, ops
-	ix.rule = replicaRule{replicas: man.Replicas, rngFactor: man.RNGFactor, closureEpsilon: opts.ClosureEpsilon, closure: man.Metric != InnerProduct}
+	ix.rule = cluster.ReplicaRule{Replicas: man.Replicas, RNGFactor: man.RNGFactor, ClosureEpsilon: opts.ClosureEpsilon, Closure: man.Metric != InnerProduct}
 	ix.pool.New = func() any { return newWorkspace(ix) }
 	if ix.vectors, err = openVectors(dir, man); err != nil {
 		return nil, err

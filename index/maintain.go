@@ -3,6 +3,7 @@ package index
 import (
 	"errors"
 	"fmt"
+	"github.com/shoaldb/shoal/internal/vec"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -323,7 +324,7 @@ func (ix *Index) foldMany(ps []uint32) (int, error) {
 		tails = append(tails, ix.tails[p])
 	}
 	ix.rmu.RUnlock()
-	ms := make([]members, len(read))
+	ms := make([]posting.Posting, len(read))
 	var dec posting.Posting
 	err := ix.store.ReadBatch(read, func(i int, b []byte) error {
 		return ix.addStored(&ms[i], read[i], b, &dec)
@@ -337,7 +338,7 @@ func (ix *Index) foldMany(ps []uint32) (int, error) {
 	for i, p := range read {
 		t, m := tails[i], &ms[i]
 		ix.addLive(m, t)
-		if m.len() > ix.splitAbove() || (m.len() < ix.mergeBelow() && live > 1) {
+		if m.Len() > ix.splitAbove() || (m.Len() < ix.mergeBelow() && live > 1) {
 			rest = append(rest, p)
 			continue
 		}
@@ -384,15 +385,15 @@ func (ix *Index) rewrite(p uint32) error {
 	if t.len() > 0 {
 		last = t.seqs[len(t.seqs)-1]
 	}
-	var m members
+	var m posting.Posting
 	if err := ix.readLive(p, &m); err != nil {
 		return err
 	}
 	ix.addLive(&m, t)
 	switch {
-	case m.len() > ix.splitAbove():
+	case m.Len() > ix.splitAbove():
 		return ix.split(p, &m, last)
-	case m.len() < ix.mergeBelow() && ix.Tree().LiveLeaves() > 1:
+	case m.Len() < ix.mergeBelow() && ix.Tree().LiveLeaves() > 1:
 		return ix.merge(p, &m, last)
 	}
 	b := ix.store.NewBatch()
@@ -436,7 +437,7 @@ func (ix *Index) dropTail(p uint32) error {
 	if t.len() == 0 {
 		return nil
 	}
-	var m members
+	var m posting.Posting
 	ix.addLive(&m, t)
 	b := ix.store.NewBatch()
 	defer b.Close()
@@ -458,7 +459,7 @@ const noPosting = ^uint32(0)
 // split divides posting p (live content m, tail folded up to last) by
 // balanced 2-means: p keeps one half under a new head, a new posting gets
 // the other, and the tree gets the new head (SPFresh §4.2).
-func (ix *Index) split(p uint32, m *members, last uint64) error {
+func (ix *Index) split(p uint32, m *posting.Posting, last uint64) error {
 	q, old, c1, c2, parts, err := ix.splitCommit(p, m, last)
 	if err != nil || ix.opts.ReassignNeighbors < 0 {
 		return err
@@ -472,7 +473,7 @@ func (ix *Index) split(p uint32, m *members, last uint64) error {
 // p keeps its old content in the store until no search routed by the old
 // tree can read it (publish.go): the first batch adds q and the tree
 // record, the second, after a grace period, rewrites p as its half.
-func (ix *Index) splitCommit(p uint32, m *members, last uint64) (q uint32, old, c1, c2 []float32, parts *[2]members, err error) {
+func (ix *Index) splitCommit(p uint32, m *posting.Posting, last uint64) (q uint32, old, c1, c2 []float32, parts *[2]posting.Posting, err error) {
 	dim := ix.man.Dim
 	ix.wmu.Lock()
 	defer ix.wmu.Unlock()
@@ -482,14 +483,14 @@ func (ix *Index) splitCommit(p uint32, m *members, last uint64) (q uint32, old, 
 	extra := ix.tails[p].after(last, ix.rowBytes)
 	ix.rmu.RUnlock()
 	ix.addLive(m, extra)
-	x := make([]float32, m.len()*dim)
-	for i := 0; i < m.len(); i++ {
-		toFloat32(ix.man.Elem, m.vecs[i*ix.rowBytes:(i+1)*ix.rowBytes], x[i*dim:(i+1)*dim])
+	x := make([]float32, m.Len()*dim)
+	for i := 0; i < m.Len(); i++ {
+		vec.ToFloat32(ix.man.Elem, m.Vectors[i*ix.rowBytes:(i+1)*ix.rowBytes], x[i*dim:(i+1)*dim])
 	}
 	c1, c2, labels := cluster.TwoMeans(x, dim, ix.man.Seed^uint64(p)<<20^ix.seq)
-	parts = new([2]members)
+	parts = new([2]posting.Posting)
 	for i, l := range labels {
-		parts[l].add(m.ids[i], m.vers[i], m.vecs[i*ix.rowBytes:(i+1)*ix.rowBytes])
+		parts[l].Add(m.IDs[i], m.Versions[i], m.Vectors[i*ix.rowBytes:(i+1)*ix.rowBytes])
 	}
 	q = ix.allocPosting()
 	old = slices.Clone(ix.tree.Head(int(p)))
@@ -500,7 +501,7 @@ func (ix *Index) splitCommit(p uint32, m *members, last uint64) (q uint32, old, 
 	}
 	seq := ix.seq + 1
 	b.Set(treeOpKey(seq), encodeSplit(p, q, c1, c2))
-	b.Set(retireKey(p), encodeKeep(parts[0].ids))
+	b.Set(retireKey(p), encodeKeep(parts[0].IDs))
 	if err = b.Commit(true); err != nil {
 		err = fmt.Errorf("shoal: split posting %d: %w", p, err)
 		return
@@ -540,7 +541,7 @@ func (ix *Index) splitCommit(p uint32, m *members, last uint64) (q uint32, old, 
 	}
 	ix.trimTail(p, seq)
 	for i := range parts {
-		if parts[i].len() > ix.splitAbove() {
+		if parts[i].Len() > ix.splitAbove() {
 			ix.maint.later([]uint32{p, q}[i])
 		}
 	}
@@ -551,7 +552,7 @@ func (ix *Index) splitCommit(p uint32, m *members, last uint64) (q uint32, old, 
 // merge removes posting p, whose live content m is too small to be worth
 // a head, and re-inserts its vectors into their nearest other postings.
 // The stored posting is deleted only after a grace period (publish.go).
-func (ix *Index) merge(p uint32, m *members, last uint64) error {
+func (ix *Index) merge(p uint32, m *posting.Posting, last uint64) error {
 	ix.wmu.Lock()
 	defer ix.wmu.Unlock()
 	ix.rmu.RLock()
@@ -561,7 +562,7 @@ func (ix *Index) merge(p uint32, m *members, last uint64) error {
 	// m was read before the writer lock: drop copies an upsert or delete
 	// made stale since, or the re-insert would bring back an old vector
 	// at the current version.
-	m = m.live(ix)
+	m = ix.liveOf(m)
 	b := ix.store.NewBatch()
 	defer b.Close()
 	b.DeleteRange(appendKey(p, 0), appendKey(p, ix.seq+1))
@@ -620,28 +621,28 @@ type reinsertion struct {
 // fresh copies at a new version (so every old copy becomes stale) in the
 // postings an upsert would choose, never posting skip. The caller holds
 // wmu.
-func (ix *Index) stageReinsert(b *pebblestore.Batch, m *members, skip uint32) (*reinsertion, error) {
+func (ix *Index) stageReinsert(b *pebblestore.Batch, m *posting.Posting, skip uint32) (*reinsertion, error) {
 	dim, rb := ix.man.Dim, ix.rowBytes
 	re := &reinsertion{}
 	ws := ix.pool.Get().(*workspace)
 	defer ix.pool.Put(ws)
 	x := make([]float32, dim)
-	for i, id := range m.ids {
-		if !ix.vers.live(id, m.vers[i]) {
+	for i, id := range m.IDs {
+		if !ix.vers.live(id, m.Versions[i]) {
 			// Superseded or deleted since m was read: re-inserting it would
 			// bring an old vector back at the current version.
 			continue
 		}
-		row := m.vecs[i*rb : (i+1)*rb]
+		row := m.Vectors[i*rb : (i+1)*rb]
 		re.rows = append(re.rows, row...)
-		toFloat32(ix.man.Elem, row, x)
+		vec.ToFloat32(ix.man.Elem, row, x)
 		c := ix.opts.Candidates
 		ix.rmu.RLock()
 		cands := ix.tree.Search(x, c+1, 2*c, &ws.route)
 		cands = slices.DeleteFunc(cands, func(h cluster.Candidate) bool { return h.Leaf == skip })
-		ws.kept = selectReplicas(ix.tree, ix.rule, x, cands, ws.kept[:0])
+		ws.kept = cluster.SelectReplicas(ix.tree, ix.rule, x, cands, ws.kept[:0])
 		ix.rmu.RUnlock()
-		ver := (m.vers[i] + 1) & versionMask
+		ver := (m.Versions[i] + 1) & versionMask
 		st := liveState(ver)
 		b.Set(idKey(keyState, id), []byte{st})
 		val := appendValue(id, ver, row)
@@ -717,43 +718,28 @@ func (ix *Index) maybeCheckpoint() error {
 	return ix.checkpointTree()
 }
 
-// members is a posting's content being assembled.
-type members struct {
-	ids  []uint64
-	vers []uint8
-	vecs []byte
-}
-
-func (m *members) add(id uint64, ver uint8, row []byte) {
-	m.ids = append(m.ids, id)
-	m.vers = append(m.vers, ver)
-	m.vecs = append(m.vecs, row...)
-}
-
-func (m *members) len() int { return len(m.ids) }
-
-// live returns the copies of m that are current now.
-func (m *members) live(ix *Index) *members {
-	var out members
-	for i, id := range m.ids {
-		if ix.vers.live(id, m.vers[i]) {
-			out.add(id, m.vers[i], m.vecs[i*ix.rowBytes:(i+1)*ix.rowBytes])
+// liveOf returns the copies of m that are current now.
+func (ix *Index) liveOf(m *posting.Posting) *posting.Posting {
+	var out posting.Posting
+	for i, id := range m.IDs {
+		if ix.vers.live(id, m.Versions[i]) {
+			out.Add(id, m.Versions[i], m.Vectors[i*ix.rowBytes:(i+1)*ix.rowBytes])
 		}
 	}
 	return &out
 }
 
 // addLive appends the current copies of tail t (nil for none) to m.
-func (ix *Index) addLive(m *members, t *delta) {
+func (ix *Index) addLive(m *posting.Posting, t *delta) {
 	for i, id := range t.idsOrNil() {
 		if ix.vers.live(id, t.vers[i]) {
-			m.add(id, t.vers[i], t.vecs[i*ix.rowBytes:(i+1)*ix.rowBytes])
+			m.Add(id, t.vers[i], t.vecs[i*ix.rowBytes:(i+1)*ix.rowBytes])
 		}
 	}
 }
 
 // readLive appends the live copies of posting p's stored part to m.
-func (ix *Index) readLive(p uint32, m *members) error {
+func (ix *Index) readLive(p uint32, m *posting.Posting) error {
 	var dec posting.Posting
 	err := ix.store.Read(p, func(b []byte) error { return ix.addStored(m, p, b, &dec) })
 	if errors.Is(err, posting.ErrNotFound) {
@@ -764,13 +750,13 @@ func (ix *Index) readLive(p uint32, m *members) error {
 
 // addStored decodes b, posting p's stored bytes, into dec and appends its
 // live copies to m.
-func (ix *Index) addStored(m *members, p uint32, b []byte, dec *posting.Posting) error {
+func (ix *Index) addStored(m *posting.Posting, p uint32, b []byte, dec *posting.Posting) error {
 	if err := posting.Decode(b, dec); err != nil {
 		return fmt.Errorf("%w: posting %d: %v", ErrCorrupt, p, err)
 	}
 	for i, id := range dec.IDs {
 		if ix.vers.live(id, dec.Versions[i]) {
-			m.add(id, dec.Versions[i], dec.Row(i))
+			m.Add(id, dec.Versions[i], dec.Row(i))
 		}
 	}
 	return nil
@@ -778,11 +764,12 @@ func (ix *Index) addStored(m *members, p uint32, b []byte, dec *posting.Posting)
 
 // putPosting stages posting p with m's content in b (deleting it when m is
 // empty).
-func (ix *Index) putPosting(b *pebblestore.Batch, p uint32, m *members) error {
-	if m.len() == 0 {
+func (ix *Index) putPosting(b *pebblestore.Batch, p uint32, m *posting.Posting) error {
+	if m.Len() == 0 {
 		b.DeletePosting(p)
 		return nil
 	}
-	enc := posting.Encode(nil, &posting.Posting{Elem: ix.man.Elem, Dim: ix.man.Dim, IDs: m.ids, Versions: m.vers, Vectors: m.vecs})
+	m.Elem, m.Dim = ix.man.Elem, ix.man.Dim
+	enc := posting.Encode(nil, m)
 	return b.PutPosting(p, enc)
 }

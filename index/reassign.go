@@ -21,10 +21,10 @@ import (
 // picks now, so all its old copies become stale. It runs after the split
 // committed and without the writer lock while it reads; the re-inserts
 // commit in one batch, skipping vectors that changed meanwhile.
-func (ix *Index) reassignAfterSplit(p, q uint32, old, c1, c2 []float32, parts *[2]members) error {
+func (ix *Index) reassignAfterSplit(p, q uint32, old, c1, c2 []float32, parts *[2]posting.Posting) error {
 	dim, rb := ix.man.Dim, ix.rowBytes
 	heads := [2][]float32{c1, c2}
-	var cand members
+	var cand posting.Posting
 	seen := make(map[uint64]struct{})
 	x := make([]float32, dim)
 	ws := ix.pool.Get().(*workspace)
@@ -47,9 +47,9 @@ func (ix *Index) reassignAfterSplit(p, q uint32, old, c1, c2 []float32, parts *[
 	}
 	for h := range parts {
 		m := &parts[h]
-		for i, id := range m.ids {
-			row := m.vecs[i*rb : (i+1)*rb]
-			toFloat32(ix.man.Elem, row, x)
+		for i, id := range m.IDs {
+			row := m.Vectors[i*rb : (i+1)*rb]
+			vec.ToFloat32(ix.man.Elem, row, x)
 			if ix.routeDist(x, heads[h]) <= ix.routeDist(x, old) {
 				continue
 			}
@@ -57,7 +57,7 @@ func (ix *Index) reassignAfterSplit(p, q uint32, old, c1, c2 []float32, parts *[
 				continue
 			}
 			seen[id] = struct{}{}
-			cand.add(id, m.vers[i], row)
+			cand.Add(id, m.Versions[i], row)
 		}
 	}
 
@@ -78,13 +78,13 @@ func (ix *Index) reassignAfterSplit(p, q uint32, old, c1, c2 []float32, parts *[
 			if _, dup := seen[id]; dup || !ix.vers.live(id, ver) {
 				return
 			}
-			toFloat32(ix.man.Elem, row, x)
+			vec.ToFloat32(ix.man.Elem, row, x)
 			dr := ix.routeDist(x, own[r])
 			if ix.routeDist(x, c1) >= dr && ix.routeDist(x, c2) >= dr {
 				return
 			}
 			seen[id] = struct{}{}
-			cand.add(id, ver, row)
+			cand.Add(id, ver, row)
 		}
 		var dec posting.Posting
 		err := ix.store.ReadBatch(ids, func(r int, b []byte) error {
@@ -105,19 +105,19 @@ func (ix *Index) reassignAfterSplit(p, q uint32, old, c1, c2 []float32, parts *[
 			}
 		}
 	}
-	if cand.len() == 0 {
+	if cand.Len() == 0 {
 		return nil
 	}
 
 	ix.wmu.Lock()
 	defer ix.wmu.Unlock()
-	var still members
-	for i, id := range cand.ids {
-		if ix.vers.live(id, cand.vers[i]) {
-			still.add(id, cand.vers[i], cand.vecs[i*rb:(i+1)*rb])
+	var still posting.Posting
+	for i, id := range cand.IDs {
+		if ix.vers.live(id, cand.Versions[i]) {
+			still.Add(id, cand.Versions[i], cand.Vectors[i*rb:(i+1)*rb])
 		}
 	}
-	if still.len() == 0 {
+	if still.Len() == 0 {
 		return nil
 	}
 	b := ix.store.NewBatch()
@@ -131,7 +131,7 @@ func (ix *Index) reassignAfterSplit(p, q uint32, old, c1, c2 []float32, parts *[
 		return fmt.Errorf("shoal: reassign after split of %d: %w", p, err)
 	}
 	ix.placeReinsert(re)
-	ix.reassigned.Add(int64(still.len()))
+	ix.reassigned.Add(int64(still.Len()))
 	return nil
 }
 

@@ -62,7 +62,7 @@ func (ix *Index) finishRetired() error {
 			b.DeletePosting(r.p)
 			continue
 		}
-		var m members
+		var m posting.Posting
 		var dec posting.Posting
 		err := ix.store.Read(r.p, func(buf []byte) error {
 			if err := posting.Decode(buf, &dec); err != nil {
@@ -70,7 +70,7 @@ func (ix *Index) finishRetired() error {
 			}
 			for i, id := range dec.IDs {
 				if _, ok := r.keep[id]; ok {
-					m.add(id, dec.Versions[i], dec.Row(i))
+					m.Add(id, dec.Versions[i], dec.Row(i))
 				}
 			}
 			return nil

@@ -3,6 +3,7 @@ package index
 import (
 	"errors"
 	"fmt"
+	"github.com/shoaldb/shoal/index/internal/build"
 	"sync"
 
 	"github.com/shoaldb/shoal/cluster"
@@ -83,7 +84,7 @@ func (ix *Index) deviceTree() (gpu.TreeIndex, uint64, error) {
 		d.tree.Close()
 		d.tree = nil
 	}
-	t, err := d.backend.LoadTree(gpuTree(ix.tree))
+	t, err := d.backend.LoadTree(build.GPUTree(ix.tree))
 	ix.rmu.RUnlock()
 	if err != nil {
 		if ix.opts.GPU == gpu.On {

@@ -2,6 +2,7 @@ package index
 
 import (
 	"fmt"
+	"github.com/shoaldb/shoal/internal/vec"
 	"slices"
 )
 
@@ -66,14 +67,14 @@ func (ix *Index) ReadSorted(ids []uint64, fn func(i int, v []float32, owner uint
 	}
 	rb := ix.rowBytes
 	grants := make([]uint32, 0, 8)
-	vec := make([]float32, ix.man.Dim)
+	v := make([]float32, ix.man.Dim)
 	for i := range ids {
-		toFloat32(ix.man.Elem, rows[i*rb:(i+1)*rb], vec)
+		vec.ToFloat32(ix.man.Elem, rows[i*rb:(i+1)*rb], v)
 		grants = grants[:0]
 		for _, t := range granted[i] {
 			grants = append(grants, uint32(t))
 		}
-		if err := fn(i, vec, uint32(owners[i]), grants); err != nil {
+		if err := fn(i, v, uint32(owners[i]), grants); err != nil {
 			return err
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/shoaldb/shoal/cluster"
 	"slices"
 
 	"github.com/shoaldb/shoal/index/filter"
@@ -204,7 +205,7 @@ func (ix *Index) prepareUpsert(ids []uint64, vectors [][]float32) (rows []byte, 
 		if ix.man.Metric == Cosine && !vec.Normalize(x) {
 			return nil, nil, fmt.Errorf("%w: vector %d (id %d) is the zero vector, which has no cosine", ErrBadInput, i, id)
 		}
-		if err := fromFloat32(ix.man.Elem, x, rows[i*rb:(i+1)*rb]); err != nil {
+		if err := vec.FromFloat32(ix.man.Elem, x, rows[i*rb:(i+1)*rb]); err != nil {
 			return nil, nil, fmt.Errorf("%w: vector %d (id %d): %v", ErrBadInput, i, id, err)
 		}
 	}
@@ -216,7 +217,7 @@ func (ix *Index) prepareUpsert(ids []uint64, vectors [][]float32) (rows []byte, 
 func (ix *Index) placeVector(ws *workspace, x []float32, dst []uint32) []uint32 {
 	c := ix.opts.Candidates
 	cands := ix.tree.Search(x, c, 2*c, &ws.route)
-	ws.kept = selectReplicas(ix.tree, ix.rule, x, cands, ws.kept[:0])
+	ws.kept = cluster.SelectReplicas(ix.tree, ix.rule, x, cands, ws.kept[:0])
 	for _, h := range ws.kept {
 		dst = append(dst, h.Leaf)
 	}
@@ -335,7 +336,7 @@ func (ix *Index) Get(id uint64) ([]float32, error) {
 		return nil, err
 	}
 	out := make([]float32, ix.man.Dim)
-	toFloat32(ix.man.Elem, row, out)
+	vec.ToFloat32(ix.man.Elem, row, out)
 	return out, nil
 }
 

@@ -1,72 +1,17 @@
 package index
 
 import (
-	"bufio"
 	"fmt"
 	"os"
 	"path/filepath"
 
-	"github.com/shoaldb/shoal/internal/directio"
-	"github.com/shoaldb/shoal/internal/vec"
+	"github.com/shoaldb/shoal/index/internal/build"
 )
 
-// vectorsFile holds the vectors of an offline build, row i for id i, in the
-// index's element type (normalised for Cosine): what Get returns for an id
-// that was never upserted since. Upserted vectors are Pebble records ('v'
-// keys), which take precedence.
-const vectorsFile = "vectors.dat"
-
-// writeVectors streams the source once more and writes vectorsFile,
-// synced, before the manifest commits the build.
-func (b *builder) writeVectors(dir string) error {
-	path := filepath.Join(dir, vectorsFile)
-	f, err := os.Create(path)
-	if err != nil {
-		return fmt.Errorf("shoal: %w", err)
-	}
-	w := bufio.NewWriterSize(f, 1<<20)
-	srb := b.dim * b.srcElem.Size()
-	rb := b.dim * b.elem.Size()
-	raw := make([]byte, chunkRows*srb)
-	row := make([]byte, rb)
-	x := make([]float32, b.dim)
-	for lo := 0; lo < b.n && err == nil; lo += chunkRows {
-		cnt := min(chunkRows, b.n-lo)
-		if err = b.src.ReadRows(lo, cnt, raw[:cnt*srb]); err != nil {
-			err = fmt.Errorf("shoal: read rows %d..%d: %w", lo, lo+cnt, err)
-			break
-		}
-		if b.srcElem == b.elem && b.opts.Metric != Cosine {
-			_, err = w.Write(raw[:cnt*srb])
-			continue
-		}
-		for j := 0; j < cnt && err == nil; j++ {
-			toFloat32(b.srcElem, raw[j*srb:(j+1)*srb], x)
-			if b.opts.Metric == Cosine {
-				vec.Normalize(x)
-			}
-			if err = fromFloat32(b.elem, x, row); err != nil {
-				err = fmt.Errorf("%w: row %d: %v", ErrBadInput, lo+j, err)
-				break
-			}
-			_, err = w.Write(row)
-		}
-	}
-	if err == nil {
-		err = w.Flush()
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("shoal: write %s: %w", path, err)
-	}
-	_ = directio.DropCache(path)
-	return nil
-}
+// vectorsFile holds the vectors of an offline build (package build
+// writes it): what Get returns for an id that was never upserted since.
+// Upserted vectors are Pebble records ('v' keys), which take precedence.
+const vectorsFile = build.VectorsFile
 
 // builtVector reads the build-time row of id (< Manifest.Count) into row.
 func (ix *Index) builtVector(id uint64, row []byte) error {

@@ -10,6 +10,8 @@ import "errors"
 var (
 	// BadInput reports an argument that cannot be served.
 	BadInput = errors.New("shoal: bad input")
+	// NotFinite reports a vector with NaN or ±Inf.
+	NotFinite = errors.New("shoal: vector has NaN or Inf")
 	// Corrupt reports stored data that fails its checks.
 	Corrupt = errors.New("shoal: index is corrupt")
 	// NotFound reports an id that holds no vector.

@@ -1,0 +1,175 @@
+// Package build is SPANN's offline build (Chen et al., NeurIPS 2021, §3):
+// hierarchical balanced k-means picks the heads (package cluster), every
+// vector is assigned to up to Replicas heads by closure assignment with
+// the RNG rule, postings are capped, and all of them are written in one
+// sequential bulk load, followed by the vectors file. Package index wraps
+// it (index.Build): it checks the options, prepares the directory, and
+// writes the tree file and the manifest, the commit point.
+//
+// A build streams its source: it holds at most Options.SampleSize vectors
+// (for clustering) plus the assignment table (16 bytes per posting entry)
+// in memory. Run is not safe to call twice on one directory at once; its
+// workers are its own.
+package build
+
+import (
+	"fmt"
+	"math"
+	"runtime/debug"
+	"time"
+
+	"github.com/shoaldb/shoal/cluster"
+	"github.com/shoaldb/shoal/gpu"
+	"github.com/shoaldb/shoal/internal/vec"
+	"github.com/shoaldb/shoal/posting"
+)
+
+// chunkRows is the number of rows a build worker reads at once.
+const chunkRows = 1024
+
+// VectorsFile holds the vectors of an offline build, row i for id i, in
+// the index's element type (normalised for Cosine).
+const VectorsFile = "vectors.dat"
+
+// Source is the data set: Len rows of Dim elements of type Elem, read in
+// several streaming passes plus random reads of single rows. ReadRows
+// must be safe for concurrent use.
+type Source interface {
+	Len() int
+	Dim() int
+	Elem() vec.ElemType
+	ReadRows(start, n int, dst []byte) error
+}
+
+// Store is where postings are bulk-loaded.
+type Store interface {
+	NewBulkWriter() (posting.BulkWriter, error)
+}
+
+// Options are index.Options' build fields (documented there), with
+// defaults already filled and checked.
+type Options struct {
+	Metric         vec.Metric
+	Elem           vec.ElemType // the stored element type
+	Ratio          float64
+	Replicas       int
+	PostingCap     int
+	RNGFactor      float64
+	ClosureEpsilon float64
+	Candidates     int
+	K              int
+	SampleSize     int
+	Seed           uint64
+	Workers        int
+	GPU            gpu.Mode
+	GPUBackend     gpu.Backend
+	Logf           func(format string, args ...any)
+	// Progress, if set, is called from one goroutine at a time with the
+	// stage ("sample", "cluster", "assign" or "write") and how far it is.
+	Progress func(stage string, done, total int64)
+}
+
+// Result is what a build made.
+type Result struct {
+	Tree *cluster.Tree
+	// Entries is the number of (posting, vector) entries written;
+	// Dropped the replica entries PostingCap removed.
+	Entries int64
+	Dropped int64
+}
+
+// RoutingMetric is the metric the tree routes by: squared L2 to
+// centroids for L2 and Cosine (on normalised vectors), −dot for inner
+// product.
+func RoutingMetric(m vec.Metric) vec.Metric {
+	if m == vec.InnerProduct {
+		return vec.InnerProduct
+	}
+	return vec.L2
+}
+
+// Run builds the postings of src into store and writes VectorsFile into
+// dir. It returns the tree, which the caller persists.
+func Run(src Source, store Store, dir string, opts Options) (*Result, error) {
+	n, dim := src.Len(), src.Dim()
+	b := &builder{src: src, opts: opts, n: n, dim: dim, srcElem: src.Elem(), elem: opts.Elem}
+	accel, closeAccel, err := b.openAccel()
+	if err != nil {
+		return nil, err
+	}
+	defer closeAccel()
+
+	start := time.Now()
+	sample, err := b.readSample()
+	if err != nil {
+		return nil, err
+	}
+	b.logStage("sample", start)
+	stage := time.Now()
+	leaves := min(max(1, int(math.Round(opts.Ratio*float64(n)))), len(sample)/dim)
+	co := cluster.Options{
+		K:       opts.K,
+		Leaves:  leaves,
+		Seed:    opts.Seed,
+		Workers: opts.Workers,
+		Metric:  RoutingMetric(opts.Metric),
+		Progress: func(done, total int) {
+			b.progress("cluster", int64(done), int64(total))
+		},
+	}
+	var pts gpu.Points
+	if accel != nil {
+		if pts, err = loadOnDevice(b, "the clustering sample", func() (gpu.Points, error) { return accel.LoadPoints(sample, dim) }); err != nil {
+			return nil, err
+		}
+		if pts != nil {
+			co.Accel = pts
+		}
+	}
+	tree, err := cluster.Build(sample, dim, co)
+	if pts != nil {
+		if cerr := pts.Close(); err == nil {
+			err = cerr
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("shoal: cluster: %w", err)
+	}
+	b.logStage("cluster", stage)
+	b.tree = tree
+	sample = nil
+	debug.FreeOSMemory() // the sample is the largest allocation of the build
+
+	stage = time.Now()
+	var entries []entry
+	var heads gpu.TreeIndex
+	if accel != nil {
+		if heads, err = loadOnDevice(b, "the heads", func() (gpu.TreeIndex, error) { return accel.LoadTree(GPUTree(tree)) }); err != nil {
+			return nil, err
+		}
+	}
+	if heads != nil {
+		entries, err = b.assignAccel(heads)
+		if cerr := heads.Close(); err == nil {
+			err = cerr
+		}
+	} else {
+		entries, err = b.assign()
+	}
+	if err != nil {
+		return nil, err
+	}
+	b.logStage("assign", stage)
+	stage = time.Now()
+	lists, dropped := b.capPostings(entries)
+	entries = nil
+	written, err := b.write(store, lists)
+	if err == nil {
+		err = b.writeVectors(dir)
+	}
+	if err != nil {
+		return nil, err
+	}
+	b.logStage("write", stage)
+	return &Result{Tree: tree, Entries: written, Dropped: dropped}, nil
+}
