@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/shoaldb/shoal/internal/keys"
 	"hash/crc32"
 
 	"github.com/shoaldb/shoal/posting"
@@ -66,7 +67,7 @@ func (ix *Index) Check() error {
 	records := make(map[uint64]struct{})
 	// The upserted vectors, scanned in key order (point reads would cost
 	// an O_DIRECT index-block read each): their checksums.
-	err := ix.store.ScanPrefix([]byte{keyVector}, func(k, v []byte) error {
+	err := ix.store.ScanPrefix(keys.Prefix(keys.Vector), func(k, v []byte) error {
 		id := binary.BigEndian.Uint64(k[1:])
 		records[id] = struct{}{}
 		stored[id] = crc32.Checksum(v, castagnoli)
@@ -133,7 +134,7 @@ func (ix *Index) Check() error {
 	}
 	ix.rmu.RUnlock()
 	logged := make(map[uint32]int)
-	err = ix.store.ScanPrefix([]byte{keyAppend}, func(k, v []byte) error {
+	err = ix.store.ScanPrefix(keys.Prefix(keys.Append), func(k, v []byte) error {
 		if len(k) != 13 || len(v) != 9+ix.rowBytes {
 			report("append record %x of %d bytes", k, len(v))
 			return nil
@@ -172,7 +173,7 @@ func (ix *Index) Check() error {
 
 	// Id states: memory against the log.
 	logState := make(map[uint64]uint8)
-	err = ix.store.ScanPrefix([]byte{keyState}, func(k, v []byte) error {
+	err = ix.store.ScanPrefix(keys.Prefix(keys.State), func(k, v []byte) error {
 		if len(k) != 9 || len(v) != 1 {
 			report("state record %x = %x", k, v)
 			return nil

@@ -69,32 +69,11 @@ func (d *delta) after(seq uint64, rowBytes int) *delta {
 	return n
 }
 
-// Update-log keys, in the posting store's caller namespace. Big-endian
-// numbers keep a posting's tail contiguous and in sequence order.
-//
-//	'a' posting u32 seq u64  → id u64 (LE), version u8, row   a copy in a posting's tail
-//	'r' id u64               → state u8                       an id's state, once it was updated
-//	'v' id u64               → row                            an upserted vector (Get)
-const (
-	keyAppend = 'a'
-	keyState  = 'r'
-	keyVector = 'v'
-)
-
-func appendKey(p uint32, seq uint64) []byte {
-	k := make([]byte, 13)
-	k[0] = keyAppend
-	binary.BigEndian.PutUint32(k[1:], p)
-	binary.BigEndian.PutUint64(k[5:], seq)
-	return k
-}
-
-func idKey(prefix byte, id uint64) []byte {
-	k := make([]byte, 9)
-	k[0] = prefix
-	binary.BigEndian.PutUint64(k[1:], id)
-	return k
-}
+// Update-log records (kinds in package internal/keys, layouts in
+// docs/format.md): 'a' posting, seq → a copy in a posting's tail; 'r' id
+// → an id's state, once it was updated; 'v' id → an upserted vector.
+// Big-endian numbers keep a posting's tail contiguous and in sequence
+// order.
 
 func appendValue(id uint64, ver uint8, row []byte) []byte {
 	v := make([]byte, 9+len(row))

@@ -52,6 +52,7 @@ import (
 
 	"github.com/shoaldb/shoal/cluster"
 	"github.com/shoaldb/shoal/index/filter"
+	"github.com/shoaldb/shoal/index/internal/vectors"
 	"github.com/shoaldb/shoal/posting"
 	"github.com/shoaldb/shoal/posting/pebblestore"
 	"github.com/shoaldb/shoal/tenant"
@@ -64,7 +65,7 @@ type Index struct {
 	opts     Options
 	man      *Manifest
 	store    *pebblestore.Store
-	vectors  *os.File // vectorsFile, nil for an index created empty
+	vectors  *vectors.Store // the stored vectors (Get, exact scoring)
 	rule     cluster.ReplicaRule
 	rowBytes int
 	pool     sync.Pool // *workspace
@@ -172,7 +173,7 @@ func open(dir string, opts Options, store *pebblestore.Store) (*Index, error) {
 	ix.tree, ix.treeOps = tree, ops
 	ix.rule = cluster.ReplicaRule{Replicas: man.Replicas, RNGFactor: man.RNGFactor, ClosureEpsilon: opts.ClosureEpsilon, Closure: man.Metric != InnerProduct}
 	ix.pool.New = func() any { return newWorkspace(ix) }
-	if ix.vectors, err = openVectors(dir, man); err != nil {
+	if err = ix.openVectors(); err != nil {
 		return nil, err
 	}
 	err = ix.recoverUpdates()
@@ -186,9 +187,7 @@ func open(dir string, opts Options, store *pebblestore.Store) (*Index, error) {
 		err = ix.finishRetired()
 	}
 	if err != nil {
-		if ix.vectors != nil {
-			ix.vectors.Close()
-		}
+		ix.vectors.Close()
 		return nil, err
 	}
 	ix.maint = newMaintainer(ix)
@@ -205,9 +204,7 @@ func (ix *Index) Close() error {
 	}
 	ix.maint.stop()
 	devErr := ix.dev.close()
-	if ix.vectors != nil {
-		ix.vectors.Close()
-	}
+	ix.vectors.Close()
 	return errors.Join(ix.store.Close(), devErr)
 }
 

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/shoaldb/shoal/internal/keys"
 
 	"github.com/shoaldb/shoal/posting"
 )
@@ -14,12 +15,6 @@ import (
 // the ids (u64 LE each) that stay in it (the split's first half). The
 // maintainer removes the record with the old content; a record found at
 // Open belongs to a unit cut short by a crash and is completed there.
-const keyRetire = 'x'
-
-func retireKey(p uint32) []byte {
-	return binary.BigEndian.AppendUint32([]byte{keyRetire}, p)
-}
-
 func encodeKeep(ids []uint64) []byte {
 	b := make([]byte, 0, 8*len(ids))
 	for _, id := range ids {
@@ -37,7 +32,7 @@ func (ix *Index) finishRetired() error {
 		keep map[uint64]struct{} // nil: delete
 	}
 	var recs []record
-	err := ix.store.ScanPrefix([]byte{keyRetire}, func(k, v []byte) error {
+	err := ix.store.ScanPrefix(keys.Prefix(keys.Retire), func(k, v []byte) error {
 		if len(k) != 5 || len(v)%8 != 0 {
 			return fmt.Errorf("%w: retire record %x of %d bytes", ErrCorrupt, k, len(v))
 		}
@@ -57,7 +52,7 @@ func (ix *Index) finishRetired() error {
 	b := ix.store.NewBatch()
 	defer b.Close()
 	for _, r := range recs {
-		b.Delete(retireKey(r.p))
+		b.Delete(keys.U32(keys.Retire, r.p))
 		if r.keep == nil || !ix.tree.IsLeaf(r.p) {
 			b.DeletePosting(r.p)
 			continue

@@ -6,6 +6,7 @@ import (
 
 	"github.com/RoaringBitmap/roaring/v2/roaring64"
 	"github.com/shoaldb/shoal/index/filter"
+	"github.com/shoaldb/shoal/index/internal/vectors"
 )
 
 // FilterMode picks the strategy of a filtered search (SearchParams.Filter).
@@ -213,7 +214,7 @@ func (ix *Index) searchBits(ws *workspace, k int, st *QueryStats) ([]Result, int
 	ws.vecs = 0
 	ids := make([]uint64, 0, bruteChunk)
 	vers := make([]uint8, 0, bruteChunk)
-	var rb rowReader
+	var rb vectors.Reader
 	flush := func() error {
 		if len(ids) == 0 {
 			return nil
@@ -221,7 +222,7 @@ func (ix *Index) searchBits(ws *workspace, k int, st *QueryStats) ([]Result, int
 		if err := ws.ctxErr(); err != nil {
 			return err
 		}
-		rows, live, lvers, err := rb.read(ix, ids, vers)
+		rows, live, lvers, err := rb.Read(ix.vectors, ids, vers)
 		if err != nil {
 			return err
 		}
@@ -249,108 +250,5 @@ func (ix *Index) searchBits(ws *workspace, k int, st *QueryStats) ([]Result, int
 	if err := flush(); err != nil {
 		return nil, 0, err
 	}
-	return ix.results(ws, 0, 0, st), rb.bytes, nil
-}
-
-const (
-	// spanMax and gapMax shape the reads of build rows for pre-filtering:
-	// rows of ascending ids are read in one pread while they span at most
-	// spanMax bytes with gaps of at most gapMax bytes between them. A read
-	// call costs about as much as copying 8 KiB from the page cache.
-	spanMax = 64 << 10
-	gapMax  = 8 << 10
-)
-
-// rowReader reads the stored vectors of ascending ids for pre-filtering:
-// upserted records from the store with one iterator, build rows from
-// vectorsFile with neighbouring rows coalesced into one read.
-type rowReader struct {
-	keys  [][]byte
-	found []bool
-	rows  []byte
-	span  []byte
-	ids   []uint64
-	vers  []uint8
-	bytes int64 // read so far, records and rows
-}
-
-// read returns the rows of ids (ascending, at versions vers), leaving out
-// ids deleted since their state was read, with their ids and versions.
-func (r *rowReader) read(ix *Index, ids []uint64, vers []uint8) ([]byte, []uint64, []uint8, error) {
-	rb := ix.rowBytes
-	n := len(ids)
-	r.keys = r.keys[:0]
-	for _, id := range ids {
-		r.keys = append(r.keys, idKey(keyVector, id))
-	}
-	r.found = append(r.found[:0], make([]bool, n)...)
-	if cap(r.rows) < n*rb {
-		r.rows = make([]byte, n*rb)
-	}
-	rows := r.rows[:n*rb]
-	err := ix.store.GetSorted(r.keys, func(i int, v []byte) error {
-		if len(v) != rb {
-			return fmt.Errorf("%w: vector record of id %d holds %d bytes, want %d", ErrCorrupt, ids[i], len(v), rb)
-		}
-		copy(rows[i*rb:], v)
-		r.found[i] = true
-		r.bytes += int64(rb)
-		return nil
-	})
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	count := uint64(ix.man.Count)
-	for i := 0; i < n; {
-		if r.found[i] || ids[i] >= count {
-			i++
-			continue
-		}
-		// A span of build rows [ids[i], ids[j-1]].
-		j := i + 1
-		for j < n && !r.found[j] && ids[j] < count &&
-			int(ids[j]-ids[i]+1)*rb <= spanMax && int(ids[j]-ids[j-1])*rb <= gapMax {
-			j++
-		}
-		lo := ids[i]
-		size := int(ids[j-1]-lo+1) * rb
-		r.bytes += int64(size)
-		if j == i+1 {
-			if err := ix.builtVector(lo, rows[i*rb:(i+1)*rb]); err != nil {
-				return nil, nil, nil, err
-			}
-		} else {
-			if cap(r.span) < size {
-				r.span = make([]byte, size)
-			}
-			if ix.vectors == nil {
-				return nil, nil, nil, fmt.Errorf("%w: %s has no %s", ErrCorrupt, ix.dir, vectorsFile)
-			}
-			if _, err := ix.vectors.ReadAt(r.span[:size], int64(lo)*int64(rb)); err != nil {
-				return nil, nil, nil, fmt.Errorf("%w: %s: rows %d..%d: %v", ErrCorrupt, vectorsFile, lo, ids[j-1], err)
-			}
-			for x := i; x < j; x++ {
-				off := int(ids[x]-lo) * rb
-				copy(rows[x*rb:(x+1)*rb], r.span[off:off+rb])
-			}
-		}
-		for x := i; x < j; x++ {
-			r.found[x] = true
-		}
-		i = j
-	}
-	// Ids past the build without a record were deleted meanwhile.
-	m := 0
-	r.ids, r.vers = r.ids[:0], r.vers[:0]
-	for i := range n {
-		if !r.found[i] {
-			continue
-		}
-		if m != i {
-			copy(rows[m*rb:(m+1)*rb], rows[i*rb:(i+1)*rb])
-		}
-		r.ids, r.vers = append(r.ids, ids[i]), append(r.vers, vers[i])
-		m++
-	}
-	return rows[:m*rb], r.ids, r.vers, nil
+	return ix.results(ws, 0, 0, st), rb.Bytes, nil
 }

@@ -3,6 +3,7 @@ package index
 import (
 	"encoding/binary"
 	"fmt"
+	"github.com/shoaldb/shoal/internal/keys"
 	"math"
 	"os"
 	"path/filepath"
@@ -21,10 +22,6 @@ import (
 // the tree to a new file (synced), then records its name and sequence and
 // deletes the records it covers in one batch, then removes the old file.
 const (
-	keyTreeOp = 't'
-	// keyTreeFile names the current tree file: seq u64, file name.
-	keyTreeFile = 'T'
-
 	opSplit  = 1
 	opRemove = 2
 
@@ -32,8 +29,6 @@ const (
 	// checkpoint.
 	checkpointOps = 4096
 )
-
-func treeOpKey(seq uint64) []byte { return idKey(keyTreeOp, seq) }
 
 func encodeSplit(p, q uint32, c1, c2 []float32) []byte {
 	b := make([]byte, 0, 9+8*len(c1))
@@ -75,7 +70,7 @@ func applyTreeOp(t *cluster.Tree, b []byte) error {
 func (ix *Index) loadTree() (*cluster.Tree, int, error) {
 	name := treeFile
 	var from uint64
-	if v, err := ix.store.Get([]byte{keyTreeFile}); err == nil {
+	if v, err := ix.store.Get(keys.Prefix(keys.TreeFile)); err == nil {
 		if len(v) < 9 {
 			return nil, 0, fmt.Errorf("%w: tree file record of %d bytes", ErrCorrupt, len(v))
 		}
@@ -89,7 +84,7 @@ func (ix *Index) loadTree() (*cluster.Tree, int, error) {
 		return nil, 0, err
 	}
 	n := 0
-	err = ix.store.ScanPrefix([]byte{keyTreeOp}, func(k, v []byte) error {
+	err = ix.store.ScanPrefix(keys.Prefix(keys.TreeOp), func(k, v []byte) error {
 		seq := binary.BigEndian.Uint64(k[1:])
 		if seq <= from {
 			return nil
@@ -121,8 +116,8 @@ func (ix *Index) checkpointTree() error {
 	}
 	b := ix.store.NewBatch()
 	defer b.Close()
-	b.Set([]byte{keyTreeFile}, append(binary.BigEndian.AppendUint64(nil, seq), name...))
-	b.DeleteRange(treeOpKey(0), treeOpKey(seq+1))
+	b.Set(keys.Prefix(keys.TreeFile), append(binary.BigEndian.AppendUint64(nil, seq), name...))
+	b.DeleteRange(keys.ID(keys.TreeOp, 0), keys.ID(keys.TreeOp, seq+1))
 	if err := b.Commit(true); err != nil {
 		os.Remove(filepath.Join(ix.dir, name))
 		return fmt.Errorf("shoal: tree checkpoint: %w", err)

@@ -1,16 +1,13 @@
 package index
 
 import (
-	"cmp"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"github.com/shoaldb/shoal/cluster"
-	"slices"
+	"github.com/shoaldb/shoal/internal/keys"
 
 	"github.com/shoaldb/shoal/index/filter"
 	"github.com/shoaldb/shoal/internal/vec"
-	"github.com/shoaldb/shoal/posting"
 	"github.com/shoaldb/shoal/posting/pebblestore"
 	"github.com/shoaldb/shoal/tenant"
 )
@@ -106,12 +103,12 @@ func (ix *Index) upsert(owner tenant.ID, ids []uint64, vectors [][]float32, labe
 		row := rows[i*rb : (i+1)*rb]
 		ver := (ix.vers.get(id)&versionMask + 1) & versionMask
 		states[i] = liveState(ver)
-		b.Set(idKey(keyState, id), []byte{states[i]})
-		b.Set(idKey(keyVector, id), row)
+		b.Set(keys.ID(keys.State, id), []byte{states[i]})
+		b.Set(keys.ID(keys.Vector, id), row)
 		val := appendValue(id, ver, row)
 		for _, p := range places[i] {
 			seq++
-			b.Set(appendKey(p, seq), val)
+			b.Set(keys.U32U64(keys.Append, p, seq), val)
 		}
 	}
 	tw, err := ix.ten.StageUpsert(b, owner, ids, rows)
@@ -285,8 +282,8 @@ func (ix *Index) stageDelete(b *pebblestore.Batch, ids []uint64) []uint64 {
 		}
 		// Keep the version: a later upsert of id must not revive copies
 		// written at it.
-		b.Set(idKey(keyState, id), []byte{st & versionMask})
-		b.Delete(idKey(keyVector, id))
+		b.Set(keys.ID(keys.State, id), []byte{st & versionMask})
+		b.Delete(keys.ID(keys.Vector, id))
 		gone = append(gone, id)
 	}
 	return gone
@@ -340,75 +337,12 @@ func (ix *Index) Get(id uint64) ([]float32, error) {
 	return out, nil
 }
 
-// sortedIDKeys returns the positions of ids in increasing id order and
-// their keys under prefix in that order, for GetSorted.
-func sortedIDKeys(prefix byte, ids []uint64) (order []int, keys [][]byte) {
-	order = make([]int, len(ids))
-	for i := range order {
-		order[i] = i
-	}
-	slices.SortFunc(order, func(a, b int) int { return cmp.Compare(ids[a], ids[b]) })
-	keys = make([][]byte, len(ids))
-	for j, i := range order {
-		keys[j] = idKey(prefix, ids[i])
-	}
-	return order, keys
-}
-
 // storedRows returns the stored vectors of ids (distinct and live), in
-// the element type, row after row: upserted records read in id order with
-// one iterator, the others from the build's rows.
-func (ix *Index) storedRows(ids []uint64) ([]byte, error) {
-	rb := ix.rowBytes
-	rows := make([]byte, len(ids)*rb)
-	order, keys := sortedIDKeys(keyVector, ids)
-	found := make([]bool, len(ids))
-	err := ix.store.GetSorted(keys, func(j int, v []byte) error {
-		i := order[j]
-		if len(v) != rb {
-			return fmt.Errorf("%w: vector record of id %d holds %d bytes, want %d", ErrCorrupt, ids[i], len(v), rb)
-		}
-		copy(rows[i*rb:], v)
-		found[i] = true
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	for _, i := range order {
-		if found[i] {
-			continue
-		}
-		if ids[i] >= uint64(ix.man.Count) {
-			return nil, fmt.Errorf("id %d: %w", ids[i], ErrNotFound)
-		}
-		if err := ix.builtVector(ids[i], rows[i*rb:(i+1)*rb]); err != nil {
-			return nil, err
-		}
-	}
-	return rows, nil
-}
+// the element type, row after row (vectors.Store.Rows).
+func (ix *Index) storedRows(ids []uint64) ([]byte, error) { return ix.vectors.Rows(ids) }
 
-// storedRow returns the stored vector of id, in the element type: its
-// upserted record, else the build's row.
-func (ix *Index) storedRow(id uint64) ([]byte, error) {
-	row, err := ix.store.Get(idKey(keyVector, id))
-	switch {
-	case errors.Is(err, posting.ErrNotFound) && id < uint64(ix.man.Count):
-		row = make([]byte, ix.rowBytes)
-		err = ix.builtVector(id, row)
-	case errors.Is(err, posting.ErrNotFound):
-		// Deleted between the state check and the read.
-		return nil, fmt.Errorf("id %d: %w", id, ErrNotFound)
-	}
-	if err != nil {
-		return nil, err
-	}
-	if len(row) != ix.rowBytes {
-		return nil, fmt.Errorf("%w: vector %d has %d bytes, want %d", ErrCorrupt, id, len(row), ix.rowBytes)
-	}
-	return row, nil
-}
+// storedRow returns the stored vector of id, in the element type.
+func (ix *Index) storedRow(id uint64) ([]byte, error) { return ix.vectors.Row(id) }
 
 // IsCurrent reports whether a copy of id written at version (as a
 // posting's Versions hold it) is current: id holds a vector and the copy
@@ -428,7 +362,7 @@ func (ix *Index) Contains(id uint64) bool {
 func (ix *Index) recoverUpdates() error {
 	ix.vers = newVersionMap()
 	ix.vers.setRangeLive(uint64(ix.man.Count))
-	err := ix.store.ScanPrefix([]byte{keyState}, func(k, v []byte) error {
+	err := ix.store.ScanPrefix(keys.Prefix(keys.State), func(k, v []byte) error {
 		if len(k) != 9 || len(v) != 1 {
 			return fmt.Errorf("%w: state record %x = %x", ErrCorrupt, k, v)
 		}
@@ -441,7 +375,7 @@ func (ix *Index) recoverUpdates() error {
 	ix.live.Store(int64(ix.vers.count()))
 	ix.tails = make(map[uint32]*delta)
 	var tb int64
-	err = ix.store.ScanPrefix([]byte{keyAppend}, func(k, v []byte) error {
+	err = ix.store.ScanPrefix(keys.Prefix(keys.Append), func(k, v []byte) error {
 		if len(k) != 13 || len(v) != 9+ix.rowBytes {
 			return fmt.Errorf("%w: append record %x of %d bytes", ErrCorrupt, k, len(v))
 		}

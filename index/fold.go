@@ -1,0 +1,306 @@
+package index
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/shoaldb/shoal/internal/keys"
+	"github.com/shoaldb/shoal/posting"
+	"github.com/shoaldb/shoal/posting/pebblestore"
+)
+
+// Posting sizes under updates. A posting splits when it holds more than
+// PostingCap copies, the configured bound, as SPFresh splits at SPTAG's
+// posting page limit, and merges below a sixteenth of it. Splitting
+// earlier (at twice the build's mean posting size, which is often far
+// below the cap) keeps postings as small as a fresh build's but cost 7–16
+// points of recall@10 at a fixed nprobe on GloVe: every split moves heads
+// and strands copies in postings that are no longer among their vectors'
+// nearest (docs/BENCHMARKS.md, churn). A tail is folded when it reaches
+// half the cap, or earlier, largest first, when all tails together pass
+// Options.UpdateBuffer: every fold rewrites a whole posting, so the longer
+// tails grow the fewer bytes each upsert costs.
+func (ix *Index) splitAbove() int { return ix.opts.PostingCap }
+
+// mergeBelow is the live size under which a posting is merged away.
+func (ix *Index) mergeBelow() int { return max(2, ix.opts.PostingCap/16) }
+
+// foldCopies is the tail length at which a posting is folded.
+func (ix *Index) foldCopies() int { return max(4, ix.splitAbove()/2) }
+
+// foldBatch is the most postings folded in one batch: one sync for all.
+const foldBatch = 32
+
+// pickFolds chooses up to n postings to fold next: those with the largest
+// tails among the tails at least foldCopies long, or among all tails when
+// the tails exceed their memory budget or all is set; largest first.
+func (ix *Index) pickFolds(all bool, n int) []uint32 {
+	over := ix.tailBytes.Load() > ix.opts.UpdateBuffer
+	need := ix.foldCopies()
+	type cand struct {
+		p   uint32
+		len int
+	}
+	// A min-heap of the n largest, on (len, -p).
+	less := func(a, b cand) bool { return a.len < b.len || (a.len == b.len && a.p > b.p) }
+	var h []cand
+	down := func(i int) {
+		for {
+			l, min := 2*i+1, i
+			if l < len(h) && less(h[l], h[min]) {
+				min = l
+			}
+			if r := l + 1; r < len(h) && less(h[r], h[min]) {
+				min = r
+			}
+			if min == i {
+				return
+			}
+			h[i], h[min] = h[min], h[i]
+			i = min
+		}
+	}
+	ix.rmu.RLock()
+	for p, t := range ix.tails {
+		c := cand{p, t.len()}
+		if c.len == 0 || (!all && !over && c.len < need) {
+			continue
+		}
+		if len(h) < n {
+			h = append(h, c)
+			for i := len(h) - 1; i > 0 && less(h[i], h[(i-1)/2]); i = (i - 1) / 2 {
+				h[i], h[(i-1)/2] = h[(i-1)/2], h[i]
+			}
+		} else if less(h[0], c) {
+			h[0] = c
+			down(0)
+		}
+	}
+	ix.rmu.RUnlock()
+	slices.SortFunc(h, func(a, b cand) int {
+		if less(b, a) {
+			return -1
+		}
+		if less(a, b) {
+			return 1
+		}
+		return 0
+	})
+	out := make([]uint32, len(h))
+	for i, c := range h {
+		out[i] = c.p
+	}
+	return out
+}
+
+// foldMany brings the postings ps up to date as rewrite does, folding
+// those that need neither a split nor a merge in one batch (their reads
+// in one submission, one sync for all); the others go through rewrite.
+// It returns how many postings it rewrote.
+func (ix *Index) foldMany(ps []uint32) (int, error) {
+	type staged struct {
+		p    uint32
+		last uint64
+	}
+	var fold []staged
+	var rest []uint32
+	tails := make([]*delta, 0, len(ps))
+	var read []uint32
+	ix.rmu.RLock()
+	for _, p := range ps {
+		if !ix.tree.IsLeaf(p) {
+			rest = append(rest, p)
+			continue
+		}
+		read = append(read, p)
+		tails = append(tails, ix.tails[p])
+	}
+	ix.rmu.RUnlock()
+	ms := make([]posting.Posting, len(read))
+	var dec posting.Posting
+	err := ix.store.ReadBatch(read, func(i int, b []byte) error {
+		return ix.addStored(&ms[i], read[i], b, &dec)
+	})
+	if err != nil {
+		return 0, err
+	}
+	b := ix.store.NewBatch()
+	defer b.Close()
+	live := ix.Tree().LiveLeaves()
+	for i, p := range read {
+		t, m := tails[i], &ms[i]
+		ix.addLive(m, t)
+		if m.Len() > ix.splitAbove() || (m.Len() < ix.mergeBelow() && live > 1) {
+			rest = append(rest, p)
+			continue
+		}
+		var last uint64
+		if t.len() > 0 {
+			last = t.seqs[len(t.seqs)-1]
+		}
+		if err := ix.putPosting(b, p, m); err != nil {
+			return 0, err
+		}
+		b.DeleteRange(keys.U32U64(keys.Append, p, 0), keys.U32U64(keys.Append, p, last+1))
+		fold = append(fold, staged{p, last})
+	}
+	if len(fold) > 0 {
+		if err := b.Commit(true); err != nil {
+			return 0, fmt.Errorf("shoal: fold %d postings: %w", len(fold), err)
+		}
+		for _, f := range fold {
+			ix.trimTail(f.p, f.last)
+		}
+	}
+	for _, p := range rest {
+		if err := ix.rewrite(p); err != nil {
+			return 0, err
+		}
+	}
+	return len(fold) + len(rest), nil
+}
+
+// rewrite brings posting p up to date: its tail appended and stale copies
+// (superseded or deleted vectors) dropped. A posting that then holds more
+// than splitAbove copies is split in two instead (SPFresh's split), and
+// one left with fewer than mergeBelow is merged away: its vectors are
+// re-inserted elsewhere. Each of these is one batch.
+func (ix *Index) rewrite(p uint32) error {
+	ix.rmu.RLock()
+	t := ix.tails[p]
+	leaf := ix.tree.IsLeaf(p)
+	ix.rmu.RUnlock()
+	if !leaf {
+		return ix.dropTail(p)
+	}
+	var last uint64
+	if t.len() > 0 {
+		last = t.seqs[len(t.seqs)-1]
+	}
+	var m posting.Posting
+	if err := ix.readLive(p, &m); err != nil {
+		return err
+	}
+	ix.addLive(&m, t)
+	switch {
+	case m.Len() > ix.splitAbove():
+		return ix.split(p, &m, last)
+	case m.Len() < ix.mergeBelow() && ix.Tree().LiveLeaves() > 1:
+		return ix.merge(p, &m, last)
+	}
+	b := ix.store.NewBatch()
+	defer b.Close()
+	if err := ix.putPosting(b, p, &m); err != nil {
+		return err
+	}
+	b.DeleteRange(keys.U32U64(keys.Append, p, 0), keys.U32U64(keys.Append, p, last+1))
+	if err := b.Commit(true); err != nil {
+		return fmt.Errorf("shoal: fold posting %d: %w", p, err)
+	}
+	ix.trimTail(p, last)
+	return nil
+}
+
+// trimTail drops the copies up to seq last from p's tail in memory, once
+// a committed rewrite holds them.
+func (ix *Index) trimTail(p uint32, last uint64) {
+	ix.rmu.Lock()
+	cur := ix.tails[p]
+	rest := cur.after(last, ix.rowBytes)
+	if rest == nil {
+		delete(ix.tails, p)
+	} else {
+		ix.tails[p] = rest
+	}
+	ix.rmu.Unlock()
+	ix.tailBytes.Add(int64(rest.bytes() - cur.bytes()))
+}
+
+// dropTail handles the tail of a posting that is no longer a head (an
+// upsert routed to it before the merge that removed it committed): its
+// current copies are re-inserted into live postings and the tail is
+// dropped, in one batch.
+func (ix *Index) dropTail(p uint32) error {
+	ix.wmu.Lock()
+	defer ix.wmu.Unlock()
+	ix.rmu.RLock()
+	t := ix.tails[p]
+	ix.rmu.RUnlock()
+	if t.len() == 0 {
+		return nil
+	}
+	var m posting.Posting
+	ix.addLive(&m, t)
+	b := ix.store.NewBatch()
+	defer b.Close()
+	b.DeleteRange(keys.U32U64(keys.Append, p, 0), keys.U32U64(keys.Append, p, ix.seq+1))
+	re, err := ix.stageReinsert(b, &m, noPosting)
+	if err != nil {
+		return err
+	}
+	if err := b.Commit(true); err != nil {
+		return fmt.Errorf("shoal: drop tail of %d: %w", p, err)
+	}
+	ix.trimTail(p, ix.seq)
+	ix.placeReinsert(re)
+	return nil
+}
+
+const noPosting = ^uint32(0)
+
+// liveOf returns the copies of m that are current now.
+func (ix *Index) liveOf(m *posting.Posting) *posting.Posting {
+	var out posting.Posting
+	for i, id := range m.IDs {
+		if ix.vers.live(id, m.Versions[i]) {
+			out.Add(id, m.Versions[i], m.Vectors[i*ix.rowBytes:(i+1)*ix.rowBytes])
+		}
+	}
+	return &out
+}
+
+// addLive appends the current copies of tail t (nil for none) to m.
+func (ix *Index) addLive(m *posting.Posting, t *delta) {
+	for i, id := range t.idsOrNil() {
+		if ix.vers.live(id, t.vers[i]) {
+			m.Add(id, t.vers[i], t.vecs[i*ix.rowBytes:(i+1)*ix.rowBytes])
+		}
+	}
+}
+
+// readLive appends the live copies of posting p's stored part to m.
+func (ix *Index) readLive(p uint32, m *posting.Posting) error {
+	var dec posting.Posting
+	err := ix.store.Read(p, func(b []byte) error { return ix.addStored(m, p, b, &dec) })
+	if errors.Is(err, posting.ErrNotFound) {
+		return nil
+	}
+	return err
+}
+
+// addStored decodes b, posting p's stored bytes, into dec and appends its
+// live copies to m.
+func (ix *Index) addStored(m *posting.Posting, p uint32, b []byte, dec *posting.Posting) error {
+	if err := posting.Decode(b, dec); err != nil {
+		return fmt.Errorf("%w: posting %d: %v", ErrCorrupt, p, err)
+	}
+	for i, id := range dec.IDs {
+		if ix.vers.live(id, dec.Versions[i]) {
+			m.Add(id, dec.Versions[i], dec.Row(i))
+		}
+	}
+	return nil
+}
+
+// putPosting stages posting p with m's content in b (deleting it when m is
+// empty).
+func (ix *Index) putPosting(b *pebblestore.Batch, p uint32, m *posting.Posting) error {
+	if m.Len() == 0 {
+		b.DeletePosting(p)
+		return nil
+	}
+	m.Elem, m.Dim = ix.man.Elem, ix.man.Dim
+	enc := posting.Encode(nil, m)
+	return b.PutPosting(p, enc)
+}

@@ -1,0 +1,257 @@
+// Package vectors keeps the stored vectors of an index: what Get returns
+// and what pre-filtered and tenant searches score exactly. The vectors of
+// an offline build are rows of File, row i for id i, in the index's
+// element type; an upserted vector is a record ('v' id, package
+// internal/keys) in the posting store, which takes precedence.
+//
+// A Store is safe for concurrent use; its reads return copies.
+package vectors
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+
+	"github.com/shoaldb/shoal/internal/errs"
+	"github.com/shoaldb/shoal/internal/keys"
+)
+
+// File is the build's vectors file in an index directory.
+const File = "vectors.dat"
+
+// KV is what a Store reads of the posting store's records.
+type KV interface {
+	Get(key []byte) ([]byte, error)
+	GetSorted(keys [][]byte, fn func(i int, value []byte) error) error
+}
+
+// Store reads the stored vectors of one index.
+type Store struct {
+	dir      string
+	f        *os.File // nil for an index created empty
+	count    uint64   // ids [0, count) are the build's rows
+	rowBytes int
+	kv       KV
+	notFound error // kv's error for a missing key
+}
+
+// Open opens the stored vectors of the index in dir: count build rows of
+// rowBytes bytes (File must hold exactly those; none when count is 0),
+// and the records of kv, which returns notFound for a missing key.
+func Open(dir string, count, rowBytes int, kv KV, notFound error) (*Store, error) {
+	s := &Store{dir: dir, count: uint64(count), rowBytes: rowBytes, kv: kv, notFound: notFound}
+	if count == 0 {
+		return s, nil
+	}
+	path := filepath.Join(dir, File)
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", errs.Corrupt, err)
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	if want := int64(count) * int64(rowBytes); fi.Size() != want {
+		f.Close()
+		return nil, fmt.Errorf("%w: %s holds %d bytes, want %d", errs.Corrupt, path, fi.Size(), want)
+	}
+	s.f = f
+	return s, nil
+}
+
+// Close releases the file. A nil Store is closed.
+func (s *Store) Close() error {
+	if s == nil || s.f == nil {
+		return nil
+	}
+	return s.f.Close()
+}
+
+// Built reads the build-time row of id (< count) into row.
+func (s *Store) Built(id uint64, row []byte) error {
+	if s.f == nil {
+		return fmt.Errorf("%w: %s has no %s", errs.Corrupt, s.dir, File)
+	}
+	if _, err := s.f.ReadAt(row, int64(id)*int64(len(row))); err != nil {
+		return fmt.Errorf("%w: %s: vector %d: %v", errs.Corrupt, File, id, err)
+	}
+	return nil
+}
+
+// sortedIDKeys returns the positions of ids in increasing id order and
+// their keys under prefix in that order, for GetSorted.
+func sortedIDKeys(ids []uint64) (order []int, ks [][]byte) {
+	order = make([]int, len(ids))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortFunc(order, func(a, b int) int { return cmp.Compare(ids[a], ids[b]) })
+	ks = make([][]byte, len(ids))
+	for j, i := range order {
+		ks[j] = keys.ID(keys.Vector, ids[i])
+	}
+	return order, ks
+}
+
+// Rows returns the stored vectors of ids (distinct and live), in
+// the element type, row after row: upserted records read in id order with
+// one iterator, the others from the build's rows.
+func (s *Store) Rows(ids []uint64) ([]byte, error) {
+	rb := s.rowBytes
+	rows := make([]byte, len(ids)*rb)
+	order, ks := sortedIDKeys(ids)
+	found := make([]bool, len(ids))
+	err := s.kv.GetSorted(ks, func(j int, v []byte) error {
+		i := order[j]
+		if len(v) != rb {
+			return fmt.Errorf("%w: vector record of id %d holds %d bytes, want %d", errs.Corrupt, ids[i], len(v), rb)
+		}
+		copy(rows[i*rb:], v)
+		found[i] = true
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, i := range order {
+		if found[i] {
+			continue
+		}
+		if ids[i] >= s.count {
+			return nil, fmt.Errorf("id %d: %w", ids[i], errs.NotFound)
+		}
+		if err := s.Built(ids[i], rows[i*rb:(i+1)*rb]); err != nil {
+			return nil, err
+		}
+	}
+	return rows, nil
+}
+
+// Row returns the stored vector of id, in the element type: its
+// upserted record, else the build's row.
+func (s *Store) Row(id uint64) ([]byte, error) {
+	row, err := s.kv.Get(keys.ID(keys.Vector, id))
+	switch {
+	case errors.Is(err, s.notFound) && id < s.count:
+		row = make([]byte, s.rowBytes)
+		err = s.Built(id, row)
+	case errors.Is(err, s.notFound):
+		// Deleted between the state check and the read.
+		return nil, fmt.Errorf("id %d: %w", id, errs.NotFound)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if len(row) != s.rowBytes {
+		return nil, fmt.Errorf("%w: vector %d has %d bytes, want %d", errs.Corrupt, id, len(row), s.rowBytes)
+	}
+	return row, nil
+}
+
+const (
+	// spanMax and gapMax shape the reads of build rows for pre-filtering:
+	// rows of ascending ids are read in one pread while they span at most
+	// spanMax bytes with gaps of at most gapMax bytes between them. A read
+	// call costs about as much as copying 8 KiB from the page cache.
+	spanMax = 64 << 10
+	gapMax  = 8 << 10
+)
+
+// Reader reads the stored vectors of ascending ids for pre-filtering:
+// upserted records from the store with one iterator, build rows from
+// File with neighbouring rows coalesced into one read.
+type Reader struct {
+	keys  [][]byte
+	found []bool
+	rows  []byte
+	span  []byte
+	ids   []uint64
+	vers  []uint8
+	Bytes int64 // read so far, records and rows
+}
+
+// Read returns the rows of ids (ascending, at versions vers), leaving out
+// ids deleted since their state was read, with their ids and versions.
+func (r *Reader) Read(s *Store, ids []uint64, vers []uint8) ([]byte, []uint64, []uint8, error) {
+	rb := s.rowBytes
+	n := len(ids)
+	r.keys = r.keys[:0]
+	for _, id := range ids {
+		r.keys = append(r.keys, keys.ID(keys.Vector, id))
+	}
+	r.found = append(r.found[:0], make([]bool, n)...)
+	if cap(r.rows) < n*rb {
+		r.rows = make([]byte, n*rb)
+	}
+	rows := r.rows[:n*rb]
+	err := s.kv.GetSorted(r.keys, func(i int, v []byte) error {
+		if len(v) != rb {
+			return fmt.Errorf("%w: vector record of id %d holds %d bytes, want %d", errs.Corrupt, ids[i], len(v), rb)
+		}
+		copy(rows[i*rb:], v)
+		r.found[i] = true
+		r.Bytes += int64(rb)
+		return nil
+	})
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	count := s.count
+	for i := 0; i < n; {
+		if r.found[i] || ids[i] >= count {
+			i++
+			continue
+		}
+		// A span of build rows [ids[i], ids[j-1]].
+		j := i + 1
+		for j < n && !r.found[j] && ids[j] < count &&
+			int(ids[j]-ids[i]+1)*rb <= spanMax && int(ids[j]-ids[j-1])*rb <= gapMax {
+			j++
+		}
+		lo := ids[i]
+		size := int(ids[j-1]-lo+1) * rb
+		r.Bytes += int64(size)
+		if j == i+1 {
+			if err := s.Built(lo, rows[i*rb:(i+1)*rb]); err != nil {
+				return nil, nil, nil, err
+			}
+		} else {
+			if cap(r.span) < size {
+				r.span = make([]byte, size)
+			}
+			if s.f == nil {
+				return nil, nil, nil, fmt.Errorf("%w: %s has no %s", errs.Corrupt, s.dir, File)
+			}
+			if _, err := s.f.ReadAt(r.span[:size], int64(lo)*int64(rb)); err != nil {
+				return nil, nil, nil, fmt.Errorf("%w: %s: rows %d..%d: %v", errs.Corrupt, File, lo, ids[j-1], err)
+			}
+			for x := i; x < j; x++ {
+				off := int(ids[x]-lo) * rb
+				copy(rows[x*rb:(x+1)*rb], r.span[off:off+rb])
+			}
+		}
+		for x := i; x < j; x++ {
+			r.found[x] = true
+		}
+		i = j
+	}
+	// Ids past the build without a record were deleted meanwhile.
+	m := 0
+	r.ids, r.vers = r.ids[:0], r.vers[:0]
+	for i := range n {
+		if !r.found[i] {
+			continue
+		}
+		if m != i {
+			copy(rows[m*rb:(m+1)*rb], rows[i*rb:(i+1)*rb])
+		}
+		r.ids, r.vers = append(r.ids, ids[i]), append(r.vers, vers[i])
+		m++
+	}
+	return rows[:m*rb], r.ids, r.vers, nil
+}

@@ -1,0 +1,162 @@
+package index
+
+import (
+	"fmt"
+	"slices"
+
+	"github.com/shoaldb/shoal/cluster"
+	"github.com/shoaldb/shoal/internal/keys"
+	"github.com/shoaldb/shoal/internal/vec"
+	"github.com/shoaldb/shoal/posting"
+)
+
+// split divides posting p (live content m, tail folded up to last) by
+// balanced 2-means: p keeps one half under a new head, a new posting gets
+// the other, and the tree gets the new head (SPFresh §4.2).
+func (ix *Index) split(p uint32, m *posting.Posting, last uint64) error {
+	q, old, c1, c2, parts, err := ix.splitCommit(p, m, last)
+	if err != nil || ix.opts.ReassignNeighbors < 0 {
+		return err
+	}
+	return ix.reassignAfterSplit(p, q, old, c1, c2, parts)
+}
+
+// splitCommit does the split of posting p under the writer lock and
+// returns the new posting, the old head, the new heads and the halves.
+//
+// p keeps its old content in the store until no search routed by the old
+// tree can read it (publish.go): the first batch adds q and the tree
+// record, the second, after a grace period, rewrites p as its half.
+func (ix *Index) splitCommit(p uint32, m *posting.Posting, last uint64) (q uint32, old, c1, c2 []float32, parts *[2]posting.Posting, err error) {
+	dim := ix.man.Dim
+	ix.wmu.Lock()
+	defer ix.wmu.Unlock()
+	// Copies appended since the snapshot join the split, so p's tail ends
+	// empty.
+	ix.rmu.RLock()
+	extra := ix.tails[p].after(last, ix.rowBytes)
+	ix.rmu.RUnlock()
+	ix.addLive(m, extra)
+	x := make([]float32, m.Len()*dim)
+	for i := 0; i < m.Len(); i++ {
+		vec.ToFloat32(ix.man.Elem, m.Vectors[i*ix.rowBytes:(i+1)*ix.rowBytes], x[i*dim:(i+1)*dim])
+	}
+	c1, c2, labels := cluster.TwoMeans(x, dim, ix.man.Seed^uint64(p)<<20^ix.seq)
+	parts = new([2]posting.Posting)
+	for i, l := range labels {
+		parts[l].Add(m.IDs[i], m.Versions[i], m.Vectors[i*ix.rowBytes:(i+1)*ix.rowBytes])
+	}
+	q = ix.allocPosting()
+	old = slices.Clone(ix.tree.Head(int(p)))
+	b := ix.store.NewBatch()
+	defer b.Close()
+	if err = ix.putPosting(b, q, &parts[1]); err != nil {
+		return
+	}
+	seq := ix.seq + 1
+	b.Set(keys.ID(keys.TreeOp, seq), encodeSplit(p, q, c1, c2))
+	b.Set(keys.U32(keys.Retire, p), encodeKeep(parts[0].IDs))
+	if err = b.Commit(true); err != nil {
+		err = fmt.Errorf("shoal: split posting %d: %w", p, err)
+		return
+	}
+	if testHookRetire != nil {
+		testHookRetire()
+	}
+	ix.seq = seq
+	// treeGen changes with the tree, under rmu: a search that checks it
+	// there (SearchBatch's device routing) sees both or neither.
+	ix.rmu.Lock()
+	err = ix.tree.SplitLeaf(p, q, c1, c2)
+	if err == nil {
+		ix.treeGen.Add(1)
+	}
+	ix.rmu.Unlock()
+	if err != nil {
+		// The record is committed: the in-memory tree can no longer match
+		// the log. Stop maintenance; a reopen replays the log.
+		err = fmt.Errorf("%w: split posting %d: %v", ErrCorrupt, p, err)
+		return
+	}
+	ix.splits.Add(1)
+	ix.treeOps++
+	ix.readers.wait()
+	// p's tail, folded into the halves, goes with its old content.
+	b2 := ix.store.NewBatch()
+	defer b2.Close()
+	if err = ix.putPosting(b2, p, &parts[0]); err != nil {
+		return
+	}
+	b2.DeleteRange(keys.U32U64(keys.Append, p, 0), keys.U32U64(keys.Append, p, seq))
+	b2.Delete(keys.U32(keys.Retire, p))
+	if err = b2.Commit(true); err != nil {
+		err = fmt.Errorf("shoal: split posting %d: %w", p, err)
+		return
+	}
+	ix.trimTail(p, seq)
+	for i := range parts {
+		if parts[i].Len() > ix.splitAbove() {
+			ix.maint.later([]uint32{p, q}[i])
+		}
+	}
+	err = ix.maybeCheckpoint()
+	return
+}
+
+// merge removes posting p, whose live content m is too small to be worth
+// a head, and re-inserts its vectors into their nearest other postings.
+// The stored posting is deleted only after a grace period (publish.go).
+func (ix *Index) merge(p uint32, m *posting.Posting, last uint64) error {
+	ix.wmu.Lock()
+	defer ix.wmu.Unlock()
+	ix.rmu.RLock()
+	extra := ix.tails[p].after(last, ix.rowBytes)
+	ix.rmu.RUnlock()
+	ix.addLive(m, extra)
+	// m was read before the writer lock: drop copies an upsert or delete
+	// made stale since, or the re-insert would bring back an old vector
+	// at the current version.
+	m = ix.liveOf(m)
+	b := ix.store.NewBatch()
+	defer b.Close()
+	b.DeleteRange(keys.U32U64(keys.Append, p, 0), keys.U32U64(keys.Append, p, ix.seq+1))
+	b.Set(keys.U32(keys.Retire, p), nil)
+	seq := ix.seq + 1
+	b.Set(keys.ID(keys.TreeOp, seq), encodeRemove(p))
+	ix.seq = seq
+	re, err := ix.stageReinsert(b, m, p)
+	if err != nil {
+		return err
+	}
+	if err := b.Commit(true); err != nil {
+		return fmt.Errorf("shoal: merge posting %d: %w", p, err)
+	}
+	if testHookRetire != nil {
+		testHookRetire()
+	}
+	ix.rmu.Lock()
+	err = ix.tree.RemoveLeaf(p)
+	grown := 0
+	if err == nil {
+		grown = ix.publishReinsert(re)
+		ix.treeGen.Add(1)
+	}
+	ix.rmu.Unlock()
+	if err != nil {
+		return fmt.Errorf("%w: merge posting %d: %v", ErrCorrupt, p, err)
+	}
+	ix.tailBytes.Add(int64(grown))
+	ix.trimTail(p, ix.seq)
+	ix.merges.Add(1)
+	ix.treeOps++
+	ix.readers.wait()
+	ix.finishReinsert(re)
+	b2 := ix.store.NewBatch()
+	defer b2.Close()
+	b2.DeletePosting(p)
+	b2.Delete(keys.U32(keys.Retire, p))
+	if err := b2.Commit(false); err != nil {
+		return fmt.Errorf("shoal: merge posting %d: %w", p, err)
+	}
+	return ix.maybeCheckpoint()
+}
