@@ -53,6 +53,7 @@ import (
 	"github.com/shoaldb/shoal/cluster"
 	"github.com/shoaldb/shoal/index/filter"
 	"github.com/shoaldb/shoal/index/internal/vectors"
+	"github.com/shoaldb/shoal/internal/epoch"
 	"github.com/shoaldb/shoal/posting"
 	"github.com/shoaldb/shoal/posting/pebblestore"
 	"github.com/shoaldb/shoal/tenant"
@@ -91,7 +92,7 @@ type Index struct {
 	maint     *maintainer
 	// readers and pending publish maintenance to searches in flight
 	// (publish.go).
-	readers readers
+	readers epoch.Readers
 	pending atomic.Pointer[pendingSet]
 	// dev holds SearchBatch's routing tree on an accelerator
 	// (search_gpu.go).

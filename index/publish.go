@@ -1,58 +1,7 @@
 package index
 
 import (
-	"runtime"
-	"sync"
-	"sync/atomic"
-	"time"
 )
-
-// readers tracks searches in flight so that maintenance can wait until
-// every search that might still use an old routing snapshot has finished
-// (a grace period, as in RCU) before it removes what that snapshot points
-// at: the old content of a split posting, a merged posting, the old copies
-// of re-inserted vectors.
-//
-// Searches register in the current epoch, one of two counters by its
-// parity. A grace period advances the epoch and waits for the counter of
-// the previous one to drain; searches that start meanwhile count in the
-// other. Grace periods are serialised.
-type readers struct {
-	mu     sync.Mutex // serialises wait
-	epoch  atomic.Uint64
-	active [2]atomic.Int64
-}
-
-// enter registers a search and returns the epoch to pass to exit.
-func (r *readers) enter() uint64 {
-	for {
-		e := r.epoch.Load()
-		r.active[e&1].Add(1)
-		if r.epoch.Load() == e {
-			return e
-		}
-		// A grace period began between the load and the count, and may
-		// have seen the counter empty: register again in the new epoch.
-		r.active[e&1].Add(-1)
-	}
-}
-
-// exit ends a search registered in epoch e.
-func (r *readers) exit(e uint64) { r.active[e&1].Add(-1) }
-
-// wait returns once every search that entered before the call has exited.
-func (r *readers) wait() {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	old := r.epoch.Add(1) - 1
-	for spin := 0; r.active[old&1].Load() != 0; spin++ {
-		if spin < 64 {
-			runtime.Gosched()
-		} else {
-			time.Sleep(20 * time.Microsecond)
-		}
-	}
-}
 
 // Publishing maintenance to concurrent searches.
 //
@@ -68,7 +17,7 @@ func (r *readers) wait() {
 //  2. Under rmu, the tree edit and the new copies' tails are published, and
 //     the re-inserted ids' next versions are marked pending: searches
 //     accept copies at the pending version as well as at the current one.
-//  3. A grace period (readers.wait) lets every search that started before
+//  3. A grace period (epoch.Readers.Wait) lets every search that started before
 //     step 2 finish.
 //  4. The versions are switched (old copies become stale) and the pending
 //     mark cleared; a second batch removes the retired content and its

@@ -96,7 +96,7 @@ func (ix *Index) placeReinsert(re *reinsertion) {
 	grown := ix.publishReinsert(re)
 	ix.rmu.Unlock()
 	ix.tailBytes.Add(int64(grown))
-	ix.readers.wait()
+	ix.readers.Wait()
 	ix.finishReinsert(re)
 }
 

@@ -211,8 +211,8 @@ func (ix *Index) search(ws *workspace, q []float32, k int, sp *SearchParams, st 
 
 	// Maintenance keeps what this search's routing points at until it
 	// exits (publish.go).
-	e := ix.readers.enter()
-	defer ix.readers.exit(e)
+	e := ix.readers.Enter()
+	defer ix.readers.Exit(e)
 	ix.rmu.RLock()
 	var heads []cluster.Candidate
 	if pre != nil && ix.treeGen.Load() == pre.gen {

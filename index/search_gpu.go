@@ -156,8 +156,8 @@ func (ix *Index) searchChunkAccel(qs [][]float32, lo, hi, k int, sp, params *Sea
 	}
 	// Registered across routing and searching: maintenance keeps what the
 	// device's tree points at until the chunk is done (publish.go).
-	e := ix.readers.enter()
-	defer ix.readers.exit(e)
+	e := ix.readers.Enter()
+	defer ix.readers.Exit(e)
 	t, gen, err := ix.deviceTree()
 	if err != nil || t == nil {
 		return false, err

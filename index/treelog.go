@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"github.com/shoaldb/shoal/internal/keys"
-	"math"
 	"os"
 	"path/filepath"
 
@@ -21,49 +20,9 @@ import (
 // sequence order (cluster's edits are deterministic). A checkpoint saves
 // the tree to a new file (synced), then records its name and sequence and
 // deletes the records it covers in one batch, then removes the old file.
-const (
-	opSplit  = 1
-	opRemove = 2
-
-	// checkpointOps is the number of tree records that triggers a
-	// checkpoint.
-	checkpointOps = 4096
-)
-
-func encodeSplit(p, q uint32, c1, c2 []float32) []byte {
-	b := make([]byte, 0, 9+8*len(c1))
-	b = append(b, opSplit)
-	b = binary.LittleEndian.AppendUint32(b, p)
-	b = binary.LittleEndian.AppendUint32(b, q)
-	for _, c := range [][]float32{c1, c2} {
-		for _, f := range c {
-			b = binary.LittleEndian.AppendUint32(b, math.Float32bits(f))
-		}
-	}
-	return b
-}
-
-func encodeRemove(p uint32) []byte {
-	return binary.LittleEndian.AppendUint32([]byte{opRemove}, p)
-}
-
-// applyTreeOp replays one record on t.
-func applyTreeOp(t *cluster.Tree, b []byte) error {
-	dim := t.Dim
-	switch {
-	case len(b) == 9+8*dim && b[0] == opSplit:
-		p := binary.LittleEndian.Uint32(b[1:])
-		q := binary.LittleEndian.Uint32(b[5:])
-		c := make([]float32, 2*dim)
-		for i := range c {
-			c[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[9+4*i:]))
-		}
-		return t.SplitLeaf(p, q, c[:dim], c[dim:])
-	case len(b) == 5 && b[0] == opRemove:
-		return t.RemoveLeaf(binary.LittleEndian.Uint32(b[1:]))
-	}
-	return fmt.Errorf("tree record of %d bytes, kind %d", len(b), b[0])
-}
+// checkpointOps is the number of tree records that triggers a
+// checkpoint.
+const checkpointOps = 4096
 
 // loadTree reads the current tree file and replays the tree records after
 // it. It returns the tree and the number of records replayed.
@@ -79,7 +38,7 @@ func (ix *Index) loadTree() (*cluster.Tree, int, error) {
 		// not restart below it, or the next tree record would look covered.
 		ix.seq = max(ix.seq, from)
 	}
-	tree, err := readTreeFile(filepath.Join(ix.dir, name))
+	tree, err := readTree(filepath.Join(ix.dir, name))
 	if err != nil {
 		return nil, 0, err
 	}
@@ -89,7 +48,7 @@ func (ix *Index) loadTree() (*cluster.Tree, int, error) {
 		if seq <= from {
 			return nil
 		}
-		if err := applyTreeOp(tree, v); err != nil {
+		if err := tree.Apply(v); err != nil {
 			return fmt.Errorf("%w: tree record %d: %v", ErrCorrupt, seq, err)
 		}
 		ix.seq = max(ix.seq, seq)
@@ -111,7 +70,7 @@ func (ix *Index) checkpointTree() error {
 	ix.rmu.RLock()
 	compact := ix.tree.Compact()
 	ix.rmu.RUnlock()
-	if err := writeTreeFile(ix.dir, name, compact); err != nil {
+	if err := compact.WriteFile(ix.dir, name); err != nil {
 		return err
 	}
 	b := ix.store.NewBatch()

@@ -37,4 +37,3 @@ func FuzzDecodeLabels(f *testing.F) {
 		}
 	})
 }
-
