@@ -4,10 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"sync"
 	"sync/atomic"
-	"unsafe"
 
 	"github.com/RoaringBitmap/roaring/v2/roaring64"
 	"github.com/shoaldb/shoal/cluster"
@@ -30,7 +28,7 @@ type Result struct {
 // allocate in steady state.
 type workspace struct {
 	q     []float32 // query as float32, normalised for Cosine
-	qraw  []byte    // query in the element type (uint8/int8 indexes)
+	query vec.Query // q prepared for scoring rows of the element type
 	route cluster.Workspace
 	kept  []cluster.Candidate
 	pre   []cluster.Candidate // heads routed on the device
@@ -38,7 +36,6 @@ type workspace struct {
 	tails []*delta
 	p     posting.Posting
 	dists []float32
-	f32   []float32 // aligned copy of posting vectors when needed
 	top   topK
 	vecs  int64
 	// filter, if set, is the access list of the tenant searching; with
@@ -52,7 +49,7 @@ type workspace struct {
 }
 
 func newWorkspace(ix *Index) *workspace {
-	return &workspace{q: make([]float32, ix.man.Dim), qraw: make([]byte, ix.man.Dim)}
+	return &workspace{q: make([]float32, ix.man.Dim)}
 }
 
 // Search returns the k nearest vectors to q found by reading the nearest
@@ -190,7 +187,7 @@ func (ix *Index) search(ws *workspace, q []float32, k int, sp *SearchParams, st 
 	if ix.man.Metric == Cosine && !vec.Normalize(ws.q) {
 		return nil, fmt.Errorf("%w: zero query vector has no cosine", ErrBadInput)
 	}
-	ix.quantizeQuery(ws)
+	ws.query.Prepare(ix.man.Elem, ws.q)
 	ws.filter, ws.slTenant = params.bits, 0
 	if params.Filter != nil {
 		return ix.searchFilter(ws, q, k, &params, st, pre)
@@ -291,21 +288,6 @@ func (ix *Index) results(ws *workspace, heads, reads int, st *QueryStats) []Resu
 	return out
 }
 
-// quantizeQuery converts the query to the element type of an integer
-// index, rounding and clamping to the type's range.
-func (ix *Index) quantizeQuery(ws *workspace) {
-	switch ix.man.Elem {
-	case Uint8:
-		for i, v := range ws.q {
-			ws.qraw[i] = uint8(math.Round(math.Max(0, math.Min(255, float64(v)))))
-		}
-	case Int8:
-		for i, v := range ws.q {
-			ws.qraw[i] = byte(int8(math.Round(math.Max(-128, math.Min(127, float64(v))))))
-		}
-	}
-}
-
 // score computes the distance from the query to every row of vectors
 // (the copies ids, at versions vers) and offers the current copies to
 // ws.top.
@@ -319,47 +301,7 @@ func (ix *Index) score(ws *workspace, ids []uint64, vers []uint8, vectors []byte
 		ws.dists = make([]float32, n)
 	}
 	d := ws.dists[:n]
-	dim := ix.man.Dim
-	switch ix.man.Elem {
-	case Float32:
-		data := alignedF32(vectors, &ws.f32)
-		if ix.man.Metric == L2 {
-			vec.L2SquaredF32Batch(ws.q, data, d)
-		} else {
-			vec.DotF32Batch(ws.q, data, d)
-			for i := range d {
-				d[i] = -d[i]
-			}
-		}
-	case Float16:
-		for i := range d {
-			r := vec.BytesToF16(vectors[2*i*dim : 2*(i+1)*dim])
-			if ix.man.Metric == L2 {
-				d[i] = vec.L2SquaredF16(ws.q, r)
-			} else {
-				d[i] = -vec.DotF16(ws.q, r)
-			}
-		}
-	case Uint8:
-		for i := range d {
-			r := vectors[i*dim : (i+1)*dim]
-			if ix.man.Metric == L2 {
-				d[i] = vec.L2SquaredU8(ws.qraw, r)
-			} else {
-				d[i] = -vec.DotU8(ws.qraw, r)
-			}
-		}
-	case Int8:
-		qi := vec.BytesToI8(ws.qraw)
-		for i := range d {
-			r := vec.BytesToI8(vectors[i*dim : (i+1)*dim])
-			if ix.man.Metric == L2 {
-				d[i] = vec.L2SquaredI8(qi, r)
-			} else {
-				d[i] = -vec.DotI8(qi, r)
-			}
-		}
-	}
+	ws.query.ScoreRows(ix.man.Elem, ix.man.Metric, vectors, ix.man.Dim, d)
 	for i, dist := range d {
 		// The version check costs a lookup: do it only for copies that
 		// would enter the heap.
@@ -367,24 +309,6 @@ func (ix *Index) score(ws *workspace, ids []uint64, vers []uint8, vectors []byte
 			ws.top.push(ids[i], dist)
 		}
 	}
-}
-
-// alignedF32 views b as float32s, copying into *buf only when b is not
-// 4-byte aligned (Pebble's block buffers usually are).
-func alignedF32(b []byte, buf *[]float32) []float32 {
-	if len(b) == 0 {
-		return nil
-	}
-	if uintptr(unsafe.Pointer(&b[0]))%4 == 0 {
-		return vec.BytesToF32(b)
-	}
-	n := len(b) / 4
-	if cap(*buf) < n {
-		*buf = make([]float32, n)
-	}
-	f := (*buf)[:n]
-	copy(vec.F32ToBytes(f), b)
-	return f
 }
 
 // topK keeps the k results of smallest distance, each id once: a bounded
