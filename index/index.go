@@ -192,6 +192,7 @@ func open(dir string, opts Options, store *pebblestore.Store) (*Index, error) {
 		return nil, err
 	}
 	ix.maint = newMaintainer(ix)
+	ix.maint.paused.Store(opts.MaintenancePaused)
 	ix.maint.start()
 	return ix, nil
 }

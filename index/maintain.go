@@ -118,10 +118,20 @@ func (m *maintainer) broadcast() {
 }
 
 // step does one unit of work, if there is one that is due (or any, with
-// all). It reports whether it did something.
+// all). It reports whether it did something. Built with the invariants
+// tag (or -race), it then checks the cheap invariants (invariants.go).
 func (m *maintainer) step(all bool) (bool, error) {
 	m.run.Lock()
 	defer m.run.Unlock()
+	did, err := m.unit(all)
+	if err == nil && did && invariants {
+		err = m.ix.checkInvariants()
+	}
+	return did, err
+}
+
+// unit does one unit of work for step, which holds m.run.
+func (m *maintainer) unit(all bool) (bool, error) {
 	n := 0
 	if p, ok := m.pending(); ok {
 		if err := m.ix.rewrite(p); err != nil {

@@ -147,6 +147,11 @@ type Options struct {
 	// reassign; the paper uses 64). Default 64; negative disables
 	// reassignment (the split's own members are then not checked either).
 	ReassignNeighbors int
+	// MaintenancePaused opens the index with background maintenance
+	// paused, as if PauseMaintenance were called before it could start:
+	// updates grow posting tails until Drain or ResumeMaintenance (tests
+	// that script maintenance step by step, bulk loads). Default false.
+	MaintenancePaused bool
 	// MaxSLSize is Curator's max_sl_size: a tenant's shortlist that grows
 	// past it is split in two (tenants.go). Default 256.
 	MaxSLSize int
