@@ -18,10 +18,11 @@ import (
 	"github.com/shoaldb/shoal/internal/directio"
 	"github.com/shoaldb/shoal/internal/vec"
 	"github.com/shoaldb/shoal/internal/vecfile"
+	"github.com/shoaldb/shoal/tools/internal/clikit"
 )
 
 func init() {
-	register(&Command{Name: "bench", Short: "sweep search parameters: recall, QPS, latency, I/O, memory; -churn: updates", Run: runBench})
+	register(&clikit.Command{Name: "bench", Short: "sweep search parameters: recall, QPS, latency, I/O, memory; -churn: updates", Run: runBench})
 }
 
 // benchOptions are the flags of `shoal bench`.
@@ -31,10 +32,10 @@ type benchOptions struct {
 	gt       string
 	warmup   string
 	k        int
-	nprobe   intList
-	eps      floatList
-	threads  intList
-	cache    sizeFlag
+	nprobe   clikit.IntList
+	eps      clikit.FloatList
+	threads  clikit.IntList
+	cache    clikit.SizeFlag
 	buffered bool
 	jsonOut  string
 	plot     string
@@ -59,12 +60,12 @@ func (o *benchOptions) Validate() error {
 	return nil
 }
 
-func runBench(ctx context.Context, env *Env, args []string) error {
+func runBench(ctx context.Context, env *clikit.Env, args []string) error {
 	if rest, ok := churnFlag(args); ok {
 		return runChurn(ctx, env, rest)
 	}
-	o := benchOptions{gpu: "off", k: 10, nprobe: intList{8, 16, 32, 64}, eps: floatList{7}, threads: intList{1, runtime.GOMAXPROCS(0)}, cache: 64 << 20}
-	fs := newFlags(env, "bench", "-index DIR -queries FILE [-gt FILE] [flags]\n   or: shoal bench -churn -data FILE -queries FILE [flags]  (the update benchmark; shoal bench -churn -h)")
+	o := benchOptions{gpu: "off", k: 10, nprobe: clikit.IntList{8, 16, 32, 64}, eps: clikit.FloatList{7}, threads: clikit.IntList{1, runtime.GOMAXPROCS(0)}, cache: 64 << 20}
+	fs := clikit.NewFlags(env, "bench", "-index DIR -queries FILE [-gt FILE] [flags]\n   or: shoal bench -churn -data FILE -queries FILE [flags]  (the update benchmark; shoal bench -churn -h)")
 	fs.Bool("churn", false, "run the SPFresh churn benchmark instead: build, upsert, delete, search, compare with a static build")
 	fs.StringVar(&o.index, "index", "", "index directory")
 	fs.StringVar(&o.queries, "queries", "", "query vector file")
@@ -84,10 +85,10 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 	fs.IntVar(&o.beam, "beam", 0, "routing beam width (default max(4·nprobe, 128))")
 	fs.BoolVar(&o.batch, "batch", false, "also measure SearchBatch of all queries at once: batch QPS and recall")
 	fs.StringVar(&o.gpu, "gpu", "off", "where SearchBatch routes its queries: auto, on (a CUDA device) or off")
-	if err := parseValid(fs, args, &o); err != nil {
+	if err := clikit.ParseValid(fs, args, &o); err != nil {
 		return err
 	}
-	defer lowerGC()()
+	defer clikit.LowerGC()()
 	rep, err := o.Run(ctx, env)
 	if err != nil {
 		return err
@@ -155,7 +156,7 @@ type benchReport struct {
 	HeadsMemoryBytes int64 `json:"heads_memory_bytes"`
 }
 
-func (o *benchOptions) Run(ctx context.Context, env *Env) (*benchReport, error) {
+func (o *benchOptions) Run(ctx context.Context, env *clikit.Env) (*benchReport, error) {
 	qs, dim, err := vecfile.ReadFloat32(o.queries)
 	if err != nil {
 		return nil, err
@@ -170,7 +171,7 @@ func (o *benchOptions) Run(ctx context.Context, env *Env) (*benchReport, error) 
 	}
 	var truth [][]int32
 	if o.gt != "" {
-		if truth, err = readTruth(o.gt, nq, o.k); err != nil {
+		if truth, err = clikit.ReadTruth(o.gt, nq, o.k); err != nil {
 			return nil, err
 		}
 	}
@@ -191,7 +192,7 @@ func (o *benchOptions) Run(ctx context.Context, env *Env) (*benchReport, error) 
 	}
 
 	mode, _ := index.ParseGPUMode(o.gpu)
-	ix, err := index.Open(o.index, &index.Options{CacheBytes: cacheOption(o.cache), BufferedIO: o.buffered, GPU: mode,
+	ix, err := index.Open(o.index, &index.Options{CacheBytes: clikit.CacheOption(o.cache), BufferedIO: o.buffered, GPU: mode,
 		Logf: func(f string, a ...any) { fmt.Fprintf(env.Stderr, f+"\n", a...) }})
 	if err != nil {
 		return nil, err
@@ -212,16 +213,16 @@ func (o *benchOptions) Run(ctx context.Context, env *Env) (*benchReport, error) 
 			return nil, err
 		}
 		st := ix.Stats()
-		fmt.Fprintf(env.Stderr, "cache warmed in %.1fs: %s of %s\n", time.Since(t).Seconds(), formatBytes(st.CacheBytes), formatBytes(st.CacheCapacity))
+		fmt.Fprintf(env.Stderr, "cache warmed in %.1fs: %s of %s\n", time.Since(t).Seconds(), clikit.FormatBytes(st.CacheBytes), clikit.FormatBytes(st.CacheCapacity))
 	}
 	runtime.GC()
 	tree := ix.Tree()
 	rep := &benchReport{
 		Label: o.label, Index: o.index, GPU: o.gpu, Manifest: ix.Manifest(), Queries: nq, K: o.k,
 		CacheBytes: int64(o.cache), Kernels: vec.Impl(), GoMaxProcs: runtime.GOMAXPROCS(0),
-		OpenRSSBytes:     procStatus("VmRSS"),
+		OpenRSSBytes:     clikit.ProcStatus("VmRSS"),
 		HeadsMemoryBytes: int64(len(tree.Centroids))*4 + int64(tree.NumNodes())*12 + int64(tree.NumLeaves())*8,
-		IndexBytes:       dirSize(o.index),
+		IndexBytes:       clikit.DirSize(o.index),
 	}
 	rep.PageCacheBefore, _ = directio.PageCacheBytes()
 	start := ix.Stats()
@@ -283,7 +284,7 @@ func (o *benchOptions) measure(ix *index.Index, sp *index.SearchParams, queries 
 			return nil, err
 		}
 		if truth != nil {
-			hits += countHits(res, truth[i])
+			hits += clikit.CountHits(res, truth[i])
 		}
 	}
 	wall := time.Since(t0).Seconds()
@@ -299,8 +300,8 @@ func (o *benchOptions) measure(ix *index.Index, sp *index.SearchParams, queries 
 		sum += l
 	}
 	pt.MeanMs = sum / n
-	pt.P50Ms = percentile(lat, 0.50)
-	pt.P99Ms = percentile(lat, 0.99)
+	pt.P50Ms = clikit.Percentile(lat, 0.50)
+	pt.P99Ms = clikit.Percentile(lat, 0.99)
 	pt.Postings = float64(s1.PostingsRead-s0.PostingsRead) / n
 	pt.Vectors = float64(s1.VectorsRead-s0.VectorsRead) / n
 	pt.KiBRead = float64(s1.ReadBytes-s0.ReadBytes) / 1024 / n
@@ -328,13 +329,13 @@ func (o *benchOptions) measure(ix *index.Index, sp *index.SearchParams, queries 
 		if truth != nil {
 			hits := 0
 			for i, r := range res {
-				hits += countHits(r, truth[i])
+				hits += clikit.CountHits(r, truth[i])
 			}
 			pt.BatchRecall = float64(hits) / (n * float64(o.k))
 		}
 	}
-	pt.RSSBytes = procStatus("VmRSS")
-	pt.PeakBytes = procStatus("VmHWM")
+	pt.RSSBytes = clikit.ProcStatus("VmRSS")
+	pt.PeakBytes = clikit.ProcStatus("VmHWM")
 	return pt, nil
 }
 
@@ -368,48 +369,6 @@ func concurrentQPS(ix *index.Index, queries [][]float32, k int, sp *index.Search
 	return float64(len(queries)) / time.Since(t0).Seconds(), nil
 }
 
-// readTruth reads the first k ids of the first nq ground-truth rows.
-func readTruth(path string, nq, k int) ([][]int32, error) {
-	ids, gdim, err := vecfile.ReadInt32(path)
-	if err != nil {
-		return nil, err
-	}
-	if gdim < k {
-		return nil, fmt.Errorf("%s has %d neighbours per query, fewer than k=%d", path, gdim, k)
-	}
-	if len(ids)/gdim < nq {
-		return nil, fmt.Errorf("%s has %d rows for %d queries", path, len(ids)/gdim, nq)
-	}
-	t := make([][]int32, nq)
-	for i := range t {
-		t[i] = ids[i*gdim : i*gdim+k]
-	}
-	return t, nil
-}
-
-// countHits counts results whose id is among the true neighbours
-// (recall@k as ann-benchmarks and SPTAG compute it, without tie handling).
-func countHits(res []index.Result, truth []int32) int {
-	h := 0
-	for _, r := range res {
-		for _, t := range truth {
-			if uint64(t) == r.ID {
-				h++
-				break
-			}
-		}
-	}
-	return h
-}
-
-func percentile(sorted []float64, p float64) float64 {
-	if len(sorted) == 0 {
-		return 0
-	}
-	i := int(p * float64(len(sorted)-1))
-	return sorted[i]
-}
-
 func fmtQPS(m map[int]float64) string {
 	var ks []int
 	for k := range m {
@@ -426,7 +385,7 @@ func fmtQPS(m map[int]float64) string {
 func (r *benchReport) print(w io.Writer) {
 	fmt.Fprintf(w, "index %s: %d vectors × %d %v %v, %d heads, cache %s, direct I/O %v, kernels %s, batch routing gpu %s\n",
 		r.Index, r.Manifest.Count, r.Manifest.Dim, r.Manifest.Elem, r.Manifest.Metric, r.Manifest.Heads,
-		formatBytes(r.CacheBytes), r.DirectIO, r.Kernels, r.GPU)
+		clikit.FormatBytes(r.CacheBytes), r.DirectIO, r.Kernels, r.GPU)
 	var ths []int
 	if len(r.Points) > 0 {
 		for t := range r.Points[0].QPS {
@@ -458,6 +417,6 @@ func (r *benchReport) print(w io.Writer) {
 	}
 	tw.Flush()
 	fmt.Fprintf(w, "page cache (Cached:) %s before, %s after %d queries that read %s from disk; index %s on disk, %d of %d pages resident\n",
-		formatBytes(r.PageCacheBefore), formatBytes(r.PageCacheAfter), r.TotalQueriesRun, formatBytes(r.TotalBytesRead),
-		formatBytes(r.IndexBytes), r.ResidentPages, r.IndexPages)
+		clikit.FormatBytes(r.PageCacheBefore), clikit.FormatBytes(r.PageCacheAfter), r.TotalQueriesRun, clikit.FormatBytes(r.TotalBytesRead),
+		clikit.FormatBytes(r.IndexBytes), r.ResidentPages, r.IndexPages)
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/shoaldb/shoal/index"
 	"github.com/shoaldb/shoal/internal/vec"
+	"github.com/shoaldb/shoal/tools/internal/clikit"
 )
 
 // TestChurnBench runs `shoal bench -churn` on 3000×16 synthetic vectors
@@ -254,10 +255,10 @@ func TestRowSource(t *testing.T) {
 	src := index.SliceSource(data, dim)
 	rows := []int{0, 1, 2, 5, 7, 8, 19}
 	sub := subsetSource(src, rows)
-	rr := rowReader{src: sub}
+	rr := clikit.NewRowReader(sub)
 	for start := range rows {
 		for m := 0; start+m <= len(rows); m++ {
-			got, err := rr.read(start, m)
+			got, err := rr.Read(start, m)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -272,7 +273,7 @@ func TestRowSource(t *testing.T) {
 	if err := sub.ReadRows(5, 3, make([]byte, 3*dim*4)); err == nil {
 		t.Errorf("reading past the end of a %d-row subset succeeded", len(rows))
 	}
-	got, err := (&rowReader{src: rangeSource(src, 10, 5)}).read(1, 2)
+	got, err := clikit.NewRowReader(rangeSource(src, 10, 5)).Read(1, 2)
 	if err != nil || !slices.Equal(got[0], data[11*dim:12*dim]) || !slices.Equal(got[1], data[12*dim:13*dim]) {
 		t.Errorf("range source rows 1,2 of [10,15): %v, %v; want file rows 11, 12", got, err)
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/shoaldb/shoal/index"
 	"github.com/shoaldb/shoal/internal/vec"
+	"github.com/shoaldb/shoal/tools/internal/clikit"
 )
 
 // truthChunkBytes is how much of the base set, as float32, exactTruth
@@ -61,7 +62,7 @@ func exactTruth(ctx context.Context, src index.Source, skip []bool, queries []fl
 				continue
 			}
 			x := data[len(ids)*dim : (len(ids)+1)*dim]
-			toFloat32(src.Elem(), raw[i*rb:(i+1)*rb], x)
+			clikit.ToFloat32(src.Elem(), raw[i*rb:(i+1)*rb], x)
 			if metric == index.Cosine {
 				vec.Normalize(x)
 			}

@@ -9,13 +9,15 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/shoaldb/shoal/tools/internal/clikit"
 )
 
 // shoal runs the CLI in-process and returns its exit status and output.
 func shoal(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
 	var out, errb bytes.Buffer
-	code := Main(args, &out, &errb)
+	code := clikit.Main(Commands(), args, &out, &errb)
 	return code, out.String(), errb.String()
 }
 
@@ -90,20 +92,6 @@ func TestBadUsage(t *testing.T) {
 	for _, args := range cases {
 		if code, _, _ := shoal(t, args...); code == 0 {
 			t.Errorf("shoal %v exited 0, want an error", args)
-		}
-	}
-}
-
-func TestParseBytes(t *testing.T) {
-	for in, want := range map[string]int64{"0": 0, "64MiB": 64 << 20, "1GiB": 1 << 30, "512k": 512 << 10, "1.5m": 3 << 19, "100": 100} {
-		got, err := parseBytes(in)
-		if err != nil || got != want {
-			t.Errorf("parseBytes(%q) = %d, %v; want %d", in, got, err, want)
-		}
-	}
-	for _, in := range []string{"", "x", "-1MiB"} {
-		if _, err := parseBytes(in); err == nil {
-			t.Errorf("parseBytes(%q) succeeded, want an error", in)
 		}
 	}
 }

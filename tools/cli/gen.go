@@ -20,10 +20,11 @@ import (
 
 	"github.com/shoaldb/shoal/internal/vec"
 	"github.com/shoaldb/shoal/internal/vecfile"
+	"github.com/shoaldb/shoal/tools/internal/clikit"
 )
 
 func init() {
-	register(&Command{Name: "gen", Short: "write a synthetic data set with exact ground truth", Run: runGen})
+	register(&clikit.Command{Name: "gen", Short: "write a synthetic data set with exact ground truth", Run: runGen})
 }
 
 // GenSpec describes a synthetic data set: N base vectors and Queries query
@@ -133,7 +134,7 @@ func (s *GenSpec) Validate() error {
 // groundtruth.ivecs is written last, under its name only once complete, so
 // its presence marks a finished data set. Generate stops between batches
 // when ctx is cancelled; on any error it removes the files it was writing.
-func Generate(ctx context.Context, env *Env, spec GenSpec, dir string) error {
+func Generate(ctx context.Context, env *clikit.Env, spec GenSpec, dir string) error {
 	_, err := generate(ctx, env, spec, dir, vecfile.FVecs)
 	return err
 }
@@ -169,7 +170,7 @@ func genPaths(dir string, f vecfile.Format) genFiles {
 }
 
 // generate is Generate for any of genFormats; it returns the paths written.
-func generate(ctx context.Context, env *Env, spec GenSpec, dir string, f vecfile.Format) (files genFiles, err error) {
+func generate(ctx context.Context, env *clikit.Env, spec GenSpec, dir string, f vecfile.Format) (files genFiles, err error) {
 	spec.EnsureDefaults()
 	if err := spec.Validate(); err != nil {
 		return genFiles{}, err
@@ -193,7 +194,7 @@ func generate(ctx context.Context, env *Env, spec GenSpec, dir string, f vecfile
 		stderr = env.Stderr
 	}
 	m := newGenModel(spec)
-	bar := NewBar(stderr, "generate   ", int64(spec.N+spec.Queries))
+	bar := clikit.NewBar(stderr, "generate   ", int64(spec.N+spec.Queries))
 	err = m.writeFile(ctx, files.base, f, genStreamBase, spec.N, func(done int) { bar.Set(int64(done)) })
 	if err == nil {
 		err = m.writeFile(ctx, files.query, f, genStreamQuery, spec.Queries, func(done int) { bar.Set(int64(spec.N + done)) })
@@ -204,7 +205,7 @@ func generate(ctx context.Context, env *Env, spec GenSpec, dir string, f vecfile
 	}
 	queries := m.sample(genStreamQuery, 0, spec.Queries) // the same rows as query.*
 
-	bar = NewBar(stderr, "groundtruth", int64(spec.N))
+	bar = clikit.NewBar(stderr, "groundtruth", int64(spec.N))
 	chunkRows := max(1, genTruthBytes/(4*spec.Dim))
 	ids, dists, err := genGroundTruth(ctx, files.base, queries, spec.Dim, spec.K, chunkRows, func(done int) { bar.Set(int64(done)) })
 	bar.Finish()
@@ -215,9 +216,9 @@ func generate(ctx context.Context, env *Env, spec GenSpec, dir string, f vecfile
 }
 
 // runGen is `shoal gen`.
-func runGen(ctx context.Context, env *Env, args []string) error {
+func runGen(ctx context.Context, env *clikit.Env, args []string) error {
 	o := genOptions{format: "fvecs"}
-	fs := newFlags(env, "gen", "-n N -q Q -dim D -out DIR [flags]")
+	fs := clikit.NewFlags(env, "gen", "-n N -q Q -dim D -out DIR [flags]")
 	fs.IntVar(&o.spec.N, "n", 300_000, "number of base vectors")
 	fs.IntVar(&o.spec.Queries, "q", 1000, "number of query vectors")
 	fs.IntVar(&o.spec.Dim, "dim", 128, "dimension")
@@ -229,7 +230,7 @@ func runGen(ctx context.Context, env *Env, args []string) error {
 	fs.IntVar(&o.spec.Rank, "rank", 32, "dimension of the subspace the clusters live in")
 	fs.Float64Var(&o.spec.Noise, "noise", 0.15, "stddev of the isotropic noise (0: none)")
 	fs.Float64Var(&o.spec.Spread, "spread", 2, "median within-cluster stddev scale (centres have unit scale)")
-	if err := parse(fs, args); err != nil {
+	if err := clikit.Parse(fs, args); err != nil {
 		return err
 	}
 	if o.spec.Noise == 0 {
@@ -272,7 +273,7 @@ func (o *genOptions) Validate() error {
 }
 
 // Run writes the data set and prints what it wrote.
-func (o *genOptions) Run(ctx context.Context, env *Env) error {
+func (o *genOptions) Run(ctx context.Context, env *clikit.Env) error {
 	start := time.Now()
 	files, err := generate(ctx, env, o.spec, o.out, genFormats[o.format])
 	if err != nil {

@@ -15,13 +15,14 @@ import (
 
 	"github.com/shoaldb/shoal/internal/vec"
 	"github.com/shoaldb/shoal/internal/vecfile"
+	"github.com/shoaldb/shoal/tools/internal/clikit"
 )
 
 // genSmallSpec is the data set of the gen tests: big enough for two random
 // blocks, small enough to run in well under a second.
 var genSmallSpec = GenSpec{N: 2000, Queries: 20, Dim: 16, K: 50, Seed: 7}
 
-func genQuietEnv() *Env { return &Env{Stdout: io.Discard, Stderr: io.Discard} }
+func genQuietEnv() *clikit.Env { return &clikit.Env{Stdout: io.Discard, Stderr: io.Discard} }
 
 // genSmall generates spec into a fresh directory in format f.
 func genSmallSet(t *testing.T, spec GenSpec, f vecfile.Format) genFiles {
@@ -281,7 +282,7 @@ func TestGenSpecValidate(t *testing.T) {
 func TestGenCommand(t *testing.T) {
 	dir := t.TempDir()
 	var stdout, stderr bytes.Buffer
-	env := &Env{Stdout: &stdout, Stderr: &stderr}
+	env := &clikit.Env{Stdout: &stdout, Stderr: &stderr}
 	args := []string{"-n", "300", "-q", "5", "-dim", "8", "-k", "10", "-seed", "3", "-format", "fbin", "-out", dir}
 	if err := runGen(context.Background(), env, args); err != nil {
 		t.Fatalf("shoal gen %v: %v\n%s", args, err, stderr.String())
@@ -310,7 +311,7 @@ func TestGenCommandRejectsBadFlags(t *testing.T) {
 		{"-out", "x", "extra"},          // positional argument
 		{"-out", "x", "-n", "many"},     // not a number
 	} {
-		env := &Env{Stdout: io.Discard, Stderr: io.Discard}
+		env := &clikit.Env{Stdout: io.Discard, Stderr: io.Discard}
 		if err := runGen(context.Background(), env, args); err == nil {
 			t.Errorf("shoal gen %v succeeded, want an error", args)
 		}

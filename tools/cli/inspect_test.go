@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/shoaldb/shoal/index"
+	"github.com/shoaldb/shoal/tools/internal/clikit"
 )
 
 // inspectBuildIndex builds an index of n clustered dim-dimensional vectors
@@ -111,7 +112,7 @@ func TestInspect(t *testing.T) {
 
 	t.Run("json command", func(t *testing.T) {
 		var out bytes.Buffer
-		if err := runInspect(context.Background(), &Env{Stdout: &out, Stderr: io.Discard}, []string{"-json", dir}); err != nil {
+		if err := runInspect(context.Background(), &clikit.Env{Stdout: &out, Stderr: io.Discard}, []string{"-json", dir}); err != nil {
 			t.Fatal(err)
 		}
 		var got inspectReport
@@ -132,7 +133,7 @@ func TestInspect(t *testing.T) {
 	})
 	t.Run("table command", func(t *testing.T) {
 		var out bytes.Buffer
-		if err := runInspect(context.Background(), &Env{Stdout: &out, Stderr: io.Discard}, []string{dir}); err != nil {
+		if err := runInspect(context.Background(), &clikit.Env{Stdout: &out, Stderr: io.Discard}, []string{dir}); err != nil {
 			t.Fatal(err)
 		}
 		for _, want := range []string{"vectors", "1500 × 8 float32, metric l2", "depth", "leaf size", "1-7", "256+", "8+", "mean"} {
@@ -145,7 +146,7 @@ func TestInspect(t *testing.T) {
 }
 
 func TestInspectFlagsAfterDir(t *testing.T) {
-	err := runInspect(context.Background(), &Env{Stdout: io.Discard, Stderr: io.Discard}, []string{filepath.Join(t.TempDir(), "none"), "-json"})
+	err := runInspect(context.Background(), &clikit.Env{Stdout: io.Discard, Stderr: io.Discard}, []string{filepath.Join(t.TempDir(), "none"), "-json"})
 	if !errors.Is(err, index.ErrNoIndex) {
 		t.Errorf("inspect of a missing directory: %v, want index.ErrNoIndex (after parsing -json)", err)
 	}
@@ -153,7 +154,7 @@ func TestInspectFlagsAfterDir(t *testing.T) {
 
 func TestInspectRejectsBadArgs(t *testing.T) {
 	for _, args := range [][]string{{}, {"-json"}, {"a", "b"}, {"-bogus", "a"}} {
-		if err := runInspect(context.Background(), &Env{Stdout: io.Discard, Stderr: io.Discard}, args); err == nil {
+		if err := runInspect(context.Background(), &clikit.Env{Stdout: io.Discard, Stderr: io.Discard}, args); err == nil {
 			t.Errorf("shoal inspect %q succeeded, want an error", args)
 		}
 	}

@@ -15,10 +15,11 @@ import (
 	"github.com/shoaldb/shoal/index"
 	"github.com/shoaldb/shoal/index/filter"
 	"github.com/shoaldb/shoal/internal/vecfile"
+	"github.com/shoaldb/shoal/tools/internal/clikit"
 )
 
 func init() {
-	register(&Command{Name: "labelbench", Short: "label-filtered search at chosen selectivities: the planner vs plain in-scan filtering", Run: runLabelBench})
+	register(&clikit.Command{Name: "labelbench", Short: "label-filtered search at chosen selectivities: the planner vs plain in-scan filtering", Run: runLabelBench})
 }
 
 const labelBenchAbout = `labelbench measures label-filtered search. For each selectivity s of
@@ -43,11 +44,11 @@ The first 50 queries run once, unfiltered, before timing.`
 // labelBenchOptions are the flags of `shoal labelbench`.
 type labelBenchOptions struct {
 	index, data, queries string
-	sel                  floatList
+	sel                  clikit.FloatList
 	seed                 uint64
 	k, maxQ, nprobe      int
 	bruteMax, maxProbe   int
-	cache                sizeFlag
+	cache                clikit.SizeFlag
 	modes                string
 	jsonOut, cpuprofile  string
 }
@@ -85,9 +86,9 @@ var labelBenchModes = map[string]index.SearchParams{
 	"inscan": {FilterMode: index.FilterInScan},
 }
 
-func runLabelBench(ctx context.Context, env *Env, args []string) error {
-	o := labelBenchOptions{sel: floatList{10, 1, 0.1}, seed: 1, k: 10, maxQ: 1000, nprobe: 32, modes: "auto,inscan,scan,pre"}
-	fs := newFlags(env, "labelbench", "-index DIR -data FILE -queries FILE [flags]")
+func runLabelBench(ctx context.Context, env *clikit.Env, args []string) error {
+	o := labelBenchOptions{sel: clikit.FloatList{10, 1, 0.1}, seed: 1, k: 10, maxQ: 1000, nprobe: 32, modes: "auto,inscan,scan,pre"}
+	fs := clikit.NewFlags(env, "labelbench", "-index DIR -data FILE -queries FILE [flags]")
 	fs.Usage = func() {
 		fmt.Fprintf(env.Stderr, "usage: shoal labelbench -index DIR -data FILE -queries FILE [flags]\n\n%s\n\nflags:\n", labelBenchAbout)
 		fs.PrintDefaults()
@@ -106,7 +107,7 @@ func runLabelBench(ctx context.Context, env *Env, args []string) error {
 	fs.StringVar(&o.modes, "modes", o.modes, "modes to run, comma-separated: auto, inscan, scan, pre")
 	fs.StringVar(&o.jsonOut, "json", "", "write results as JSON to this file")
 	fs.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile of the whole run to this file")
-	if err := parseValid(fs, args, &o); err != nil {
+	if err := clikit.ParseValid(fs, args, &o); err != nil {
 		return err
 	}
 	return runReport(env, o.cpuprofile, o.jsonOut, func() (*labelBenchReport, error) { return o.Run(ctx, env) })
@@ -157,7 +158,7 @@ func assignLabels(n int, sel []float64, seed uint64) [][]uint64 {
 	return out
 }
 
-func (o *labelBenchOptions) Run(ctx context.Context, env *Env) (*labelBenchReport, error) {
+func (o *labelBenchOptions) Run(ctx context.Context, env *clikit.Env) (*labelBenchReport, error) {
 	src, err := index.OpenFile(o.data)
 	if err != nil {
 		return nil, err
@@ -175,7 +176,7 @@ func (o *labelBenchOptions) Run(ctx context.Context, env *Env) (*labelBenchRepor
 		nq = min(nq, o.maxQ)
 	}
 	qs = qs[:nq*dim]
-	ix, err := index.Open(o.index, &index.Options{CacheBytes: cacheOption(o.cache)})
+	ix, err := index.Open(o.index, &index.Options{CacheBytes: clikit.CacheOption(o.cache)})
 	if err != nil {
 		return nil, err
 	}
@@ -197,7 +198,7 @@ func (o *labelBenchOptions) Run(ctx context.Context, env *Env) (*labelBenchRepor
 		}
 	}
 	const batch = 16384
-	bar := NewBar(env.Stderr, "labels", int64(n))
+	bar := clikit.NewBar(env.Stderr, "labels", int64(n))
 	for lo := 0; lo < n; lo += batch {
 		if err := ctx.Err(); err != nil {
 			return nil, err

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"math"
 	"slices"
+
+	"github.com/shoaldb/shoal/tools/internal/clikit"
 )
 
 // plotSVG draws recall@k (x) against single-thread QPS (y, log scale), one
@@ -35,7 +37,7 @@ func plotSVG(r *benchReport) []byte {
 	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%g" height="%g" font-family="sans-serif" font-size="12">`+"\n", w, h)
 	fmt.Fprintf(&b, `<rect width="100%%" height="100%%" fill="white"/>`+"\n")
 	fmt.Fprintf(&b, `<text x="%g" y="20" text-anchor="middle" font-size="14">%s: recall@%d vs QPS (1 thread), %d×%d, cache %s</text>`+"\n",
-		w/2, r.Label, r.K, r.Manifest.Count, r.Manifest.Dim, formatBytes(r.CacheBytes))
+		w/2, r.Label, r.K, r.Manifest.Count, r.Manifest.Dim, clikit.FormatBytes(r.CacheBytes))
 	fmt.Fprintf(&b, `<line x1="%g" y1="%g" x2="%g" y2="%g" stroke="black"/>`+"\n", ml, h-mb, w-mr, h-mb)
 	fmt.Fprintf(&b, `<line x1="%g" y1="%g" x2="%g" y2="%g" stroke="black"/>`+"\n", ml, mt, ml, h-mb)
 	for rec := minR; rec <= maxR+1e-9; rec += 0.05 {

@@ -15,10 +15,11 @@ import (
 
 	"github.com/shoaldb/shoal/index"
 	"github.com/shoaldb/shoal/internal/vec"
+	"github.com/shoaldb/shoal/tools/internal/clikit"
 )
 
 func init() {
-	register(&Command{Name: "tenantgen", Short: "make a multi-tenant workload over a vector file, with per-tenant exact ground truth", Run: runTenantGen})
+	register(&clikit.Command{Name: "tenantgen", Short: "make a multi-tenant workload over a vector file, with per-tenant exact ground truth", Run: runTenantGen})
 }
 
 const tenantGenAbout = `tenantgen makes the multi-tenant workload of the Curator paper over the
@@ -58,13 +59,13 @@ func (o *tenantGenOptions) Validate() error {
 	case !(o.share >= 1) || o.share > float64(min(o.tenants, 255)):
 		return fmt.Errorf("-share %v, want between 1 and min(-tenants, 255)", o.share)
 	}
-	_, _, err := parseStorage(o.metric, "")
+	_, _, err := clikit.ParseStorage(o.metric, "")
 	return err
 }
 
-func runTenantGen(ctx context.Context, env *Env, args []string) error {
+func runTenantGen(ctx context.Context, env *clikit.Env, args []string) error {
 	o := tenantGenOptions{}
-	fs := newFlags(env, "tenantgen", "-data FILE -queries FILE -out DIR [flags]")
+	fs := clikit.NewFlags(env, "tenantgen", "-data FILE -queries FILE -out DIR [flags]")
 	fs.Usage = func() {
 		fmt.Fprintf(env.Stderr, "usage: shoal tenantgen -data FILE -queries FILE -out DIR [flags]\n\n%s\n\nflags:\n", tenantGenAbout)
 		fs.PrintDefaults()
@@ -79,7 +80,7 @@ func runTenantGen(ctx context.Context, env *Env, args []string) error {
 	fs.IntVar(&o.nq, "nq", 1000, "queries (the first nq rows of -queries)")
 	fs.IntVar(&o.k, "k", 10, "ground-truth neighbours per query")
 	fs.Uint64Var(&o.seed, "seed", 1, "random seed")
-	if err := parseValid(fs, args, &o); err != nil {
+	if err := clikit.ParseValid(fs, args, &o); err != nil {
 		return err
 	}
 	w, err := o.Run(ctx, env)
@@ -163,8 +164,8 @@ func (z zipfSampler) draw(rng *rand.Rand) uint32 {
 }
 
 // Run makes the workload and writes its files.
-func (o *tenantGenOptions) Run(ctx context.Context, env *Env) (*tenantWorkloadInfo, error) {
-	metric, _, _ := parseStorage(o.metric, "")
+func (o *tenantGenOptions) Run(ctx context.Context, env *clikit.Env) (*tenantWorkloadInfo, error) {
+	metric, _, _ := clikit.ParseStorage(o.metric, "")
 	src, err := index.OpenFile(o.data)
 	if err != nil {
 		return nil, err
@@ -244,14 +245,14 @@ func (o *tenantGenOptions) Run(ctx context.Context, env *Env) (*tenantWorkloadIn
 		if err := src.ReadRows(lo, c, raw[:c*rb]); err != nil {
 			return nil, err
 		}
-		toFloat32(src.Elem(), raw[:c*rb], base[lo*dim:(lo+c)*dim])
+		clikit.ToFloat32(src.Elem(), raw[:c*rb], base[lo*dim:(lo+c)*dim])
 	}
 	if metric == index.Cosine {
 		for r := range n {
 			vec.Normalize(base[r*dim : (r+1)*dim])
 		}
 	}
-	qs, err := (&rowReader{src: qsrc}).read(0, nq)
+	qs, err := clikit.NewRowReader(qsrc).Read(0, nq)
 	if err != nil {
 		return nil, err
 	}
@@ -267,7 +268,7 @@ func (o *tenantGenOptions) Run(ctx context.Context, env *Env) (*tenantWorkloadIn
 		}
 	}
 	truth := make([][]int32, nq)
-	bar := NewBar(env.Stderr, "groundtruth", int64(nq))
+	bar := clikit.NewBar(env.Stderr, "groundtruth", int64(nq))
 	for i, t := range qt {
 		if err := ctx.Err(); err != nil {
 			return nil, err

@@ -6,8 +6,9 @@ import (
 	"os"
 
 	"github.com/shoaldb/shoal/tools/cli"
+	"github.com/shoaldb/shoal/tools/internal/clikit"
 )
 
 func main() {
-	os.Exit(cli.Main(os.Args[1:], os.Stdout, os.Stderr))
+	os.Exit(clikit.Main(cli.Commands(), os.Args[1:], os.Stdout, os.Stderr))
 }

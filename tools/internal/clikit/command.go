@@ -1,9 +1,14 @@
-// Package cli implements the shoal command line: one file per subcommand,
-// each with an options struct, its flags, Validate and Run. The main
-// package in tools/shoal only calls Main.
-package cli
+// Package clikit is what the two halves of the shoal command line share:
+// the command type and its dispatch (Main), flag parsing with usage
+// errors, flag types, the progress bar, process memory and I/O readings,
+// float32 rows of an index.Source, and recall against a ground-truth
+// file. Package cli (the user's commands) and package benchcli (the
+// benchmarks and workload generators) build on it; tools/shoal hands
+// both command lists to Main.
+package clikit
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -12,7 +17,6 @@ import (
 	"os"
 	"os/signal"
 	"slices"
-	"strings"
 )
 
 // Command is one subcommand of the shoal CLI.
@@ -28,29 +32,23 @@ type Env struct {
 	Stdout, Stderr io.Writer
 }
 
-var commands []*Command
+// ErrUsage marks errors for which the usage has already been printed.
+var ErrUsage = errors.New("usage")
 
-// register adds a command; each command file calls it from init.
-func register(c *Command) {
-	commands = append(commands, c)
-	slices.SortFunc(commands, func(a, b *Command) int { return strings.Compare(a.Name, b.Name) })
-}
-
-// errUsage marks errors for which the usage has already been printed.
-var errUsage = errors.New("usage")
-
-// Main runs the command named by args[0] and returns the exit status.
-// SIGINT cancels the command's context.
-func Main(args []string, stdout, stderr io.Writer) int {
+// Main runs the command of cmds named by args[0] and returns the exit
+// status. SIGINT cancels the command's context. `help` (or no command)
+// lists cmds by name.
+func Main(cmds []*Command, args []string, stdout, stderr io.Writer) int {
+	cmds = slices.SortedFunc(slices.Values(cmds), func(a, b *Command) int { return cmp.Compare(a.Name, b.Name) })
 	env := &Env{Stdout: stdout, Stderr: stderr}
 	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
-		usage(stderr)
+		usage(stderr, cmds)
 		if len(args) == 0 {
 			return 2
 		}
 		return 0
 	}
-	for _, c := range commands {
+	for _, c := range cmds {
 		if c.Name != args[0] {
 			continue
 		}
@@ -62,27 +60,27 @@ func Main(args []string, stdout, stderr io.Writer) int {
 			return 0
 		case errors.Is(err, flag.ErrHelp):
 			return 0
-		case errors.Is(err, errUsage):
+		case errors.Is(err, ErrUsage):
 			return 2
 		}
 		fmt.Fprintf(stderr, "shoal %s: %v\n", c.Name, err)
 		return 1
 	}
 	fmt.Fprintf(stderr, "shoal: unknown command %q\n\n", args[0])
-	usage(stderr)
+	usage(stderr, cmds)
 	return 2
 }
 
-func usage(w io.Writer) {
+func usage(w io.Writer, cmds []*Command) {
 	fmt.Fprintln(w, "usage: shoal <command> [flags]\n\ncommands:")
-	for _, c := range commands {
+	for _, c := range cmds {
 		fmt.Fprintf(w, "  %-9s %s\n", c.Name, c.Short)
 	}
 	fmt.Fprintln(w, "\nRun 'shoal <command> -h' for a command's flags.")
 }
 
-// newFlags returns a FlagSet for a command that writes errors to env.
-func newFlags(env *Env, name, args string) *flag.FlagSet {
+// NewFlags returns a FlagSet for a command that writes errors to env.
+func NewFlags(env *Env, name, args string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(env.Stderr)
 	fs.Usage = func() {
@@ -92,21 +90,21 @@ func newFlags(env *Env, name, args string) *flag.FlagSet {
 	return fs
 }
 
-// parse parses args, turning flag errors into errUsage.
-func parse(fs *flag.FlagSet, args []string) error {
+// Parse parses args, turning flag errors into ErrUsage.
+func Parse(fs *flag.FlagSet, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
 		}
-		return errUsage
+		return ErrUsage
 	}
 	return nil
 }
 
-// parseValid parses args and validates the options, printing the usage when
-// they do not validate.
-func parseValid(fs *flag.FlagSet, args []string, o interface{ Validate() error }) error {
-	if err := parse(fs, args); err != nil {
+// ParseValid parses args and validates the options, printing the usage
+// when they do not validate.
+func ParseValid(fs *flag.FlagSet, args []string, o interface{ Validate() error }) error {
+	if err := Parse(fs, args); err != nil {
 		return err
 	}
 	if err := o.Validate(); err != nil {
