@@ -21,6 +21,7 @@ import (
 	"github.com/shoaldb/shoal/internal/vecfile"
 	"github.com/shoaldb/shoal/posting"
 	"github.com/shoaldb/shoal/tools/internal/clikit"
+	"github.com/shoaldb/shoal/tools/internal/synth"
 )
 
 // churnAbout is the description `shoal bench -churn -h` prints.
@@ -420,7 +421,7 @@ func (o *churnOptions) Run(ctx context.Context, env *clikit.Env) (rep *churnRepo
 	fmt.Fprintf(env.Stderr, "== exact ground truth of %d queries over the %d live rows\n", nq, n-nDelete)
 	t = time.Now()
 	bar := o.bar(env, "groundtruth", n)
-	truth, err := exactTruth(ctx, data, plan.deleted, qs[:nq*dim], o.k, m.Metric, func(done int) {
+	truth, err := synth.ExactTruth(ctx, data, plan.deleted, qs[:nq*dim], o.k, m.Metric, func(done int) {
 		if bar != nil {
 			bar.Set(int64(done))
 		}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"math"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
@@ -12,8 +11,8 @@ import (
 	"testing"
 
 	"github.com/shoaldb/shoal/index"
-	"github.com/shoaldb/shoal/internal/vec"
 	"github.com/shoaldb/shoal/tools/internal/clikit"
+	"github.com/shoaldb/shoal/tools/internal/synth"
 )
 
 // TestChurnBench runs `shoal bench -churn` on 3000×16 synthetic vectors
@@ -22,7 +21,7 @@ import (
 func TestChurnBench(t *testing.T) {
 	const n = 3000
 	data := filepath.Join(t.TempDir(), "data")
-	if err := Generate(context.Background(), nil, GenSpec{N: n, Queries: 40, Dim: 16, K: 10, Clusters: 30, Seed: 2}, data); err != nil {
+	if err := synth.Generate(context.Background(), nil, synth.Spec{N: n, Queries: 40, Dim: 16, K: 10, Clusters: 30, Seed: 2}, data); err != nil {
 		t.Fatal(err)
 	}
 	work := t.TempDir()
@@ -170,76 +169,6 @@ func TestPlanChurn(t *testing.T) {
 	for j, b := range p.batches {
 		if len(b.deletes) != 125 {
 			t.Errorf("batch %d deletes %d ids, want 750/6 = 125", j, len(b.deletes))
-		}
-	}
-}
-
-// TestExactTruth compares exactTruth with a plain brute force, for each
-// metric, with some rows skipped.
-func TestExactTruth(t *testing.T) {
-	const n, dim, nq, k = 700, 5, 9, 7
-	rng := rand.New(rand.NewPCG(1, 2))
-	base := make([]float32, n*dim)
-	for i := range base {
-		base[i] = float32(rng.NormFloat64())
-	}
-	qs := base[:0:0]
-	for range nq * dim {
-		qs = append(qs, float32(rng.NormFloat64()))
-	}
-	skip := make([]bool, n)
-	for i := range skip {
-		skip[i] = i%3 == 1
-	}
-	for _, metric := range []index.Metric{index.L2, index.InnerProduct, index.Cosine} {
-		got, err := exactTruth(context.Background(), index.SliceSource(base, dim), skip, qs, k, metric, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for q := range nq {
-			qv := slices.Clone(qs[q*dim : (q+1)*dim])
-			if metric == index.Cosine {
-				vec.Normalize(qv)
-			}
-			type cand struct {
-				d  float64
-				id int32
-			}
-			var all []cand
-			for i := range n {
-				if skip[i] {
-					continue
-				}
-				x := slices.Clone(base[i*dim : (i+1)*dim])
-				if metric == index.Cosine {
-					vec.Normalize(x)
-				}
-				var d float64
-				for j := range dim {
-					if metric == index.L2 {
-						d += float64(qv[j]-x[j]) * float64(qv[j]-x[j])
-					} else {
-						d -= float64(qv[j]) * float64(x[j])
-					}
-				}
-				all = append(all, cand{d, int32(i)})
-			}
-			slices.SortFunc(all, func(a, b cand) int {
-				if a.d < b.d {
-					return -1
-				}
-				if a.d > b.d {
-					return 1
-				}
-				return int(a.id - b.id)
-			})
-			want := make([]int32, k)
-			for i := range want {
-				want[i] = all[i].id
-			}
-			if !slices.Equal(got[q], want) {
-				t.Errorf("%v query %d: exactTruth %v, brute force %v", metric, q, got[q], want)
-			}
 		}
 	}
 }

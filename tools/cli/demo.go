@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/shoaldb/shoal/tools/internal/clikit"
+	"github.com/shoaldb/shoal/tools/internal/synth"
 )
 
 func init() {
@@ -53,8 +54,8 @@ func (o *demoOptions) Run(ctx context.Context, env *clikit.Env) error {
 	base := filepath.Join(o.data, "base.fvecs")
 	if _, err := os.Stat(filepath.Join(o.data, "groundtruth.ivecs")); err != nil {
 		fmt.Fprintf(env.Stderr, "== generating %d×%d synthetic vectors and exact ground truth in %s\n", o.n, o.dim, o.data)
-		spec := GenSpec{N: o.n, Queries: o.queries, Dim: o.dim, Seed: 1}
-		if err := Generate(ctx, env, spec, o.data); err != nil {
+		spec := synth.Spec{N: o.n, Queries: o.queries, Dim: o.dim, Seed: 1}
+		if err := synth.Generate(ctx, env.Stderr, spec, o.data); err != nil {
 			return err
 		}
 	} else {

@@ -13,15 +13,14 @@ import (
 
 	"github.com/shoaldb/shoal/index"
 	"github.com/shoaldb/shoal/tools/internal/clikit"
+	"github.com/shoaldb/shoal/tools/internal/synth"
 )
 
 // inspectBuildIndex builds an index of n clustered dim-dimensional vectors
 // (from the gen model) with 5 % heads and returns its directory.
 func inspectBuildIndex(t *testing.T, n, dim int) string {
 	t.Helper()
-	spec := GenSpec{N: n, Queries: 1, Dim: dim, Clusters: 20, Seed: 3}
-	spec.EnsureDefaults()
-	data := newGenModel(spec).sample(genStreamBase, 0, n)
+	data := synth.BaseVectors(synth.Spec{N: n, Queries: 1, Dim: dim, Clusters: 20, Seed: 3})
 	dir := filepath.Join(t.TempDir(), "ix")
 	if _, err := index.Build(dir, index.SliceSource(data, dim), &index.Options{Ratio: 0.05, Workers: 2}); err != nil {
 		t.Fatal(err)

@@ -16,6 +16,7 @@ import (
 	"github.com/shoaldb/shoal/index/filter"
 	"github.com/shoaldb/shoal/internal/vecfile"
 	"github.com/shoaldb/shoal/tools/internal/clikit"
+	"github.com/shoaldb/shoal/tools/internal/synth"
 )
 
 func init() {
@@ -227,7 +228,7 @@ func (o *labelBenchOptions) Run(ctx context.Context, env *clikit.Env) (*labelBen
 		for _, r := range rows {
 			skip[r] = false
 		}
-		truth[j], err = exactTruth(ctx, src, skip, qs, o.k, man.Metric, nil)
+		truth[j], err = synth.ExactTruth(ctx, src, skip, qs, o.k, man.Metric, nil)
 		if err != nil {
 			return nil, err
 		}

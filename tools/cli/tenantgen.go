@@ -16,6 +16,7 @@ import (
 	"github.com/shoaldb/shoal/index"
 	"github.com/shoaldb/shoal/internal/vec"
 	"github.com/shoaldb/shoal/tools/internal/clikit"
+	"github.com/shoaldb/shoal/tools/internal/synth"
 )
 
 func init() {
@@ -277,7 +278,7 @@ func (o *tenantGenOptions) Run(ctx context.Context, env *clikit.Env) (*tenantWor
 		if metric == index.Cosine {
 			vec.Normalize(q)
 		}
-		top := genTopK{k: o.k, h: make([]genNeighbor, 0, o.k)}
+		top := synth.NewTopK(o.k)
 		for _, r := range rowsOf[t] {
 			x := base[int(r)*dim : (int(r)+1)*dim]
 			var d float32
@@ -286,10 +287,10 @@ func (o *tenantGenOptions) Run(ctx context.Context, env *clikit.Env) (*tenantWor
 			} else {
 				d = -vec.DotF32(q, x)
 			}
-			top.push(d, r)
+			top.Push(d, r)
 		}
-		for _, c := range top.sorted() {
-			truth[i] = append(truth[i], c.id)
+		for _, c := range top.Sorted() {
+			truth[i] = append(truth[i], c.ID)
 		}
 		bar.Set(int64(i + 1))
 	}

@@ -1,7 +1,8 @@
-package cli
+package synth
 
 import (
 	"context"
+	"fmt"
 	"runtime"
 	"slices"
 	"sync"
@@ -12,11 +13,14 @@ import (
 	"github.com/shoaldb/shoal/tools/internal/clikit"
 )
 
-// truthChunkBytes is how much of the base set, as float32, exactTruth
-// scores the queries against at a time.
+// truthChunkBytes is how much of the base set, as float32, the exact
+// searches score the queries against at a time.
 const truthChunkBytes = 4 << 20
 
-// exactTruth returns the exact k nearest rows of src among those not
+// truthChunkRows is the rows of dim float32 in truthChunkBytes.
+func truthChunkRows(dim int) int { return max(1, truthChunkBytes/(4*dim)) }
+
+// ExactTruth returns the exact k nearest rows of src among those not
 // marked in skip (nil: all rows) for each of the nq queries (row-major,
 // dim floats each), by metric: squared L2, −dot for InnerProduct, and
 // −dot of normalised vectors for Cosine, as the index ranks. Ids are row
@@ -24,7 +28,51 @@ const truthChunkBytes = 4 << 20
 // a time; each chunk is scored against the queries on GOMAXPROCS
 // goroutines with the batch kernels. progress, if not nil, gets the rows
 // scanned so far.
-func exactTruth(ctx context.Context, src index.Source, skip []bool, queries []float32, k int, metric index.Metric, progress func(done int)) ([][]int32, error) {
+func ExactTruth(ctx context.Context, src index.Source, skip []bool, queries []float32, k int, metric index.Metric, progress func(done int)) ([][]int32, error) {
+	tops, err := exactTopK(ctx, src, skip, queries, k, metric, truthChunkRows(src.Dim()), progress)
+	if err != nil {
+		return nil, err
+	}
+	truth := make([][]int32, len(tops))
+	for i := range tops {
+		for _, c := range tops[i].Sorted() {
+			truth[i] = append(truth[i], c.ID)
+		}
+	}
+	return truth, nil
+}
+
+// groundTruth is the ground truth of Generate: the exact k nearest rows
+// by squared L2 of the float32 vector file at path for every query,
+// chunkRows rows at a time. It returns nq·k ids and distances, row-major.
+func groundTruth(ctx context.Context, path string, queries []float32, dim, k, chunkRows int, progress func(done int)) ([]int32, []float32, error) {
+	src, err := index.OpenFile(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer src.Close()
+	if src.Dim() != dim || src.Elem() != index.Float32 {
+		return nil, nil, fmt.Errorf("gen: %s holds %d-dimensional %v vectors, want %d-dimensional float32", path, src.Dim(), src.Elem(), dim)
+	}
+	k = min(k, src.Len())
+	tops, err := exactTopK(ctx, src, nil, queries, k, index.L2, chunkRows, progress)
+	if err != nil {
+		return nil, nil, err
+	}
+	ids := make([]int32, 0, len(tops)*k)
+	dists := make([]float32, 0, len(tops)*k)
+	for i := range tops {
+		for _, c := range tops[i].Sorted() {
+			ids = append(ids, c.ID)
+			dists = append(dists, c.Dist)
+		}
+	}
+	return ids, dists, nil
+}
+
+// exactTopK is ExactTruth's search, chunkRows rows of src at a time; it
+// returns each query's top k.
+func exactTopK(ctx context.Context, src index.Source, skip []bool, queries []float32, k int, metric index.Metric, chunkRows int, progress func(done int)) ([]TopK, error) {
 	dim := src.Dim()
 	nq := len(queries) / dim
 	qs := slices.Clone(queries)
@@ -33,11 +81,10 @@ func exactTruth(ctx context.Context, src index.Source, skip []bool, queries []fl
 			vec.Normalize(qs[i*dim : (i+1)*dim]) // a zero query stays zero: all ties
 		}
 	}
-	tops := make([]genTopK, nq)
+	tops := make([]TopK, nq)
 	for i := range tops {
-		tops[i] = genTopK{k: k, h: make([]genNeighbor, 0, k)}
+		tops[i] = NewTopK(k)
 	}
-	chunkRows := max(1, truthChunkBytes/(4*dim))
 	rb := dim * src.Elem().Size()
 	raw := make([]byte, chunkRows*rb)
 	data := make([]float32, chunkRows*dim)
@@ -90,10 +137,12 @@ func exactTruth(ctx context.Context, src index.Source, skip []bool, queries []fl
 							}
 						}
 						for i, d := range out {
-							if len(t.h) == t.k && d > t.h[0].dist {
+							// Skip the call for the candidates that cannot
+							// enter (almost all, once the top k has filled).
+							if len(t.h) == t.k && d > t.h[0].Dist {
 								continue
 							}
-							t.push(d, ids[i])
+							t.Push(d, ids[i])
 						}
 					}
 				})
@@ -104,11 +153,5 @@ func exactTruth(ctx context.Context, src index.Source, skip []bool, queries []fl
 			progress(lo + n)
 		}
 	}
-	truth := make([][]int32, nq)
-	for i := range tops {
-		for _, c := range tops[i].sorted() {
-			truth[i] = append(truth[i], c.id)
-		}
-	}
-	return truth, nil
+	return tops, nil
 }
