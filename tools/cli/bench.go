@@ -3,88 +3,50 @@ package cli
 import (
 	"context"
 	"encoding/json"
-	"errors"
-	"fmt"
-	"io"
 	"os"
 	"runtime"
-	"slices"
-	"sync"
-	"sync/atomic"
-	"text/tabwriter"
-	"time"
 
-	"github.com/shoaldb/shoal/index"
-	"github.com/shoaldb/shoal/internal/directio"
-	"github.com/shoaldb/shoal/internal/vec"
-	"github.com/shoaldb/shoal/internal/vecfile"
 	"github.com/shoaldb/shoal/tools/internal/clikit"
+	"github.com/shoaldb/shoal/tools/internal/sweep"
 )
 
 func init() {
 	register(&clikit.Command{Name: "bench", Short: "sweep search parameters: recall, QPS, latency, I/O, memory; -churn: updates", Run: runBench})
 }
 
-// benchOptions are the flags of `shoal bench`.
+// benchOptions are the flags of `shoal bench`: the sweep's, and where its
+// report goes.
 type benchOptions struct {
-	index    string
-	queries  string
-	gt       string
-	warmup   string
-	k        int
-	nprobe   clikit.IntList
-	eps      clikit.FloatList
-	threads  clikit.IntList
-	cache    clikit.SizeFlag
-	buffered bool
-	jsonOut  string
-	plot     string
-	label    string
-	maxQ     int
-	beam     int
-	warmAll  bool
-	batch    bool
-	gpu      string
-}
-
-func (o *benchOptions) Validate() error {
-	switch {
-	case o.index == "" || o.queries == "":
-		return errors.New("-index and -queries are required")
-	case o.k < 1:
-		return fmt.Errorf("-k %d, want >= 1", o.k)
-	}
-	if _, err := index.ParseGPUMode(o.gpu); err != nil {
-		return fmt.Errorf("-gpu: %w", err)
-	}
-	return nil
+	sweep.Options
+	jsonOut string
+	plot    string
 }
 
 func runBench(ctx context.Context, env *clikit.Env, args []string) error {
 	if rest, ok := churnFlag(args); ok {
 		return runChurn(ctx, env, rest)
 	}
-	o := benchOptions{gpu: "off", k: 10, nprobe: clikit.IntList{8, 16, 32, 64}, eps: clikit.FloatList{7}, threads: clikit.IntList{1, runtime.GOMAXPROCS(0)}, cache: 64 << 20}
+	o := benchOptions{Options: sweep.Options{GPU: "off", K: 10, NProbe: clikit.IntList{8, 16, 32, 64}, Eps: clikit.FloatList{7}, Threads: clikit.IntList{1, runtime.GOMAXPROCS(0)}, Cache: 64 << 20}}
 	fs := clikit.NewFlags(env, "bench", "-index DIR -queries FILE [-gt FILE] [flags]\n   or: shoal bench -churn -data FILE -queries FILE [flags]  (the update benchmark; shoal bench -churn -h)")
 	fs.Bool("churn", false, "run the SPFresh churn benchmark instead: build, upsert, delete, search, compare with a static build")
-	fs.StringVar(&o.index, "index", "", "index directory")
-	fs.StringVar(&o.queries, "queries", "", "query vector file")
-	fs.StringVar(&o.gt, "gt", "", "ground truth (.ivecs/.ibin: nearest ids per query) for recall")
-	fs.StringVar(&o.warmup, "warmup", "", "queries run once before each point, not measured")
-	fs.IntVar(&o.k, "k", 10, "neighbours per query")
-	fs.Var(&o.nprobe, "nprobe", "postings read per query, a list (default 8,16,32,64)")
-	fs.Var(&o.eps, "eps", "query-aware pruning ε, a list (negative: off) (default 7)")
-	fs.Var(&o.threads, "threads", "concurrent query loops, a list; 1 also gives latency (default 1,GOMAXPROCS)")
-	fs.Var(&o.cache, "cache", "posting cache budget, 0 for none (default 64MiB)")
-	fs.BoolVar(&o.buffered, "buffered", false, "read through the OS page cache instead of direct I/O")
+	fs.StringVar(&o.Index, "index", "", "index directory")
+	fs.StringVar(&o.Queries, "queries", "", "query vector file")
+	fs.StringVar(&o.GT, "gt", "", "ground truth (.ivecs/.ibin: nearest ids per query) for recall")
+	fs.StringVar(&o.Warmup, "warmup", "", "queries run once before each point, not measured")
+	fs.IntVar(&o.K, "k", 10, "neighbours per query")
+	fs.Var(&o.NProbe, "nprobe", "postings read per query, a list (default 8,16,32,64)")
+	fs.Var(&o.Eps, "eps", "query-aware pruning ε, a list (negative: off) (default 7)")
+	fs.Var(&o.Threads, "threads", "concurrent query loops, a list; 1 also gives latency (default 1,GOMAXPROCS)")
+	fs.Var(&o.Cache, "cache", "posting cache budget, 0 for none (default 64MiB)")
+	fs.BoolVar(&o.Buffered, "buffered", false, "read through the OS page cache instead of direct I/O")
 	fs.StringVar(&o.jsonOut, "json", "", "write results as JSON to this file")
 	fs.StringVar(&o.plot, "plot", "", "write a recall–QPS plot (SVG) to this file")
-	fs.StringVar(&o.label, "label", "shoal", "name of this run in JSON and plots")
-	fs.IntVar(&o.maxQ, "nq", 0, "use only the first nq queries")
-	fs.BoolVar(&o.warmAll, "warmcache", false, "fill the posting cache before measuring (in-memory end)")
-	fs.IntVar(&o.beam, "beam", 0, "routing beam width (default max(4·nprobe, 128))")
-	fs.BoolVar(&o.batch, "batch", false, "also measure SearchBatch of all queries at once: batch QPS and recall")
-	fs.StringVar(&o.gpu, "gpu", "off", "where SearchBatch routes its queries: auto, on (a CUDA device) or off")
+	fs.StringVar(&o.Label, "label", "shoal", "name of this run in JSON and plots")
+	fs.IntVar(&o.MaxQ, "nq", 0, "use only the first nq queries")
+	fs.BoolVar(&o.WarmCache, "warmcache", false, "fill the posting cache before measuring (in-memory end)")
+	fs.IntVar(&o.Beam, "beam", 0, "routing beam width (default max(4·nprobe, 128))")
+	fs.BoolVar(&o.Batch, "batch", false, "also measure SearchBatch of all queries at once: batch QPS and recall")
+	fs.StringVar(&o.GPU, "gpu", "off", "where SearchBatch routes its queries: auto, on (a CUDA device) or off")
 	if err := clikit.ParseValid(fs, args, &o); err != nil {
 		return err
 	}
@@ -93,7 +55,7 @@ func runBench(ctx context.Context, env *clikit.Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	rep.print(env.Stdout)
+	rep.Print(env.Stdout)
 	if o.jsonOut != "" {
 		b, _ := json.MarshalIndent(rep, "", "  ")
 		if err := os.WriteFile(o.jsonOut, append(b, '\n'), 0o644); err != nil {
@@ -106,317 +68,4 @@ func runBench(ctx context.Context, env *clikit.Env, args []string) error {
 		}
 	}
 	return nil
-}
-
-// benchPoint is one measured parameter setting.
-type benchPoint struct {
-	NProbe    int             `json:"nprobe"`
-	Epsilon   float64         `json:"epsilon"`
-	Recall    float64         `json:"recall"`
-	MeanMs    float64         `json:"mean_ms"`
-	P50Ms     float64         `json:"p50_ms"`
-	P99Ms     float64         `json:"p99_ms"`
-	QPS       map[int]float64 `json:"qps"` // by threads
-	Postings  float64         `json:"postings_per_query"`
-	Vectors   float64         `json:"vectors_per_query"`
-	KiBRead   float64         `json:"kib_read_per_query"`
-	IOs       float64         `json:"ios_per_query"`
-	CacheHit  float64         `json:"cache_hit_rate"`
-	RSSBytes  int64           `json:"rss_bytes"`
-	PeakBytes int64           `json:"peak_rss_bytes"`
-	// BatchQPS and BatchRecall measure one SearchBatch of all queries
-	// (-batch).
-	BatchQPS    float64 `json:"batch_qps,omitempty"`
-	BatchRecall float64 `json:"batch_recall,omitempty"`
-}
-
-// benchReport is the whole run.
-type benchReport struct {
-	Label      string         `json:"label"`
-	Index      string         `json:"index"`
-	Manifest   index.Manifest `json:"manifest"`
-	Queries    int            `json:"queries"`
-	K          int            `json:"k"`
-	CacheBytes int64          `json:"cache_bytes"`
-	DirectIO   bool           `json:"direct_io"`
-	Kernels    string         `json:"kernels"`
-	GPU        string         `json:"gpu"` // -gpu: where SearchBatch routes
-	GoMaxProcs int            `json:"gomaxprocs"`
-	Points     []benchPoint   `json:"points"`
-	// Page-cache evidence: the machine's Cached: before and after all
-	// measured queries, and how much of the index files is resident.
-	PageCacheBefore  int64 `json:"page_cache_before"`
-	PageCacheAfter   int64 `json:"page_cache_after"`
-	IndexBytes       int64 `json:"index_bytes"`
-	ResidentPages    int64 `json:"index_resident_pages"`
-	IndexPages       int64 `json:"index_pages"`
-	TotalQueriesRun  int64 `json:"total_queries_run"`
-	TotalBytesRead   int64 `json:"total_bytes_read"`
-	OpenRSSBytes     int64 `json:"open_rss_bytes"`
-	HeadsMemoryBytes int64 `json:"heads_memory_bytes"`
-}
-
-func (o *benchOptions) Run(ctx context.Context, env *clikit.Env) (*benchReport, error) {
-	qs, dim, err := vecfile.ReadFloat32(o.queries)
-	if err != nil {
-		return nil, err
-	}
-	nq := len(qs) / dim
-	if o.maxQ > 0 && o.maxQ < nq {
-		nq = o.maxQ
-	}
-	queries := make([][]float32, nq)
-	for i := range queries {
-		queries[i] = qs[i*dim : (i+1)*dim]
-	}
-	var truth [][]int32
-	if o.gt != "" {
-		if truth, err = clikit.ReadTruth(o.gt, nq, o.k); err != nil {
-			return nil, err
-		}
-	}
-	var warm [][]float32
-	if o.warmup == o.queries {
-		warm = queries // the same file: do not hold it twice
-	} else if o.warmup != "" {
-		w, wdim, err := vecfile.ReadFloat32(o.warmup)
-		if err != nil {
-			return nil, err
-		}
-		if wdim != dim {
-			return nil, fmt.Errorf("warm-up queries have dim %d, queries %d", wdim, dim)
-		}
-		for i := 0; i < len(w)/wdim; i++ {
-			warm = append(warm, w[i*wdim:(i+1)*wdim])
-		}
-	}
-
-	mode, _ := index.ParseGPUMode(o.gpu)
-	ix, err := index.Open(o.index, &index.Options{CacheBytes: clikit.CacheOption(o.cache), BufferedIO: o.buffered, GPU: mode,
-		Logf: func(f string, a ...any) { fmt.Fprintf(env.Stderr, f+"\n", a...) }})
-	if err != nil {
-		return nil, err
-	}
-	defer ix.Close()
-	if ix.Dim() != dim {
-		return nil, fmt.Errorf("%w: queries have dim %d, index %d", index.ErrDimensionMismatch, dim, ix.Dim())
-	}
-	if o.batch && len(queries) > 0 {
-		// Open the device and load the tree before measuring.
-		if _, err := ix.SearchBatch(queries[:1], o.k, nil); err != nil {
-			return nil, err
-		}
-	}
-	if o.warmAll {
-		t := time.Now()
-		if err := ix.WarmCache(); err != nil {
-			return nil, err
-		}
-		st := ix.Stats()
-		fmt.Fprintf(env.Stderr, "cache warmed in %.1fs: %s of %s\n", time.Since(t).Seconds(), clikit.FormatBytes(st.CacheBytes), clikit.FormatBytes(st.CacheCapacity))
-	}
-	runtime.GC()
-	tree := ix.Tree()
-	rep := &benchReport{
-		Label: o.label, Index: o.index, GPU: o.gpu, Manifest: ix.Manifest(), Queries: nq, K: o.k,
-		CacheBytes: int64(o.cache), Kernels: vec.Impl(), GoMaxProcs: runtime.GOMAXPROCS(0),
-		OpenRSSBytes:     clikit.ProcStatus("VmRSS"),
-		HeadsMemoryBytes: int64(len(tree.Centroids))*4 + int64(tree.NumNodes())*12 + int64(tree.NumLeaves())*8,
-		IndexBytes:       clikit.DirSize(o.index),
-	}
-	rep.PageCacheBefore, _ = directio.PageCacheBytes()
-	start := ix.Stats()
-	for _, eps := range o.eps {
-		for _, np := range o.nprobe {
-			if err := ctx.Err(); err != nil {
-				return nil, err
-			}
-			sp := &index.SearchParams{NProbe: np, Epsilon: eps, Beam: o.beam}
-			if eps == 0 {
-				sp.Epsilon = -1 // flag value 0 means "no pruning"
-			}
-			pt, err := o.measure(ix, sp, queries, truth, warm)
-			if err != nil {
-				return nil, err
-			}
-			pt.Epsilon = eps
-			rep.Points = append(rep.Points, *pt)
-			fmt.Fprintf(env.Stderr, "nprobe %d eps %g: recall@%d %.4f, %.3f ms mean, %s\n", np, eps, o.k, pt.Recall, pt.MeanMs, fmtQPS(pt.QPS))
-			if o.batch {
-				fmt.Fprintf(env.Stderr, "nprobe %d eps %g: batch (gpu %s) recall@%d %.4f, %.0f QPS\n", np, eps, o.gpu, o.k, pt.BatchRecall, pt.BatchQPS)
-			}
-		}
-	}
-	end := ix.Stats()
-	rep.DirectIO = end.DirectIO
-	rep.TotalQueriesRun = end.Queries - start.Queries
-	rep.TotalBytesRead = end.ReadBytes - start.ReadBytes
-	rep.PageCacheAfter, _ = directio.PageCacheBytes()
-	if files, err := ix.IndexFiles(); err == nil {
-		for _, f := range files {
-			if r, t, err := directio.Mincore(f); err == nil {
-				rep.ResidentPages += r
-				rep.IndexPages += t
-			}
-		}
-	}
-	return rep, nil
-}
-
-// measure runs one parameter setting: a warm-up pass, a one-query-at-a-time
-// pass for latency and recall, then a pass per thread count for QPS.
-func (o *benchOptions) measure(ix *index.Index, sp *index.SearchParams, queries [][]float32, truth [][]int32, warm [][]float32) (*benchPoint, error) {
-	for _, q := range warm {
-		if _, err := ix.Search(q, o.k, sp); err != nil {
-			return nil, err
-		}
-	}
-	pt := &benchPoint{NProbe: sp.NProbe, QPS: map[int]float64{}}
-	lat := make([]float64, len(queries))
-	s0 := ix.Stats()
-	var hits int
-	t0 := time.Now()
-	for i, q := range queries {
-		t := time.Now()
-		res, err := ix.Search(q, o.k, sp)
-		lat[i] = float64(time.Since(t).Nanoseconds()) / 1e6
-		if err != nil {
-			return nil, err
-		}
-		if truth != nil {
-			hits += clikit.CountHits(res, truth[i])
-		}
-	}
-	wall := time.Since(t0).Seconds()
-	s1 := ix.Stats()
-	n := float64(len(queries))
-	pt.QPS[1] = n / wall
-	if truth != nil {
-		pt.Recall = float64(hits) / (n * float64(o.k))
-	}
-	slices.Sort(lat)
-	var sum float64
-	for _, l := range lat {
-		sum += l
-	}
-	pt.MeanMs = sum / n
-	pt.P50Ms = clikit.Percentile(lat, 0.50)
-	pt.P99Ms = clikit.Percentile(lat, 0.99)
-	pt.Postings = float64(s1.PostingsRead-s0.PostingsRead) / n
-	pt.Vectors = float64(s1.VectorsRead-s0.VectorsRead) / n
-	pt.KiBRead = float64(s1.ReadBytes-s0.ReadBytes) / 1024 / n
-	pt.IOs = float64(s1.ReadOps-s0.ReadOps) / n
-	if lookups := (s1.CacheHits - s0.CacheHits) + (s1.CacheMisses - s0.CacheMisses); lookups > 0 {
-		pt.CacheHit = float64(s1.CacheHits-s0.CacheHits) / float64(lookups)
-	}
-	for _, th := range o.threads {
-		if th <= 1 {
-			continue
-		}
-		qps, err := concurrentQPS(ix, queries, o.k, sp, th)
-		if err != nil {
-			return nil, err
-		}
-		pt.QPS[th] = qps
-	}
-	if o.batch {
-		t := time.Now()
-		res, err := ix.SearchBatch(queries, o.k, sp)
-		if err != nil {
-			return nil, err
-		}
-		pt.BatchQPS = n / time.Since(t).Seconds()
-		if truth != nil {
-			hits := 0
-			for i, r := range res {
-				hits += clikit.CountHits(r, truth[i])
-			}
-			pt.BatchRecall = float64(hits) / (n * float64(o.k))
-		}
-	}
-	pt.RSSBytes = clikit.ProcStatus("VmRSS")
-	pt.PeakBytes = clikit.ProcStatus("VmHWM")
-	return pt, nil
-}
-
-// concurrentQPS runs all queries from th goroutines and returns queries per
-// second of wall time.
-func concurrentQPS(ix *index.Index, queries [][]float32, k int, sp *index.SearchParams, th int) (float64, error) {
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	errs := make([]error, th)
-	t0 := time.Now()
-	for w := 0; w < th; w++ {
-		wg.Add(1)
-		go func(w int) {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= len(queries) {
-					return
-				}
-				if _, err := ix.Search(queries[i], k, sp); err != nil {
-					errs[w] = err
-					return
-				}
-			}
-		}(w)
-	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		return 0, err
-	}
-	return float64(len(queries)) / time.Since(t0).Seconds(), nil
-}
-
-func fmtQPS(m map[int]float64) string {
-	var ks []int
-	for k := range m {
-		ks = append(ks, k)
-	}
-	slices.Sort(ks)
-	s := ""
-	for _, k := range ks {
-		s += fmt.Sprintf("%.0f QPS@%dt ", m[k], k)
-	}
-	return s
-}
-
-func (r *benchReport) print(w io.Writer) {
-	fmt.Fprintf(w, "index %s: %d vectors × %d %v %v, %d heads, cache %s, direct I/O %v, kernels %s, batch routing gpu %s\n",
-		r.Index, r.Manifest.Count, r.Manifest.Dim, r.Manifest.Elem, r.Manifest.Metric, r.Manifest.Heads,
-		clikit.FormatBytes(r.CacheBytes), r.DirectIO, r.Kernels, r.GPU)
-	var ths []int
-	if len(r.Points) > 0 {
-		for t := range r.Points[0].QPS {
-			ths = append(ths, t)
-		}
-		slices.Sort(ths)
-	}
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	hdr := "nprobe\teps\trecall@k\tmean ms\tp50 ms\tp99 ms\t"
-	for _, t := range ths {
-		hdr += fmt.Sprintf("QPS %dt\t", t)
-	}
-	batch := len(r.Points) > 0 && r.Points[0].BatchQPS > 0
-	if batch {
-		hdr += "batch QPS\tbatch recall\t"
-	}
-	hdr += "postings/q\tvectors/q\tKiB read/q\tIOs/q\tcache hit\tRSS MiB\t"
-	fmt.Fprintln(tw, hdr)
-	for _, p := range r.Points {
-		line := fmt.Sprintf("%d\t%g\t%.4f\t%.3f\t%.3f\t%.3f\t", p.NProbe, p.Epsilon, p.Recall, p.MeanMs, p.P50Ms, p.P99Ms)
-		for _, t := range ths {
-			line += fmt.Sprintf("%.0f\t", p.QPS[t])
-		}
-		if batch {
-			line += fmt.Sprintf("%.0f\t%.4f\t", p.BatchQPS, p.BatchRecall)
-		}
-		line += fmt.Sprintf("%.1f\t%.0f\t%.1f\t%.1f\t%.2f\t%.1f\t", p.Postings, p.Vectors, p.KiBRead, p.IOs, p.CacheHit, float64(p.RSSBytes)/(1<<20))
-		fmt.Fprintln(tw, line)
-	}
-	tw.Flush()
-	fmt.Fprintf(w, "page cache (Cached:) %s before, %s after %d queries that read %s from disk; index %s on disk, %d of %d pages resident\n",
-		clikit.FormatBytes(r.PageCacheBefore), clikit.FormatBytes(r.PageCacheAfter), r.TotalQueriesRun, clikit.FormatBytes(r.TotalBytesRead),
-		clikit.FormatBytes(r.IndexBytes), r.ResidentPages, r.IndexPages)
 }

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/shoaldb/shoal/tools/internal/clikit"
+	"github.com/shoaldb/shoal/tools/internal/sweep"
 )
 
 // shoal runs the CLI in-process and returns its exit status and output.
@@ -59,7 +60,7 @@ func TestEndToEnd(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("bench exited %d: %s", code, e)
 	}
-	var rep benchReport
+	var rep sweep.Report
 	b, err := os.ReadFile(js)
 	if err != nil {
 		t.Fatal(err)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/shoaldb/shoal/tools/internal/clikit"
+	"github.com/shoaldb/shoal/tools/internal/sweep"
 	"github.com/shoaldb/shoal/tools/internal/synth"
 )
 
@@ -76,15 +77,15 @@ func (o *demoOptions) Run(ctx context.Context, env *clikit.Env) error {
 		return err
 	}
 	fmt.Fprintf(env.Stderr, "== searching %d queries (one at a time, then from all cores)\n", o.queries)
-	bo := benchOptions{
-		index: dir, queries: filepath.Join(o.data, "query.fvecs"), gt: filepath.Join(o.data, "groundtruth.ivecs"),
-		k: 10, nprobe: clikit.IntList{4, 8, 16, 32}, eps: clikit.FloatList{7}, threads: clikit.IntList{1, 2}, cache: 16 << 20, label: "demo",
+	bo := sweep.Options{
+		Index: dir, Queries: filepath.Join(o.data, "query.fvecs"), GT: filepath.Join(o.data, "groundtruth.ivecs"),
+		K: 10, NProbe: clikit.IntList{4, 8, 16, 32}, Eps: clikit.FloatList{7}, Threads: clikit.IntList{1, 2}, Cache: 16 << 20, Label: "demo",
 	}
 	rep, err := bo.Run(ctx, env)
 	if err != nil {
 		return err
 	}
-	rep.print(env.Stdout)
+	rep.Print(env.Stdout)
 	fmt.Fprintf(env.Stdout, "memory: %s resident after opening the index (heads %s), posting cache budget %s\n",
 		clikit.FormatBytes(rep.OpenRSSBytes), clikit.FormatBytes(rep.HeadsMemoryBytes), clikit.FormatBytes(rep.CacheBytes))
 	fmt.Fprintf(env.Stdout, "demo done in %.0fs", time.Since(t0).Seconds())

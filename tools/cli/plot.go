@@ -7,11 +7,12 @@ import (
 	"slices"
 
 	"github.com/shoaldb/shoal/tools/internal/clikit"
+	"github.com/shoaldb/shoal/tools/internal/sweep"
 )
 
 // plotSVG draws recall@k (x) against single-thread QPS (y, log scale), one
 // line per ε, as a self-contained SVG.
-func plotSVG(r *benchReport) []byte {
+func plotSVG(r *sweep.Report) []byte {
 	const w, h, ml, mr, mt, mb = 640.0, 420.0, 70.0, 20.0, 40.0, 50.0
 	minR, maxR := 1.0, 0.0
 	minQ, maxQ := math.Inf(1), 0.0
@@ -58,7 +59,7 @@ func plotSVG(r *benchReport) []byte {
 	}
 	for i, eps := range epss {
 		c := colors[i%len(colors)]
-		var pts []benchPoint
+		var pts []sweep.Point
 		for _, p := range r.Points {
 			if p.Epsilon == eps {
 				pts = append(pts, p)
