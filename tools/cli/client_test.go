@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/shoaldb/shoal/server"
+	"github.com/shoaldb/shoal/tools/internal/synth"
 )
 
 // TestClient drives `shoal client` against a server on a loopback port:
@@ -28,8 +29,8 @@ func TestClient(t *testing.T) {
 	go s.Serve(lis)
 	defer s.Shutdown(context.Background())
 	data := filepath.Join(t.TempDir(), "data")
-	if code, _, e := shoal(t, "gen", "-n", "600", "-q", "5", "-dim", "8", "-out", data); code != 0 {
-		t.Fatalf("gen exited %d: %s", code, e)
+	if err := synth.Generate(context.Background(), nil, synth.Spec{N: 600, Queries: 5, Dim: 8, Seed: 1}, data); err != nil {
+		t.Fatal(err)
 	}
 	run := func(args ...string) string {
 		t.Helper()

@@ -1,6 +1,9 @@
-// Package cli implements the shoal command line: one file per subcommand,
-// each with an options struct, its flags, Validate and Run. The main
-// package in tools/shoal hands Commands to clikit.Main.
+// Package cli implements the commands a user of shoal runs to build,
+// query, update, check and serve indexes: build, create, search, upsert,
+// delete, check, inspect, tenant, serve, client and demo, one file per
+// command, each with an options struct, its flags, Validate and Run. The
+// benchmark and workload commands are in package benchcli; tools/shoal
+// hands both lists to clikit.Main.
 package cli
 
 import (
