@@ -1,16 +1,13 @@
 package cli
 
 import (
-	"bytes"
 	"testing"
 
-	"github.com/shoaldb/shoal/tools/internal/clikit"
+	"github.com/shoaldb/shoal/tools/internal/clitest"
 )
 
 // shoal runs the CLI in-process and returns its exit status and output.
 func shoal(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
-	var out, errb bytes.Buffer
-	code := clikit.Main(Commands(), args, &out, &errb)
-	return code, out.String(), errb.String()
+	return clitest.Run(Commands(), args...)
 }

@@ -3,7 +3,6 @@
 package main
 
 import (
-	"io"
 	"os"
 
 	"github.com/shoaldb/shoal/tools/benchcli"
@@ -12,10 +11,10 @@ import (
 )
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+	os.Exit(clikit.Main(commands(), os.Args[1:], os.Stdout, os.Stderr))
 }
 
-// run is the whole command line: the user's commands and the benchmarks.
-func run(args []string, stdout, stderr io.Writer) int {
-	return clikit.Main(append(cli.Commands(), benchcli.Commands()...), args, stdout, stderr)
+// commands are all of shoal's: the user's and the benchmarks.
+func commands() []*clikit.Command {
+	return append(cli.Commands(), benchcli.Commands()...)
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/shoaldb/shoal/tools/internal/clitest"
 	"github.com/shoaldb/shoal/tools/internal/sweep"
 )
 
@@ -17,9 +18,7 @@ import (
 // output.
 func shoal(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
-	var out, errb bytes.Buffer
-	code := run(args, &out, &errb)
-	return code, out.String(), errb.String()
+	return clitest.Run(commands(), args...)
 }
 
 // TestHelpListsEveryCommand checks that both packages' commands are wired
