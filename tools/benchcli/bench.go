@@ -2,7 +2,6 @@ package benchcli
 
 import (
 	"context"
-	"encoding/json"
 	"os"
 	"runtime"
 
@@ -18,8 +17,8 @@ func init() {
 // report goes.
 type benchOptions struct {
 	sweep.Options
-	jsonOut string
-	plot    string
+	report reportOptions // -json only: bench has no -cpuprofile
+	plot   string
 }
 
 func runBench(ctx context.Context, env *clikit.Env, args []string) error {
@@ -39,7 +38,7 @@ func runBench(ctx context.Context, env *clikit.Env, args []string) error {
 	fs.Var(&o.Threads, "threads", "concurrent query loops, a list; 1 also gives latency (default 1,GOMAXPROCS)")
 	fs.Var(&o.Cache, "cache", "posting cache budget, 0 for none (default 64MiB)")
 	fs.BoolVar(&o.Buffered, "buffered", false, "read through the OS page cache instead of direct I/O")
-	fs.StringVar(&o.jsonOut, "json", "", "write results as JSON to this file")
+	fs.StringVar(&o.report.jsonOut, "json", "", "write results as JSON to this file")
 	fs.StringVar(&o.plot, "plot", "", "write a recall–QPS plot (SVG) to this file")
 	fs.StringVar(&o.Label, "label", "shoal", "name of this run in JSON and plots")
 	fs.IntVar(&o.MaxQ, "nq", 0, "use only the first nq queries")
@@ -50,17 +49,9 @@ func runBench(ctx context.Context, env *clikit.Env, args []string) error {
 	if err := clikit.ParseValid(fs, args, &o); err != nil {
 		return err
 	}
-	defer clikit.LowerGC()()
-	rep, err := o.Run(ctx, env)
+	rep, err := runReport(env, o.report, func() (*sweep.Report, error) { return o.Run(ctx, env) })
 	if err != nil {
 		return err
-	}
-	rep.Print(env.Stdout)
-	if o.jsonOut != "" {
-		b, _ := json.MarshalIndent(rep, "", "  ")
-		if err := os.WriteFile(o.jsonOut, append(b, '\n'), 0o644); err != nil {
-			return err
-		}
 	}
 	if o.plot != "" {
 		if err := os.WriteFile(o.plot, plotSVG(rep), 0o644); err != nil {

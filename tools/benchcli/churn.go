@@ -3,7 +3,6 @@ package benchcli
 import (
 	"cmp"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -11,7 +10,6 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"runtime/pprof"
 	"slices"
 	"text/tabwriter"
 	"time"
@@ -57,14 +55,13 @@ type churnOptions struct {
 	batch, perBatch int
 	work            string
 	keep            bool
-	jsonOut         string
 	tolerance       float64
 	cache, buffer   clikit.SizeFlag
 	nosync, quiet   bool
 	reassign        int
-	cpuprofile      string
 	shuffle         bool
 	curve           clikit.IntList
+	report          reportOptions
 
 	// Build options, as `shoal build`'s flags.
 	metric, elem string
@@ -119,11 +116,7 @@ func runChurn(ctx context.Context, env *clikit.Env, args []string) error {
 		nq: 1000, nprobe: 64, k: 10, eps: 7, initial: 0.5, delete: 0.25, batch: 1000, perBatch: 20,
 		tolerance: 0.02, cache: 64 << 20, metric: "l2", seed: 1,
 	}
-	fs := clikit.NewFlags(env, "bench -churn", "-data FILE -queries FILE [flags]")
-	fs.Usage = func() {
-		fmt.Fprintf(env.Stderr, "usage: shoal bench -churn -data FILE -queries FILE [flags]\n\n%s\n\nflags:\n", churnAbout)
-		fs.PrintDefaults()
-	}
+	fs := clikit.NewFlagsAbout(env, "bench -churn", "-data FILE -queries FILE [flags]", churnAbout)
 	fs.StringVar(&o.data, "data", "", "base vector file (.fvecs .bvecs .fbin .u8bin .i8bin .npy); row i has id i")
 	fs.StringVar(&o.queries, "queries", "", "query vector file")
 	fs.IntVar(&o.nq, "nq", 1000, "queries for recall (the first nq of -queries)")
@@ -136,7 +129,7 @@ func runChurn(ctx context.Context, env *clikit.Env, args []string) error {
 	fs.IntVar(&o.perBatch, "queries-per-batch", 20, "searches after each batch (cycling through the queries)")
 	fs.StringVar(&o.work, "work", "", "scratch directory for the two indexes (default: a temporary directory)")
 	fs.BoolVar(&o.keep, "keep", false, "keep the indexes (in -work/churned and -work/static)")
-	fs.StringVar(&o.jsonOut, "json", "", "write the report as JSON to this file")
+	o.report.define(fs, "write the report as JSON to this file")
 	fs.Float64Var(&o.tolerance, "tolerance", 0.02, "acceptable recall loss of the churned index against the static one")
 	fs.Var(&o.cache, "cache", "posting cache budget, 0 for none (default 64MiB)")
 	fs.Var(&o.buffer, "buffer", "memory for unfolded posting tails (default 32MiB)")
@@ -144,7 +137,6 @@ func runChurn(ctx context.Context, env *clikit.Env, args []string) error {
 	fs.BoolVar(&o.quiet, "q", false, "no progress bars")
 	fs.IntVar(&o.reassign, "reassign", 0, "postings near a split checked for vectors to reassign (default: the index's; negative: no reassignment)")
 	fs.BoolVar(&o.shuffle, "shuffle", false, "permute the rows (seeded) first: the offline and inserted halves then come from the same distribution")
-	fs.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile of the whole run to this file")
 	fs.Var(&o.curve, "curve", "more nprobes to measure both indexes at (e.g. 32,48): the churned index's recall at the static index's bytes read per query is interpolated from them")
 	fs.StringVar(&o.metric, "metric", "l2", "build: distance: l2, ip or cosine")
 	fs.StringVar(&o.elem, "elem", "", "build: store vectors as float32, float16, uint8 or int8 (default: as the file)")
@@ -159,24 +151,8 @@ func runChurn(ctx context.Context, env *clikit.Env, args []string) error {
 	if err := clikit.ParseValid(fs, args, &o); err != nil {
 		return err
 	}
-	defer clikit.LowerGC()()
-	stop, err := startCPUProfile(o.cpuprofile)
-	if err != nil {
-		return err
-	}
-	defer stop()
-	rep, err := o.Run(ctx, env)
-	if err != nil {
-		return err
-	}
-	rep.print(env.Stdout)
-	if o.jsonOut != "" {
-		b, _ := json.MarshalIndent(rep, "", "  ")
-		if err := os.WriteFile(o.jsonOut, append(b, '\n'), 0o644); err != nil {
-			return err
-		}
-	}
-	return nil
+	_, err := runReport(env, o.report, func() (*churnReport, error) { return o.Run(ctx, env) })
+	return err
 }
 
 // churnSearch is the measurement of one index at the fixed nprobe.
@@ -686,8 +662,8 @@ func resetPeakRSS() bool {
 	return os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) == nil
 }
 
-// print writes the report as a summary and a table.
-func (r *churnReport) print(w io.Writer) {
+// Print writes the report as a summary and a table.
+func (r *churnReport) Print(w io.Writer) {
 	fmt.Fprintf(w, "churn %s: %d rows × %d %s, %s, kernels %s\n", r.Data, r.Rows, r.Dim, r.Elem, r.Metric, r.Kernels)
 	fmt.Fprintf(w, "built %d rows offline in %.2fs (%d heads); upserted %d in %d batches of %d, deleted %d; %d live\n",
 		r.Initial, r.BuildSecs, r.BuildHeads, r.Upserted, r.Batches, r.BatchSize, r.Deleted, r.Live)
@@ -742,24 +718,4 @@ func (r *churnReport) print(w io.Writer) {
 		fmt.Fprintf(w, "at the static index's %.1f KiB read per query the churned index's recall@%d is %.4f (%+.4f)\n",
 			r.Static.KiBPerQ, r.K, r.RecallEqualKiB, r.RecallEqualKiB-r.Static.Recall)
 	}
-}
-
-// startCPUProfile starts a CPU profile written to path (none for "") and
-// returns the function that ends it.
-func startCPUProfile(path string) (stop func(), err error) {
-	if path == "" {
-		return func() {}, nil
-	}
-	f, err := os.Create(path)
-	if err != nil {
-		return nil, err
-	}
-	if err := pprof.StartCPUProfile(f); err != nil {
-		f.Close()
-		return nil, err
-	}
-	return func() {
-		pprof.StopCPUProfile()
-		f.Close()
-	}, nil
 }

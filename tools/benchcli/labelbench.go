@@ -51,7 +51,7 @@ type labelBenchOptions struct {
 	bruteMax, maxProbe   int
 	cache                clikit.SizeFlag
 	modes                string
-	jsonOut, cpuprofile  string
+	report               reportOptions
 }
 
 func (o *labelBenchOptions) Validate() error {
@@ -89,11 +89,7 @@ var labelBenchModes = map[string]index.SearchParams{
 
 func runLabelBench(ctx context.Context, env *clikit.Env, args []string) error {
 	o := labelBenchOptions{sel: clikit.FloatList{10, 1, 0.1}, seed: 1, k: 10, maxQ: 1000, nprobe: 32, modes: "auto,inscan,scan,pre"}
-	fs := clikit.NewFlags(env, "labelbench", "-index DIR -data FILE -queries FILE [flags]")
-	fs.Usage = func() {
-		fmt.Fprintf(env.Stderr, "usage: shoal labelbench -index DIR -data FILE -queries FILE [flags]\n\n%s\n\nflags:\n", labelBenchAbout)
-		fs.PrintDefaults()
-	}
+	fs := clikit.NewFlagsAbout(env, "labelbench", "-index DIR -data FILE -queries FILE [flags]", labelBenchAbout)
 	fs.StringVar(&o.index, "index", "", "index directory (built from -data; its labels are replaced)")
 	fs.StringVar(&o.data, "data", "", "base vector file the index was built from (rows = ids)")
 	fs.StringVar(&o.queries, "queries", "", "query vector file")
@@ -106,28 +102,23 @@ func runLabelBench(ctx context.Context, env *clikit.Env, args []string) error {
 	fs.IntVar(&o.maxProbe, "maxprobe", 0, "bound on the planner's NProbe raise, SearchParams.FilterMaxProbe (0: default)")
 	fs.Var(&o.cache, "cache", "posting cache budget, 0 for none (default 0: every read from disk)")
 	fs.StringVar(&o.modes, "modes", o.modes, "modes to run, comma-separated: auto, inscan, scan, pre")
-	fs.StringVar(&o.jsonOut, "json", "", "write results as JSON to this file")
-	fs.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile of the whole run to this file")
+	o.report.define(fs, "write results as JSON to this file")
 	if err := clikit.ParseValid(fs, args, &o); err != nil {
 		return err
 	}
-	return runReport(env, o.cpuprofile, o.jsonOut, func() (*labelBenchReport, error) { return o.Run(ctx, env) })
+	_, err := runReport(env, o.report, func() (*labelBenchReport, error) { return o.Run(ctx, env) })
+	return err
 }
 
 // labelBenchRow is one mode at one selectivity.
 type labelBenchRow struct {
-	Selectivity float64        `json:"selectivity_percent"`
-	Matches     int            `json:"matches"`
-	Mode        string         `json:"mode"`
-	Queries     int            `json:"queries"`
-	Recall      float64        `json:"recall"`
-	P50Ms       float64        `json:"p50_ms"`
-	P99Ms       float64        `json:"p99_ms"`
-	MeanMs      float64        `json:"mean_ms"`
-	KiBRead     float64        `json:"kib_read_per_query"`
-	Heads       float64        `json:"heads_per_query"`
-	Vectors     float64        `json:"vectors_scored_per_query"`
-	Plans       map[string]int `json:"plans"`
+	Selectivity float64 `json:"selectivity_percent"`
+	Matches     int     `json:"matches"`
+	Mode        string  `json:"mode"`
+	queryStats
+	Heads   float64        `json:"heads_per_query"`
+	Vectors float64        `json:"vectors_scored_per_query"`
+	Plans   map[string]int `json:"plans"`
 }
 
 // labelBenchReport is the whole run.
@@ -250,9 +241,10 @@ func (o *labelBenchOptions) Run(ctx context.Context, env *clikit.Env) (*labelBen
 				sp.FilterBruteMax = o.bruteMax
 			}
 			sp.FilterMaxProbe = o.maxProbe
-			row := labelBenchRow{Selectivity: s, Matches: len(members[j]), Mode: mode, Queries: nq, Plans: map[string]int{}}
+			row := labelBenchRow{Selectivity: s, Matches: len(members[j]), Mode: mode, Plans: map[string]int{}}
 			lat := make([]float64, 0, nq)
 			var bytes int64
+			var recall float64
 			for i := range nq {
 				if err := ctx.Err(); err != nil {
 					return nil, err
@@ -267,22 +259,14 @@ func (o *labelBenchOptions) Run(ctx context.Context, env *clikit.Env) (*labelBen
 				lat = append(lat, float64(time.Since(t0).Microseconds())/1000)
 				bytes += ix.Stats().ReadBytes - r0
 				bytes += st.StoredBytes
-				row.Recall += tenantRecall(res, truth[j][i], o.k)
+				recall += recallAtK(res, truth[j][i], o.k)
 				row.Heads += float64(st.Heads)
 				row.Vectors += float64(st.Vectors)
 				row.Plans[st.Plan.String()]++
 			}
-			slices.Sort(lat)
-			for _, l := range lat {
-				row.MeanMs += l
-			}
-			f := float64(nq)
-			row.Recall /= f
-			row.Heads /= f
-			row.Vectors /= f
-			row.MeanMs /= f
-			row.P50Ms, row.P99Ms = lat[nq/2], lat[min(nq-1, nq*99/100)]
-			row.KiBRead = float64(bytes) / 1024 / f
+			row.queryStats = newQueryStats(lat, recall, float64(bytes)/1024)
+			row.Heads /= float64(nq)
+			row.Vectors /= float64(nq)
 			rep.Results = append(rep.Results, row)
 			fmt.Fprintf(env.Stderr, "%g%% %s done\n", s, mode)
 		}
@@ -290,7 +274,9 @@ func (o *labelBenchOptions) Run(ctx context.Context, env *clikit.Env) (*labelBen
 	return rep, nil
 }
 
-func (rep *labelBenchReport) print(w io.Writer) {
+// Print writes the report: a summary line and a table of the modes by
+// selectivity.
+func (rep *labelBenchReport) Print(w io.Writer) {
 	fmt.Fprintf(w, "%s: %d rows, %d queries, nprobe %d; labels set in %.1fs, ground truth in %.1fs\n",
 		rep.Index, rep.Rows, rep.Queries, rep.NProbe, rep.LabelSeconds, rep.TruthSeconds)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -51,7 +50,7 @@ type tenantBenchOptions struct {
 	ef, nprobe                                clikit.IntList
 	cache                                     clikit.SizeFlag
 	modes                                     string
-	jsonOut, cpuprofile                       string
+	report                                    reportOptions
 }
 
 func (o *tenantBenchOptions) Validate() error {
@@ -68,11 +67,7 @@ func (o *tenantBenchOptions) Validate() error {
 
 func runTenantBench(ctx context.Context, env *clikit.Env, args []string) error {
 	o := tenantBenchOptions{k: 10, ef: clikit.IntList{256, 512, 1024}, nprobe: clikit.IntList{16, 32, 64}, modes: "curator,shared,brute,pertenant"}
-	fs := clikit.NewFlags(env, "tenantbench", "-index DIR -queries FILE -workload DIR [-data FILE -pertenant DIR] [flags]")
-	fs.Usage = func() {
-		fmt.Fprintf(env.Stderr, "usage: shoal tenantbench -index DIR -queries FILE -workload DIR [flags]\n\n%s\n\nflags:\n", tenantBenchAbout)
-		fs.PrintDefaults()
-	}
+	fs := clikit.NewFlagsAbout(env, "tenantbench", "-index DIR -queries FILE -workload DIR [flags]", tenantBenchAbout)
 	fs.StringVar(&o.index, "index", "", "shared index directory (built from -data)")
 	fs.StringVar(&o.data, "data", "", "base vector file the index was built from (for -pertenant)")
 	fs.StringVar(&o.queries, "queries", "", "query vector file given to tenantgen")
@@ -86,47 +81,20 @@ func runTenantBench(ctx context.Context, env *clikit.Env, args []string) error {
 	fs.Var(&o.nprobe, "nprobe", "nprobe values of shared and pertenant, a list (default 16,32,64)")
 	fs.Var(&o.cache, "cache", "posting cache budget of every index, 0 for none (default 0: every read from disk)")
 	fs.StringVar(&o.modes, "modes", o.modes, "modes to run, comma-separated")
-	fs.StringVar(&o.jsonOut, "json", "", "write results as JSON to this file")
-	fs.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile of the whole run to this file")
+	o.report.define(fs, "write results as JSON to this file")
 	if err := clikit.ParseValid(fs, args, &o); err != nil {
 		return err
 	}
-	return runReport(env, o.cpuprofile, o.jsonOut, func() (*tenantBenchReport, error) { return o.Run(ctx, env) })
-}
-
-// runReport runs a benchmark under an optional CPU profile and a GC
-// target of 25 %, prints its report and writes it as JSON to jsonOut
-// (none for "").
-func runReport[R interface{ print(io.Writer) }](env *clikit.Env, cpuprofile, jsonOut string, run func() (R, error)) error {
-	stop, err := startCPUProfile(cpuprofile)
-	if err != nil {
-		return err
-	}
-	defer stop()
-	defer clikit.LowerGC()()
-	rep, err := run()
-	if err != nil {
-		return err
-	}
-	rep.print(env.Stdout)
-	if jsonOut != "" {
-		b, _ := json.MarshalIndent(rep, "", "  ")
-		return os.WriteFile(jsonOut, append(b, '\n'), 0o644)
-	}
-	return nil
+	_, err := runReport(env, o.report, func() (*tenantBenchReport, error) { return o.Run(ctx, env) })
+	return err
 }
 
 // tenantBenchRow is one mode and parameter in one tenant-size bucket.
 type tenantBenchRow struct {
-	Mode    string  `json:"mode"`
-	Param   string  `json:"param"`
-	Bucket  string  `json:"bucket"`
-	Queries int     `json:"queries"`
-	Recall  float64 `json:"recall"`
-	P50Ms   float64 `json:"p50_ms"`
-	P99Ms   float64 `json:"p99_ms"`
-	MeanMs  float64 `json:"mean_ms"`
-	KiBRead float64 `json:"kib_read_per_query"`
+	Mode   string `json:"mode"`
+	Param  string `json:"param"`
+	Bucket string `json:"bucket"`
+	queryStats
 }
 
 // tenantBenchReport is the whole run.
@@ -321,20 +289,14 @@ func (o *tenantBenchOptions) Run(ctx context.Context, env *clikit.Env) (*tenantB
 			}
 			lat[b] = append(lat[b], float64(time.Since(t0).Microseconds())/1000)
 			kib[b] += float64(read()-r0) / 1024
-			rec[b] += tenantRecall(res, w.truth[i], o.k)
+			rec[b] += recallAtK(res, w.truth[i], o.k)
 		}
 		for b := range tenantBuckets {
-			n := len(lat[b])
-			if n == 0 {
+			if len(lat[b]) == 0 {
 				continue
 			}
-			slices.Sort(lat[b])
-			var sum float64
-			for _, l := range lat[b] {
-				sum += l
-			}
-			rep.Results = append(rep.Results, tenantBenchRow{Mode: mode, Param: param, Bucket: tenantBuckets[b].Name, Queries: n,
-				Recall: rec[b] / float64(n), P50Ms: lat[b][n/2], P99Ms: lat[b][min(n-1, n*99/100)], MeanMs: sum / float64(n), KiBRead: kib[b] / float64(n)})
+			rep.Results = append(rep.Results, tenantBenchRow{Mode: mode, Param: param, Bucket: tenantBuckets[b].Name,
+				queryStats: newQueryStats(lat[b], rec[b], kib[b])})
 		}
 		fmt.Fprintf(env.Stderr, "%s %s done\n", mode, param)
 		return nil
@@ -519,22 +481,6 @@ func heapAndRSS() (heap, rss int64) {
 	return int64(ms.HeapAlloc), clikit.ProcStatus("VmRSS")
 }
 
-// tenantRecall is recall@k of res against the first k rows of truth
-// (all of them when the tenant has fewer).
-func tenantRecall(res []index.Result, truth []int32, k int) float64 {
-	want := truth[:min(k, len(truth))]
-	if len(want) == 0 {
-		return 1
-	}
-	hit := 0
-	for _, r := range res {
-		if slices.Contains(want, int32(r.ID)) {
-			hit++
-		}
-	}
-	return float64(hit) / float64(len(want))
-}
-
 func splitComma(s string) []string {
 	var out []string
 	start := 0
@@ -549,7 +495,8 @@ func splitComma(s string) []string {
 	return out
 }
 
-func (rep *tenantBenchReport) print(w io.Writer) {
+// Print writes the report: memory, then a table of the modes by bucket.
+func (rep *tenantBenchReport) Print(w io.Writer) {
 	fmt.Fprintf(w, "%d tenants over %d rows, %d queries; tenants per bucket %v, queries per bucket %v\n", rep.Tenants, rep.Rows, rep.Queries, rep.Buckets, rep.QueriesIn)
 	st := rep.TenantState
 	if rep.PlainRSS > 0 {

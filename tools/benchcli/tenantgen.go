@@ -66,11 +66,7 @@ func (o *tenantGenOptions) Validate() error {
 
 func runTenantGen(ctx context.Context, env *clikit.Env, args []string) error {
 	o := tenantGenOptions{}
-	fs := clikit.NewFlags(env, "tenantgen", "-data FILE -queries FILE -out DIR [flags]")
-	fs.Usage = func() {
-		fmt.Fprintf(env.Stderr, "usage: shoal tenantgen -data FILE -queries FILE -out DIR [flags]\n\n%s\n\nflags:\n", tenantGenAbout)
-		fs.PrintDefaults()
-	}
+	fs := clikit.NewFlagsAbout(env, "tenantgen", "-data FILE -queries FILE -out DIR [flags]", tenantGenAbout)
 	fs.StringVar(&o.data, "data", "", "base vector file; row i has id i")
 	fs.StringVar(&o.queries, "queries", "", "query vector file")
 	fs.StringVar(&o.out, "out", "", "output directory (created if missing)")

@@ -90,6 +90,17 @@ func NewFlags(env *Env, name, args string) *flag.FlagSet {
 	return fs
 }
 
+// NewFlagsAbout is NewFlags for a command whose usage also explains it:
+// the usage line, a blank line, about, a blank line, then the flags.
+func NewFlagsAbout(env *Env, name, args, about string) *flag.FlagSet {
+	fs := NewFlags(env, name, args)
+	fs.Usage = func() {
+		fmt.Fprintf(env.Stderr, "usage: shoal %s %s\n\n%s\n\nflags:\n", name, args, about)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
 // Parse parses args, turning flag errors into ErrUsage.
 func Parse(fs *flag.FlagSet, args []string) error {
 	if err := fs.Parse(args); err != nil {
