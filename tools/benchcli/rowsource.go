@@ -24,7 +24,7 @@ var _ index.Source = (*rowSource)(nil)
 // rangeSource returns the rows [first, first+n) of src.
 func rangeSource(src index.Source, first, n int) *rowSource {
 	if first < 0 || n < 0 || first+n > src.Len() {
-		panic(fmt.Sprintf("cli: rows [%d,%d) of a source of %d", first, first+n, src.Len()))
+		panic(fmt.Sprintf("benchcli: rows [%d,%d) of a source of %d", first, first+n, src.Len()))
 	}
 	return &rowSource{src: src, first: first, n: n}
 }
@@ -34,7 +34,7 @@ func rangeSource(src index.Source, first, n int) *rowSource {
 func subsetSource(src index.Source, rows []int) *rowSource {
 	for i, r := range rows {
 		if r < 0 || r >= src.Len() || (i > 0 && r <= rows[i-1]) {
-			panic(fmt.Sprintf("cli: subset row %d (#%d) is out of order or out of range [0,%d)", r, i, src.Len()))
+			panic(fmt.Sprintf("benchcli: subset row %d (#%d) is out of order or out of range [0,%d)", r, i, src.Len()))
 		}
 	}
 	return &rowSource{src: src, rows: rows}
@@ -44,7 +44,7 @@ func subsetSource(src index.Source, rows []int) *rowSource {
 // (a permutation of [0, src.Len())).
 func permutedSource(src index.Source, perm []int) *rowSource {
 	if len(perm) != src.Len() {
-		panic(fmt.Sprintf("cli: permutation of %d rows for a source of %d", len(perm), src.Len()))
+		panic(fmt.Sprintf("benchcli: permutation of %d rows for a source of %d", len(perm), src.Len()))
 	}
 	return &rowSource{src: src, rows: perm}
 }

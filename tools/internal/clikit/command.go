@@ -1,10 +1,10 @@
 // Package clikit is what the two halves of the shoal command line share:
 // the command type and its dispatch (Main), flag parsing with usage
 // errors, flag types, the progress bar, process memory and I/O readings,
-// float32 rows of an index.Source, and recall against a ground-truth
-// file. Package cli (the user's commands) and package benchcli (the
-// benchmarks and workload generators) build on it; tools/shoal hands
-// both command lists to Main.
+// float32 rows of an index.Source, recall against a ground-truth file,
+// and whether an address is loopback. Package cli (the user's commands)
+// and package benchcli (the benchmarks and workload generators) build on
+// it; tools/shoal hands both command lists to Main.
 package clikit
 
 import (

@@ -12,8 +12,10 @@ import (
 // SizeFlag is a byte count flag accepting suffixes: 64MiB, 1GiB, 512k.
 type SizeFlag int64
 
+// String implements flag.Value.
 func (s *SizeFlag) String() string { return FormatBytes(int64(*s)) }
 
+// Set implements flag.Value.
 func (s *SizeFlag) Set(v string) error {
 	n, err := ParseBytes(v)
 	if err != nil {
@@ -60,6 +62,7 @@ func FormatBytes(n int64) string {
 // IntList is a comma-separated list of ints flag: 8,16,32.
 type IntList []int
 
+// String implements flag.Value.
 func (l *IntList) String() string {
 	var s []string
 	for _, v := range *l {
@@ -68,6 +71,7 @@ func (l *IntList) String() string {
 	return strings.Join(s, ",")
 }
 
+// Set implements flag.Value.
 func (l *IntList) Set(v string) error {
 	*l = nil
 	for _, f := range strings.Split(v, ",") {
@@ -83,6 +87,7 @@ func (l *IntList) Set(v string) error {
 // FloatList is a comma-separated list of floats flag.
 type FloatList []float64
 
+// String implements flag.Value.
 func (l *FloatList) String() string {
 	var s []string
 	for _, v := range *l {
@@ -91,6 +96,7 @@ func (l *FloatList) String() string {
 	return strings.Join(s, ",")
 }
 
+// Set implements flag.Value.
 func (l *FloatList) Set(v string) error {
 	*l = nil
 	for _, f := range strings.Split(v, ",") {
