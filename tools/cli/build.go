@@ -8,10 +8,11 @@ import (
 	"time"
 
 	"github.com/shoaldb/shoal/index"
+	"github.com/shoaldb/shoal/tools/internal/clikit"
 )
 
 func init() {
-	register(&Command{Name: "build", Short: "build an index from a vector file", Run: runBuild})
+	register(&clikit.Command{Name: "build", Short: "build an index from a vector file", Run: runBuild})
 }
 
 // buildOptions are the flags of `shoal build`.
@@ -40,13 +41,13 @@ func (o *buildOptions) Validate() error {
 	if _, err := index.ParseGPUMode(o.gpu); err != nil {
 		return fmt.Errorf("-gpu: %w", err)
 	}
-	_, _, err := parseStorage(o.metric, o.elem)
+	_, _, err := clikit.ParseStorage(o.metric, o.elem)
 	return err
 }
 
-func runBuild(ctx context.Context, env *Env, args []string) error {
+func runBuild(ctx context.Context, env *clikit.Env, args []string) error {
 	var o buildOptions
-	fs := newFlags(env, "build", "-data FILE -out DIR [flags]")
+	fs := clikit.NewFlags(env, "build", "-data FILE -out DIR [flags]")
 	fs.StringVar(&o.data, "data", "", "vector file (.fvecs .bvecs .fbin .u8bin .i8bin .npy)")
 	fs.StringVar(&o.out, "out", "", "index directory to create (must not exist or be empty)")
 	fs.StringVar(&o.metric, "metric", "l2", "distance: l2, ip or cosine")
@@ -62,27 +63,27 @@ func runBuild(ctx context.Context, env *Env, args []string) error {
 	fs.IntVar(&o.workers, "workers", 0, "goroutines (default: all cores)")
 	fs.StringVar(&o.gpu, "gpu", "auto", "k-means and nearest heads on a CUDA GPU: auto (when one is usable), on (or fail), off")
 	fs.BoolVar(&o.quiet, "q", false, "no progress bars")
-	if err := parseValid(fs, args, &o); err != nil {
+	if err := clikit.ParseValid(fs, args, &o); err != nil {
 		return err
 	}
 	return o.Run(ctx, env)
 }
 
-func (o *buildOptions) Run(ctx context.Context, env *Env) error {
-	defer lowerGC()()
+func (o *buildOptions) Run(ctx context.Context, env *clikit.Env) error {
+	defer clikit.LowerGC()()
 	src, err := index.OpenFile(o.data)
 	if err != nil {
 		return err
 	}
 	defer src.Close()
-	metric, elem, _ := parseStorage(o.metric, o.elem)
+	metric, elem, _ := clikit.ParseStorage(o.metric, o.elem)
 	mode, _ := index.ParseGPUMode(o.gpu)
 	opts := &index.Options{
 		Metric: metric, Elem: elem, Ratio: o.ratio, Replicas: o.replicas, PostingCap: o.cap,
 		RNGFactor: o.rng, ClosureEpsilon: o.closure, K: o.k,
 		SampleSize: o.sample, Seed: o.seed, Workers: o.workers, GPU: mode,
 	}
-	var bar *Bar
+	var bar *clikit.Bar
 	stage := ""
 	opts.Logf = func(format string, args ...any) {
 		if bar != nil {
@@ -99,13 +100,13 @@ func (o *buildOptions) Run(ctx context.Context, env *Env) error {
 					bar.Finish()
 				}
 				stage = p.Stage
-				bar = NewBar(env.Stderr, fmt.Sprintf("%-8s", p.Stage), p.Total)
+				bar = clikit.NewBar(env.Stderr, fmt.Sprintf("%-8s", p.Stage), p.Total)
 			}
 			bar.Set(p.Done)
 		}
 	}
 	raw := int64(src.Len()) * int64(src.Dim()) * int64(src.Elem().Size())
-	fmt.Fprintf(env.Stderr, "building %s: %d vectors × %d %v (%s raw) → %s\n", o.data, src.Len(), src.Dim(), src.Elem(), formatBytes(raw), o.out)
+	fmt.Fprintf(env.Stderr, "building %s: %d vectors × %d %v (%s raw) → %s\n", o.data, src.Len(), src.Dim(), src.Elem(), clikit.FormatBytes(raw), o.out)
 	start := time.Now()
 	m, err := index.Build(o.out, src, opts)
 	if bar != nil {
@@ -115,12 +116,12 @@ func (o *buildOptions) Run(ctx context.Context, env *Env) error {
 		return err
 	}
 	secs := time.Since(start).Seconds()
-	peak := procStatus("VmHWM")
-	size := dirSize(o.out)
+	peak := clikit.ProcStatus("VmHWM")
+	size := clikit.DirSize(o.out)
 	fmt.Fprintf(env.Stdout, "built %s in %.1fs: %d heads, %d entries (%.2f per vector, %d dropped by the cap of %d)\n",
 		o.out, secs, m.Heads, m.Entries, float64(m.Entries)/float64(m.Count), m.Dropped, m.PostingCap)
 	fmt.Fprintf(env.Stdout, "peak RSS %s (%.2f× the %s raw data); index on disk %s\n",
-		formatBytes(peak), float64(peak)/float64(raw), formatBytes(raw), formatBytes(size))
+		clikit.FormatBytes(peak), float64(peak)/float64(raw), clikit.FormatBytes(raw), clikit.FormatBytes(size))
 	_ = os.Stdout.Sync()
 	return nil
 }

@@ -7,10 +7,11 @@ import (
 	"time"
 
 	"github.com/shoaldb/shoal/index"
+	"github.com/shoaldb/shoal/tools/internal/clikit"
 )
 
 func init() {
-	register(&Command{Name: "check", Short: "verify an index's invariants; exit status 1 if broken", Run: runCheck})
+	register(&clikit.Command{Name: "check", Short: "verify an index's invariants; exit status 1 if broken", Run: runCheck})
 }
 
 // checkOptions are the flags of `shoal check`.
@@ -27,11 +28,11 @@ func (o *checkOptions) Validate() error {
 }
 
 // runCheck is `shoal check`.
-func runCheck(ctx context.Context, env *Env, args []string) error {
+func runCheck(ctx context.Context, env *clikit.Env, args []string) error {
 	var o checkOptions
-	fs := newFlags(env, "check", "-index DIR")
+	fs := clikit.NewFlags(env, "check", "-index DIR")
 	fs.StringVar(&o.index, "index", "", "index directory")
-	if err := parseValid(fs, args, &o); err != nil {
+	if err := clikit.ParseValid(fs, args, &o); err != nil {
 		return err
 	}
 	return o.Run(ctx, env)
@@ -39,7 +40,7 @@ func runCheck(ctx context.Context, env *Env, args []string) error {
 
 // Run opens the index, checks it and prints OK with its counts; a broken
 // invariant is returned as the error (exit status 1).
-func (o *checkOptions) Run(ctx context.Context, env *Env) error {
+func (o *checkOptions) Run(ctx context.Context, env *clikit.Env) error {
 	ix, err := index.Open(o.index, &index.Options{CacheBytes: -1})
 	if err != nil {
 		return err
@@ -55,6 +56,6 @@ func (o *checkOptions) Run(ctx context.Context, env *Env) error {
 	}
 	st := ix.Stats()
 	fmt.Fprintf(env.Stdout, "OK %s: %d vectors, %d heads, %s of unfolded posting tails (checked in %.2fs)\n",
-		o.index, ix.Len(), st.Heads, formatBytes(st.TailBytes), time.Since(start).Seconds())
+		o.index, ix.Len(), st.Heads, clikit.FormatBytes(st.TailBytes), time.Since(start).Seconds())
 	return nil
 }

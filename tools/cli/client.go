@@ -12,10 +12,11 @@ import (
 	"github.com/shoaldb/shoal/client"
 	"github.com/shoaldb/shoal/index"
 	shoalv1 "github.com/shoaldb/shoal/proto/shoal/v1"
+	"github.com/shoaldb/shoal/tools/internal/clikit"
 )
 
 func init() {
-	register(&Command{Name: "client", Short: "talk to a shoal server: list, create, describe, drop, upsert, search, stats, snapshot, restore", Run: runClient})
+	register(&clikit.Command{Name: "client", Short: "talk to a shoal server: list, create, describe, drop, upsert, search, stats, snapshot, restore", Run: runClient})
 }
 
 // clientVerbs are the verbs of `shoal client`, with their arguments.
@@ -65,16 +66,16 @@ func (o *clientOptions) Validate() error {
 		return fmt.Errorf("search: -k %d, want >= 1", o.k)
 	}
 	if o.verb == "create" {
-		_, _, err := parseStorage(o.metric, o.elem)
+		_, _, err := clikit.ParseStorage(o.metric, o.elem)
 		return err
 	}
 	return nil
 }
 
 // runClient is `shoal client`.
-func runClient(ctx context.Context, env *Env, args []string) error {
+func runClient(ctx context.Context, env *clikit.Env, args []string) error {
 	o := clientOptions{}
-	fs := newFlags(env, "client", "[-addr HOST:PORT] [-key KEY] VERB [args]")
+	fs := clikit.NewFlags(env, "client", "[-addr HOST:PORT] [-key KEY] VERB [args]")
 	fs.StringVar(&o.addr, "addr", "localhost:7370", "server address")
 	fs.StringVar(&o.key, "key", os.Getenv("SHOAL_API_KEY"), "API key (default $SHOAL_API_KEY)")
 	usage := fs.Usage
@@ -90,13 +91,13 @@ func runClient(ctx context.Context, env *Env, args []string) error {
 			fmt.Fprintf(env.Stderr, "  %-9s %s\n", v, clientVerbs[v])
 		}
 	}
-	if err := parse(fs, args); err != nil {
+	if err := clikit.Parse(fs, args); err != nil {
 		return err
 	}
 	rest := fs.Args()
 	if len(rest) == 0 {
 		fs.Usage()
-		return errUsage
+		return clikit.ErrUsage
 	}
 	o.verb, rest = rest[0], rest[1:]
 	vfs := flag.NewFlagSet("client "+o.verb, flag.ContinueOnError)
@@ -117,14 +118,14 @@ func runClient(ctx context.Context, env *Env, args []string) error {
 		}
 		rest = rest[1:]
 	}
-	if err := parseValid(vfs, rest, &o); err != nil {
+	if err := clikit.ParseValid(vfs, rest, &o); err != nil {
 		return err
 	}
 	return o.Run(ctx, env)
 }
 
 // Run performs the verb against the server.
-func (o *clientOptions) Run(ctx context.Context, env *Env) error {
+func (o *clientOptions) Run(ctx context.Context, env *clikit.Env) error {
 	c, err := client.Dial(o.addr, &client.Options{APIKey: o.key})
 	if err != nil {
 		return err
@@ -140,7 +141,7 @@ func (o *clientOptions) Run(ctx context.Context, env *Env) error {
 			printCollection(env, col)
 		}
 	case "create":
-		metric, elem, _ := parseStorage(o.metric, o.elem)
+		metric, elem, _ := clikit.ParseStorage(o.metric, o.elem)
 		col, err := c.CreateCollection(ctx, o.name, &shoalv1.CollectionConfig{
 			Dim: uint32(o.dim), Metric: apiMetric(metric), ElementType: apiElem(elem),
 		})
@@ -166,14 +167,14 @@ func (o *clientOptions) Run(ctx context.Context, env *Env) error {
 		}
 		fmt.Fprintf(env.Stdout, "%s: %d vectors, %d heads, %d queries, %d postings read, %s read from disk, cache %d hits / %d misses\n",
 			st.GetCollection(), st.GetVectorCount(), st.GetHeads(), st.GetQueries(), st.GetPostingsRead(),
-			formatBytes(int64(st.GetBytesRead())), st.GetCacheHits(), st.GetCacheMisses())
+			clikit.FormatBytes(int64(st.GetBytesRead())), st.GetCacheHits(), st.GetCacheMisses())
 	case "snapshot":
 		r, err := c.Admin.CreateSnapshot(ctx, &shoalv1.CreateSnapshotRequest{Collection: o.name, Directory: o.file})
 		if err != nil {
 			return err
 		}
 		fmt.Fprintf(env.Stdout, "snapshot of %s in %s: %d vectors, %s (%s before zstd)\n", o.name, r.GetDirectory(),
-			r.GetVectors(), formatBytes(int64(r.GetBytes())), formatBytes(int64(r.GetRawBytes())))
+			r.GetVectors(), clikit.FormatBytes(int64(r.GetBytes())), clikit.FormatBytes(int64(r.GetRawBytes())))
 	case "restore":
 		col, err := c.Admin.RestoreSnapshot(ctx, &shoalv1.RestoreSnapshotRequest{Directory: o.file, Collection: o.name})
 		if err != nil {
@@ -188,7 +189,7 @@ func (o *clientOptions) Run(ctx context.Context, env *Env) error {
 	return nil
 }
 
-func printCollection(env *Env, col *shoalv1.Collection) {
+func printCollection(env *clikit.Env, col *shoalv1.Collection) {
 	cfg := col.GetConfig()
 	fmt.Fprintf(env.Stdout, "%s\t%d vectors\tdim %d\t%s\t%s\n", col.GetName(), col.GetVectorCount(), cfg.GetDim(),
 		strings.TrimPrefix(cfg.GetMetric().String(), "METRIC_"), strings.TrimPrefix(cfg.GetElementType().String(), "ELEMENT_TYPE_"))
@@ -221,7 +222,7 @@ func apiElem(e index.ElemType) shoalv1.ElementType {
 const clientBatch = 1000
 
 // upsert streams the file's rows, row i as id first-id + i.
-func (o *clientOptions) upsert(ctx context.Context, env *Env, c *client.Client) error {
+func (o *clientOptions) upsert(ctx context.Context, env *clikit.Env, c *client.Client) error {
 	src, err := index.OpenFile(o.file)
 	if err != nil {
 		return err
@@ -231,10 +232,10 @@ func (o *clientOptions) upsert(ctx context.Context, env *Env, c *client.Client) 
 	if err != nil {
 		return err
 	}
-	rr := rowReader{src: src}
+	rr := clikit.NewRowReader(src)
 	n := src.Len()
 	for lo := 0; lo < n; lo += clientBatch {
-		rows, err := rr.read(lo, min(clientBatch, n-lo))
+		rows, err := rr.Read(lo, min(clientBatch, n-lo))
 		if err != nil {
 			st.CloseSend()
 			return err
@@ -257,16 +258,16 @@ func (o *clientOptions) upsert(ctx context.Context, env *Env, c *client.Client) 
 
 // search runs the file's rows as queries and prints, per query, its row
 // and the ids and distances of its neighbours.
-func (o *clientOptions) search(ctx context.Context, env *Env, c *client.Client) error {
+func (o *clientOptions) search(ctx context.Context, env *clikit.Env, c *client.Client) error {
 	src, err := index.OpenFile(o.file)
 	if err != nil {
 		return err
 	}
 	defer src.Close()
-	rr := rowReader{src: src}
+	rr := clikit.NewRowReader(src)
 	n := src.Len()
 	for lo := 0; lo < n; lo += clientBatch {
-		rows, err := rr.read(lo, min(clientBatch, n-lo))
+		rows, err := rr.Read(lo, min(clientBatch, n-lo))
 		if err != nil {
 			return err
 		}

@@ -2,14 +2,12 @@ package cli
 
 import (
 	"context"
-	"io"
-	"log/slog"
-	"net"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/shoaldb/shoal/server"
+	"github.com/shoaldb/shoal/tools/internal/clitest"
+	"github.com/shoaldb/shoal/tools/internal/synth"
 )
 
 // TestClient drives `shoal client` against a server on a loopback port:
@@ -17,23 +15,14 @@ import (
 // snapshot, restore, drop.
 func TestClient(t *testing.T) {
 	const key = "client-test-admin-key"
-	s, err := server.Open(&server.Options{DataDir: t.TempDir(), AdminKey: key, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go s.Serve(lis)
-	defer s.Shutdown(context.Background())
+	addr := clitest.Server(t, key)
 	data := filepath.Join(t.TempDir(), "data")
-	if code, _, e := shoal(t, "gen", "-n", "600", "-q", "5", "-dim", "8", "-out", data); code != 0 {
-		t.Fatalf("gen exited %d: %s", code, e)
+	if err := synth.Generate(context.Background(), nil, synth.Spec{N: 600, Queries: 5, Dim: 8, Seed: 1}, data); err != nil {
+		t.Fatal(err)
 	}
 	run := func(args ...string) string {
 		t.Helper()
-		code, out, e := shoal(t, append([]string{"client", "-addr", lis.Addr().String(), "-key", key}, args...)...)
+		code, out, e := shoal(t, append([]string{"client", "-addr", addr, "-key", key}, args...)...)
 		if code != 0 {
 			t.Fatalf("shoal client %s exited %d: %s", strings.Join(args, " "), code, e)
 		}
@@ -66,7 +55,7 @@ func TestClient(t *testing.T) {
 		t.Errorf("restore printed %q", out)
 	}
 	run("drop", "docs")
-	code, _, e := shoal(t, "client", "-addr", lis.Addr().String(), "-key", key, "describe", "docs")
+	code, _, e := shoal(t, "client", "-addr", addr, "-key", key, "describe", "docs")
 	if code != 1 || !strings.Contains(e, "NotFound") {
 		t.Errorf("describe of a dropped collection: exit %d, %q; want 1 and NotFound", code, e)
 	}

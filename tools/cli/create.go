@@ -6,10 +6,11 @@ import (
 	"fmt"
 
 	"github.com/shoaldb/shoal/index"
+	"github.com/shoaldb/shoal/tools/internal/clikit"
 )
 
 func init() {
-	register(&Command{Name: "create", Short: "create an empty index that grows by upserts", Run: runCreate})
+	register(&clikit.Command{Name: "create", Short: "create an empty index that grows by upserts", Run: runCreate})
 }
 
 // createOptions are the flags of `shoal create`.
@@ -35,14 +36,14 @@ func (o *createOptions) Validate() error {
 	case o.cap < 0:
 		return fmt.Errorf("-cap %d, want >= 0", o.cap)
 	}
-	_, _, err := parseStorage(o.metric, o.elem)
+	_, _, err := clikit.ParseStorage(o.metric, o.elem)
 	return err
 }
 
 // runCreate is `shoal create`.
-func runCreate(ctx context.Context, env *Env, args []string) error {
+func runCreate(ctx context.Context, env *clikit.Env, args []string) error {
 	o := createOptions{}
-	fs := newFlags(env, "create", "-index DIR -dim N [flags]")
+	fs := clikit.NewFlags(env, "create", "-index DIR -dim N [flags]")
 	fs.StringVar(&o.index, "index", "", "index directory to create (must not exist or be empty)")
 	fs.IntVar(&o.dim, "dim", 0, "vector dimension")
 	fs.StringVar(&o.metric, "metric", "l2", "distance: l2, ip or cosine")
@@ -52,15 +53,15 @@ func runCreate(ctx context.Context, env *Env, args []string) error {
 	fs.Float64Var(&o.rng, "rng", 0, "RNG rule factor; smaller keeps more replicas (default 1)")
 	fs.IntVar(&o.k, "k", 0, "tree branching factor (default 32)")
 	fs.Uint64Var(&o.seed, "seed", 0, "random seed of splits (default 1)")
-	if err := parseValid(fs, args, &o); err != nil {
+	if err := clikit.ParseValid(fs, args, &o); err != nil {
 		return err
 	}
 	return o.Run(ctx, env)
 }
 
 // Run creates the index and prints its shape.
-func (o *createOptions) Run(ctx context.Context, env *Env) error {
-	metric, elem, _ := parseStorage(o.metric, o.elem)
+func (o *createOptions) Run(ctx context.Context, env *clikit.Env) error {
+	metric, elem, _ := clikit.ParseStorage(o.metric, o.elem)
 	m, err := index.Create(o.index, o.dim, &index.Options{
 		Metric: metric, Elem: elem, PostingCap: o.cap, Replicas: o.replicas, RNGFactor: o.rng, K: o.k, Seed: o.seed,
 	})

@@ -7,10 +7,11 @@ import (
 	"time"
 
 	"github.com/shoaldb/shoal/index"
+	"github.com/shoaldb/shoal/tools/internal/clikit"
 )
 
 func init() {
-	register(&Command{Name: "delete", Short: "delete vectors from an index by id", Run: runDelete})
+	register(&clikit.Command{Name: "delete", Short: "delete vectors from an index by id", Run: runDelete})
 }
 
 // deleteMaxRange bounds -range: the ids are materialised in batches, but a
@@ -42,22 +43,22 @@ func (o *deleteOptions) Validate() error {
 }
 
 // runDelete is `shoal delete`.
-func runDelete(ctx context.Context, env *Env, args []string) error {
+func runDelete(ctx context.Context, env *clikit.Env, args []string) error {
 	o := deleteOptions{batch: 10000}
-	fs := newFlags(env, "delete", "-index DIR (-ids FILE | -range A:B) [flags]")
+	fs := clikit.NewFlags(env, "delete", "-index DIR (-ids FILE | -range A:B) [flags]")
 	fs.StringVar(&o.index, "index", "", "index directory")
 	fs.StringVar(&o.ids, "ids", "", "ids to delete (.ivecs .ibin or int32 .npy, all rows)")
 	fs.Var(&o.rng, "range", "ids to delete: A:B is A, A+1, …, B-1")
 	fs.IntVar(&o.batch, "batch", 10000, "ids per Delete call (one atomic, synced batch)")
 	fs.BoolVar(&o.nosync, "nosync", false, "do not sync each batch; sync once at the end")
-	if err := parseValid(fs, args, &o); err != nil {
+	if err := clikit.ParseValid(fs, args, &o); err != nil {
 		return err
 	}
 	return o.Run(ctx, env)
 }
 
 // Run deletes the ids batch by batch and prints how many were removed.
-func (o *deleteOptions) Run(ctx context.Context, env *Env) error {
+func (o *deleteOptions) Run(ctx context.Context, env *clikit.Env) error {
 	var ids []uint64
 	repeats := 0
 	if o.ids != "" {

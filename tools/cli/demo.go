@@ -6,10 +6,14 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/shoaldb/shoal/tools/internal/clikit"
+	"github.com/shoaldb/shoal/tools/internal/sweep"
+	"github.com/shoaldb/shoal/tools/internal/synth"
 )
 
 func init() {
-	register(&Command{Name: "demo", Short: "end to end on a synthetic data set: generate, build, search, report", Run: runDemo})
+	register(&clikit.Command{Name: "demo", Short: "end to end on a synthetic data set: generate, build, search, report", Run: runDemo})
 }
 
 // demoOptions are the flags of `shoal demo`.
@@ -26,21 +30,21 @@ func (o *demoOptions) Validate() error {
 	return nil
 }
 
-func runDemo(ctx context.Context, env *Env, args []string) error {
+func runDemo(ctx context.Context, env *clikit.Env, args []string) error {
 	o := demoOptions{}
-	fs := newFlags(env, "demo", "[flags]")
+	fs := clikit.NewFlags(env, "demo", "[flags]")
 	fs.IntVar(&o.n, "n", 100_000, "vectors")
 	fs.IntVar(&o.dim, "dim", 128, "dimension")
 	fs.IntVar(&o.queries, "queries", 1000, "queries")
 	fs.StringVar(&o.data, "data", "", "data set directory (default: a cache directory; generated if missing)")
 	fs.BoolVar(&o.keep, "keep", false, "keep the index directory")
-	if err := parseValid(fs, args, &o); err != nil {
+	if err := clikit.ParseValid(fs, args, &o); err != nil {
 		return err
 	}
 	return o.Run(ctx, env)
 }
 
-func (o *demoOptions) Run(ctx context.Context, env *Env) error {
+func (o *demoOptions) Run(ctx context.Context, env *clikit.Env) error {
 	if o.data == "" {
 		cache, err := os.UserCacheDir()
 		if err != nil {
@@ -51,8 +55,8 @@ func (o *demoOptions) Run(ctx context.Context, env *Env) error {
 	base := filepath.Join(o.data, "base.fvecs")
 	if _, err := os.Stat(filepath.Join(o.data, "groundtruth.ivecs")); err != nil {
 		fmt.Fprintf(env.Stderr, "== generating %d×%d synthetic vectors and exact ground truth in %s\n", o.n, o.dim, o.data)
-		spec := GenSpec{N: o.n, Queries: o.queries, Dim: o.dim, Seed: 1}
-		if err := Generate(ctx, env, spec, o.data); err != nil {
+		spec := synth.Spec{N: o.n, Queries: o.queries, Dim: o.dim, Seed: 1}
+		if err := synth.Generate(ctx, env.Stderr, spec, o.data); err != nil {
 			return err
 		}
 	} else {
@@ -73,17 +77,17 @@ func (o *demoOptions) Run(ctx context.Context, env *Env) error {
 		return err
 	}
 	fmt.Fprintf(env.Stderr, "== searching %d queries (one at a time, then from all cores)\n", o.queries)
-	bo := benchOptions{
-		index: dir, queries: filepath.Join(o.data, "query.fvecs"), gt: filepath.Join(o.data, "groundtruth.ivecs"),
-		k: 10, nprobe: intList{4, 8, 16, 32}, eps: floatList{7}, threads: intList{1, 2}, cache: 16 << 20, label: "demo",
+	bo := sweep.Options{
+		Index: dir, Queries: filepath.Join(o.data, "query.fvecs"), GT: filepath.Join(o.data, "groundtruth.ivecs"),
+		K: 10, NProbe: clikit.IntList{4, 8, 16, 32}, Eps: clikit.FloatList{7}, Threads: clikit.IntList{1, 2}, Cache: 16 << 20, Label: "demo",
 	}
 	rep, err := bo.Run(ctx, env)
 	if err != nil {
 		return err
 	}
-	rep.print(env.Stdout)
+	rep.Print(env.Stdout)
 	fmt.Fprintf(env.Stdout, "memory: %s resident after opening the index (heads %s), posting cache budget %s\n",
-		formatBytes(rep.OpenRSSBytes), formatBytes(rep.HeadsMemoryBytes), formatBytes(rep.CacheBytes))
+		clikit.FormatBytes(rep.OpenRSSBytes), clikit.FormatBytes(rep.HeadsMemoryBytes), clikit.FormatBytes(rep.CacheBytes))
 	fmt.Fprintf(env.Stdout, "demo done in %.0fs", time.Since(t0).Seconds())
 	if o.keep {
 		fmt.Fprintf(env.Stdout, "; index kept in %s", dir)

@@ -14,10 +14,11 @@ import (
 
 	"github.com/shoaldb/shoal/index"
 	"github.com/shoaldb/shoal/posting"
+	"github.com/shoaldb/shoal/tools/internal/clikit"
 )
 
 func init() {
-	register(&Command{Name: "inspect", Short: "print an index's manifest, tree, posting and replica statistics", Run: runInspect})
+	register(&clikit.Command{Name: "inspect", Short: "print an index's manifest, tree, posting and replica statistics", Run: runInspect})
 }
 
 // inspectCacheBytes is the posting cache of the inspected index: the scan
@@ -32,17 +33,17 @@ type inspectOptions struct {
 }
 
 // runInspect is `shoal inspect`.
-func runInspect(ctx context.Context, env *Env, args []string) error {
+func runInspect(ctx context.Context, env *clikit.Env, args []string) error {
 	var o inspectOptions
-	fs := newFlags(env, "inspect", "[-json] DIR")
+	fs := clikit.NewFlags(env, "inspect", "[-json] DIR")
 	fs.BoolVar(&o.jsonOut, "json", false, "print JSON instead of a table")
-	if err := parse(fs, args); err != nil {
+	if err := clikit.Parse(fs, args); err != nil {
 		return err
 	}
 	// Accept flags after DIR too (shoal inspect DIR -json).
 	if fs.NArg() > 0 {
 		o.dir = fs.Arg(0)
-		if err := parse(fs, fs.Args()[1:]); err != nil {
+		if err := clikit.Parse(fs, fs.Args()[1:]); err != nil {
 			return err
 		}
 		if fs.NArg() > 0 {
@@ -66,7 +67,7 @@ func (o *inspectOptions) Validate() error {
 }
 
 // Run opens the index, gathers its statistics and prints them.
-func (o *inspectOptions) Run(ctx context.Context, env *Env) error {
+func (o *inspectOptions) Run(ctx context.Context, env *clikit.Env) error {
 	ix, err := index.Open(o.dir, &index.Options{CacheBytes: inspectCacheBytes})
 	if err != nil {
 		return err
@@ -248,7 +249,7 @@ func inspectIndex(ctx context.Context, ix *index.Index) (*inspectReport, error) 
 	m := ix.Manifest()
 	rep := &inspectReport{
 		Dir:       ix.Dir(),
-		DiskBytes: dirSize(ix.Dir()),
+		DiskBytes: clikit.DirSize(ix.Dir()),
 		Manifest: inspectManifest{
 			Version: m.Version, Dim: m.Dim, Elem: m.Elem.String(), Metric: m.Metric.String(),
 			Count: m.Count, Heads: m.Heads, Replicas: m.Replicas, PostingCap: m.PostingCap,
@@ -362,7 +363,7 @@ func (r *inspectReport) print(w io.Writer) error {
 	}
 	plain := func(v int64) string { return fmt.Sprint(v) }
 
-	line("index\t%s\t(%s on disk)", r.Dir, formatBytes(r.DiskBytes))
+	line("index\t%s\t(%s on disk)", r.Dir, clikit.FormatBytes(r.DiskBytes))
 	line("")
 	line("manifest")
 	line("  version\t%d", m.Version)
@@ -387,7 +388,7 @@ func (r *inspectReport) print(w io.Writer) error {
 		line("  NOT HEADS\t%d\t(postings whose id is not a live head)", p.OutOfRange)
 	}
 	line("  length\t%s", stats(p.Length, plain))
-	line("  bytes\t%s", stats(p.Bytes, func(v int64) string { return formatBytes(v) }))
+	line("  bytes\t%s", stats(p.Bytes, func(v int64) string { return clikit.FormatBytes(v) }))
 	inspectHistogram(tw, "entries", "postings", p.Sizes)
 	line("")
 	rs := r.Replicas

@@ -12,15 +12,15 @@ import (
 	"testing"
 
 	"github.com/shoaldb/shoal/index"
+	"github.com/shoaldb/shoal/tools/internal/clikit"
+	"github.com/shoaldb/shoal/tools/internal/synth"
 )
 
 // inspectBuildIndex builds an index of n clustered dim-dimensional vectors
 // (from the gen model) with 5 % heads and returns its directory.
 func inspectBuildIndex(t *testing.T, n, dim int) string {
 	t.Helper()
-	spec := GenSpec{N: n, Queries: 1, Dim: dim, Clusters: 20, Seed: 3}
-	spec.EnsureDefaults()
-	data := newGenModel(spec).sample(genStreamBase, 0, n)
+	data := synth.BaseVectors(synth.Spec{N: n, Queries: 1, Dim: dim, Clusters: 20, Seed: 3})
 	dir := filepath.Join(t.TempDir(), "ix")
 	if _, err := index.Build(dir, index.SliceSource(data, dim), &index.Options{Ratio: 0.05, Workers: 2}); err != nil {
 		t.Fatal(err)
@@ -111,7 +111,7 @@ func TestInspect(t *testing.T) {
 
 	t.Run("json command", func(t *testing.T) {
 		var out bytes.Buffer
-		if err := runInspect(context.Background(), &Env{Stdout: &out, Stderr: io.Discard}, []string{"-json", dir}); err != nil {
+		if err := runInspect(context.Background(), &clikit.Env{Stdout: &out, Stderr: io.Discard}, []string{"-json", dir}); err != nil {
 			t.Fatal(err)
 		}
 		var got inspectReport
@@ -132,7 +132,7 @@ func TestInspect(t *testing.T) {
 	})
 	t.Run("table command", func(t *testing.T) {
 		var out bytes.Buffer
-		if err := runInspect(context.Background(), &Env{Stdout: &out, Stderr: io.Discard}, []string{dir}); err != nil {
+		if err := runInspect(context.Background(), &clikit.Env{Stdout: &out, Stderr: io.Discard}, []string{dir}); err != nil {
 			t.Fatal(err)
 		}
 		for _, want := range []string{"vectors", "1500 × 8 float32, metric l2", "depth", "leaf size", "1-7", "256+", "8+", "mean"} {
@@ -145,7 +145,7 @@ func TestInspect(t *testing.T) {
 }
 
 func TestInspectFlagsAfterDir(t *testing.T) {
-	err := runInspect(context.Background(), &Env{Stdout: io.Discard, Stderr: io.Discard}, []string{filepath.Join(t.TempDir(), "none"), "-json"})
+	err := runInspect(context.Background(), &clikit.Env{Stdout: io.Discard, Stderr: io.Discard}, []string{filepath.Join(t.TempDir(), "none"), "-json"})
 	if !errors.Is(err, index.ErrNoIndex) {
 		t.Errorf("inspect of a missing directory: %v, want index.ErrNoIndex (after parsing -json)", err)
 	}
@@ -153,7 +153,7 @@ func TestInspectFlagsAfterDir(t *testing.T) {
 
 func TestInspectRejectsBadArgs(t *testing.T) {
 	for _, args := range [][]string{{}, {"-json"}, {"a", "b"}, {"-bogus", "a"}} {
-		if err := runInspect(context.Background(), &Env{Stdout: io.Discard, Stderr: io.Discard}, args); err == nil {
+		if err := runInspect(context.Background(), &clikit.Env{Stdout: io.Discard, Stderr: io.Discard}, args); err == nil {
 			t.Errorf("shoal inspect %q succeeded, want an error", args)
 		}
 	}

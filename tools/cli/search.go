@@ -10,10 +10,11 @@ import (
 	"github.com/shoaldb/shoal/index"
 	"github.com/shoaldb/shoal/index/filter"
 	"github.com/shoaldb/shoal/internal/vecfile"
+	"github.com/shoaldb/shoal/tools/internal/clikit"
 )
 
 func init() {
-	register(&Command{Name: "search", Short: "search an index with a query file, report recall", Run: runSearch})
+	register(&clikit.Command{Name: "search", Short: "search an index with a query file, report recall", Run: runSearch})
 }
 
 // searchOptions are the flags of `shoal search`.
@@ -25,7 +26,7 @@ type searchOptions struct {
 	k       int
 	nprobe  int
 	eps     float64
-	cache   sizeFlag
+	cache   clikit.SizeFlag
 	tenant  uint
 	tmode   string
 	ef      int
@@ -72,9 +73,9 @@ func parseTenantMode(s string) (index.TenantMode, error) {
 	return 0, fmt.Errorf("-tenant-mode %q: want shortlists, scan or brute", s)
 }
 
-func runSearch(ctx context.Context, env *Env, args []string) error {
+func runSearch(ctx context.Context, env *clikit.Env, args []string) error {
 	o := searchOptions{cache: 64 << 20}
-	fs := newFlags(env, "search", "-index DIR -queries FILE [-gt FILE] [-out FILE.ivecs] [flags]")
+	fs := clikit.NewFlags(env, "search", "-index DIR -queries FILE [-gt FILE] [-out FILE.ivecs] [flags]")
 	fs.StringVar(&o.index, "index", "", "index directory")
 	fs.StringVar(&o.queries, "queries", "", "query vector file")
 	fs.StringVar(&o.gt, "gt", "", "ground truth file for recall")
@@ -87,27 +88,27 @@ func runSearch(ctx context.Context, env *Env, args []string) error {
 	fs.StringVar(&o.tmode, "tenant-mode", "shortlists", "how a tenant search runs: shortlists, scan (the shared index, filtered) or brute")
 	fs.IntVar(&o.ef, "ef", 512, "rows a tenant's shortlist search reads at least (Curator's search_ef)")
 	fs.StringVar(&o.filter, "filter", "", "search only vectors whose labels match this expression of label ids, e.g. '3 AND (7 OR 9) AND NOT 12'")
-	if err := parseValid(fs, args, &o); err != nil {
+	if err := clikit.ParseValid(fs, args, &o); err != nil {
 		return err
 	}
-	defer lowerGC()()
+	defer clikit.LowerGC()()
 	return o.Run(ctx, env)
 }
 
-func (o *searchOptions) Run(ctx context.Context, env *Env) error {
+func (o *searchOptions) Run(ctx context.Context, env *clikit.Env) error {
 	qs, dim, err := vecfile.ReadFloat32(o.queries)
 	if err != nil {
 		return err
 	}
 	nq := len(qs) / dim
-	ix, err := index.Open(o.index, &index.Options{CacheBytes: cacheOption(o.cache)})
+	ix, err := index.Open(o.index, &index.Options{CacheBytes: clikit.CacheOption(o.cache)})
 	if err != nil {
 		return err
 	}
 	defer ix.Close()
 	var truth [][]int32
 	if o.gt != "" {
-		if truth, err = readTruth(o.gt, nq, o.k); err != nil {
+		if truth, err = clikit.ReadTruth(o.gt, nq, o.k); err != nil {
 			return err
 		}
 	}
@@ -138,7 +139,7 @@ func (o *searchOptions) Run(ctx context.Context, env *Env) error {
 			return fmt.Errorf("query %d: %w", i, err)
 		}
 		if truth != nil {
-			hits += countHits(res, truth[i])
+			hits += clikit.CountHits(res, truth[i])
 		}
 		if w != nil {
 			for j := range row {
@@ -157,7 +158,7 @@ func (o *searchOptions) Run(ctx context.Context, env *Env) error {
 	for _, l := range lat {
 		sum += l
 	}
-	fmt.Fprintf(env.Stdout, "%d queries, nprobe %d: mean %.3f ms, p50 %.3f ms, p99 %.3f ms", nq, o.nprobe, sum/float64(nq), percentile(lat, 0.5), percentile(lat, 0.99))
+	fmt.Fprintf(env.Stdout, "%d queries, nprobe %d: mean %.3f ms, p50 %.3f ms, p99 %.3f ms", nq, o.nprobe, sum/float64(nq), clikit.Percentile(lat, 0.5), clikit.Percentile(lat, 0.99))
 	if truth != nil {
 		fmt.Fprintf(env.Stdout, ", recall@%d %.4f", o.k, float64(hits)/float64(nq*o.k))
 	}

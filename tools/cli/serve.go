@@ -17,10 +17,11 @@ import (
 	"time"
 
 	"github.com/shoaldb/shoal/server"
+	"github.com/shoaldb/shoal/tools/internal/clikit"
 )
 
 func init() {
-	register(&Command{Name: "serve", Short: "run the gRPC vector database server", Run: runServe})
+	register(&clikit.Command{Name: "serve", Short: "run the gRPC vector database server", Run: runServe})
 }
 
 // serveOptions are the flags of `shoal serve`.
@@ -32,8 +33,8 @@ type serveOptions struct {
 	tlsCert  string
 	tlsKey   string
 	maxBatch int
-	maxMsg   sizeFlag
-	cache    sizeFlag
+	maxMsg   clikit.SizeFlag
+	cache    clikit.SizeFlag
 	grace    time.Duration
 	logLevel string
 	logJSON  bool
@@ -65,7 +66,7 @@ func (o *serveOptions) Validate() error {
 		return errors.New("-tls-cert and -tls-key go together")
 	case o.adminKey != "" && len(o.adminKey) < 16:
 		return fmt.Errorf("the admin key has %d characters, want at least 16", len(o.adminKey))
-	case o.adminKey == "" && !o.noAuth && !loopback(o.listen):
+	case o.adminKey == "" && !o.noAuth && !clikit.Loopback(o.listen):
 		return fmt.Errorf("-listen %s is not a loopback address: set an admin key (-admin-key or SHOAL_ADMIN_KEY), or pass -no-auth to serve it to anyone", o.listen)
 	case o.maxBatch < 0:
 		return fmt.Errorf("-max-batch %d, want >= 0", o.maxBatch)
@@ -74,19 +75,6 @@ func (o *serveOptions) Validate() error {
 		return err
 	}
 	return nil
-}
-
-// loopback reports whether addr (host:port) listens on loopback only.
-func loopback(addr string) bool {
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return false
-	}
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 func parseLevel(s string) (slog.Level, error) {
@@ -98,9 +86,9 @@ func parseLevel(s string) (slog.Level, error) {
 }
 
 // runServe is `shoal serve`.
-func runServe(ctx context.Context, env *Env, args []string) error {
+func runServe(ctx context.Context, env *clikit.Env, args []string) error {
 	o := serveOptions{maxMsg: server.DefaultMaxRecvMsgBytes, cache: server.DefaultCacheBytes}
-	fs := newFlags(env, "serve", "[flags]")
+	fs := clikit.NewFlags(env, "serve", "[flags]")
 	fs.StringVar(&o.dataDir, "data-dir", defaultDataDir(), "data directory (one Pebble database for all collections)")
 	fs.StringVar(&o.listen, "listen", "localhost:7370", "address to serve gRPC on (host:port)")
 	fs.StringVar(&o.adminKey, "admin-key", os.Getenv("SHOAL_ADMIN_KEY"), "admin API key, at least 16 characters (default $SHOAL_ADMIN_KEY); empty: no authentication, loopback only")
@@ -117,7 +105,7 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 	fs.StringVar(&o.importDir, "import-dir", "", "directory StartImport reads vector files from (nothing outside it); default DATA-DIR/import")
 	fs.StringVar(&o.metricsListen, "metrics-listen", "", "address to serve Prometheus /metrics on over HTTP (e.g. localhost:9370); empty: off")
 	config := fs.String("config", "", "read settings from this file: lines of `flag-name = value` (# comments); flags given on the command line win")
-	if err := parse(fs, args); err != nil {
+	if err := clikit.Parse(fs, args); err != nil {
 		return err
 	}
 	if *config != "" {
@@ -167,7 +155,7 @@ func applyConfig(fs *flag.FlagSet, path string) error {
 
 // Run serves until ctx is cancelled or SIGTERM arrives, then shuts down
 // gracefully. It prints the address it listens on to stdout.
-func (o *serveOptions) Run(ctx context.Context, env *Env) error {
+func (o *serveOptions) Run(ctx context.Context, env *clikit.Env) error {
 	level, _ := parseLevel(o.logLevel)
 	hopts := &slog.HandlerOptions{Level: level}
 	var h slog.Handler = slog.NewTextHandler(env.Stderr, hopts)

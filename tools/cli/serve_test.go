@@ -16,6 +16,7 @@ import (
 
 	"github.com/shoaldb/shoal/client"
 	shoalv1 "github.com/shoaldb/shoal/proto/shoal/v1"
+	"github.com/shoaldb/shoal/tools/internal/clikit"
 )
 
 // syncBuffer is a bytes.Buffer safe for one writer and one reader.
@@ -47,7 +48,7 @@ func TestServe(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error, 1)
 		go func() {
-			done <- runServe(ctx, &Env{Stdout: &out, Stderr: &errb}, append([]string{"-data-dir", dir, "-listen", "127.0.0.1:0", "-admin-key", key}, extra...))
+			done <- runServe(ctx, &clikit.Env{Stdout: &out, Stderr: &errb}, append([]string{"-data-dir", dir, "-listen", "127.0.0.1:0", "-admin-key", key}, extra...))
 		}()
 		re := regexp.MustCompile(`serving on (\S+)`)
 		deadline := time.Now().Add(10 * time.Second)
@@ -189,7 +190,7 @@ func TestServeConfig(t *testing.T) {
 		}
 	}
 	var out, errb syncBuffer
-	err = runServe(context.Background(), &Env{Stdout: &out, Stderr: &errb}, []string{"-config", write("no-such = 1\n")})
+	err = runServe(context.Background(), &clikit.Env{Stdout: &out, Stderr: &errb}, []string{"-config", write("no-such = 1\n")})
 	if err == nil || !strings.Contains(err.Error(), "unknown setting") {
 		t.Fatalf("shoal serve with a bad config: %v, want an unknown-setting error", err)
 	}

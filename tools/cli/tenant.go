@@ -8,10 +8,11 @@ import (
 	"text/tabwriter"
 
 	"github.com/shoaldb/shoal/index"
+	"github.com/shoaldb/shoal/tools/internal/clikit"
 )
 
 func init() {
-	register(&Command{Name: "tenant", Short: "manage an index's tenants: list, create, drop, own, grant, revoke", Run: runTenant})
+	register(&clikit.Command{Name: "tenant", Short: "manage an index's tenants: list, create, drop, own, grant, revoke", Run: runTenant})
 }
 
 const tenantAbout = `tenant changes or lists the tenants of an index (ids 1..4294967295):
@@ -59,9 +60,9 @@ func (o *tenantOptions) Validate() error {
 	return nil
 }
 
-func runTenant(ctx context.Context, env *Env, args []string) error {
+func runTenant(ctx context.Context, env *clikit.Env, args []string) error {
 	var o tenantOptions
-	fs := newFlags(env, "tenant", "-index DIR list|create T|drop T|own T|grant T|revoke T [-ids FILE | -range A:B]")
+	fs := clikit.NewFlags(env, "tenant", "-index DIR list|create T|drop T|own T|grant T|revoke T [-ids FILE | -range A:B]")
 	fs.Usage = func() {
 		fmt.Fprintf(env.Stderr, "%s\n\nflags:\n", tenantAbout)
 		fs.PrintDefaults()
@@ -101,7 +102,7 @@ func runTenant(ctx context.Context, env *Env, args []string) error {
 }
 
 // Run applies the command.
-func (o *tenantOptions) Run(ctx context.Context, env *Env) error {
+func (o *tenantOptions) Run(ctx context.Context, env *clikit.Env) error {
 	var ids []uint64
 	if o.ids != "" {
 		var err error
@@ -131,7 +132,7 @@ func (o *tenantOptions) Run(ctx context.Context, env *Env) error {
 			fmt.Fprintf(tw, "%d\t%d\t\n", t, n)
 		}
 		st := ix.TenantStats()
-		fmt.Fprintf(tw, "\n%d tenants, %d shortlists of %d rows; memory: shortlists %s, lists %s\n", st.Tenants, st.Shortlists, st.ShortlistRows, formatBytes(st.ShortlistBytes), formatBytes(st.ListBytes))
+		fmt.Fprintf(tw, "\n%d tenants, %d shortlists of %d rows; memory: shortlists %s, lists %s\n", st.Tenants, st.Shortlists, st.ShortlistRows, clikit.FormatBytes(st.ShortlistBytes), clikit.FormatBytes(st.ListBytes))
 		err = tw.Flush()
 	case "create":
 		err = ix.CreateTenant(o.tenant)

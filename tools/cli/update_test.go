@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/shoaldb/shoal/internal/vecfile"
+	"github.com/shoaldb/shoal/tools/internal/synth"
 )
 
 // updateData generates a small data set (n vectors of dim, 50 queries)
@@ -15,7 +16,7 @@ import (
 func updateData(t *testing.T, n, dim int) string {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "data")
-	if err := Generate(context.Background(), nil, GenSpec{N: n, Queries: 50, Dim: dim, K: 10, Clusters: 20, Seed: 5}, dir); err != nil {
+	if err := synth.Generate(context.Background(), nil, synth.Spec{N: n, Queries: 50, Dim: dim, K: 10, Clusters: 20, Seed: 5}, dir); err != nil {
 		t.Fatal(err)
 	}
 	return dir

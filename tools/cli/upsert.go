@@ -7,10 +7,11 @@ import (
 	"time"
 
 	"github.com/shoaldb/shoal/index"
+	"github.com/shoaldb/shoal/tools/internal/clikit"
 )
 
 func init() {
-	register(&Command{Name: "upsert", Short: "insert or replace the vectors of a file in an index", Run: runUpsert})
+	register(&clikit.Command{Name: "upsert", Short: "insert or replace the vectors of a file in an index", Run: runUpsert})
 }
 
 // upsertOptions are the flags of `shoal upsert`.
@@ -22,8 +23,8 @@ type upsertOptions struct {
 	batch   int
 	nosync  bool
 	nodrain bool
-	buffer  sizeFlag
-	cache   sizeFlag
+	buffer  clikit.SizeFlag
+	cache   clikit.SizeFlag
 	quiet   bool
 }
 
@@ -43,9 +44,9 @@ func (o *upsertOptions) Validate() error {
 }
 
 // runUpsert is `shoal upsert`.
-func runUpsert(ctx context.Context, env *Env, args []string) error {
+func runUpsert(ctx context.Context, env *clikit.Env, args []string) error {
 	o := upsertOptions{firstID: -1, batch: 1000, cache: 64 << 20}
-	fs := newFlags(env, "upsert", "-index DIR -data FILE [-ids FILE | -first-id N] [flags]")
+	fs := clikit.NewFlags(env, "upsert", "-index DIR -data FILE [-ids FILE | -first-id N] [flags]")
 	fs.StringVar(&o.index, "index", "", "index directory (from build or create)")
 	fs.StringVar(&o.data, "data", "", "vector file (.fvecs .bvecs .fbin .u8bin .i8bin .npy)")
 	fs.StringVar(&o.ids, "ids", "", "ids of the vectors, one per row of -data (.ivecs .ibin or int32 .npy)")
@@ -56,16 +57,16 @@ func runUpsert(ctx context.Context, env *Env, args []string) error {
 	fs.Var(&o.buffer, "buffer", "memory for unfolded posting tails; writers wait above twice it (default 32MiB)")
 	fs.Var(&o.cache, "cache", "posting cache budget, 0 for none (default 64MiB)")
 	fs.BoolVar(&o.quiet, "q", false, "no progress bar")
-	if err := parseValid(fs, args, &o); err != nil {
+	if err := clikit.ParseValid(fs, args, &o); err != nil {
 		return err
 	}
-	defer lowerGC()()
+	defer clikit.LowerGC()()
 	return o.Run(ctx, env)
 }
 
 // Run upserts the file batch by batch, drains maintenance and prints a
 // summary.
-func (o *upsertOptions) Run(ctx context.Context, env *Env) error {
+func (o *upsertOptions) Run(ctx context.Context, env *clikit.Env) error {
 	src, err := index.OpenFile(o.data)
 	if err != nil {
 		return err
@@ -84,7 +85,7 @@ func (o *upsertOptions) Run(ctx context.Context, env *Env) error {
 			return fmt.Errorf("%s holds %d ids for the %d vectors of %s", o.ids, len(ids), n, o.data)
 		}
 	}
-	ix, err := index.Open(o.index, &index.Options{NoSync: o.nosync, UpdateBuffer: int64(o.buffer), CacheBytes: cacheOption(o.cache)})
+	ix, err := index.Open(o.index, &index.Options{NoSync: o.nosync, UpdateBuffer: int64(o.buffer), CacheBytes: clikit.CacheOption(o.cache)})
 	if err != nil {
 		return err
 	}
@@ -99,11 +100,11 @@ func (o *upsertOptions) Run(ctx context.Context, env *Env) error {
 	before := ix.Len()
 	fmt.Fprintf(env.Stderr, "upserting %s: %d vectors × %d %v into %s (%d vectors)\n", o.data, n, src.Dim(), src.Elem(), o.index, before)
 
-	var bar *Bar
+	var bar *clikit.Bar
 	if !o.quiet {
-		bar = NewBar(env.Stderr, "upsert", int64(n))
+		bar = clikit.NewBar(env.Stderr, "upsert", int64(n))
 	}
-	rr := rowReader{src: src}
+	rr := clikit.NewRowReader(src)
 	batchIDs := make([]uint64, 0, o.batch)
 	replaced := 0
 	start := time.Now()
@@ -112,7 +113,7 @@ func (o *upsertOptions) Run(ctx context.Context, env *Env) error {
 			return err // what was acknowledged stays; Close keeps the tails
 		}
 		hi := min(lo+o.batch, n)
-		vs, err := rr.read(lo, hi-lo)
+		vs, err := rr.Read(lo, hi-lo)
 		if err != nil {
 			return err
 		}
@@ -147,7 +148,7 @@ func (o *upsertOptions) Run(ctx context.Context, env *Env) error {
 		n, n-replaced, replaced, secs, float64(n)/secs, ix.Len())
 	if o.nodrain {
 		st := ix.Stats()
-		fmt.Fprintf(env.Stdout, "not drained: %s of posting tails left to fold\n", formatBytes(st.TailBytes))
+		fmt.Fprintf(env.Stdout, "not drained: %s of posting tails left to fold\n", clikit.FormatBytes(st.TailBytes))
 		return ix.Close()
 	}
 	t := time.Now()

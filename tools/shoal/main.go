@@ -5,9 +5,16 @@ package main
 import (
 	"os"
 
+	"github.com/shoaldb/shoal/tools/benchcli"
 	"github.com/shoaldb/shoal/tools/cli"
+	"github.com/shoaldb/shoal/tools/internal/clikit"
 )
 
 func main() {
-	os.Exit(cli.Main(os.Args[1:], os.Stdout, os.Stderr))
+	os.Exit(clikit.Main(commands(), os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// commands are all of shoal's: the user's and the benchmarks.
+func commands() []*clikit.Command {
+	return append(cli.Commands(), benchcli.Commands()...)
 }

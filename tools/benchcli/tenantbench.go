@@ -1,10 +1,9 @@
-package cli
+package benchcli
 
 import (
 	"bufio"
 	"context"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -19,10 +18,11 @@ import (
 
 	"github.com/shoaldb/shoal/index"
 	"github.com/shoaldb/shoal/internal/vecfile"
+	"github.com/shoaldb/shoal/tools/internal/clikit"
 )
 
 func init() {
-	register(&Command{Name: "tenantbench", Short: "multi-tenant search: Curator shortlists vs the shared index, brute force and per-tenant indexes", Run: runTenantBench})
+	register(&clikit.Command{Name: "tenantbench", Short: "multi-tenant search: Curator shortlists vs the shared index, brute force and per-tenant indexes", Run: runTenantBench})
 }
 
 const tenantBenchAbout = `tenantbench measures tenant (filtered) search on a workload of
@@ -47,10 +47,10 @@ type tenantBenchOptions struct {
 	index, data, queries, workload, perTenant string
 	plain                                     string
 	k, maxQ, maxSL                            int
-	ef, nprobe                                intList
-	cache                                     sizeFlag
+	ef, nprobe                                clikit.IntList
+	cache                                     clikit.SizeFlag
 	modes                                     string
-	jsonOut, cpuprofile                       string
+	report                                    reportOptions
 }
 
 func (o *tenantBenchOptions) Validate() error {
@@ -65,13 +65,9 @@ func (o *tenantBenchOptions) Validate() error {
 	return nil
 }
 
-func runTenantBench(ctx context.Context, env *Env, args []string) error {
-	o := tenantBenchOptions{k: 10, ef: intList{256, 512, 1024}, nprobe: intList{16, 32, 64}, modes: "curator,shared,brute,pertenant"}
-	fs := newFlags(env, "tenantbench", "-index DIR -queries FILE -workload DIR [-data FILE -pertenant DIR] [flags]")
-	fs.Usage = func() {
-		fmt.Fprintf(env.Stderr, "usage: shoal tenantbench -index DIR -queries FILE -workload DIR [flags]\n\n%s\n\nflags:\n", tenantBenchAbout)
-		fs.PrintDefaults()
-	}
+func runTenantBench(ctx context.Context, env *clikit.Env, args []string) error {
+	o := tenantBenchOptions{k: 10, ef: clikit.IntList{256, 512, 1024}, nprobe: clikit.IntList{16, 32, 64}, modes: "curator,shared,brute,pertenant"}
+	fs := clikit.NewFlagsAbout(env, "tenantbench", "-index DIR -queries FILE -workload DIR [flags]", tenantBenchAbout)
 	fs.StringVar(&o.index, "index", "", "shared index directory (built from -data)")
 	fs.StringVar(&o.data, "data", "", "base vector file the index was built from (for -pertenant)")
 	fs.StringVar(&o.queries, "queries", "", "query vector file given to tenantgen")
@@ -85,47 +81,20 @@ func runTenantBench(ctx context.Context, env *Env, args []string) error {
 	fs.Var(&o.nprobe, "nprobe", "nprobe values of shared and pertenant, a list (default 16,32,64)")
 	fs.Var(&o.cache, "cache", "posting cache budget of every index, 0 for none (default 0: every read from disk)")
 	fs.StringVar(&o.modes, "modes", o.modes, "modes to run, comma-separated")
-	fs.StringVar(&o.jsonOut, "json", "", "write results as JSON to this file")
-	fs.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile of the whole run to this file")
-	if err := parseValid(fs, args, &o); err != nil {
+	o.report.define(fs, "write results as JSON to this file")
+	if err := clikit.ParseValid(fs, args, &o); err != nil {
 		return err
 	}
-	return runReport(env, o.cpuprofile, o.jsonOut, func() (*tenantBenchReport, error) { return o.Run(ctx, env) })
-}
-
-// runReport runs a benchmark under an optional CPU profile and a GC
-// target of 25 %, prints its report and writes it as JSON to jsonOut
-// (none for "").
-func runReport[R interface{ print(io.Writer) }](env *Env, cpuprofile, jsonOut string, run func() (R, error)) error {
-	stop, err := startCPUProfile(cpuprofile)
-	if err != nil {
-		return err
-	}
-	defer stop()
-	defer lowerGC()()
-	rep, err := run()
-	if err != nil {
-		return err
-	}
-	rep.print(env.Stdout)
-	if jsonOut != "" {
-		b, _ := json.MarshalIndent(rep, "", "  ")
-		return os.WriteFile(jsonOut, append(b, '\n'), 0o644)
-	}
-	return nil
+	_, err := runReport(env, o.report, func() (*tenantBenchReport, error) { return o.Run(ctx, env) })
+	return err
 }
 
 // tenantBenchRow is one mode and parameter in one tenant-size bucket.
 type tenantBenchRow struct {
-	Mode    string  `json:"mode"`
-	Param   string  `json:"param"`
-	Bucket  string  `json:"bucket"`
-	Queries int     `json:"queries"`
-	Recall  float64 `json:"recall"`
-	P50Ms   float64 `json:"p50_ms"`
-	P99Ms   float64 `json:"p99_ms"`
-	MeanMs  float64 `json:"mean_ms"`
-	KiBRead float64 `json:"kib_read_per_query"`
+	Mode   string `json:"mode"`
+	Param  string `json:"param"`
+	Bucket string `json:"bucket"`
+	queryStats
 }
 
 // tenantBenchReport is the whole run.
@@ -243,7 +212,7 @@ func (w *tenantWorkload) members() (readable, owned [][]uint64) {
 	return readable, owned
 }
 
-func (o *tenantBenchOptions) Run(ctx context.Context, env *Env) (*tenantBenchReport, error) {
+func (o *tenantBenchOptions) Run(ctx context.Context, env *clikit.Env) (*tenantBenchReport, error) {
 	w, err := readTenantWorkload(o.workload)
 	if err != nil {
 		return nil, err
@@ -266,7 +235,7 @@ func (o *tenantBenchOptions) Run(ctx context.Context, env *Env) (*tenantBenchRep
 	}
 
 	if o.plain != "" {
-		px, err := index.Open(o.plain, &index.Options{CacheBytes: cacheOption(o.cache)})
+		px, err := index.Open(o.plain, &index.Options{CacheBytes: clikit.CacheOption(o.cache)})
 		if err != nil {
 			return nil, err
 		}
@@ -278,7 +247,7 @@ func (o *tenantBenchOptions) Run(ctx context.Context, env *Env) (*tenantBenchRep
 		px.Close()
 		debug.FreeOSMemory()
 	}
-	ix, err := index.Open(o.index, &index.Options{CacheBytes: cacheOption(o.cache), MaxSLSize: o.maxSL})
+	ix, err := index.Open(o.index, &index.Options{CacheBytes: clikit.CacheOption(o.cache), MaxSLSize: o.maxSL})
 	if err != nil {
 		return nil, err
 	}
@@ -320,20 +289,14 @@ func (o *tenantBenchOptions) Run(ctx context.Context, env *Env) (*tenantBenchRep
 			}
 			lat[b] = append(lat[b], float64(time.Since(t0).Microseconds())/1000)
 			kib[b] += float64(read()-r0) / 1024
-			rec[b] += tenantRecall(res, w.truth[i], o.k)
+			rec[b] += recallAtK(res, w.truth[i], o.k)
 		}
 		for b := range tenantBuckets {
-			n := len(lat[b])
-			if n == 0 {
+			if len(lat[b]) == 0 {
 				continue
 			}
-			slices.Sort(lat[b])
-			var sum float64
-			for _, l := range lat[b] {
-				sum += l
-			}
-			rep.Results = append(rep.Results, tenantBenchRow{Mode: mode, Param: param, Bucket: tenantBuckets[b].Name, Queries: n,
-				Recall: rec[b] / float64(n), P50Ms: lat[b][n/2], P99Ms: lat[b][min(n-1, n*99/100)], MeanMs: sum / float64(n), KiBRead: kib[b] / float64(n)})
+			rep.Results = append(rep.Results, tenantBenchRow{Mode: mode, Param: param, Bucket: tenantBuckets[b].Name,
+				queryStats: newQueryStats(lat[b], rec[b], kib[b])})
 		}
 		fmt.Fprintf(env.Stderr, "%s %s done\n", mode, param)
 		return nil
@@ -381,9 +344,9 @@ func (o *tenantBenchOptions) Run(ctx context.Context, env *Env) (*tenantBenchRep
 // loadTenants creates the workload's tenants in ix (tenant t as t+1),
 // gives each its owned rows and grants it the others, a chunk of tenants
 // per batch (CreateTenants, OwnMany, GrantMany).
-func loadTenants(ctx context.Context, ix *index.Index, env *Env, readable, owned [][]uint64) error {
+func loadTenants(ctx context.Context, ix *index.Index, env *clikit.Env, readable, owned [][]uint64) error {
 	const chunk = 1000
-	bar := NewBar(env.Stderr, "tenants", int64(len(readable)))
+	bar := clikit.NewBar(env.Stderr, "tenants", int64(len(readable)))
 	for lo := 0; lo < len(readable); lo += chunk {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -425,7 +388,7 @@ func loadTenants(ctx context.Context, ix *index.Index, env *Env, readable, owned
 
 // perTenantRuns builds (if missing) and opens one index per tenant and
 // runs the pertenant mode.
-func (o *tenantBenchOptions) perTenantRuns(ctx context.Context, env *Env, shared *index.Index, rep *tenantBenchReport, w *tenantWorkload, queries [][]float32, readable [][]uint64,
+func (o *tenantBenchOptions) perTenantRuns(ctx context.Context, env *clikit.Env, shared *index.Index, rep *tenantBenchReport, w *tenantWorkload, queries [][]float32, readable [][]uint64,
 	run func(string, string, func(int) ([]index.Result, error), func() int64) error) error {
 	man := shared.Manifest()
 	mem := &perTenantMemory{Indexes: len(readable)}
@@ -437,7 +400,7 @@ func (o *tenantBenchOptions) perTenantRuns(ctx context.Context, env *Env, shared
 		}
 		defer src.Close()
 		start := time.Now()
-		bar := NewBar(env.Stderr, "per-tenant builds", int64(len(readable)))
+		bar := clikit.NewBar(env.Stderr, "per-tenant builds", int64(len(readable)))
 		for t, rows := range readable {
 			if err := ctx.Err(); err != nil {
 				return err
@@ -459,7 +422,7 @@ func (o *tenantBenchOptions) perTenantRuns(ctx context.Context, env *Env, shared
 		bar.Finish()
 		mem.BuildSeconds = time.Since(start).Seconds()
 	}
-	mem.DiskBytes = dirSize(o.perTenant)
+	mem.DiskBytes = clikit.DirSize(o.perTenant)
 	heap0, rss0 := heapAndRSS()
 	ixs := make([]*index.Index, len(readable))
 	defer func() {
@@ -473,7 +436,7 @@ func (o *tenantBenchOptions) perTenantRuns(ctx context.Context, env *Env, shared
 		if len(rows) == 0 {
 			continue
 		}
-		x, err := index.Open(filepath.Join(o.perTenant, strconv.Itoa(t)), &index.Options{CacheBytes: cacheOption(o.cache)})
+		x, err := index.Open(filepath.Join(o.perTenant, strconv.Itoa(t)), &index.Options{CacheBytes: clikit.CacheOption(o.cache)})
 		if err != nil {
 			return fmt.Errorf("tenant %d: %w", t, err)
 		}
@@ -515,23 +478,7 @@ func heapAndRSS() (heap, rss int64) {
 	runtime.GC()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	return int64(ms.HeapAlloc), procStatus("VmRSS")
-}
-
-// tenantRecall is recall@k of res against the first k rows of truth
-// (all of them when the tenant has fewer).
-func tenantRecall(res []index.Result, truth []int32, k int) float64 {
-	want := truth[:min(k, len(truth))]
-	if len(want) == 0 {
-		return 1
-	}
-	hit := 0
-	for _, r := range res {
-		if slices.Contains(want, int32(r.ID)) {
-			hit++
-		}
-	}
-	return float64(hit) / float64(len(want))
+	return int64(ms.HeapAlloc), clikit.ProcStatus("VmRSS")
 }
 
 func splitComma(s string) []string {
@@ -548,19 +495,20 @@ func splitComma(s string) []string {
 	return out
 }
 
-func (rep *tenantBenchReport) print(w io.Writer) {
+// Print writes the report: memory, then a table of the modes by bucket.
+func (rep *tenantBenchReport) Print(w io.Writer) {
 	fmt.Fprintf(w, "%d tenants over %d rows, %d queries; tenants per bucket %v, queries per bucket %v\n", rep.Tenants, rep.Rows, rep.Queries, rep.Buckets, rep.QueriesIn)
 	st := rep.TenantState
 	if rep.PlainRSS > 0 {
-		fmt.Fprintf(w, "shared index without tenants (-plain): RSS %s, Go heap %s\n", formatBytes(rep.PlainRSS), formatBytes(rep.PlainHeap))
+		fmt.Fprintf(w, "shared index without tenants (-plain): RSS %s, Go heap %s\n", clikit.FormatBytes(rep.PlainRSS), clikit.FormatBytes(rep.PlainHeap))
 	}
 	fmt.Fprintf(w, "shared index: RSS %s, Go heap %s; tenant state: %d shortlists holding %d rows, shortlists %s, lists %s, value versions %s\n",
-		formatBytes(rep.OpenRSS), formatBytes(rep.HeapBytes), st.Shortlists, st.ShortlistRows, formatBytes(st.ShortlistBytes), formatBytes(st.ListBytes), formatBytes(st.VersionBytes))
+		clikit.FormatBytes(rep.OpenRSS), clikit.FormatBytes(rep.HeapBytes), st.Shortlists, st.ShortlistRows, clikit.FormatBytes(st.ShortlistBytes), clikit.FormatBytes(st.ListBytes), clikit.FormatBytes(st.VersionBytes))
 	if rep.LoadSeconds > 0 {
 		fmt.Fprintf(w, "tenants loaded in %.1fs\n", rep.LoadSeconds)
 	}
 	if m := rep.PerTenant; m != nil {
-		fmt.Fprintf(w, "per-tenant indexes: %d, open adds RSS %s, Go heap %s; %s on disk", m.Indexes, formatBytes(m.AddedRSS), formatBytes(m.AddedHeap), formatBytes(m.DiskBytes))
+		fmt.Fprintf(w, "per-tenant indexes: %d, open adds RSS %s, Go heap %s; %s on disk", m.Indexes, clikit.FormatBytes(m.AddedRSS), clikit.FormatBytes(m.AddedHeap), clikit.FormatBytes(m.DiskBytes))
 		if m.BuildSeconds > 0 {
 			fmt.Fprintf(w, "; built in %.1fs", m.BuildSeconds)
 		}

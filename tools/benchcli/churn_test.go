@@ -1,18 +1,16 @@
-package cli
+package benchcli
 
 import (
 	"context"
 	"encoding/json"
 	"math"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
-	"github.com/shoaldb/shoal/index"
-	"github.com/shoaldb/shoal/internal/vec"
+	"github.com/shoaldb/shoal/tools/internal/synth"
 )
 
 // TestChurnBench runs `shoal bench -churn` on 3000×16 synthetic vectors
@@ -21,7 +19,7 @@ import (
 func TestChurnBench(t *testing.T) {
 	const n = 3000
 	data := filepath.Join(t.TempDir(), "data")
-	if err := Generate(context.Background(), nil, GenSpec{N: n, Queries: 40, Dim: 16, K: 10, Clusters: 30, Seed: 2}, data); err != nil {
+	if err := synth.Generate(context.Background(), nil, synth.Spec{N: n, Queries: 40, Dim: 16, K: 10, Clusters: 30, Seed: 2}, data); err != nil {
 		t.Fatal(err)
 	}
 	work := t.TempDir()
@@ -170,111 +168,6 @@ func TestPlanChurn(t *testing.T) {
 		if len(b.deletes) != 125 {
 			t.Errorf("batch %d deletes %d ids, want 750/6 = 125", j, len(b.deletes))
 		}
-	}
-}
-
-// TestExactTruth compares exactTruth with a plain brute force, for each
-// metric, with some rows skipped.
-func TestExactTruth(t *testing.T) {
-	const n, dim, nq, k = 700, 5, 9, 7
-	rng := rand.New(rand.NewPCG(1, 2))
-	base := make([]float32, n*dim)
-	for i := range base {
-		base[i] = float32(rng.NormFloat64())
-	}
-	qs := base[:0:0]
-	for range nq * dim {
-		qs = append(qs, float32(rng.NormFloat64()))
-	}
-	skip := make([]bool, n)
-	for i := range skip {
-		skip[i] = i%3 == 1
-	}
-	for _, metric := range []index.Metric{index.L2, index.InnerProduct, index.Cosine} {
-		got, err := exactTruth(context.Background(), index.SliceSource(base, dim), skip, qs, k, metric, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for q := range nq {
-			qv := slices.Clone(qs[q*dim : (q+1)*dim])
-			if metric == index.Cosine {
-				vec.Normalize(qv)
-			}
-			type cand struct {
-				d  float64
-				id int32
-			}
-			var all []cand
-			for i := range n {
-				if skip[i] {
-					continue
-				}
-				x := slices.Clone(base[i*dim : (i+1)*dim])
-				if metric == index.Cosine {
-					vec.Normalize(x)
-				}
-				var d float64
-				for j := range dim {
-					if metric == index.L2 {
-						d += float64(qv[j]-x[j]) * float64(qv[j]-x[j])
-					} else {
-						d -= float64(qv[j]) * float64(x[j])
-					}
-				}
-				all = append(all, cand{d, int32(i)})
-			}
-			slices.SortFunc(all, func(a, b cand) int {
-				if a.d < b.d {
-					return -1
-				}
-				if a.d > b.d {
-					return 1
-				}
-				return int(a.id - b.id)
-			})
-			want := make([]int32, k)
-			for i := range want {
-				want[i] = all[i].id
-			}
-			if !slices.Equal(got[q], want) {
-				t.Errorf("%v query %d: exactTruth %v, brute force %v", metric, q, got[q], want)
-			}
-		}
-	}
-}
-
-// TestRowSource checks that a subset source reads the rows it names, in
-// runs and alone, and that a range source is an offset window.
-func TestRowSource(t *testing.T) {
-	const n, dim = 20, 3
-	data := make([]float32, n*dim)
-	for i := range data {
-		data[i] = float32(i)
-	}
-	src := index.SliceSource(data, dim)
-	rows := []int{0, 1, 2, 5, 7, 8, 19}
-	sub := subsetSource(src, rows)
-	rr := rowReader{src: sub}
-	for start := range rows {
-		for m := 0; start+m <= len(rows); m++ {
-			got, err := rr.read(start, m)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for i, v := range got {
-				want := data[rows[start+i]*dim : (rows[start+i]+1)*dim]
-				if !slices.Equal(v, want) {
-					t.Fatalf("rows [%d,%d): row %d reads %v, want file row %d %v", start, start+m, i, v, rows[start+i], want)
-				}
-			}
-		}
-	}
-	if err := sub.ReadRows(5, 3, make([]byte, 3*dim*4)); err == nil {
-		t.Errorf("reading past the end of a %d-row subset succeeded", len(rows))
-	}
-	got, err := (&rowReader{src: rangeSource(src, 10, 5)}).read(1, 2)
-	if err != nil || !slices.Equal(got[0], data[11*dim:12*dim]) || !slices.Equal(got[1], data[12*dim:13*dim]) {
-		t.Errorf("range source rows 1,2 of [10,15): %v, %v; want file rows 11, 12", got, err)
 	}
 }
 

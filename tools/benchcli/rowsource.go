@@ -1,9 +1,7 @@
-package cli
+package benchcli
 
 import (
-	"encoding/binary"
 	"fmt"
-	"math"
 
 	"github.com/shoaldb/shoal/index"
 )
@@ -26,7 +24,7 @@ var _ index.Source = (*rowSource)(nil)
 // rangeSource returns the rows [first, first+n) of src.
 func rangeSource(src index.Source, first, n int) *rowSource {
 	if first < 0 || n < 0 || first+n > src.Len() {
-		panic(fmt.Sprintf("cli: rows [%d,%d) of a source of %d", first, first+n, src.Len()))
+		panic(fmt.Sprintf("benchcli: rows [%d,%d) of a source of %d", first, first+n, src.Len()))
 	}
 	return &rowSource{src: src, first: first, n: n}
 }
@@ -36,7 +34,7 @@ func rangeSource(src index.Source, first, n int) *rowSource {
 func subsetSource(src index.Source, rows []int) *rowSource {
 	for i, r := range rows {
 		if r < 0 || r >= src.Len() || (i > 0 && r <= rows[i-1]) {
-			panic(fmt.Sprintf("cli: subset row %d (#%d) is out of order or out of range [0,%d)", r, i, src.Len()))
+			panic(fmt.Sprintf("benchcli: subset row %d (#%d) is out of order or out of range [0,%d)", r, i, src.Len()))
 		}
 	}
 	return &rowSource{src: src, rows: rows}
@@ -46,7 +44,7 @@ func subsetSource(src index.Source, rows []int) *rowSource {
 // (a permutation of [0, src.Len())).
 func permutedSource(src index.Source, perm []int) *rowSource {
 	if len(perm) != src.Len() {
-		panic(fmt.Sprintf("cli: permutation of %d rows for a source of %d", len(perm), src.Len()))
+		panic(fmt.Sprintf("benchcli: permutation of %d rows for a source of %d", len(perm), src.Len()))
 	}
 	return &rowSource{src: src, rows: perm}
 }
@@ -86,53 +84,4 @@ func (s *rowSource) ReadRows(start, n int, dst []byte) error {
 		i = j
 	}
 	return nil
-}
-
-// toFloat32 converts raw little-endian rows of elem (as a Source holds
-// them: float32, uint8 or int8) to float32 in dst.
-func toFloat32(elem index.ElemType, raw []byte, dst []float32) {
-	switch elem {
-	case index.Float32:
-		for i := range dst {
-			dst[i] = math.Float32frombits(binary.LittleEndian.Uint32(raw[4*i:]))
-		}
-	case index.Uint8:
-		for i := range dst {
-			dst[i] = float32(raw[i])
-		}
-	case index.Int8:
-		for i := range dst {
-			dst[i] = float32(int8(raw[i]))
-		}
-	default:
-		panic(fmt.Sprintf("cli: a source of %v elements", elem))
-	}
-}
-
-// rowReader reads rows of a Source as float32 vectors through reused
-// buffers. Not safe for concurrent use.
-type rowReader struct {
-	src index.Source
-	raw []byte
-	f32 []float32
-}
-
-// read returns rows [start, start+n) of the source, one slice per row;
-// the slices are valid until the next read.
-func (r *rowReader) read(start, n int) ([][]float32, error) {
-	dim, rb := r.src.Dim(), r.src.Dim()*r.src.Elem().Size()
-	if cap(r.raw) < n*rb {
-		r.raw = make([]byte, n*rb)
-		r.f32 = make([]float32, n*dim)
-	}
-	raw, f32 := r.raw[:n*rb], r.f32[:n*dim]
-	if err := r.src.ReadRows(start, n, raw); err != nil {
-		return nil, err
-	}
-	toFloat32(r.src.Elem(), raw, f32)
-	out := make([][]float32, n)
-	for i := range out {
-		out[i] = f32[i*dim : (i+1)*dim]
-	}
-	return out, nil
 }

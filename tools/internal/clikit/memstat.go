@@ -1,4 +1,4 @@
-package cli
+package clikit
 
 import (
 	"bufio"
@@ -9,9 +9,9 @@ import (
 	"strings"
 )
 
-// procStatus returns a field of /proc/self/status in bytes (e.g. VmRSS,
+// ProcStatus returns a field of /proc/self/status in bytes (e.g. VmRSS,
 // VmHWM), or -1 where it cannot be read.
-func procStatus(field string) int64 {
+func ProcStatus(field string) int64 {
 	f, err := os.Open("/proc/self/status")
 	if err != nil {
 		return -1
@@ -35,11 +35,11 @@ func procStatus(field string) int64 {
 	return -1
 }
 
-// procIO returns a field of /proc/self/io in bytes (e.g. write_bytes,
+// ProcIO returns a field of /proc/self/io in bytes (e.g. write_bytes,
 // the bytes this process caused to be written to storage, counted when
 // pages are dirtied or written directly), or -1 where it cannot be read
 // (a kernel without task I/O accounting).
-func procIO(field string) int64 {
+func ProcIO(field string) int64 {
 	b, err := os.ReadFile("/proc/self/io")
 	if err != nil {
 		return -1
@@ -56,8 +56,8 @@ func procIO(field string) int64 {
 	return -1
 }
 
-// dirSize returns the total size of the regular files under dir.
-func dirSize(dir string) int64 {
+// DirSize returns the total size of the regular files under dir.
+func DirSize(dir string) int64 {
 	var n int64
 	filepath.WalkDir(dir, func(_ string, d os.DirEntry, err error) error {
 		if err == nil && d.Type().IsRegular() {
@@ -70,13 +70,13 @@ func dirSize(dir string) int64 {
 	return n
 }
 
-// lowerGC sets the GC target to 25 % unless the user set GOGC, and returns
+// LowerGC sets the GC target to 25 % unless the user set GOGC, and returns
 // a function restoring the previous target. Shoal's heap is mostly
 // long-lived (the build's clustering sample, an open index's heads), so the
 // default 100 % would let garbage grow to the size of all of it: the
 // 300k×128 build peaks at 240 MiB instead of 324 MiB, and a search process
 // stays near its live heap, at the price of more frequent, short GCs.
-func lowerGC() (restore func()) {
+func LowerGC() (restore func()) {
 	if os.Getenv("GOGC") != "" {
 		return func() {}
 	}

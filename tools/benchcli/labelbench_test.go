@@ -1,11 +1,15 @@
-package cli
+package benchcli
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/shoaldb/shoal/index"
+	"github.com/shoaldb/shoal/tools/internal/synth"
 )
 
 // TestLabelBench runs labelbench on a small generated set: every mode at
@@ -14,11 +18,16 @@ func TestLabelBench(t *testing.T) {
 	dir := t.TempDir()
 	data := filepath.Join(dir, "data")
 	ix := filepath.Join(dir, "ix")
-	if code, _, e := shoal(t, "gen", "-n", "4000", "-q", "30", "-dim", "16", "-out", data); code != 0 {
-		t.Fatalf("gen exited %d: %s", code, e)
+	if err := synth.Generate(context.Background(), nil, synth.Spec{N: 4000, Queries: 30, Dim: 16, Seed: 1}, data); err != nil {
+		t.Fatal(err)
 	}
-	if code, _, e := shoal(t, "build", "-q", "-data", filepath.Join(data, "base.fvecs"), "-out", ix, "-ratio", "0.05"); code != 0 {
-		t.Fatalf("build exited %d: %s", code, e)
+	src, err := index.OpenFile(filepath.Join(data, "base.fvecs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	if _, err := index.Build(ix, src, &index.Options{Ratio: 0.05}); err != nil {
+		t.Fatal(err)
 	}
 	js := filepath.Join(dir, "l.json")
 	code, out, e := shoal(t, "labelbench", "-index", ix, "-data", filepath.Join(data, "base.fvecs"), "-queries", filepath.Join(data, "query.fvecs"),

@@ -1,4 +1,4 @@
-package cli
+package clikit
 
 import (
 	"fmt"
@@ -9,21 +9,25 @@ import (
 	"github.com/shoaldb/shoal/internal/vec"
 )
 
-// sizeFlag is a byte count flag accepting suffixes: 64MiB, 1GiB, 512k.
-type sizeFlag int64
+// SizeFlag is a byte count flag accepting suffixes: 64MiB, 1GiB, 512k.
+type SizeFlag int64
 
-func (s *sizeFlag) String() string { return formatBytes(int64(*s)) }
+// String implements flag.Value.
+func (s *SizeFlag) String() string { return FormatBytes(int64(*s)) }
 
-func (s *sizeFlag) Set(v string) error {
-	n, err := parseBytes(v)
+// Set implements flag.Value.
+func (s *SizeFlag) Set(v string) error {
+	n, err := ParseBytes(v)
 	if err != nil {
 		return err
 	}
-	*s = sizeFlag(n)
+	*s = SizeFlag(n)
 	return nil
 }
 
-func parseBytes(v string) (int64, error) {
+// ParseBytes parses a byte count with an optional unit suffix (GiB, MiB,
+// KiB, GB, MB, kB, g, m, k, b; any case), as SizeFlag accepts it.
+func ParseBytes(v string) (int64, error) {
 	t := strings.ToLower(strings.TrimSpace(v))
 	mult := int64(1)
 	for _, u := range []struct {
@@ -42,7 +46,8 @@ func parseBytes(v string) (int64, error) {
 	return int64(f * float64(mult)), nil
 }
 
-func formatBytes(n int64) string {
+// FormatBytes formats a byte count for people: 1.50GiB, 64.0MiB, 512B.
+func FormatBytes(n int64) string {
 	switch {
 	case n >= 1<<30:
 		return fmt.Sprintf("%.2fGiB", float64(n)/(1<<30))
@@ -54,10 +59,11 @@ func formatBytes(n int64) string {
 	return fmt.Sprintf("%dB", n)
 }
 
-// intList is a comma-separated list of ints flag: 8,16,32.
-type intList []int
+// IntList is a comma-separated list of ints flag: 8,16,32.
+type IntList []int
 
-func (l *intList) String() string {
+// String implements flag.Value.
+func (l *IntList) String() string {
 	var s []string
 	for _, v := range *l {
 		s = append(s, strconv.Itoa(v))
@@ -65,7 +71,8 @@ func (l *intList) String() string {
 	return strings.Join(s, ",")
 }
 
-func (l *intList) Set(v string) error {
+// Set implements flag.Value.
+func (l *IntList) Set(v string) error {
 	*l = nil
 	for _, f := range strings.Split(v, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(f))
@@ -77,10 +84,11 @@ func (l *intList) Set(v string) error {
 	return nil
 }
 
-// floatList is a comma-separated list of floats flag.
-type floatList []float64
+// FloatList is a comma-separated list of floats flag.
+type FloatList []float64
 
-func (l *floatList) String() string {
+// String implements flag.Value.
+func (l *FloatList) String() string {
 	var s []string
 	for _, v := range *l {
 		s = append(s, strconv.FormatFloat(v, 'g', -1, 64))
@@ -88,7 +96,8 @@ func (l *floatList) String() string {
 	return strings.Join(s, ",")
 }
 
-func (l *floatList) Set(v string) error {
+// Set implements flag.Value.
+func (l *FloatList) Set(v string) error {
 	*l = nil
 	for _, f := range strings.Split(v, ",") {
 		n, err := strconv.ParseFloat(strings.TrimSpace(f), 64)
@@ -100,18 +109,18 @@ func (l *floatList) Set(v string) error {
 	return nil
 }
 
-// cacheOption maps the -cache flag to index.Options.CacheBytes: 0 means no
+// CacheOption maps the -cache flag to index.Options.CacheBytes: 0 means no
 // cache (the option's 0 means the default).
-func cacheOption(s sizeFlag) int64 {
+func CacheOption(s SizeFlag) int64 {
 	if s == 0 {
 		return -1
 	}
 	return int64(s)
 }
 
-// parseStorage parses the -metric and -elem flags shared by build, create
-// and bench -churn; an empty elem means "as the source" (zero).
-func parseStorage(metric, elem string) (index.Metric, index.ElemType, error) {
+// ParseStorage parses the -metric and -elem flags shared by build, create,
+// client create, bench -churn and tenantgen; an empty elem means "as the source" (zero).
+func ParseStorage(metric, elem string) (index.Metric, index.ElemType, error) {
 	m, err := vec.ParseMetric(metric)
 	if err != nil {
 		return 0, 0, err

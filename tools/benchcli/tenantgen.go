@@ -1,4 +1,4 @@
-package cli
+package benchcli
 
 import (
 	"bufio"
@@ -15,10 +15,12 @@ import (
 
 	"github.com/shoaldb/shoal/index"
 	"github.com/shoaldb/shoal/internal/vec"
+	"github.com/shoaldb/shoal/tools/internal/clikit"
+	"github.com/shoaldb/shoal/tools/internal/synth"
 )
 
 func init() {
-	register(&Command{Name: "tenantgen", Short: "make a multi-tenant workload over a vector file, with per-tenant exact ground truth", Run: runTenantGen})
+	register(&clikit.Command{Name: "tenantgen", Short: "make a multi-tenant workload over a vector file, with per-tenant exact ground truth", Run: runTenantGen})
 }
 
 const tenantGenAbout = `tenantgen makes the multi-tenant workload of the Curator paper over the
@@ -58,17 +60,13 @@ func (o *tenantGenOptions) Validate() error {
 	case !(o.share >= 1) || o.share > float64(min(o.tenants, 255)):
 		return fmt.Errorf("-share %v, want between 1 and min(-tenants, 255)", o.share)
 	}
-	_, _, err := parseStorage(o.metric, "")
+	_, _, err := clikit.ParseStorage(o.metric, "")
 	return err
 }
 
-func runTenantGen(ctx context.Context, env *Env, args []string) error {
+func runTenantGen(ctx context.Context, env *clikit.Env, args []string) error {
 	o := tenantGenOptions{}
-	fs := newFlags(env, "tenantgen", "-data FILE -queries FILE -out DIR [flags]")
-	fs.Usage = func() {
-		fmt.Fprintf(env.Stderr, "usage: shoal tenantgen -data FILE -queries FILE -out DIR [flags]\n\n%s\n\nflags:\n", tenantGenAbout)
-		fs.PrintDefaults()
-	}
+	fs := clikit.NewFlagsAbout(env, "tenantgen", "-data FILE -queries FILE -out DIR [flags]", tenantGenAbout)
 	fs.StringVar(&o.data, "data", "", "base vector file; row i has id i")
 	fs.StringVar(&o.queries, "queries", "", "query vector file")
 	fs.StringVar(&o.out, "out", "", "output directory (created if missing)")
@@ -79,7 +77,7 @@ func runTenantGen(ctx context.Context, env *Env, args []string) error {
 	fs.IntVar(&o.nq, "nq", 1000, "queries (the first nq rows of -queries)")
 	fs.IntVar(&o.k, "k", 10, "ground-truth neighbours per query")
 	fs.Uint64Var(&o.seed, "seed", 1, "random seed")
-	if err := parseValid(fs, args, &o); err != nil {
+	if err := clikit.ParseValid(fs, args, &o); err != nil {
 		return err
 	}
 	w, err := o.Run(ctx, env)
@@ -163,8 +161,8 @@ func (z zipfSampler) draw(rng *rand.Rand) uint32 {
 }
 
 // Run makes the workload and writes its files.
-func (o *tenantGenOptions) Run(ctx context.Context, env *Env) (*tenantWorkloadInfo, error) {
-	metric, _, _ := parseStorage(o.metric, "")
+func (o *tenantGenOptions) Run(ctx context.Context, env *clikit.Env) (*tenantWorkloadInfo, error) {
+	metric, _, _ := clikit.ParseStorage(o.metric, "")
 	src, err := index.OpenFile(o.data)
 	if err != nil {
 		return nil, err
@@ -244,14 +242,14 @@ func (o *tenantGenOptions) Run(ctx context.Context, env *Env) (*tenantWorkloadIn
 		if err := src.ReadRows(lo, c, raw[:c*rb]); err != nil {
 			return nil, err
 		}
-		toFloat32(src.Elem(), raw[:c*rb], base[lo*dim:(lo+c)*dim])
+		clikit.ToFloat32(src.Elem(), raw[:c*rb], base[lo*dim:(lo+c)*dim])
 	}
 	if metric == index.Cosine {
 		for r := range n {
 			vec.Normalize(base[r*dim : (r+1)*dim])
 		}
 	}
-	qs, err := (&rowReader{src: qsrc}).read(0, nq)
+	qs, err := clikit.NewRowReader(qsrc).Read(0, nq)
 	if err != nil {
 		return nil, err
 	}
@@ -267,7 +265,7 @@ func (o *tenantGenOptions) Run(ctx context.Context, env *Env) (*tenantWorkloadIn
 		}
 	}
 	truth := make([][]int32, nq)
-	bar := NewBar(env.Stderr, "groundtruth", int64(nq))
+	bar := clikit.NewBar(env.Stderr, "groundtruth", int64(nq))
 	for i, t := range qt {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -276,7 +274,7 @@ func (o *tenantGenOptions) Run(ctx context.Context, env *Env) (*tenantWorkloadIn
 		if metric == index.Cosine {
 			vec.Normalize(q)
 		}
-		top := genTopK{k: o.k, h: make([]genNeighbor, 0, o.k)}
+		top := synth.NewTopK(o.k)
 		for _, r := range rowsOf[t] {
 			x := base[int(r)*dim : (int(r)+1)*dim]
 			var d float32
@@ -285,10 +283,10 @@ func (o *tenantGenOptions) Run(ctx context.Context, env *Env) (*tenantWorkloadIn
 			} else {
 				d = -vec.DotF32(q, x)
 			}
-			top.push(d, r)
+			top.Push(d, r)
 		}
-		for _, c := range top.sorted() {
-			truth[i] = append(truth[i], c.id)
+		for _, c := range top.Sorted() {
+			truth[i] = append(truth[i], c.ID)
 		}
 		bar.Set(int64(i + 1))
 	}

@@ -1,4 +1,4 @@
-package cli
+package benchcli
 
 import (
 	"fmt"
@@ -38,7 +38,7 @@ type churnBatch struct {
 // It needs 0 < initial < n, batch ≥ 1 and 0 ≤ nDelete ≤ n.
 func planChurn(n, initial, batch, nDelete int, seed uint64) *churnPlan {
 	if initial <= 0 || initial >= n || batch < 1 || nDelete < 0 || nDelete > n {
-		panic(fmt.Sprintf("cli: planChurn(n %d, initial %d, batch %d, nDelete %d)", n, initial, batch, nDelete))
+		panic(fmt.Sprintf("benchcli: planChurn(n %d, initial %d, batch %d, nDelete %d)", n, initial, batch, nDelete))
 	}
 	rng := rand.New(rand.NewPCG(seed, churnStream))
 	p := &churnPlan{n: n, initial: initial, deleted: make([]bool, n)}
@@ -91,7 +91,7 @@ func planChurn(n, initial, batch, nDelete int, seed uint64) *churnPlan {
 		done += need
 	}
 	if done != nDelete || len(pool) != 0 {
-		panic(fmt.Sprintf("cli: churn plan deletes %d of %d ids, %d left", done, nDelete, len(pool)))
+		panic(fmt.Sprintf("benchcli: churn plan deletes %d of %d ids, %d left", done, nDelete, len(pool)))
 	}
 	return p
 }

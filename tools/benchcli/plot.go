@@ -1,15 +1,18 @@
-package cli
+package benchcli
 
 import (
 	"bytes"
 	"fmt"
 	"math"
 	"slices"
+
+	"github.com/shoaldb/shoal/tools/internal/clikit"
+	"github.com/shoaldb/shoal/tools/internal/sweep"
 )
 
 // plotSVG draws recall@k (x) against single-thread QPS (y, log scale), one
 // line per ε, as a self-contained SVG.
-func plotSVG(r *benchReport) []byte {
+func plotSVG(r *sweep.Report) []byte {
 	const w, h, ml, mr, mt, mb = 640.0, 420.0, 70.0, 20.0, 40.0, 50.0
 	minR, maxR := 1.0, 0.0
 	minQ, maxQ := math.Inf(1), 0.0
@@ -35,7 +38,7 @@ func plotSVG(r *benchReport) []byte {
 	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%g" height="%g" font-family="sans-serif" font-size="12">`+"\n", w, h)
 	fmt.Fprintf(&b, `<rect width="100%%" height="100%%" fill="white"/>`+"\n")
 	fmt.Fprintf(&b, `<text x="%g" y="20" text-anchor="middle" font-size="14">%s: recall@%d vs QPS (1 thread), %d×%d, cache %s</text>`+"\n",
-		w/2, r.Label, r.K, r.Manifest.Count, r.Manifest.Dim, formatBytes(r.CacheBytes))
+		w/2, r.Label, r.K, r.Manifest.Count, r.Manifest.Dim, clikit.FormatBytes(r.CacheBytes))
 	fmt.Fprintf(&b, `<line x1="%g" y1="%g" x2="%g" y2="%g" stroke="black"/>`+"\n", ml, h-mb, w-mr, h-mb)
 	fmt.Fprintf(&b, `<line x1="%g" y1="%g" x2="%g" y2="%g" stroke="black"/>`+"\n", ml, mt, ml, h-mb)
 	for rec := minR; rec <= maxR+1e-9; rec += 0.05 {
@@ -56,7 +59,7 @@ func plotSVG(r *benchReport) []byte {
 	}
 	for i, eps := range epss {
 		c := colors[i%len(colors)]
-		var pts []benchPoint
+		var pts []sweep.Point
 		for _, p := range r.Points {
 			if p.Epsilon == eps {
 				pts = append(pts, p)

@@ -1,33 +1,20 @@
-package cli
+package benchcli
 
 import (
-	"context"
-	"io"
-	"log/slog"
-	"net"
 	"os"
 	"strconv"
 	"strings"
 	"testing"
 
-	"github.com/shoaldb/shoal/server"
+	"github.com/shoaldb/shoal/tools/internal/clitest"
 )
 
 // TestLoadtest runs both modes of `shoal loadtest`, briefly and small,
 // against an in-process server (-addr, -server-pid: this process).
 func TestLoadtest(t *testing.T) {
 	const key = "loadtest-test-admin-key"
-	s, err := server.Open(&server.Options{DataDir: t.TempDir(), AdminKey: key, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go s.Serve(lis)
-	defer s.Shutdown(context.Background())
-	common := []string{"loadtest", "-addr", lis.Addr().String(), "-key", key, "-server-pid", strconv.Itoa(os.Getpid())}
+	addr := clitest.Server(t, key)
+	common := []string{"loadtest", "-addr", addr, "-key", key, "-server-pid", strconv.Itoa(os.Getpid())}
 	code, out, e := shoal(t, append(common, "-clients", "4", "-duration", "1s", "-every", "400ms", "-n", "500", "-dim", "8")...)
 	if code != 0 {
 		t.Fatalf("loadtest exited %d: %s\n%s", code, e, out)

@@ -1,12 +1,13 @@
-package cli
+// Package sweep measures a built index over a grid of search
+// parameters: recall, latency, QPS, I/O per query, cache hits and memory.
+// It is the engine of `shoal bench` and of `shoal demo`.
+package sweep
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"runtime"
 	"slices"
 	"sync"
@@ -18,97 +19,46 @@ import (
 	"github.com/shoaldb/shoal/internal/directio"
 	"github.com/shoaldb/shoal/internal/vec"
 	"github.com/shoaldb/shoal/internal/vecfile"
+	"github.com/shoaldb/shoal/tools/internal/clikit"
 )
 
-func init() {
-	register(&Command{Name: "bench", Short: "sweep search parameters: recall, QPS, latency, I/O, memory; -churn: updates", Run: runBench})
+// Options are what a sweep measures: the search parameters, as the flags
+// of `shoal bench` of the same names set them, and where it reads.
+type Options struct {
+	Index     string           // -index: the index directory
+	Queries   string           // -queries: the query vector file
+	GT        string           // -gt: ground truth for recall ("" for none)
+	Warmup    string           // -warmup: queries run once before each point, not measured
+	K         int              // -k: neighbours per query
+	NProbe    clikit.IntList   // -nprobe: postings read per query, one point each
+	Eps       clikit.FloatList // -eps: query-aware pruning ε (0 or negative: off), one point each
+	Threads   clikit.IntList   // -threads: concurrent query loops for QPS; 1 also gives latency
+	Cache     clikit.SizeFlag  // -cache: posting cache budget, 0 for none
+	Buffered  bool             // -buffered: read through the OS page cache
+	Label     string           // -label: the name of the run in the report
+	MaxQ      int              // -nq: use only the first MaxQ queries (0: all)
+	Beam      int              // -beam: routing beam width (0: the default)
+	WarmCache bool             // -warmcache: fill the posting cache before measuring
+	Batch     bool             // -batch: also measure SearchBatch of all queries
+	GPU       string           // -gpu: where SearchBatch routes (auto, on, off)
 }
 
-// benchOptions are the flags of `shoal bench`.
-type benchOptions struct {
-	index    string
-	queries  string
-	gt       string
-	warmup   string
-	k        int
-	nprobe   intList
-	eps      floatList
-	threads  intList
-	cache    sizeFlag
-	buffered bool
-	jsonOut  string
-	plot     string
-	label    string
-	maxQ     int
-	beam     int
-	warmAll  bool
-	batch    bool
-	gpu      string
-}
-
-func (o *benchOptions) Validate() error {
+// Validate reports options that cannot work, in terms of the flags.
+func (o *Options) Validate() error {
 	switch {
-	case o.index == "" || o.queries == "":
+	case o.Index == "" || o.Queries == "":
 		return errors.New("-index and -queries are required")
-	case o.k < 1:
-		return fmt.Errorf("-k %d, want >= 1", o.k)
+	case o.K < 1:
+		return fmt.Errorf("-k %d, want >= 1", o.K)
 	}
-	if _, err := index.ParseGPUMode(o.gpu); err != nil {
+	if _, err := index.ParseGPUMode(o.GPU); err != nil {
 		return fmt.Errorf("-gpu: %w", err)
 	}
 	return nil
 }
 
-func runBench(ctx context.Context, env *Env, args []string) error {
-	if rest, ok := churnFlag(args); ok {
-		return runChurn(ctx, env, rest)
-	}
-	o := benchOptions{gpu: "off", k: 10, nprobe: intList{8, 16, 32, 64}, eps: floatList{7}, threads: intList{1, runtime.GOMAXPROCS(0)}, cache: 64 << 20}
-	fs := newFlags(env, "bench", "-index DIR -queries FILE [-gt FILE] [flags]\n   or: shoal bench -churn -data FILE -queries FILE [flags]  (the update benchmark; shoal bench -churn -h)")
-	fs.Bool("churn", false, "run the SPFresh churn benchmark instead: build, upsert, delete, search, compare with a static build")
-	fs.StringVar(&o.index, "index", "", "index directory")
-	fs.StringVar(&o.queries, "queries", "", "query vector file")
-	fs.StringVar(&o.gt, "gt", "", "ground truth (.ivecs/.ibin: nearest ids per query) for recall")
-	fs.StringVar(&o.warmup, "warmup", "", "queries run once before each point, not measured")
-	fs.IntVar(&o.k, "k", 10, "neighbours per query")
-	fs.Var(&o.nprobe, "nprobe", "postings read per query, a list (default 8,16,32,64)")
-	fs.Var(&o.eps, "eps", "query-aware pruning ε, a list (negative: off) (default 7)")
-	fs.Var(&o.threads, "threads", "concurrent query loops, a list; 1 also gives latency (default 1,GOMAXPROCS)")
-	fs.Var(&o.cache, "cache", "posting cache budget, 0 for none (default 64MiB)")
-	fs.BoolVar(&o.buffered, "buffered", false, "read through the OS page cache instead of direct I/O")
-	fs.StringVar(&o.jsonOut, "json", "", "write results as JSON to this file")
-	fs.StringVar(&o.plot, "plot", "", "write a recall–QPS plot (SVG) to this file")
-	fs.StringVar(&o.label, "label", "shoal", "name of this run in JSON and plots")
-	fs.IntVar(&o.maxQ, "nq", 0, "use only the first nq queries")
-	fs.BoolVar(&o.warmAll, "warmcache", false, "fill the posting cache before measuring (in-memory end)")
-	fs.IntVar(&o.beam, "beam", 0, "routing beam width (default max(4·nprobe, 128))")
-	fs.BoolVar(&o.batch, "batch", false, "also measure SearchBatch of all queries at once: batch QPS and recall")
-	fs.StringVar(&o.gpu, "gpu", "off", "where SearchBatch routes its queries: auto, on (a CUDA device) or off")
-	if err := parseValid(fs, args, &o); err != nil {
-		return err
-	}
-	defer lowerGC()()
-	rep, err := o.Run(ctx, env)
-	if err != nil {
-		return err
-	}
-	rep.print(env.Stdout)
-	if o.jsonOut != "" {
-		b, _ := json.MarshalIndent(rep, "", "  ")
-		if err := os.WriteFile(o.jsonOut, append(b, '\n'), 0o644); err != nil {
-			return err
-		}
-	}
-	if o.plot != "" {
-		if err := os.WriteFile(o.plot, plotSVG(rep), 0o644); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// benchPoint is one measured parameter setting.
-type benchPoint struct {
+// Point is one measured parameter setting.
+type Point struct {
 	NProbe    int             `json:"nprobe"`
 	Epsilon   float64         `json:"epsilon"`
 	Recall    float64         `json:"recall"`
@@ -129,8 +79,8 @@ type benchPoint struct {
 	BatchRecall float64 `json:"batch_recall,omitempty"`
 }
 
-// benchReport is the whole run.
-type benchReport struct {
+// Report is the whole run.
+type Report struct {
 	Label      string         `json:"label"`
 	Index      string         `json:"index"`
 	Manifest   index.Manifest `json:"manifest"`
@@ -141,7 +91,7 @@ type benchReport struct {
 	Kernels    string         `json:"kernels"`
 	GPU        string         `json:"gpu"` // -gpu: where SearchBatch routes
 	GoMaxProcs int            `json:"gomaxprocs"`
-	Points     []benchPoint   `json:"points"`
+	Points     []Point        `json:"points"`
 	// Page-cache evidence: the machine's Cached: before and after all
 	// measured queries, and how much of the index files is resident.
 	PageCacheBefore  int64 `json:"page_cache_before"`
@@ -155,30 +105,33 @@ type benchReport struct {
 	HeadsMemoryBytes int64 `json:"heads_memory_bytes"`
 }
 
-func (o *benchOptions) Run(ctx context.Context, env *Env) (*benchReport, error) {
-	qs, dim, err := vecfile.ReadFloat32(o.queries)
+// Run measures every point of the sweep: for each ε and nprobe, a
+// one-query-at-a-time pass for latency and recall, a pass per thread count
+// for QPS and, with Batch, one SearchBatch; progress goes to env.Stderr.
+func (o *Options) Run(ctx context.Context, env *clikit.Env) (*Report, error) {
+	qs, dim, err := vecfile.ReadFloat32(o.Queries)
 	if err != nil {
 		return nil, err
 	}
 	nq := len(qs) / dim
-	if o.maxQ > 0 && o.maxQ < nq {
-		nq = o.maxQ
+	if o.MaxQ > 0 && o.MaxQ < nq {
+		nq = o.MaxQ
 	}
 	queries := make([][]float32, nq)
 	for i := range queries {
 		queries[i] = qs[i*dim : (i+1)*dim]
 	}
 	var truth [][]int32
-	if o.gt != "" {
-		if truth, err = readTruth(o.gt, nq, o.k); err != nil {
+	if o.GT != "" {
+		if truth, err = clikit.ReadTruth(o.GT, nq, o.K); err != nil {
 			return nil, err
 		}
 	}
 	var warm [][]float32
-	if o.warmup == o.queries {
+	if o.Warmup == o.Queries {
 		warm = queries // the same file: do not hold it twice
-	} else if o.warmup != "" {
-		w, wdim, err := vecfile.ReadFloat32(o.warmup)
+	} else if o.Warmup != "" {
+		w, wdim, err := vecfile.ReadFloat32(o.Warmup)
 		if err != nil {
 			return nil, err
 		}
@@ -190,8 +143,8 @@ func (o *benchOptions) Run(ctx context.Context, env *Env) (*benchReport, error) 
 		}
 	}
 
-	mode, _ := index.ParseGPUMode(o.gpu)
-	ix, err := index.Open(o.index, &index.Options{CacheBytes: cacheOption(o.cache), BufferedIO: o.buffered, GPU: mode,
+	mode, _ := index.ParseGPUMode(o.GPU)
+	ix, err := index.Open(o.Index, &index.Options{CacheBytes: clikit.CacheOption(o.Cache), BufferedIO: o.Buffered, GPU: mode,
 		Logf: func(f string, a ...any) { fmt.Fprintf(env.Stderr, f+"\n", a...) }})
 	if err != nil {
 		return nil, err
@@ -200,37 +153,37 @@ func (o *benchOptions) Run(ctx context.Context, env *Env) (*benchReport, error) 
 	if ix.Dim() != dim {
 		return nil, fmt.Errorf("%w: queries have dim %d, index %d", index.ErrDimensionMismatch, dim, ix.Dim())
 	}
-	if o.batch && len(queries) > 0 {
+	if o.Batch && len(queries) > 0 {
 		// Open the device and load the tree before measuring.
-		if _, err := ix.SearchBatch(queries[:1], o.k, nil); err != nil {
+		if _, err := ix.SearchBatch(queries[:1], o.K, nil); err != nil {
 			return nil, err
 		}
 	}
-	if o.warmAll {
+	if o.WarmCache {
 		t := time.Now()
 		if err := ix.WarmCache(); err != nil {
 			return nil, err
 		}
 		st := ix.Stats()
-		fmt.Fprintf(env.Stderr, "cache warmed in %.1fs: %s of %s\n", time.Since(t).Seconds(), formatBytes(st.CacheBytes), formatBytes(st.CacheCapacity))
+		fmt.Fprintf(env.Stderr, "cache warmed in %.1fs: %s of %s\n", time.Since(t).Seconds(), clikit.FormatBytes(st.CacheBytes), clikit.FormatBytes(st.CacheCapacity))
 	}
 	runtime.GC()
 	tree := ix.Tree()
-	rep := &benchReport{
-		Label: o.label, Index: o.index, GPU: o.gpu, Manifest: ix.Manifest(), Queries: nq, K: o.k,
-		CacheBytes: int64(o.cache), Kernels: vec.Impl(), GoMaxProcs: runtime.GOMAXPROCS(0),
-		OpenRSSBytes:     procStatus("VmRSS"),
+	rep := &Report{
+		Label: o.Label, Index: o.Index, GPU: o.GPU, Manifest: ix.Manifest(), Queries: nq, K: o.K,
+		CacheBytes: int64(o.Cache), Kernels: vec.Impl(), GoMaxProcs: runtime.GOMAXPROCS(0),
+		OpenRSSBytes:     clikit.ProcStatus("VmRSS"),
 		HeadsMemoryBytes: int64(len(tree.Centroids))*4 + int64(tree.NumNodes())*12 + int64(tree.NumLeaves())*8,
-		IndexBytes:       dirSize(o.index),
+		IndexBytes:       clikit.DirSize(o.Index),
 	}
 	rep.PageCacheBefore, _ = directio.PageCacheBytes()
 	start := ix.Stats()
-	for _, eps := range o.eps {
-		for _, np := range o.nprobe {
+	for _, eps := range o.Eps {
+		for _, np := range o.NProbe {
 			if err := ctx.Err(); err != nil {
 				return nil, err
 			}
-			sp := &index.SearchParams{NProbe: np, Epsilon: eps, Beam: o.beam}
+			sp := &index.SearchParams{NProbe: np, Epsilon: eps, Beam: o.Beam}
 			if eps == 0 {
 				sp.Epsilon = -1 // flag value 0 means "no pruning"
 			}
@@ -240,9 +193,9 @@ func (o *benchOptions) Run(ctx context.Context, env *Env) (*benchReport, error) 
 			}
 			pt.Epsilon = eps
 			rep.Points = append(rep.Points, *pt)
-			fmt.Fprintf(env.Stderr, "nprobe %d eps %g: recall@%d %.4f, %.3f ms mean, %s\n", np, eps, o.k, pt.Recall, pt.MeanMs, fmtQPS(pt.QPS))
-			if o.batch {
-				fmt.Fprintf(env.Stderr, "nprobe %d eps %g: batch (gpu %s) recall@%d %.4f, %.0f QPS\n", np, eps, o.gpu, o.k, pt.BatchRecall, pt.BatchQPS)
+			fmt.Fprintf(env.Stderr, "nprobe %d eps %g: recall@%d %.4f, %.3f ms mean, %s\n", np, eps, o.K, pt.Recall, pt.MeanMs, fmtQPS(pt.QPS))
+			if o.Batch {
+				fmt.Fprintf(env.Stderr, "nprobe %d eps %g: batch (gpu %s) recall@%d %.4f, %.0f QPS\n", np, eps, o.GPU, o.K, pt.BatchRecall, pt.BatchQPS)
 			}
 		}
 	}
@@ -264,26 +217,26 @@ func (o *benchOptions) Run(ctx context.Context, env *Env) (*benchReport, error) 
 
 // measure runs one parameter setting: a warm-up pass, a one-query-at-a-time
 // pass for latency and recall, then a pass per thread count for QPS.
-func (o *benchOptions) measure(ix *index.Index, sp *index.SearchParams, queries [][]float32, truth [][]int32, warm [][]float32) (*benchPoint, error) {
+func (o *Options) measure(ix *index.Index, sp *index.SearchParams, queries [][]float32, truth [][]int32, warm [][]float32) (*Point, error) {
 	for _, q := range warm {
-		if _, err := ix.Search(q, o.k, sp); err != nil {
+		if _, err := ix.Search(q, o.K, sp); err != nil {
 			return nil, err
 		}
 	}
-	pt := &benchPoint{NProbe: sp.NProbe, QPS: map[int]float64{}}
+	pt := &Point{NProbe: sp.NProbe, QPS: map[int]float64{}}
 	lat := make([]float64, len(queries))
 	s0 := ix.Stats()
 	var hits int
 	t0 := time.Now()
 	for i, q := range queries {
 		t := time.Now()
-		res, err := ix.Search(q, o.k, sp)
+		res, err := ix.Search(q, o.K, sp)
 		lat[i] = float64(time.Since(t).Nanoseconds()) / 1e6
 		if err != nil {
 			return nil, err
 		}
 		if truth != nil {
-			hits += countHits(res, truth[i])
+			hits += clikit.CountHits(res, truth[i])
 		}
 	}
 	wall := time.Since(t0).Seconds()
@@ -291,7 +244,7 @@ func (o *benchOptions) measure(ix *index.Index, sp *index.SearchParams, queries 
 	n := float64(len(queries))
 	pt.QPS[1] = n / wall
 	if truth != nil {
-		pt.Recall = float64(hits) / (n * float64(o.k))
+		pt.Recall = float64(hits) / (n * float64(o.K))
 	}
 	slices.Sort(lat)
 	var sum float64
@@ -299,8 +252,8 @@ func (o *benchOptions) measure(ix *index.Index, sp *index.SearchParams, queries 
 		sum += l
 	}
 	pt.MeanMs = sum / n
-	pt.P50Ms = percentile(lat, 0.50)
-	pt.P99Ms = percentile(lat, 0.99)
+	pt.P50Ms = clikit.Percentile(lat, 0.50)
+	pt.P99Ms = clikit.Percentile(lat, 0.99)
 	pt.Postings = float64(s1.PostingsRead-s0.PostingsRead) / n
 	pt.Vectors = float64(s1.VectorsRead-s0.VectorsRead) / n
 	pt.KiBRead = float64(s1.ReadBytes-s0.ReadBytes) / 1024 / n
@@ -308,19 +261,19 @@ func (o *benchOptions) measure(ix *index.Index, sp *index.SearchParams, queries 
 	if lookups := (s1.CacheHits - s0.CacheHits) + (s1.CacheMisses - s0.CacheMisses); lookups > 0 {
 		pt.CacheHit = float64(s1.CacheHits-s0.CacheHits) / float64(lookups)
 	}
-	for _, th := range o.threads {
+	for _, th := range o.Threads {
 		if th <= 1 {
 			continue
 		}
-		qps, err := concurrentQPS(ix, queries, o.k, sp, th)
+		qps, err := concurrentQPS(ix, queries, o.K, sp, th)
 		if err != nil {
 			return nil, err
 		}
 		pt.QPS[th] = qps
 	}
-	if o.batch {
+	if o.Batch {
 		t := time.Now()
-		res, err := ix.SearchBatch(queries, o.k, sp)
+		res, err := ix.SearchBatch(queries, o.K, sp)
 		if err != nil {
 			return nil, err
 		}
@@ -328,13 +281,13 @@ func (o *benchOptions) measure(ix *index.Index, sp *index.SearchParams, queries 
 		if truth != nil {
 			hits := 0
 			for i, r := range res {
-				hits += countHits(r, truth[i])
+				hits += clikit.CountHits(r, truth[i])
 			}
-			pt.BatchRecall = float64(hits) / (n * float64(o.k))
+			pt.BatchRecall = float64(hits) / (n * float64(o.K))
 		}
 	}
-	pt.RSSBytes = procStatus("VmRSS")
-	pt.PeakBytes = procStatus("VmHWM")
+	pt.RSSBytes = clikit.ProcStatus("VmRSS")
+	pt.PeakBytes = clikit.ProcStatus("VmHWM")
 	return pt, nil
 }
 
@@ -368,48 +321,6 @@ func concurrentQPS(ix *index.Index, queries [][]float32, k int, sp *index.Search
 	return float64(len(queries)) / time.Since(t0).Seconds(), nil
 }
 
-// readTruth reads the first k ids of the first nq ground-truth rows.
-func readTruth(path string, nq, k int) ([][]int32, error) {
-	ids, gdim, err := vecfile.ReadInt32(path)
-	if err != nil {
-		return nil, err
-	}
-	if gdim < k {
-		return nil, fmt.Errorf("%s has %d neighbours per query, fewer than k=%d", path, gdim, k)
-	}
-	if len(ids)/gdim < nq {
-		return nil, fmt.Errorf("%s has %d rows for %d queries", path, len(ids)/gdim, nq)
-	}
-	t := make([][]int32, nq)
-	for i := range t {
-		t[i] = ids[i*gdim : i*gdim+k]
-	}
-	return t, nil
-}
-
-// countHits counts results whose id is among the true neighbours
-// (recall@k as ann-benchmarks and SPTAG compute it, without tie handling).
-func countHits(res []index.Result, truth []int32) int {
-	h := 0
-	for _, r := range res {
-		for _, t := range truth {
-			if uint64(t) == r.ID {
-				h++
-				break
-			}
-		}
-	}
-	return h
-}
-
-func percentile(sorted []float64, p float64) float64 {
-	if len(sorted) == 0 {
-		return 0
-	}
-	i := int(p * float64(len(sorted)-1))
-	return sorted[i]
-}
-
 func fmtQPS(m map[int]float64) string {
 	var ks []int
 	for k := range m {
@@ -423,10 +334,12 @@ func fmtQPS(m map[int]float64) string {
 	return s
 }
 
-func (r *benchReport) print(w io.Writer) {
+// Print writes the report as a summary line, a table of the points and
+// the page-cache evidence.
+func (r *Report) Print(w io.Writer) {
 	fmt.Fprintf(w, "index %s: %d vectors × %d %v %v, %d heads, cache %s, direct I/O %v, kernels %s, batch routing gpu %s\n",
 		r.Index, r.Manifest.Count, r.Manifest.Dim, r.Manifest.Elem, r.Manifest.Metric, r.Manifest.Heads,
-		formatBytes(r.CacheBytes), r.DirectIO, r.Kernels, r.GPU)
+		clikit.FormatBytes(r.CacheBytes), r.DirectIO, r.Kernels, r.GPU)
 	var ths []int
 	if len(r.Points) > 0 {
 		for t := range r.Points[0].QPS {
@@ -458,6 +371,6 @@ func (r *benchReport) print(w io.Writer) {
 	}
 	tw.Flush()
 	fmt.Fprintf(w, "page cache (Cached:) %s before, %s after %d queries that read %s from disk; index %s on disk, %d of %d pages resident\n",
-		formatBytes(r.PageCacheBefore), formatBytes(r.PageCacheAfter), r.TotalQueriesRun, formatBytes(r.TotalBytesRead),
-		formatBytes(r.IndexBytes), r.ResidentPages, r.IndexPages)
+		clikit.FormatBytes(r.PageCacheBefore), clikit.FormatBytes(r.PageCacheAfter), r.TotalQueriesRun, clikit.FormatBytes(r.TotalBytesRead),
+		clikit.FormatBytes(r.IndexBytes), r.ResidentPages, r.IndexPages)
 }

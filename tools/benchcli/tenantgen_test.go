@@ -1,4 +1,4 @@
-package cli
+package benchcli
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 
 	"github.com/shoaldb/shoal/internal/vec"
 	"github.com/shoaldb/shoal/internal/vecfile"
+	"github.com/shoaldb/shoal/tools/internal/synth"
 )
 
 // TestTenantGen makes a workload over a small synthetic set and checks it
@@ -20,7 +21,7 @@ import (
 func TestTenantGen(t *testing.T) {
 	const n, dim, tenants, nq, k = 3000, 16, 200, 40, 10
 	data := filepath.Join(t.TempDir(), "data")
-	if err := Generate(context.Background(), genQuietEnv(), GenSpec{N: n, Queries: nq, Dim: dim, K: k, Clusters: 30, Seed: 3}, data); err != nil {
+	if err := synth.Generate(context.Background(), nil, synth.Spec{N: n, Queries: nq, Dim: dim, K: k, Clusters: 30, Seed: 3}, data); err != nil {
 		t.Fatal(err)
 	}
 	out := filepath.Join(t.TempDir(), "w")

@@ -1,4 +1,4 @@
-package cli
+package benchcli
 
 import (
 	"context"
@@ -15,10 +15,12 @@ import (
 	"github.com/shoaldb/shoal/index"
 	"github.com/shoaldb/shoal/index/filter"
 	"github.com/shoaldb/shoal/internal/vecfile"
+	"github.com/shoaldb/shoal/tools/internal/clikit"
+	"github.com/shoaldb/shoal/tools/internal/synth"
 )
 
 func init() {
-	register(&Command{Name: "labelbench", Short: "label-filtered search at chosen selectivities: the planner vs plain in-scan filtering", Run: runLabelBench})
+	register(&clikit.Command{Name: "labelbench", Short: "label-filtered search at chosen selectivities: the planner vs plain in-scan filtering", Run: runLabelBench})
 }
 
 const labelBenchAbout = `labelbench measures label-filtered search. For each selectivity s of
@@ -43,13 +45,13 @@ The first 50 queries run once, unfiltered, before timing.`
 // labelBenchOptions are the flags of `shoal labelbench`.
 type labelBenchOptions struct {
 	index, data, queries string
-	sel                  floatList
+	sel                  clikit.FloatList
 	seed                 uint64
 	k, maxQ, nprobe      int
 	bruteMax, maxProbe   int
-	cache                sizeFlag
+	cache                clikit.SizeFlag
 	modes                string
-	jsonOut, cpuprofile  string
+	report               reportOptions
 }
 
 func (o *labelBenchOptions) Validate() error {
@@ -85,13 +87,9 @@ var labelBenchModes = map[string]index.SearchParams{
 	"inscan": {FilterMode: index.FilterInScan},
 }
 
-func runLabelBench(ctx context.Context, env *Env, args []string) error {
-	o := labelBenchOptions{sel: floatList{10, 1, 0.1}, seed: 1, k: 10, maxQ: 1000, nprobe: 32, modes: "auto,inscan,scan,pre"}
-	fs := newFlags(env, "labelbench", "-index DIR -data FILE -queries FILE [flags]")
-	fs.Usage = func() {
-		fmt.Fprintf(env.Stderr, "usage: shoal labelbench -index DIR -data FILE -queries FILE [flags]\n\n%s\n\nflags:\n", labelBenchAbout)
-		fs.PrintDefaults()
-	}
+func runLabelBench(ctx context.Context, env *clikit.Env, args []string) error {
+	o := labelBenchOptions{sel: clikit.FloatList{10, 1, 0.1}, seed: 1, k: 10, maxQ: 1000, nprobe: 32, modes: "auto,inscan,scan,pre"}
+	fs := clikit.NewFlagsAbout(env, "labelbench", "-index DIR -data FILE -queries FILE [flags]", labelBenchAbout)
 	fs.StringVar(&o.index, "index", "", "index directory (built from -data; its labels are replaced)")
 	fs.StringVar(&o.data, "data", "", "base vector file the index was built from (rows = ids)")
 	fs.StringVar(&o.queries, "queries", "", "query vector file")
@@ -104,28 +102,23 @@ func runLabelBench(ctx context.Context, env *Env, args []string) error {
 	fs.IntVar(&o.maxProbe, "maxprobe", 0, "bound on the planner's NProbe raise, SearchParams.FilterMaxProbe (0: default)")
 	fs.Var(&o.cache, "cache", "posting cache budget, 0 for none (default 0: every read from disk)")
 	fs.StringVar(&o.modes, "modes", o.modes, "modes to run, comma-separated: auto, inscan, scan, pre")
-	fs.StringVar(&o.jsonOut, "json", "", "write results as JSON to this file")
-	fs.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile of the whole run to this file")
-	if err := parseValid(fs, args, &o); err != nil {
+	o.report.define(fs, "write results as JSON to this file")
+	if err := clikit.ParseValid(fs, args, &o); err != nil {
 		return err
 	}
-	return runReport(env, o.cpuprofile, o.jsonOut, func() (*labelBenchReport, error) { return o.Run(ctx, env) })
+	_, err := runReport(env, o.report, func() (*labelBenchReport, error) { return o.Run(ctx, env) })
+	return err
 }
 
 // labelBenchRow is one mode at one selectivity.
 type labelBenchRow struct {
-	Selectivity float64        `json:"selectivity_percent"`
-	Matches     int            `json:"matches"`
-	Mode        string         `json:"mode"`
-	Queries     int            `json:"queries"`
-	Recall      float64        `json:"recall"`
-	P50Ms       float64        `json:"p50_ms"`
-	P99Ms       float64        `json:"p99_ms"`
-	MeanMs      float64        `json:"mean_ms"`
-	KiBRead     float64        `json:"kib_read_per_query"`
-	Heads       float64        `json:"heads_per_query"`
-	Vectors     float64        `json:"vectors_scored_per_query"`
-	Plans       map[string]int `json:"plans"`
+	Selectivity float64 `json:"selectivity_percent"`
+	Matches     int     `json:"matches"`
+	Mode        string  `json:"mode"`
+	queryStats
+	Heads   float64        `json:"heads_per_query"`
+	Vectors float64        `json:"vectors_scored_per_query"`
+	Plans   map[string]int `json:"plans"`
 }
 
 // labelBenchReport is the whole run.
@@ -157,7 +150,7 @@ func assignLabels(n int, sel []float64, seed uint64) [][]uint64 {
 	return out
 }
 
-func (o *labelBenchOptions) Run(ctx context.Context, env *Env) (*labelBenchReport, error) {
+func (o *labelBenchOptions) Run(ctx context.Context, env *clikit.Env) (*labelBenchReport, error) {
 	src, err := index.OpenFile(o.data)
 	if err != nil {
 		return nil, err
@@ -175,7 +168,7 @@ func (o *labelBenchOptions) Run(ctx context.Context, env *Env) (*labelBenchRepor
 		nq = min(nq, o.maxQ)
 	}
 	qs = qs[:nq*dim]
-	ix, err := index.Open(o.index, &index.Options{CacheBytes: cacheOption(o.cache)})
+	ix, err := index.Open(o.index, &index.Options{CacheBytes: clikit.CacheOption(o.cache)})
 	if err != nil {
 		return nil, err
 	}
@@ -197,7 +190,7 @@ func (o *labelBenchOptions) Run(ctx context.Context, env *Env) (*labelBenchRepor
 		}
 	}
 	const batch = 16384
-	bar := NewBar(env.Stderr, "labels", int64(n))
+	bar := clikit.NewBar(env.Stderr, "labels", int64(n))
 	for lo := 0; lo < n; lo += batch {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -226,7 +219,7 @@ func (o *labelBenchOptions) Run(ctx context.Context, env *Env) (*labelBenchRepor
 		for _, r := range rows {
 			skip[r] = false
 		}
-		truth[j], err = exactTruth(ctx, src, skip, qs, o.k, man.Metric, nil)
+		truth[j], err = synth.ExactTruth(ctx, src, skip, qs, o.k, man.Metric, nil)
 		if err != nil {
 			return nil, err
 		}
@@ -248,9 +241,10 @@ func (o *labelBenchOptions) Run(ctx context.Context, env *Env) (*labelBenchRepor
 				sp.FilterBruteMax = o.bruteMax
 			}
 			sp.FilterMaxProbe = o.maxProbe
-			row := labelBenchRow{Selectivity: s, Matches: len(members[j]), Mode: mode, Queries: nq, Plans: map[string]int{}}
+			row := labelBenchRow{Selectivity: s, Matches: len(members[j]), Mode: mode, Plans: map[string]int{}}
 			lat := make([]float64, 0, nq)
 			var bytes int64
+			var recall float64
 			for i := range nq {
 				if err := ctx.Err(); err != nil {
 					return nil, err
@@ -265,22 +259,14 @@ func (o *labelBenchOptions) Run(ctx context.Context, env *Env) (*labelBenchRepor
 				lat = append(lat, float64(time.Since(t0).Microseconds())/1000)
 				bytes += ix.Stats().ReadBytes - r0
 				bytes += st.StoredBytes
-				row.Recall += tenantRecall(res, truth[j][i], o.k)
+				recall += recallAtK(res, truth[j][i], o.k)
 				row.Heads += float64(st.Heads)
 				row.Vectors += float64(st.Vectors)
 				row.Plans[st.Plan.String()]++
 			}
-			slices.Sort(lat)
-			for _, l := range lat {
-				row.MeanMs += l
-			}
-			f := float64(nq)
-			row.Recall /= f
-			row.Heads /= f
-			row.Vectors /= f
-			row.MeanMs /= f
-			row.P50Ms, row.P99Ms = lat[nq/2], lat[min(nq-1, nq*99/100)]
-			row.KiBRead = float64(bytes) / 1024 / f
+			row.queryStats = newQueryStats(lat, recall, float64(bytes)/1024)
+			row.Heads /= float64(nq)
+			row.Vectors /= float64(nq)
 			rep.Results = append(rep.Results, row)
 			fmt.Fprintf(env.Stderr, "%g%% %s done\n", s, mode)
 		}
@@ -288,7 +274,9 @@ func (o *labelBenchOptions) Run(ctx context.Context, env *Env) (*labelBenchRepor
 	return rep, nil
 }
 
-func (rep *labelBenchReport) print(w io.Writer) {
+// Print writes the report: a summary line and a table of the modes by
+// selectivity.
+func (rep *labelBenchReport) Print(w io.Writer) {
 	fmt.Fprintf(w, "%s: %d rows, %d queries, nprobe %d; labels set in %.1fs, ground truth in %.1fs\n",
 		rep.Index, rep.Rows, rep.Queries, rep.NProbe, rep.LabelSeconds, rep.TruthSeconds)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)

@@ -1,9 +1,8 @@
-package cli
+package benchcli
 
 import (
 	"cmp"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -11,7 +10,6 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"runtime/pprof"
 	"slices"
 	"text/tabwriter"
 	"time"
@@ -20,6 +18,8 @@ import (
 	"github.com/shoaldb/shoal/internal/vec"
 	"github.com/shoaldb/shoal/internal/vecfile"
 	"github.com/shoaldb/shoal/posting"
+	"github.com/shoaldb/shoal/tools/internal/clikit"
+	"github.com/shoaldb/shoal/tools/internal/synth"
 )
 
 // churnAbout is the description `shoal bench -churn -h` prints.
@@ -55,14 +55,13 @@ type churnOptions struct {
 	batch, perBatch int
 	work            string
 	keep            bool
-	jsonOut         string
 	tolerance       float64
-	cache, buffer   sizeFlag
+	cache, buffer   clikit.SizeFlag
 	nosync, quiet   bool
 	reassign        int
-	cpuprofile      string
 	shuffle         bool
-	curve           intList
+	curve           clikit.IntList
+	report          reportOptions
 
 	// Build options, as `shoal build`'s flags.
 	metric, elem string
@@ -90,7 +89,7 @@ func (o *churnOptions) Validate() error {
 	case !(o.tolerance >= 0):
 		return fmt.Errorf("-tolerance %v, want >= 0", o.tolerance)
 	}
-	_, _, err := parseStorage(o.metric, o.elem)
+	_, _, err := clikit.ParseStorage(o.metric, o.elem)
 	return err
 }
 
@@ -112,16 +111,12 @@ func churnFlag(args []string) ([]string, bool) {
 }
 
 // runChurn is `shoal bench -churn`.
-func runChurn(ctx context.Context, env *Env, args []string) error {
+func runChurn(ctx context.Context, env *clikit.Env, args []string) error {
 	o := churnOptions{
 		nq: 1000, nprobe: 64, k: 10, eps: 7, initial: 0.5, delete: 0.25, batch: 1000, perBatch: 20,
 		tolerance: 0.02, cache: 64 << 20, metric: "l2", seed: 1,
 	}
-	fs := newFlags(env, "bench -churn", "-data FILE -queries FILE [flags]")
-	fs.Usage = func() {
-		fmt.Fprintf(env.Stderr, "usage: shoal bench -churn -data FILE -queries FILE [flags]\n\n%s\n\nflags:\n", churnAbout)
-		fs.PrintDefaults()
-	}
+	fs := clikit.NewFlagsAbout(env, "bench -churn", "-data FILE -queries FILE [flags]", churnAbout)
 	fs.StringVar(&o.data, "data", "", "base vector file (.fvecs .bvecs .fbin .u8bin .i8bin .npy); row i has id i")
 	fs.StringVar(&o.queries, "queries", "", "query vector file")
 	fs.IntVar(&o.nq, "nq", 1000, "queries for recall (the first nq of -queries)")
@@ -134,7 +129,7 @@ func runChurn(ctx context.Context, env *Env, args []string) error {
 	fs.IntVar(&o.perBatch, "queries-per-batch", 20, "searches after each batch (cycling through the queries)")
 	fs.StringVar(&o.work, "work", "", "scratch directory for the two indexes (default: a temporary directory)")
 	fs.BoolVar(&o.keep, "keep", false, "keep the indexes (in -work/churned and -work/static)")
-	fs.StringVar(&o.jsonOut, "json", "", "write the report as JSON to this file")
+	o.report.define(fs, "write the report as JSON to this file")
 	fs.Float64Var(&o.tolerance, "tolerance", 0.02, "acceptable recall loss of the churned index against the static one")
 	fs.Var(&o.cache, "cache", "posting cache budget, 0 for none (default 64MiB)")
 	fs.Var(&o.buffer, "buffer", "memory for unfolded posting tails (default 32MiB)")
@@ -142,7 +137,6 @@ func runChurn(ctx context.Context, env *Env, args []string) error {
 	fs.BoolVar(&o.quiet, "q", false, "no progress bars")
 	fs.IntVar(&o.reassign, "reassign", 0, "postings near a split checked for vectors to reassign (default: the index's; negative: no reassignment)")
 	fs.BoolVar(&o.shuffle, "shuffle", false, "permute the rows (seeded) first: the offline and inserted halves then come from the same distribution")
-	fs.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile of the whole run to this file")
 	fs.Var(&o.curve, "curve", "more nprobes to measure both indexes at (e.g. 32,48): the churned index's recall at the static index's bytes read per query is interpolated from them")
 	fs.StringVar(&o.metric, "metric", "l2", "build: distance: l2, ip or cosine")
 	fs.StringVar(&o.elem, "elem", "", "build: store vectors as float32, float16, uint8 or int8 (default: as the file)")
@@ -154,27 +148,11 @@ func runChurn(ctx context.Context, env *Env, args []string) error {
 	fs.IntVar(&o.branch, "branch", 0, "build: tree branching factor (default 32)")
 	fs.Uint64Var(&o.seed, "seed", 1, "random seed of the builds and of the deleted subset")
 	fs.IntVar(&o.workers, "workers", 0, "build: goroutines (default: all cores)")
-	if err := parseValid(fs, args, &o); err != nil {
+	if err := clikit.ParseValid(fs, args, &o); err != nil {
 		return err
 	}
-	defer lowerGC()()
-	stop, err := startCPUProfile(o.cpuprofile)
-	if err != nil {
-		return err
-	}
-	defer stop()
-	rep, err := o.Run(ctx, env)
-	if err != nil {
-		return err
-	}
-	rep.print(env.Stdout)
-	if o.jsonOut != "" {
-		b, _ := json.MarshalIndent(rep, "", "  ")
-		if err := os.WriteFile(o.jsonOut, append(b, '\n'), 0o644); err != nil {
-			return err
-		}
-	}
-	return nil
+	_, err := runReport(env, o.report, func() (*churnReport, error) { return o.Run(ctx, env) })
+	return err
 }
 
 // churnSearch is the measurement of one index at the fixed nprobe.
@@ -278,7 +256,7 @@ type churnReport struct {
 
 // buildOptions returns the index options of both builds.
 func (o *churnOptions) buildOptions() *index.Options {
-	metric, elem, _ := parseStorage(o.metric, o.elem)
+	metric, elem, _ := clikit.ParseStorage(o.metric, o.elem)
 	return &index.Options{
 		Metric: metric, Elem: elem, Ratio: o.ratio, Replicas: o.replicas, PostingCap: o.cap,
 		RNGFactor: o.rng, ClosureEpsilon: o.closure, K: o.branch, Seed: o.seed, Workers: o.workers,
@@ -287,19 +265,19 @@ func (o *churnOptions) buildOptions() *index.Options {
 
 // openOptions returns the options both indexes are opened with.
 func (o *churnOptions) openOptions() *index.Options {
-	return &index.Options{CacheBytes: cacheOption(o.cache), NoSync: o.nosync, UpdateBuffer: int64(o.buffer), ReassignNeighbors: o.reassign}
+	return &index.Options{CacheBytes: clikit.CacheOption(o.cache), NoSync: o.nosync, UpdateBuffer: int64(o.buffer), ReassignNeighbors: o.reassign}
 }
 
 // bar returns a progress bar, or nil with -q.
-func (o *churnOptions) bar(env *Env, label string, total int) *Bar {
+func (o *churnOptions) bar(env *clikit.Env, label string, total int) *clikit.Bar {
 	if o.quiet {
 		return nil
 	}
-	return NewBar(env.Stderr, label, int64(total))
+	return clikit.NewBar(env.Stderr, label, int64(total))
 }
 
 // Run runs the benchmark and returns its report.
-func (o *churnOptions) Run(ctx context.Context, env *Env) (rep *churnReport, err error) {
+func (o *churnOptions) Run(ctx context.Context, env *clikit.Env) (rep *churnReport, err error) {
 	src, err := index.OpenFile(o.data)
 	if err != nil {
 		return nil, err
@@ -379,7 +357,7 @@ func (o *churnOptions) Run(ctx context.Context, env *Env) (rep *churnReport, err
 	rep.BuildHeads = m.Heads
 	rep.Elem, rep.Metric = m.Elem.String(), m.Metric.String()
 	rep.RowBytes = m.Dim * m.Elem.Size()
-	rep.PeakRSSBuild = procStatus("VmHWM")
+	rep.PeakRSSBuild = clikit.ProcStatus("VmHWM")
 	churnPeak := resetPeakRSS()
 
 	// (b) Churn.
@@ -399,7 +377,7 @@ func (o *churnOptions) Run(ctx context.Context, env *Env) (rep *churnReport, err
 	}
 	rep.PeakRSSChurn = -1
 	if churnPeak {
-		rep.PeakRSSChurn = procStatus("VmHWM")
+		rep.PeakRSSChurn = clikit.ProcStatus("VmHWM")
 	}
 
 	// (c) Maintenance and posting statistics.
@@ -419,7 +397,7 @@ func (o *churnOptions) Run(ctx context.Context, env *Env) (rep *churnReport, err
 	fmt.Fprintf(env.Stderr, "== exact ground truth of %d queries over the %d live rows\n", nq, n-nDelete)
 	t = time.Now()
 	bar := o.bar(env, "groundtruth", n)
-	truth, err := exactTruth(ctx, data, plan.deleted, qs[:nq*dim], o.k, m.Metric, func(done int) {
+	truth, err := synth.ExactTruth(ctx, data, plan.deleted, qs[:nq*dim], o.k, m.Metric, func(done int) {
 		if bar != nil {
 			bar.Set(int64(done))
 		}
@@ -443,7 +421,7 @@ func (o *churnOptions) Run(ctx context.Context, env *Env) (rep *churnReport, err
 	if err != nil {
 		return nil, err
 	}
-	if w := procIO("write_bytes"); rep.WriteBytes >= 0 && w >= 0 {
+	if w := clikit.ProcIO("write_bytes"); rep.WriteBytes >= 0 && w >= 0 {
 		rep.WriteBytesAtClose = w - rep.writeBase
 	}
 
@@ -474,18 +452,18 @@ func (o *churnOptions) Run(ctx context.Context, env *Env) (rep *churnReport, err
 	// (f) The verdict.
 	rep.RecallDiff = rep.Churned.Recall - rep.Static.Recall
 	rep.Pass = rep.RecallDiff >= -o.tolerance
-	rep.PeakRSS = procStatus("VmHWM")
+	rep.PeakRSS = clikit.ProcStatus("VmHWM")
 	return rep, nil
 }
 
 // churn runs phase (b): the batches of plan, their searches, and the
 // final drain, filling the churn fields of rep.
-func (o *churnOptions) churn(ctx context.Context, env *Env, ix *index.Index, src index.Source, plan *churnPlan, queries [][]float32, sp *index.SearchParams, rep *churnReport) error {
-	rep.DirBytesBefore = dirSize(ix.Dir())
-	rep.writeBase = procIO("write_bytes")
+func (o *churnOptions) churn(ctx context.Context, env *clikit.Env, ix *index.Index, src index.Source, plan *churnPlan, queries [][]float32, sp *index.SearchParams, rep *churnReport) error {
+	rep.DirBytesBefore = clikit.DirSize(ix.Dir())
+	rep.writeBase = clikit.ProcIO("write_bytes")
 	var lat []float64
 	var upsert, del time.Duration
-	rr := rowReader{src: src}
+	rr := clikit.NewRowReader(src)
 	ids := make([]uint64, 0, o.batch)
 	qi := 0
 	bar := o.bar(env, "churn", plan.n-plan.initial)
@@ -494,7 +472,7 @@ func (o *churnOptions) churn(ctx context.Context, env *Env, ix *index.Index, src
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		vs, err := rr.read(b.lo, b.hi-b.lo)
+		vs, err := rr.Read(b.lo, b.hi-b.lo)
 		if err != nil {
 			return err
 		}
@@ -549,14 +527,14 @@ func (o *churnOptions) churn(ctx context.Context, env *Env, ix *index.Index, src
 		return fmt.Errorf("background maintenance: %w", err)
 	}
 	rep.DrainSecs = time.Since(t).Seconds()
-	if w := procIO("write_bytes"); rep.writeBase >= 0 && w >= 0 {
+	if w := clikit.ProcIO("write_bytes"); rep.writeBase >= 0 && w >= 0 {
 		rep.WriteBytes = w - rep.writeBase
 		rep.WriteBytesPerVec = float64(rep.WriteBytes) / float64(rep.Upserted)
 		rep.WriteAmplification = rep.WriteBytesPerVec / float64(rep.RowBytes)
 	} else {
 		rep.WriteBytes, rep.WriteBytesAtClose = -1, -1
 	}
-	rep.DirBytesAfter = dirSize(ix.Dir())
+	rep.DirBytesAfter = clikit.DirSize(ix.Dir())
 	rep.UpsertSecs, rep.DeleteSecs = upsert.Seconds(), del.Seconds()
 	rep.UpsertRate = float64(rep.Upserted) / rep.UpsertSecs
 	if rep.Deleted > 0 {
@@ -564,7 +542,7 @@ func (o *churnOptions) churn(ctx context.Context, env *Env, ix *index.Index, src
 	}
 	rep.ChurnQ = len(lat)
 	slices.Sort(lat)
-	rep.ChurnP50Ms, rep.ChurnP99Ms = percentile(lat, 0.5), percentile(lat, 0.99)
+	rep.ChurnP50Ms, rep.ChurnP99Ms = clikit.Percentile(lat, 0.5), clikit.Percentile(lat, 0.99)
 	return nil
 }
 
@@ -595,7 +573,7 @@ func churnMeasure(ix *index.Index, queries [][]float32, truth [][]int32, k int, 
 				res[j].ID = uint64(rowOf[res[j].ID])
 			}
 		}
-		hits += countHits(res, truth[i])
+		hits += clikit.CountHits(res, truth[i])
 	}
 	wall := time.Since(start).Seconds()
 	after := ix.Stats()
@@ -609,8 +587,8 @@ func churnMeasure(ix *index.Index, queries [][]float32, truth [][]int32, k int, 
 		NProbe: sp.NProbe,
 		Recall: float64(hits) / float64(max(1, want)),
 		QPS:    float64(len(queries)) / wall,
-		P50Ms:  percentile(lat, 0.5),
-		P99Ms:  percentile(lat, 0.99),
+		P50Ms:  clikit.Percentile(lat, 0.5),
+		P99Ms:  clikit.Percentile(lat, 0.99),
 
 		VectorsPerQ: float64(after.VectorsRead-before.VectorsRead) / nq,
 		KiBPerQ:     float64(after.ReadBytes-before.ReadBytes) / 1024 / nq,
@@ -684,8 +662,8 @@ func resetPeakRSS() bool {
 	return os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) == nil
 }
 
-// print writes the report as a summary and a table.
-func (r *churnReport) print(w io.Writer) {
+// Print writes the report as a summary and a table.
+func (r *churnReport) Print(w io.Writer) {
 	fmt.Fprintf(w, "churn %s: %d rows × %d %s, %s, kernels %s\n", r.Data, r.Rows, r.Dim, r.Elem, r.Metric, r.Kernels)
 	fmt.Fprintf(w, "built %d rows offline in %.2fs (%d heads); upserted %d in %d batches of %d, deleted %d; %d live\n",
 		r.Initial, r.BuildSecs, r.BuildHeads, r.Upserted, r.Batches, r.BatchSize, r.Deleted, r.Live)
@@ -698,16 +676,16 @@ func (r *churnReport) print(w io.Writer) {
 	fmt.Fprintf(w, "searches during churn: %d, p50 %.3f ms, p99 %.3f ms (nprobe %d)\n", r.ChurnQ, r.ChurnP50Ms, r.ChurnP99Ms, r.NProbe)
 	if r.WriteBytes >= 0 {
 		fmt.Fprintf(w, "written to storage: %s through the drain, %s per inserted vector (%.1f× its %d bytes); %s through close\n",
-			formatBytes(r.WriteBytes), formatBytes(int64(r.WriteBytesPerVec)), r.WriteAmplification, r.RowBytes, formatBytes(r.WriteBytesAtClose))
+			clikit.FormatBytes(r.WriteBytes), clikit.FormatBytes(int64(r.WriteBytesPerVec)), r.WriteAmplification, r.RowBytes, clikit.FormatBytes(r.WriteBytesAtClose))
 	} else {
 		fmt.Fprintln(w, "written to storage: unknown (no /proc/self/io)")
 	}
 	churnPeak := "unknown (the kernel cannot reset the peak)"
 	if r.PeakRSSChurn >= 0 {
-		churnPeak = formatBytes(r.PeakRSSChurn)
+		churnPeak = clikit.FormatBytes(r.PeakRSSChurn)
 	}
 	fmt.Fprintf(w, "index on disk %s before churn, %s after; peak RSS %s in the build, %s in churn\n",
-		formatBytes(r.DirBytesBefore), formatBytes(r.DirBytesAfter), formatBytes(r.PeakRSSBuild), churnPeak)
+		clikit.FormatBytes(r.DirBytesBefore), clikit.FormatBytes(r.DirBytesAfter), clikit.FormatBytes(r.PeakRSSBuild), churnPeak)
 	fmt.Fprintf(w, "maintenance: %d splits, %d merges, %d folds, %d re-inserted; heads %d → %d; check: %s\n",
 		r.Splits, r.Merges, r.Folds, r.Reinserted, r.BuildHeads, r.Heads, r.Check)
 	p := r.Postings
@@ -740,24 +718,4 @@ func (r *churnReport) print(w io.Writer) {
 		fmt.Fprintf(w, "at the static index's %.1f KiB read per query the churned index's recall@%d is %.4f (%+.4f)\n",
 			r.Static.KiBPerQ, r.K, r.RecallEqualKiB, r.RecallEqualKiB-r.Static.Recall)
 	}
-}
-
-// startCPUProfile starts a CPU profile written to path (none for "") and
-// returns the function that ends it.
-func startCPUProfile(path string) (stop func(), err error) {
-	if path == "" {
-		return func() {}, nil
-	}
-	f, err := os.Create(path)
-	if err != nil {
-		return nil, err
-	}
-	if err := pprof.StartCPUProfile(f); err != nil {
-		f.Close()
-		return nil, err
-	}
-	return func() {
-		pprof.StopCPUProfile()
-		f.Close()
-	}, nil
 }

@@ -1,4 +1,4 @@
-package cli
+package benchcli
 
 import (
 	"bufio"
@@ -23,10 +23,11 @@ import (
 
 	"github.com/shoaldb/shoal/client"
 	shoalv1 "github.com/shoaldb/shoal/proto/shoal/v1"
+	"github.com/shoaldb/shoal/tools/internal/clikit"
 )
 
 func init() {
-	register(&Command{Name: "loadtest", Short: "load-test a shoal server on loopback: concurrent search + upsert, or memory per collection and tenant", Run: runLoadtest})
+	register(&clikit.Command{Name: "loadtest", Short: "load-test a shoal server on loopback: concurrent search + upsert, or memory per collection and tenant", Run: runLoadtest})
 }
 
 // loadtestOptions are the flags of `shoal loadtest`.
@@ -52,8 +53,8 @@ type loadtestOptions struct {
 	colls     int           // memory mode: empty collections
 	tenants   int           // memory mode: tenants in one collection
 	seed      uint64
-	cache     sizeFlag      // the started server's -cache
-	settle    time.Duration // memory mode: pause before each sample
+	cache     clikit.SizeFlag // the started server's -cache
+	settle    time.Duration   // memory mode: pause before each sample
 }
 
 // Validate reports flags that cannot work.
@@ -75,15 +76,15 @@ func (o *loadtestOptions) Validate() error {
 		return fmt.Errorf("-batch %d: want 1..-n", o.batch)
 	case o.every <= 0:
 		return fmt.Errorf("-every %v: want > 0", o.every)
-	case o.addr != "" && !loopback(o.addr):
+	case o.addr != "" && !clikit.Loopback(o.addr):
 		return fmt.Errorf("-addr %s: the load test runs on loopback only", o.addr)
 	}
 	return nil
 }
 
-func runLoadtest(ctx context.Context, env *Env, args []string) error {
+func runLoadtest(ctx context.Context, env *clikit.Env, args []string) error {
 	o := loadtestOptions{cache: 64 << 20}
-	fs := newFlags(env, "loadtest", "[flags]")
+	fs := clikit.NewFlags(env, "loadtest", "[flags]")
 	fs.StringVar(&o.mode, "mode", "mixed", "mixed: clients mixing search and upsert; memory: memory per empty collection and per tenant")
 	fs.StringVar(&o.addr, "addr", "", "a running server on loopback (default: start `shoal serve` on 127.0.0.1 with a temporary data directory)")
 	fs.IntVar(&o.serverPID, "server-pid", 0, "with -addr: the server's process id, to sample its RSS")
@@ -103,14 +104,14 @@ func runLoadtest(ctx context.Context, env *Env, args []string) error {
 	fs.Uint64Var(&o.seed, "seed", 1, "random seed")
 	fs.DurationVar(&o.settle, "settle", 3*time.Second, "memory mode: pause before each sample (background work goes idle, the GC runs)")
 	fs.Var(&o.cache, "cache", "posting cache per collection of the started server")
-	if err := parseValid(fs, args, &o); err != nil {
+	if err := clikit.ParseValid(fs, args, &o); err != nil {
 		return err
 	}
 	return o.Run(ctx, env)
 }
 
 // Run runs the load test and prints its report (markdown) to stdout.
-func (o *loadtestOptions) Run(ctx context.Context, env *Env) error {
+func (o *loadtestOptions) Run(ctx context.Context, env *clikit.Env) error {
 	pid := o.serverPID
 	if o.addr == "" {
 		stop, err := o.startServer(env)
@@ -134,7 +135,7 @@ func (o *loadtestOptions) Run(ctx context.Context, env *Env) error {
 // startServer starts `shoal serve` from this binary and sets o.addr,
 // o.key and o.serverPID; stop shuts it down (SIGTERM) and removes its
 // data.
-func (o *loadtestOptions) startServer(env *Env) (stop func(), err error) {
+func (o *loadtestOptions) startServer(env *clikit.Env) (stop func(), err error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, err
@@ -283,7 +284,7 @@ func mib(b int64) string {
 // mixed loads -n vectors, then runs -clients clients mixing searches and
 // upserts (overwrites of the loaded ids, so the collection keeps its
 // size and memory should stay flat) for -duration.
-func (o *loadtestOptions) mixed(ctx context.Context, env *Env, c *client.Client, pid int) error {
+func (o *loadtestOptions) mixed(ctx context.Context, env *clikit.Env, c *client.Client, pid int) error {
 	const coll = "loadtest"
 	rng := rand.New(rand.NewPCG(o.seed, 1))
 	base := randomVectors(rng, o.n, o.dim)
@@ -449,7 +450,7 @@ func maxRSS(s []memSample) int64 {
 // tenant: RSS and Go heap before and after creating -collections empty
 // collections, then -tenants tenants in one collection, then one vector
 // owned by each tenant. A server it starts runs with GOGC=5.
-func (o *loadtestOptions) memory(ctx context.Context, env *Env, c *client.Client, pid int) error {
+func (o *loadtestOptions) memory(ctx context.Context, env *clikit.Env, c *client.Client, pid int) error {
 	settle := func() memSample {
 		// Let the collections' background workers go idle and a GC or two run.
 		time.Sleep(o.settle)
@@ -470,7 +471,7 @@ func (o *loadtestOptions) memory(ctx context.Context, env *Env, c *client.Client
 	fmt.Fprintf(w, "| step | RSS MiB | heap MiB | per item (RSS) | per item (heap) | took |\n| --- | ---: | ---: | ---: | ---: | ---: |\n")
 	fmt.Fprintf(w, "| server, no collections | %s | %s | | | |\n", mib(before.rss), mib(before.heap))
 	per := func(a, b memSample, n int) (string, string) {
-		return formatBytes((b.rss - a.rss) / int64(n)), formatBytes((b.heap - a.heap) / int64(n))
+		return clikit.FormatBytes((b.rss - a.rss) / int64(n)), clikit.FormatBytes((b.heap - a.heap) / int64(n))
 	}
 	r, h := per(before, after, o.colls)
 	fmt.Fprintf(w, "| + %d empty collections (dim %d) | %s | %s | %s | %s | %v |\n", o.colls, o.dim, mib(after.rss), mib(after.heap), r, h, create.Round(time.Millisecond))

@@ -1,0 +1,157 @@
+package synth
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"slices"
+	"sync"
+	"sync/atomic"
+
+	"github.com/shoaldb/shoal/index"
+	"github.com/shoaldb/shoal/internal/vec"
+	"github.com/shoaldb/shoal/tools/internal/clikit"
+)
+
+// truthChunkBytes is how much of the base set, as float32, the exact
+// searches score the queries against at a time.
+const truthChunkBytes = 4 << 20
+
+// truthChunkRows is the rows of dim float32 in truthChunkBytes.
+func truthChunkRows(dim int) int { return max(1, truthChunkBytes/(4*dim)) }
+
+// ExactTruth returns the exact k nearest rows of src among those not
+// marked in skip (nil: all rows) for each of the nq queries (row-major,
+// dim floats each), by metric: squared L2, −dot for InnerProduct, and
+// −dot of normalised vectors for Cosine, as the index ranks. Ids are row
+// numbers, nearest first (ties by lower row). src is streamed a chunk at
+// a time; each chunk is scored against the queries on GOMAXPROCS
+// goroutines with the batch kernels. progress, if not nil, gets the rows
+// scanned so far.
+func ExactTruth(ctx context.Context, src index.Source, skip []bool, queries []float32, k int, metric index.Metric, progress func(done int)) ([][]int32, error) {
+	tops, err := exactTopK(ctx, src, skip, queries, k, metric, truthChunkRows(src.Dim()), progress)
+	if err != nil {
+		return nil, err
+	}
+	truth := make([][]int32, len(tops))
+	for i := range tops {
+		for _, c := range tops[i].Sorted() {
+			truth[i] = append(truth[i], c.ID)
+		}
+	}
+	return truth, nil
+}
+
+// groundTruth is the ground truth of Generate: the exact k nearest rows
+// by squared L2 of the float32 vector file at path for every query,
+// chunkRows rows at a time. It returns nq·k ids and distances, row-major.
+func groundTruth(ctx context.Context, path string, queries []float32, dim, k, chunkRows int, progress func(done int)) ([]int32, []float32, error) {
+	src, err := index.OpenFile(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer src.Close()
+	if src.Dim() != dim || src.Elem() != index.Float32 {
+		return nil, nil, fmt.Errorf("gen: %s holds %d-dimensional %v vectors, want %d-dimensional float32", path, src.Dim(), src.Elem(), dim)
+	}
+	k = min(k, src.Len())
+	tops, err := exactTopK(ctx, src, nil, queries, k, index.L2, chunkRows, progress)
+	if err != nil {
+		return nil, nil, err
+	}
+	ids := make([]int32, 0, len(tops)*k)
+	dists := make([]float32, 0, len(tops)*k)
+	for i := range tops {
+		for _, c := range tops[i].Sorted() {
+			ids = append(ids, c.ID)
+			dists = append(dists, c.Dist)
+		}
+	}
+	return ids, dists, nil
+}
+
+// exactTopK is ExactTruth's search, chunkRows rows of src at a time; it
+// returns each query's top k.
+func exactTopK(ctx context.Context, src index.Source, skip []bool, queries []float32, k int, metric index.Metric, chunkRows int, progress func(done int)) ([]TopK, error) {
+	dim := src.Dim()
+	nq := len(queries) / dim
+	qs := slices.Clone(queries)
+	if metric == index.Cosine {
+		for i := range nq {
+			vec.Normalize(qs[i*dim : (i+1)*dim]) // a zero query stays zero: all ties
+		}
+	}
+	tops := make([]TopK, nq)
+	for i := range tops {
+		tops[i] = NewTopK(k)
+	}
+	rb := dim * src.Elem().Size()
+	raw := make([]byte, chunkRows*rb)
+	data := make([]float32, chunkRows*dim)
+	ids := make([]int32, 0, chunkRows)
+	workers := max(1, min(nq, runtime.GOMAXPROCS(0)))
+	dists := make([][]float32, workers)
+	for w := range dists {
+		dists[w] = make([]float32, chunkRows)
+	}
+	for lo := 0; lo < src.Len(); lo += chunkRows {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		n := min(chunkRows, src.Len()-lo)
+		if err := src.ReadRows(lo, n, raw[:n*rb]); err != nil {
+			return nil, err
+		}
+		// Convert the live rows only, packed to the front of data.
+		ids = ids[:0]
+		for i := range n {
+			if skip != nil && skip[lo+i] {
+				continue
+			}
+			x := data[len(ids)*dim : (len(ids)+1)*dim]
+			clikit.ToFloat32(src.Elem(), raw[i*rb:(i+1)*rb], x)
+			if metric == index.Cosine {
+				vec.Normalize(x)
+			}
+			ids = append(ids, int32(lo+i))
+		}
+		rows := len(ids)
+		if rows > 0 {
+			var next atomic.Int64
+			var wg sync.WaitGroup
+			for w := range workers {
+				wg.Go(func() {
+					out := dists[w][:rows]
+					for {
+						q := int(next.Add(1)) - 1
+						if q >= nq {
+							return
+						}
+						qv, t := qs[q*dim:(q+1)*dim], &tops[q]
+						if metric == index.L2 {
+							vec.L2SquaredF32Batch(qv, data[:rows*dim], out)
+						} else {
+							vec.DotF32Batch(qv, data[:rows*dim], out)
+							for i := range out {
+								out[i] = -out[i]
+							}
+						}
+						for i, d := range out {
+							// Skip the call for the candidates that cannot
+							// enter (almost all, once the top k has filled).
+							if len(t.h) == t.k && d > t.h[0].Dist {
+								continue
+							}
+							t.Push(d, ids[i])
+						}
+					}
+				})
+			}
+			wg.Wait()
+		}
+		if progress != nil {
+			progress(lo + n)
+		}
+	}
+	return tops, nil
+}
