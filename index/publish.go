@@ -1,7 +1,6 @@
 package index
 
-import (
-)
+import ()
 
 // Publishing maintenance to concurrent searches.
 //
