@@ -140,7 +140,7 @@ func Build(dir string, src Source, o *Options) (*Manifest, error) {
 	if err != nil {
 		return nil, err
 	}
-	written, err := b.write(store, lists)
+	written, err := b.write(store.PostingStore(), lists)
 	if err == nil {
 		err = b.writeVectors(dir)
 	}

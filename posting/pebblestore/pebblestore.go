@@ -104,9 +104,9 @@ func (o *Options) Validate() error {
 	return nil
 }
 
-// Store is a posting.Store on Pebble plus segment files, with online
-// updates (Batch) and caller records (Get, ScanPrefix). It is safe for
-// concurrent use.
+// Store is a posting.Store on Pebble plus segment files (as PostingStore
+// returns it), with online updates (Batch) and caller records (Get,
+// ScanPrefix). It is safe for concurrent use.
 //
 // Lock order: commitMu, then appendMu, then mu.
 type Store struct {
@@ -140,7 +140,22 @@ type Store struct {
 	readers  chan *batchReader // free list: AIO contexts are kernel objects, not for sync.Pool
 }
 
-var _ posting.Store = (*Store)(nil)
+// PostingStore returns s as a posting.Store. *Store is not one itself
+// only because its NewBatch returns the concrete *Batch, which callers
+// that stage into batches take, where posting.Store's returns a
+// posting.Batch (Go has no covariant results).
+func (s *Store) PostingStore() posting.Store { return postingStore{s} }
+
+// postingStore is a *Store whose NewBatch returns a posting.Batch.
+type postingStore struct{ *Store }
+
+var (
+	_ posting.Store = postingStore{}
+	_ posting.Batch = (*Batch)(nil)
+)
+
+// NewBatch implements posting.Store.
+func (p postingStore) NewBatch() posting.Batch { return p.Store.NewBatch() }
 
 // Open opens or creates the store in dir, with a Pebble database of its
 // own. It deletes segment files that the directory does not refer to

@@ -19,13 +19,13 @@ func run(t *testing.T, k kind, cache int64) {
 	storetest.Run(t, func(t *testing.T) (posting.Store, func() posting.Store) {
 		dir := k.dir(t)
 		opts := &pebblestore.Options{CacheBytes: cache}
-		cur := posting.Store(k.open(t, dir, opts))
+		cur := k.open(t, dir, opts).PostingStore()
 		t.Cleanup(func() { cur.Close() })
 		reopen := func() posting.Store {
 			if err := cur.Close(); err != nil {
 				t.Fatal(err)
 			}
-			cur = k.open(t, dir, opts)
+			cur = k.open(t, dir, opts).PostingStore()
 			return cur
 		}
 		return cur, reopen
