@@ -56,7 +56,7 @@ func Build(dir string, src Source, o *Options) (*Manifest, error) {
 		return nil, err
 	}
 	start := time.Now()
-	store, err := createStore(dir, opts.Shared, &pebblestore.Options{CacheBytes: 8 << 20})
+	store, err := createStore(dir, &opts, &pebblestore.Options{CacheBytes: 8 << 20})
 	if err != nil {
 		return nil, err
 	}
@@ -88,7 +88,9 @@ func Build(dir string, src Source, o *Options) (*Manifest, error) {
 		err = store.SetMeta(metaManifest, m.marshal())
 	}
 	if err == nil {
-		_ = store.DropPageCache()
+		if d, ok := store.(interface{ DropPageCache() error }); ok {
+			_ = d.DropPageCache()
+		}
 	}
 	if cerr := store.Close(); err == nil {
 		err = cerr

@@ -46,7 +46,7 @@ func Create(dir string, dim int, o *Options) (*Manifest, error) {
 	if err != nil {
 		return nil, err
 	}
-	store, err := createStore(dir, opts.Shared, &pebblestore.Options{CacheBytes: -1})
+	store, err := createStore(dir, &opts, &pebblestore.Options{CacheBytes: -1})
 	if err != nil {
 		return nil, err
 	}

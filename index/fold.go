@@ -7,7 +7,6 @@ import (
 
 	"github.com/shoaldb/shoal/internal/keys"
 	"github.com/shoaldb/shoal/posting"
-	"github.com/shoaldb/shoal/posting/pebblestore"
 )
 
 // Posting sizes under updates. A posting splits when it holds more than
@@ -295,7 +294,7 @@ func (ix *Index) addStored(m *posting.Posting, p uint32, b []byte, dec *posting.
 
 // putPosting stages posting p with m's content in b (deleting it when m is
 // empty).
-func (ix *Index) putPosting(b *pebblestore.Batch, p uint32, m *posting.Posting) error {
+func (ix *Index) putPosting(b posting.Batch, p uint32, m *posting.Posting) error {
 	if m.Len() == 0 {
 		b.DeletePosting(p)
 		return nil

@@ -65,7 +65,7 @@ type Index struct {
 	dir      string
 	opts     Options
 	man      *Manifest
-	store    *pebblestore.Store
+	store    posting.Store
 	vectors  *vectors.Store // the stored vectors (Get, exact scoring)
 	rule     cluster.ReplicaRule
 	rowBytes int
@@ -131,7 +131,7 @@ func Open(dir string, o *Options) (*Index, error) {
 	if _, err := os.Stat(dir); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrNoIndex, err)
 	}
-	store, err := openStore(dir, opts.Shared, &pebblestore.Options{CacheBytes: opts.CacheBytes, BufferedIO: opts.BufferedIO})
+	store, err := openStore(dir, &opts, &pebblestore.Options{CacheBytes: opts.CacheBytes, BufferedIO: opts.BufferedIO})
 	if err != nil {
 		return nil, err
 	}
@@ -147,7 +147,7 @@ func Open(dir string, o *Options) (*Index, error) {
 	return ix, nil
 }
 
-func open(dir string, opts Options, store *pebblestore.Store) (*Index, error) {
+func open(dir string, opts Options, store posting.Store) (*Index, error) {
 	mb, err := store.GetMeta(metaManifest)
 	if errors.Is(err, posting.ErrNotFound) {
 		return nil, fmt.Errorf("%w: %s (was its build interrupted?)", ErrNoIndex, dir)

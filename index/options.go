@@ -2,6 +2,7 @@ package index
 
 import (
 	"fmt"
+	"github.com/shoaldb/shoal/posting"
 	"runtime"
 
 	"github.com/RoaringBitmap/roaring/v2/roaring64"
@@ -166,6 +167,10 @@ type Options struct {
 	// SharedDB): the directory must lie inside Shared's. The caller keeps
 	// ownership: closing the index leaves Shared open. Default nil.
 	Shared *SharedDB
+
+	// store, set only by tests, is the posting store to use instead of
+	// opening one (a memstore; see openStore).
+	store posting.Store
 }
 
 // Progress describes how far a build has come.

@@ -7,7 +7,6 @@ import (
 	"github.com/shoaldb/shoal/internal/keys"
 	"github.com/shoaldb/shoal/internal/vec"
 	"github.com/shoaldb/shoal/posting"
-	"github.com/shoaldb/shoal/posting/pebblestore"
 )
 
 // reinsertion is a staged re-insert, applied to memory after its batch
@@ -24,7 +23,7 @@ type reinsertion struct {
 // fresh copies at a new version (so every old copy becomes stale) in the
 // postings an upsert would choose, never posting skip. The caller holds
 // wmu.
-func (ix *Index) stageReinsert(b *pebblestore.Batch, m *posting.Posting, skip uint32) (*reinsertion, error) {
+func (ix *Index) stageReinsert(b posting.Batch, m *posting.Posting, skip uint32) (*reinsertion, error) {
 	dim, rb := ix.man.Dim, ix.rowBytes
 	re := &reinsertion{}
 	ws := ix.pool.Get().(*workspace)

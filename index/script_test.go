@@ -12,6 +12,7 @@ import (
 
 	"github.com/cockroachdb/datadriven"
 	"github.com/shoaldb/shoal/posting"
+	"github.com/shoaldb/shoal/posting/memstore"
 )
 
 // TestMaintenanceScripts runs the scripted scenarios of
@@ -38,21 +39,32 @@ import (
 //	                                 is copied there, as a crash leaves it
 //	recover                          open the copy and print it
 //	reopen                           Close and Open
+//
+// Every script runs twice, on pebblestore and on memstore (the index knows
+// its store only as a posting.Store), and must print the same both times.
 func TestMaintenanceScripts(t *testing.T) {
-	datadriven.Walk(t, "testdata/maintenance", func(t *testing.T, path string) {
-		s := &script{}
-		defer s.close()
-		datadriven.RunTest(t, path, func(t *testing.T, td *datadriven.TestData) string {
-			out, err := s.run(t, td)
-			if err != nil {
-				return "error: " + err.Error() + "\n"
-			}
-			return out
+	for _, kind := range []string{"pebble", "mem"} {
+		t.Run(kind, func(t *testing.T) {
+			datadriven.Walk(t, "testdata/maintenance", func(t *testing.T, path string) {
+				if kind == "mem" && filepath.Base(path) == "crash" {
+					t.Skip("a crash is a copy of the directory; a memstore lives in memory")
+				}
+				s := &script{mem: kind == "mem"}
+				defer s.close()
+				datadriven.RunTest(t, path, func(t *testing.T, td *datadriven.TestData) string {
+					out, err := s.run(t, td)
+					if err != nil {
+						return "error: " + err.Error() + "\n"
+					}
+					return out
+				})
+			})
 		})
-	})
+	}
 }
 
 type script struct {
+	mem   bool // on a memstore
 	dir   string
 	opts  Options
 	ix    *Index
@@ -79,6 +91,9 @@ func (s *script) run(t *testing.T, td *datadriven.TestData) (string, error) {
 		}
 		s.dir = filepath.Join(t.TempDir(), "ix")
 		s.opts = Options{PostingCap: capacity, ReassignNeighbors: reassign, MaintenancePaused: true, Workers: 1, CacheBytes: -1}
+		if s.mem {
+			s.opts.store = memstore.New()
+		}
 		if _, err := Create(s.dir, dim, &s.opts); err != nil {
 			return "", err
 		}

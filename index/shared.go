@@ -52,21 +52,26 @@ func Drop(dir string, o *Options) error {
 	return os.RemoveAll(dir)
 }
 
-// openStore opens the posting store of the index in dir: a namespace of
-// shared, or, if shared is nil, a store of its own.
-func openStore(dir string, shared *SharedDB, po *pebblestore.Options) (*pebblestore.Store, error) {
-	if shared == nil {
+// openStore opens the posting store of the index in dir: o.store where a
+// test set one (a memstore: the index knows its store only as a
+// posting.Store), else a namespace of o.Shared, or, if that is nil, a
+// store of its own.
+func openStore(dir string, o *Options, po *pebblestore.Options) (posting.Store, error) {
+	switch {
+	case o.store != nil:
+		return o.store, nil
+	case o.Shared == nil:
 		return pebblestore.Open(dir, po)
 	}
-	return shared.OpenNamespace(dir, po)
+	return o.Shared.OpenNamespace(dir, po)
 }
 
 // createStore opens the posting store of a new index in dir (Build,
 // Create): like openStore, and a namespace must not hold an index yet
 // (its directory was checked to be empty; its keys may not be).
-func createStore(dir string, shared *SharedDB, po *pebblestore.Options) (*pebblestore.Store, error) {
-	s, err := openStore(dir, shared, po)
-	if err != nil || shared == nil {
+func createStore(dir string, o *Options, po *pebblestore.Options) (posting.Store, error) {
+	s, err := openStore(dir, o, po)
+	if err != nil || o.Shared == nil {
 		return s, err
 	}
 	_, err = s.GetMeta(metaManifest)

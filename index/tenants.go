@@ -2,11 +2,11 @@ package index
 
 import (
 	"fmt"
+	"github.com/shoaldb/shoal/posting"
 
 	"github.com/RoaringBitmap/roaring/v2/roaring64"
 	"github.com/shoaldb/shoal/cluster"
 	"github.com/shoaldb/shoal/internal/errs"
-	"github.com/shoaldb/shoal/posting/pebblestore"
 	"github.com/shoaldb/shoal/tenant"
 )
 
@@ -97,8 +97,8 @@ func (ix *Index) loadTenants() error {
 
 // tenantWrite runs one tenant write: stage under the writer lock, a
 // synced commit, then publish.
-func (ix *Index) tenantWrite(what string, stage func(b *pebblestore.Batch) (*tenant.Write, error)) error {
-	return ix.tenantWriteThen(what, func(b *pebblestore.Batch) (*tenant.Write, func(), error) {
+func (ix *Index) tenantWrite(what string, stage func(b posting.Batch) (*tenant.Write, error)) error {
+	return ix.tenantWriteThen(what, func(b posting.Batch) (*tenant.Write, func(), error) {
 		w, err := stage(b)
 		return w, nil, err
 	})
@@ -107,7 +107,7 @@ func (ix *Index) tenantWrite(what string, stage func(b *pebblestore.Batch) (*ten
 // tenantWriteThen is tenantWrite whose stage also returns what the index
 // publishes of the write itself (nil: nothing), after the tenant side and
 // still under the writer lock.
-func (ix *Index) tenantWriteThen(what string, stage func(b *pebblestore.Batch) (*tenant.Write, func(), error)) error {
+func (ix *Index) tenantWriteThen(what string, stage func(b posting.Batch) (*tenant.Write, func(), error)) error {
 	if ix.closed.Load() {
 		return ErrClosed
 	}
@@ -144,7 +144,7 @@ func (ix *Index) CreateTenants(ts []uint32) error {
 	for i, t := range ts {
 		ids[i] = tenant.ID(t)
 	}
-	return ix.tenantWrite("create tenants", func(b *pebblestore.Batch) (*tenant.Write, error) {
+	return ix.tenantWrite("create tenants", func(b posting.Batch) (*tenant.Write, error) {
 		return ix.ten.StageCreate(b, ids)
 	})
 }
@@ -174,7 +174,7 @@ func (ix *Index) CanRead(t uint32, id uint64) bool {
 // on other tenants' vectors end, and its shortlists go. It is atomic and
 // durable on return.
 func (ix *Index) DropTenant(t uint32) error {
-	return ix.tenantWriteThen(fmt.Sprintf("drop tenant %d", t), func(b *pebblestore.Batch) (*tenant.Write, func(), error) {
+	return ix.tenantWriteThen(fmt.Sprintf("drop tenant %d", t), func(b posting.Batch) (*tenant.Write, func(), error) {
 		owned, w, err := ix.ten.StageDrop(b, tenant.ID(t))
 		if err != nil {
 			return nil, nil, err
@@ -229,7 +229,7 @@ func (ix *Index) share(byTenant map[uint32][]uint64, own bool) error {
 		}
 		by[tenant.ID(t)] = ids
 	}
-	return ix.tenantWrite("grant", func(b *pebblestore.Batch) (*tenant.Write, error) {
+	return ix.tenantWrite("grant", func(b posting.Batch) (*tenant.Write, error) {
 		return ix.ten.StageShare(b, by, own)
 	})
 }
@@ -243,7 +243,7 @@ func (ix *Index) Revoke(t uint32, ids []uint64) error {
 	if err := checkIDs(ids); err != nil {
 		return err
 	}
-	return ix.tenantWrite(fmt.Sprintf("revoke from tenant %d", t), func(b *pebblestore.Batch) (*tenant.Write, error) {
+	return ix.tenantWrite(fmt.Sprintf("revoke from tenant %d", t), func(b posting.Batch) (*tenant.Write, error) {
 		return ix.ten.StageRevoke(b, tenant.ID(t), ids)
 	})
 }

@@ -5,10 +5,10 @@ import (
 	"fmt"
 	"github.com/shoaldb/shoal/cluster"
 	"github.com/shoaldb/shoal/internal/keys"
+	"github.com/shoaldb/shoal/posting"
 
 	"github.com/shoaldb/shoal/index/filter"
 	"github.com/shoaldb/shoal/internal/vec"
-	"github.com/shoaldb/shoal/posting/pebblestore"
 	"github.com/shoaldb/shoal/tenant"
 )
 
@@ -273,7 +273,7 @@ func (ix *Index) Delete(ids []uint64) (int, error) {
 // stageDelete stages in b the deletion of those of ids that hold a vector
 // and returns them. The caller holds wmu and calls publishDelete after b
 // commits.
-func (ix *Index) stageDelete(b *pebblestore.Batch, ids []uint64) []uint64 {
+func (ix *Index) stageDelete(b posting.Batch, ids []uint64) []uint64 {
 	var gone []uint64
 	for _, id := range ids {
 		st := ix.vers.get(id)

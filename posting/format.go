@@ -12,16 +12,26 @@
 //	2             2             dim
 //	4             4             n, number of entries
 //	8             8·n           ids (uint64, external vector ids)
-//	8+8n          n             versions (uint8; SPFresh's per-vector version, 0 at build)
+//	8+8n          n             versions (uint8, one per entry; see below)
 //	…             0–3           zero padding to a multiple of 4 from offset 0
 //	vecOff        n·dim·size    vectors, row-major, in the element type
 //	end-4         4             CRC-32C (Castagnoli) of every byte before it
 //
 // Entries are sorted by distance to the head, nearest first, at build time.
-// The version byte is reserved for online updates (stale copies are skipped
-// on read); later versions of the format will add tenant data after the
-// vectors and must bump the version byte. Decode rejects versions it does
-// not know rather than guessing.
+//
+// Each entry's version byte is SPFresh's per-vector version of the copy:
+// the version (0–127) its vector had when the copy was written. The
+// offline build writes 0; each upsert of the id, and each reassignment of
+// its vector to other postings, raises it by one, wrapping. The index
+// keeps every id's current version in memory (its version map,
+// index/versions.go); an entry whose version is not its id's current one,
+// or whose id is deleted, is a stale copy, and readers skip it until a
+// rewrite of the posting drops it. The encoding does not interpret the
+// byte.
+//
+// The format version byte at offset 0 is another thing: later versions of
+// the format (which will add tenant data after the vectors) must bump it,
+// and Decode rejects versions it does not know rather than guessing.
 package posting
 
 import (

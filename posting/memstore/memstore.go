@@ -1,8 +1,14 @@
 // Package memstore is an in-memory posting.Store, for tests and for indexes
-// small enough to live in RAM.
+// small enough to live in RAM. It implements the whole interface with the
+// semantics pebblestore has, except that nothing persists: a Store starts
+// empty and its contents last as long as the process, so there is nothing
+// to sync (SetMeta, Commit's sync, SyncWAL) and no reopening. A rewrite
+// replaces a posting's bytes, so none are left dead and CompactSegment
+// never finds work.
 package memstore
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -11,13 +17,18 @@ import (
 )
 
 // Store is an in-memory posting.Store. It is safe for concurrent use.
+// Reads call their callbacks without holding a lock, so a callback may
+// use the store.
 type Store struct {
 	mu struct {
 		sync.RWMutex
-		// postings and meta are guarded by mu; values are never modified
-		// after insertion, only replaced.
+		// postings, meta and records change only under the write lock, and
+		// all of a batch's changes under one hold of it. Values and record
+		// nodes are never modified once stored, only replaced, so readers
+		// keep using what they found after unlocking.
 		postings map[uint32][]byte
 		meta     map[string][]byte
+		records  *record // root of the caller records (records.go)
 	}
 }
 
@@ -107,11 +118,26 @@ func (s *Store) SetMeta(key string, value []byte) error {
 	return nil
 }
 
+// SyncWAL implements posting.Store; nothing is ever waiting to be made
+// durable.
+func (s *Store) SyncWAL() error { return nil }
+
+// CompactSegment implements posting.Store; a rewrite replaces a posting's
+// bytes, so there is never anything to reclaim and no segment is found.
+func (s *Store) CompactSegment(maxLive float64, maxBytes int64) (moved int64, found bool, err error) {
+	return 0, false, nil
+}
+
+// DataFiles implements posting.Store; an in-memory store has no files.
+func (s *Store) DataFiles() []string { return nil }
+
 // Stats implements posting.Store; an in-memory store reads no disk.
 func (s *Store) Stats() posting.Stats { return posting.Stats{} }
 
 // Close implements posting.Store; an in-memory store has nothing to release.
 func (s *Store) Close() error { return nil }
+
+var errBulkDone = errors.New("memstore: bulk writer already finished")
 
 type bulkWriter struct {
 	s      *Store
@@ -122,10 +148,13 @@ type bulkWriter struct {
 
 func (w *bulkWriter) Add(id uint32, encoded []byte) error {
 	if w.done {
-		return fmt.Errorf("memstore: bulk writer already finished")
+		return errBulkDone
 	}
 	if int64(id) <= w.last {
 		return fmt.Errorf("memstore: bulk add of posting %d after %d: ids must increase", id, w.last)
+	}
+	if len(encoded) == 0 {
+		return fmt.Errorf("memstore: posting %d is empty", id)
 	}
 	w.last = int64(id)
 	if w.staged == nil {
@@ -137,7 +166,7 @@ func (w *bulkWriter) Add(id uint32, encoded []byte) error {
 
 func (w *bulkWriter) Commit() error {
 	if w.done {
-		return fmt.Errorf("memstore: bulk writer already finished")
+		return errBulkDone
 	}
 	w.done = true
 	w.s.mu.Lock()

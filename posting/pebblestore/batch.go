@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"github.com/shoaldb/shoal/posting"
 	"math"
 	"sync"
 
@@ -33,12 +34,13 @@ import (
 
 var errBatchDone = errors.New("pebblestore: batch already committed or closed")
 
-// Batch is an atomic group of changes: caller records (Set, Delete,
-// DeleteRange) and postings (PutPosting, DeletePosting), applied together
-// by Commit. A Batch is not safe for concurrent use; any number of
-// Batches may be open and committed concurrently. Once committed or
-// closed a Batch is done: PutPosting and Commit return an error, and Set,
-// Delete, DeleteRange and DeletePosting panic.
+// Batch is an atomic group of changes, and a posting.Batch (see its
+// contract): caller records (Set, Delete, DeleteRange) and postings
+// (PutPosting, DeletePosting), applied together by Commit. A Batch is not
+// safe for concurrent use; any number of Batches may be open and
+// committed concurrently. Once committed or closed a Batch is done:
+// PutPosting and Commit return an error, and Set, Delete, DeleteRange and
+// DeletePosting panic.
 type Batch struct {
 	s    *Store
 	pb   *pebble.Batch
@@ -55,8 +57,10 @@ type Batch struct {
 	from map[uint32]location
 }
 
-// NewBatch starts an atomic group of changes.
-func (s *Store) NewBatch() *Batch {
+// NewBatch starts an atomic group of changes (a *Batch).
+func (s *Store) NewBatch() posting.Batch { return s.newBatch() }
+
+func (s *Store) newBatch() *Batch {
 	return &Batch{s: s, pb: s.db.NewBatch()}
 }
 
@@ -112,9 +116,10 @@ func (b *Batch) DeleteRange(start, end []byte) {
 }
 
 // Len returns the approximate encoded size of the batch's caller records,
-// for callers that bound the size of their batches.
+// for callers that bound the size of their batches: 0 without records
+// (Pebble counts its batch header even then) and once the batch is done.
 func (b *Batch) Len() int {
-	if b.done {
+	if b.done || b.pb.Empty() {
 		return 0
 	}
 	return b.pb.Len()

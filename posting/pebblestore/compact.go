@@ -51,7 +51,7 @@ func (s *Store) CompactSegment(maxLive float64, maxBytes int64) (moved int64, fo
 	if best == nil {
 		return 0, false, nil
 	}
-	b := s.NewBatch()
+	b := s.newBatch()
 	defer b.Close()
 	b.from = from
 	if len(ids) > 0 {

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/shoaldb/shoal/posting/pebblestore"
+	"github.com/shoaldb/shoal/posting/storetest"
 )
 
 // mostlyDead bulk-loads postings 0..39 into one segment and rewrites
@@ -15,10 +16,10 @@ func mostlyDead(t *testing.T, s *pebblestore.Store) map[uint32][]byte {
 	for id := uint32(0); id < 40; id++ {
 		ids = append(ids, id)
 	}
-	want := bulk(t, s, ids...)
+	want := storetest.Load(t, s, ids...)
 	b := s.NewBatch()
 	for id := uint32(0); id < 30; id++ {
-		put(t, b, want, id, 1)
+		storetest.Put(t, b, want, id, 1)
 	}
 	if err := b.Commit(false); err != nil {
 		t.Fatal(err)
@@ -69,11 +70,11 @@ func testCompactSegment(t *testing.T, k kind) {
 	if live1 != live0 || total1 >= total0 {
 		t.Errorf("live/total bytes %d/%d → %d/%d; want live unchanged, total smaller", live0, total0, live1, total1)
 	}
-	expect(t, s, want)
+	storetest.ExpectPostings(t, s, want)
 	s.Close()
 	s = k.open(t, dir, opts)
 	defer s.Close()
-	expect(t, s, want)
+	storetest.ExpectPostings(t, s, want)
 }
 
 // TestCompactSegmentLosesToRewrite rewrites and deletes postings while
@@ -90,8 +91,8 @@ func testCompactSegmentLosesToRewrite(t *testing.T, k kind) {
 	pebblestore.SetCompactReadHook(func() {
 		pebblestore.SetCompactReadHook(nil)
 		b := s.NewBatch()
-		put(t, b, want, 35, 2) // rewritten during the move
-		b.DeletePosting(36)    // deleted during the move
+		storetest.Put(t, b, want, 35, 2) // rewritten during the move
+		b.DeletePosting(36)              // deleted during the move
 		delete(want, 36)
 		if err := b.Commit(false); err != nil {
 			t.Error(err)
@@ -101,6 +102,6 @@ func testCompactSegmentLosesToRewrite(t *testing.T, k kind) {
 	if _, found, err := s.CompactSegment(0.5, 1<<30); err != nil || !found {
 		t.Fatalf("CompactSegment = %v, %v; want a segment found", found, err)
 	}
-	expect(t, s, want)
-	expectMissing(t, s, 36)
+	storetest.ExpectPostings(t, s, want)
+	storetest.ExpectMissing(t, s, 36)
 }

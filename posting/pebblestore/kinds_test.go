@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/shoaldb/shoal/posting/pebblestore"
+	"github.com/shoaldb/shoal/posting/storetest"
 )
 
 // kind is one way to open a Store: with a Pebble database of its own, or
@@ -73,7 +74,7 @@ func sharedDir(t *testing.T) string {
 	if err != nil {
 		t.Fatalf("OpenNamespace(neighbour): %v", err)
 	}
-	bulk(t, nb, 0, 1)
+	storetest.Load(t, nb, 0, 1)
 	b := nb.NewBatch()
 	b.Set([]byte("k"), []byte("neighbour"))
 	if err := b.Commit(true); err != nil {
@@ -98,8 +99,8 @@ func sharedDir(t *testing.T) string {
 		if err != nil {
 			t.Fatalf("reopen neighbour: %v", err)
 		}
-		want := map[uint32][]byte{0: payload(0, 0, payloadLen(0, 0)), 1: payload(1, 0, payloadLen(1, 0))}
-		expect(t, nb, want)
+		want := map[uint32][]byte{0: storetest.Payload(0, 0), 1: storetest.Payload(1, 0)}
+		storetest.ExpectPostings(t, nb, want)
 		if v, err := nb.Get([]byte("k")); err != nil || !bytes.Equal(v, []byte("neighbour")) {
 			t.Errorf("neighbour key = %q, %v; want it unchanged", v, err)
 		}

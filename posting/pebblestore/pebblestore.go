@@ -104,9 +104,8 @@ func (o *Options) Validate() error {
 	return nil
 }
 
-// Store is a posting.Store on Pebble plus segment files, with online
-// updates (Batch) and caller records (Get, ScanPrefix). It is safe for
-// concurrent use.
+// Store is a posting.Store on Pebble plus segment files, with online updates (Batch) and caller records (Get,
+// ScanPrefix). It is safe for concurrent use.
 //
 // Lock order: commitMu, then appendMu, then mu.
 type Store struct {
@@ -140,7 +139,10 @@ type Store struct {
 	readers  chan *batchReader // free list: AIO contexts are kernel objects, not for sync.Pool
 }
 
-var _ posting.Store = (*Store)(nil)
+var (
+	_ posting.Store = (*Store)(nil)
+	_ posting.Batch = (*Batch)(nil)
+)
 
 // Open opens or creates the store in dir, with a Pebble database of its
 // own. It deletes segment files that the directory does not refer to

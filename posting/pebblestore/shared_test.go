@@ -9,6 +9,7 @@ import (
 
 	"github.com/shoaldb/shoal/posting"
 	"github.com/shoaldb/shoal/posting/pebblestore"
+	"github.com/shoaldb/shoal/posting/storetest"
 )
 
 func openDB(t *testing.T, dir string) *pebblestore.DB {
@@ -36,10 +37,10 @@ func TestSharedNamespacesIsolated(t *testing.T) {
 	db := openDB(t, root)
 	a, b := filepath.Join(root, "a"), filepath.Join(root, "b")
 	sa, sb := openNS(t, db, a), openNS(t, db, b)
-	wantA := bulk(t, sa, 0, 1, 2)
+	wantA := storetest.Load(t, sa, 0, 1, 2)
 	wantB := map[uint32][]byte{}
 	bt := sb.NewBatch()
-	put(t, bt, wantB, 1, 7)
+	storetest.Put(t, bt, wantB, 1, 7)
 	bt.Set([]byte("k"), []byte("b"))
 	if err := bt.Commit(true); err != nil {
 		t.Fatal(err)
@@ -52,11 +53,11 @@ func TestSharedNamespacesIsolated(t *testing.T) {
 	}
 	check := func() {
 		t.Helper()
-		expect(t, sa, wantA)
-		expect(t, sb, wantB)
-		expectKey(t, sa, "k", "a")
-		expectKey(t, sb, "k", "b")
-		expectKey(t, sb, "k2", "")
+		storetest.ExpectPostings(t, sa, wantA)
+		storetest.ExpectPostings(t, sb, wantB)
+		storetest.ExpectKey(t, sa, "k", "a")
+		storetest.ExpectKey(t, sb, "k", "b")
+		storetest.ExpectKey(t, sb, "k2", "")
 		var keys []string
 		if err := sb.ScanPrefix(nil, func(k, _ []byte) error { keys = append(keys, string(k)); return nil }); err != nil {
 			t.Fatal(err)
@@ -72,7 +73,7 @@ func TestSharedNamespacesIsolated(t *testing.T) {
 	if err := bt.Commit(true); err != nil {
 		t.Fatal(err)
 	}
-	expectKey(t, sa, "k", "a")
+	storetest.ExpectKey(t, sa, "k", "a")
 	bt = sb.NewBatch()
 	bt.Set([]byte("k"), []byte("b"))
 	if err := bt.Commit(true); err != nil {
@@ -102,8 +103,8 @@ func TestSharedDrop(t *testing.T) {
 	defer db.Close()
 	a, b := filepath.Join(root, "c", "a"), filepath.Join(root, "c", "b")
 	sa, sb := openNS(t, db, a), openNS(t, db, b)
-	bulk(t, sa, 0, 1)
-	wantB := bulk(t, sb, 0, 1)
+	storetest.Load(t, sa, 0, 1)
+	wantB := storetest.Load(t, sb, 0, 1)
 	ta := sa.NewBatch()
 	ta.Set([]byte("k"), []byte("a"))
 	if err := ta.Commit(true); err != nil {
@@ -125,11 +126,11 @@ func TestSharedDrop(t *testing.T) {
 	if got := db.Namespaces(); !slices.Equal(got, []string{"c/b"}) {
 		t.Errorf("Namespaces() = %q, want [c/b]", got)
 	}
-	expect(t, sb, wantB)
+	storetest.ExpectPostings(t, sb, wantB)
 	sa = openNS(t, db, a)
 	defer sa.Close()
-	expect(t, sa, map[uint32][]byte{})
-	expectKey(t, sa, "k", "")
+	storetest.ExpectPostings(t, sa, map[uint32][]byte{})
+	storetest.ExpectKey(t, sa, "k", "")
 	if _, err := sa.GetMeta("postings"); !errors.Is(err, posting.ErrNotFound) {
 		t.Errorf("the recreated namespace has a posting directory: %v", err)
 	}
@@ -143,7 +144,7 @@ func TestSharedDropInterrupted(t *testing.T) {
 	db := openDB(t, root)
 	a := filepath.Join(root, "a")
 	s := openNS(t, db, a)
-	bulk(t, s, 0, 1)
+	storetest.Load(t, s, 0, 1)
 	s.Close()
 	if err := pebblestore.BeginDrop(db, a); err != nil {
 		t.Fatal(err)
@@ -178,7 +179,7 @@ func TestSharedLayoutRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bulk(t, s, 0)
+	storetest.Load(t, s, 0)
 	s.Close()
 	if _, err := pebblestore.OpenDB(plain, nil); !errors.Is(err, pebblestore.ErrWrongLayout) {
 		t.Errorf("OpenDB of a single store = %v, want ErrWrongLayout", err)
@@ -246,5 +247,5 @@ func TestSharedRecords(t *testing.T) {
 	}
 	s = openNS(t, db, filepath.Join(root, "a"))
 	defer s.Close()
-	expectKey(t, s, "c/1", "ns")
+	storetest.ExpectKey(t, s, "c/1", "ns")
 }
