@@ -3,6 +3,7 @@ package index
 import (
 	"errors"
 	"fmt"
+	"github.com/shoaldb/shoal/internal/vec"
 	"math"
 	"os"
 	"time"
@@ -61,7 +62,7 @@ func Build(dir string, src Source, o *Options) (*Manifest, error) {
 		return nil, err
 	}
 	bo := build.Options{
-		Metric: opts.Metric, Elem: elem, Ratio: opts.Ratio, Replicas: opts.Replicas,
+		Metric: vec.Metric(opts.Metric), Elem: vec.ElemType(elem), Ratio: opts.Ratio, Replicas: opts.Replicas,
 		PostingCap: opts.PostingCap, RNGFactor: opts.RNGFactor, ClosureEpsilon: opts.ClosureEpsilon,
 		Candidates: opts.Candidates, K: opts.K, SampleSize: opts.SampleSize, Seed: opts.Seed,
 		Workers: opts.Workers, GPU: opts.GPU, GPUBackend: opts.GPUBackend, Logf: opts.Logf,
@@ -71,7 +72,7 @@ func Build(dir string, src Source, o *Options) (*Manifest, error) {
 			opts.Progress(Progress{Stage: stage, Done: done, Total: total})
 		}
 	}
-	res, err := build.Run(src, store, dir, bo)
+	res, err := build.Run(buildSource{src}, store, dir, bo)
 	var m *Manifest
 	if err == nil {
 		err = writeTree(dir, res.Tree)
@@ -100,6 +101,11 @@ func Build(dir string, src Source, o *Options) (*Manifest, error) {
 	}
 	return m, nil
 }
+
+// buildSource is a Source as package build reads it.
+type buildSource struct{ Source }
+
+func (s buildSource) Elem() vec.ElemType { return vec.ElemType(s.Source.Elem()) }
 
 // prepareDir creates dir, or checks that it is empty.
 func prepareDir(dir string) error {

@@ -82,7 +82,7 @@ func (ix *Index) Check() error {
 	if err != nil {
 		report("scan vectors: %v", err)
 	}
-	dim, elem := ix.man.Dim, ix.man.Elem
+	dim, elem := ix.man.Dim, ix.elem()
 	var p posting.Posting
 	tc := ix.ten.NewCheck()
 	err = ix.store.Scan(func(id uint32, b []byte) error {

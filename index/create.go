@@ -3,6 +3,7 @@ package index
 import (
 	"fmt"
 	"github.com/shoaldb/shoal/index/internal/build"
+	"github.com/shoaldb/shoal/internal/vec"
 	"time"
 
 	"github.com/shoaldb/shoal/cluster"
@@ -42,7 +43,7 @@ func Create(dir string, dim int, o *Options) (*Manifest, error) {
 		return nil, err
 	}
 	// One leaf at the origin; the first split replaces it.
-	tree, err := cluster.Build(make([]float32, dim), dim, cluster.Options{K: opts.K, Leaves: 1, Seed: opts.Seed, Metric: build.RoutingMetric(opts.Metric)})
+	tree, err := cluster.Build(make([]float32, dim), dim, cluster.Options{K: opts.K, Leaves: 1, Seed: opts.Seed, Metric: build.RoutingMetric(vec.Metric(opts.Metric))})
 	if err != nil {
 		return nil, err
 	}

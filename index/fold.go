@@ -126,7 +126,7 @@ func (ix *Index) foldMany(ps []uint32) (int, error) {
 	}
 	b := ix.store.NewBatch()
 	defer b.Close()
-	live := ix.Tree().LiveLeaves()
+	live := ix.routeTree().LiveLeaves()
 	for i, p := range read {
 		t, m := tails[i], &ms[i]
 		ix.addLive(m, t)
@@ -185,7 +185,7 @@ func (ix *Index) rewrite(p uint32) error {
 	switch {
 	case m.Len() > ix.splitAbove():
 		return ix.split(p, &m, last)
-	case m.Len() < ix.mergeBelow() && ix.Tree().LiveLeaves() > 1:
+	case m.Len() < ix.mergeBelow() && ix.routeTree().LiveLeaves() > 1:
 		return ix.merge(p, &m, last)
 	}
 	b := ix.store.NewBatch()
@@ -299,7 +299,7 @@ func (ix *Index) putPosting(b posting.Batch, p uint32, m *posting.Posting) error
 		b.DeletePosting(p)
 		return nil
 	}
-	m.Elem, m.Dim = ix.man.Elem, ix.man.Dim
+	m.Elem, m.Dim = ix.elem(), ix.man.Dim
 	enc := posting.Encode(nil, m)
 	return b.PutPosting(p, enc)
 }

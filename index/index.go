@@ -45,6 +45,7 @@ package index
 import (
 	"errors"
 	"fmt"
+	"github.com/shoaldb/shoal/internal/vec"
 	"os"
 	"runtime/debug"
 	"sync"
@@ -216,31 +217,14 @@ func (ix *Index) Dir() string { return ix.dir }
 // Manifest returns the index's build record.
 func (ix *Index) Manifest() Manifest { return *ix.man }
 
+// elem returns the element type as the layers below index take it.
+func (ix *Index) elem() vec.ElemType { return vec.ElemType(ix.man.Elem) }
+
 // Dim returns the vector dimension.
 func (ix *Index) Dim() int { return ix.man.Dim }
 
 // Len returns the number of vectors the index holds now.
 func (ix *Index) Len() int { return int(ix.live.Load()) }
-
-// Tree returns the routing tree. It must not be modified, and not used
-// while updates run (maintenance edits it).
-func (ix *Index) Tree() *cluster.Tree {
-	ix.rmu.RLock()
-	defer ix.rmu.RUnlock()
-	return ix.tree
-}
-
-// ScanPostings calls fn with every posting, decoded, in id order; the
-// posting is valid only during fn. For inspection tools.
-func (ix *Index) ScanPostings(fn func(id uint32, p *posting.Posting) error) error {
-	var p posting.Posting
-	return ix.store.Scan(func(id uint32, b []byte) error {
-		if err := posting.Decode(b, &p); err != nil {
-			return fmt.Errorf("%w: posting %d: %v", ErrCorrupt, id, err)
-		}
-		return fn(id, &p)
-	})
-}
 
 // Stats are cumulative counters of an open index.
 type Stats struct {
@@ -268,7 +252,18 @@ type Stats struct {
 	// Compacted the live posting bytes segment compaction moved.
 	Swept     int64
 	Compacted int64
-	posting.Stats
+	// ReadOps and ReadBytes count device reads issued for postings (direct
+	// I/O reads of aligned pages).
+	ReadOps   int64
+	ReadBytes int64
+	// CacheHits and CacheMisses count posting-cache lookups; CacheBytes is
+	// the memory the cache holds now, CacheCapacity its bound.
+	CacheHits     int64
+	CacheMisses   int64
+	CacheBytes    int64
+	CacheCapacity int64
+	// DirectIO reports whether posting files are read with O_DIRECT.
+	DirectIO bool
 }
 
 // Stats returns counters since Open. Differences of two snapshots give
@@ -281,7 +276,7 @@ func (ix *Index) Stats() Stats {
 		Upserted:     ix.upserts.Load(),
 		Deleted:      ix.deletes.Load(),
 		Live:         ix.live.Load(),
-		Heads:        ix.Tree().LiveLeaves(),
+		Heads:        ix.routeTree().LiveLeaves(),
 		TailBytes:    ix.tailBytes.Load(),
 		Folds:        ix.maint.folded.Load(),
 		Splits:       ix.splits.Load(),
@@ -290,8 +285,14 @@ func (ix *Index) Stats() Stats {
 		Reassigned:   ix.reassigned.Load(),
 		Swept:        ix.maint.swept.Load(),
 		Compacted:    ix.maint.compacted.Load(),
-		Stats:        ix.store.Stats(),
-	}
+	}.withStore(ix.store.Stats())
+}
+
+func (st Stats) withStore(ps posting.Stats) Stats {
+	st.ReadOps, st.ReadBytes = ps.ReadOps, ps.ReadBytes
+	st.CacheHits, st.CacheMisses = ps.CacheHits, ps.CacheMisses
+	st.CacheBytes, st.CacheCapacity, st.DirectIO = ps.CacheBytes, ps.CacheCapacity, ps.DirectIO
+	return st
 }
 
 // IndexFiles returns the paths of the files holding posting data (for
@@ -307,7 +308,7 @@ func (ix *Index) WarmCache() error {
 	}
 	const chunk = 256
 	ids := make([]uint32, 0, chunk)
-	n := ix.Tree().NumLeaves()
+	n := ix.routeTree().NumLeaves()
 	for p := 0; p < n; p++ {
 		ids = append(ids, uint32(p))
 		if len(ids) < chunk && p+1 < n {

@@ -14,7 +14,6 @@ import (
 	"testing"
 
 	"github.com/shoaldb/shoal/internal/vec"
-	"github.com/shoaldb/shoal/posting"
 )
 
 // clustered returns n points of dim around c Gaussian centres; queries
@@ -199,7 +198,7 @@ func TestEveryVectorReachable(t *testing.T) {
 		t.Fatalf("expected the cap of 16 to drop replicas; manifest %+v", m)
 	}
 	seen := make(map[uint64]int)
-	err := ix.ScanPostings(func(id uint32, p *posting.Posting) error {
+	err := ix.ScanPostings(func(p *PostingInfo) error {
 		for _, v := range p.IDs {
 			seen[v]++
 		}

@@ -12,27 +12,55 @@ import (
 )
 
 // ElemType is the element type vectors are stored in.
-type ElemType = vec.ElemType
+type ElemType uint8
 
 // Element types.
 const (
-	Float32 = vec.Float32
-	Uint8   = vec.Uint8
-	Int8    = vec.Int8
-	Float16 = vec.Float16
+	Float32 = ElemType(vec.Float32)
+	Uint8   = ElemType(vec.Uint8)
+	Int8    = ElemType(vec.Int8)
+	Float16 = ElemType(vec.Float16)
 )
 
+// Size returns the bytes one element takes.
+func (e ElemType) Size() int { return vec.ElemType(e).Size() }
+
+// String returns the type's name as ParseElemType reads it.
+func (e ElemType) String() string { return vec.ElemType(e).String() }
+
+// Valid reports whether e is one of the element types.
+func (e ElemType) Valid() bool { return vec.ElemType(e).Valid() }
+
+// ParseElemType returns the element type named s ("float32", "uint8",
+// "int8", "float16", and their short spellings).
+func ParseElemType(s string) (ElemType, error) {
+	e, err := vec.ParseElemType(s)
+	return ElemType(e), err
+}
+
 // Metric is the distance an index ranks by.
-type Metric = vec.Metric
+type Metric uint8
 
 // Metrics. Distances returned by Search are squared L2 for L2, −dot for
 // InnerProduct, and 1 − cosine similarity for Cosine (vectors are
 // normalised at ingest and at query time).
 const (
-	L2           = vec.L2
-	InnerProduct = vec.InnerProduct
-	Cosine       = vec.Cosine
+	L2           = Metric(vec.L2)
+	InnerProduct = Metric(vec.InnerProduct)
+	Cosine       = Metric(vec.Cosine)
 )
+
+// String returns the metric's name as ParseMetric reads it.
+func (m Metric) String() string { return vec.Metric(m).String() }
+
+// Valid reports whether m is one of the metrics.
+func (m Metric) Valid() bool { return vec.Metric(m).Valid() }
+
+// ParseMetric returns the metric named s ("l2", "ip", "cosine", …).
+func ParseMetric(s string) (Metric, error) {
+	m, err := vec.ParseMetric(s)
+	return Metric(m), err
+}
 
 // GPUMode chooses where Build runs its k-means and nearest-heads steps
 // (Options.GPU): package gpu's Mode.

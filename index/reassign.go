@@ -49,7 +49,7 @@ func (ix *Index) reassignAfterSplit(p, q uint32, old, c1, c2 []float32, parts *[
 		m := &parts[h]
 		for i, id := range m.IDs {
 			row := m.Vectors[i*rb : (i+1)*rb]
-			vec.ToFloat32(ix.man.Elem, row, x)
+			vec.ToFloat32(ix.elem(), row, x)
 			if ix.routeDist(x, heads[h]) <= ix.routeDist(x, old) {
 				continue
 			}
@@ -78,7 +78,7 @@ func (ix *Index) reassignAfterSplit(p, q uint32, old, c1, c2 []float32, parts *[
 			if _, dup := seen[id]; dup || !ix.vers.live(id, ver) {
 				return
 			}
-			vec.ToFloat32(ix.man.Elem, row, x)
+			vec.ToFloat32(ix.elem(), row, x)
 			dr := ix.routeDist(x, own[r])
 			if ix.routeDist(x, c1) >= dr && ix.routeDist(x, c2) >= dr {
 				return

@@ -37,7 +37,7 @@ func (ix *Index) stageReinsert(b posting.Batch, m *posting.Posting, skip uint32)
 		}
 		row := m.Vectors[i*rb : (i+1)*rb]
 		re.rows = append(re.rows, row...)
-		vec.ToFloat32(ix.man.Elem, row, x)
+		vec.ToFloat32(ix.elem(), row, x)
 		c := ix.opts.Candidates
 		ix.rmu.RLock()
 		cands := ix.tree.Search(x, c+1, 2*c, &ws.route)

@@ -187,7 +187,7 @@ func (ix *Index) search(ws *workspace, q []float32, k int, sp *SearchParams, st 
 	if ix.man.Metric == Cosine && !vec.Normalize(ws.q) {
 		return nil, fmt.Errorf("%w: zero query vector has no cosine", ErrBadInput)
 	}
-	ws.query.Prepare(ix.man.Elem, ws.q)
+	ws.query.Prepare(ix.elem(), ws.q)
 	ws.filter, ws.slTenant = params.bits, 0
 	if params.Filter != nil {
 		return ix.searchFilter(ws, q, k, &params, st, pre)
@@ -301,7 +301,7 @@ func (ix *Index) score(ws *workspace, ids []uint64, vers []uint8, vectors []byte
 		ws.dists = make([]float32, n)
 	}
 	d := ws.dists[:n]
-	ws.query.ScoreRows(ix.man.Elem, ix.man.Metric, vectors, ix.man.Dim, d)
+	ws.query.ScoreRows(ix.elem(), vec.Metric(ix.man.Metric), vectors, ix.man.Dim, d)
 	for i, dist := range d {
 		// The version check costs a lookup: do it only for copies that
 		// would enter the heap.

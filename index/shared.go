@@ -22,7 +22,7 @@ import (
 // Delete, ScanPrefix), apart from every index: a server's catalog of
 // collections, say. It is safe for concurrent use; close it after the
 // indexes that use it.
-type SharedDB = pebblestore.DB
+type SharedDB struct{ db *pebblestore.DB }
 
 // ErrRecordNotFound is wrapped by SharedDB.Get for a key that holds no
 // record.
@@ -31,8 +31,40 @@ var ErrRecordNotFound = posting.ErrNotFound
 // OpenSharedDB opens or creates the shared database in dir, and completes
 // any Drop that a crash interrupted.
 func OpenSharedDB(dir string) (*SharedDB, error) {
-	return pebblestore.OpenDB(dir, nil)
+	db, err := pebblestore.OpenDB(dir, nil)
+	if err != nil {
+		return nil, err
+	}
+	return &SharedDB{db}, nil
 }
+
+// Dir returns the shared database's directory.
+func (d *SharedDB) Dir() string { return d.db.Dir() }
+
+// Namespaces returns the directories of the indexes that keep records in
+// d, relative to d's directory (forward slashes), sorted.
+func (d *SharedDB) Namespaces() []string { return d.db.Namespaces() }
+
+// Get returns a copy of the value of d's own key (not an index's), or an
+// error wrapping ErrRecordNotFound.
+func (d *SharedDB) Get(key []byte) ([]byte, error) { return d.db.Get(key) }
+
+// Set stores value under d's own key, synced.
+func (d *SharedDB) Set(key, value []byte) error { return d.db.Set(key, value) }
+
+// Delete deletes d's own key, synced.
+func (d *SharedDB) Delete(key []byte) error { return d.db.Delete(key) }
+
+// ScanPrefix calls fn for every one of d's own keys starting with prefix,
+// in key order, on a consistent snapshot; key and value are valid only
+// while fn runs. It stops at fn's first error and returns it.
+func (d *SharedDB) ScanPrefix(prefix []byte, fn func(key, value []byte) error) error {
+	return d.db.ScanPrefix(prefix, fn)
+}
+
+// Close closes the database. Every index opened on it must be closed
+// first; otherwise Close returns an error and leaves it open.
+func (d *SharedDB) Close() error { return d.db.Close() }
 
 // Drop deletes the index in dir, which must be closed: with Options.Shared,
 // its namespace (every key) and then its directory, crash-safely; without,
@@ -40,7 +72,7 @@ func OpenSharedDB(dir string) (*SharedDB, error) {
 // wrapping ErrNoIndex.
 func Drop(dir string, o *Options) error {
 	if o != nil && o.Shared != nil {
-		err := o.Shared.Drop(dir)
+		err := o.Shared.db.Drop(dir)
 		if errors.Is(err, posting.ErrNotFound) {
 			return fmt.Errorf("%w: %s", ErrNoIndex, dir)
 		}
@@ -63,7 +95,7 @@ func openStore(dir string, o *Options, po *pebblestore.Options) (posting.Store, 
 	case o.Shared == nil:
 		return pebblestore.Open(dir, po)
 	}
-	return o.Shared.OpenNamespace(dir, po)
+	return o.Shared.db.OpenNamespace(dir, po)
 }
 
 // createStore opens the posting store of a new index in dir (Build,

@@ -69,7 +69,7 @@ func (ix *Index) ReadSorted(ids []uint64, fn func(i int, v []float32, owner uint
 	grants := make([]uint32, 0, 8)
 	v := make([]float32, ix.man.Dim)
 	for i := range ids {
-		vec.ToFloat32(ix.man.Elem, rows[i*rb:(i+1)*rb], v)
+		vec.ToFloat32(ix.elem(), rows[i*rb:(i+1)*rb], v)
 		grants = grants[:0]
 		for _, t := range granted[i] {
 			grants = append(grants, uint32(t))

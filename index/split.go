@@ -39,7 +39,7 @@ func (ix *Index) splitCommit(p uint32, m *posting.Posting, last uint64) (q uint3
 	ix.addLive(m, extra)
 	x := make([]float32, m.Len()*dim)
 	for i := 0; i < m.Len(); i++ {
-		vec.ToFloat32(ix.man.Elem, m.Vectors[i*ix.rowBytes:(i+1)*ix.rowBytes], x[i*dim:(i+1)*dim])
+		vec.ToFloat32(ix.elem(), m.Vectors[i*ix.rowBytes:(i+1)*ix.rowBytes], x[i*dim:(i+1)*dim])
 	}
 	c1, c2, labels := cluster.TwoMeans(x, dim, ix.man.Seed^uint64(p)<<20^ix.seq)
 	parts = new([2]posting.Posting)

@@ -50,7 +50,7 @@ func (m *maintainer) sweepStep(all bool) (bool, error) {
 		m.cursor = 0
 	}
 	for {
-		n := ix.Tree().NumLeaves()
+		n := ix.routeTree().NumLeaves()
 		if m.cursor >= n {
 			m.cursor = -1
 			m.sweeps.Add(1)

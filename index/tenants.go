@@ -2,6 +2,7 @@ package index
 
 import (
 	"fmt"
+	"github.com/shoaldb/shoal/internal/vec"
 	"github.com/shoaldb/shoal/posting"
 
 	"github.com/RoaringBitmap/roaring/v2/roaring64"
@@ -84,7 +85,7 @@ var tenantLoadBatch int
 // loadTenants rebuilds the tenant state at Open.
 func (ix *Index) loadTenants() error {
 	c, err := tenant.Load(ix.store, tenantHost{ix}, tenant.Config{
-		Dim: ix.man.Dim, Elem: ix.man.Elem, Metric: ix.man.Metric, Seed: ix.man.Seed, MaxSLSize: ix.opts.MaxSLSize,
+		Dim: ix.man.Dim, Elem: ix.elem(), Metric: vec.Metric(ix.man.Metric), Seed: ix.man.Seed, MaxSLSize: ix.opts.MaxSLSize,
 		LoadBatch: tenantLoadBatch,
 	})
 	if err != nil {

@@ -202,7 +202,7 @@ func (ix *Index) prepareUpsert(ids []uint64, vectors [][]float32) (rows []byte, 
 		if ix.man.Metric == Cosine && !vec.Normalize(x) {
 			return nil, nil, fmt.Errorf("%w: vector %d (id %d) is the zero vector, which has no cosine", ErrBadInput, i, id)
 		}
-		if err := vec.FromFloat32(ix.man.Elem, x, rows[i*rb:(i+1)*rb]); err != nil {
+		if err := vec.FromFloat32(ix.elem(), x, rows[i*rb:(i+1)*rb]); err != nil {
 			return nil, nil, fmt.Errorf("%w: vector %d (id %d): %v", ErrBadInput, i, id, err)
 		}
 	}
@@ -333,7 +333,7 @@ func (ix *Index) Get(id uint64) ([]float32, error) {
 		return nil, err
 	}
 	out := make([]float32, ix.man.Dim)
-	vec.ToFloat32(ix.man.Elem, row, out)
+	vec.ToFloat32(ix.elem(), row, out)
 	return out, nil
 }
 

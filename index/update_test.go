@@ -8,8 +8,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/shoaldb/shoal/posting"
 )
 
 // exhaustive reads every posting, unpruned.
@@ -262,9 +260,10 @@ func TestCreateEmptyGrowByUpserts(t *testing.T) {
 			if st.Heads < 500/32 {
 				t.Fatalf("500 vectors, cap 32: %d heads", st.Heads)
 			}
-			err = ix.ScanPostings(func(id uint32, p *posting.Posting) error {
-				if p.Len() > 32 {
-					t.Errorf("posting %d holds %d copies, cap 32", id, p.Len())
+			err = ix.ScanPostings(func(p *PostingInfo) error {
+				id := p.ID
+				if len(p.IDs) > 32 {
+					t.Errorf("posting %d holds %d copies, cap 32", id, len(p.IDs))
 				}
 				return nil
 			})
@@ -483,7 +482,7 @@ func TestSweepCollectsDeleted(t *testing.T) {
 		t.Fatal(err)
 	}
 	stale := func() (stale, total, worst int) {
-		err := ix.ScanPostings(func(id uint32, p *posting.Posting) error {
+		err := ix.ScanPostings(func(p *PostingInfo) error {
 			s := 0
 			for i, v := range p.IDs {
 				if !ix.vers.live(v, p.Versions[i]) {
@@ -491,8 +490,8 @@ func TestSweepCollectsDeleted(t *testing.T) {
 				}
 			}
 			stale += s
-			total += p.Len()
-			if s*sweepShare >= p.Len() && s > 0 {
+			total += len(p.IDs)
+			if s*sweepShare >= len(p.IDs) && s > 0 {
 				worst++
 			}
 			return nil

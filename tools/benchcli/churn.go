@@ -17,7 +17,6 @@ import (
 	"github.com/shoaldb/shoal/index"
 	"github.com/shoaldb/shoal/internal/vec"
 	"github.com/shoaldb/shoal/internal/vecfile"
-	"github.com/shoaldb/shoal/posting"
 	"github.com/shoaldb/shoal/tools/internal/clikit"
 	"github.com/shoaldb/shoal/tools/internal/synth"
 )
@@ -627,7 +626,7 @@ func recallAtKiB(pts []churnSearch, kib float64) float64 {
 func churnPostingStats(ix *index.Index, heads int) (churnPostings, error) {
 	ps := churnPostings{Cap: ix.Manifest().PostingCap}
 	var sizes []int
-	err := ix.ScanPostings(func(_ uint32, p *posting.Posting) error {
+	err := ix.ScanPostings(func(p *index.PostingInfo) error {
 		n := len(p.IDs)
 		sizes = append(sizes, n)
 		ps.Copies += int64(n)

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/shoaldb/shoal/index"
-	"github.com/shoaldb/shoal/posting"
 	"github.com/shoaldb/shoal/tools/internal/clikit"
 )
 
@@ -261,39 +260,36 @@ func inspectIndex(ctx context.Context, ix *index.Index) (*inspectReport, error) 
 	rep.Live = ix.Len()
 	// Counts of the tree as it is now: splits and merges leave dead node
 	// slots and leaf ids behind.
-	t := ix.Tree()
-	rep.Tree = inspectTree{Depth: t.Depth(), Nodes: t.NumNodes() - t.DeadNodes(), Leaves: t.LiveLeaves()}
+	t := ix.TreeStats()
+	rep.Tree = inspectTree{Depth: t.Depth, Nodes: t.Nodes, Leaves: t.Heads}
 	var fanout, leafSize []int64
-	for i, c := range t.ChildCount {
-		if c > 0 && t.LeafID[i] < 0 {
-			fanout = append(fanout, int64(c))
-		}
+	for _, c := range t.Fanout {
+		fanout = append(fanout, int64(c))
 	}
-	for p, s := range t.LeafSize {
-		if t.IsLeaf(uint32(p)) {
-			leafSize = append(leafSize, int64(s))
-		}
+	for _, s := range t.LeafSizes {
+		leafSize = append(leafSize, int64(s))
 	}
 	rep.Tree.Fanout = inspectSummary(fanout)
 	rep.Tree.LeafSize = inspectSummary(leafSize)
 
 	// Postings: lengths indexed by head, so that heads without a stored
 	// posting count as empty.
-	lengths := make([]int64, t.NumLeaves())
+	lengths := make([]int64, t.LeafIDs)
 	var bytes []int64
 	copies := make([]uint8, m.Count) // saturating at 255
 	extra := map[uint64]int64{}      // copies of ids ≥ Count
 	ps := &rep.Postings
 	ps.Sizes = inspectBuckets(inspectPostingBuckets)
-	err := ix.ScanPostings(func(id uint32, p *posting.Posting) error {
+	err := ix.ScanPostings(func(p *index.PostingInfo) error {
+		id := p.ID
 		if err := ctx.Err(); err != nil {
 			return err
 		}
 		n := int64(len(p.IDs))
 		ps.Stored++
 		ps.Entries += n
-		bytes = append(bytes, 9*n+int64(len(p.Vectors)))
-		if t.IsLeaf(id) {
+		bytes = append(bytes, 9*n+int64(p.VectorBytes))
+		if ix.IsHead(id) {
 			lengths[id] = n
 		} else {
 			ps.OutOfRange++
@@ -318,7 +314,7 @@ func inspectIndex(ctx context.Context, ix *index.Index) (*inspectReport, error) 
 	}
 	live := lengths[:0]
 	for p, n := range lengths {
-		if t.IsLeaf(uint32(p)) {
+		if ix.IsHead(uint32(p)) {
 			live = append(live, n)
 			inspectAdd(ps.Sizes, n, 1)
 		}

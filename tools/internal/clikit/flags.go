@@ -6,7 +6,6 @@ import (
 	"strings"
 
 	"github.com/shoaldb/shoal/index"
-	"github.com/shoaldb/shoal/internal/vec"
 )
 
 // SizeFlag is a byte count flag accepting suffixes: 64MiB, 1GiB, 512k.
@@ -121,13 +120,13 @@ func CacheOption(s SizeFlag) int64 {
 // ParseStorage parses the -metric and -elem flags shared by build, create,
 // client create, bench -churn and tenantgen; an empty elem means "as the source" (zero).
 func ParseStorage(metric, elem string) (index.Metric, index.ElemType, error) {
-	m, err := vec.ParseMetric(metric)
+	m, err := index.ParseMetric(metric)
 	if err != nil {
 		return 0, 0, err
 	}
 	var e index.ElemType
 	if elem != "" {
-		if e, err = vec.ParseElemType(elem); err != nil {
+		if e, err = index.ParseElemType(elem); err != nil {
 			return 0, 0, err
 		}
 	}

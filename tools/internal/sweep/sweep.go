@@ -168,12 +168,11 @@ func (o *Options) Run(ctx context.Context, env *clikit.Env) (*Report, error) {
 		fmt.Fprintf(env.Stderr, "cache warmed in %.1fs: %s of %s\n", time.Since(t).Seconds(), clikit.FormatBytes(st.CacheBytes), clikit.FormatBytes(st.CacheCapacity))
 	}
 	runtime.GC()
-	tree := ix.Tree()
 	rep := &Report{
 		Label: o.Label, Index: o.Index, GPU: o.GPU, Manifest: ix.Manifest(), Queries: nq, K: o.K,
 		CacheBytes: int64(o.Cache), Kernels: vec.Impl(), GoMaxProcs: runtime.GOMAXPROCS(0),
 		OpenRSSBytes:     clikit.ProcStatus("VmRSS"),
-		HeadsMemoryBytes: int64(len(tree.Centroids))*4 + int64(tree.NumNodes())*12 + int64(tree.NumLeaves())*8,
+		HeadsMemoryBytes: ix.TreeStats().Bytes,
 		IndexBytes:       clikit.DirSize(o.Index),
 	}
 	rep.PageCacheBefore, _ = directio.PageCacheBytes()
