@@ -33,13 +33,40 @@
 // never loses an acknowledged write and a restart resumes maintenance.
 // Check verifies all of it.
 //
+// # Files
+//
+// The Index is a coordinator over concepts that each own their state:
+//
+//   - index.go (Index, Open, Close, Stats), options.go, errors.go,
+//     manifest.go, shared.go (SharedDB, Drop), inspect.go;
+//   - build: build.go, create.go over package index/internal/build;
+//   - search: search.go (route, prune, read, score), search_filter.go (the
+//     label-filter planner), search_tenant.go, search_gpu.go (SearchBatch's
+//     routing on a device);
+//   - write path: update.go (Upsert, Delete, Get), delta.go (posting
+//     tails), versions.go (the version map), vectors.go (stored vectors,
+//     package index/internal/vectors), labels.go (package filter's
+//     Labels), tenants.go (package tenant's Curator);
+//   - maintenance: maintain.go (the maintainer), fold.go, split.go,
+//     reinsert.go, reassign.go, sweep.go, compact.go, retire.go,
+//     publish.go (publishing to searches in flight), treelog.go and
+//     treefile.go (the tree's persistence), invariants.go;
+//   - snapshots: snapshot.go; verification: check.go.
+//
+// docs/architecture.md walks a query and an upsert through them.
+//
 // # Concurrency
 //
 // Build and Create run alone on their directory. An open Index serves
 // Search, SearchBatch, SearchWithStats, Get, Upsert, Delete, Stats and
 // WarmCache from any number of goroutines; writers are serialised among
-// themselves, never with searches (a search sees each write entirely or
-// not at all). Close must not overlap them.
+// themselves (one writer mutex), never with searches. What a search sees
+// of a write that overlaps it is per vector, not per batch: for each id
+// it sees the old copies or the new ones, never neither once the write
+// returned and never a stale one after it (publish.go), but it may see
+// some ids of a batch at their new values and others at their old.
+// Maintenance's splits and merges never hide a vector from a search in
+// flight (a grace period, internal/epoch). Close must not overlap them.
 package index
 
 import (

@@ -13,8 +13,9 @@ import (
 )
 
 // searchChunk is how many queries of a batch run between two deadline
-// checks: the index's searches take no context, so a batch honours its
-// deadline between chunks.
+// checks: a single Search runs under the call's context down to its disk
+// reads (index.SearchContext), but index.SearchBatch takes none, so a
+// batch honours its deadline between chunks.
 const searchChunk = 32
 
 // searchArgs are the checked common arguments of Search and SearchBatch.
