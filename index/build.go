@@ -25,12 +25,8 @@ import (
 // sequential bulk load. The manifest is written last, so an interrupted
 // build leaves a directory that Open rejects with ErrNoIndex.
 func Build(dir string, src Source, o *Options) (*Manifest, error) {
-	var opts Options
-	if o != nil {
-		opts = *o
-	}
-	opts.EnsureDefaults()
-	if err := opts.Validate(); err != nil {
+	opts, err := resolveOptions(o)
+	if err != nil {
 		return nil, err
 	}
 	n, dim, srcElem := src.Len(), src.Dim(), src.Elem()

@@ -18,12 +18,8 @@ import (
 // Elem (default Float32), Replicas, PostingCap, RNGFactor, Ratio is
 // unused.
 func Create(dir string, dim int, o *Options) (*Manifest, error) {
-	var opts Options
-	if o != nil {
-		opts = *o
-	}
-	opts.EnsureDefaults()
-	if err := opts.Validate(); err != nil {
+	opts, err := resolveOptions(o)
+	if err != nil {
 		return nil, err
 	}
 	elem := opts.Elem

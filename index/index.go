@@ -148,12 +148,8 @@ type Index struct {
 // Open opens the index built in dir. Options fields marked (build) are
 // ignored; the index's own values apply.
 func Open(dir string, o *Options) (*Index, error) {
-	var opts Options
-	if o != nil {
-		opts = *o
-	}
-	opts.EnsureDefaults()
-	if err := opts.Validate(); err != nil {
+	opts, err := resolveOptions(o)
+	if err != nil {
 		return nil, err
 	}
 	if _, err := os.Stat(dir); err != nil {

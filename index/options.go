@@ -370,6 +370,17 @@ func (o *Options) EnsureDefaults() {
 	o.Search.ensureBuiltinDefaults()
 }
 
+// resolveOptions returns a copy of *o (the zero Options for nil) with its
+// defaults filled in and checked: what Build, Create and Open work with.
+func resolveOptions(o *Options) (Options, error) {
+	var opts Options
+	if o != nil {
+		opts = *o
+	}
+	opts.EnsureDefaults()
+	return opts, opts.Validate()
+}
+
 // Validate reports options that cannot work. Call it after EnsureDefaults.
 func (o *Options) Validate() error {
 	switch {

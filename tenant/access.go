@@ -1,10 +1,8 @@
 package tenant
 
 import (
-	"cmp"
 	"encoding/binary"
 	"fmt"
-	"slices"
 
 	"github.com/shoaldb/shoal/internal/errs"
 	"github.com/shoaldb/shoal/internal/keys"
@@ -48,26 +46,11 @@ func (a *accessRec) readers() []ID {
 	return append(out, a.granted...)
 }
 
-// SortedKeys returns the positions of ids in increasing id order and their
-// keys of kind k in that order, for a store's GetSorted.
-func SortedKeys(k keys.Kind, ids []uint64) (order []int, ks [][]byte) {
-	order = make([]int, len(ids))
-	for i := range order {
-		order[i] = i
-	}
-	slices.SortFunc(order, func(a, b int) int { return cmp.Compare(ids[a], ids[b]) })
-	ks = make([][]byte, len(ids))
-	for j, i := range order {
-		ks[j] = keys.ID(k, ids[i])
-	}
-	return order, ks
-}
-
 // accessMany returns the access records of ids, which must be distinct
 // (ok[i] is false for an id with none), reading them in id order with one
 // iterator.
 func (c *Curator) accessMany(ids []uint64) (recs []accessRec, ok []bool, err error) {
-	order, ks := SortedKeys(keys.Access, ids)
+	order, ks := keys.SortedIDs(keys.Access, ids)
 	recs, ok = make([]accessRec, len(ids)), make([]bool, len(ids))
 	err = c.store.GetSorted(ks, func(j int, v []byte) error {
 		i := order[j]

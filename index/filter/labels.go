@@ -336,23 +336,7 @@ func (li *Labels) StageSet(b Batch, ids []uint64, norm [][]uint32) (publish func
 // many returns the stored labels of ids (distinct; nil for none), read in
 // id order with one iterator.
 func (li *Labels) many(ids []uint64) ([][]uint32, error) {
-	order := make([]int, len(ids))
-	for i := range order {
-		order[i] = i
-	}
-	slices.SortFunc(order, func(a, b int) int {
-		switch {
-		case ids[a] < ids[b]:
-			return -1
-		case ids[a] > ids[b]:
-			return 1
-		}
-		return 0
-	})
-	ks := make([][]byte, len(ids))
-	for j, i := range order {
-		ks[j] = keys.ID(keys.Label, ids[i])
-	}
+	order, ks := keys.SortedIDs(keys.Label, ids)
 	out := make([][]uint32, len(ids))
 	err := li.store.GetSorted(ks, func(j int, v []byte) error {
 		i := order[j]

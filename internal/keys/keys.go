@@ -12,7 +12,11 @@
 // [namespace prefix] 'u' kind … (docs/format.md).
 package keys
 
-import "encoding/binary"
+import (
+	"cmp"
+	"encoding/binary"
+	"slices"
+)
 
 // Kind is the first byte of a record key in the caller-record space of a
 // posting store.
@@ -122,3 +126,19 @@ func U32U64(k Kind, a uint32, b uint64) []byte {
 
 // Prefix returns the one-byte prefix of every key of kind k.
 func Prefix(k Kind) []byte { return []byte{byte(k)} }
+
+// SortedIDs returns the positions of ids in increasing id order and their
+// keys of kind k in that order: the form a store's GetSorted reads many
+// records in, with one iterator.
+func SortedIDs(k Kind, ids []uint64) (order []int, ks [][]byte) {
+	order = make([]int, len(ids))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortFunc(order, func(a, b int) int { return cmp.Compare(ids[a], ids[b]) })
+	ks = make([][]byte, len(ids))
+	for j, i := range order {
+		ks[j] = ID(k, ids[i])
+	}
+	return order, ks
+}

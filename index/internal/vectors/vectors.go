@@ -8,12 +8,10 @@
 package vectors
 
 import (
-	"cmp"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
 
 	"github.com/shoaldb/shoal/internal/errs"
 	"github.com/shoaldb/shoal/internal/keys"
@@ -83,28 +81,13 @@ func (s *Store) Built(id uint64, row []byte) error {
 	return nil
 }
 
-// sortedIDKeys returns the positions of ids in increasing id order and
-// their keys under prefix in that order, for GetSorted.
-func sortedIDKeys(ids []uint64) (order []int, ks [][]byte) {
-	order = make([]int, len(ids))
-	for i := range order {
-		order[i] = i
-	}
-	slices.SortFunc(order, func(a, b int) int { return cmp.Compare(ids[a], ids[b]) })
-	ks = make([][]byte, len(ids))
-	for j, i := range order {
-		ks[j] = keys.ID(keys.Vector, ids[i])
-	}
-	return order, ks
-}
-
 // Rows returns the stored vectors of ids (distinct and live), in
 // the element type, row after row: upserted records read in id order with
 // one iterator, the others from the build's rows.
 func (s *Store) Rows(ids []uint64) ([]byte, error) {
 	rb := s.rowBytes
 	rows := make([]byte, len(ids)*rb)
-	order, ks := sortedIDKeys(ids)
+	order, ks := keys.SortedIDs(keys.Vector, ids)
 	found := make([]bool, len(ids))
 	err := s.kv.GetSorted(ks, func(j int, v []byte) error {
 		i := order[j]
