@@ -1,10 +1,10 @@
 package index
 
 import (
-	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/shoaldb/shoal/index/internal/tail"
 	"github.com/shoaldb/shoal/internal/keys"
 	"hash/crc32"
 
@@ -127,49 +127,18 @@ func (ix *Index) Check() error {
 	}
 
 	// Tails: memory against the update log.
-	ix.rmu.RLock()
-	memTails := make(map[uint32]*delta, len(ix.tails))
-	for k, t := range ix.tails {
-		memTails[k] = t
-	}
-	ix.rmu.RUnlock()
-	logged := make(map[uint32]int)
-	err = ix.store.ScanPrefix(keys.Prefix(keys.Append), func(k, v []byte) error {
-		if len(k) != 13 || len(v) != 9+ix.rowBytes {
-			report("append record %x of %d bytes", k, len(v))
-			return nil
-		}
-		pid := binary.BigEndian.Uint32(k[1:])
-		seq := binary.BigEndian.Uint64(k[5:])
-		t := memTails[pid]
-		i := logged[pid]
-		logged[pid]++
-		switch {
-		case t == nil || i >= t.len():
-			report("append record posting %d seq %d is not in memory", pid, seq)
-		case t.seqs[i] != seq || t.ids[i] != binary.LittleEndian.Uint64(v) || t.vers[i] != v[8] ||
-			!bytes.Equal(t.vecs[i*ix.rowBytes:(i+1)*ix.rowBytes], v[9:]):
-			report("tail of posting %d differs from the log at seq %d", pid, seq)
-		}
-		if !tree.IsLeaf(pid) {
-			report("tail of posting %d, which is no head of the tree", pid)
-		}
-		return nil
-	})
-	if err != nil {
+	bad := func(format string, args ...any) { report(format, args...) }
+	if err := ix.tails.CheckLog(ix.store.ScanPrefix, ix.rowBytes, tree.IsLeaf, bad); err != nil {
 		report("scan update log: %v", err)
 	}
-	for pid, t := range memTails {
-		if logged[pid] != t.len() {
-			report("tail of posting %d holds %d copies, the log %d", pid, t.len(), logged[pid])
-		}
-		for i, id := range t.ids {
-			if ix.vers.live(id, t.vers[i]) {
+	ix.tails.Each(func(p uint32, t *tail.Tail) {
+		for i, id := range t.IDs {
+			if ix.vers.live(id, t.Vers[i]) {
 				covered[id] = struct{}{}
-				sameAsStored(pid, id, t.vecs[i*ix.rowBytes:(i+1)*ix.rowBytes])
+				sameAsStored(p, id, t.Vecs[i*ix.rowBytes:(i+1)*ix.rowBytes])
 			}
 		}
-	}
+	})
 
 	// Id states: memory against the log.
 	logState := make(map[uint64]uint8)

@@ -3,6 +3,7 @@ package index
 import (
 	"errors"
 	"fmt"
+	"github.com/shoaldb/shoal/index/internal/tail"
 	"slices"
 
 	"github.com/shoaldb/shoal/internal/keys"
@@ -35,7 +36,7 @@ const foldBatch = 32
 // tails among the tails at least foldCopies long, or among all tails when
 // the tails exceed their memory budget or all is set; largest first.
 func (ix *Index) pickFolds(all bool, n int) []uint32 {
-	over := ix.tailBytes.Load() > ix.opts.UpdateBuffer
+	over := ix.tails.Bytes() > ix.opts.UpdateBuffer
 	need := ix.foldCopies()
 	type cand struct {
 		p   uint32
@@ -61,10 +62,10 @@ func (ix *Index) pickFolds(all bool, n int) []uint32 {
 		}
 	}
 	ix.rmu.RLock()
-	for p, t := range ix.tails {
-		c := cand{p, t.len()}
+	ix.tails.Each(func(p uint32, t *tail.Tail) {
+		c := cand{p, t.Len()}
 		if c.len == 0 || (!all && !over && c.len < need) {
-			continue
+			return
 		}
 		if len(h) < n {
 			h = append(h, c)
@@ -75,7 +76,7 @@ func (ix *Index) pickFolds(all bool, n int) []uint32 {
 			h[0] = c
 			down(0)
 		}
-	}
+	})
 	ix.rmu.RUnlock()
 	slices.SortFunc(h, func(a, b cand) int {
 		if less(b, a) {
@@ -104,7 +105,7 @@ func (ix *Index) foldMany(ps []uint32) (int, error) {
 	}
 	var fold []staged
 	var rest []uint32
-	tails := make([]*delta, 0, len(ps))
+	tails := make([]*tail.Tail, 0, len(ps))
 	var read []uint32
 	ix.rmu.RLock()
 	for _, p := range ps {
@@ -113,7 +114,7 @@ func (ix *Index) foldMany(ps []uint32) (int, error) {
 			continue
 		}
 		read = append(read, p)
-		tails = append(tails, ix.tails[p])
+		tails = append(tails, ix.tails.Get(p))
 	}
 	ix.rmu.RUnlock()
 	ms := make([]posting.Posting, len(read))
@@ -134,10 +135,7 @@ func (ix *Index) foldMany(ps []uint32) (int, error) {
 			rest = append(rest, p)
 			continue
 		}
-		var last uint64
-		if t.len() > 0 {
-			last = t.seqs[len(t.seqs)-1]
-		}
+		last := t.Last()
 		if err := ix.putPosting(b, p, m); err != nil {
 			return 0, err
 		}
@@ -167,16 +165,13 @@ func (ix *Index) foldMany(ps []uint32) (int, error) {
 // re-inserted elsewhere. Each of these is one batch.
 func (ix *Index) rewrite(p uint32) error {
 	ix.rmu.RLock()
-	t := ix.tails[p]
+	t := ix.tails.Get(p)
 	leaf := ix.tree.IsLeaf(p)
 	ix.rmu.RUnlock()
 	if !leaf {
 		return ix.dropTail(p)
 	}
-	var last uint64
-	if t.len() > 0 {
-		last = t.seqs[len(t.seqs)-1]
-	}
+	last := t.Last()
 	var m posting.Posting
 	if err := ix.readLive(p, &m); err != nil {
 		return err
@@ -205,15 +200,8 @@ func (ix *Index) rewrite(p uint32) error {
 // a committed rewrite holds them.
 func (ix *Index) trimTail(p uint32, last uint64) {
 	ix.rmu.Lock()
-	cur := ix.tails[p]
-	rest := cur.after(last, ix.rowBytes)
-	if rest == nil {
-		delete(ix.tails, p)
-	} else {
-		ix.tails[p] = rest
-	}
+	ix.tails.Trim(p, last, ix.rowBytes)
 	ix.rmu.Unlock()
-	ix.tailBytes.Add(int64(rest.bytes() - cur.bytes()))
 }
 
 // dropTail handles the tail of a posting that is no longer a head (an
@@ -224,9 +212,9 @@ func (ix *Index) dropTail(p uint32) error {
 	ix.wmu.Lock()
 	defer ix.wmu.Unlock()
 	ix.rmu.RLock()
-	t := ix.tails[p]
+	t := ix.tails.Get(p)
 	ix.rmu.RUnlock()
-	if t.len() == 0 {
+	if t.Len() == 0 {
 		return nil
 	}
 	var m posting.Posting
@@ -260,10 +248,13 @@ func (ix *Index) liveOf(m *posting.Posting) *posting.Posting {
 }
 
 // addLive appends the current copies of tail t (nil for none) to m.
-func (ix *Index) addLive(m *posting.Posting, t *delta) {
-	for i, id := range t.idsOrNil() {
-		if ix.vers.live(id, t.vers[i]) {
-			m.Add(id, t.vers[i], t.vecs[i*ix.rowBytes:(i+1)*ix.rowBytes])
+func (ix *Index) addLive(m *posting.Posting, t *tail.Tail) {
+	if t == nil {
+		return
+	}
+	for i, id := range t.IDs {
+		if ix.vers.live(id, t.Vers[i]) {
+			m.Add(id, t.Vers[i], t.Vecs[i*ix.rowBytes:(i+1)*ix.rowBytes])
 		}
 	}
 }

@@ -80,6 +80,7 @@ import (
 
 	"github.com/shoaldb/shoal/cluster"
 	"github.com/shoaldb/shoal/index/filter"
+	"github.com/shoaldb/shoal/index/internal/tail"
 	"github.com/shoaldb/shoal/index/internal/vectors"
 	"github.com/shoaldb/shoal/internal/epoch"
 	"github.com/shoaldb/shoal/posting"
@@ -105,19 +106,18 @@ type Index struct {
 	// they publish a change (never across I/O).
 	rmu   sync.RWMutex
 	tree  *cluster.Tree
-	tails map[uint32]*delta
+	tails *tail.Set
 	// wmu serialises writers: upserts, deletes and the commits of
 	// maintenance that change the tree. seq is the last update-log
 	// sequence used; treeGen counts tree changes.
-	wmu       sync.Mutex
-	seq       uint64
-	treeGen   atomic.Uint64
-	treeFile  string // current tree file; treeOps records replay on it
-	treeOps   int
-	vers      *versionMap
-	live      atomic.Int64
-	tailBytes atomic.Int64
-	maint     *maintainer
+	wmu      sync.Mutex
+	seq      uint64
+	treeGen  atomic.Uint64
+	treeFile string // current tree file; treeOps records replay on it
+	treeOps  int
+	vers     *versionMap
+	live     atomic.Int64
+	maint    *maintainer
 	// readers and pending publish maintenance to searches in flight
 	// (publish.go).
 	readers epoch.Readers
@@ -300,7 +300,7 @@ func (ix *Index) Stats() Stats {
 		Deleted:      ix.deletes.Load(),
 		Live:         ix.live.Load(),
 		Heads:        ix.routeTree().LiveLeaves(),
-		TailBytes:    ix.tailBytes.Load(),
+		TailBytes:    ix.tails.Bytes(),
 		Folds:        ix.maint.folded.Load(),
 		Splits:       ix.splits.Load(),
 		Merges:       ix.merges.Load(),

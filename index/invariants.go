@@ -3,6 +3,7 @@ package index
 import (
 	"errors"
 	"fmt"
+	"github.com/shoaldb/shoal/index/internal/tail"
 )
 
 // checkInvariants checks, in memory only, the cheap parts of Check that
@@ -23,26 +24,26 @@ func (ix *Index) checkInvariants() error {
 		errs = append(errs, fmt.Errorf(format, args...))
 	}
 	var tb int64
-	for p, t := range ix.tails {
-		n := t.len()
-		if len(t.vers) != n || len(t.seqs) != n || len(t.vecs) != n*ix.rowBytes {
-			bad("tail of posting %d: %d ids, %d versions, %d seqs, %d row bytes", p, n, len(t.vers), len(t.seqs), len(t.vecs))
+	ix.tails.Each(func(p uint32, t *tail.Tail) {
+		n := t.Len()
+		if len(t.Vers) != n || len(t.Seqs) != n || len(t.Vecs) != n*ix.rowBytes {
+			bad("tail of posting %d: %d ids, %d versions, %d seqs, %d row bytes", p, n, len(t.Vers), len(t.Seqs), len(t.Vecs))
 		}
-		for i := 1; i < len(t.seqs); i++ {
-			if t.seqs[i] <= t.seqs[i-1] {
-				bad("tail of posting %d: seq %d after %d", p, t.seqs[i], t.seqs[i-1])
+		for i := 1; i < len(t.Seqs); i++ {
+			if t.Seqs[i] <= t.Seqs[i-1] {
+				bad("tail of posting %d: seq %d after %d", p, t.Seqs[i], t.Seqs[i-1])
 				break
 			}
 		}
-		if n > 0 && t.seqs[n-1] > ix.seq {
-			bad("tail of posting %d: seq %d past the log's %d", p, t.seqs[n-1], ix.seq)
+		if n > 0 && t.Last() > ix.seq {
+			bad("tail of posting %d: seq %d past the log's %d", p, t.Seqs[n-1], ix.seq)
 		}
 		if n > 0 && !ix.tree.IsLeaf(p) {
 			bad("tail of posting %d, which is no head", p)
 		}
-		tb += int64(t.bytes())
-	}
-	if got := ix.tailBytes.Load(); got != tb {
+		tb += int64(t.Bytes())
+	})
+	if got := ix.tails.Bytes(); got != tb {
 		bad("tailBytes %d, tails hold %d", got, tb)
 	}
 	if p := ix.pending.Load(); p != nil {

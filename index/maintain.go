@@ -154,7 +154,7 @@ func (m *maintainer) unit(all bool) (bool, error) {
 		return m.compactStep()
 	}
 	m.folded.Add(int64(n))
-	if m.ix.tailBytes.Load() <= m.ix.opts.UpdateBuffer {
+	if m.ix.tails.Bytes() <= m.ix.opts.UpdateBuffer {
 		m.broadcast()
 	}
 	return true, nil
@@ -165,12 +165,12 @@ func (m *maintainer) unit(all bool) (bool, error) {
 // It does not wait while maintenance is paused or stopped.
 func (m *maintainer) throttle() {
 	limit := 2 * m.ix.opts.UpdateBuffer
-	if m.ix.tailBytes.Load() <= limit {
+	if m.ix.tails.Bytes() <= limit {
 		return
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	for m.ix.tailBytes.Load() > limit && !m.paused.Load() && !m.ix.closed.Load() && m.err.Load() == nil {
+	for m.ix.tails.Bytes() > limit && !m.paused.Load() && !m.ix.closed.Load() && m.err.Load() == nil {
 		m.poke()
 		m.cond.Wait()
 	}

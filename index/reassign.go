@@ -72,7 +72,7 @@ func (ix *Index) reassignAfterSplit(p, q uint32, old, c1, c2 []float32, parts *[
 				own = append(own, append([]float32(nil), ix.tree.Head(int(c.Leaf))...))
 			}
 		}
-		tails := ix.tailsOf(ids, nil)
+		tails := ix.tails.Of(ids, nil)
 		ix.rmu.RUnlock()
 		check := func(r int, id uint64, ver uint8, row []byte) {
 			if _, dup := seen[id]; dup || !ix.vers.live(id, ver) {
@@ -100,8 +100,11 @@ func (ix *Index) reassignAfterSplit(p, q uint32, old, c1, c2 []float32, parts *[
 			return err
 		}
 		for r, t := range tails {
-			for i, id := range t.idsOrNil() {
-				check(r, id, t.vers[i], t.vecs[i*rb:(i+1)*rb])
+			if t == nil {
+				continue
+			}
+			for i, id := range t.IDs {
+				check(r, id, t.Vers[i], t.Vecs[i*rb:(i+1)*rb])
 			}
 		}
 	}

@@ -1,6 +1,7 @@
 package index
 
 import (
+	"github.com/shoaldb/shoal/index/internal/tail"
 	"slices"
 
 	"github.com/shoaldb/shoal/cluster"
@@ -47,7 +48,7 @@ func (ix *Index) stageReinsert(b posting.Batch, m *posting.Posting, skip uint32)
 		ver := (m.Versions[i] + 1) & versionMask
 		st := liveState(ver)
 		b.Set(keys.ID(keys.State, id), []byte{st})
-		val := appendValue(id, ver, row)
+		val := tail.Value(id, ver, row)
 		var places []uint32
 		var seqs []uint64
 		for _, h := range ws.kept {
@@ -66,9 +67,9 @@ func (ix *Index) stageReinsert(b posting.Batch, m *posting.Posting, skip uint32)
 
 // publishReinsert adds the copies of a committed re-insert to their
 // postings' tails and marks their versions pending, so that searches accept
-// them beside the old copies until finishReinsert. It returns how many
-// bytes the tails grew. The caller holds wmu and rmu.
-func (ix *Index) publishReinsert(re *reinsertion) (grown int) {
+// them beside the old copies until finishReinsert. The caller holds wmu
+// and rmu.
+func (ix *Index) publishReinsert(re *reinsertion) {
 	rb := ix.rowBytes
 	pend := make(pendingSet, len(re.ids))
 	for i, id := range re.ids {
@@ -78,23 +79,17 @@ func (ix *Index) publishReinsert(re *reinsertion) (grown int) {
 	for i, id := range re.ids {
 		row := re.rows[i*rb : (i+1)*rb]
 		for j, p := range re.places[i] {
-			t := ix.tails[p]
-			grown -= t.bytes()
-			t = t.with(id, re.states[i]&versionMask, re.seqs[i][j], row)
-			grown += t.bytes()
-			ix.tails[p] = t
+			ix.tails.Add(p, id, re.states[i]&versionMask, re.seqs[i][j], row)
 		}
 	}
-	return grown
 }
 
 // placeReinsert publishes a committed re-insert that comes with no tree
 // edit and, after a grace period, makes it current. The caller holds wmu.
 func (ix *Index) placeReinsert(re *reinsertion) {
 	ix.rmu.Lock()
-	grown := ix.publishReinsert(re)
+	ix.publishReinsert(re)
 	ix.rmu.Unlock()
-	ix.tailBytes.Add(int64(grown))
 	ix.readers.Wait()
 	ix.finishReinsert(re)
 }

@@ -241,11 +241,11 @@ func (s *script) print() string {
 			fmt.Fprintf(&b, " read error %v", err)
 		}
 		fmt.Fprintf(&b, " %s", fmtIDs(cur, stale))
-		if t := ix.tails[p]; t.len() > 0 {
+		if t := ix.tails.Get(p); t.Len() > 0 {
 			var tail []uint64
 			tstale := 0
-			for i, id := range t.ids {
-				if ix.vers.live(id, t.vers[i]) {
+			for i, id := range t.IDs {
+				if ix.vers.live(id, t.Vers[i]) {
 					tail = append(tail, id)
 				} else {
 					tstale++

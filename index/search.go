@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/shoaldb/shoal/index/internal/tail"
 	"sync"
 	"sync/atomic"
 
@@ -33,7 +34,7 @@ type workspace struct {
 	kept  []cluster.Candidate
 	pre   []cluster.Candidate // heads routed on the device
 	ids   []uint32
-	tails []*delta
+	tails []*tail.Tail
 	p     posting.Posting
 	dists []float32
 	top   topK
@@ -234,7 +235,7 @@ func (ix *Index) search(ws *workspace, q []float32, k int, sp *SearchParams, st 
 	for _, h := range heads {
 		ws.ids = append(ws.ids, h.Leaf)
 	}
-	ws.tails = ix.tailsOf(ws.ids, ws.tails)
+	ws.tails = ix.tails.Of(ws.ids, ws.tails)
 	ix.rmu.RUnlock()
 	if testHookRouted != nil {
 		testHookRouted()
@@ -247,8 +248,8 @@ func (ix *Index) search(ws *workspace, q []float32, k int, sp *SearchParams, st 
 	reads := 0
 	// Tails are in memory: score them first, so the heap is primed.
 	for _, t := range ws.tails {
-		if t.len() > 0 {
-			ix.score(ws, t.ids, t.vers, t.vecs)
+		if t.Len() > 0 {
+			ix.score(ws, t.IDs, t.Vers, t.Vecs)
 		}
 	}
 	// All postings of the query go to the store in one batch; each is

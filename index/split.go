@@ -34,7 +34,7 @@ func (ix *Index) splitCommit(p uint32, m *posting.Posting, last uint64) (q uint3
 	// Copies appended since the snapshot join the split, so p's tail ends
 	// empty.
 	ix.rmu.RLock()
-	extra := ix.tails[p].after(last, ix.rowBytes)
+	extra := ix.tails.Get(p).After(last, ix.rowBytes)
 	ix.rmu.RUnlock()
 	ix.addLive(m, extra)
 	x := make([]float32, m.Len()*dim)
@@ -110,7 +110,7 @@ func (ix *Index) merge(p uint32, m *posting.Posting, last uint64) error {
 	ix.wmu.Lock()
 	defer ix.wmu.Unlock()
 	ix.rmu.RLock()
-	extra := ix.tails[p].after(last, ix.rowBytes)
+	extra := ix.tails.Get(p).After(last, ix.rowBytes)
 	ix.rmu.RUnlock()
 	ix.addLive(m, extra)
 	// m was read before the writer lock: drop copies an upsert or delete
@@ -136,16 +136,14 @@ func (ix *Index) merge(p uint32, m *posting.Posting, last uint64) error {
 	}
 	ix.rmu.Lock()
 	err = ix.tree.RemoveLeaf(p)
-	grown := 0
 	if err == nil {
-		grown = ix.publishReinsert(re)
+		ix.publishReinsert(re)
 		ix.treeGen.Add(1)
 	}
 	ix.rmu.Unlock()
 	if err != nil {
 		return fmt.Errorf("%w: merge posting %d: %v", ErrCorrupt, p, err)
 	}
-	ix.tailBytes.Add(int64(grown))
 	ix.trimTail(p, ix.seq)
 	ix.merges.Add(1)
 	ix.treeOps++

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"github.com/shoaldb/shoal/cluster"
+	"github.com/shoaldb/shoal/index/internal/tail"
 	"github.com/shoaldb/shoal/internal/keys"
 	"github.com/shoaldb/shoal/posting"
 
@@ -105,7 +106,7 @@ func (ix *Index) upsert(owner tenant.ID, ids []uint64, vectors [][]float32, labe
 		states[i] = liveState(ver)
 		b.Set(keys.ID(keys.State, id), []byte{states[i]})
 		b.Set(keys.ID(keys.Vector, id), row)
-		val := appendValue(id, ver, row)
+		val := tail.Value(id, ver, row)
 		for _, p := range places[i] {
 			seq++
 			b.Set(keys.U32U64(keys.Append, p, seq), val)
@@ -136,22 +137,16 @@ func (ix *Index) upsert(owner tenant.ID, ids []uint64, vectors [][]float32, labe
 	// Publish the new copies first (invisible: their version is not
 	// current yet), then switch each id's version: a search sees either
 	// the old copies of a vector or the new ones, never neither.
-	grown := 0
 	ix.rmu.Lock()
 	seq = seq0
 	for i, id := range ids {
 		row := rows[i*rb : (i+1)*rb]
 		for _, p := range places[i] {
 			seq++
-			t := ix.tails[p]
-			grown -= t.bytes()
-			t = t.with(id, states[i]&versionMask, seq, row)
-			grown += t.bytes()
-			ix.tails[p] = t
+			ix.tails.Add(p, id, states[i]&versionMask, seq, row)
 		}
 	}
 	ix.rmu.Unlock()
-	ix.tailBytes.Add(int64(grown))
 	added := 0
 	for i, id := range ids {
 		if ix.vers.get(id)&stateLive == 0 {
@@ -373,38 +368,10 @@ func (ix *Index) recoverUpdates() error {
 		return err
 	}
 	ix.live.Store(int64(ix.vers.count()))
-	ix.tails = make(map[uint32]*delta)
-	var tb int64
-	err = ix.store.ScanPrefix(keys.Prefix(keys.Append), func(k, v []byte) error {
-		if len(k) != 13 || len(v) != 9+ix.rowBytes {
-			return fmt.Errorf("%w: append record %x of %d bytes", ErrCorrupt, k, len(v))
-		}
-		p := binary.BigEndian.Uint32(k[1:])
-		seq := binary.BigEndian.Uint64(k[5:])
-		t := ix.tails[p]
-		tb -= int64(t.bytes())
-		t = t.with(binary.LittleEndian.Uint64(v), v[8], seq, v[9:])
-		tb += int64(t.bytes())
-		ix.tails[p] = t
-		ix.seq = max(ix.seq, seq)
-		return nil
-	})
+	tails, top, err := tail.Load(ix.store.ScanPrefix, ix.rowBytes)
 	if err != nil {
 		return err
 	}
-	ix.tailBytes.Store(tb)
+	ix.tails, ix.seq = tails, max(ix.seq, top)
 	return nil
-}
-
-// tailsOf returns the tails of ids (nil entries for none) into dst. The
-// caller holds rmu.
-func (ix *Index) tailsOf(ids []uint32, dst []*delta) []*delta {
-	dst = dst[:0]
-	if len(ix.tails) == 0 {
-		return dst
-	}
-	for _, p := range ids {
-		dst = append(dst, ix.tails[p])
-	}
-	return dst
 }
