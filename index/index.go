@@ -72,6 +72,7 @@ package index
 import (
 	"errors"
 	"fmt"
+	"github.com/shoaldb/shoal/gpu"
 	"github.com/shoaldb/shoal/internal/vec"
 	"os"
 	"runtime/debug"
@@ -124,7 +125,7 @@ type Index struct {
 	pending atomic.Pointer[pendingSet]
 	// dev holds SearchBatch's routing tree on an accelerator
 	// (search_gpu.go).
-	dev devRouter
+	dev *gpu.Router
 	// retiredAtOpen counts the retire records Open completed.
 	retiredAtOpen int
 	// ten holds tenants, access lists and shortlists (package tenant);
@@ -215,6 +216,7 @@ func open(dir string, opts Options, store posting.Store) (*Index, error) {
 		ix.vectors.Close()
 		return nil, err
 	}
+	ix.dev = gpu.NewRouter(opts.GPU, opts.GPUBackend, opts.Logf)
 	ix.maint = newMaintainer(ix)
 	ix.maint.paused.Store(opts.MaintenancePaused)
 	ix.maint.start()
@@ -229,7 +231,7 @@ func (ix *Index) Close() error {
 		return ErrClosed
 	}
 	ix.maint.stop()
-	devErr := ix.dev.close()
+	devErr := ix.dev.Close()
 	ix.vectors.Close()
 	return errors.Join(ix.store.Close(), devErr)
 }

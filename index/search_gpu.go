@@ -1,10 +1,8 @@
 package index
 
 import (
-	"errors"
 	"fmt"
 	"github.com/shoaldb/shoal/index/internal/build"
-	"sync"
 
 	"github.com/shoaldb/shoal/cluster"
 	"github.com/shoaldb/shoal/gpu"
@@ -18,21 +16,11 @@ import (
 // (gpu.TreeIndex), then prunes, picks up tails, reads and scores each query
 // on the CPU exactly as Search does. The device holds a copy of the tree,
 // loaded on first use and reloaded when maintenance has changed the tree
-// (treeGen). A query whose chunk was routed on an older tree than the one
+// (treeGen; gpu.Router keeps it). A query whose chunk was routed on an older tree than the one
 // current when it picks up its tails is routed again on the CPU.
 
 // batchChunk is the number of queries routed on the device at once.
 const batchChunk = 8192
-
-// devRouter holds the device-resident routing tree of SearchBatch.
-type devRouter struct {
-	mu      sync.Mutex
-	tried   bool        // the backend was opened (or found unusable)
-	backend gpu.Backend // nil: route on the CPU
-	own     bool        // backend was opened here: Close closes it
-	tree    gpu.TreeIndex
-	gen     uint64 // treeGen the resident tree was loaded at
-}
 
 // preRoute is the device's routing of one query: its nearest heads,
 // nearest first, -1 past the heads found, routed on the tree of
@@ -52,74 +40,11 @@ func (ix *Index) accelWanted() bool {
 // generation, or nil where batch routing runs on the CPU. The caller has
 // entered ix.readers, so the tree routed on stays readable until it exits.
 func (ix *Index) deviceTree() (gpu.TreeIndex, uint64, error) {
-	d := &ix.dev
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if !d.tried {
-		d.tried = true
-		if be := ix.opts.GPUBackend; be != nil {
-			d.backend = be
-		} else {
-			be, err := gpu.Open(&gpu.Options{Mode: ix.opts.GPU, Logf: ix.opts.Logf})
-			if err != nil {
-				return nil, 0, fmt.Errorf("shoal: GPU mode %v: %w", ix.opts.GPU, err)
-			}
-			if be.Info().Kind != gpu.KindCUDA {
-				be.Close() // Auto without a device: route on the CPU
-			} else {
-				d.backend, d.own = be, true
-			}
-		}
-	}
-	if d.backend == nil {
-		return nil, 0, nil
-	}
 	ix.rmu.RLock()
+	defer ix.rmu.RUnlock()
 	gen := ix.treeGen.Load()
-	if d.tree != nil && d.gen == gen {
-		ix.rmu.RUnlock()
-		return d.tree, gen, nil
-	}
-	if d.tree != nil {
-		d.tree.Close()
-		d.tree = nil
-	}
-	t, err := d.backend.LoadTree(build.GPUTree(ix.tree))
-	ix.rmu.RUnlock()
-	if err != nil {
-		if ix.opts.GPU == gpu.On {
-			return nil, 0, fmt.Errorf("shoal: routing tree on the device: %w", err)
-		}
-		// Auto: route on the CPU from now on.
-		if ix.opts.Logf != nil {
-			ix.opts.Logf("search: routing tree does not load on the device (%v); batch routing runs on the CPU", err)
-		}
-		d.closeBackend()
-		return nil, 0, nil
-	}
-	d.tree, d.gen = t, gen
-	return t, gen, nil
-}
-
-// closeBackend releases the tree and a backend opened here.
-func (d *devRouter) closeBackend() error {
-	var errs []error
-	if d.tree != nil {
-		errs = append(errs, d.tree.Close())
-		d.tree = nil
-	}
-	if d.own && d.backend != nil {
-		errs = append(errs, d.backend.Close())
-	}
-	d.backend, d.own = nil, false
-	return errors.Join(errs...)
-}
-
-func (d *devRouter) close() error {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	d.tried = true
-	return d.closeBackend()
+	t, err := ix.dev.Tree(gen, func() *gpu.Tree { return build.GPUTree(ix.tree) })
+	return t, gen, err
 }
 
 // searchBatchAccel is SearchBatch with the routing on the device.
@@ -176,14 +101,7 @@ func (ix *Index) searchChunkAccel(qs [][]float32, lo, hi, k int, sp, params *Sea
 		}
 	}
 	if err := t.Search(flat[:cnt*dim], n, params.Beam, leaves[:cnt*n], dists[:cnt*n]); err != nil {
-		if ix.opts.GPU == gpu.On {
-			return false, fmt.Errorf("shoal: routing queries %d..%d on the device: %w", lo, hi, err)
-		}
-		if ix.opts.Logf != nil {
-			ix.opts.Logf("search: routing on the device failed (%v); batch routing runs on the CPU", err)
-		}
-		ix.dev.close()
-		return false, nil
+		return false, ix.dev.Fail(fmt.Sprintf("routing queries %d..%d on the device", lo, hi), err)
 	}
 	err = ix.parallel(lo, hi, func(ws *workspace, i int) error {
 		j := i - lo

@@ -39,7 +39,7 @@ func TestSearchBatchAccelMatchesCPU(t *testing.T) {
 						t.Fatalf("query %d: SearchBatch %v, Search %v", i, want[i], one)
 					}
 				}
-				ix.opts.GPUBackend = gpu.CPU()
+				ix.useDevice(ix.opts.GPU, gpu.CPU())
 				for round := 0; round < 2; round++ {
 					got, err := ix.SearchBatch(qs, 10, sp)
 					if err != nil {
@@ -52,11 +52,10 @@ func TestSearchBatchAccelMatchesCPU(t *testing.T) {
 					}
 					ix.treeGen.Add(1) // the device's tree is reloaded
 				}
-				if ix.dev.tree == nil {
+				if !ix.dev.Resident() {
 					t.Fatal("no tree on the backend after an accelerated SearchBatch")
 				}
-				ix.dev.close()
-				ix.dev = devRouter{}
+				ix.useDevice(ix.opts.GPU, nil)
 			}
 		})
 	}
@@ -70,7 +69,7 @@ func TestSearchBatchAccelErrors(t *testing.T) {
 	ix, _ := buildTest(t, data, dim, &Options{Ratio: 0.05, Workers: 2})
 	qs := [][]float32{data[:dim], data[dim : 2*dim], data[:dim-1]}
 	for _, be := range []gpu.Backend{nil, gpu.CPU()} {
-		ix.opts.GPUBackend = be
+		ix.useDevice(ix.opts.GPU, be)
 		if _, err := ix.SearchBatch(qs, 5, nil); !errors.Is(err, ErrDimensionMismatch) {
 			t.Fatalf("backend %v: SearchBatch with a short query: %v, want ErrDimensionMismatch", be, err)
 		}
@@ -79,10 +78,7 @@ func TestSearchBatchAccelErrors(t *testing.T) {
 			t.Fatalf("backend %v: SearchBatch: %v, %v", be, res, err)
 		}
 	}
-	ix.opts.GPUBackend = nil
-	ix.dev.close()
-	ix.dev = devRouter{}
-	ix.opts.GPU = gpu.Auto
+	ix.useDevice(gpu.Auto, nil)
 	res, err := ix.SearchBatch(qs[:2], 5, nil)
 	if err != nil || res[0][0].ID != 0 {
 		t.Fatalf("GPU auto: SearchBatch: %v, %v", res, err)
@@ -96,7 +92,7 @@ func TestSearchBatchAccelConcurrentUpdates(t *testing.T) {
 	const dim, n = 8, 2000
 	data := clustered(n, dim, 10, 7, 7)
 	ix, _ := buildTest(t, data, dim, &Options{Ratio: 0.05, PostingCap: 40, NoSync: true})
-	ix.opts.GPUBackend = gpu.CPU()
+	ix.useDevice(ix.opts.GPU, gpu.CPU())
 	qs := make([][]float32, 200)
 	for i := range qs {
 		qs[i] = data[i*dim : (i+1)*dim]
@@ -143,4 +139,12 @@ func TestSearchBatchAccelConcurrentUpdates(t *testing.T) {
 		}
 		rounds++
 	}
+}
+
+// useDevice makes the open index route SearchBatch by mode and backend,
+// as if it had been opened with them.
+func (ix *Index) useDevice(mode gpu.Mode, backend gpu.Backend) {
+	ix.dev.Close()
+	ix.opts.GPU, ix.opts.GPUBackend = mode, backend
+	ix.dev = gpu.NewRouter(mode, backend, nil)
 }
