@@ -17,10 +17,12 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"github.com/shoaldb/shoal/cluster"
 	"hash/crc32"
 	"math"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
@@ -30,9 +32,9 @@ import (
 	"github.com/klauspost/compress/dict"
 	"github.com/klauspost/compress/zstd"
 
-	"github.com/shoaldb/shoal/index"
 	"github.com/shoaldb/shoal/internal/vec"
 	"github.com/shoaldb/shoal/posting"
+	"github.com/shoaldb/shoal/posting/pebblestore"
 )
 
 const (
@@ -184,12 +186,17 @@ func TestCompressionExperiment(t *testing.T) {
 	if dir == "" {
 		t.Skip("set SHOAL_COMPRESS_INDEX to an index directory to run the compression experiment")
 	}
-	ix, err := index.Open(dir, &index.Options{CacheBytes: -1})
+	store, err := pebblestore.Open(dir, &pebblestore.Options{CacheBytes: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ix.Close()
-	tree := ix.Tree()
+	defer store.Close()
+	// The experiment reads the heads of a freshly built index: its tree
+	// file holds them (no maintenance edits since).
+	tree, err := cluster.ReadFile(filepath.Join(dir, "tree.shct"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	nPost := tree.NumLeaves()
 	if nPost < expTimed+expTrain {
 		t.Fatalf("index has %d postings, the experiment needs at least %d", nPost, expTimed+expTrain)
@@ -209,7 +216,7 @@ func TestCompressionExperiment(t *testing.T) {
 	// Pass 1: copy the sampled postings.
 	var timed, train []*expSample
 	var floatDeltaLossy, floatDeltaTotal int64
-	err = ix.ScanPostings(func(id uint32, p *posting.Posting) error {
+	err = scanPostings(store, func(id uint32, p *posting.Posting) error {
 		r, ok := role[id]
 		if !ok {
 			return nil
@@ -269,7 +276,7 @@ func TestCompressionExperiment(t *testing.T) {
 	var nAll int64
 	var tbuf []byte
 	var zbuf []byte
-	err = ix.ScanPostings(func(id uint32, p *posting.Posting) error {
+	err = scanPostings(store, func(id uint32, p *posting.Posting) error {
 		nAll++
 		size := int64(posting.EncodedSize(p.Elem, p.Dim, p.Len()))
 		rows[0].bytes += size
@@ -448,3 +455,14 @@ func timeEach(n int, fn func(i int) error) (median, mean float64) {
 }
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// scanPostings calls fn with every posting of store, decoded.
+func scanPostings(store posting.Store, fn func(id uint32, p *posting.Posting) error) error {
+	var p posting.Posting
+	return store.Scan(func(id uint32, b []byte) error {
+		if err := posting.Decode(b, &p); err != nil {
+			return err
+		}
+		return fn(id, &p)
+	})
+}
