@@ -4,7 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/shoaldb/shoal/index/internal/tail"
-	"slices"
+	"github.com/shoaldb/shoal/internal/topk"
 
 	"github.com/shoaldb/shoal/internal/keys"
 	"github.com/shoaldb/shoal/posting"
@@ -38,58 +38,21 @@ const foldBatch = 32
 func (ix *Index) pickFolds(all bool, n int) []uint32 {
 	over := ix.tails.Bytes() > ix.opts.UpdateBuffer
 	need := ix.foldCopies()
-	type cand struct {
-		p   uint32
-		len int
-	}
-	// A min-heap of the n largest, on (len, -p).
-	less := func(a, b cand) bool { return a.len < b.len || (a.len == b.len && a.p > b.p) }
-	var h []cand
-	down := func(i int) {
-		for {
-			l, min := 2*i+1, i
-			if l < len(h) && less(h[l], h[min]) {
-				min = l
-			}
-			if r := l + 1; r < len(h) && less(h[r], h[min]) {
-				min = r
-			}
-			if min == i {
-				return
-			}
-			h[i], h[min] = h[min], h[i]
-			i = min
-		}
-	}
+	// The n longest tails: the n smallest by (−length, posting id).
+	var h topk.Heap[int, uint32]
+	h.Reset(n)
 	ix.rmu.RLock()
 	ix.tails.Each(func(p uint32, t *tail.Tail) {
-		c := cand{p, t.Len()}
-		if c.len == 0 || (!all && !over && c.len < need) {
-			return
-		}
-		if len(h) < n {
-			h = append(h, c)
-			for i := len(h) - 1; i > 0 && less(h[i], h[(i-1)/2]); i = (i - 1) / 2 {
-				h[i], h[(i-1)/2] = h[(i-1)/2], h[i]
-			}
-		} else if less(h[0], c) {
-			h[0] = c
-			down(0)
+		l := t.Len()
+		if l > 0 && (all || over || l >= need) {
+			h.Push(-l, p)
 		}
 	})
 	ix.rmu.RUnlock()
-	slices.SortFunc(h, func(a, b cand) int {
-		if less(b, a) {
-			return -1
-		}
-		if less(a, b) {
-			return 1
-		}
-		return 0
-	})
-	out := make([]uint32, len(h))
-	for i, c := range h {
-		out[i] = c.p
+	items := h.Drain()
+	out := make([]uint32, len(items))
+	for i, it := range items {
+		out[i] = it.ID
 	}
 	return out
 }

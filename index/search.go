@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/shoaldb/shoal/index/internal/tail"
+	"github.com/shoaldb/shoal/internal/topk"
 	"sync"
 	"sync/atomic"
 
@@ -37,7 +38,7 @@ type workspace struct {
 	tails []*tail.Tail
 	p     posting.Posting
 	dists []float32
-	top   topK
+	top   topk.Heap[float32, uint64] // results so far, each id once
 	vecs  int64
 	// filter, if set, is the access list of the tenant searching; with
 	// slTenant set, the rows scored are that tenant's shortlist rows.
@@ -243,7 +244,7 @@ func (ix *Index) search(ws *workspace, q []float32, k int, sp *SearchParams, st 
 	if err := ws.ctxErr(); err != nil {
 		return nil, err
 	}
-	ws.top.reset(k)
+	ws.top.Reset(k)
 	ws.vecs = 0
 	reads := 0
 	// Tails are in memory: score them first, so the heap is primed.
@@ -277,7 +278,11 @@ func (ix *Index) results(ws *workspace, heads, reads int, st *QueryStats) []Resu
 	ix.queries.Add(1)
 	ix.postingsRead.Add(int64(reads))
 	ix.vectorsRead.Add(ws.vecs)
-	out := ws.top.sorted(make([]Result, 0, len(ws.top.items)))
+	items := ws.top.Drain()
+	out := make([]Result, len(items))
+	for i, it := range items {
+		out[i] = Result{ID: it.ID, Distance: it.Dist}
+	}
 	if ix.man.Metric == Cosine {
 		for i := range out {
 			out[i].Distance += 1 // stored as −dot: 1 − cos
@@ -306,96 +311,8 @@ func (ix *Index) score(ws *workspace, ids []uint64, vers []uint8, vectors []byte
 	for i, dist := range d {
 		// The version check costs a lookup: do it only for copies that
 		// would enter the heap.
-		if ws.top.admits(dist) && ix.admit(ws, ids[i], vers[i]) {
-			ws.top.push(ids[i], dist)
+		if ws.top.Admits(dist) && ix.admit(ws, ids[i], vers[i]) {
+			ws.top.PushUnique(dist, ids[i])
 		}
 	}
-}
-
-// topK keeps the k results of smallest distance, each id once: a bounded
-// max-heap. Replicas of one vector have the same distance, so a duplicate
-// is either already in the heap or cannot enter it.
-type topK struct {
-	items []Result
-	k     int
-}
-
-func (h *topK) reset(k int) {
-	h.items = h.items[:0]
-	h.k = k
-}
-
-// admits reports whether a result at dist could enter the heap.
-func (h *topK) admits(dist float32) bool {
-	return len(h.items) < h.k || dist < h.items[0].Distance
-}
-
-func (h *topK) push(id uint64, dist float32) {
-	if len(h.items) == h.k && dist >= h.items[0].Distance {
-		return
-	}
-	for _, r := range h.items {
-		if r.ID == id {
-			return
-		}
-	}
-	if len(h.items) < h.k {
-		h.items = append(h.items, Result{ID: id, Distance: dist})
-		h.up(len(h.items) - 1)
-		return
-	}
-	h.items[0] = Result{ID: id, Distance: dist}
-	h.down(0)
-}
-
-func (h *topK) less(i, j int) bool {
-	a, b := h.items[i], h.items[j]
-	if a.Distance != b.Distance {
-		return a.Distance < b.Distance
-	}
-	return a.ID < b.ID
-}
-
-func (h *topK) up(i int) {
-	for i > 0 {
-		p := (i - 1) / 2
-		if !h.less(p, i) {
-			return
-		}
-		h.items[p], h.items[i] = h.items[i], h.items[p]
-		i = p
-	}
-}
-
-func (h *topK) down(i int) {
-	n := len(h.items)
-	for {
-		l := 2*i + 1
-		if l >= n {
-			return
-		}
-		big := l
-		if r := l + 1; r < n && h.less(l, r) {
-			big = r
-		}
-		if !h.less(i, big) {
-			return
-		}
-		h.items[i], h.items[big] = h.items[big], h.items[i]
-		i = big
-	}
-}
-
-// sorted empties the heap into dst, nearest first.
-func (h *topK) sorted(dst []Result) []Result {
-	n := len(h.items)
-	dst = append(dst[:0], make([]Result, n)...)
-	for i := n - 1; i >= 0; i-- {
-		dst[i] = h.items[0]
-		last := len(h.items) - 1
-		h.items[0] = h.items[last]
-		h.items = h.items[:last]
-		h.down(0)
-	}
-	return dst
 }

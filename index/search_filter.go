@@ -114,7 +114,7 @@ func (ix *Index) searchFilter(ws *workspace, q []float32, k int, sp *SearchParam
 // vectors a chunk at a time: exact pre-filtering. It returns the bytes of
 // stored vectors it read.
 func (ix *Index) searchBits(ws *workspace, k int, st *QueryStats) ([]Result, int64, error) {
-	ws.top.reset(k)
+	ws.top.Reset(k)
 	ws.vecs = 0
 	ids := make([]uint64, 0, bruteChunk)
 	vers := make([]uint8, 0, bruteChunk)

@@ -28,7 +28,7 @@ func (ix *Index) admit(ws *workspace, id uint64, ver uint8) bool {
 // ws.filter holds the tenant's access list.
 func (ix *Index) searchShortlists(ws *workspace, k int, sp *SearchParams, st *QueryStats) ([]Result, error) {
 	t := tenant.ID(sp.Tenant)
-	ws.top.reset(k)
+	ws.top.Reset(k)
 	ws.vecs = 0
 	var n int
 	ws.ids, n = ix.ten.Rank(t, ws.q, max(sp.SearchEF, k), &ws.rank, ws.ids[:0])
