@@ -92,49 +92,63 @@ import (
 // Index is an open index. Search, SearchBatch, Stats and the accessors are
 // safe for concurrent use; Close must not run concurrently with them.
 type Index struct {
+	// Fixed at Open.
 	dir      string
 	opts     Options
 	man      *Manifest
-	store    posting.Store
-	vectors  *vectors.Store // the stored vectors (Get, exact scoring)
-	rule     cluster.ReplicaRule
 	rowBytes int
+	rule     cluster.ReplicaRule
 	pool     sync.Pool // *workspace
 	closed   atomic.Bool
 
-	// rmu guards the routing tree and the posting tails: searches hold it
-	// shared while they route and pick up tails, writers exclusively while
-	// they publish a change (never across I/O).
-	rmu   sync.RWMutex
-	tree  *cluster.Tree
-	tails *tail.Set
-	// wmu serialises writers: upserts, deletes and the commits of
-	// maintenance that change the tree. seq is the last update-log
-	// sequence used; treeGen counts tree changes.
-	wmu      sync.Mutex
-	seq      uint64
-	treeGen  atomic.Uint64
-	treeFile string // current tree file; treeOps records replay on it
-	treeOps  int
-	vers     *versionMap
-	live     atomic.Int64
-	maint    *maintainer
-	// readers and pending publish maintenance to searches in flight
-	// (publish.go).
+	// The layers below, each safe for concurrent use on its own: the
+	// posting store, the stored vectors, tenants (package tenant), labels
+	// (package filter) and SearchBatch's device (gpu.Router).
+	store   posting.Store
+	vectors *vectors.Store
+	ten     *tenant.Curator
+	lab     *filter.Labels
+	dev     *gpu.Router
+
+	// Routing state: searches read it (search.go), the write path and
+	// maintenance publish into it. rmu guards tree and tails: searches
+	// hold it shared while they route and pick up tails, writers
+	// exclusively while they publish a change (never across I/O). treeGen
+	// counts tree changes, changed under rmu.
+	rmu     sync.RWMutex
+	tree    *cluster.Tree
+	tails   *tail.Set
+	treeGen atomic.Uint64
+	// Publishing to searches in flight (publish.go): their grace periods,
+	// and the versions of the ids maintenance is re-placing.
 	readers epoch.Readers
 	pending atomic.Pointer[pendingSet]
-	// dev holds SearchBatch's routing tree on an accelerator
-	// (search_gpu.go).
-	dev *gpu.Router
-	// retiredAtOpen counts the retire records Open completed.
-	retiredAtOpen int
-	// ten holds tenants, access lists and shortlists (package tenant);
-	// nextPosting is the lowest posting id no head or shortlist has used
-	// (allocPosting, under wmu).
-	ten         *tenant.Curator
-	nextPosting uint32
-	lab         *filter.Labels // per-vector labels (labels.go)
 
+	// Writer state. wmu serialises writers (upserts, deletes, tenant and
+	// label writes, and maintenance's commits) and guards seq (the last
+	// update-log sequence used), treeFile and treeOps (the tree file and
+	// the records replayed on it), nextPosting (the lowest posting id no
+	// head or shortlist has used) and the writes of vers; searches read
+	// vers and live without it.
+	wmu         sync.Mutex
+	seq         uint64
+	treeFile    string
+	treeOps     int
+	nextPosting uint32
+	vers        *versionMap
+	live        atomic.Int64
+
+	// maint runs background maintenance (maintain.go); retiredAtOpen
+	// counts the retire records Open completed (retire.go).
+	maint         *maintainer
+	retiredAtOpen int
+
+	ctr counters
+}
+
+// counters are the cumulative counts Stats reports; atomics, updated by
+// whoever does the work.
+type counters struct {
 	queries      atomic.Int64
 	postingsRead atomic.Int64
 	vectorsRead  atomic.Int64
@@ -295,19 +309,19 @@ type Stats struct {
 // per-query numbers such as bytes read from disk per query.
 func (ix *Index) Stats() Stats {
 	return Stats{
-		Queries:      ix.queries.Load(),
-		PostingsRead: ix.postingsRead.Load(),
-		VectorsRead:  ix.vectorsRead.Load(),
-		Upserted:     ix.upserts.Load(),
-		Deleted:      ix.deletes.Load(),
+		Queries:      ix.ctr.queries.Load(),
+		PostingsRead: ix.ctr.postingsRead.Load(),
+		VectorsRead:  ix.ctr.vectorsRead.Load(),
+		Upserted:     ix.ctr.upserts.Load(),
+		Deleted:      ix.ctr.deletes.Load(),
 		Live:         ix.live.Load(),
 		Heads:        ix.routeTree().LiveLeaves(),
 		TailBytes:    ix.tails.Bytes(),
 		Folds:        ix.maint.folded.Load(),
-		Splits:       ix.splits.Load(),
-		Merges:       ix.merges.Load(),
-		Reinserted:   ix.reinserts.Load(),
-		Reassigned:   ix.reassigned.Load(),
+		Splits:       ix.ctr.splits.Load(),
+		Merges:       ix.ctr.merges.Load(),
+		Reinserted:   ix.ctr.reinserts.Load(),
+		Reassigned:   ix.ctr.reassigned.Load(),
 		Swept:        ix.maint.swept.Load(),
 		Compacted:    ix.maint.compacted.Load(),
 	}.withStore(ix.store.Stats())

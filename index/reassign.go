@@ -134,7 +134,7 @@ func (ix *Index) reassignAfterSplit(p, q uint32, old, c1, c2 []float32, parts *[
 		return fmt.Errorf("shoal: reassign after split of %d: %w", p, err)
 	}
 	ix.placeReinsert(re)
-	ix.reassigned.Add(int64(still.Len()))
+	ix.ctr.reassigned.Add(int64(still.Len()))
 	return nil
 }
 

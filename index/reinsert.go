@@ -102,7 +102,7 @@ func (ix *Index) finishReinsert(re *reinsertion) {
 		ix.vers.set(id, re.states[i])
 	}
 	ix.pending.Store(nil)
-	ix.reinserts.Add(int64(len(re.ids)))
+	ix.ctr.reinserts.Add(int64(len(re.ids)))
 	ix.maint.noteStale(len(re.ids))
 }
 

@@ -215,7 +215,7 @@ func (s *script) print() string {
 	defer ix.rmu.RUnlock()
 	var b strings.Builder
 	fmt.Fprintf(&b, "heads %d, vectors %d; splits %d, merges %d, reassigned %d\n",
-		ix.tree.LiveLeaves(), ix.live.Load(), ix.splits.Load(), ix.merges.Load(), ix.reassigned.Load())
+		ix.tree.LiveLeaves(), ix.live.Load(), ix.ctr.splits.Load(), ix.ctr.merges.Load(), ix.ctr.reassigned.Load())
 	for p := range uint32(ix.tree.NumLeaves()) {
 		if !ix.tree.IsLeaf(p) {
 			continue

@@ -275,9 +275,9 @@ func (ix *Index) search(ws *workspace, q []float32, k int, sp *SearchParams, st 
 // results ends a search: counters, ws.top's results nearest first, and
 // st.
 func (ix *Index) results(ws *workspace, heads, reads int, st *QueryStats) []Result {
-	ix.queries.Add(1)
-	ix.postingsRead.Add(int64(reads))
-	ix.vectorsRead.Add(ws.vecs)
+	ix.ctr.queries.Add(1)
+	ix.ctr.postingsRead.Add(int64(reads))
+	ix.ctr.vectorsRead.Add(ws.vecs)
 	items := ws.top.Drain()
 	out := make([]Result, len(items))
 	for i, it := range items {

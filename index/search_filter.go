@@ -51,7 +51,7 @@ func (ix *Index) searchFilter(ws *workspace, q []float32, k int, sp *SearchParam
 		return nil, fmt.Errorf("%w: FilterMode %d", ErrBadInput, sp.FilterMode)
 	}
 	bits := filter.Eval(sp.Filter, ix.lab, func() *roaring64.Bitmap {
-		return ix.lab.Universe([2]int64{ix.upserts.Load(), ix.deletes.Load()}, ix.liveIDs)
+		return ix.lab.Universe([2]int64{ix.ctr.upserts.Load(), ix.ctr.deletes.Load()}, ix.liveIDs)
 	})
 	base := uint64(max(ix.live.Load(), 1))
 	if sp.Tenant != 0 {

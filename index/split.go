@@ -78,7 +78,7 @@ func (ix *Index) splitCommit(p uint32, m *posting.Posting, last uint64) (q uint3
 		err = fmt.Errorf("%w: split posting %d: %v", ErrCorrupt, p, err)
 		return
 	}
-	ix.splits.Add(1)
+	ix.ctr.splits.Add(1)
 	ix.treeOps++
 	ix.readers.Wait()
 	// p's tail, folded into the halves, goes with its old content.
@@ -145,7 +145,7 @@ func (ix *Index) merge(p uint32, m *posting.Posting, last uint64) error {
 		return fmt.Errorf("%w: merge posting %d: %v", ErrCorrupt, p, err)
 	}
 	ix.trimTail(p, ix.seq)
-	ix.merges.Add(1)
+	ix.ctr.merges.Add(1)
 	ix.treeOps++
 	ix.readers.Wait()
 	ix.finishReinsert(re)

@@ -158,7 +158,7 @@ func (ix *Index) upsert(owner tenant.ID, ids []uint64, vectors [][]float32, labe
 	ix.maint.noteStale(len(ids) - added)
 	ix.wmu.Unlock()
 
-	ix.upserts.Add(int64(len(ids)))
+	ix.ctr.upserts.Add(int64(len(ids)))
 	ix.maint.poke()
 	if err := ix.syncWrites(); err != nil {
 		return err
@@ -292,7 +292,7 @@ func (ix *Index) publishDelete(gone []uint64) {
 	ix.live.Add(-int64(len(gone)))
 	ix.maint.noteStale(len(gone))
 	ix.maint.poke()
-	ix.deletes.Add(int64(len(gone)))
+	ix.ctr.deletes.Add(int64(len(gone)))
 }
 
 // Sync makes every write acknowledged so far durable. With Options.NoSync
