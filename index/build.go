@@ -3,6 +3,7 @@ package index
 import (
 	"errors"
 	"fmt"
+	"github.com/shoaldb/shoal/index/internal/treelog"
 	"github.com/shoaldb/shoal/internal/vec"
 	"math"
 	"os"
@@ -71,7 +72,7 @@ func Build(dir string, src Source, o *Options) (*Manifest, error) {
 	res, err := build.Run(buildSource{src}, store, dir, bo)
 	var m *Manifest
 	if err == nil {
-		err = writeTree(dir, res.Tree)
+		err = treelog.Write(dir, res.Tree)
 	}
 	if err == nil {
 		m = &Manifest{

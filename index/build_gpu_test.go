@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"github.com/shoaldb/shoal/index/internal/treelog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -31,11 +32,11 @@ func TestBuildAcceleratedMatchesCPU(t *testing.T) {
 			o.GPUBackend = gpu.CPU()
 			o.Logf = func(f string, args ...any) { logged = append(logged, fmt.Sprintf(f, args...)) }
 			accIx, accDir := buildTest(t, data, dim, o)
-			treeCPU, err := os.ReadFile(filepath.Join(cpuDir, treeFile))
+			treeCPU, err := os.ReadFile(filepath.Join(cpuDir, treelog.File))
 			if err != nil {
 				t.Fatal(err)
 			}
-			treeAcc, err := os.ReadFile(filepath.Join(accDir, treeFile))
+			treeAcc, err := os.ReadFile(filepath.Join(accDir, treelog.File))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -142,17 +142,11 @@ func (ix *Index) Check() error {
 
 	// Id states: memory against the log.
 	logState := make(map[uint64]uint8)
-	err = ix.store.ScanPrefix(keys.Prefix(keys.State), func(k, v []byte) error {
-		if len(k) != 9 || len(v) != 1 {
-			report("state record %x = %x", k, v)
-			return nil
+	err = scanStates(ix.store, func(id uint64, st uint8) {
+		logState[id] = st
+		if got := ix.vers.get(id); got != st {
+			report("id %d: state %#x in memory, %#x in the log", id, got, st)
 		}
-		id := binary.BigEndian.Uint64(k[1:])
-		logState[id] = v[0]
-		if got := ix.vers.get(id); got != v[0] {
-			report("id %d: state %#x in memory, %#x in the log", id, got, v[0])
-		}
-		return nil
 	})
 	if err != nil {
 		report("scan states: %v", err)

@@ -3,6 +3,7 @@ package index
 import (
 	"fmt"
 	"github.com/shoaldb/shoal/index/internal/build"
+	"github.com/shoaldb/shoal/index/internal/treelog"
 	"github.com/shoaldb/shoal/internal/vec"
 	"time"
 
@@ -52,7 +53,7 @@ func Create(dir string, dim int, o *Options) (*Manifest, error) {
 		Heads: 1, Replicas: opts.Replicas, PostingCap: opts.PostingCap,
 		Ratio: opts.Ratio, RNGFactor: opts.RNGFactor, Seed: opts.Seed, BuiltAt: time.Now().UTC(),
 	}
-	err = writeTree(dir, tree)
+	err = treelog.Write(dir, tree)
 	if err == nil {
 		err = store.SetMeta(metaManifest, m.marshal())
 	}

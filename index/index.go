@@ -82,6 +82,7 @@ import (
 	"github.com/shoaldb/shoal/cluster"
 	"github.com/shoaldb/shoal/index/filter"
 	"github.com/shoaldb/shoal/index/internal/tail"
+	"github.com/shoaldb/shoal/index/internal/treelog"
 	"github.com/shoaldb/shoal/index/internal/vectors"
 	"github.com/shoaldb/shoal/internal/epoch"
 	"github.com/shoaldb/shoal/posting"
@@ -126,14 +127,13 @@ type Index struct {
 
 	// Writer state. wmu serialises writers (upserts, deletes, tenant and
 	// label writes, and maintenance's commits) and guards seq (the last
-	// update-log sequence used), treeFile and treeOps (the tree file and
-	// the records replayed on it), nextPosting (the lowest posting id no
+	// update-log sequence used), tlog (the tree's persistence: its file
+	// and records, package treelog), nextPosting (the lowest posting id no
 	// head or shortlist has used) and the writes of vers; searches read
 	// vers and live without it.
 	wmu         sync.Mutex
 	seq         uint64
-	treeFile    string
-	treeOps     int
+	tlog        *treelog.Log
 	nextPosting uint32
 	vers        *versionMap
 	live        atomic.Int64
@@ -203,14 +203,14 @@ func open(dir string, opts Options, store posting.Store) (*Index, error) {
 		opts.PostingCap = man.PostingCap
 	}
 	ix := &Index{dir: dir, opts: opts, man: man, store: store, rowBytes: man.Dim * man.Elem.Size()}
-	tree, ops, err := ix.loadTree()
+	tree, tlog, seq, err := treelog.Load(store, dir)
 	if err != nil {
 		return nil, err
 	}
 	if tree.Dim != man.Dim {
 		return nil, fmt.Errorf("%w: tree has dim %d, manifest %d", ErrCorrupt, tree.Dim, man.Dim)
 	}
-	ix.tree, ix.treeOps = tree, ops
+	ix.tree, ix.tlog, ix.seq = tree, tlog, seq
 	ix.rule = cluster.ReplicaRule{Replicas: man.Replicas, RNGFactor: man.RNGFactor, ClosureEpsilon: opts.ClosureEpsilon, Closure: man.Metric != InnerProduct}
 	ix.pool.New = func() any { return newWorkspace(ix) }
 	if err = ix.openVectors(); err != nil {

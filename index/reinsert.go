@@ -109,8 +109,11 @@ func (ix *Index) finishReinsert(re *reinsertion) {
 // maybeCheckpoint saves the tree once enough records have accumulated.
 // The caller holds wmu.
 func (ix *Index) maybeCheckpoint() error {
-	if ix.treeOps < checkpointOps {
+	if !ix.tlog.Due() {
 		return nil
 	}
-	return ix.checkpointTree()
+	ix.rmu.RLock()
+	compact := ix.tree.Compact()
+	ix.rmu.RUnlock()
+	return ix.tlog.Checkpoint(ix.store, compact, ix.seq)
 }

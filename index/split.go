@@ -54,7 +54,7 @@ func (ix *Index) splitCommit(p uint32, m *posting.Posting, last uint64) (q uint3
 		return
 	}
 	seq := ix.seq + 1
-	b.Set(keys.ID(keys.TreeOp, seq), cluster.EncodeSplit(p, q, c1, c2))
+	ix.tlog.Stage(b, seq, cluster.EncodeSplit(p, q, c1, c2))
 	b.Set(keys.U32(keys.Retire, p), encodeKeep(parts[0].IDs))
 	if err = b.Commit(true); err != nil {
 		err = fmt.Errorf("shoal: split posting %d: %w", p, err)
@@ -79,7 +79,6 @@ func (ix *Index) splitCommit(p uint32, m *posting.Posting, last uint64) (q uint3
 		return
 	}
 	ix.ctr.splits.Add(1)
-	ix.treeOps++
 	ix.readers.Wait()
 	// p's tail, folded into the halves, goes with its old content.
 	b2 := ix.store.NewBatch()
@@ -122,7 +121,7 @@ func (ix *Index) merge(p uint32, m *posting.Posting, last uint64) error {
 	b.DeleteRange(keys.U32U64(keys.Append, p, 0), keys.U32U64(keys.Append, p, ix.seq+1))
 	b.Set(keys.U32(keys.Retire, p), nil)
 	seq := ix.seq + 1
-	b.Set(keys.ID(keys.TreeOp, seq), cluster.EncodeRemove(p))
+	ix.tlog.Stage(b, seq, cluster.EncodeRemove(p))
 	ix.seq = seq
 	re, err := ix.stageReinsert(b, m, p)
 	if err != nil {
@@ -146,7 +145,6 @@ func (ix *Index) merge(p uint32, m *posting.Posting, last uint64) error {
 	}
 	ix.trimTail(p, ix.seq)
 	ix.ctr.merges.Add(1)
-	ix.treeOps++
 	ix.readers.Wait()
 	ix.finishReinsert(re)
 	b2 := ix.store.NewBatch()

@@ -1,7 +1,6 @@
 package index
 
 import (
-	"encoding/binary"
 	"fmt"
 	"github.com/shoaldb/shoal/cluster"
 	"github.com/shoaldb/shoal/index/internal/tail"
@@ -227,15 +226,8 @@ func (ix *Index) Delete(ids []uint64) (int, error) {
 	if ix.closed.Load() {
 		return 0, ErrClosed
 	}
-	if len(ids) == 0 {
-		return 0, fmt.Errorf("%w: empty batch", ErrBadInput)
-	}
-	seen := make(map[uint64]struct{}, len(ids))
-	for _, id := range ids {
-		if _, dup := seen[id]; dup {
-			return 0, fmt.Errorf("%w: id %d appears twice in the batch", ErrBadInput, id)
-		}
-		seen[id] = struct{}{}
+	if err := checkIDs(ids); err != nil {
+		return 0, err
 	}
 	ix.wmu.Lock()
 	b := ix.store.NewBatch()
@@ -357,14 +349,7 @@ func (ix *Index) Contains(id uint64) bool {
 func (ix *Index) recoverUpdates() error {
 	ix.vers = newVersionMap()
 	ix.vers.setRangeLive(uint64(ix.man.Count))
-	err := ix.store.ScanPrefix(keys.Prefix(keys.State), func(k, v []byte) error {
-		if len(k) != 9 || len(v) != 1 {
-			return fmt.Errorf("%w: state record %x = %x", ErrCorrupt, k, v)
-		}
-		ix.vers.set(binary.BigEndian.Uint64(k[1:]), v[0])
-		return nil
-	})
-	if err != nil {
+	if err := scanStates(ix.store, ix.vers.set); err != nil {
 		return err
 	}
 	ix.live.Store(int64(ix.vers.count()))

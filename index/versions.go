@@ -1,6 +1,13 @@
 package index
 
-import "github.com/shoaldb/shoal/internal/statemap"
+import (
+	"encoding/binary"
+	"fmt"
+
+	"github.com/shoaldb/shoal/internal/keys"
+	"github.com/shoaldb/shoal/internal/statemap"
+	"github.com/shoaldb/shoal/posting"
+)
 
 // A vector's state is one byte (SPFresh's version map): 0 means absent
 // (never stored, or deleted); otherwise the high bit is set and the low
@@ -51,4 +58,16 @@ func (v *versionMap) count() int {
 		}
 	})
 	return c
+}
+
+// scanStates calls fn with every state record of store ('r' id → state),
+// in id order; a record of another shape is ErrCorrupt.
+func scanStates(store posting.Store, fn func(id uint64, state uint8)) error {
+	return store.ScanPrefix(keys.Prefix(keys.State), func(k, v []byte) error {
+		if len(k) != 9 || len(v) != 1 {
+			return fmt.Errorf("%w: state record %x = %x", ErrCorrupt, k, v)
+		}
+		fn(binary.BigEndian.Uint64(k[1:]), v[0])
+		return nil
+	})
 }
