@@ -32,3 +32,25 @@ func benchSearch(b *testing.B, leaves, dim int) {
 
 func BenchmarkSearch10kx16(b *testing.B)  { benchSearch(b, 10000, 16) }
 func BenchmarkSearch10kx128(b *testing.B) { benchSearch(b, 10000, 128) }
+
+// TestSearchTiesBySmallerLeaf: leaves at equal distances come back by
+// leaf id, whatever order the beam meets them in.
+func TestSearchTiesBySmallerLeaf(t *testing.T) {
+	tr, err := Build(blobs(2000, 4, 10, 23), 4, Options{Leaves: 200, Seed: 23})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for p := range tr.NumLeaves() {
+		clear(tr.Head(p)) // every head at the origin: all leaves tie
+	}
+	var ws Workspace
+	got := tr.Search([]float32{1, 2, 3, 4}, 10, tr.NumNodes(), &ws)
+	for i, c := range got {
+		if c.Leaf != uint32(i) || c.Dist != 30 {
+			t.Fatalf("result %d is leaf %d at %v, want leaf %d at 30 (ties by smaller leaf id): %v", i, c.Leaf, c.Dist, i, got)
+		}
+	}
+	if len(got) != 10 {
+		t.Fatalf("Search returned %d leaves, want 10", len(got))
+	}
+}
