@@ -152,18 +152,18 @@ func (c *cpuBackend) TopK(metric Metric, x, y []float32, dim, k int, ids []int32
 		buf := make([]float32, min(m, topKBlock))
 		for i := lo; i < hi; i++ {
 			q := x[i*dim : (i+1)*dim]
-			h.reset(k)
+			h.Reset(k)
 			for j0 := 0; j0 < m; j0 += topKBlock {
 				j1 := min(j0+topKBlock, m)
 				d := buf[:j1-j0]
 				rowDistances(metric, q, y[j0*dim:j1*dim], d)
 				for j, v := range d {
-					if v == v && h.admits(v) { // NaN never ranks
-						h.push(pair{v, int32(j0 + j)})
+					if v == v && h.Admits(v) { // NaN never ranks
+						h.Push(v, uint32(j0+j))
 					}
 				}
 			}
-			h.drain(ids[i*k:(i+1)*k], dists[i*k:(i+1)*k])
+			drain(&h, ids[i*k:(i+1)*k], dists[i*k:(i+1)*k])
 		}
 	})
 	return nil

@@ -59,17 +59,17 @@ type treeSearcher struct {
 // for the next frontier.
 func (s *treeSearcher) search(t *Tree, q []float32, n, beam int, leaves []int32, dists []float32) {
 	beam = max(beam, n)
-	s.found.reset(n)
-	s.frontier.reset(beam)
+	s.found.Reset(n)
+	s.frontier.Reset(beam)
 	if t.ChildCount[0] == 0 {
-		s.found.push(pair{0, t.LeafID[0]})
+		s.found.Push(0, uint32(t.LeafID[0]))
 	} else {
-		s.frontier.push(pair{0, 0})
+		s.frontier.Push(0, 0)
 	}
-	for level := 0; len(s.frontier.items) > 0 && level < maxLevels; level++ {
-		s.next.reset(beam)
-		for _, f := range s.frontier.items {
-			start, cnt := int(t.ChildStart[f.id]), int(t.ChildCount[f.id])
+	for level := 0; s.frontier.Len() > 0 && level < maxLevels; level++ {
+		s.next.Reset(beam)
+		for _, f := range s.frontier.Items() {
+			start, cnt := int(t.ChildStart[f.ID]), int(t.ChildCount[f.ID])
 			if cap(s.d) < cnt {
 				s.d = make([]float32, cnt)
 			}
@@ -86,13 +86,15 @@ func (s *treeSearcher) search(t *Tree, q []float32, n, beam int, leaves []int32,
 			for j, dist := range d {
 				child := start + j
 				if leaf := t.LeafID[child]; leaf >= 0 {
-					s.found.push(pair{dist, leaf})
-				} else {
-					s.next.push(pair{dist, int32(child)})
+					if s.found.Admits(dist) {
+						s.found.Push(dist, uint32(leaf))
+					}
+				} else if s.next.Admits(dist) {
+					s.next.Push(dist, uint32(child))
 				}
 			}
 		}
 		s.frontier, s.next = s.next, s.frontier
 	}
-	s.found.drain(leaves, dists)
+	drain(&s.found, leaves, dists)
 }
