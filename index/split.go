@@ -33,10 +33,7 @@ func (ix *Index) splitCommit(p uint32, m *posting.Posting, last uint64) (q uint3
 	defer ix.wmu.Unlock()
 	// Copies appended since the snapshot join the split, so p's tail ends
 	// empty.
-	ix.rmu.RLock()
-	extra := ix.tails.Get(p).After(last, ix.rowBytes)
-	ix.rmu.RUnlock()
-	ix.addLive(m, extra)
+	ix.addTailAfter(m, p, last)
 	x := make([]float32, m.Len()*dim)
 	for i := 0; i < m.Len(); i++ {
 		vec.ToFloat32(ix.elem(), m.Vectors[i*ix.rowBytes:(i+1)*ix.rowBytes], x[i*dim:(i+1)*dim])
@@ -108,10 +105,7 @@ func (ix *Index) splitCommit(p uint32, m *posting.Posting, last uint64) (q uint3
 func (ix *Index) merge(p uint32, m *posting.Posting, last uint64) error {
 	ix.wmu.Lock()
 	defer ix.wmu.Unlock()
-	ix.rmu.RLock()
-	extra := ix.tails.Get(p).After(last, ix.rowBytes)
-	ix.rmu.RUnlock()
-	ix.addLive(m, extra)
+	ix.addTailAfter(m, p, last)
 	// m was read before the writer lock: drop copies an upsert or delete
 	// made stale since, or the re-insert would bring back an old vector
 	// at the current version.
@@ -155,4 +149,13 @@ func (ix *Index) merge(p uint32, m *posting.Posting, last uint64) error {
 		return fmt.Errorf("shoal: merge posting %d: %w", p, err)
 	}
 	return ix.maybeCheckpoint()
+}
+
+// addTailAfter appends to m the current copies of p's tail appended after
+// sequence last (since m was read). The caller holds wmu.
+func (ix *Index) addTailAfter(m *posting.Posting, p uint32, last uint64) {
+	ix.rmu.RLock()
+	extra := ix.tails.Get(p).After(last, ix.rowBytes)
+	ix.rmu.RUnlock()
+	ix.addLive(m, extra)
 }
