@@ -43,14 +43,15 @@
 //   - search: search.go (route, prune, read, score), search_filter.go (the
 //     label-filter planner), search_tenant.go, search_gpu.go (SearchBatch's
 //     routing on a device);
-//   - write path: update.go (Upsert, Delete, Get), delta.go (posting
-//     tails), versions.go (the version map), vectors.go (stored vectors,
-//     package index/internal/vectors), labels.go (package filter's
-//     Labels), tenants.go (package tenant's Curator);
+//   - write path: update.go (Upsert, Delete, Get), versions.go (the
+//     version map), vectors.go (stored vectors, package
+//     index/internal/vectors), posting tails (package
+//     index/internal/tail), labels.go (package filter's Labels),
+//     tenants.go (package tenant's Curator);
 //   - maintenance: maintain.go (the maintainer), fold.go, split.go,
 //     reinsert.go, reassign.go, sweep.go, compact.go, retire.go,
-//     publish.go (publishing to searches in flight), treelog.go and
-//     treefile.go (the tree's persistence), invariants.go;
+//     publish.go (publishing to searches in flight), the tree's
+//     persistence (package index/internal/treelog), invariants.go;
 //   - snapshots: snapshot.go; verification: check.go.
 //
 // docs/architecture.md walks a query and an upsert through them.
