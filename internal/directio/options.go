@@ -53,7 +53,9 @@ type Options struct {
 }
 
 // DefaultMatch selects Pebble's sstables ("NNNNNN.sst") and blob files
-// ("NNNNNN.blob"), the files that hold posting lists.
+// ("NNNNNN.blob"): the files that hold the index's records (posting
+// bytes live in segment files, which pebblestore reads with direct I/O
+// itself).
 func DefaultMatch(name string) bool {
 	return strings.HasSuffix(name, ".sst") || strings.HasSuffix(name, ".blob")
 }

@@ -9,14 +9,16 @@
 // # Layout
 //
 //	DIR/                  the Pebble database
-//	  'm' + name          metadata blob (index manifest, routing tree)
+//	  'm' + name          metadata blob (the index manifest; the routing
+//	                      tree is a file of its own, cluster.WriteFile)
 //	  'm' + "postings"    the posting directory as of the last bulk load
 //	                      (see directory.go)
 //	  'p' + id (BE u32)   directory override written by a Batch: the
 //	                      posting's 16-byte location, length 0 = deleted;
 //	                      overrides win over the blob, and a bulk commit
 //	                      folds them into it and deletes them
-//	  'u' + key           caller records (Get, ScanPrefix, Batch.Set)
+//	  'u' + key           caller records (Get, ScanPrefix, Batch.Set;
+//	                      kinds in internal/keys)
 //	DIR/postings-NNNNNN.seg
 //	                      encoded postings, each starting on a 4 KiB
 //	                      boundary and zero-padded to the next one. A bulk
