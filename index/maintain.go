@@ -1,9 +1,14 @@
 package index
 
 import (
+	"fmt"
 	"sync"
 	"sync/atomic"
 )
+
+// testHookStep, when set by a test, runs at the start of every unit of
+// maintenance.
+var testHookStep func()
 
 // maintainer runs background maintenance (SPFresh's LIRE): it folds
 // posting tails into their postings, dropping stale copies as it goes.
@@ -92,7 +97,7 @@ func (m *maintainer) loop() {
 			return
 		case <-m.wake:
 		}
-		for !m.paused.Load() {
+		for !m.paused.Load() && m.err.Load() == nil {
 			select {
 			case <-m.quit:
 				return
@@ -100,7 +105,7 @@ func (m *maintainer) loop() {
 			}
 			did, err := m.step(false)
 			if err != nil {
-				m.err.Store(&err)
+				m.fail(err)
 				break
 			}
 			if !did {
@@ -108,6 +113,19 @@ func (m *maintainer) loop() {
 			}
 		}
 		m.broadcast()
+	}
+}
+
+// fail stops background maintenance for good with err (it stays stopped
+// until the index is reopened), and reports it once through Options.Logf.
+// Upserts then fail (writeErr) rather than pile more work on an index
+// whose maintenance cannot proceed.
+func (m *maintainer) fail(err error) {
+	if !m.err.CompareAndSwap(nil, &err) {
+		return
+	}
+	if logf := m.ix.opts.Logf; logf != nil {
+		logf("shoal: background maintenance of %s stopped: %v", m.ix.dir, err)
 	}
 }
 
@@ -123,6 +141,9 @@ func (m *maintainer) broadcast() {
 func (m *maintainer) step(all bool) (bool, error) {
 	m.run.Lock()
 	defer m.run.Unlock()
+	if testHookStep != nil {
+		testHookStep()
+	}
 	did, err := m.unit(all)
 	if err == nil && did && invariants {
 		err = m.ix.checkInvariants()
@@ -193,15 +214,20 @@ func (ix *Index) ResumeMaintenance() {
 }
 
 // Drain runs maintenance in the calling goroutine until no work is left:
-// every tail folded. It works whether or not maintenance is paused, and
-// returns the first error.
+// every tail folded. It works whether or not maintenance is paused. An
+// error stops maintenance as it stops the background (MaintenanceErr);
+// Drain returns it, now and on later calls.
 func (ix *Index) Drain() error {
 	if ix.closed.Load() {
 		return ErrClosed
 	}
 	for {
+		if err := ix.MaintenanceErr(); err != nil {
+			return err
+		}
 		did, err := ix.maint.step(true)
 		if err != nil {
+			ix.maint.fail(err)
 			return err
 		}
 		if !did {
@@ -211,10 +237,26 @@ func (ix *Index) Drain() error {
 }
 
 // MaintenanceErr returns the error that stopped background maintenance,
-// or nil.
+// or nil. Maintenance stops at its first error and does not restart until
+// the index is reopened; while it is stopped, upserts fail with an error
+// wrapping it (and so ErrCorrupt, when it does).
 func (ix *Index) MaintenanceErr() error {
 	if e := ix.maint.err.Load(); e != nil {
 		return *e
+	}
+	return nil
+}
+
+// writeErr returns the error an upsert must fail with: ErrClosed, or the
+// error that stopped maintenance, since more upserts would only grow the
+// tails that maintenance can no longer fold. Deletes, label and tenant
+// writes, which add nothing to fold, go on.
+func (ix *Index) writeErr() error {
+	if ix.closed.Load() {
+		return ErrClosed
+	}
+	if err := ix.MaintenanceErr(); err != nil {
+		return fmt.Errorf("shoal: writes refused, background maintenance stopped: %w", err)
 	}
 	return nil
 }

@@ -30,7 +30,8 @@ import (
 //
 // Errors: ErrBadInput for an empty batch, len(ids) != len(vectors), an id
 // twice in the batch, a zero vector under Cosine or a value the element
-// type cannot hold; ErrDimensionMismatch; ErrNotFinite.
+// type cannot hold; ErrDimensionMismatch; ErrNotFinite; the error that
+// stopped background maintenance (MaintenanceErr), if it stopped.
 func (ix *Index) Upsert(ids []uint64, vectors [][]float32) error {
 	return ix.upsert(0, ids, vectors, nil)
 }
@@ -58,8 +59,8 @@ func (ix *Index) UpsertOwned(owner uint32, ids []uint64, vectors [][]float32) er
 
 // upsert stores the vectors; labels, if not nil, replace the ids' labels.
 func (ix *Index) upsert(owner tenant.ID, ids []uint64, vectors [][]float32, labels [][]uint32) error {
-	if ix.closed.Load() {
-		return ErrClosed
+	if err := ix.writeErr(); err != nil {
+		return err
 	}
 	if owner != 0 && !ix.ten.Exists(owner) {
 		return fmt.Errorf("%w: %d", ErrUnknownTenant, owner)

@@ -33,6 +33,10 @@ func indexError(err error) error {
 		code = codes.NotFound
 	case errors.Is(err, index.ErrTenantExists):
 		code = codes.AlreadyExists
+	case errors.Is(err, index.ErrCorrupt):
+		// Stored data failed its checks (or maintenance stopped on it):
+		// this collection's, not the server's; others keep serving.
+		code = codes.DataLoss
 	case errors.Is(err, index.ErrClosed):
 		code = codes.Unavailable
 	case errors.Is(err, context.DeadlineExceeded):
