@@ -65,9 +65,11 @@ func (o *inspectOptions) Validate() error {
 	return nil
 }
 
-// Run opens the index, gathers its statistics and prints them.
+// Run opens the index, gathers its statistics and prints them. The index
+// is opened with maintenance paused: inspecting changes nothing, and the
+// tree and postings hold still while they are counted.
 func (o *inspectOptions) Run(ctx context.Context, env *clikit.Env) error {
-	ix, err := index.Open(o.dir, &index.Options{CacheBytes: inspectCacheBytes})
+	ix, err := index.Open(o.dir, &index.Options{CacheBytes: inspectCacheBytes, MaintenancePaused: true})
 	if err != nil {
 		return err
 	}
@@ -289,7 +291,7 @@ func inspectIndex(ctx context.Context, ix *index.Index) (*inspectReport, error) 
 		ps.Stored++
 		ps.Entries += n
 		bytes = append(bytes, 9*n+int64(p.VectorBytes))
-		if ix.IsHead(id) {
+		if ix.IsHead(id) && int(id) < len(lengths) {
 			lengths[id] = n
 		} else {
 			ps.OutOfRange++
