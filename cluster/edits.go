@@ -13,6 +13,12 @@ import (
 const (
 	editSplit  = 1
 	editRemove = 2
+	// maxLeafGap bounds how far past the tree's leaf ids a replayed split
+	// may place its new leaf. Leaf arrays are dense up to the largest id,
+	// and an index allocates posting ids densely (heads and tenants'
+	// shortlists share one counter), so a record farther out is corrupt:
+	// replaying it would allocate gigabytes.
+	maxLeafGap = 1 << 24
 )
 
 // EncodeSplit records SplitLeaf(p, q, c1, c2): kind 1, p u32, q u32, c1
@@ -45,6 +51,9 @@ func (t *Tree) Apply(b []byte) error {
 	case len(b) == 9+8*dim && b[0] == editSplit:
 		p := binary.LittleEndian.Uint32(b[1:])
 		q := binary.LittleEndian.Uint32(b[5:])
+		if uint64(q) >= uint64(len(t.LeafNode))+maxLeafGap {
+			return fmt.Errorf("tree record splits leaf %d into %d, %d past the tree's %d leaf ids: %w", p, q, uint64(q)-uint64(len(t.LeafNode)), len(t.LeafNode), ErrLeafRange)
+		}
 		c := make([]float32, 2*dim)
 		for i := range c {
 			c[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[9+4*i:]))

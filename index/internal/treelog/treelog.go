@@ -14,9 +14,11 @@ package treelog
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/shoaldb/shoal/cluster"
 	"github.com/shoaldb/shoal/internal/errs"
@@ -57,11 +59,15 @@ type Log struct {
 func Load(store posting.Store, dir string) (*cluster.Tree, *Log, uint64, error) {
 	l := &Log{dir: dir, file: File}
 	var from uint64
-	if v, err := store.Get(keys.Prefix(keys.TreeFile)); err == nil {
-		if len(v) < 9 {
+	v, err := store.Get(keys.Prefix(keys.TreeFile))
+	switch {
+	case err == nil:
+		if len(v) < 9 || strings.ContainsAny(string(v[8:]), "/\\\x00") {
 			return nil, nil, 0, fmt.Errorf("%w: tree file record of %d bytes", errs.Corrupt, len(v))
 		}
 		from, l.file = binary.BigEndian.Uint64(v), string(v[8:])
+	case !errors.Is(err, posting.ErrNotFound):
+		return nil, nil, 0, fmt.Errorf("shoal: tree file record: %w", err)
 	}
 	tree, err := cluster.ReadFile(filepath.Join(dir, l.file))
 	if err != nil {
