@@ -15,6 +15,29 @@ import (
 // the ids (u64 LE each) that stay in it (the split's first half). The
 // maintainer removes the record with the old content; a record found at
 // Open belongs to a unit cut short by a crash and is completed there.
+// retireRecord is a decoded retire record: posting p, and the ids that
+// stay in it (nil: the posting goes).
+type retireRecord struct {
+	p    uint32
+	keep map[uint64]struct{}
+}
+
+// decodeRetire decodes the retire record k → v; another shape is
+// ErrCorrupt.
+func decodeRetire(k, v []byte) (retireRecord, error) {
+	if len(k) != 5 || k[0] != byte(keys.Retire) || len(v)%8 != 0 {
+		return retireRecord{}, fmt.Errorf("%w: retire record %x of %d bytes", ErrCorrupt, k, len(v))
+	}
+	r := retireRecord{p: binary.BigEndian.Uint32(k[1:])}
+	if len(v) > 0 {
+		r.keep = make(map[uint64]struct{}, len(v)/8)
+		for i := 0; i < len(v); i += 8 {
+			r.keep[binary.LittleEndian.Uint64(v[i:])] = struct{}{}
+		}
+	}
+	return r, nil
+}
+
 func encodeKeep(ids []uint64) []byte {
 	b := make([]byte, 0, 8*len(ids))
 	for _, id := range ids {
@@ -27,24 +50,13 @@ func encodeKeep(ids []uint64) []byte {
 // postings are deleted, split postings cut down to the ids they kept. It
 // runs at Open, after the tree is loaded.
 func (ix *Index) finishRetired() error {
-	type record struct {
-		p    uint32
-		keep map[uint64]struct{} // nil: delete
-	}
-	var recs []record
+	var recs []retireRecord
 	err := ix.store.ScanPrefix(keys.Prefix(keys.Retire), func(k, v []byte) error {
-		if len(k) != 5 || len(v)%8 != 0 {
-			return fmt.Errorf("%w: retire record %x of %d bytes", ErrCorrupt, k, len(v))
+		r, err := decodeRetire(k, v)
+		if err == nil {
+			recs = append(recs, r)
 		}
-		r := record{p: binary.BigEndian.Uint32(k[1:])}
-		if len(v) > 0 {
-			r.keep = make(map[uint64]struct{}, len(v)/8)
-			for i := 0; i < len(v); i += 8 {
-				r.keep[binary.LittleEndian.Uint64(v[i:])] = struct{}{}
-			}
-		}
-		recs = append(recs, r)
-		return nil
+		return err
 	})
 	if err != nil || len(recs) == 0 {
 		return err

@@ -2,6 +2,7 @@ package tenant
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"slices"
@@ -194,8 +195,8 @@ func (l *Lists) Marshal(t ID) ([]byte, error) {
 
 // Load sets tenant t's list (creating the tenant) from Marshal's bytes.
 func (l *Lists) Load(t ID, data []byte) error {
-	bm := roaring64.New()
-	if _, err := bm.ReadFrom(bytes.NewReader(data)); err != nil {
+	bm, err := readBitmap(data)
+	if err != nil {
 		return fmt.Errorf("%w: tenant %d: %v", ErrCorrupt, t, err)
 	}
 	l.mu.Lock()
@@ -217,4 +218,26 @@ func (l *Lists) Bytes() int64 {
 		tl.mu.Unlock()
 	}
 	return n
+}
+
+// readBitmap decodes a serialized roaring64 bitmap. Roaring trusts the
+// counts in its input (a count of 2^60 containers is a slice it tries to
+// make): a count the bytes cannot hold is rejected first, and a panic of
+// the decoder on other bad bytes becomes an error.
+func readBitmap(data []byte) (bm *roaring64.Bitmap, err error) {
+	// Each 32-bit bitmap takes at least its 4-byte key and 8 bytes of
+	// header after the 8-byte count.
+	if len(data) >= 8 && binary.LittleEndian.Uint64(data) > uint64(len(data)/12) {
+		return nil, fmt.Errorf("%d bitmaps in %d bytes", binary.LittleEndian.Uint64(data), len(data))
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			bm, err = nil, fmt.Errorf("decode: %v", r)
+		}
+	}()
+	bm = roaring64.New()
+	if _, err := bm.ReadFrom(bytes.NewReader(data)); err != nil {
+		return nil, err
+	}
+	return bm, nil
 }
