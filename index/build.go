@@ -3,13 +3,13 @@ package index
 import (
 	"errors"
 	"fmt"
-	"github.com/shoaldb/shoal/index/internal/treelog"
-	"github.com/shoaldb/shoal/internal/vec"
 	"math"
 	"os"
 	"time"
 
 	"github.com/shoaldb/shoal/index/internal/build"
+	"github.com/shoaldb/shoal/index/internal/treelog"
+	"github.com/shoaldb/shoal/internal/vec"
 	"github.com/shoaldb/shoal/posting"
 	"github.com/shoaldb/shoal/posting/pebblestore"
 )

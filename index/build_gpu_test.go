@@ -4,13 +4,13 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"github.com/shoaldb/shoal/index/internal/treelog"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/shoaldb/shoal/gpu"
+	"github.com/shoaldb/shoal/index/internal/treelog"
 )
 
 // The build's GPU path runs here through the CPU backend (gpu.CPU()),

@@ -4,10 +4,10 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"github.com/shoaldb/shoal/index/internal/tail"
-	"github.com/shoaldb/shoal/internal/keys"
 	"hash/crc32"
 
+	"github.com/shoaldb/shoal/index/internal/tail"
+	"github.com/shoaldb/shoal/internal/keys"
 	"github.com/shoaldb/shoal/posting"
 )
 

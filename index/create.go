@@ -2,12 +2,12 @@ package index
 
 import (
 	"fmt"
-	"github.com/shoaldb/shoal/index/internal/build"
-	"github.com/shoaldb/shoal/index/internal/treelog"
-	"github.com/shoaldb/shoal/internal/vec"
 	"time"
 
 	"github.com/shoaldb/shoal/cluster"
+	"github.com/shoaldb/shoal/index/internal/build"
+	"github.com/shoaldb/shoal/index/internal/treelog"
+	"github.com/shoaldb/shoal/internal/vec"
 	"github.com/shoaldb/shoal/posting"
 	"github.com/shoaldb/shoal/posting/pebblestore"
 )

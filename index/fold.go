@@ -3,10 +3,10 @@ package index
 import (
 	"errors"
 	"fmt"
-	"github.com/shoaldb/shoal/index/internal/tail"
-	"github.com/shoaldb/shoal/internal/topk"
 
+	"github.com/shoaldb/shoal/index/internal/tail"
 	"github.com/shoaldb/shoal/internal/keys"
+	"github.com/shoaldb/shoal/internal/topk"
 	"github.com/shoaldb/shoal/posting"
 )
 

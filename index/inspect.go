@@ -4,7 +4,6 @@ import (
 	"fmt"
 
 	"github.com/shoaldb/shoal/cluster"
-
 	"github.com/shoaldb/shoal/posting"
 )
 

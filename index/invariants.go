@@ -3,6 +3,7 @@ package index
 import (
 	"errors"
 	"fmt"
+
 	"github.com/shoaldb/shoal/index/internal/tail"
 )
 

@@ -2,13 +2,13 @@ package index
 
 import (
 	"fmt"
-	"github.com/shoaldb/shoal/posting"
 	"runtime"
 
 	"github.com/RoaringBitmap/roaring/v2/roaring64"
 	"github.com/shoaldb/shoal/gpu"
 	"github.com/shoaldb/shoal/index/filter"
 	"github.com/shoaldb/shoal/internal/vec"
+	"github.com/shoaldb/shoal/posting"
 )
 
 // ElemType is the element type vectors are stored in.

@@ -1,10 +1,10 @@
 package index
 
 import (
-	"github.com/shoaldb/shoal/index/internal/tail"
 	"slices"
 
 	"github.com/shoaldb/shoal/cluster"
+	"github.com/shoaldb/shoal/index/internal/tail"
 	"github.com/shoaldb/shoal/internal/keys"
 	"github.com/shoaldb/shoal/internal/vec"
 	"github.com/shoaldb/shoal/posting"

@@ -4,8 +4,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"github.com/shoaldb/shoal/internal/keys"
 
+	"github.com/shoaldb/shoal/internal/keys"
 	"github.com/shoaldb/shoal/posting"
 )
 

@@ -2,10 +2,10 @@ package index
 
 import (
 	"fmt"
-	"github.com/shoaldb/shoal/index/internal/build"
 
 	"github.com/shoaldb/shoal/cluster"
 	"github.com/shoaldb/shoal/gpu"
+	"github.com/shoaldb/shoal/index/internal/build"
 	"github.com/shoaldb/shoal/internal/vec"
 )
 

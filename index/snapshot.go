@@ -2,8 +2,9 @@ package index
 
 import (
 	"fmt"
-	"github.com/shoaldb/shoal/internal/vec"
 	"slices"
+
+	"github.com/shoaldb/shoal/internal/vec"
 )
 
 // Reads for logical snapshots (the server's CreateSnapshot): the ids that

@@ -2,12 +2,12 @@ package index
 
 import (
 	"fmt"
-	"github.com/shoaldb/shoal/internal/vec"
-	"github.com/shoaldb/shoal/posting"
 
 	"github.com/RoaringBitmap/roaring/v2/roaring64"
 	"github.com/shoaldb/shoal/cluster"
 	"github.com/shoaldb/shoal/internal/errs"
+	"github.com/shoaldb/shoal/internal/vec"
+	"github.com/shoaldb/shoal/posting"
 	"github.com/shoaldb/shoal/tenant"
 )
 
@@ -53,20 +53,31 @@ func (h tenantHost) Tree() *cluster.Tree                     { return h.ix.tree 
 func (h tenantHost) AllocPosting() uint32                    { return h.ix.allocPosting() }
 
 func (h tenantHost) Write(stage func(tenant.Batch) (func(), error)) error {
-	ix := h.ix
+	return h.ix.writeSynced("tenant write", func(b posting.Batch) (func() error, error) {
+		publish, err := stage(b)
+		if err != nil {
+			return nil, err
+		}
+		return func() error { publish(); return nil }, nil
+	})
+}
+
+// writeSynced runs one write under the writer lock: stage fills a batch
+// and returns what to publish once it has committed, synced (nil:
+// nothing to write).
+func (ix *Index) writeSynced(what string, stage func(b posting.Batch) (publish func() error, err error)) error {
 	ix.wmu.Lock()
 	defer ix.wmu.Unlock()
 	b := ix.store.NewBatch()
 	defer b.Close()
 	publish, err := stage(b)
-	if err != nil {
+	if err != nil || publish == nil {
 		return err
 	}
 	if err := b.Commit(true); err != nil {
-		return fmt.Errorf("shoal: tenant write: %w", err)
+		return fmt.Errorf("shoal: %s: %w", what, err)
 	}
-	publish()
-	return nil
+	return publish()
 }
 
 // allocPosting returns a fresh posting id for a new leaf or shortlist:
@@ -112,24 +123,21 @@ func (ix *Index) tenantWriteThen(what string, stage func(b posting.Batch) (*tena
 	if ix.closed.Load() {
 		return ErrClosed
 	}
-	ix.wmu.Lock()
-	defer ix.wmu.Unlock()
-	b := ix.store.NewBatch()
-	defer b.Close()
-	w, then, err := stage(b)
-	if err != nil || w == nil {
-		return err
-	}
-	if err := b.Commit(true); err != nil {
-		return fmt.Errorf("shoal: %s: %w", what, err)
-	}
-	if err := ix.ten.Publish(w); err != nil {
-		return err
-	}
-	if then != nil {
-		then()
-	}
-	return nil
+	return ix.writeSynced(what, func(b posting.Batch) (func() error, error) {
+		w, then, err := stage(b)
+		if err != nil || w == nil {
+			return nil, err
+		}
+		return func() error {
+			if err := ix.ten.Publish(w); err != nil {
+				return err
+			}
+			if then != nil {
+				then()
+			}
+			return nil
+		}, nil
+	})
 }
 
 // CreateTenant adds tenant t (not 0) with an empty access list. It is

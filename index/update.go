@@ -2,13 +2,13 @@ package index
 
 import (
 	"fmt"
+
 	"github.com/shoaldb/shoal/cluster"
+	"github.com/shoaldb/shoal/index/filter"
 	"github.com/shoaldb/shoal/index/internal/tail"
 	"github.com/shoaldb/shoal/internal/keys"
-	"github.com/shoaldb/shoal/posting"
-
-	"github.com/shoaldb/shoal/index/filter"
 	"github.com/shoaldb/shoal/internal/vec"
+	"github.com/shoaldb/shoal/posting"
 	"github.com/shoaldb/shoal/tenant"
 )
 

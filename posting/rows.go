@@ -8,8 +8,3 @@ func (p *Posting) Add(id uint64, ver uint8, row []byte) {
 	p.Versions = append(p.Versions, ver)
 	p.Vectors = append(p.Vectors, row...)
 }
-
-// Reset empties p, keeping its memory, Elem and Dim.
-func (p *Posting) Reset() {
-	p.IDs, p.Versions, p.Vectors = p.IDs[:0], p.Versions[:0], p.Vectors[:0]
-}

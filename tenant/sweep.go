@@ -30,7 +30,6 @@ type slSweep struct {
 	debt   atomic.Int64
 	active bool
 	todo   []slRef
-	swept  atomic.Int64
 }
 
 // slRef names one shortlist.
@@ -45,9 +44,6 @@ func (c *Curator) NoteStale(n int) {
 		c.sweep.debt.Add(int64(n))
 	}
 }
-
-// Swept returns the number of shortlists the sweep rewrote.
-func (c *Curator) Swept() int64 { return c.sweep.swept.Load() }
 
 // SweepStep examines the next shortlist of the pass in progress, or
 // starts a pass when one is due (any debt at all with all). It reports
@@ -140,9 +136,6 @@ func (c *Curator) sweepShortlist(r slRef) error {
 		} else if err := c.putShortlist(b, r.t, next, j, ms[0]); err != nil {
 			return nil, err
 		}
-		return func() {
-			c.setPart(r.t, next.trim())
-			c.sweep.swept.Add(1)
-		}, nil
+		return func() { c.setPart(r.t, next.trim()) }, nil
 	})
 }

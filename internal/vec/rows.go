@@ -14,9 +14,10 @@ type Query struct {
 	f32s []float32 // aligned copy of float32 rows when needed
 }
 
-// Prepare sets q from x (len(q.F32) values) for rows of elem.
+// Prepare sets q for rows of elem from x, which it keeps (not a copy):
+// x must not change while q scores.
 func (q *Query) Prepare(elem ElemType, x []float32) {
-	q.F32 = append(q.F32[:0], x...)
+	q.F32 = x
 	if cap(q.Raw) < len(x) {
 		q.Raw = make([]byte, len(x))
 	}

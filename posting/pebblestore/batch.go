@@ -4,13 +4,13 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"github.com/shoaldb/shoal/posting"
 	"math"
 	"sync"
 
 	"github.com/cockroachdb/pebble/v2"
 
 	"github.com/shoaldb/shoal/internal/directio"
+	"github.com/shoaldb/shoal/posting"
 )
 
 // Online updates (SPFresh's in-place posting rewrites, DESIGN.md
