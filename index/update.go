@@ -62,9 +62,6 @@ func (ix *Index) upsert(owner tenant.ID, ids []uint64, vectors [][]float32, labe
 	if err := ix.writeErr(); err != nil {
 		return err
 	}
-	if owner != 0 && !ix.ten.Exists(owner) {
-		return fmt.Errorf("%w: %d", ErrUnknownTenant, owner)
-	}
 	rows, xs, err := ix.prepareUpsert(ids, vectors)
 	if err != nil {
 		return err

@@ -291,7 +291,7 @@ func inspectIndex(ctx context.Context, ix *index.Index) (*inspectReport, error) 
 		ps.Stored++
 		ps.Entries += n
 		bytes = append(bytes, 9*n+int64(p.VectorBytes))
-		if ix.IsHead(id) && int(id) < len(lengths) {
+		if ix.IsHead(id) {
 			lengths[id] = n
 		} else {
 			ps.OutOfRange++
