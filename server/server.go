@@ -233,6 +233,7 @@ func (s *Server) indexOptions(r collectionRecord) *index.Options {
 	return &index.Options{
 		Shared:     s.db,
 		CacheBytes: s.opts.CacheBytes,
+		WriteStall: s.opts.WriteStall,
 		Search:     index.SearchParams{NProbe: r.NProbe, Epsilon: r.Epsilon, Beam: r.Beam},
 	}
 }

@@ -26,18 +26,19 @@ func init() {
 
 // serveOptions are the flags of `shoal serve`.
 type serveOptions struct {
-	dataDir  string
-	listen   string
-	adminKey string
-	noAuth   bool
-	tlsCert  string
-	tlsKey   string
-	maxBatch int
-	maxMsg   clikit.SizeFlag
-	cache    clikit.SizeFlag
-	grace    time.Duration
-	logLevel string
-	logJSON  bool
+	dataDir    string
+	listen     string
+	adminKey   string
+	noAuth     bool
+	tlsCert    string
+	tlsKey     string
+	maxBatch   int
+	maxMsg     clikit.SizeFlag
+	cache      clikit.SizeFlag
+	writeStall time.Duration
+	grace      time.Duration
+	logLevel   string
+	logJSON    bool
 	// metricsListen is the address of the Prometheus /metrics listener;
 	// empty: none.
 	metricsListen string
@@ -70,6 +71,8 @@ func (o *serveOptions) Validate() error {
 		return fmt.Errorf("-listen %s is not a loopback address: set an admin key (-admin-key or SHOAL_ADMIN_KEY), or pass -no-auth to serve it to anyone", o.listen)
 	case o.maxBatch < 0:
 		return fmt.Errorf("-max-batch %d, want >= 0", o.maxBatch)
+	case o.writeStall <= 0:
+		return fmt.Errorf("-write-stall %v, want > 0", o.writeStall)
 	}
 	if _, err := parseLevel(o.logLevel); err != nil {
 		return err
@@ -98,6 +101,7 @@ func runServe(ctx context.Context, env *clikit.Env, args []string) error {
 	fs.IntVar(&o.maxBatch, "max-batch", server.DefaultMaxBatch, "max vectors, ids or queries per request")
 	fs.Var(&o.maxMsg, "max-msg", "max request message size")
 	fs.Var(&o.cache, "cache", "posting cache per collection")
+	fs.DurationVar(&o.writeStall, "write-stall", server.DefaultWriteStall, "how long a write waits for background maintenance to catch up before it is refused with RESOURCE_EXHAUSTED")
 	fs.DurationVar(&o.grace, "grace", server.DefaultShutdownGrace, "how long calls in flight may finish at shutdown")
 	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug (one line per call), info, warn, error")
 	fs.BoolVar(&o.logJSON, "log-json", false, "log JSON lines instead of text")
@@ -166,6 +170,7 @@ func (o *serveOptions) Run(ctx context.Context, env *clikit.Env) error {
 	sopts := &server.Options{
 		DataDir: o.dataDir, AdminKey: o.adminKey, MaxBatch: o.maxBatch,
 		MaxRecvMsgBytes: int(o.maxMsg), CacheBytes: int64(o.cache), ShutdownGrace: o.grace, Logger: log,
+		WriteStall:  o.writeStall,
 		SnapshotDir: o.snapshotDir, ImportDir: o.importDir,
 	}
 	if o.tlsCert != "" {
