@@ -145,7 +145,7 @@ func TestUpdateBadInput(t *testing.T) {
 		{[]string{"delete", "-index", ix, "-ids", base}, 1, "not int32"},
 		{[]string{"delete", "-index", missing, "-range", "0:3"}, 1, "no index"},
 		{[]string{"check", "-index", missing}, 1, "no index"},
-		{[]string{"check"}, 1, "-index is required"},
+		{[]string{"check"}, 1, "give one of -index"},
 	}
 	for _, c := range cases {
 		code, out, e := shoal(t, c.args...)
