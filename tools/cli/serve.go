@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -42,6 +43,7 @@ type serveOptions struct {
 	// metricsListen is the address of the Prometheus /metrics listener;
 	// empty: none.
 	metricsListen string
+	pprof         bool // serve /debug/pprof/ next to /metrics
 	snapshotDir   string
 	importDir     string
 }
@@ -69,6 +71,8 @@ func (o *serveOptions) Validate() error {
 		return fmt.Errorf("the admin key has %d characters, want at least 16", len(o.adminKey))
 	case o.adminKey == "" && !o.noAuth && !clikit.Loopback(o.listen):
 		return fmt.Errorf("-listen %s is not a loopback address: set an admin key (-admin-key or SHOAL_ADMIN_KEY), or pass -no-auth to serve it to anyone", o.listen)
+	case o.pprof && o.metricsListen == "":
+		return errors.New("-pprof serves on the -metrics-listen address: set it too")
 	case o.maxBatch < 0:
 		return fmt.Errorf("-max-batch %d, want >= 0", o.maxBatch)
 	case o.writeStall <= 0:
@@ -107,6 +111,7 @@ func runServe(ctx context.Context, env *clikit.Env, args []string) error {
 	fs.BoolVar(&o.logJSON, "log-json", false, "log JSON lines instead of text")
 	fs.StringVar(&o.snapshotDir, "snapshot-dir", "", "directory of snapshots (CreateSnapshot, RestoreSnapshot); default DATA-DIR/snapshots")
 	fs.StringVar(&o.importDir, "import-dir", "", "directory StartImport reads vector files from (nothing outside it); default DATA-DIR/import")
+	fs.BoolVar(&o.pprof, "pprof", false, "also serve Go's /debug/pprof/ profiles on the -metrics-listen address (for diagnosis; do not expose it)")
 	fs.StringVar(&o.metricsListen, "metrics-listen", "", "address to serve Prometheus /metrics on over HTTP (e.g. localhost:9370); empty: off")
 	config := fs.String("config", "", "read settings from this file: lines of `flag-name = value` (# comments); flags given on the command line win")
 	if err := clikit.Parse(fs, args); err != nil {
@@ -200,6 +205,12 @@ func (o *serveOptions) Run(ctx context.Context, env *clikit.Env) error {
 		}
 		mux := http.NewServeMux()
 		mux.Handle("/metrics", s.MetricsHandler())
+		if o.pprof {
+			mux.HandleFunc("/debug/pprof/", pprof.Index)
+			mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+			mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+			mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+		}
 		metrics = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 		go func() {
 			if err := metrics.Serve(mlis); !errors.Is(err, http.ErrServerClosed) {
