@@ -27,8 +27,8 @@ type searchArgs struct {
 }
 
 // resolve sets the index's tenant number of the search in c.
-func (s *searchArgs) resolve(c *collection) error {
-	t, err := tenantNumber(c, s.tenant)
+func (s *searchArgs) resolve(ctx context.Context, c *collection) error {
+	t, err := tenantFor(ctx, c, s.tenant)
 	s.params.Tenant = t
 	return err
 }
@@ -70,7 +70,7 @@ func (a vectorsAPI) Search(ctx context.Context, req *shoalv1.SearchRequest) (*sh
 		return nil, err
 	}
 	defer c.release()
-	if err := args.resolve(c); err != nil {
+	if err := args.resolve(ctx, c); err != nil {
 		return nil, err
 	}
 	if err := checkVector("query", req.GetQuery(), c.rec.Dim); err != nil {
@@ -99,7 +99,7 @@ func (a vectorsAPI) SearchBatch(ctx context.Context, req *shoalv1.SearchBatchReq
 		return nil, err
 	}
 	defer c.release()
-	if err := args.resolve(c); err != nil {
+	if err := args.resolve(ctx, c); err != nil {
 		return nil, err
 	}
 	qs := make([][]float32, len(req.GetQueries()))
