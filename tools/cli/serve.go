@@ -75,7 +75,7 @@ func (o *serveOptions) Validate() error {
 		return errors.New("-pprof serves on the -metrics-listen address: set it too")
 	case o.maxBatch < 0:
 		return fmt.Errorf("-max-batch %d, want >= 0", o.maxBatch)
-	case o.writeStall <= 0:
+	case o.writeStall < 0:
 		return fmt.Errorf("-write-stall %v, want > 0", o.writeStall)
 	}
 	if _, err := parseLevel(o.logLevel); err != nil {
