@@ -308,14 +308,7 @@ func TestCrashTenantsChild(t *testing.T) {
 			}
 		}
 	}
-	// Jitter where writers and maintenance interleave, so that short
-	// windows between their steps open wide enough to be hit.
-	jitter := func() {
-		if rand.IntN(4) == 0 {
-			time.Sleep(time.Duration(rand.IntN(300)) * time.Microsecond)
-		}
-	}
-	testHookUpsertPublished, testHookStep = jitter, jitter
+	testHookUpsertPublished, testHookStep = crashJitter, crashJitter
 	ix, err := Open(dir, &Options{CacheBytes: -1, MaxSLSize: ctMaxSL})
 	if err != nil {
 		fail("open: %v", err)

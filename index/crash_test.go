@@ -72,6 +72,15 @@ func (op crashOp) apply(ix *Index) error {
 	return ix.Upsert(op.ids, op.vecs)
 }
 
+// crashJitter sleeps now and then, up to 300µs. A crash test's child
+// runs it where writers and maintenance interleave, so that short windows
+// between their steps open wide enough to be hit.
+func crashJitter() {
+	if rand.IntN(4) == 0 {
+		time.Sleep(time.Duration(rand.IntN(300)) * time.Microsecond)
+	}
+}
+
 // TestCrashChild is the child process of TestCrashRecovery: it applies ops
 // from SHOAL_CRASH_START on and prints "ack i" after each returns, until
 // it is killed.
@@ -81,6 +90,8 @@ func TestCrashChild(t *testing.T) {
 		t.Skip("child of TestCrashRecovery")
 	}
 	start, _ := strconv.Atoi(os.Getenv("SHOAL_CRASH_START"))
+	// Set before the maintainer starts, which reads them unlocked.
+	testHookUpsertPublished, testHookStep = crashJitter, crashJitter
 	ix, err := Open(dir, &Options{CacheBytes: -1})
 	if err != nil {
 		fmt.Println("error", err)
