@@ -298,17 +298,32 @@ func TestCrashTenantsChild(t *testing.T) {
 	if err != nil {
 		fail("environment: %v", err)
 	}
+	// The hooks are set before the maintainer starts, which reads them
+	// unlocked. SHOAL_CRASH_AT parks the process, once an op is
+	// acknowledged, at a crash point and asks to be killed there: between
+	// the two batches of a split or merge ("retire"), or in an upsert
+	// that has committed and published but not synced, holding the
+	// writer lock ("publish").
 	var acked atomic.Bool
-	if os.Getenv("SHOAL_CRASH_AT_RETIRE") != "" {
-		// Set before the maintainer starts, which reads it unlocked.
+	stop := func() {
+		fmt.Println("stop")
+		select {}
+	}
+	at := os.Getenv("SHOAL_CRASH_AT")
+	if at == "retire" {
 		testHookRetire = func() {
 			if acked.Load() {
-				fmt.Println("retire")
-				select {}
+				stop()
 			}
 		}
 	}
-	testHookUpsertPublished, testHookStep = crashJitter, crashJitter
+	testHookUpsertPublished = func() {
+		if at == "publish" && acked.Load() && rand.IntN(8) == 0 {
+			stop()
+		}
+		crashJitter()
+	}
+	testHookStep = crashJitter
 	ix, err := Open(dir, &Options{CacheBytes: -1, MaxSLSize: ctMaxSL})
 	if err != nil {
 		fail("open: %v", err)
@@ -362,14 +377,14 @@ func TestCrashTenantsChild(t *testing.T) {
 // TestCrashTenants kills a process that writes through tenants (owned
 // upserts, grants, revokes, deletes, tenant drops) from several writers
 // while maintenance folds, splits, merges and re-assigns with a small
-// posting cap and shortlists split, with SIGKILL at random moments and
-// between the two batches of a split or merge. After every restart it
-// checks that Check passes, that each acknowledged write is visible to
-// Get, to the snapshot reads and to each tenant's searches as the grants
-// say, that an exhaustive search of the whole index finds every live
-// vector at its current value, and that every read API works. The op in
-// flight in each writer at the kill may or may not have happened; the
-// next child repeats it.
+// posting cap and shortlists split. SIGKILL comes at random moments, in
+// an upsert between its commit and its sync, and between the two batches
+// of a split or merge. After every restart it checks that Check passes,
+// that each acknowledged write is visible to Get, to the snapshot reads
+// and to each tenant's searches as the grants say, that an exhaustive
+// search of the whole index finds every live vector at its current
+// value, and that every read API works. The op in flight in each writer
+// at the kill may or may not have happened; the next child repeats it.
 //
 // SHOAL_CRASH_CYCLES sets the number of cycles (at least 50 before a
 // release), SHOAL_CRASH_SEED the workload and kill times.
@@ -392,22 +407,28 @@ func TestCrashTenants(t *testing.T) {
 	m := newCTModel()
 	next := make([]int, ctWriters) // each writer's first op not known to be applied
 	rng := rand.New(rand.NewPCG(seed, 7))
-	retired, ops := 0, 0
+	retired, ops, stops := 0, 0, 0
 	var last ctVerify
 	for cycle := range cycles {
-		// Every third child is killed inside a split or merge, between
-		// its two batches (if one comes within its time).
-		d, atRetire := time.Duration(20+rng.IntN(200))*time.Millisecond, cycle%3 == 2
+		// Of every three children, one is killed at a random moment, one
+		// in an upsert between its commit and its sync, and one between
+		// the two batches of a split or merge (if one comes within its
+		// time).
+		d := time.Duration(20+rng.IntN(200)) * time.Millisecond
 		env := []string{
 			"SHOAL_CRASH_TENANTS_DIR=" + dir,
 			"SHOAL_CRASH_TENANTS_SEED=" + strconv.FormatUint(seed, 10),
 			"SHOAL_CRASH_TENANTS_STARTS=" + joinInts(next),
 		}
-		if atRetire {
+		if at := [3]string{"", "publish", "retire"}[cycle%3]; at != "" {
 			d = 2 * time.Second
-			env = append(env, "SHOAL_CRASH_AT_RETIRE=1")
+			env = append(env, "SHOAL_CRASH_AT="+at)
 		}
-		for _, a := range runChild(t, "TestCrashTenantsChild", env, d) {
+		acks, stopped := runChild(t, "TestCrashTenantsChild", env, d)
+		if stopped {
+			stops++
+		}
+		for _, a := range acks {
 			var w, i int
 			if _, err := fmt.Sscan(a, &w, &i); err != nil || w < 0 || w >= ctWriters || i != next[w] {
 				t.Fatalf("cycle %d: ack %q out of order (next ops %v)", cycle, a, next)
@@ -436,8 +457,8 @@ func TestCrashTenants(t *testing.T) {
 		last = v
 		ix.Close()
 	}
-	t.Logf("seed %d: %d cycles, %d ops acknowledged, %d interrupted splits or merges completed at open; at the end %d heads (%d leaf ids), %d shortlists",
-		seed, cycles, ops, retired, last.tree.Heads, last.tree.LeafIDs, last.tenants.Shortlists)
+	t.Logf("seed %d: %d cycles, %d ops acknowledged, %d kills at a crash point, %d interrupted splits or merges completed at open; at the end %d heads (%d leaf ids), %d shortlists",
+		seed, cycles, ops, stops, retired, last.tree.Heads, last.tree.LeafIDs, last.tenants.Shortlists)
 	if last.tree.Heads < 4 {
 		t.Errorf("%d heads at the end: maintenance did not split", last.tree.Heads)
 	}

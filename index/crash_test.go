@@ -104,7 +104,7 @@ func TestCrashChild(t *testing.T) {
 		// split's or merge's two batches and ask to be killed there.
 		testHookRetire = func() {
 			if acked.Load() {
-				fmt.Println("retire")
+				fmt.Println("stop")
 				select {}
 			}
 		}
@@ -225,7 +225,8 @@ func runCrashChild(t *testing.T, dir string, start int, d time.Duration, atRetir
 		env = append(env, "SHOAL_CRASH_AT_RETIRE=1")
 	}
 	last := start - 1
-	for _, a := range runChild(t, "TestCrashChild", env, d) {
+	acks, _ := runChild(t, "TestCrashChild", env, d)
+	for _, a := range acks {
 		last, _ = strconv.Atoi(a)
 	}
 	return last
@@ -233,10 +234,11 @@ func runCrashChild(t *testing.T, dir string, start int, d time.Duration, atRetir
 
 // runChild runs the test binary's test name in a child process with env
 // added, and kills it with SIGKILL after it has run for d and printed at
-// least one "ack" line, or as soon as it prints "retire". It returns the
-// rest of every "ack" line, in order; a line starting "error", or an
-// exit before the kill, fails the test.
-func runChild(t *testing.T, name string, env []string, d time.Duration) []string {
+// least one "ack" line, or as soon as it prints "stop" (it has parked
+// itself at a crash point). It returns the rest of every "ack" line, in
+// order, and whether it stopped; a line starting "error", or an exit
+// before the kill, fails the test.
+func runChild(t *testing.T, name string, env []string, d time.Duration) (acks []string, stopped bool) {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^"+name+"$", "-test.count=1")
 	cmd.Env = append(os.Environ(), env...)
@@ -256,7 +258,6 @@ func runChild(t *testing.T, name string, env []string, d time.Duration) []string
 			lines <- sc.Text()
 		}
 	}()
-	var acks []string
 	note := func(line string) {
 		if a, ok := strings.CutPrefix(line, "ack "); ok {
 			acks = append(acks, a)
@@ -274,9 +275,9 @@ func runChild(t *testing.T, name string, env []string, d time.Duration) []string
 				cmd.Process.Signal(syscall.SIGKILL)
 				cmd.Wait()
 				t.Fatalf("%s: %s", name, line)
-			case line == "retire":
+			case line == "stop":
 				cmd.Process.Signal(syscall.SIGKILL)
-				killed = true
+				killed, stopped = true, true
 			}
 			note(line)
 		case <-deadline:
@@ -292,5 +293,5 @@ func runChild(t *testing.T, name string, env []string, d time.Duration) []string
 		note(line)
 	}
 	cmd.Wait()
-	return acks
+	return acks, stopped
 }
