@@ -23,8 +23,23 @@ const (
 	crashDim   = 8
 	crashIDs   = 300
 	crashSeed  = 42
-	crashCycle = 24
+	crashCycle = 24 // cycles by default (SHOAL_CRASH_CYCLES: crashCycles)
 )
+
+// crashCycles returns how many kill-and-reopen cycles a crash test runs:
+// def, or SHOAL_CRASH_CYCLES when it is set (long runs before a release).
+func crashCycles(t *testing.T, def int) int {
+	t.Helper()
+	v := os.Getenv("SHOAL_CRASH_CYCLES")
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		t.Fatalf("SHOAL_CRASH_CYCLES=%q, want a positive number", v)
+	}
+	return n
+}
 
 type crashOp struct {
 	del  bool
@@ -57,6 +72,15 @@ func (op crashOp) apply(ix *Index) error {
 	return ix.Upsert(op.ids, op.vecs)
 }
 
+// crashJitter sleeps now and then, up to 300µs. A crash test's child
+// runs it where writers and maintenance interleave, so that short windows
+// between their steps open wide enough to be hit.
+func crashJitter() {
+	if rand.IntN(4) == 0 {
+		time.Sleep(time.Duration(rand.IntN(300)) * time.Microsecond)
+	}
+}
+
 // TestCrashChild is the child process of TestCrashRecovery: it applies ops
 // from SHOAL_CRASH_START on and prints "ack i" after each returns, until
 // it is killed.
@@ -66,6 +90,8 @@ func TestCrashChild(t *testing.T) {
 		t.Skip("child of TestCrashRecovery")
 	}
 	start, _ := strconv.Atoi(os.Getenv("SHOAL_CRASH_START"))
+	// Set before the maintainer starts, which reads them unlocked.
+	testHookUpsertPublished, testHookStep = crashJitter, crashJitter
 	ix, err := Open(dir, &Options{CacheBytes: -1})
 	if err != nil {
 		fmt.Println("error", err)
@@ -78,7 +104,7 @@ func TestCrashChild(t *testing.T) {
 		// split's or merge's two batches and ask to be killed there.
 		testHookRetire = func() {
 			if acked.Load() {
-				fmt.Println("retire")
+				fmt.Println("stop")
 				select {}
 			}
 		}
@@ -112,7 +138,8 @@ func TestCrashRecovery(t *testing.T) {
 	next := 0                       // first op not known to be applied
 	retired := 0
 	rng := rand.New(rand.NewPCG(7, 7))
-	for cycle := 0; cycle < crashCycle; cycle++ {
+	cycles := crashCycles(t, crashCycle)
+	for cycle := 0; cycle < cycles; cycle++ {
 		// Every third child is killed inside a split or merge, between
 		// its two batches (if one comes within its time).
 		d, atRetire := time.Duration(20+rng.IntN(200))*time.Millisecond, cycle%3 == 2
@@ -171,7 +198,7 @@ func TestCrashRecovery(t *testing.T) {
 		}
 		ix.Close()
 	}
-	t.Logf("%d cycles, %d ops acknowledged, %d interrupted splits or merges completed at open", crashCycle, next, retired)
+	t.Logf("%d cycles, %d ops acknowledged, %d interrupted splits or merges completed at open", cycles, next, retired)
 	if retired == 0 {
 		t.Error("no child was killed between the batches of a split or merge")
 	}
@@ -193,11 +220,28 @@ func applyModel(model map[uint64][]float32, op crashOp) {
 // merge, and returns the last acknowledged op.
 func runCrashChild(t *testing.T, dir string, start int, d time.Duration, atRetire bool) int {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$", "-test.count=1")
-	cmd.Env = append(os.Environ(), "SHOAL_CRASH_DIR="+dir, "SHOAL_CRASH_START="+strconv.Itoa(start))
+	env := []string{"SHOAL_CRASH_DIR=" + dir, "SHOAL_CRASH_START=" + strconv.Itoa(start)}
 	if atRetire {
-		cmd.Env = append(cmd.Env, "SHOAL_CRASH_AT_RETIRE=1")
+		env = append(env, "SHOAL_CRASH_AT_RETIRE=1")
 	}
+	last := start - 1
+	acks, _ := runChild(t, "TestCrashChild", env, d)
+	for _, a := range acks {
+		last, _ = strconv.Atoi(a)
+	}
+	return last
+}
+
+// runChild runs the test binary's test name in a child process with env
+// added, and kills it with SIGKILL after it has run for d and printed at
+// least one "ack" line, or as soon as it prints "stop" (it has parked
+// itself at a crash point). It returns the rest of every "ack" line, in
+// order, and whether it stopped; a line starting "error", or an exit
+// before the kill, fails the test.
+func runChild(t *testing.T, name string, env []string, d time.Duration) (acks []string, stopped bool) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^"+name+"$", "-test.count=1")
+	cmd.Env = append(os.Environ(), env...)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -206,42 +250,38 @@ func runCrashChild(t *testing.T, dir string, start int, d time.Duration, atRetir
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	acks := make(chan int, 1<<16)
-	fail := make(chan string, 1)
-	retire := make(chan struct{}, 1)
+	lines := make(chan string, 1<<16)
 	go func() {
-		defer close(acks)
+		defer close(lines)
 		sc := bufio.NewScanner(out)
 		for sc.Scan() {
-			line := sc.Text()
-			if a, ok := strings.CutPrefix(line, "ack "); ok {
-				n, _ := strconv.Atoi(a)
-				acks <- n
-			} else if strings.HasPrefix(line, "error") {
-				fail <- line
-			} else if line == "retire" {
-				retire <- struct{}{}
-			}
+			lines <- sc.Text()
 		}
 	}()
-	last := start - 1
+	note := func(line string) {
+		if a, ok := strings.CutPrefix(line, "ack "); ok {
+			acks = append(acks, a)
+		}
+	}
 	deadline := time.After(d)
-	killed := false
-	for !killed {
+	for killed := false; !killed; {
 		select {
-		case a, ok := <-acks:
-			if !ok {
+		case line, ok := <-lines:
+			switch {
+			case !ok:
 				cmd.Wait()
-				t.Fatalf("child exited early (last ack %d)", last)
+				t.Fatalf("%s exited early (%d acks)", name, len(acks))
+			case strings.HasPrefix(line, "error"):
+				cmd.Process.Signal(syscall.SIGKILL)
+				cmd.Wait()
+				t.Fatalf("%s: %s", name, line)
+			case line == "stop":
+				cmd.Process.Signal(syscall.SIGKILL)
+				killed, stopped = true, true
 			}
-			last = a
-		case msg := <-fail:
-			t.Fatalf("child: %s", msg)
-		case <-retire:
-			cmd.Process.Signal(syscall.SIGKILL)
-			killed = true
+			note(line)
 		case <-deadline:
-			if last >= start {
+			if len(acks) > 0 {
 				cmd.Process.Signal(syscall.SIGKILL)
 				killed = true
 			} else {
@@ -249,9 +289,9 @@ func runCrashChild(t *testing.T, dir string, start int, d time.Duration, atRetir
 			}
 		}
 	}
-	for a := range acks { // acks printed before the kill landed
-		last = a
+	for line := range lines { // acks printed before the kill landed
+		note(line)
 	}
 	cmd.Wait()
-	return last
+	return acks, stopped
 }

@@ -23,9 +23,11 @@ import ()
 //     record. A crash between 1 and 4 leaves the retire record, which Open
 //     completes (finishRetired).
 //
-// Upserts need none of this: their new copies are invisible until the
-// version switch, and a search overlapping an upsert of a vector may miss
-// that vector (it never sees a stale one after the upsert returns).
+// Upserts need none of this: their new copies and versions are published
+// under one hold of rmu (so a fold, which keeps only current copies, never
+// meets a new copy before its version), and a search overlapping an upsert
+// of a vector may miss that vector (it never sees a stale one after the
+// upsert returns).
 
 // testHookRetire, when set by a test, runs after the first batch of a
 // split or merge (its retire record committed, the old content kept).

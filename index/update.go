@@ -57,6 +57,10 @@ func (ix *Index) UpsertOwned(owner uint32, ids []uint64, vectors [][]float32) er
 	return ix.upsert(tenant.ID(owner), ids, vectors, nil)
 }
 
+// testHookUpsertPublished, when set by a test, runs in an upsert once its
+// new copies are in the tails and current, still under the writer lock.
+var testHookUpsertPublished func()
+
 // upsert stores the vectors; labels, if not nil, replace the ids' labels.
 func (ix *Index) upsert(owner tenant.ID, ids []uint64, vectors [][]float32, labels [][]uint32) error {
 	if err := ix.writeErr(); err != nil {
@@ -134,25 +138,31 @@ func (ix *Index) upsert(owner tenant.ID, ids []uint64, vectors [][]float32, labe
 		return err
 	}
 	publishLabels()
-	// Publish the new copies first (invisible: their version is not
-	// current yet), then switch each id's version: a search sees either
-	// the old copies of a vector or the new ones, never neither.
+	// Publish the new copies and switch each id's version under one hold
+	// of the route lock. Folds read the tails under it, without the
+	// writer lock, and keep only the copies current when they look: a new
+	// copy published before its version would look stale to them, and a
+	// fold in between would drop it and delete its log record, leaving
+	// the vector live with no current copy (TestFoldDuringUpsertKeepsNewCopies).
+	// A search that routes after this sees the new copies; one that routed
+	// before may miss the vector, as a search overlapping its upsert may.
 	ix.rmu.Lock()
 	seq = seq0
+	added := 0
 	for i, id := range ids {
 		row := rows[i*rb : (i+1)*rb]
 		for _, p := range places[i] {
 			seq++
 			ix.tails.Add(p, id, states[i]&versionMask, seq, row)
 		}
-	}
-	ix.rmu.Unlock()
-	added := 0
-	for i, id := range ids {
 		if ix.vers.get(id)&stateLive == 0 {
 			added++
 		}
 		ix.vers.set(id, states[i])
+	}
+	ix.rmu.Unlock()
+	if testHookUpsertPublished != nil {
+		testHookUpsertPublished()
 	}
 	ix.live.Add(int64(added))
 	ix.maint.noteStale(len(ids) - added)
