@@ -134,6 +134,11 @@ func (ix *Index) upsert(owner tenant.ID, ids []uint64, vectors [][]float32, labe
 	}
 	ix.seq = seq
 	if err := ix.ten.Publish(tw); err != nil {
+		// Committed but not published: memory no longer matches disk, so
+		// no maintenance may act on it (a fold could drop the records
+		// this write committed). Reopening rebuilds memory from disk.
+		err = fmt.Errorf("shoal: upsert committed but not published: %w", err)
+		ix.maint.fail(err)
 		ix.wmu.Unlock()
 		return err
 	}
@@ -256,7 +261,10 @@ func (ix *Index) Delete(ids []uint64) (int, error) {
 	}
 	ix.publishDelete(gone)
 	dropLabels()
-	err = ix.ten.Publish(tw)
+	if err = ix.ten.Publish(tw); err != nil {
+		err = fmt.Errorf("shoal: delete committed but not published: %w", err)
+		ix.maint.fail(err)
+	}
 	ix.wmu.Unlock()
 	if err != nil {
 		return 0, err
