@@ -3,6 +3,7 @@ package pebblestore
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -10,6 +11,8 @@ import (
 	"testing"
 
 	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/shoaldb/shoal/posting"
 )
 
 // walLogBytes writes n synced batches through a store and returns the
@@ -172,4 +175,26 @@ func FuzzScanLog(f *testing.F) {
 		}
 		damageProblem(b, off, num)
 	})
+}
+
+// TestPebbleCorruptionNamesDamagedLog: when Pebble itself fails on a
+// damaged log (an older one it still needs), the error names the log
+// the scan found damaged, and wraps posting.ErrCorrupt.
+func TestPebbleCorruptionNamesDamagedLog(t *testing.T) {
+	b, num := walLogBytes(t, 10)
+	p := filepath.Join(t.TempDir(), fmt.Sprintf("%06d.log", num))
+	recs, _, _ := scanLog(b, 0, num)
+	b[recs[2].off+20] ^= 1
+	if err := os.WriteFile(p, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	logs := []logScan{{num: uint64(num), path: p, damaged: true, off: recs[2].off, err: errors.New("pebble/record: invalid chunk")}, {num: uint64(num) + 1}}
+	err := pebbleOpenError("dir", logs, fmt.Errorf("replay: %w", pebble.ErrCorruption))
+	var de *WALDamageError
+	if !errors.As(err, &de) || de.File != p || de.Offset != recs[2].off || !errors.Is(err, posting.ErrCorrupt) || !errors.Is(err, pebble.ErrCorruption) {
+		t.Fatalf("pebbleOpenError = %v; want a WALDamageError at offset %d of %s", err, recs[2].off, p)
+	}
+	if err := pebbleOpenError("dir", nil, errors.New("disk full")); errors.Is(err, posting.ErrCorrupt) {
+		t.Fatalf("an I/O error became ErrCorrupt: %v", err)
+	}
 }
