@@ -173,7 +173,7 @@ func Open(dir string, o *Options) (*Index, error) {
 	}
 	store, err := openStore(dir, &opts, &pebblestore.Options{CacheBytes: opts.CacheBytes, BufferedIO: opts.BufferedIO})
 	if err != nil {
-		return nil, err
+		return nil, withRepairHint(dir, err)
 	}
 	ix, err := open(dir, opts, store)
 	if err != nil {
