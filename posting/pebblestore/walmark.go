@@ -39,7 +39,10 @@ import (
 // each flush, before Pebble deletes the logs the flush made obsolete, so
 // a log missing from the directory never holds a batch above flushed.
 // A mark whose checksum fails (a torn rewrite in a power loss) counts as
-// absent: the check falls back to what the log itself proves.
+// absent: the check falls back to what the log itself proves. A write
+// error empties the mark (absent too) and stops it until the next open.
+// The fsync at a flush runs outside the mark's lock, so syncs of the log
+// never wait for it.
 
 const (
 	walMarkName    = "wal.mark"
@@ -97,8 +100,8 @@ type walMark struct {
 		sync.Mutex
 		f   *os.File
 		cur markState
-		// err is the first write error; the mark is not written after
-		// it (a stale mark protects fewer writes, never too many).
+		// err is the first write error; the mark is emptied and not
+		// written after it (failLocked).
 		err error
 	}
 }
@@ -156,15 +159,25 @@ func (w *walMark) noteSynced(seq uint64) {
 }
 
 // noteFlushed records, durably, that every batch up to sequence number
-// seq is in sstables.
+// seq is in sstables. The fsync runs outside the lock, so that syncs of
+// the log do not wait for it.
 func (w *walMark) noteFlushed(seq uint64) {
 	w.mu.Lock()
-	defer w.mu.Unlock()
-	if seq <= w.mu.cur.flushed {
+	if seq <= w.mu.cur.flushed || w.mu.err != nil || w.mu.f == nil {
+		w.mu.Unlock()
 		return
 	}
 	w.mu.cur.flushed = seq
-	w.writeLocked(true)
+	w.writeLocked(false)
+	f := w.mu.f
+	w.mu.Unlock()
+	if err := f.Sync(); err != nil {
+		w.mu.Lock()
+		if w.mu.f != nil {
+			w.failLocked(err)
+		}
+		w.mu.Unlock()
+	}
 }
 
 func (w *walMark) writeLocked(sync bool) {
@@ -175,7 +188,20 @@ func (w *walMark) writeLocked(sync bool) {
 	if err == nil && sync {
 		err = w.mu.f.Sync()
 	}
-	w.mu.err = err
+	if err != nil {
+		w.failLocked(err)
+	}
+}
+
+// failLocked stops the mark at its first write error, and tries to
+// empty its file: a mark left behind at an old state could name a
+// synced batch whose log a later flush deleted.
+func (w *walMark) failLocked(err error) {
+	if w.mu.err == nil {
+		w.mu.err = err
+		_ = w.mu.f.Truncate(0)
+		_ = w.mu.f.Sync()
+	}
 }
 
 // onFlushEnd is Pebble's FlushEnd event: it runs after the flush is
