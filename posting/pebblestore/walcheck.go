@@ -72,6 +72,9 @@ func (e *WALDamageError) Error() string {
 
 // Unwrap returns the sentinels the error wraps.
 func (e *WALDamageError) Unwrap() []error {
+	if e.Err == nil {
+		return []error{errs.Corrupt, posting.ErrCorrupt}
+	}
 	return []error{errs.Corrupt, posting.ErrCorrupt, e.Err}
 }
 
