@@ -31,7 +31,9 @@
 // (SPFresh's reassign), and merges postings that shrink away. Every
 // step is one atomic batch and the tree's edits are logged, so a crash
 // never loses an acknowledged write and a restart resumes maintenance.
-// Check verifies all of it.
+// Check verifies all of it. A write-ahead log damaged before its last
+// synced write makes Open fail (ErrCorrupt) rather than drop acknowledged
+// writes; Repair salvages such an index (docs/reliability.md).
 //
 // # Files
 //
@@ -52,7 +54,8 @@
 //     reinsert.go, reassign.go, sweep.go, compact.go, retire.go,
 //     publish.go (publishing to searches in flight), the tree's
 //     persistence (package index/internal/treelog), invariants.go;
-//   - snapshots: snapshot.go; verification: check.go.
+//   - snapshots: snapshot.go; verification: check.go; repair.go
+//     (salvaging a damaged write-ahead log).
 //
 // docs/architecture.md walks a query and an upsert through them.
 //
@@ -174,7 +177,7 @@ func Open(dir string, o *Options) (*Index, error) {
 	}
 	store, err := openStore(dir, &opts, &pebblestore.Options{CacheBytes: opts.CacheBytes, BufferedIO: opts.BufferedIO})
 	if err != nil {
-		return nil, err
+		return nil, withRepairHint(dir, err)
 	}
 	ix, err := open(dir, opts, store)
 	if err != nil {

@@ -33,7 +33,7 @@ var ErrRecordNotFound = posting.ErrNotFound
 func OpenSharedDB(dir string) (*SharedDB, error) {
 	db, err := pebblestore.OpenDB(dir, nil)
 	if err != nil {
-		return nil, err
+		return nil, withRepairHint(dir, err)
 	}
 	return &SharedDB{db}, nil
 }

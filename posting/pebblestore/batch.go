@@ -191,7 +191,7 @@ func (b *Batch) Commit(sync bool) error {
 		opts = pebble.Sync
 	}
 	if len(b.ids) == 0 {
-		if err := b.pb.Commit(opts); err != nil {
+		if err := s.db.Commit(b.pb, opts); err != nil {
 			return fmt.Errorf("pebblestore: commit: %w", err)
 		}
 		return nil
@@ -209,7 +209,7 @@ func (b *Batch) Commit(sync bool) error {
 			return fmt.Errorf("pebblestore: commit: %w", err)
 		}
 	}
-	if err := b.pb.Commit(opts); err != nil {
+	if err := s.db.Commit(b.pb, opts); err != nil {
 		return fmt.Errorf("pebblestore: commit: %w", err)
 	}
 	s.deleteDead(s.publish(ids, locs), sync)

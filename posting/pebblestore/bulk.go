@@ -118,7 +118,7 @@ func (w *bulkWriter) Commit() error {
 		err = pb.DeleteRange(s.key(prefixOverride, nil), s.key(prefixOverride+1, nil), nil)
 	}
 	if err == nil {
-		err = pb.Commit(pebble.Sync)
+		err = s.db.Commit(pb, pebble.Sync)
 	}
 	if err != nil {
 		s.mu.Lock()

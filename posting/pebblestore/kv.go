@@ -120,7 +120,7 @@ func prefixEnd(p []byte) []byte {
 // write-ahead log. Batches committed without sync share one SyncWAL
 // (group commit).
 func (s *Store) SyncWAL() error {
-	if err := s.db.LogData(nil, pebble.Sync); err != nil {
+	if err := s.db.SyncWAL(); err != nil {
 		return fmt.Errorf("pebblestore: sync WAL: %w", err)
 	}
 	return nil

@@ -55,9 +55,6 @@ import (
 	"sync"
 
 	"github.com/cockroachdb/pebble/v2"
-	"github.com/cockroachdb/pebble/v2/bloom"
-	"github.com/cockroachdb/pebble/v2/sstable"
-	"github.com/cockroachdb/pebble/v2/vfs"
 
 	"github.com/shoaldb/shoal/internal/directio"
 	"github.com/shoaldb/shoal/posting"
@@ -112,7 +109,7 @@ func (o *Options) Validate() error {
 // Lock order: commitMu, then appendMu, then mu.
 type Store struct {
 	dir string
-	db  *pebble.DB
+	db  *logDB
 	// ns prefixes every Pebble key of the store: empty for a store of its
 	// own, a namespace's prefix in a shared DB (shared.go). shared is that
 	// DB, nil for a store of its own.
@@ -186,30 +183,6 @@ func newStore(dir string, o *Options) (*Store, error) {
 	s.cache = newPostingCache(max(opts.CacheBytes, 0))
 	s.mu.files = make(map[uint32]*segment)
 	return s, nil
-}
-
-// openPebble opens the Pebble database of a Store or a DB in dir:
-// Pebble's reads are counted in io, its block cache holds cacheBytes.
-func openPebble(dir string, io *directio.Stats, cacheBytes int64) (*pebble.DB, error) {
-	cache := pebble.NewCache(cacheBytes)
-	defer cache.Unref()
-	po := &pebble.Options{
-		FS:           directio.NewFS(vfs.Default, io),
-		Cache:        cache,
-		MemTableSize: 4 << 20,
-		Logger:       quietLogger{},
-	}
-	for i := range po.Levels {
-		po.Levels[i].Compression = func() *sstable.CompressionProfile { return sstable.NoCompression }
-		// Point lookups of records that do not exist (an id's vector or
-		// access record) stop at the filter instead of reading blocks.
-		po.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
-	}
-	db, err := pebble.Open(dir, po)
-	if err != nil {
-		return nil, fmt.Errorf("pebblestore: open %s: %w", dir, err)
-	}
-	return db, nil
 }
 
 // load reads the posting directory and opens the segments.

@@ -95,7 +95,7 @@ func (o *DBOptions) Validate() error { return nil }
 // is safe for concurrent use. Close it after every namespace's Store.
 type DB struct {
 	dir string // absolute
-	db  *pebble.DB
+	db  *logDB
 	io  directio.Stats
 	mu  struct {
 		sync.Mutex
@@ -376,7 +376,7 @@ func (d *DB) dropBegin(name string) error {
 		err = pb.DeleteRange(ns, prefixEnd(ns), nil)
 	}
 	if err == nil {
-		err = pb.Commit(pebble.Sync)
+		err = d.db.Commit(pb, pebble.Sync)
 	}
 	if err != nil {
 		return fmt.Errorf("pebblestore: drop namespace %s: %w", name, err)

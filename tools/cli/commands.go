@@ -1,9 +1,9 @@
 // Package cli implements the commands a user of shoal runs to build,
-// query, update, check and serve indexes: build, create, search, upsert,
-// delete, check, inspect, tenant, serve, client and demo, one file per
-// command, each with an options struct, its flags, Validate and Run. The
-// benchmark and workload commands are in package benchcli; tools/shoal
-// hands both lists to clikit.Main.
+// query, update, check, repair and serve indexes: build, create, search,
+// upsert, delete, check, inspect, repair, tenant, serve, client and demo,
+// one file per command, each with an options struct, its flags, Validate
+// and Run. The benchmark and workload commands are in package benchcli;
+// tools/shoal hands both lists to clikit.Main.
 package cli
 
 import (

@@ -29,7 +29,7 @@ func TestHelpListsEveryCommand(t *testing.T) {
 		t.Fatalf("help exited %d", code)
 	}
 	for _, c := range []string{"bench", "build", "check", "client", "create", "delete", "demo", "gen", "inspect",
-		"labelbench", "loadtest", "search", "serve", "tenant", "tenantbench", "tenantgen", "upsert"} {
+		"labelbench", "loadtest", "repair", "search", "serve", "tenant", "tenantbench", "tenantgen", "upsert"} {
 		if !strings.Contains(e, "\n  "+c+" ") {
 			t.Errorf("help does not list %q:\n%s", c, e)
 		}
