@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"math"
 	"regexp"
+	"strconv"
+	"unicode/utf8"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -95,6 +97,24 @@ func checkVector(what string, v []float32, dim int) error {
 		}
 	}
 	return nil
+}
+
+// maxEcho bounds the bytes of a request's text (a name, a path, a
+// filter) that an error message repeats.
+const maxEcho = 64
+
+// clip quotes s for an error message, cut to maxEcho bytes (at a rune
+// boundary) with the length of the whole when longer: a message stays
+// short whatever the request held.
+func clip(s string) string {
+	if len(s) <= maxEcho {
+		return strconv.Quote(s)
+	}
+	cut := maxEcho
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return fmt.Sprintf("%s... (%d bytes)", strconv.Quote(s[:cut]), len(s))
 }
 
 // internal logs nothing itself: the logging interceptor reports Internal

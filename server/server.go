@@ -115,6 +115,9 @@ func Open(o *Options) (*Server, error) {
 	if err := os.MkdirAll(opts.ImportDir, 0o755); err != nil {
 		return nil, fmt.Errorf("server: import directory: %w", err)
 	}
+	if err := os.MkdirAll(opts.SnapshotDir, 0o755); err != nil {
+		return nil, fmt.Errorf("server: snapshot directory: %w", err)
+	}
 	db, err := index.OpenSharedDB(opts.DataDir)
 	if err != nil {
 		return nil, fmt.Errorf("server: %w", err)
@@ -123,6 +126,9 @@ func Open(o *Options) (*Server, error) {
 	s.mu.colls = make(map[string]*collection)
 	if s.cat, err = openCatalog(db); err == nil {
 		err = s.openCollections()
+	}
+	if err == nil {
+		s.cleanSnapshotTemps()
 	}
 	if err != nil {
 		s.closeAll()
