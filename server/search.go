@@ -34,6 +34,9 @@ func (s *searchArgs) resolve(c *collection) error {
 }
 
 func (a vectorsAPI) searchArgs(ctx context.Context, tenant string, topK uint32, p *shoalv1.SearchParams, f *shoalv1.Filter, expr string, vectors bool) (searchArgs, error) {
+	if err := checkTenantName(tenant); err != nil {
+		return searchArgs{}, err
+	}
 	tname, err := scope(ctx, tenant)
 	if err != nil {
 		return searchArgs{}, err
@@ -43,10 +46,9 @@ func (a vectorsAPI) searchArgs(ctx context.Context, tenant string, topK uint32, 
 		return searchArgs{}, status.Error(codes.InvalidArgument, "top_k is required (1 or more)")
 	case int64(topK) > int64(a.opts.MaxTopK):
 		return searchArgs{}, status.Errorf(codes.InvalidArgument, "top_k %d above the server's maximum %d", topK, a.opts.MaxTopK)
-	case p.GetNprobe() > 1<<16:
-		return searchArgs{}, status.Errorf(codes.InvalidArgument, "nprobe %d above the maximum %d", p.GetNprobe(), 1<<16)
-	case p.GetBeam() > 1<<16:
-		return searchArgs{}, status.Errorf(codes.InvalidArgument, "beam %d above the maximum %d", p.GetBeam(), 1<<16)
+	}
+	if err := checkSearchParams("params", p); err != nil {
+		return searchArgs{}, err
 	}
 	fe, err := parseFilter(f, expr)
 	if err != nil {

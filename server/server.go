@@ -325,12 +325,12 @@ func (s *Server) acquire(name string) (*collection, error) {
 	case closed:
 		return nil, status.Error(codes.Unavailable, "server is shutting down")
 	case c == nil:
-		return nil, status.Errorf(codes.NotFound, "collection %q does not exist", name)
+		return nil, status.Errorf(codes.NotFound, "collection %s does not exist", clip(name))
 	}
 	c.mu.RLock()
 	if c.gone {
 		c.mu.RUnlock()
-		return nil, status.Errorf(codes.NotFound, "collection %q does not exist (dropped)", name)
+		return nil, status.Errorf(codes.NotFound, "collection %s does not exist (dropped)", clip(name))
 	}
 	return c, nil
 }

@@ -37,6 +37,9 @@ func tenantNumber(c *collection, name string) (uint32, error) {
 // items named what, acquires the collection (the caller releases it) and
 // returns the tenant's name and number in it ("" and 0 for none).
 func (a vectorsAPI) begin(ctx context.Context, requested, coll, what string, n int) (c *collection, t uint32, tname string, err error) {
+	if err := checkTenantName(requested); err != nil {
+		return nil, 0, "", err
+	}
 	if tname, err = scope(ctx, requested); err != nil {
 		return nil, 0, "", err
 	}
@@ -64,7 +67,7 @@ func (a vectorsAPI) Upsert(ctx context.Context, req *shoalv1.UpsertRequest) (*sh
 // upsert checks and applies one upsert message; it returns the number of
 // vectors stored.
 func (a vectorsAPI) upsert(ctx context.Context, req *shoalv1.UpsertRequest) (int, error) {
-	c, t, _, err := a.begin(ctx, req.GetTenant(), req.GetCollection(), "vectors", len(req.GetVectors()))
+	c, t, tname, err := a.begin(ctx, req.GetTenant(), req.GetCollection(), "vectors", len(req.GetVectors()))
 	if err != nil {
 		return 0, err
 	}
@@ -79,7 +82,7 @@ func (a vectorsAPI) upsert(ctx context.Context, req *shoalv1.UpsertRequest) (int
 		for _, s := range v.GetLabels() {
 			l, err := strconv.ParseUint(s, 10, 32)
 			if err != nil {
-				return 0, status.Errorf(codes.InvalidArgument, "vector %d (id %d): label %q: labels are decimal label ids 0..4294967295 (names are not supported)", i, v.GetId(), s)
+				return 0, status.Errorf(codes.InvalidArgument, "vector %d (id %d): label %s: labels are decimal label ids 0..4294967295 (names are not supported)", i, v.GetId(), clip(s))
 			}
 			if labels == nil {
 				labels = make([][]uint32, len(ids))
@@ -105,13 +108,20 @@ func (a vectorsAPI) upsert(ctx context.Context, req *shoalv1.UpsertRequest) (int
 	defer c.writing()()
 	switch {
 	case t != 0:
-		if err = checkTenantWrite(c, t, ids); err != nil {
-			break
+		if err = checkTenantWrite(c, t, tname, ids); err != nil {
+			return 0, err
 		}
 		if labels != nil {
 			err = c.ix.UpsertLabeled(t, ids, vecs, labels)
 		} else {
 			err = c.ix.UpsertOwned(t, ids, vecs)
+		}
+		if errors.Is(err, index.ErrBadInput) {
+			// Another tenant may have stored one of the ids since the
+			// check (the index refuses it, naming tenant numbers).
+			if cerr := checkTenantWrite(c, t, tname, ids); cerr != nil {
+				return 0, cerr
+			}
 		}
 	case labels != nil:
 		err = c.ix.UpsertLabeled(0, ids, vecs, labels)

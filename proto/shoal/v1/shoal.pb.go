@@ -903,7 +903,9 @@ type UpsertRequest struct {
 	Collection string                 `protobuf:"bytes,1,opt,name=collection,proto3" json:"collection,omitempty"`
 	Vectors    []*Vector              `protobuf:"bytes,2,rep,name=vectors,proto3" json:"vectors,omitempty"` // at most the server's max batch; ids distinct
 	// Owner tenant of the vectors: empty for none. A tenant key's vectors
-	// are its own tenant's; it may not overwrite vectors it cannot read.
+	// are its own tenant's. With a tenant (named, or the key's), an id that
+	// holds a vector the tenant does not own (another tenant's, no one's,
+	// or one merely granted to it) is PERMISSION_DENIED.
 	Tenant        string `protobuf:"bytes,3,opt,name=tenant,proto3" json:"tenant,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1225,14 +1227,16 @@ func (x *GetResponse) GetMissing() []uint64 {
 	return nil
 }
 
-// Search knobs; zero fields take the collection's defaults.
+// Search knobs; zero fields take the collection's defaults. Above the
+// maximums, or an epsilon that is NaN or infinite, is INVALID_ARGUMENT
+// (in a search and in a collection's default_search).
 type SearchParams struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
-	Nprobe uint32                 `protobuf:"varint,1,opt,name=nprobe,proto3" json:"nprobe,omitempty"` // postings read (SPANN: heads searched)
+	Nprobe uint32                 `protobuf:"varint,1,opt,name=nprobe,proto3" json:"nprobe,omitempty"` // postings read (SPANN: heads searched); at most 65536
 	// Query-aware pruning (SPANN §3.3): heads farther than (1+epsilon) times
-	// the nearest are skipped. 0 = default; negative disables.
+	// the nearest are skipped. 0 = default; negative disables; finite.
 	Epsilon       float64 `protobuf:"fixed64,2,opt,name=epsilon,proto3" json:"epsilon,omitempty"`
-	Beam          uint32  `protobuf:"varint,3,opt,name=beam,proto3" json:"beam,omitempty"` // routing beam width
+	Beam          uint32  `protobuf:"varint,3,opt,name=beam,proto3" json:"beam,omitempty"` // routing beam width; at most 65536
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
