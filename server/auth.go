@@ -56,6 +56,7 @@ var tenantMethods = map[string]bool{
 	shoalv1.VectorService_Get_FullMethodName:                    true,
 	shoalv1.VectorService_Search_FullMethodName:                 true,
 	shoalv1.VectorService_SearchBatch_FullMethodName:            true,
+	shoalv1.VectorService_SearchBatchStream_FullMethodName:      true,
 	shoalv1.VectorService_SetLabels_FullMethodName:              true,
 	shoalv1.TenantService_ListTenants_FullMethodName:            true,
 }

@@ -84,7 +84,10 @@ func TestStatusCodeTable(t *testing.T) {
 	rows := statusTable(t)
 	snaps, imports := t.TempDir(), t.TempDir()
 	outside := t.TempDir()
-	ts := start(t, "", &server.Options{MaxBatch: 100, MaxTopK: 50, MaxRecvMsgBytes: 256 << 10, SnapshotDir: snaps, ImportDir: imports})
+	ts := start(t, "", &server.Options{
+		MaxBatch: 100, MaxTopK: 50, MaxRecvMsgBytes: 256 << 10, MaxResponseBytes: 64 << 10, MaxHits: 1000,
+		SnapshotDir: snaps, ImportDir: imports,
+	})
 	admin := ts.dial("admin")
 	ctx := context.Background()
 	const dim = 4
@@ -96,8 +99,9 @@ func TestStatusCodeTable(t *testing.T) {
 		}
 	}
 	for name, cfg := range map[string]*shoalv1.CollectionConfig{
-		"cos": {Dim: dim, Metric: shoalv1.Metric_METRIC_COSINE},
-		"u8":  {Dim: dim, ElementType: shoalv1.ElementType_ELEMENT_TYPE_UINT8},
+		"cos":  {Dim: dim, Metric: shoalv1.Metric_METRIC_COSINE},
+		"u8":   {Dim: dim, ElementType: shoalv1.ElementType_ELEMENT_TYPE_UINT8},
+		"wide": {Dim: 4096},
 	} {
 		must(admin.CreateCollection(ctx, name, cfg))
 	}
@@ -446,6 +450,25 @@ func TestStatusCodeTable(t *testing.T) {
 			}
 			return upsert(admin, "docs", "", vs...)
 		}},
+		"hits": {
+			func() error {
+				req := &shoalv1.SearchBatchRequest{Collection: "docs", TopK: 50}
+				for range 21 {
+					req.Queries = append(req.Queries, &shoalv1.Query{Values: v(1)})
+				}
+				_, err := admin.Vectors.SearchBatch(ctx, req)
+				return err
+			},
+		},
+		"response-size": {
+			func() error {
+				_, err := admin.Vectors.Get(ctx, &shoalv1.GetRequest{Collection: "wide", Ids: []uint64{1, 2, 3, 4, 5}})
+				return err
+			},
+			func() error {
+				return search(admin, &shoalv1.SearchRequest{Collection: "wide", Query: make([]float32, 4096), TopK: 5, IncludeVectors: true})
+			},
+		},
 		"deadline": {func() error {
 			_, err := admin.Vectors.Search(expired, &shoalv1.SearchRequest{Collection: "docs", Query: v(1), TopK: 1})
 			return err

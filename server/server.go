@@ -154,6 +154,9 @@ func Open(o *Options) (*Server, error) {
 func (s *Server) serverOptions() []grpc.ServerOption {
 	opts := []grpc.ServerOption{
 		grpc.MaxRecvMsgSize(s.opts.MaxRecvMsgBytes),
+		// Searches and gets are refused up front when their response
+		// could be larger (limits.go); this catches the rest.
+		grpc.MaxSendMsgSize(s.opts.MaxResponseBytes),
 		grpc.ChainUnaryInterceptor(s.unaryInterceptor),
 		grpc.ChainStreamInterceptor(s.streamInterceptor),
 		// Stop waits for handlers to return, so nothing uses an index

@@ -186,6 +186,9 @@ func (a vectorsAPI) Get(ctx context.Context, req *shoalv1.GetRequest) (*shoalv1.
 		return nil, err
 	}
 	defer c.release()
+	if err := a.checkResponse(fmt.Sprintf("a get of %d vectors of dimension %d", len(req.GetIds()), c.rec.Dim), getBound(len(req.GetIds()), c.rec.Dim), "ask for fewer ids"); err != nil {
+		return nil, err
+	}
 	resp := &shoalv1.GetResponse{}
 	for i, id := range req.GetIds() {
 		if i%256 == 0 {
