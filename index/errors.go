@@ -32,4 +32,8 @@ var (
 	ErrBadInput = errs.BadInput
 	// ErrNotFound reports an id that holds no vector.
 	ErrNotFound = errs.NotFound
+	// ErrBusy reports a write refused because background maintenance is
+	// behind: the posting tails stayed over twice Options.UpdateBuffer for
+	// Options.WriteStall. Nothing was written; retry after a back-off.
+	ErrBusy = errors.New("shoal: busy: background maintenance is behind")
 )

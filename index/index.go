@@ -159,6 +159,7 @@ type counters struct {
 	merges       atomic.Int64
 	reinserts    atomic.Int64
 	reassigned   atomic.Int64
+	busy         atomic.Int64
 }
 
 // Open opens the index built in dir. Options fields marked (build) are
@@ -288,6 +289,8 @@ type Stats struct {
 	Reinserted int64
 	// Reassigned counts vectors moved by the reassign step after splits.
 	Reassigned int64
+	// Busy counts writes refused with ErrBusy (Options.WriteStall).
+	Busy int64
 	// Swept counts postings the garbage-collection sweep rewrote;
 	// Compacted the live posting bytes segment compaction moved.
 	Swept     int64
@@ -323,6 +326,7 @@ func (ix *Index) Stats() Stats {
 		Merges:       ix.ctr.merges.Load(),
 		Reinserted:   ix.ctr.reinserts.Load(),
 		Reassigned:   ix.ctr.reassigned.Load(),
+		Busy:         ix.ctr.busy.Load(),
 		Swept:        ix.maint.swept.Load(),
 		Compacted:    ix.maint.compacted.Load(),
 	}.withStore(ix.store.Stats())

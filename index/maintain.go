@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // testHookStep, when set by a test, runs at the start of every unit of
@@ -181,20 +182,36 @@ func (m *maintainer) unit(all bool) (bool, error) {
 	return true, nil
 }
 
-// throttle holds a writer while the tails hold more than twice their
-// budget, so that memory stays bounded when upserts outrun maintenance.
-// It does not wait while maintenance is paused or stopped.
-func (m *maintainer) throttle() {
+// admit holds a writer, before it writes anything, while the tails hold
+// more than twice their budget, so that memory stays bounded when upserts
+// outrun maintenance. With Options.WriteStall set it waits at most that
+// long and then returns ErrBusy. It does not wait while maintenance is
+// paused or stopped (writeErr reports a stopped one).
+func (m *maintainer) admit() error {
 	limit := 2 * m.ix.opts.UpdateBuffer
 	if m.ix.tails.Bytes() <= limit {
-		return
+		return nil
+	}
+	var expired atomic.Bool
+	if stall := m.ix.opts.WriteStall; stall > 0 {
+		t := time.AfterFunc(stall, func() {
+			expired.Store(true)
+			m.broadcast()
+		})
+		defer t.Stop()
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for m.ix.tails.Bytes() > limit && !m.paused.Load() && !m.ix.closed.Load() && m.err.Load() == nil {
+		if expired.Load() {
+			m.ix.ctr.busy.Add(1)
+			return fmt.Errorf("%w: %d MiB of upserted copies wait to be folded (limit %d MiB); retry after a back-off",
+				ErrBusy, m.ix.tails.Bytes()>>20, limit>>20)
+		}
 		m.poke()
 		m.cond.Wait()
 	}
+	return nil
 }
 
 // PauseMaintenance stops background maintenance after its current unit of

@@ -3,6 +3,7 @@ package index
 import (
 	"fmt"
 	"runtime"
+	"time"
 
 	"github.com/RoaringBitmap/roaring/v2/roaring64"
 	"github.com/shoaldb/shoal/gpu"
@@ -168,9 +169,16 @@ type Options struct {
 	NoSync bool
 	// UpdateBuffer bounds the memory of posting tails: upserted copies not
 	// yet folded into their postings by maintenance. Above it maintenance
-	// folds the largest tails first; above twice it writers wait. Default
-	// 32 MiB.
+	// folds the largest tails first; above twice it writers wait (see
+	// WriteStall). Default 32 MiB.
 	UpdateBuffer int64
+	// WriteStall bounds how long a write waits, before it writes
+	// anything, for maintenance to bring the posting tails back under
+	// twice UpdateBuffer. Past it the write fails with ErrBusy. Zero (the
+	// default) waits as long as it takes: a bulk load through the library
+	// is paced by maintenance. Servers set it, so that a caller gets a
+	// clear error rather than a deadline.
+	WriteStall time.Duration
 	// ReassignNeighbors is how many postings near a split one maintenance
 	// checks for vectors that now belong to a new head (SPFresh's
 	// reassign; the paper uses 64). Default 64; negative disables
@@ -394,6 +402,8 @@ func (o *Options) Validate() error {
 		return fmt.Errorf("%w: Replicas %d, want 1..64", ErrInvalidOptions, o.Replicas)
 	case o.PostingCap < 0:
 		return fmt.Errorf("%w: PostingCap %d, want >= 0", ErrInvalidOptions, o.PostingCap)
+	case o.WriteStall < 0:
+		return fmt.Errorf("%w: WriteStall %v, want >= 0", ErrInvalidOptions, o.WriteStall)
 	case o.Candidates < o.Replicas:
 		return fmt.Errorf("%w: Candidates %d < Replicas %d", ErrInvalidOptions, o.Candidates, o.Replicas)
 	case o.K < 2:

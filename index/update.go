@@ -66,6 +66,9 @@ func (ix *Index) upsert(owner tenant.ID, ids []uint64, vectors [][]float32, labe
 	if err != nil {
 		return err
 	}
+	if err := ix.maint.admit(); err != nil {
+		return err
+	}
 	var norm [][]uint32
 	if labels != nil {
 		if norm, err = filter.NormalizeLabels(ids, labels); err != nil {
@@ -157,11 +160,7 @@ func (ix *Index) upsert(owner tenant.ID, ids []uint64, vectors [][]float32, labe
 
 	ix.ctr.upserts.Add(int64(len(ids)))
 	ix.maint.poke()
-	if err := ix.syncWrites(); err != nil {
-		return err
-	}
-	ix.maint.throttle()
-	return nil
+	return ix.syncWrites()
 }
 
 // prepareUpsert checks a batch and converts it: rows in the element type,

@@ -21,24 +21,53 @@ type adminAPI struct {
 
 var _ shoalv1.AdminServiceServer = adminAPI{}
 
+// CreateAPIKey makes a key bound to a tenant that exists in a
+// collection (auth.go). It holds the collection shared and its tenants'
+// lock while it checks the tenant and stores the key, so a concurrent
+// DeleteTenant or DropCollection either sees the key (and revokes it)
+// or runs first (and the tenant is NotFound).
 func (a adminAPI) CreateAPIKey(ctx context.Context, req *shoalv1.CreateAPIKeyRequest) (*shoalv1.CreateAPIKeyResponse, error) {
+	if req.GetCollection() == "" {
+		return nil, status.Error(codes.InvalidArgument, "collection is required: a tenant key is bound to one tenant of one collection")
+	}
+	if err := checkName("collection", req.GetCollection()); err != nil {
+		return nil, err
+	}
 	if err := checkName("tenant", req.GetTenant()); err != nil {
 		return nil, err
 	}
 	if a.opts.AdminKey == "" {
 		return nil, status.Error(codes.FailedPrecondition, "authentication is off (the server has no admin key), so tenant keys would not be checked")
 	}
+	c, err := a.acquire(req.GetCollection())
+	if err != nil {
+		return nil, err
+	}
+	defer c.release()
+	c.tmu.Lock()
+	defer c.tmu.Unlock()
+	tid, ok := c.tenants[req.GetTenant()]
+	if !ok {
+		return nil, status.Errorf(codes.NotFound, "tenant %q does not exist in collection %q", req.GetTenant(), c.rec.Name)
+	}
+	if err := ctxError(ctx, "the key was made"); err != nil {
+		return nil, err
+	}
 	secret, id := newSecret()
-	r := keyRecord{ID: id, Tenant: req.GetTenant(), CreatedMs: time.Now().UnixMilli()}
+	r := keyRecord{
+		ID: id, Collection: c.rec.Name, CollNumber: c.rec.Number, Tenant: req.GetTenant(), TenantID: tid,
+		CreatedMs: time.Now().UnixMilli(),
+	}
 	if err := a.cat.putKey(r, sha256.Sum256([]byte(secret))); err != nil {
 		return nil, internal("store API key: %v", err)
 	}
-	a.log.Info("API key created", "key", id, "tenant", r.Tenant)
+	a.log.Info("API key created", "key", id, "collection", r.Collection, "tenant", r.Tenant, "tenant_id", tid)
 	return &shoalv1.CreateAPIKeyResponse{Key: apiKey(r), Secret: secret}, nil
 }
 
+// apiKey is the API's view of a key; a legacy key shows no collection.
 func apiKey(r keyRecord) *shoalv1.APIKey {
-	return &shoalv1.APIKey{Id: r.ID, Tenant: r.Tenant, CreatedUnixMs: r.CreatedMs}
+	return &shoalv1.APIKey{Id: r.ID, Collection: r.Collection, Tenant: r.Tenant, CreatedUnixMs: r.CreatedMs}
 }
 
 func (a adminAPI) RevokeAPIKey(ctx context.Context, req *shoalv1.RevokeAPIKeyRequest) (*shoalv1.RevokeAPIKeyResponse, error) {

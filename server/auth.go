@@ -18,23 +18,56 @@ import (
 
 // API keys. A call carries its key in the "authorization" metadata as
 // "Bearer <key>". The admin key (Options.AdminKey) may do anything; a
-// tenant key (AdminService.CreateAPIKey) acts as one tenant. Checks
-// happen twice: the interceptor lets a tenant key call only the methods
-// in tenantMethods, and every handler of those calls Server.scope, which
-// pins the call to the key's tenant.
+// tenant key (AdminService.CreateAPIKey) acts as one tenant of one
+// collection, bound to the tenant's and the collection's numbers, which
+// are never reused (catalog.go): a namesake made after a delete or drop
+// is another tenant. Checks happen in three places: the interceptor lets
+// a tenant key call only the methods in tenantMethods, and only on its
+// own collection (by name, before the collection is looked up, so the
+// answer says nothing of other collections); every handler of those
+// calls scope, which pins the call to the key's tenant name; and the
+// handler resolves the tenant with collection.keyTenant, which checks
+// the key's numbers against the collection it acquired, so a key whose
+// tenant was deleted or whose collection was dropped while the call was
+// on its way acts for nobody.
 
-// principal is who makes a call.
+// principal is who makes a call. It is comparable (logging compares it
+// with the zero principal).
 type principal struct {
-	admin  bool
-	tenant string // a tenant key's tenant
-	keyID  string // a tenant key's id
+	admin    bool
+	keyID    string // a tenant key's id
+	coll     string // a tenant key's collection
+	collNum  uint64 // its number
+	tenant   string // a tenant key's tenant
+	tenantID uint32 // its number in the collection
 }
 
 func (p principal) String() string {
 	if p.admin {
 		return "admin"
 	}
-	return "tenant:" + p.tenant
+	return "tenant:" + p.coll + "/" + p.tenant
+}
+
+// reaches refuses a tenant key's call on a collection other than its
+// own. An empty name is left to the handler (InvalidArgument).
+func (p principal) reaches(coll string) error {
+	if p.admin || coll == "" || coll == p.coll {
+		return nil
+	}
+	return status.Errorf(codes.PermissionDenied, "API key %s is bound to collection %q; it may not reach collection %s", p.keyID, p.coll, clip(coll))
+}
+
+// requestCollection returns the collection a request of a tenant method
+// names; false for one that names none (ListCollections).
+func requestCollection(req any) (string, bool) {
+	switch r := req.(type) {
+	case *shoalv1.DescribeCollectionRequest:
+		return r.GetName(), true
+	case interface{ GetCollection() string }:
+		return r.GetCollection(), true
+	}
+	return "", false
 }
 
 type principalKey struct{}
@@ -90,11 +123,14 @@ func (s *Server) authenticate(ctx context.Context, method string) (principal, er
 	}
 	r, ok := s.cat.keyByHash(h)
 	if !ok {
-		return principal{}, status.Error(codes.Unauthenticated, "unknown API key")
+		return principal{}, status.Error(codes.Unauthenticated, "unknown or revoked API key")
 	}
-	p := principal{tenant: r.Tenant, keyID: r.ID}
+	if r.legacy() {
+		return principal{}, status.Errorf(codes.Unauthenticated, "API key %s (tenant %q) was made before keys were bound to a collection and no longer authenticates: revoke it and make a new one with CreateAPIKey{collection, tenant}", r.ID, r.Tenant)
+	}
+	p := principal{keyID: r.ID, coll: r.Collection, collNum: r.CollNumber, tenant: r.Tenant, tenantID: r.TenantID}
 	if !tenantMethods[method] {
-		return p, status.Errorf(codes.PermissionDenied, "%s needs the admin key; a tenant key (tenant %q) may not call it", method, r.Tenant)
+		return p, status.Errorf(codes.PermissionDenied, "%s needs the admin key; a tenant key (tenant %q of collection %q) may not call it", method, r.Tenant, r.Collection)
 	}
 	return p, nil
 }
@@ -132,6 +168,11 @@ func (s *Server) unaryInterceptor(ctx context.Context, req any, info *grpc.Unary
 	defer s.recoverPanic(info.FullMethod, &err)
 	if p, err = s.authenticate(ctx, info.FullMethod); err != nil {
 		return nil, err
+	}
+	if coll, ok := requestCollection(req); ok {
+		if err := p.reaches(coll); err != nil {
+			return nil, err
+		}
 	}
 	if err := ctxError(ctx, "the call started"); err != nil {
 		return nil, err

@@ -24,6 +24,9 @@ import (
 //
 //	"col/" + name      collection record (JSON, below), version field "v"
 //	"seq/collection"   last collection number used (big-endian u64)
+//	"seq/tenant/" + collection number (decimal)
+//	                   highest tenant number the collection ever used
+//	                   (big-endian u32)
 //	"key/" + key id    tenant API key record (JSON), version field "v"
 //	"ten/" + collection number (decimal) + "/" + tenant name
 //	                   tenant record (JSON): the index's uint32 id of
@@ -33,6 +36,16 @@ import (
 // directory: a number, not the name, so a name can be dropped and made
 // again without meeting the old files. Numbers are never reused.
 //
+// Tenant numbers are never reused within a collection either: a tenant
+// deleted and created again under its name gets a new number (above
+// "seq/tenant/", which CreateTenant and DeleteTenant raise). So a
+// (collection number, tenant number) pair names one tenant for the life
+// of the data directory, and a tenant key is bound to such a pair (key
+// record version 2): the tenant's deletion, or its collection's drop,
+// revokes the key, and no namesake made later inherits it. Key records
+// of version 1 (a tenant name alone, valid in every collection) are
+// still read, listed and revocable, but no longer authenticate.
+//
 // Crash safety: CreateCollection creates the index, then writes its
 // record; DropCollection drops the index (crash-safe in the shared DB),
 // then deletes its record. At Open, a record whose index is gone (a drop
@@ -41,15 +54,23 @@ import (
 // the record, then creates the tenant in the index; DeleteTenant deletes
 // the record, then drops the tenant. At Open the catalog wins: tenants
 // with a record but not in the index are created, tenants in the index
-// without a record are dropped. Pebble checksums its blocks
+// without a record are dropped. Keys: DeleteTenant deletes
+// the tenant's key records before its tenant record, DropCollection its
+// collection's after the collection's; at Open a key record whose
+// collection or tenant is gone is deleted. Pebble checksums its blocks
 // and log records, so records carry no checksum of their own.
 
 const (
+	// catalogVersion is the version of collection and tenant records.
 	catalogVersion = 1
-	prefixColl     = "col/"
-	prefixKey      = "key/"
-	prefixTenant   = "ten/"
-	keySeqColl     = "seq/collection"
+	// keyVersion is the version of key records: 2 binds a key to a
+	// collection's tenant; 1 (a tenant name) is read but refused.
+	keyVersion      = 2
+	prefixColl      = "col/"
+	prefixKey       = "key/"
+	prefixTenant    = "ten/"
+	prefixSeqTenant = "seq/tenant/"
+	keySeqColl      = "seq/collection"
 	// collectionsDir is the sub-directory of the data directory that
 	// holds the collections.
 	collectionsDir = "collections"
@@ -73,14 +94,22 @@ type collectionRecord struct {
 }
 
 // keyRecord is a tenant API key in the catalog: only the SHA-256 of its
-// secret is stored.
+// secret is stored. Version 2 binds it to tenant TenantID of collection
+// number CollNumber (Collection and Tenant are their names, kept for
+// messages and listings); a version 1 record has only Tenant.
 type keyRecord struct {
-	Version   int    `json:"v"`
-	ID        string `json:"id"`
-	Tenant    string `json:"tenant"`
-	Hash      string `json:"sha256"` // hex
-	CreatedMs int64  `json:"created_unix_ms"`
+	Version    int    `json:"v"`
+	ID         string `json:"id"`
+	Collection string `json:"collection,omitempty"`
+	CollNumber uint64 `json:"collection_number,omitempty"`
+	Tenant     string `json:"tenant"`
+	TenantID   uint32 `json:"tenant_id,omitempty"`
+	Hash       string `json:"sha256"` // hex
+	CreatedMs  int64  `json:"created_unix_ms"`
 }
+
+// legacy reports whether r predates keys bound to a collection.
+func (r keyRecord) legacy() bool { return r.Version < keyVersion }
 
 // tenantRecord maps a tenant name to the index's tenant id in one
 // collection.
@@ -106,12 +135,15 @@ func openCatalog(db *index.SharedDB) (*catalog, error) {
 	c.mu.keys = make(map[[sha256.Size]byte]keyRecord)
 	err := db.ScanPrefix([]byte(prefixKey), func(k, v []byte) error {
 		var r keyRecord
-		if err := unmarshalRecord(k, v, &r, &r.Version); err != nil {
+		if err := unmarshalVersion(k, v, &r, &r.Version, 1, keyVersion); err != nil {
 			return err
 		}
 		h, err := hex.DecodeString(r.Hash)
 		if err != nil || len(h) != sha256.Size {
 			return fmt.Errorf("server: catalog key %s: bad hash", r.ID)
+		}
+		if !r.legacy() && (r.Collection == "" || r.CollNumber == 0 || r.Tenant == "" || r.TenantID == 0) {
+			return fmt.Errorf("server: catalog key %s: version %d record without its collection and tenant", r.ID, r.Version)
 		}
 		c.mu.keys[[sha256.Size]byte(h)] = r
 		return nil
@@ -122,12 +154,22 @@ func openCatalog(db *index.SharedDB) (*catalog, error) {
 	return c, nil
 }
 
+// unmarshalRecord decodes a collection or tenant record.
 func unmarshalRecord(k, v []byte, r any, version *int) error {
+	return unmarshalVersion(k, v, r, version, catalogVersion, catalogVersion)
+}
+
+// unmarshalVersion decodes a JSON record whose version field (set by the
+// decoding, through version) must lie in [oldest, newest].
+func unmarshalVersion(k, v []byte, r any, version *int, oldest, newest int) error {
 	if err := json.Unmarshal(v, r); err != nil {
 		return fmt.Errorf("server: catalog record %q: %w", k, err)
 	}
-	if *version != catalogVersion {
-		return fmt.Errorf("server: catalog record %q has version %d, this server reads %d", k, *version, catalogVersion)
+	switch {
+	case *version > newest:
+		return fmt.Errorf("server: catalog record %q has version %d, written by a newer server; this server reads versions %d to %d", k, *version, oldest, newest)
+	case *version < oldest:
+		return fmt.Errorf("server: catalog record %q has version %d, this server reads versions %d to %d", k, *version, oldest, newest)
 	}
 	return nil
 }
@@ -179,9 +221,9 @@ func (c *catalog) deleteCollection(name string) error {
 	return c.db.Delete([]byte(prefixColl + name))
 }
 
-// putKey stores a tenant key.
+// putKey stores a tenant key, bound as r says.
 func (c *catalog) putKey(r keyRecord, hash [sha256.Size]byte) error {
-	r.Version = catalogVersion
+	r.Version = keyVersion
 	r.Hash = hex.EncodeToString(hash[:])
 	b, err := json.Marshal(r)
 	if err != nil {
@@ -218,6 +260,25 @@ func (c *catalog) deleteKey(id string) (bool, error) {
 		}
 	}
 	return false, nil
+}
+
+// deleteKeys deletes the tenant keys for which match is true and
+// returns them (those deleted before an error, with it).
+func (c *catalog) deleteKeys(match func(keyRecord) bool) ([]keyRecord, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []keyRecord
+	for h, r := range c.mu.keys {
+		if !match(r) {
+			continue
+		}
+		if err := c.db.Delete([]byte(prefixKey + r.ID)); err != nil {
+			return out, err
+		}
+		delete(c.mu.keys, h)
+		out = append(out, r)
+	}
+	return out, nil
 }
 
 // listKeys returns the tenant keys, by id.
@@ -263,7 +324,8 @@ func (c *catalog) deleteTenant(coll uint64, name string) error {
 	return c.db.Delete(tenantKey(coll, name))
 }
 
-// deleteTenants deletes every tenant record of collection number coll.
+// deleteTenants deletes every tenant record of collection number coll,
+// and its tenant number sequence.
 func (c *catalog) deleteTenants(coll uint64) error {
 	recs, err := c.tenants(coll)
 	for _, r := range recs {
@@ -271,7 +333,40 @@ func (c *catalog) deleteTenants(coll uint64) error {
 			err = c.deleteTenant(coll, r.Name)
 		}
 	}
+	if err == nil {
+		err = c.db.Delete(tenantSeqKey(coll))
+	}
 	return err
+}
+
+func tenantSeqKey(coll uint64) []byte {
+	return []byte(prefixSeqTenant + strconv.FormatUint(coll, 10))
+}
+
+// lastTenantID returns the highest tenant number collection number coll
+// ever used, as far as its sequence record knows (0: none, or a catalog
+// older than the record).
+func (c *catalog) lastTenantID(coll uint64) (uint32, error) {
+	b, err := c.db.Get(tenantSeqKey(coll))
+	switch {
+	case isNotFound(err):
+		return 0, nil
+	case err != nil:
+		return 0, err
+	case len(b) != 4:
+		return 0, fmt.Errorf("server: catalog tenant sequence of collection %d has %d bytes, want 4", coll, len(b))
+	}
+	return binary.BigEndian.Uint32(b), nil
+}
+
+// useTenantID raises the tenant sequence of collection number coll to id
+// (durably), so that id is never handed out again.
+func (c *catalog) useTenantID(coll uint64, id uint32) error {
+	last, err := c.lastTenantID(coll)
+	if err != nil || last >= id {
+		return err
+	}
+	return c.db.Set(tenantSeqKey(coll), binary.BigEndian.AppendUint32(nil, id))
 }
 
 // isCollectionDir reports whether a namespace of the shared DB is a

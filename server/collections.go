@@ -190,30 +190,41 @@ func (a collectionsAPI) DescribeCollection(ctx context.Context, req *shoalv1.Des
 		return nil, err
 	}
 	defer c.release()
-	return describe(c.rec, visibleLen(ctx, c)), nil
+	n, err := visibleLen(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	return describe(c.rec, n), nil
 }
 
 // visibleLen is the number of vectors of c the caller may read: all of
-// them for the admin key, its tenant's for a tenant key.
-func visibleLen(ctx context.Context, c *collection) int {
+// them for the admin key, its tenant's for a tenant key (whose binding
+// it checks: keyTenant).
+func visibleLen(ctx context.Context, c *collection) (int, error) {
 	p := principalOf(ctx)
 	if p.admin {
-		return c.ix.Len()
+		return c.ix.Len(), nil
 	}
-	t, err := c.tenantID(p.tenant)
+	t, err := c.keyTenant(p)
 	if err != nil {
-		return 0
+		return 0, err
 	}
 	n, err := c.ix.TenantLen(t)
 	if err != nil {
-		return 0
+		return 0, indexError(err)
 	}
-	return n
+	return n, nil
 }
 
+// ListCollections lists every collection to the admin key, and its own
+// collection only to a tenant key.
 func (a collectionsAPI) ListCollections(ctx context.Context, req *shoalv1.ListCollectionsRequest) (*shoalv1.ListCollectionsResponse, error) {
+	names := a.names()
+	if p := principalOf(ctx); !p.admin {
+		names = []string{p.coll}
+	}
 	resp := &shoalv1.ListCollectionsResponse{}
-	for _, name := range a.names() {
+	for _, name := range names {
 		c, err := a.acquire(name)
 		if status.Code(err) == codes.NotFound {
 			continue // dropped meanwhile
@@ -221,8 +232,12 @@ func (a collectionsAPI) ListCollections(ctx context.Context, req *shoalv1.ListCo
 		if err != nil {
 			return nil, err
 		}
-		resp.Collections = append(resp.Collections, describe(c.rec, visibleLen(ctx, c)))
+		n, err := visibleLen(ctx, c)
 		c.release()
+		if err != nil {
+			return nil, err
+		}
+		resp.Collections = append(resp.Collections, describe(c.rec, n))
 	}
 	return resp, nil
 }
@@ -256,6 +271,15 @@ func (a collectionsAPI) DropCollection(ctx context.Context, req *shoalv1.DropCol
 	}
 	if err == nil {
 		err = a.cat.deleteTenants(c.rec.Number)
+	}
+	if err == nil {
+		// Its tenants' keys (a crash before leaves them to Open, which
+		// deletes keys of unknown collections).
+		var revoked []keyRecord
+		revoked, err = a.cat.deleteKeys(func(r keyRecord) bool { return !r.legacy() && r.CollNumber == c.rec.Number })
+		for _, r := range revoked {
+			a.log.Info("API key revoked: its collection is dropped", "key", r.ID, "collection", c.rec.Name, "tenant", r.Tenant)
+		}
 	}
 	if err = errors.Join(cerr, err); err != nil {
 		// The catalog still names it; the next Open clears what is left.

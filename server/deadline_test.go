@@ -23,7 +23,9 @@ func TestDeadlinePassedInServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	ctx := context.Background()
+	// As the interceptor would set it: a context without a principal
+	// is a tenant key bound to nothing.
+	ctx := context.WithValue(context.Background(), principalKey{}, principal{admin: true})
 	if _, err := (collectionsAPI{Server: s}).CreateCollection(ctx, &shoalv1.CreateCollectionRequest{Name: "c", Config: &shoalv1.CollectionConfig{Dim: 2}}); err != nil {
 		t.Fatal(err)
 	}

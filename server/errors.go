@@ -40,6 +40,9 @@ func indexError(err error) error {
 		// Stored data failed its checks (or maintenance stopped on it):
 		// this collection's, not the server's; others keep serving.
 		code = codes.DataLoss
+	case errors.Is(err, index.ErrBusy):
+		// Writes outran maintenance: the caller backs off and retries.
+		code = codes.ResourceExhausted
 	case errors.Is(err, index.ErrClosed):
 		code = codes.Unavailable
 	case errors.Is(err, context.DeadlineExceeded):

@@ -275,7 +275,10 @@ func TestAuth(t *testing.T) {
 		wantCode(t, "Search with key "+key, err, codes.Unauthenticated)
 	}
 
-	k, err := admin.Admin.CreateAPIKey(ctx, &shoalv1.CreateAPIKeyRequest{Tenant: "acme"})
+	if _, err := admin.Tenants.CreateTenant(ctx, &shoalv1.CreateTenantRequest{Collection: "docs", Tenant: "acme"}); err != nil {
+		t.Fatal(err)
+	}
+	k, err := admin.Admin.CreateAPIKey(ctx, &shoalv1.CreateAPIKeyRequest{Collection: "docs", Tenant: "acme"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -295,7 +298,7 @@ func TestAuth(t *testing.T) {
 			return err
 		},
 		"CreateAPIKey": func() error {
-			_, err := acme.Admin.CreateAPIKey(ctx, &shoalv1.CreateAPIKeyRequest{Tenant: "other"})
+			_, err := acme.Admin.CreateAPIKey(ctx, &shoalv1.CreateAPIKeyRequest{Collection: "docs", Tenant: "other"})
 			return err
 		},
 		"CreateTenant": func() error {
@@ -326,15 +329,7 @@ func TestAuth(t *testing.T) {
 	for name, call := range denied {
 		wantCode(t, "tenant key: "+name, call(), codes.PermissionDenied)
 	}
-	// Its tenant does not exist in docs yet.
-	_, err = acme.Search(ctx, "docs", q, 1, nil)
-	wantCode(t, "tenant key: Search before its tenant exists", err, codes.NotFound)
-	_, err = acme.Delete(ctx, "docs", []uint64{1000})
-	wantCode(t, "tenant key: Delete before its tenant exists", err, codes.NotFound)
-	// With its tenant: the vectors of no tenant are not its to delete.
-	if _, err := admin.Tenants.CreateTenant(ctx, &shoalv1.CreateTenantRequest{Collection: "docs", Tenant: "acme"}); err != nil {
-		t.Fatal(err)
-	}
+	// The vectors of no tenant are not its to delete.
 	_, err = acme.Delete(ctx, "docs", []uint64{1000})
 	wantCode(t, "tenant key: Delete of a vector of no tenant", err, codes.PermissionDenied)
 	if _, err := acme.Collections.ListCollections(ctx, &shoalv1.ListCollectionsRequest{}); err != nil {

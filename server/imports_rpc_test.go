@@ -104,7 +104,7 @@ func TestImport(t *testing.T) {
 	}
 
 	// Owned by acme: its key reads them.
-	k, err := admin.Admin.CreateAPIKey(ctx, &shoalv1.CreateAPIKeyRequest{Tenant: "acme"})
+	k, err := admin.Admin.CreateAPIKey(ctx, &shoalv1.CreateAPIKeyRequest{Collection: "docs", Tenant: "acme"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -25,6 +25,7 @@ func TestIndexErrorCodes(t *testing.T) {
 		{index.ErrCorrupt, codes.DataLoss},
 		{fmt.Errorf("shoal: writes refused, background maintenance stopped: %w", fmt.Errorf("%w: posting 3", index.ErrCorrupt)), codes.DataLoss},
 		{index.ErrClosed, codes.Unavailable},
+		{fmt.Errorf("%w: 70 MiB of upserted copies wait", index.ErrBusy), codes.ResourceExhausted},
 		{fmt.Errorf("disk on fire"), codes.Internal},
 	} {
 		if got := status.Code(indexError(fmt.Errorf("call: %w", tc.err))); got != tc.code {

@@ -165,7 +165,7 @@ func TestTenantLabels(t *testing.T) {
 		if _, err := admin.Tenants.CreateTenant(ctx, &shoalv1.CreateTenantRequest{Collection: "docs", Tenant: name}); err != nil {
 			t.Fatal(err)
 		}
-		k, err := admin.Admin.CreateAPIKey(ctx, &shoalv1.CreateAPIKeyRequest{Tenant: name})
+		k, err := admin.Admin.CreateAPIKey(ctx, &shoalv1.CreateAPIKeyRequest{Collection: "docs", Tenant: name})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -230,6 +230,7 @@ var indexMetrics = []indexMetric{
 	{"shoal_upserted_total", "counter", "Vectors upserted.", func(st *index.Stats) float64 { return float64(st.Upserted) }},
 	{"shoal_deleted_total", "counter", "Vectors deleted.", func(st *index.Stats) float64 { return float64(st.Deleted) }},
 	{"shoal_tail_bytes", "gauge", "Background work queue: memory of upserted copies not yet folded into postings.", func(st *index.Stats) float64 { return float64(st.TailBytes) }},
+	{"shoal_writes_busy_total", "counter", "Writes refused with RESOURCE_EXHAUSTED because background maintenance was behind (-write-stall).", func(st *index.Stats) float64 { return float64(st.Busy) }},
 	{"shoal_folds_total", "counter", "Postings rewritten by background maintenance.", func(st *index.Stats) float64 { return float64(st.Folds) }},
 	{"shoal_splits_total", "counter", "Postings split by background maintenance.", func(st *index.Stats) float64 { return float64(st.Splits) }},
 	{"shoal_merges_total", "counter", "Postings merged away by background maintenance.", func(st *index.Stats) float64 { return float64(st.Merges) }},
@@ -277,6 +278,7 @@ func (s *Server) writeIndexMetrics(m metricsWriter) {
 		sum.Splits += st.Splits
 		sum.Merges += st.Merges
 		sum.Reassigned += st.Reassigned
+		sum.Busy += st.Busy
 	}
 	for _, im := range indexMetrics {
 		m.family(im.name, im.typ, im.help+" Without a collection label: all collections.")

@@ -50,6 +50,13 @@ type Options struct {
 	// CacheBytes is each collection's posting cache (the memory budget
 	// for its posting bytes). Default 16 MiB; negative disables it.
 	CacheBytes int64
+	// WriteStall bounds how long a write waits for a collection's
+	// background maintenance to catch up when upserts outrun it (its
+	// posting tails are over twice their budget); past it the write is
+	// refused with ResourceExhausted and nothing is written, so that
+	// callers back off instead of running into their deadlines while
+	// searches keep being served. Default 1 s.
+	WriteStall time.Duration
 	// SnapshotDir is the directory CreateSnapshot writes snapshots under
 	// and RestoreSnapshot reads them from (a request names a relative
 	// path in it). Default DataDir/snapshots.
@@ -78,6 +85,7 @@ const (
 	DefaultMaxHits          = 1_000_000
 	DefaultCacheBytes       = 16 << 20
 	DefaultShutdownGrace    = 10 * time.Second
+	DefaultWriteStall       = time.Second
 )
 
 // EnsureDefaults fills unset fields with their defaults.
@@ -99,6 +107,9 @@ func (o *Options) EnsureDefaults() {
 	}
 	if o.CacheBytes == 0 {
 		o.CacheBytes = DefaultCacheBytes
+	}
+	if o.WriteStall <= 0 {
+		o.WriteStall = DefaultWriteStall
 	}
 	if o.ShutdownGrace <= 0 {
 		o.ShutdownGrace = DefaultShutdownGrace

@@ -29,8 +29,8 @@ type searchArgs struct {
 }
 
 // resolve sets the index's tenant number of the search in c.
-func (s *searchArgs) resolve(c *collection) error {
-	t, err := tenantNumber(c, s.tenant)
+func (s *searchArgs) resolve(ctx context.Context, c *collection) error {
+	t, err := tenantFor(ctx, c, s.tenant)
 	s.params.Tenant = t
 	return err
 }
@@ -77,7 +77,7 @@ func (a vectorsAPI) Search(ctx context.Context, req *shoalv1.SearchRequest) (*sh
 		return nil, err
 	}
 	defer c.release()
-	if err := args.resolve(c); err != nil {
+	if err := args.resolve(ctx, c); err != nil {
 		return nil, err
 	}
 	if err := checkVector("query", req.GetQuery(), c.rec.Dim); err != nil {
@@ -118,8 +118,8 @@ func (a vectorsAPI) batchArgs(ctx context.Context, req *shoalv1.SearchBatchReque
 
 // batchQueries resolves the batch's tenant in c and checks its queries;
 // it returns them.
-func batchQueries(c *collection, args *searchArgs, req *shoalv1.SearchBatchRequest) ([][]float32, error) {
-	if err := args.resolve(c); err != nil {
+func batchQueries(ctx context.Context, c *collection, args *searchArgs, req *shoalv1.SearchBatchRequest) ([][]float32, error) {
+	if err := args.resolve(ctx, c); err != nil {
 		return nil, err
 	}
 	qs := make([][]float32, len(req.GetQueries()))
@@ -161,7 +161,7 @@ func (a vectorsAPI) SearchBatch(ctx context.Context, req *shoalv1.SearchBatchReq
 		return nil, err
 	}
 	defer c.release()
-	qs, err := batchQueries(c, &args, req)
+	qs, err := batchQueries(ctx, c, &args, req)
 	if err != nil {
 		return nil, err
 	}
@@ -192,11 +192,16 @@ func (a vectorsAPI) SearchBatchStream(req *shoalv1.SearchBatchRequest, stream gr
 	if err != nil {
 		return err
 	}
+	// The stream interceptor does not see the request: hold a tenant
+	// key to its collection here, as the unary one does.
+	if err := principalOf(ctx).reaches(req.GetCollection()); err != nil {
+		return err
+	}
 	orig, err := a.acquire(req.GetCollection())
 	if err != nil {
 		return err
 	}
-	qs, err := batchQueries(orig, &args, req)
+	qs, err := batchQueries(ctx, orig, &args, req)
 	dim := orig.rec.Dim
 	orig.release()
 	if err != nil {

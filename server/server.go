@@ -199,23 +199,32 @@ func (s *Server) openCollections() error {
 		numbers[r.Number] = true
 		s.mu.colls[r.Name] = c
 	}
-	// Tenant records of collections dropped by a drop cut short.
+	// Tenant records and tenant sequences of collections dropped by a
+	// drop cut short.
 	var stale []uint64
-	err = s.db.ScanPrefix([]byte(prefixTenant), func(k, _ []byte) error {
-		num, _, _ := strings.Cut(strings.TrimPrefix(string(k), prefixTenant), "/")
-		n, err := strconv.ParseUint(num, 10, 64)
+	for _, prefix := range []string{prefixTenant, prefixSeqTenant} {
+		err = s.db.ScanPrefix([]byte(prefix), func(k, _ []byte) error {
+			num, _, _ := strings.Cut(strings.TrimPrefix(string(k), prefix), "/")
+			n, err := strconv.ParseUint(num, 10, 64)
+			if err != nil {
+				return fmt.Errorf("server: catalog key %q: %w", k, err)
+			}
+			if !numbers[n] && !slices.Contains(stale, n) {
+				stale = append(stale, n)
+			}
+			return nil
+		})
 		if err != nil {
-			return fmt.Errorf("server: catalog key %q: %w", k, err)
+			return err
 		}
-		if !numbers[n] && !slices.Contains(stale, n) {
-			stale = append(stale, n)
-		}
-		return nil
-	})
+	}
 	for _, n := range stale {
 		if err == nil {
 			err = s.cat.deleteTenants(n)
 		}
+	}
+	if err == nil {
+		err = s.pruneKeys()
 	}
 	if err != nil {
 		return err
@@ -232,6 +241,34 @@ func (s *Server) openCollections() error {
 	return nil
 }
 
+// pruneKeys deletes the keys whose tenant or collection is gone (a
+// tenant delete or collection drop cut short) and warns of keys made
+// before keys were bound to a collection, which are kept (listed, to be
+// revoked) but no longer authenticate. The caller holds every
+// collection (Open).
+func (s *Server) pruneKeys() error {
+	live := map[uint64]*collection{}
+	for _, c := range s.mu.colls {
+		live[c.rec.Number] = c
+	}
+	for _, r := range s.cat.listKeys() {
+		if r.legacy() {
+			s.log.Warn("API key made before keys were bound to a collection: it no longer authenticates; revoke it and make a new one", "key", r.ID, "tenant", r.Tenant)
+		}
+	}
+	gone, err := s.cat.deleteKeys(func(r keyRecord) bool {
+		if r.legacy() {
+			return false
+		}
+		c := live[r.CollNumber]
+		return c == nil || c.tenants[r.Tenant] != r.TenantID
+	})
+	for _, r := range gone {
+		s.log.Warn("deleting an API key whose tenant or collection is gone (a delete or drop was cut short)", "key", r.ID, "collection", r.Collection, "tenant", r.Tenant)
+	}
+	return err
+}
+
 // collDir returns the directory of a collection.
 func (s *Server) collDir(r collectionRecord) string {
 	return filepath.Join(s.db.Dir(), filepath.FromSlash(r.Dir))
@@ -242,6 +279,7 @@ func (s *Server) indexOptions(r collectionRecord) *index.Options {
 	return &index.Options{
 		Shared:     s.db,
 		CacheBytes: s.opts.CacheBytes,
+		WriteStall: s.opts.WriteStall,
 		Search:     index.SearchParams{NProbe: r.NProbe, Epsilon: r.Epsilon, Beam: r.Beam},
 	}
 }

@@ -182,7 +182,7 @@ func TestSnapshotRestore(t *testing.T) {
 	}
 	check("docs2")
 	// Owners came along: beta may delete its 12 in docs2, acme may not.
-	k, err := admin.Admin.CreateAPIKey(ctx, &shoalv1.CreateAPIKeyRequest{Tenant: "acme"})
+	k, err := admin.Admin.CreateAPIKey(ctx, &shoalv1.CreateAPIKeyRequest{Collection: "docs2", Tenant: "acme"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"math"
 	"slices"
 
 	"google.golang.org/grpc/codes"
@@ -15,8 +16,10 @@ import (
 // Tenants (Curator, through package index's tenant API). The API names
 // tenants; the index numbers them (uint32, not 0). Each collection maps
 // its tenant names to numbers in catalog records (catalog.go) and in
-// collection.tenants; a tenant key's tenant name is the same in every
-// collection, and exists in those where it was created.
+// collection.tenants. A collection never reuses a tenant number, so a
+// tenant deleted and created again is a new tenant: the keys of the old
+// one (bound to its number, auth.go) were revoked by the delete and do
+// not reach the new one.
 
 // tenantsAPI implements shoal.v1 TenantService.
 type tenantsAPI struct {
@@ -68,14 +71,41 @@ func (c *collection) tenantID(name string) (uint32, error) {
 	return id, nil
 }
 
-// tenantOf returns the tenant a data call on c acts for (scope): the
-// index's number, or 0 for none (the admin key without a tenant).
-func tenantOf(ctx context.Context, c *collection, requested string) (uint32, error) {
-	name, err := scope(ctx, requested)
-	if err != nil || name == "" {
-		return 0, err
+// tenantFor returns the index's number in c of the tenant a data call
+// acts for, name being what scope returned for it: for the admin key,
+// name's number (0 for none); for a tenant key, its own tenant's, once
+// keyTenant has checked that the key still holds.
+func tenantFor(ctx context.Context, c *collection, name string) (uint32, error) {
+	p := principalOf(ctx)
+	if p.admin {
+		return tenantNumber(c, name)
 	}
-	return c.tenantID(name)
+	return c.keyTenant(p)
+}
+
+// keyTenant returns the index's number in c of tenant key p's tenant,
+// after checking the key's binding against c as it is now: c must be
+// the key's collection by number (not a namesake made after a drop) and
+// hold the key's tenant under the key's number (not a namesake made
+// after a delete). A binding that no longer holds is a revoked key
+// (Unauthenticated); another collection is PermissionDenied.
+func (c *collection) keyTenant(p principal) (uint32, error) {
+	switch {
+	case p.admin:
+		panic("server: keyTenant of the admin key")
+	case c.rec.Number == p.collNum:
+	case c.rec.Name == p.coll:
+		return 0, status.Errorf(codes.Unauthenticated, "API key %s was revoked: its collection %q was dropped", p.keyID, p.coll)
+	default:
+		return 0, p.reaches(c.rec.Name)
+	}
+	c.tmu.Lock()
+	id, ok := c.tenants[p.tenant]
+	c.tmu.Unlock()
+	if !ok || id != p.tenantID {
+		return 0, status.Errorf(codes.Unauthenticated, "API key %s was revoked: its tenant %q of collection %q was deleted", p.keyID, p.tenant, p.coll)
+	}
+	return id, nil
 }
 
 // tenantCall checks a tenant call's names and returns its collection,
@@ -102,15 +132,26 @@ func (a tenantsAPI) CreateTenant(ctx context.Context, req *shoalv1.CreateTenantR
 	if err := ctxError(ctx, "the tenant was created"); err != nil {
 		return nil, err
 	}
-	id := uint32(1)
+	// A number the collection never used: above its sequence (every
+	// number handed out or deleted since the sequence record exists) and
+	// above every tenant it holds (catalogs older than the record,
+	// restored snapshots).
+	last, err := a.cat.lastTenantID(c.rec.Number)
+	if err != nil {
+		return nil, internal("tenant sequence: %v", err)
+	}
 	for _, t := range c.ix.Tenants() {
-		id = max(id, t+1)
+		last = max(last, t)
 	}
 	for _, t := range c.tenants {
-		id = max(id, t+1)
+		last = max(last, t)
 	}
-	if id == 0 {
+	if last == math.MaxUint32 {
 		return nil, status.Errorf(codes.ResourceExhausted, "collection %q has no tenant numbers left", c.rec.Name)
+	}
+	id := last + 1
+	if err := a.cat.useTenantID(c.rec.Number, id); err != nil {
+		return nil, internal("store tenant sequence: %v", err)
 	}
 	if err := a.cat.putTenant(c.rec.Number, tenantRecord{Name: req.GetTenant(), ID: id}); err != nil {
 		return nil, internal("store tenant: %v", err)
@@ -140,6 +181,20 @@ func (a tenantsAPI) DeleteTenant(ctx context.Context, req *shoalv1.DeleteTenantR
 	if err := ctxError(ctx, "the tenant was deleted"); err != nil {
 		return nil, err
 	}
+	// The number stays used (a catalog older than the sequence record
+	// may not have it there yet), then the keys go, then the tenant.
+	if err := a.cat.useTenantID(c.rec.Number, id); err != nil {
+		return nil, internal("store tenant sequence: %v", err)
+	}
+	revoked, err := a.cat.deleteKeys(func(r keyRecord) bool {
+		return !r.legacy() && r.CollNumber == c.rec.Number && r.TenantID == id
+	})
+	for _, r := range revoked {
+		a.log.Info("API key revoked: its tenant is deleted", "key", r.ID, "collection", c.rec.Name, "tenant", req.GetTenant())
+	}
+	if err != nil {
+		return nil, internal("revoke the tenant's API keys: %v", err)
+	}
 	if err := a.cat.deleteTenant(c.rec.Number, req.GetTenant()); err != nil {
 		return nil, internal("delete tenant record: %v", err)
 	}
@@ -159,14 +214,18 @@ func (a tenantsAPI) ListTenants(ctx context.Context, req *shoalv1.ListTenantsReq
 	}
 	defer c.release()
 	p := principalOf(ctx)
+	if !p.admin {
+		// A tenant key sees only its own tenant.
+		if _, err := c.keyTenant(p); err != nil {
+			return nil, err
+		}
+		return &shoalv1.ListTenantsResponse{Tenants: []string{p.tenant}}, nil
+	}
 	c.tmu.Lock()
 	defer c.tmu.Unlock()
 	resp := &shoalv1.ListTenantsResponse{}
 	for name := range c.tenants {
-		// A tenant key sees only its own tenant.
-		if p.admin || name == p.tenant {
-			resp.Tenants = append(resp.Tenants, name)
-		}
+		resp.Tenants = append(resp.Tenants, name)
 	}
 	slices.Sort(resp.Tenants)
 	return resp, nil

@@ -27,7 +27,7 @@ func TestTenants(t *testing.T) {
 		if _, err := admin.Tenants.CreateTenant(ctx, &shoalv1.CreateTenantRequest{Collection: "docs", Tenant: name}); err != nil {
 			t.Fatalf("CreateTenant(%s): %v", name, err)
 		}
-		k, err := admin.Admin.CreateAPIKey(ctx, &shoalv1.CreateAPIKeyRequest{Tenant: name})
+		k, err := admin.Admin.CreateAPIKey(ctx, &shoalv1.CreateAPIKeyRequest{Collection: "docs", Tenant: name})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -141,7 +141,7 @@ func TestTenants(t *testing.T) {
 		t.Errorf("admin after deleting beta sees %v, want [1 3 21]", got)
 	}
 	_, err = beta.Search(ctx, "docs", v(1), 1, nil)
-	wantCode(t, "beta's key after beta was deleted", err, codes.NotFound)
+	wantCode(t, "beta's key after beta was deleted (revoked with it)", err, codes.Unauthenticated)
 	list, err = admin.Tenants.ListTenants(ctx, &shoalv1.ListTenantsRequest{Collection: "docs"})
 	if err != nil || !slices.Equal(list.GetTenants(), []string{"acme"}) {
 		t.Errorf("ListTenants = %v, %v; want [acme]", list, err)

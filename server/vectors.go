@@ -35,12 +35,17 @@ func tenantNumber(c *collection, name string) (uint32, error) {
 // begin starts a data call on a collection for the tenant the caller's
 // key allows (requested, or the key's own): it checks the batch of n
 // items named what, acquires the collection (the caller releases it) and
-// returns the tenant's name and number in it ("" and 0 for none).
+// returns the tenant's name and number in it ("" and 0 for none). A
+// tenant key is held to its collection here too, for the messages of a
+// stream, which the interceptor does not see.
 func (a vectorsAPI) begin(ctx context.Context, requested, coll, what string, n int) (c *collection, t uint32, tname string, err error) {
 	if err := checkTenantName(requested); err != nil {
 		return nil, 0, "", err
 	}
 	if tname, err = scope(ctx, requested); err != nil {
+		return nil, 0, "", err
+	}
+	if err := principalOf(ctx).reaches(coll); err != nil {
 		return nil, 0, "", err
 	}
 	if err := a.checkBatch(what, n); err != nil {
@@ -49,7 +54,7 @@ func (a vectorsAPI) begin(ctx context.Context, requested, coll, what string, n i
 	if c, err = a.acquire(coll); err != nil {
 		return nil, 0, "", err
 	}
-	if t, err = tenantNumber(c, tname); err != nil {
+	if t, err = tenantFor(ctx, c, tname); err != nil {
 		c.release()
 		return nil, 0, "", err
 	}

@@ -145,8 +145,10 @@ def run(pb, rpc, addr, key):
 
         # A tenant key sees and deletes only its own vectors.
         tenants.CreateTenant(pb.CreateTenantRequest(collection=name, tenant="acme"), metadata=admin, timeout=30)
-        k = adm.CreateAPIKey(pb.CreateAPIKeyRequest(tenant="acme"), metadata=admin, timeout=30)
+        k = adm.CreateAPIKey(pb.CreateAPIKeyRequest(collection=name, tenant="acme"), metadata=admin, timeout=30)
         acme = [("authorization", "Bearer " + k.secret)]
+        listed = [c.name for c in colls.ListCollections(pb.ListCollectionsRequest(), metadata=acme, timeout=30).collections]
+        check(listed == [name], "a tenant key lists only its collection: %s" % listed)
         vecs.Upsert(pb.UpsertRequest(collection=name, vectors=[pb.Vector(id=1, values=data[1000])]),
                     metadata=acme, timeout=30)
         res = vecs.Search(pb.SearchRequest(collection=name, query=data[1000], top_k=10), metadata=acme, timeout=30)

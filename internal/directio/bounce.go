@@ -67,3 +67,24 @@ func alignedAlloc(size, align int) []byte {
 func isAligned(b []byte, align int) bool {
 	return uintptr(unsafe.Pointer(unsafe.SliceData(b)))&uintptr(align-1) == 0
 }
+
+// Pooled is an aligned buffer from the same size-class pools, for callers
+// that issue their own direct reads (batched AIO). Release returns it;
+// its bytes must not be used after that.
+type Pooled struct{ bn *bounce }
+
+// GetPooled returns a buffer of at least size bytes aligned to align (a
+// power of two). Sizes above the largest class are allocated unpooled.
+func GetPooled(size, align int) Pooled {
+	if size > 1<<maxClassShift {
+		return Pooled{&bounce{b: alignedAlloc(size, align), class: -1}}
+	}
+	return Pooled{getBounce(size, align)}
+}
+
+// Bytes returns the first n bytes of the buffer (n at most the size asked
+// for).
+func (p Pooled) Bytes(n int) []byte { return p.bn.b[:n] }
+
+// Release returns the buffer to its pool.
+func (p Pooled) Release() { putBounce(p.bn) }

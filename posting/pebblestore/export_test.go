@@ -34,3 +34,24 @@ func BeginDrop(d *DB, dir string) error {
 // SetCompactReadHook sets the hook CompactSegment runs between copying
 // postings and committing the move (nil: none).
 func SetCompactReadHook(fn func()) { testHookCompactRead = fn }
+
+// IdleReaderBuffers returns the buffers held by the readers on s's free
+// list (none should be: buffers go back to their pool after each read).
+func IdleReaderBuffers(s *Store) int {
+	var idle []*batchReader
+	defer func() {
+		for _, r := range idle {
+			s.putReader(r)
+		}
+	}()
+	n := 0
+	for {
+		select {
+		case r := <-s.readers:
+			idle = append(idle, r)
+			n += len(r.bufs)
+		default:
+			return n
+		}
+	}
+}

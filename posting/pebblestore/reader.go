@@ -8,10 +8,14 @@ import (
 )
 
 // batchReader is one goroutine's read machinery: an AIO context (nil where
-// the kernel has none) and aligned buffers, one per read in flight.
+// the kernel has none) and aligned buffers, one per read in flight. The
+// buffers come from directio's size-class pools and go back when the read
+// is done, so that idle readers on the free list hold no posting bytes
+// (a reader used to keep its largest buffers, and 64 of them grew the
+// heap by gigabytes under concurrent load with large postings).
 type batchReader struct {
 	batch *directio.Batch
-	bufs  [][]byte
+	bufs  []directio.Pooled // by slot, for the read in progress
 	reqs  []request
 	held  []*segment // references taken by the read in progress
 }
@@ -39,15 +43,14 @@ func (r *batchReader) close() {
 	}
 }
 
-// buffer returns the aligned buffer of slot i with at least n bytes.
+// buffer returns an aligned buffer of n bytes for slot i, which must not
+// hold one yet; release returns them.
 func (r *batchReader) buffer(i, n int, align int) []byte {
 	for len(r.bufs) <= i {
-		r.bufs = append(r.bufs, nil)
+		r.bufs = append(r.bufs, directio.Pooled{})
 	}
-	if len(r.bufs[i]) < n {
-		r.bufs[i] = directio.AlignedBuffer(max(n, 16<<10), max(align, pageSize))
-	}
-	return r.bufs[i][:n]
+	r.bufs[i] = directio.GetPooled(n, max(align, pageSize))
+	return r.bufs[i].Bytes(n)
 }
 
 // read reads up to maxBatch postings. It holds a reference on each
@@ -113,7 +116,7 @@ func (r *batchReader) read(s *Store, ids []uint32, fn func(int, []byte) error) e
 		}
 		for _, c := range done {
 			q := &pending[c.Tag]
-			if err := r.deliver(s, q, r.bufs[c.Tag], c.N, c.Err, fn); err != nil {
+			if err := r.deliver(s, q, r.bufs[c.Tag].Bytes(q.span), c.N, c.Err, fn); err != nil {
 				r.drain()
 				return err
 			}
@@ -146,20 +149,29 @@ func (r *batchReader) deliver(s *Store, q *request, buf []byte, n int, err error
 	return fn(q.idx, b)
 }
 
-// release drops the segment references of the last read.
+// release drops the segment references of the last read and returns its
+// buffers. Reads still in flight (after an error) are drained first.
 func (r *batchReader) release() {
 	for i, sg := range r.held {
 		sg.release()
 		r.held[i] = nil
 	}
 	r.held = r.held[:0]
+	for i := range r.bufs {
+		r.bufs[i].Release()
+	}
+	r.bufs = r.bufs[:0]
 }
 
-// drain reaps reads still in flight after an error, so their buffers can
-// be reused.
+// drain reaps reads still in flight after an error, so that their buffers
+// can be returned. If it cannot, it destroys the AIO context (which waits
+// for the kernel to finish or cancel them) and the reader falls back to
+// positioned reads.
 func (r *batchReader) drain() {
 	for r.batch.Pending() > 0 {
 		if _, err := r.batch.Wait(r.batch.Pending()); err != nil {
+			r.batch.Close()
+			r.batch = nil
 			return
 		}
 	}

@@ -23,6 +23,7 @@ import (
 
 	"github.com/shoaldb/shoal/client"
 	shoalv1 "github.com/shoaldb/shoal/proto/shoal/v1"
+	"github.com/shoaldb/shoal/server"
 	"github.com/shoaldb/shoal/tools/internal/clikit"
 )
 
@@ -38,6 +39,7 @@ func init() {
 type loadtestOptions struct {
 	addr      string // a running server; "" starts one
 	serverPID int    // the running server's pid, for its RSS (with -addr)
+	dataDir   string // the started server's data directory
 	key       string
 	mode      string // "mixed" or "memory"
 	clients   int
@@ -45,6 +47,8 @@ type loadtestOptions struct {
 	n         int     // vectors loaded before the mixed phase
 	dim       int     //
 	upserts   float64 // fraction of operations that are upserts
+	deletes   float64 // fraction of operations that are deletes
+	tenantOps float64 // fraction of operations done as a tenant
 	batch     int     // vectors per upsert
 	k         int
 	nprobe    int
@@ -70,8 +74,8 @@ func (o *loadtestOptions) Validate() error {
 		return fmt.Errorf("-n %d: want 1..10,000,000", o.n)
 	case o.dim < 1 || o.dim > 4096:
 		return fmt.Errorf("-dim %d: want 1..4096", o.dim)
-	case o.upserts < 0 || o.upserts > 1:
-		return fmt.Errorf("-upserts %v: want a fraction in [0, 1]", o.upserts)
+	case o.upserts < 0 || o.deletes < 0 || o.tenantOps < 0 || o.upserts+o.deletes+o.tenantOps > 1:
+		return fmt.Errorf("-upserts %v, -deletes %v, -tenant-ops %v: want fractions adding up to at most 1", o.upserts, o.deletes, o.tenantOps)
 	case o.batch < 1 || o.batch > o.n:
 		return fmt.Errorf("-batch %d: want 1..-n", o.batch)
 	case o.every <= 0:
@@ -93,7 +97,9 @@ func runLoadtest(ctx context.Context, env *clikit.Env, args []string) error {
 	fs.DurationVar(&o.duration, "duration", 2*time.Minute, "how long the mixed phase runs")
 	fs.IntVar(&o.n, "n", 100_000, "vectors loaded first; upserts overwrite these ids (the collection keeps its size)")
 	fs.IntVar(&o.dim, "dim", 64, "dimension")
-	fs.Float64Var(&o.upserts, "upserts", 0.2, "fraction of operations that are upserts (the rest are searches)")
+	fs.Float64Var(&o.upserts, "upserts", 0.2, "fraction of operations that are upserts (the rest, after -deletes and -tenant-ops, are searches)")
+	fs.Float64Var(&o.deletes, "deletes", 0, "fraction of operations that are deletes of loaded ids")
+	fs.Float64Var(&o.tenantOps, "tenant-ops", 0, "fraction of operations done as one of 8 tenants: upserts of its own ids, searches, grants and deletes")
 	fs.IntVar(&o.batch, "batch", 10, "vectors per upsert")
 	fs.IntVar(&o.k, "k", 10, "neighbours per search")
 	fs.IntVar(&o.nprobe, "nprobe", 16, "postings per search")
@@ -113,12 +119,14 @@ func runLoadtest(ctx context.Context, env *clikit.Env, args []string) error {
 // Run runs the load test and prints its report (markdown) to stdout.
 func (o *loadtestOptions) Run(ctx context.Context, env *clikit.Env) error {
 	pid := o.serverPID
+	stop := func() {}
 	if o.addr == "" {
-		stop, err := o.startServer(env)
-		if err != nil {
+		var err error
+		if stop, err = o.startServer(env); err != nil {
 			return err
 		}
 		defer stop()
+		defer os.RemoveAll(o.dataDir)
 		pid = o.serverPID
 	}
 	c, err := client.Dial(o.addr, &client.Options{APIKey: o.key})
@@ -129,12 +137,43 @@ func (o *loadtestOptions) Run(ctx context.Context, env *clikit.Env) error {
 	if o.mode == "memory" {
 		return o.memory(ctx, env, c, pid)
 	}
-	return o.mixed(ctx, env, c, pid)
+	err = o.mixed(ctx, env, c, pid)
+	if o.dataDir == "" {
+		return err
+	}
+	// The server it started: stop it and check its data offline.
+	c.Close()
+	stop()
+	if cerr := o.check(env); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// check runs the offline check of the started server's data directory
+// and reports it.
+func (o *loadtestOptions) check(env *clikit.Env) error {
+	start := time.Now()
+	checks, err := server.CheckDataDir(o.dataDir)
+	if err != nil {
+		return fmt.Errorf("check: %w", err)
+	}
+	fmt.Fprintf(env.Stdout, "\nOffline check of the server's data directory after a graceful stop (%.1f s):\n\n", time.Since(start).Seconds())
+	var failed error
+	for _, c := range checks {
+		if c.Err != nil {
+			fmt.Fprintf(env.Stdout, "- collection %q: FAILED: %v\n", c.Name, c.Err)
+			failed = fmt.Errorf("collection %q failed its check: %w", c.Name, c.Err)
+			continue
+		}
+		fmt.Fprintf(env.Stdout, "- collection %q: OK, %d vectors, %d heads\n", c.Name, c.Vectors, c.Heads)
+	}
+	return failed
 }
 
 // startServer starts `shoal serve` from this binary and sets o.addr,
-// o.key and o.serverPID; stop shuts it down (SIGTERM) and removes its
-// data.
+// o.key, o.serverPID and o.dataDir (the caller removes it); stop shuts it
+// down (SIGTERM) and waits for it to exit; calling it again does nothing.
 func (o *loadtestOptions) startServer(env *clikit.Env) (stop func(), err error) {
 	exe, err := os.Executable()
 	if err != nil {
@@ -161,11 +200,14 @@ func (o *loadtestOptions) startServer(env *clikit.Env) (stop func(), err error) 
 		os.RemoveAll(dir)
 		return nil, err
 	}
+	var once sync.Once
 	stop = func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		cmd.Wait()
-		os.RemoveAll(dir)
+		once.Do(func() {
+			cmd.Process.Signal(syscall.SIGTERM)
+			cmd.Wait()
+		})
 	}
+	o.dataDir = dir
 	re := regexp.MustCompile(`serving on (\S+)`)
 	sc := bufio.NewScanner(out)
 	for sc.Scan() {
@@ -176,6 +218,7 @@ func (o *loadtestOptions) startServer(env *clikit.Env) (stop func(), err error) 
 	}
 	if o.addr == "" {
 		stop()
+		os.RemoveAll(dir)
 		return nil, errors.New("shoal serve printed no address")
 	}
 	go io.Copy(io.Discard, out)
@@ -285,7 +328,7 @@ func mib(b int64) string {
 // upserts (overwrites of the loaded ids, so the collection keeps its
 // size and memory should stay flat) for -duration.
 func (o *loadtestOptions) mixed(ctx context.Context, env *clikit.Env, c *client.Client, pid int) error {
-	const coll = "loadtest"
+	const coll = loadColl
 	rng := rand.New(rand.NewPCG(o.seed, 1))
 	base := randomVectors(rng, o.n, o.dim)
 	ids := make([]uint64, o.n)
@@ -302,10 +345,20 @@ func (o *loadtestOptions) mixed(ctx context.Context, env *clikit.Env, c *client.
 	load := time.Since(t0)
 	fmt.Fprintf(env.Stderr, "loadtest: loaded %d×%d in %v; running %d clients for %v\n", o.n, o.dim, load.Round(time.Millisecond), o.clients, o.duration)
 
-	var search, upsert latencies
+	tenantNames := make([]string, mixedTenants)
+	if o.tenantOps > 0 {
+		for i := range tenantNames {
+			tenantNames[i] = fmt.Sprintf("lt%d", i)
+			if _, err := c.Tenants.CreateTenant(ctx, &shoalv1.CreateTenantRequest{Collection: coll, Tenant: tenantNames[i]}); err != nil {
+				return fmt.Errorf("create tenant: %w", err)
+			}
+		}
+	}
+
+	var search, upsert, del, tenantLat latencies
 	var errMu sync.Mutex
 	errs := map[string]int{}
-	var ops atomic.Int64
+	var ops, pushed atomic.Int64
 	runCtx, cancel := context.WithTimeout(ctx, o.duration)
 	defer cancel()
 	var wg sync.WaitGroup
@@ -319,43 +372,34 @@ func (o *loadtestOptions) mixed(ctx context.Context, env *clikit.Env, c *client.
 		go func() {
 			defer wg.Done()
 			r := rand.New(rand.NewPCG(o.seed, uint64(w)+2))
-			q := make([]float32, o.dim)
+			cw := &loadClient{o: o, r: r, cl: cl, base: base, q: make([]float32, o.dim),
+				tenant: tenantNames[w%mixedTenants], other: tenantNames[(w+1)%mixedTenants],
+				first: uint64(o.n) + uint64(w)*mixedTenantIDs}
 			for runCtx.Err() == nil {
 				cctx, ccancel := context.WithTimeout(context.Background(), o.timeout)
 				start := time.Now()
 				var err error
-				lat := &search
-				if r.Float64() < o.upserts {
-					lat = &upsert
-					bids := make([]uint64, 0, o.batch)
-					vecs := make([][]float32, 0, o.batch)
-					for len(bids) < o.batch {
-						id := uint64(r.IntN(o.n))
-						if slices.Contains(bids, id) {
-							continue
-						}
-						v := make([]float32, o.dim)
-						src := base[r.IntN(o.n)]
-						for d := range v {
-							v[d] = src[d] + float32(r.NormFloat64()*0.3)
-						}
-						bids, vecs = append(bids, id), append(vecs, v)
-					}
-					err = cl.Upsert(cctx, coll, bids, vecs)
-				} else {
-					src := base[r.IntN(o.n)]
-					for d := range q {
-						q[d] = src[d] + float32(r.NormFloat64()*0.5)
-					}
-					var hits []*shoalv1.Hit
-					hits, err = cl.Search(cctx, coll, q, o.k, &shoalv1.SearchParams{Nprobe: uint32(o.nprobe)})
-					if err == nil && len(hits) != o.k {
-						err = status.Errorf(codes.Internal, "search returned %d hits, want %d", len(hits), o.k)
-					}
+				var lat *latencies
+				switch f := r.Float64(); {
+				case f < o.upserts:
+					lat, err = &upsert, cw.upsert(cctx)
+				case f < o.upserts+o.deletes:
+					lat, err = &del, cw.delete(cctx)
+				case f < o.upserts+o.deletes+o.tenantOps:
+					lat, err = &tenantLat, cw.tenantOp(cctx)
+				default:
+					lat, err = &search, cw.search(cctx)
 				}
 				took := time.Since(start)
 				ccancel()
 				ops.Add(1)
+				if status.Code(err) == codes.ResourceExhausted {
+					// Pushed back (writes outran maintenance): expected;
+					// back off.
+					pushed.Add(1)
+					time.Sleep(time.Duration(50+r.IntN(100)) * time.Millisecond)
+					continue
+				}
 				if err != nil {
 					errMu.Lock()
 					errs[status.Code(err).String()+": "+status.Convert(err).Message()]++
@@ -392,15 +436,17 @@ func (o *loadtestOptions) mixed(ctx context.Context, env *clikit.Env, c *client.
 	samples = append(samples, s)
 
 	w := env.Stdout
-	fmt.Fprintf(w, "### Mixed load: %d clients, %.0f %% upserts (batches of %d), %v\n\n", o.clients, 100*o.upserts, o.batch, o.duration)
-	fmt.Fprintf(w, "Collection of %d × %d float32 (L2), loaded in %v; searches top-%d at nprobe %d; upserts overwrite random loaded ids; each client its own connection; per-call deadline %v.\n\n",
-		o.n, o.dim, load.Round(time.Millisecond), o.k, o.nprobe, o.timeout)
+	fmt.Fprintf(w, "### Mixed load: %d clients, %.0f %% upserts (batches of %d), %.0f %% deletes, %.0f %% tenant operations, %v\n\n",
+		o.clients, 100*o.upserts, o.batch, 100*o.deletes, 100*o.tenantOps, o.duration)
+	fmt.Fprintf(w, "Collection of %d × %d float32 (L2), loaded in %v; searches top-%d at nprobe %d; upserts overwrite random loaded ids, deletes remove them; "+
+		"tenant operations (%d tenants) upsert, search, grant and delete each client's own ids; each client its own connection; per-call deadline %v.\n\n",
+		o.n, o.dim, load.Round(time.Millisecond), o.k, o.nprobe, mixedTenants, o.timeout)
 	fmt.Fprintln(w, "| operation | count | per second | p50 ms | p99 ms | p99.9 ms | max ms |")
 	fmt.Fprintln(w, "| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
 	for _, r := range []struct {
 		name string
 		l    *latencies
-	}{{"search", &search}, {"upsert", &upsert}} {
+	}{{"search", &search}, {"upsert", &upsert}, {"delete", &del}, {"tenant op", &tenantLat}} {
 		n, p50, p99, p999, mx := r.l.quantiles()
 		fmt.Fprintf(w, "| %s | %d | %.0f | %s | %s | %s | %s |\n", r.name, n, float64(n)/elapsed.Seconds(), ms(p50), ms(p99), ms(p999), ms(mx))
 	}
@@ -414,7 +460,8 @@ func (o *loadtestOptions) mixed(ctx context.Context, env *clikit.Env, c *client.
 	}) {
 		nerr += errs[k]
 	}
-	fmt.Fprintf(w, "\nErrors: %d", nerr)
+	fmt.Fprintf(w, "\nWrites pushed back with RESOURCE_EXHAUSTED (expected when writes outrun maintenance; the client backs off 50–150 ms): %d.\n", pushed.Load())
+	fmt.Fprintf(w, "\nUnexpected errors: %d", nerr)
 	if nerr > 0 {
 		fmt.Fprint(w, " —")
 		for k, v := range errs {
@@ -508,4 +555,116 @@ func (o *loadtestOptions) memory(ctx context.Context, env *clikit.Env, c *client
 	r, h = per(before, after, o.tenants)
 	fmt.Fprintf(w, "| + one vector owned by each tenant | %s | %s | %s | %s | %v |\n", mib(after.rss), mib(after.heap), r, h, create.Round(time.Millisecond))
 	return nil
+}
+
+// The mixed phase's tenants: client w acts as tenant w mod mixedTenants
+// and owns the ids [n + w·mixedTenantIDs, n + w·mixedTenantIDs + mixedOwnIDs).
+const (
+	mixedTenants   = 8
+	mixedTenantIDs = 1 << 20
+	mixedOwnIDs    = 2000
+)
+
+// loadColl is the mixed phase's collection.
+const loadColl = "loadtest"
+
+// loadClient is one client of the mixed phase.
+type loadClient struct {
+	o      *loadtestOptions
+	r      *rand.Rand
+	cl     *client.Client
+	base   [][]float32
+	q      []float32
+	tenant string // the tenant it acts as
+	other  string // the tenant it grants to
+	first  uint64 // its first own id
+	own    []uint64
+}
+
+// near returns a vector near a random loaded one.
+func (c *loadClient) near(sigma float64) []float32 {
+	v := make([]float32, c.o.dim)
+	src := c.base[c.r.IntN(len(c.base))]
+	for d := range v {
+		v[d] = src[d] + float32(c.r.NormFloat64()*sigma)
+	}
+	return v
+}
+
+// batchIDs returns -batch distinct ids from [first, first+span).
+func (c *loadClient) batchIDs(first uint64, span int) []uint64 {
+	ids := make([]uint64, 0, c.o.batch)
+	for len(ids) < min(c.o.batch, span) {
+		id := first + uint64(c.r.IntN(span))
+		if !slices.Contains(ids, id) {
+			ids = append(ids, id)
+		}
+	}
+	return ids
+}
+
+func (c *loadClient) upsert(ctx context.Context) error {
+	ids := c.batchIDs(0, c.o.n)
+	vecs := make([][]float32, len(ids))
+	for i := range vecs {
+		vecs[i] = c.near(0.3)
+	}
+	return c.cl.Upsert(ctx, loadColl, ids, vecs)
+}
+
+func (c *loadClient) delete(ctx context.Context) error {
+	_, err := c.cl.Delete(ctx, loadColl, c.batchIDs(0, c.o.n))
+	return err
+}
+
+func (c *loadClient) search(ctx context.Context) error {
+	src := c.base[c.r.IntN(len(c.base))]
+	for d := range c.q {
+		c.q[d] = src[d] + float32(c.r.NormFloat64()*0.5)
+	}
+	hits, err := c.cl.Search(ctx, loadColl, c.q, c.o.k, &shoalv1.SearchParams{Nprobe: uint32(c.o.nprobe)})
+	if err == nil && len(hits) != c.o.k {
+		err = status.Errorf(codes.Internal, "search returned %d hits, want %d", len(hits), c.o.k)
+	}
+	return err
+}
+
+// tenantOp does one operation as c's tenant: an upsert of its own ids
+// (40 %), a search (40 %), a grant of one of them to another tenant
+// (10 %) or a delete of some (10 %).
+func (c *loadClient) tenantOp(ctx context.Context) error {
+	switch f := c.r.Float64(); {
+	case f < 0.4 || len(c.own) == 0:
+		ids := c.batchIDs(c.first, mixedOwnIDs)
+		req := &shoalv1.UpsertRequest{Collection: loadColl, Tenant: c.tenant}
+		for _, id := range ids {
+			req.Vectors = append(req.Vectors, &shoalv1.Vector{Id: id, Values: c.near(0.3)})
+		}
+		if _, err := c.cl.Vectors.Upsert(ctx, req); err != nil {
+			return err
+		}
+		for _, id := range ids {
+			if !slices.Contains(c.own, id) {
+				c.own = append(c.own, id)
+			}
+		}
+		return nil
+	case f < 0.8:
+		req := &shoalv1.SearchRequest{Collection: loadColl, Query: c.near(0.5), TopK: uint32(c.o.k), Tenant: c.tenant,
+			Params: &shoalv1.SearchParams{Nprobe: uint32(c.o.nprobe)}}
+		_, err := c.cl.Vectors.Search(ctx, req)
+		return err
+	case f < 0.9:
+		id := c.own[c.r.IntN(len(c.own))]
+		_, err := c.cl.Tenants.Grant(ctx, &shoalv1.GrantRequest{Collection: loadColl, Tenant: c.other, Ids: []uint64{id}})
+		return err
+	default:
+		n := min(len(c.own), 1+c.r.IntN(c.o.batch))
+		ids := slices.Clone(c.own[len(c.own)-n:])
+		if _, err := c.cl.Vectors.Delete(ctx, &shoalv1.DeleteRequest{Collection: loadColl, Ids: ids, Tenant: c.tenant}); err != nil {
+			return err
+		}
+		c.own = c.own[:len(c.own)-n]
+		return nil
+	}
 }

@@ -15,11 +15,12 @@ func TestLoadtest(t *testing.T) {
 	const key = "loadtest-test-admin-key"
 	addr := clitest.Server(t, key)
 	common := []string{"loadtest", "-addr", addr, "-key", key, "-server-pid", strconv.Itoa(os.Getpid())}
-	code, out, e := shoal(t, append(common, "-clients", "4", "-duration", "1s", "-every", "400ms", "-n", "500", "-dim", "8")...)
+	code, out, e := shoal(t, append(common, "-clients", "4", "-duration", "1s", "-every", "400ms", "-n", "500", "-dim", "8",
+		"-upserts", "0.3", "-deletes", "0.1", "-tenant-ops", "0.3")...)
 	if code != 0 {
 		t.Fatalf("loadtest exited %d: %s\n%s", code, e, out)
 	}
-	for _, want := range []string{"| search |", "| upsert |", "Errors: 0", "Peak RSS"} {
+	for _, want := range []string{"| search |", "| upsert |", "| delete |", "| tenant op |", "Unexpected errors: 0", "Peak RSS"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("mixed report lacks %q:\n%s", want, out)
 		}

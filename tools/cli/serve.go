@@ -10,6 +10,7 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -40,12 +41,14 @@ type serveOptions struct {
 	maxResponse clikit.SizeFlag
 	maxHits     int
 	cache       clikit.SizeFlag
+	writeStall  time.Duration
 	grace       time.Duration
 	logLevel    string
 	logJSON     bool
 	// metricsListen is the address of the Prometheus /metrics listener;
 	// empty: none.
 	metricsListen string
+	pprof         bool // serve /debug/pprof/ next to /metrics
 	snapshotDir   string
 	importDir     string
 }
@@ -73,12 +76,16 @@ func (o *serveOptions) Validate() error {
 		return fmt.Errorf("the admin key has %d characters, want at least 16", len(o.adminKey))
 	case o.adminKey == "" && !o.noAuth && !clikit.Loopback(o.listen):
 		return fmt.Errorf("-listen %s is not a loopback address: set an admin key (-admin-key or SHOAL_ADMIN_KEY), or pass -no-auth to serve it to anyone", o.listen)
+	case o.pprof && o.metricsListen == "":
+		return errors.New("-pprof serves on the -metrics-listen address: set it too")
 	case o.maxBatch < 0:
 		return fmt.Errorf("-max-batch %d, want >= 0", o.maxBatch)
 	case o.maxHits < 0:
 		return fmt.Errorf("-max-hits %d, want >= 0", o.maxHits)
 	case o.maxResponse < 0 || o.maxResponse > math.MaxInt32:
 		return fmt.Errorf("-max-response %d, want 0 to 2GiB", o.maxResponse)
+	case o.writeStall < 0:
+		return fmt.Errorf("-write-stall %v, want > 0", o.writeStall)
 	}
 	if _, err := parseLevel(o.logLevel); err != nil {
 		return err
@@ -109,11 +116,13 @@ func runServe(ctx context.Context, env *clikit.Env, args []string) error {
 	fs.Var(&o.maxResponse, "max-response", "max response message size: a search or get that could exceed it is refused before any work")
 	fs.IntVar(&o.maxHits, "max-hits", server.DefaultMaxHits, "max top_k × queries of one search call")
 	fs.Var(&o.cache, "cache", "posting cache per collection")
+	fs.DurationVar(&o.writeStall, "write-stall", server.DefaultWriteStall, "how long a write waits for background maintenance to catch up before it is refused with RESOURCE_EXHAUSTED")
 	fs.DurationVar(&o.grace, "grace", server.DefaultShutdownGrace, "how long calls in flight may finish at shutdown")
 	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug (one line per call), info, warn, error")
 	fs.BoolVar(&o.logJSON, "log-json", false, "log JSON lines instead of text")
 	fs.StringVar(&o.snapshotDir, "snapshot-dir", "", "directory of snapshots (CreateSnapshot, RestoreSnapshot); default DATA-DIR/snapshots")
 	fs.StringVar(&o.importDir, "import-dir", "", "directory StartImport reads vector files from (nothing outside it); default DATA-DIR/import")
+	fs.BoolVar(&o.pprof, "pprof", false, "also serve Go's /debug/pprof/ profiles on the -metrics-listen address (for diagnosis; do not expose it)")
 	fs.StringVar(&o.metricsListen, "metrics-listen", "", "address to serve Prometheus /metrics on over HTTP (e.g. localhost:9370); empty: off")
 	config := fs.String("config", "", "read settings from this file: lines of `flag-name = value` (# comments); flags given on the command line win")
 	if err := clikit.Parse(fs, args); err != nil {
@@ -178,6 +187,7 @@ func (o *serveOptions) Run(ctx context.Context, env *clikit.Env) error {
 		DataDir: o.dataDir, AdminKey: o.adminKey, MaxBatch: o.maxBatch,
 		MaxRecvMsgBytes: int(o.maxMsg), MaxResponseBytes: int(o.maxResponse), MaxHits: o.maxHits,
 		CacheBytes: int64(o.cache), ShutdownGrace: o.grace, Logger: log,
+		WriteStall:  o.writeStall,
 		SnapshotDir: o.snapshotDir, ImportDir: o.importDir,
 	}
 	if o.tlsCert != "" {
@@ -207,6 +217,12 @@ func (o *serveOptions) Run(ctx context.Context, env *clikit.Env) error {
 		}
 		mux := http.NewServeMux()
 		mux.Handle("/metrics", s.MetricsHandler())
+		if o.pprof {
+			mux.HandleFunc("/debug/pprof/", pprof.Index)
+			mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+			mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+			mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+		}
 		metrics = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 		go func() {
 			if err := metrics.Serve(mlis); !errors.Is(err, http.ErrServerClosed) {

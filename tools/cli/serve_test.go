@@ -97,6 +97,9 @@ func TestServe(t *testing.T) {
 	}
 	c.Close()
 	stop()
+	// A stopped server's data directory checks offline, collection by
+	// collection.
+	mustShoal(t, []string{"check", "-data-dir", dir}, `OK collection "docs": 1 vectors`, ": 1 collections")
 
 	addr, stop = serve("-metrics-listen", "127.0.0.1:0", "-max-hits", "1", "-max-response", "1MiB")
 	defer stop()

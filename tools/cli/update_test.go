@@ -89,6 +89,12 @@ func TestUpdateCommands(t *testing.T) {
 		"(40 new, 10 replaced)", "holds 1539 vectors", "not drained")
 	// The undrained tails survive Close and Open, and check out.
 	mustShoal(t, []string{"check", "-index", ix}, "OK", " 1539 vectors")
+	// Every read verb works on an index Check accepts, updated past its
+	// build (splits grew the head ids past the first leaf count).
+	mustShoal(t, []string{"inspect", ix}, "heads")
+	mustShoal(t, []string{"inspect", "-json", ix}, "{")
+	mustShoal(t, []string{"search", "-index", ix, "-queries", filepath.Join(data, "query.fvecs"), "-k", "5"}, "50 queries")
+	mustShoal(t, []string{"tenant", "-index", ix, "list"})
 }
 
 // TestUpsertAfterBuild checks that upsert numbers rows after the built
@@ -145,7 +151,7 @@ func TestUpdateBadInput(t *testing.T) {
 		{[]string{"delete", "-index", ix, "-ids", base}, 1, "not int32"},
 		{[]string{"delete", "-index", missing, "-range", "0:3"}, 1, "no index"},
 		{[]string{"check", "-index", missing}, 1, "no index"},
-		{[]string{"check"}, 1, "-index is required"},
+		{[]string{"check"}, 1, "give one of -index"},
 	}
 	for _, c := range cases {
 		code, out, e := shoal(t, c.args...)

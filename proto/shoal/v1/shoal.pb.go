@@ -6,10 +6,14 @@
 //
 // Authentication: every call except health checks and reflection carries
 // an API key in the "authorization" metadata ("Bearer <key>"). The admin
-// key may do anything. A tenant key (AdminService.CreateAPIKey) may only
-// read and write its own tenant's vectors: its calls must name that
-// tenant (or leave tenant empty, which then means it), and it may not
-// administer collections, tenants or keys.
+// key may do anything. A tenant key (AdminService.CreateAPIKey) is bound
+// to one tenant of one collection, as that tenant exists when the key is
+// made: it may only read and write that tenant's vectors in that
+// collection (its calls must name that tenant, or leave tenant empty,
+// which then means it), sees no other collection, and may not administer
+// collections, tenants or keys. Deleting the tenant or dropping the
+// collection revokes its keys; a tenant or collection created again
+// under the same name does not inherit them.
 //
 // Errors are gRPC status codes: INVALID_ARGUMENT (bad request: wrong
 // dimension, NaN, empty name, top_k out of range, malformed filter),
@@ -2387,6 +2391,9 @@ type APIKey struct {
 	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"` // public identifier of the key (not the secret)
 	Tenant        string                 `protobuf:"bytes,2,opt,name=tenant,proto3" json:"tenant,omitempty"`
 	CreatedUnixMs int64                  `protobuf:"varint,3,opt,name=created_unix_ms,json=createdUnixMs,proto3" json:"created_unix_ms,omitempty"`
+	// The collection the key is bound to; empty for a key made before keys
+	// were bound to a collection, which no longer authenticates.
+	Collection    string `protobuf:"bytes,4,opt,name=collection,proto3" json:"collection,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2442,9 +2449,17 @@ func (x *APIKey) GetCreatedUnixMs() int64 {
 	return 0
 }
 
+func (x *APIKey) GetCollection() string {
+	if x != nil {
+		return x.Collection
+	}
+	return ""
+}
+
 type CreateAPIKeyRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
-	Tenant        string                 `protobuf:"bytes,1,opt,name=tenant,proto3" json:"tenant,omitempty"` // the tenant the key may act as
+	Tenant        string                 `protobuf:"bytes,1,opt,name=tenant,proto3" json:"tenant,omitempty"`         // the tenant the key may act as
+	Collection    string                 `protobuf:"bytes,2,opt,name=collection,proto3" json:"collection,omitempty"` // the collection of that tenant (required)
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2482,6 +2497,13 @@ func (*CreateAPIKeyRequest) Descriptor() ([]byte, []int) {
 func (x *CreateAPIKeyRequest) GetTenant() string {
 	if x != nil {
 		return x.Tenant
+	}
+	return ""
+}
+
+func (x *CreateAPIKeyRequest) GetCollection() string {
+	if x != nil {
+		return x.Collection
 	}
 	return ""
 }
@@ -3515,13 +3537,19 @@ const file_shoal_proto_rawDesc = "" +
 	"collection\x12\x16\n" +
 	"\x06tenant\x18\x02 \x01(\tR\x06tenant\x12\x10\n" +
 	"\x03ids\x18\x03 \x03(\x04R\x03ids\"\x10\n" +
-	"\x0eRevokeResponse\"X\n" +
+	"\x0eRevokeResponse\"x\n" +
 	"\x06APIKey\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
 	"\x06tenant\x18\x02 \x01(\tR\x06tenant\x12&\n" +
-	"\x0fcreated_unix_ms\x18\x03 \x01(\x03R\rcreatedUnixMs\"-\n" +
+	"\x0fcreated_unix_ms\x18\x03 \x01(\x03R\rcreatedUnixMs\x12\x1e\n" +
+	"\n" +
+	"collection\x18\x04 \x01(\tR\n" +
+	"collection\"M\n" +
 	"\x13CreateAPIKeyRequest\x12\x16\n" +
-	"\x06tenant\x18\x01 \x01(\tR\x06tenant\"R\n" +
+	"\x06tenant\x18\x01 \x01(\tR\x06tenant\x12\x1e\n" +
+	"\n" +
+	"collection\x18\x02 \x01(\tR\n" +
+	"collection\"R\n" +
 	"\x14CreateAPIKeyResponse\x12\"\n" +
 	"\x03key\x18\x01 \x01(\v2\x10.shoal.v1.APIKeyR\x03key\x12\x16\n" +
 	"\x06secret\x18\x02 \x01(\tR\x06secret\"%\n" +

@@ -6,10 +6,14 @@
 //
 // Authentication: every call except health checks and reflection carries
 // an API key in the "authorization" metadata ("Bearer <key>"). The admin
-// key may do anything. A tenant key (AdminService.CreateAPIKey) may only
-// read and write its own tenant's vectors: its calls must name that
-// tenant (or leave tenant empty, which then means it), and it may not
-// administer collections, tenants or keys.
+// key may do anything. A tenant key (AdminService.CreateAPIKey) is bound
+// to one tenant of one collection, as that tenant exists when the key is
+// made: it may only read and write that tenant's vectors in that
+// collection (its calls must name that tenant, or leave tenant empty,
+// which then means it), sees no other collection, and may not administer
+// collections, tenants or keys. Deleting the tenant or dropping the
+// collection revokes its keys; a tenant or collection created again
+// under the same name does not inherit them.
 //
 // Errors are gRPC status codes: INVALID_ARGUMENT (bad request: wrong
 // dimension, NaN, empty name, top_k out of range, malformed filter),
@@ -56,7 +60,8 @@ const (
 // CollectionService creates, describes, lists and drops collections. A
 // collection is one index of vectors of one dimension and metric; all
 // collections of a server share one storage engine. Admin key only,
-// except DescribeCollection, ListCollections and GetStats.
+// except DescribeCollection and ListCollections, which show a tenant key
+// only the collection it is bound to.
 type CollectionServiceClient interface {
 	CreateCollection(ctx context.Context, in *CreateCollectionRequest, opts ...grpc.CallOption) (*Collection, error)
 	DescribeCollection(ctx context.Context, in *DescribeCollectionRequest, opts ...grpc.CallOption) (*Collection, error)
@@ -131,7 +136,8 @@ func (c *collectionServiceClient) GetStats(ctx context.Context, in *GetStatsRequ
 // CollectionService creates, describes, lists and drops collections. A
 // collection is one index of vectors of one dimension and metric; all
 // collections of a server share one storage engine. Admin key only,
-// except DescribeCollection, ListCollections and GetStats.
+// except DescribeCollection and ListCollections, which show a tenant key
+// only the collection it is bound to.
 type CollectionServiceServer interface {
 	CreateCollection(context.Context, *CreateCollectionRequest) (*Collection, error)
 	DescribeCollection(context.Context, *DescribeCollectionRequest) (*Collection, error)
@@ -744,9 +750,9 @@ const (
 // vector has at most one owner tenant and may be granted to others; a
 // tenant's search sees only what it owns or was granted. Admin key only,
 // except ListTenants (a tenant key sees only its own tenant). Tenant
-// names are 1..64 characters of [A-Za-z0-9_-]; a tenant name means the
-// same tenant key in every collection, and exists in a collection once
-// created there.
+// names are 1..64 characters of [A-Za-z0-9_-] and belong to one
+// collection: tenants of the same name in two collections are two
+// tenants, each with its own keys.
 type TenantServiceClient interface {
 	CreateTenant(ctx context.Context, in *CreateTenantRequest, opts ...grpc.CallOption) (*CreateTenantResponse, error)
 	// DeleteTenant deletes the tenant: the vectors it owns are deleted, its
@@ -823,9 +829,9 @@ func (c *tenantServiceClient) Revoke(ctx context.Context, in *RevokeRequest, opt
 // vector has at most one owner tenant and may be granted to others; a
 // tenant's search sees only what it owns or was granted. Admin key only,
 // except ListTenants (a tenant key sees only its own tenant). Tenant
-// names are 1..64 characters of [A-Za-z0-9_-]; a tenant name means the
-// same tenant key in every collection, and exists in a collection once
-// created there.
+// names are 1..64 characters of [A-Za-z0-9_-] and belong to one
+// collection: tenants of the same name in two collections are two
+// tenants, each with its own keys.
 type TenantServiceServer interface {
 	CreateTenant(context.Context, *CreateTenantRequest) (*CreateTenantResponse, error)
 	// DeleteTenant deletes the tenant: the vectors it owns are deleted, its
@@ -1022,8 +1028,8 @@ const (
 // AdminService: API keys, bulk import, snapshots and server stats.
 // Admin key only.
 type AdminServiceClient interface {
-	// CreateAPIKey makes a tenant key; the key is returned once and stored
-	// only as a hash.
+	// CreateAPIKey makes a tenant key for a tenant that exists in a
+	// collection; the key is returned once and stored only as a hash.
 	CreateAPIKey(ctx context.Context, in *CreateAPIKeyRequest, opts ...grpc.CallOption) (*CreateAPIKeyResponse, error)
 	RevokeAPIKey(ctx context.Context, in *RevokeAPIKeyRequest, opts ...grpc.CallOption) (*RevokeAPIKeyResponse, error)
 	ListAPIKeys(ctx context.Context, in *ListAPIKeysRequest, opts ...grpc.CallOption) (*ListAPIKeysResponse, error)
@@ -1160,8 +1166,8 @@ func (c *adminServiceClient) GetServerStats(ctx context.Context, in *GetServerSt
 // AdminService: API keys, bulk import, snapshots and server stats.
 // Admin key only.
 type AdminServiceServer interface {
-	// CreateAPIKey makes a tenant key; the key is returned once and stored
-	// only as a hash.
+	// CreateAPIKey makes a tenant key for a tenant that exists in a
+	// collection; the key is returned once and stored only as a hash.
 	CreateAPIKey(context.Context, *CreateAPIKeyRequest) (*CreateAPIKeyResponse, error)
 	RevokeAPIKey(context.Context, *RevokeAPIKeyRequest) (*RevokeAPIKeyResponse, error)
 	ListAPIKeys(context.Context, *ListAPIKeysRequest) (*ListAPIKeysResponse, error)
