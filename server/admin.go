@@ -76,7 +76,7 @@ func (a adminAPI) RevokeAPIKey(ctx context.Context, req *shoalv1.RevokeAPIKeyReq
 	case err != nil:
 		return nil, internal("revoke API key: %v", err)
 	case !ok:
-		return nil, status.Errorf(codes.NotFound, "API key %q does not exist", req.GetId())
+		return nil, status.Errorf(codes.NotFound, "API key %s does not exist", clip(req.GetId()))
 	}
 	a.log.Info("API key revoked", "key", req.GetId())
 	return &shoalv1.RevokeAPIKeyResponse{}, nil

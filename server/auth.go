@@ -55,7 +55,7 @@ func (p principal) reaches(coll string) error {
 	if p.admin || coll == "" || coll == p.coll {
 		return nil
 	}
-	return status.Errorf(codes.PermissionDenied, "API key %s is bound to collection %q; it may not reach collection %q", p.keyID, p.coll, coll)
+	return status.Errorf(codes.PermissionDenied, "API key %s is bound to collection %q; it may not reach collection %s", p.keyID, p.coll, clip(coll))
 }
 
 // requestCollection returns the collection a request of a tenant method
@@ -89,6 +89,7 @@ var tenantMethods = map[string]bool{
 	shoalv1.VectorService_Get_FullMethodName:                    true,
 	shoalv1.VectorService_Search_FullMethodName:                 true,
 	shoalv1.VectorService_SearchBatch_FullMethodName:            true,
+	shoalv1.VectorService_SearchBatchStream_FullMethodName:      true,
 	shoalv1.VectorService_SetLabels_FullMethodName:              true,
 	shoalv1.TenantService_ListTenants_FullMethodName:            true,
 }

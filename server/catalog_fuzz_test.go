@@ -81,7 +81,12 @@ func FuzzReadManifest(f *testing.F) {
 		if err := os.WriteFile(filepath.Join(dir, "vectors-0000"), []byte("abc"), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		m, err := readManifest(dir)
+		d, err := os.Open(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer d.Close()
+		m, err := readManifest(d, "fuzz")
 		if err != nil {
 			return
 		}

@@ -86,6 +86,9 @@ func (s *Server) newCollection(ctx context.Context, name string, cfg *shoalv1.Co
 	case cfg.GetPostingCap() > 1<<20:
 		return nil, status.Errorf(codes.InvalidArgument, "config.posting_cap %d, want at most %d", cfg.GetPostingCap(), 1<<20)
 	}
+	if err := checkSearchParams("config.default_search", sp); err != nil {
+		return nil, err
+	}
 	if err := ctxError(ctx, "the collection was created"); err != nil {
 		return nil, err
 	}

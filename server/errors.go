@@ -6,11 +6,14 @@ import (
 	"fmt"
 	"math"
 	"regexp"
+	"strconv"
+	"unicode/utf8"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
 	"github.com/shoaldb/shoal/index"
+	shoalv1 "github.com/shoaldb/shoal/proto/shoal/v1"
 )
 
 // indexError turns an error of package index into a gRPC status whose
@@ -70,7 +73,7 @@ func checkName(kind, name string) error {
 		if name == "" {
 			return status.Errorf(codes.InvalidArgument, "%s name is empty", kind)
 		}
-		return status.Errorf(codes.InvalidArgument, "%s name %q: want 1 to 64 characters of A-Z a-z 0-9 _ -, starting with a letter or digit", kind, name)
+		return status.Errorf(codes.InvalidArgument, "%s name %s: want 1 to 64 characters of A-Z a-z 0-9 _ -, starting with a letter or digit", kind, clip(name))
 	}
 	return nil
 }
@@ -96,6 +99,71 @@ func checkVector(what string, v []float32, dim int) error {
 		if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
 			return status.Errorf(codes.InvalidArgument, "%s: value %d is %v (values must be finite)", what, i, x)
 		}
+	}
+	return nil
+}
+
+// maxEcho bounds the bytes of a request's text (a name, a path, a
+// filter) that an error message repeats.
+const maxEcho = 64
+
+// clip quotes s for an error message, cut to maxEcho bytes (at a rune
+// boundary) with the length of the whole when longer: a message stays
+// short whatever the request held.
+func clip(s string) string {
+	if len(s) <= maxEcho {
+		return strconv.Quote(s)
+	}
+	cut := maxEcho
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return fmt.Sprintf("%s... (%d bytes)", strconv.Quote(s[:cut]), len(s))
+}
+
+// maxEchoMessage bounds the bytes of another component's message (a
+// parser's) that an error message repeats.
+const maxEchoMessage = 256
+
+// clipMessage cuts msg, a message of another component that may quote
+// the request, to maxEchoMessage bytes (at a rune boundary).
+func clipMessage(msg string) string {
+	if len(msg) <= maxEchoMessage {
+		return msg
+	}
+	cut := maxEchoMessage
+	for cut > 0 && !utf8.RuneStart(msg[cut]) {
+		cut--
+	}
+	return msg[:cut] + "..."
+}
+
+// checkTenantName checks the tenant a data call names: empty (none, or
+// the key's own) or a valid name.
+func checkTenantName(name string) error {
+	if name == "" {
+		return nil
+	}
+	return checkName("tenant", name)
+}
+
+// Bounds of SearchParams, in a search and in a collection's
+// default_search: more is InvalidArgument.
+const (
+	maxNProbe = 1 << 16
+	maxBeam   = 1 << 16
+)
+
+// checkSearchParams checks search knobs (p may be nil); what names them
+// in the message.
+func checkSearchParams(what string, p *shoalv1.SearchParams) error {
+	switch {
+	case p.GetNprobe() > maxNProbe:
+		return status.Errorf(codes.InvalidArgument, "%s.nprobe %d above the maximum %d", what, p.GetNprobe(), maxNProbe)
+	case p.GetBeam() > maxBeam:
+		return status.Errorf(codes.InvalidArgument, "%s.beam %d above the maximum %d", what, p.GetBeam(), maxBeam)
+	case math.IsNaN(p.GetEpsilon()) || math.IsInf(p.GetEpsilon(), 0):
+		return status.Errorf(codes.InvalidArgument, "%s.epsilon is %v: want a finite number (0 for the default, negative to disable pruning)", what, p.GetEpsilon())
 	}
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"math"
 	"os"
 	"path/filepath"
@@ -120,7 +121,7 @@ func (im *imports) get(id string) (*importJob, error) {
 	defer im.mu.Unlock()
 	j := im.mu.jobs[id]
 	if j == nil {
-		return nil, status.Errorf(codes.NotFound, "import job %q does not exist (jobs are forgotten when the server restarts)", id)
+		return nil, status.Errorf(codes.NotFound, "import job %s does not exist (jobs are forgotten when the server restarts)", clip(id))
 	}
 	return j, nil
 }
@@ -165,22 +166,37 @@ func (s *Server) importPath(name string) (string, error) {
 	// Refuse a name outside before looking at it, so that the answer
 	// tells nothing of files outside the import directory.
 	if !within(root, filepath.Clean(p)) && !within(dir, filepath.Clean(p)) {
-		return "", status.Errorf(codes.PermissionDenied, "path %q is outside the server's import directory", name)
+		return "", status.Errorf(codes.PermissionDenied, "path %s is outside the server's import directory", clip(name))
 	}
 	resolved, err := filepath.EvalSymlinks(p)
 	if errors.Is(err, os.ErrNotExist) {
-		return "", status.Errorf(codes.NotFound, "path %q does not exist in the import directory", name)
+		return "", status.Errorf(codes.NotFound, "path %s does not exist in the import directory", clip(name))
 	}
 	if err != nil {
-		return "", status.Errorf(codes.InvalidArgument, "path %q: %v", name, err)
+		return "", status.Errorf(codes.InvalidArgument, "path %s: %s", clip(name), pathless(err))
 	}
 	if resolved, err = filepath.Abs(resolved); err != nil {
-		return "", internal("path %q: %v", name, err)
+		return "", internal("path %s: %v", clip(name), err)
 	}
 	if !within(root, resolved) {
-		return "", status.Errorf(codes.PermissionDenied, "path %q resolves outside the server's import directory", name)
+		return "", status.Errorf(codes.PermissionDenied, "path %s resolves outside the server's import directory", clip(name))
 	}
 	return resolved, nil
+}
+
+// pathless is err's message without the server's file names: a
+// *fs.PathError's error alone, and whatever else names path replaced by
+// "the file".
+func pathless(err error, paths ...string) string {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		err = pe.Err
+	}
+	msg := err.Error()
+	for _, p := range paths {
+		msg = strings.ReplaceAll(msg, p, "the file")
+	}
+	return clipMessage(msg)
 }
 
 // within reports whether the clean path p lies in directory dir.
@@ -213,13 +229,13 @@ func (a adminAPI) StartImport(ctx context.Context, req *shoalv1.StartImportReque
 	f, err := index.OpenFile(path)
 	if err != nil {
 		if errors.Is(err, index.ErrBadInput) {
-			return nil, status.Errorf(codes.InvalidArgument, "path %q: %v", req.GetPath(), err)
+			return nil, status.Errorf(codes.InvalidArgument, "path %s: %s", clip(req.GetPath()), pathless(err, path))
 		}
-		return nil, status.Errorf(codes.InvalidArgument, "path %q: not a vector file this server reads (fvecs, bvecs, fbin, u8bin, i8bin, npy): %v", req.GetPath(), err)
+		return nil, status.Errorf(codes.InvalidArgument, "path %s: not a vector file this server reads (fvecs, bvecs, fbin, u8bin, i8bin, npy): %s", clip(req.GetPath()), pathless(err, path))
 	}
 	if f.Dim() != dim {
 		f.Close()
-		return nil, status.Errorf(codes.InvalidArgument, "path %q holds vectors of dimension %d, the collection's dimension is %d", req.GetPath(), f.Dim(), dim)
+		return nil, status.Errorf(codes.InvalidArgument, "path %s holds vectors of dimension %d, the collection's dimension is %d", clip(req.GetPath()), f.Dim(), dim)
 	}
 	total := uint64(f.Len())
 	if total > 0 && req.GetFirstId() > math.MaxUint64-(total-1) {
@@ -341,7 +357,7 @@ func (s *Server) upsertImportBatch(j *importJob, orig *collection, ids []uint64,
 	}
 	defer c.writing()()
 	if t != 0 {
-		if err = checkTenantWrite(c, t, ids); err == nil {
+		if err = checkTenantWrite(c, t, j.tenant, ids); err == nil {
 			err = c.ix.UpsertOwned(t, ids, vecs)
 		}
 	} else {

@@ -29,7 +29,7 @@ func parseFilter(f *shoalv1.Filter, expr string) (*filter.Expr, error) {
 	case expr != "":
 		e, err := filter.Parse(expr, nil)
 		if err != nil {
-			return nil, status.Errorf(codes.InvalidArgument, "filter_expr %q: %v", expr, err)
+			return nil, status.Errorf(codes.InvalidArgument, "filter_expr %s: %s", clip(expr), clipMessage(err.Error()))
 		}
 		return e, nil
 	case !structured:
@@ -73,7 +73,7 @@ func parseFilter(f *shoalv1.Filter, expr string) (*filter.Expr, error) {
 func labelID(field, s string) (uint32, error) {
 	id, err := strconv.ParseUint(s, 10, 32)
 	if err != nil {
-		return 0, status.Errorf(codes.InvalidArgument, "filter.%s label %q: labels are decimal label ids 0..4294967295 (names are not supported)", field, s)
+		return 0, status.Errorf(codes.InvalidArgument, "filter.%s label %s: labels are decimal label ids 0..4294967295 (names are not supported)", field, clip(s))
 	}
 	return uint32(id), nil
 }

@@ -35,6 +35,18 @@ type Options struct {
 	// MaxRecvMsgBytes bounds the size of one request message; more is
 	// ResourceExhausted (enforced by gRPC). Default 64 MiB.
 	MaxRecvMsgBytes int
+	// MaxResponseBytes bounds the size of one response message. A
+	// Search, SearchBatch or Get whose response could exceed it,
+	// predicted from the request (responseBound, limits.go), is
+	// ResourceExhausted before any work; each message of
+	// SearchBatchStream stays under it; any other response above it
+	// fails with ResourceExhausted (enforced by gRPC). Default 64 MiB.
+	MaxResponseBytes int
+	// MaxHits bounds top_k × queries of one search call (Search,
+	// SearchBatch, SearchBatchStream): more is ResourceExhausted before
+	// any search. It bounds a batch's work and memory as
+	// MaxResponseBytes bounds its size. Default 1,000,000.
+	MaxHits int
 	// CacheBytes is each collection's posting cache (the memory budget
 	// for its posting bytes). Default 16 MiB; negative disables it.
 	CacheBytes int64
@@ -66,12 +78,14 @@ type Options struct {
 
 // Defaults of Options.
 const (
-	DefaultMaxBatch        = 10_000
-	DefaultMaxTopK         = 1_000
-	DefaultMaxRecvMsgBytes = 64 << 20
-	DefaultCacheBytes      = 16 << 20
-	DefaultShutdownGrace   = 10 * time.Second
-	DefaultWriteStall      = time.Second
+	DefaultMaxBatch         = 10_000
+	DefaultMaxTopK          = 1_000
+	DefaultMaxRecvMsgBytes  = 64 << 20
+	DefaultMaxResponseBytes = 64 << 20
+	DefaultMaxHits          = 1_000_000
+	DefaultCacheBytes       = 16 << 20
+	DefaultShutdownGrace    = 10 * time.Second
+	DefaultWriteStall       = time.Second
 )
 
 // EnsureDefaults fills unset fields with their defaults.
@@ -84,6 +98,12 @@ func (o *Options) EnsureDefaults() {
 	}
 	if o.MaxRecvMsgBytes <= 0 {
 		o.MaxRecvMsgBytes = DefaultMaxRecvMsgBytes
+	}
+	if o.MaxResponseBytes <= 0 {
+		o.MaxResponseBytes = DefaultMaxResponseBytes
+	}
+	if o.MaxHits <= 0 {
+		o.MaxHits = DefaultMaxHits
 	}
 	if o.CacheBytes == 0 {
 		o.CacheBytes = DefaultCacheBytes

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/shoaldb/shoal/index"
 	shoalv1 "github.com/shoaldb/shoal/proto/shoal/v1"
@@ -34,6 +36,9 @@ func (s *searchArgs) resolve(ctx context.Context, c *collection) error {
 }
 
 func (a vectorsAPI) searchArgs(ctx context.Context, tenant string, topK uint32, p *shoalv1.SearchParams, f *shoalv1.Filter, expr string, vectors bool) (searchArgs, error) {
+	if err := checkTenantName(tenant); err != nil {
+		return searchArgs{}, err
+	}
 	tname, err := scope(ctx, tenant)
 	if err != nil {
 		return searchArgs{}, err
@@ -43,10 +48,9 @@ func (a vectorsAPI) searchArgs(ctx context.Context, tenant string, topK uint32, 
 		return searchArgs{}, status.Error(codes.InvalidArgument, "top_k is required (1 or more)")
 	case int64(topK) > int64(a.opts.MaxTopK):
 		return searchArgs{}, status.Errorf(codes.InvalidArgument, "top_k %d above the server's maximum %d", topK, a.opts.MaxTopK)
-	case p.GetNprobe() > 1<<16:
-		return searchArgs{}, status.Errorf(codes.InvalidArgument, "nprobe %d above the maximum %d", p.GetNprobe(), 1<<16)
-	case p.GetBeam() > 1<<16:
-		return searchArgs{}, status.Errorf(codes.InvalidArgument, "beam %d above the maximum %d", p.GetBeam(), 1<<16)
+	}
+	if err := checkSearchParams("params", p); err != nil {
+		return searchArgs{}, err
 	}
 	fe, err := parseFilter(f, expr)
 	if err != nil {
@@ -65,6 +69,9 @@ func (a vectorsAPI) Search(ctx context.Context, req *shoalv1.SearchRequest) (*sh
 	if err != nil {
 		return nil, err
 	}
+	if err := a.checkHits(1, args.k); err != nil {
+		return nil, err
+	}
 	c, err := a.acquire(req.GetCollection())
 	if err != nil {
 		return nil, err
@@ -74,6 +81,9 @@ func (a vectorsAPI) Search(ctx context.Context, req *shoalv1.SearchRequest) (*sh
 		return nil, err
 	}
 	if err := checkVector("query", req.GetQuery(), c.rec.Dim); err != nil {
+		return nil, err
+	}
+	if err := a.checkResponse(fmt.Sprintf("a search of top_k %d%s", args.k, withVectors(args.vectors)), searchBound(1, args.k, c.rec.Dim, args.vectors), "lower top_k, or leave include_vectors off"); err != nil {
 		return nil, err
 	}
 	res, err := c.ix.SearchContext(ctx, req.GetQuery(), args.k, args.params)
@@ -86,19 +96,29 @@ func (a vectorsAPI) Search(ctx context.Context, req *shoalv1.SearchRequest) (*sh
 	return hits(c, res, args.vectors)
 }
 
-func (a vectorsAPI) SearchBatch(ctx context.Context, req *shoalv1.SearchBatchRequest) (*shoalv1.SearchBatchResponse, error) {
+func withVectors(vectors bool) string {
+	if vectors {
+		return " with vectors"
+	}
+	return ""
+}
+
+// batchArgs checks a SearchBatch or SearchBatchStream request: its
+// common search arguments and its number of queries and hits.
+func (a vectorsAPI) batchArgs(ctx context.Context, req *shoalv1.SearchBatchRequest) (searchArgs, error) {
 	args, err := a.searchArgs(ctx, req.GetTenant(), req.GetTopK(), req.GetParams(), req.GetFilter(), req.GetFilterExpr(), req.GetIncludeVectors())
 	if err != nil {
-		return nil, err
+		return searchArgs{}, err
 	}
 	if err := a.checkBatch("queries", len(req.GetQueries())); err != nil {
-		return nil, err
+		return searchArgs{}, err
 	}
-	c, err := a.acquire(req.GetCollection())
-	if err != nil {
-		return nil, err
-	}
-	defer c.release()
+	return args, a.checkHits(len(req.GetQueries()), args.k)
+}
+
+// batchQueries resolves the batch's tenant in c and checks its queries;
+// it returns them.
+func batchQueries(ctx context.Context, c *collection, args *searchArgs, req *shoalv1.SearchBatchRequest) ([][]float32, error) {
 	if err := args.resolve(ctx, c); err != nil {
 		return nil, err
 	}
@@ -109,24 +129,121 @@ func (a vectorsAPI) SearchBatch(ctx context.Context, req *shoalv1.SearchBatchReq
 		}
 		qs[i] = q.GetValues()
 	}
-	resp := &shoalv1.SearchBatchResponse{Results: make([]*shoalv1.SearchResponse, 0, len(qs))}
-	for lo := 0; lo < len(qs); lo += searchChunk {
-		if err := ctxError(ctx, fmt.Sprintf("query %d of %d was searched", lo, len(qs))); err != nil {
+	return qs, nil
+}
+
+// searchChunk runs the queries qs[lo:lo+searchChunk] (fewer at the end)
+// on c and returns their results.
+func (s *searchArgs) searchChunk(ctx context.Context, c *collection, qs [][]float32, lo int) ([]*shoalv1.SearchResponse, error) {
+	if err := ctxError(ctx, fmt.Sprintf("query %d of %d was searched", lo, len(qs))); err != nil {
+		return nil, err
+	}
+	res, err := c.ix.SearchBatch(qs[lo:min(lo+searchChunk, len(qs))], s.k, s.params)
+	if err != nil {
+		return nil, indexError(err)
+	}
+	out := make([]*shoalv1.SearchResponse, len(res))
+	for i, r := range res {
+		if out[i], err = hits(c, r, s.vectors); err != nil {
 			return nil, err
 		}
-		res, err := c.ix.SearchBatch(qs[lo:min(lo+searchChunk, len(qs))], args.k, args.params)
+	}
+	return out, nil
+}
+
+func (a vectorsAPI) SearchBatch(ctx context.Context, req *shoalv1.SearchBatchRequest) (*shoalv1.SearchBatchResponse, error) {
+	args, err := a.batchArgs(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	c, err := a.acquire(req.GetCollection())
+	if err != nil {
+		return nil, err
+	}
+	defer c.release()
+	qs, err := batchQueries(ctx, c, &args, req)
+	if err != nil {
+		return nil, err
+	}
+	what := fmt.Sprintf("a batch of %d queries of top_k %d%s", len(qs), args.k, withVectors(args.vectors))
+	if err := a.checkResponse(what, searchBound(len(qs), args.k, c.rec.Dim, args.vectors), "use SearchBatchStream, split the batch, lower top_k or leave include_vectors off"); err != nil {
+		return nil, err
+	}
+	resp := &shoalv1.SearchBatchResponse{Results: make([]*shoalv1.SearchResponse, 0, len(qs))}
+	for lo := 0; lo < len(qs); lo += searchChunk {
+		res, err := args.searchChunk(ctx, c, qs, lo)
 		if err != nil {
-			return nil, indexError(err)
+			return nil, err
 		}
-		for _, r := range res {
-			h, err := hits(c, r, args.vectors)
-			if err != nil {
-				return nil, err
-			}
-			resp.Results = append(resp.Results, h)
-		}
+		resp.Results = append(resp.Results, res...)
 	}
 	return resp, nil
+}
+
+// SearchBatchStream answers a batch in messages of the results of
+// consecutive queries, each under min(MaxResponseBytes,
+// streamMessageBytes) unless one query's results alone are larger. The
+// collection is held for one chunk of searchChunk queries at a time,
+// not while a message waits for a slow client: a drop meanwhile ends
+// the stream with NotFound.
+func (a vectorsAPI) SearchBatchStream(req *shoalv1.SearchBatchRequest, stream grpc.ServerStreamingServer[shoalv1.SearchBatchResponse]) error {
+	ctx := stream.Context()
+	args, err := a.batchArgs(ctx, req)
+	if err != nil {
+		return err
+	}
+	// The stream interceptor does not see the request: hold a tenant
+	// key to its collection here, as the unary one does.
+	if err := principalOf(ctx).reaches(req.GetCollection()); err != nil {
+		return err
+	}
+	orig, err := a.acquire(req.GetCollection())
+	if err != nil {
+		return err
+	}
+	qs, err := batchQueries(ctx, orig, &args, req)
+	dim := orig.rec.Dim
+	orig.release()
+	if err != nil {
+		return err
+	}
+	what := fmt.Sprintf("the results of one query of top_k %d%s", args.k, withVectors(args.vectors))
+	if err := a.checkResponse(what, searchBound(1, args.k, dim, args.vectors), "lower top_k, or leave include_vectors off"); err != nil {
+		return err
+	}
+	target := min(a.opts.MaxResponseBytes, streamMessageBytes)
+	msg := &shoalv1.SearchBatchResponse{}
+	size := 0
+	for lo := 0; lo < len(qs); lo += searchChunk {
+		c, err := a.acquire(req.GetCollection())
+		if err != nil {
+			return err
+		}
+		if c != orig {
+			c.release()
+			return status.Errorf(codes.NotFound, "collection %s was dropped during the stream (after %d queries)", clip(req.GetCollection()), lo)
+		}
+		res, err := args.searchChunk(ctx, c, qs, lo)
+		c.release()
+		if err != nil {
+			return err
+		}
+		for i, r := range res {
+			n := proto.Size(r) + 8
+			if len(msg.Results) > 0 && size+n > target-16 {
+				if err := stream.Send(msg); err != nil {
+					return err
+				}
+				msg, size = &shoalv1.SearchBatchResponse{FirstQuery: uint32(lo + i)}, 0
+			}
+			msg.Results = append(msg.Results, r)
+			size += n
+		}
+	}
+	if len(msg.Results) > 0 {
+		return stream.Send(msg)
+	}
+	return nil
 }
 
 // hits converts the index's results, with their vectors if asked for. A

@@ -115,6 +115,9 @@ func Open(o *Options) (*Server, error) {
 	if err := os.MkdirAll(opts.ImportDir, 0o755); err != nil {
 		return nil, fmt.Errorf("server: import directory: %w", err)
 	}
+	if err := os.MkdirAll(opts.SnapshotDir, 0o755); err != nil {
+		return nil, fmt.Errorf("server: snapshot directory: %w", err)
+	}
 	db, err := index.OpenSharedDB(opts.DataDir)
 	if err != nil {
 		return nil, fmt.Errorf("server: %w", err)
@@ -123,6 +126,9 @@ func Open(o *Options) (*Server, error) {
 	s.mu.colls = make(map[string]*collection)
 	if s.cat, err = openCatalog(db); err == nil {
 		err = s.openCollections()
+	}
+	if err == nil {
+		s.cleanSnapshotTemps()
 	}
 	if err != nil {
 		s.closeAll()
@@ -148,6 +154,9 @@ func Open(o *Options) (*Server, error) {
 func (s *Server) serverOptions() []grpc.ServerOption {
 	opts := []grpc.ServerOption{
 		grpc.MaxRecvMsgSize(s.opts.MaxRecvMsgBytes),
+		// Searches and gets are refused up front when their response
+		// could be larger (limits.go); this catches the rest.
+		grpc.MaxSendMsgSize(s.opts.MaxResponseBytes),
 		grpc.ChainUnaryInterceptor(s.unaryInterceptor),
 		grpc.ChainStreamInterceptor(s.streamInterceptor),
 		// Stop waits for handlers to return, so nothing uses an index
@@ -357,12 +366,12 @@ func (s *Server) acquire(name string) (*collection, error) {
 	case closed:
 		return nil, status.Error(codes.Unavailable, "server is shutting down")
 	case c == nil:
-		return nil, status.Errorf(codes.NotFound, "collection %q does not exist", name)
+		return nil, status.Errorf(codes.NotFound, "collection %s does not exist", clip(name))
 	}
 	c.mu.RLock()
 	if c.gone {
 		c.mu.RUnlock()
-		return nil, status.Errorf(codes.NotFound, "collection %q does not exist (dropped)", name)
+		return nil, status.Errorf(codes.NotFound, "collection %s does not exist (dropped)", clip(name))
 	}
 	return c, nil
 }

@@ -12,12 +12,13 @@ import (
 	"io/fs"
 	"math"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
-	"syscall"
 	"time"
 
 	"github.com/klauspost/compress/zstd"
+	"golang.org/x/sys/unix"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -47,9 +48,12 @@ import (
 //	vectors-000000.zst   chunk files, each one zstd frame
 //	vectors-000001.zst   ...
 //
-// It is written under a temporary name in the snapshot directory, every
-// file synced, and renamed into place: a snapshot directory that exists
-// is complete.
+// It is written under a temporary name (".tmp-snapshot-" and random
+// hex) beside its final one, every file synced, and renamed into place:
+// a snapshot directory that exists is complete, and Open removes the
+// temporary directories a crash left. Every path is opened beneath the
+// snapshot directory (snapshotdir.go): a symbolic link in it cannot lead
+// a snapshot or a restore outside.
 //
 // The manifest (JSON): format "shoal.snapshot", version 2, the source
 // collection's name and config, its tenants (name and the index's
@@ -127,58 +131,61 @@ type snapshotFileMD struct {
 	SHA256   string `json:"sha256"`
 }
 
-// snapshotPath checks a request's snapshot directory name and returns
-// its path.
-func (s *Server) snapshotPath(name string) (string, error) {
-	if name == "" {
-		return "", status.Error(codes.InvalidArgument, "directory is empty")
-	}
-	if !filepath.IsLocal(name) {
-		return "", status.Errorf(codes.InvalidArgument, "directory %q: want a relative path inside the server's snapshot directory (no .., not absolute)", name)
-	}
-	return filepath.Join(s.opts.SnapshotDir, name), nil
-}
-
 func (a adminAPI) CreateSnapshot(ctx context.Context, req *shoalv1.CreateSnapshotRequest) (*shoalv1.CreateSnapshotResponse, error) {
-	dir, err := a.snapshotPath(req.GetDirectory())
+	name, err := checkSnapshotName(req.GetDirectory())
 	if err != nil {
 		return nil, err
-	}
-	if _, err := os.Lstat(dir); err == nil {
-		return nil, status.Errorf(codes.AlreadyExists, "snapshot directory %q exists", req.GetDirectory())
 	}
 	c, err := a.acquire(req.GetCollection())
 	if err != nil {
 		return nil, err
 	}
 	defer c.release()
+	root, err := a.openSnapshotRoot()
+	if err != nil {
+		return nil, err
+	}
+	defer root.Close()
+	parent, err := mkdirAllBeneath(root, path.Dir(name))
+	if err != nil {
+		return nil, snapshotFSError(name, err)
+	}
+	defer parent.Close()
+	switch exists, err := existsBeneath(parent, path.Base(name)); {
+	case err != nil:
+		return nil, snapshotFSError(name, err)
+	case exists:
+		return nil, status.Errorf(codes.AlreadyExists, "snapshot directory %s exists", clip(name))
+	}
 	start := time.Now()
-	m, err := a.writeSnapshot(ctx, c, dir)
+	m, err := a.writeSnapshot(ctx, c, parent, path.Base(name))
 	if err != nil {
 		if _, ok := status.FromError(err); !ok {
 			err = internal("snapshot of %q: %v", c.rec.Name, err)
 		}
 		return nil, err
 	}
+	dir := filepath.Join(a.opts.SnapshotDir, filepath.FromSlash(name))
 	a.log.Info("snapshot created", "collection", c.rec.Name, "dir", dir, "vectors", m.Vectors,
 		"bytes", m.Bytes, "raw_bytes", m.RawBytes, "took", time.Since(start).String())
 	return &shoalv1.CreateSnapshotResponse{Directory: dir, Bytes: m.Bytes, Vectors: m.Vectors, RawBytes: m.RawBytes}, nil
 }
 
-// writeSnapshot writes c's snapshot to dir, which must not exist.
-func (s *Server) writeSnapshot(ctx context.Context, c *collection, dir string) (*manifest, error) {
-	parent := filepath.Dir(dir)
-	if err := os.MkdirAll(parent, 0o755); err != nil {
-		return nil, err
-	}
-	tmp, err := os.MkdirTemp(parent, ".tmp-snapshot-")
+// writeSnapshot writes c's snapshot to the directory dst in parent,
+// which must not exist: into a temporary directory beside it, renamed
+// into place once complete.
+func (s *Server) writeSnapshot(ctx context.Context, c *collection, parent *os.File, dst string) (*manifest, error) {
+	tmpName, tmp, err := mkdirTempBeneath(parent)
 	if err != nil {
 		return nil, err
 	}
 	done := false
 	defer func() {
+		tmp.Close()
 		if !done {
-			os.RemoveAll(tmp)
+			if err := removeDirBeneath(parent, tmpName); err != nil {
+				s.log.Warn("could not remove a temporary snapshot directory", "dir", filepath.Join(parent.Name(), tmpName), "err", err)
+			}
 		}
 	}()
 	enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedDefault), zstd.WithEncoderConcurrency(1))
@@ -239,7 +246,7 @@ func (s *Server) writeSnapshot(ctx context.Context, c *collection, dir string) (
 		out = enc.EncodeAll(raw, out[:0])
 		t2 := time.Now()
 		name := fmt.Sprintf("vectors-%06d.zst", len(m.Files))
-		if err := writeFileSync(filepath.Join(tmp, name), out); err != nil {
+		if err := writeFileSyncBeneath(tmp, name, out); err != nil {
 			return nil, err
 		}
 		tm.read += t1.Sub(t0)
@@ -258,47 +265,27 @@ func (s *Server) writeSnapshot(ctx context.Context, c *collection, dir string) (
 	if err != nil {
 		return nil, err
 	}
-	if err := writeFileSync(filepath.Join(tmp, snapshotManifest), append(b, '\n')); err != nil {
+	if err := writeFileSyncBeneath(tmp, snapshotManifest, append(b, '\n')); err != nil {
 		return nil, err
 	}
 	m.Bytes += uint64(len(b) + 1)
-	if err := syncDir(tmp); err != nil {
+	if err := tmp.Sync(); err != nil {
 		return nil, err
 	}
-	if err := os.Rename(tmp, dir); err != nil {
-		if errors.Is(err, fs.ErrExist) || errors.Is(err, syscall.ENOTEMPTY) {
-			return nil, status.Errorf(codes.AlreadyExists, "snapshot directory %s exists", dir)
+	if err := unix.Renameat(int(parent.Fd()), tmpName, int(parent.Fd()), dst); err != nil {
+		if errors.Is(err, unix.EEXIST) || errors.Is(err, unix.ENOTEMPTY) || errors.Is(err, unix.ENOTDIR) {
+			return nil, status.Errorf(codes.AlreadyExists, "snapshot directory %s exists", clip(dst))
 		}
-		return nil, err
+		return nil, &fs.PathError{Op: "rename", Path: dst, Err: err}
 	}
 	done = true
 	s.log.Debug("snapshot phases", "collection", c.rec.Name, "wait_writers", tm.wait.String(), "list_ids", tm.ids.String(),
 		"read", tm.read.String(), "compress", tm.compress.String(), "write_sync", tm.write.String())
-	return m, syncDir(parent)
+	return m, parent.Sync()
 }
 
 // snapshotTimes are the phases of a snapshot, for the debug log.
 type snapshotTimes struct{ wait, ids, read, compress, write time.Duration }
-
-func writeFileSync(name string, b []byte) error {
-	f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(b)
-	if err == nil {
-		err = f.Sync()
-	}
-	return errors.Join(err, f.Close())
-}
-
-func syncDir(dir string) error {
-	f, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	return errors.Join(f.Sync(), f.Close())
-}
 
 // chunk is the content of one chunk file.
 type chunk struct {
@@ -413,35 +400,57 @@ func (c *chunk) decode(b []byte, dim int) error {
 	return nil
 }
 
-// readManifest reads and checks dir's manifest and the checksums of its
-// files.
-func readManifest(dir string) (*manifest, error) {
-	b, err := os.ReadFile(filepath.Join(dir, snapshotManifest))
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, status.Errorf(codes.NotFound, "no snapshot in %s (no %s)", dir, snapshotManifest)
+// maxManifestBytes bounds the size of a manifest.json that a restore
+// reads (one of a snapshot of a billion vectors is about 3 MiB).
+const maxManifestBytes = 64 << 20
+
+// readSnapshotFile reads the file name of the snapshot directory dir
+// (named dirName in the request), of want bytes (any size up to limit
+// if want < 0).
+func readSnapshotFile(dir *os.File, dirName, name string, limit, want int64) ([]byte, error) {
+	b, err := readFileBeneath(dir, name, limit, want)
+	switch {
+	case err == nil:
+		return b, nil
+	case errors.Is(err, errOutside):
+		return nil, status.Errorf(codes.PermissionDenied, "snapshot %s: file %s leads outside the snapshot directory (through a symbolic link)", clip(dirName), clip(name))
+	case name == snapshotManifest && errors.Is(err, fs.ErrNotExist):
+		return nil, status.Errorf(codes.NotFound, "no snapshot in %s (no %s)", clip(dirName), snapshotManifest)
+	case name == snapshotManifest && errors.Is(err, errTooLarge):
+		return nil, status.Errorf(codes.InvalidArgument, "snapshot %s: %v", clip(dirName), err)
 	}
+	return nil, status.Errorf(codes.DataLoss, "snapshot %s: file %s: %v", clip(dirName), clip(name), err)
+}
+
+// readManifest reads and checks the manifest of the snapshot directory
+// dir (named name in the request) and the checksums of its files.
+func readManifest(dir *os.File, name string) (*manifest, error) {
+	b, err := readSnapshotFile(dir, name, snapshotManifest, maxManifestBytes, -1)
 	if err != nil {
-		return nil, internal("read snapshot manifest: %v", err)
+		return nil, err
 	}
 	var m manifest
 	if err := json.Unmarshal(b, &m); err != nil || m.Format != snapshotFormat {
-		return nil, status.Errorf(codes.InvalidArgument, "%s is not a Shoal snapshot manifest", filepath.Join(dir, snapshotManifest))
+		return nil, status.Errorf(codes.InvalidArgument, "%s/%s is not a Shoal snapshot manifest", clip(name), snapshotManifest)
 	}
 	if m.Version != snapshotVersion && m.Version != 1 {
 		return nil, status.Errorf(codes.FailedPrecondition, "snapshot version %d; this server reads versions 1 to %d", m.Version, snapshotVersion)
 	}
+	if err := m.Config.check(); err != nil {
+		return nil, err
+	}
 	var n uint64
 	for _, f := range m.Files {
-		if !filepath.IsLocal(f.Name) || filepath.Base(f.Name) != f.Name {
-			return nil, status.Errorf(codes.InvalidArgument, "snapshot manifest names file %q", f.Name)
+		if !filepath.IsLocal(f.Name) || filepath.Base(f.Name) != f.Name || f.Bytes > math.MaxInt64 {
+			return nil, status.Errorf(codes.InvalidArgument, "snapshot manifest names file %s of %d bytes", clip(f.Name), f.Bytes)
 		}
-		b, err := os.ReadFile(filepath.Join(dir, f.Name))
+		b, err := readSnapshotFile(dir, name, f.Name, math.MaxInt64, int64(f.Bytes))
 		if err != nil {
-			return nil, status.Errorf(codes.DataLoss, "snapshot file %s: %v", f.Name, err)
+			return nil, err
 		}
 		sum := sha256.Sum256(b)
-		if uint64(len(b)) != f.Bytes || hex.EncodeToString(sum[:]) != f.SHA256 {
-			return nil, status.Errorf(codes.DataLoss, "snapshot file %s: %d bytes with SHA-256 %x, the manifest says %d bytes, %s", f.Name, len(b), sum, f.Bytes, f.SHA256)
+		if hex.EncodeToString(sum[:]) != f.SHA256 {
+			return nil, status.Errorf(codes.DataLoss, "snapshot file %s: SHA-256 %x, the manifest says %s", f.Name, sum, clip(f.SHA256))
 		}
 		n += f.Vectors
 	}
@@ -451,15 +460,43 @@ func readManifest(dir string) (*manifest, error) {
 	return &m, nil
 }
 
+// check refuses a manifest's config that no collection may have.
+func (c *snapshotConfig) check() error {
+	_, metric := shoalv1.Metric_value[c.Metric]
+	_, elem := shoalv1.ElementType_value[c.Elem]
+	switch {
+	case c.Dim <= 0 || c.Dim > maxDim:
+		return status.Errorf(codes.InvalidArgument, "snapshot manifest: dimension %d, want 1 to %d", c.Dim, maxDim)
+	case !metric || !elem:
+		return status.Errorf(codes.InvalidArgument, "snapshot manifest: metric %s, element type %s", clip(c.Metric), clip(c.Elem))
+	case c.PostingCap < 0 || c.PostingCap > math.MaxUint32 || c.Replicas < 0 || c.Replicas > math.MaxUint32 ||
+		c.NProbe < 0 || c.NProbe > math.MaxUint32 || c.Beam < 0 || c.Beam > math.MaxUint32:
+		// Above what the API allows, but not wrapped: newCollection
+		// refuses them with its own message.
+		return status.Errorf(codes.InvalidArgument, "snapshot manifest: posting_cap %d, replicas %d, nprobe %d, beam %d", c.PostingCap, c.Replicas, c.NProbe, c.Beam)
+	}
+	return nil
+}
+
 func (a adminAPI) RestoreSnapshot(ctx context.Context, req *shoalv1.RestoreSnapshotRequest) (*shoalv1.Collection, error) {
-	dir, err := a.snapshotPath(req.GetDirectory())
+	name, err := checkSnapshotName(req.GetDirectory())
 	if err != nil {
 		return nil, err
 	}
 	if err := checkName("collection", req.GetCollection()); err != nil {
 		return nil, err
 	}
-	m, err := readManifest(dir)
+	root, err := a.openSnapshotRoot()
+	if err != nil {
+		return nil, err
+	}
+	defer root.Close()
+	dir, err := openBeneath(root, name, unix.O_RDONLY|unix.O_DIRECTORY, 0)
+	if err != nil {
+		return nil, snapshotFSError(name, err)
+	}
+	defer dir.Close()
+	m, err := readManifest(dir, name)
 	if err != nil {
 		return nil, err
 	}
@@ -473,9 +510,6 @@ func (a adminAPI) RestoreSnapshot(ctx context.Context, req *shoalv1.RestoreSnaps
 			Nprobe: uint32(m.Config.NProbe), Epsilon: m.Config.Epsilon, Beam: uint32(m.Config.Beam),
 		},
 	}
-	if m.Config.Dim <= 0 || m.Config.Dim > maxDim {
-		return nil, status.Errorf(codes.InvalidArgument, "snapshot manifest: dimension %d", m.Config.Dim)
-	}
 	// DDL waits for the restore: the new collection is listed only
 	// once it holds every vector (a crash before leaves an orphan that
 	// the next Open drops).
@@ -486,22 +520,23 @@ func (a adminAPI) RestoreSnapshot(ctx context.Context, req *shoalv1.RestoreSnaps
 	if err != nil {
 		return nil, err
 	}
-	if err := a.restoreInto(ctx, c, dir, m); err != nil {
+	if err := a.restoreInto(ctx, c, dir, name, m); err != nil {
 		a.discardCollection(c)
 		if _, ok := status.FromError(err); !ok {
-			err = indexError(fmt.Errorf("restore %s: %w", dir, err))
+			err = indexError(fmt.Errorf("restore %s: %w", clip(name), err))
 		}
 		return nil, err
 	}
 	if err := a.addCollection(c); err != nil {
 		return nil, err
 	}
-	a.log.Info("snapshot restored", "collection", c.rec.Name, "dir", dir, "vectors", m.Vectors, "took", time.Since(start).String())
+	a.log.Info("snapshot restored", "collection", c.rec.Name, "dir", dir.Name(), "vectors", m.Vectors, "took", time.Since(start).String())
 	return describe(c.rec, c.ix.Len()), nil
 }
 
-// restoreInto fills the new collection c from the snapshot in dir.
-func (s *Server) restoreInto(ctx context.Context, c *collection, dir string, m *manifest) error {
+// restoreInto fills the new collection c from the snapshot directory
+// dir (named name in the request).
+func (s *Server) restoreInto(ctx context.Context, c *collection, dir *os.File, name string, m *manifest) error {
 	known := map[uint32]bool{}
 	for _, t := range m.Tenants {
 		if err := checkName("tenant", t.Name); err != nil || t.ID == 0 || known[t.ID] {
@@ -550,7 +585,7 @@ func (s *Server) restoreInto(ctx context.Context, c *collection, dir string, m *
 		if err := ctxError(ctx, "the restore was complete"); err != nil {
 			return err
 		}
-		b, err := os.ReadFile(filepath.Join(dir, f.Name))
+		b, err := readSnapshotFile(dir, name, f.Name, math.MaxInt64, int64(f.Bytes))
 		if err != nil {
 			return err
 		}

@@ -232,15 +232,15 @@ func (a tenantsAPI) ListTenants(ctx context.Context, req *shoalv1.ListTenantsReq
 }
 
 func (a tenantsAPI) Grant(ctx context.Context, req *shoalv1.GrantRequest) (*shoalv1.GrantResponse, error) {
-	return &shoalv1.GrantResponse{}, a.share(ctx, req.GetCollection(), req.GetTenant(), req.GetIds(), (*index.Index).Grant)
+	return &shoalv1.GrantResponse{}, a.share(ctx, req.GetCollection(), req.GetTenant(), req.GetIds(), false)
 }
 
 func (a tenantsAPI) Revoke(ctx context.Context, req *shoalv1.RevokeRequest) (*shoalv1.RevokeResponse, error) {
-	return &shoalv1.RevokeResponse{}, a.share(ctx, req.GetCollection(), req.GetTenant(), req.GetIds(), (*index.Index).Revoke)
+	return &shoalv1.RevokeResponse{}, a.share(ctx, req.GetCollection(), req.GetTenant(), req.GetIds(), true)
 }
 
-// share runs Grant or Revoke.
-func (a tenantsAPI) share(ctx context.Context, coll, tenant string, ids []uint64, op func(*index.Index, uint32, []uint64) error) error {
+// share runs Grant, or Revoke if revoke.
+func (a tenantsAPI) share(ctx context.Context, coll, tenant string, ids []uint64, revoke bool) error {
 	if err := a.checkBatch("ids", len(ids)); err != nil {
 		return err
 	}
@@ -254,20 +254,40 @@ func (a tenantsAPI) share(ctx context.Context, coll, tenant string, ids []uint64
 		return err
 	}
 	defer c.writing()()
+	// What the index would refuse with tenant numbers in its message.
+	seen := make(map[uint64]int, len(ids))
+	for i, x := range ids {
+		if j, dup := seen[x]; dup {
+			return status.Errorf(codes.InvalidArgument, "id %d appears twice in the request (ids %d and %d)", x, j, i)
+		}
+		seen[x] = i
+		if owner, err := c.ix.Owner(x); revoke && err == nil && owner == id {
+			return status.Errorf(codes.InvalidArgument, "tenant %q owns id %d: delete the vector instead of revoking it; nothing was revoked", tenant, x)
+		}
+	}
 	if err := ctxError(ctx, "the access list changed"); err != nil {
 		return err
 	}
-	return indexError(op(c.ix, id, ids))
+	if revoke {
+		return indexError(c.ix.Revoke(id, ids))
+	}
+	return indexError(c.ix.Grant(id, ids))
 }
 
-// checkTenantWrite refuses a tenant's upsert of ids that exist and that
-// the tenant may not read: an upsert would overwrite (and take over) a
-// vector of no tenant. (Vectors of another owner are refused by the
-// index itself.)
-func checkTenantWrite(c *collection, t uint32, ids []uint64) error {
+// checkTenantWrite refuses a tenant's upsert of ids that hold a vector
+// the tenant t (named tname) does not own: another tenant's, no
+// tenant's, or one merely granted to it (an upsert would overwrite it,
+// or take it over), as deletes and labels are refused. Like theirs, the
+// refusal tells the tenant that the id holds a vector.
+func checkTenantWrite(c *collection, t uint32, tname string, ids []uint64) error {
 	for _, id := range ids {
-		if c.ix.Contains(id) && !c.ix.CanRead(t, id) {
-			return status.Errorf(codes.PermissionDenied, "id %d holds a vector this tenant may not write", id)
+		owner, err := c.ix.Owner(id)
+		switch {
+		case errors.Is(err, index.ErrNotFound):
+		case err != nil:
+			return indexError(err)
+		case owner != t:
+			return status.Errorf(codes.PermissionDenied, "id %d holds a vector tenant %q does not own; nothing was upserted", id, tname)
 		}
 	}
 	return nil

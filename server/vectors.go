@@ -39,6 +39,9 @@ func tenantNumber(c *collection, name string) (uint32, error) {
 // tenant key is held to its collection here too, for the messages of a
 // stream, which the interceptor does not see.
 func (a vectorsAPI) begin(ctx context.Context, requested, coll, what string, n int) (c *collection, t uint32, tname string, err error) {
+	if err := checkTenantName(requested); err != nil {
+		return nil, 0, "", err
+	}
 	if tname, err = scope(ctx, requested); err != nil {
 		return nil, 0, "", err
 	}
@@ -69,7 +72,7 @@ func (a vectorsAPI) Upsert(ctx context.Context, req *shoalv1.UpsertRequest) (*sh
 // upsert checks and applies one upsert message; it returns the number of
 // vectors stored.
 func (a vectorsAPI) upsert(ctx context.Context, req *shoalv1.UpsertRequest) (int, error) {
-	c, t, _, err := a.begin(ctx, req.GetTenant(), req.GetCollection(), "vectors", len(req.GetVectors()))
+	c, t, tname, err := a.begin(ctx, req.GetTenant(), req.GetCollection(), "vectors", len(req.GetVectors()))
 	if err != nil {
 		return 0, err
 	}
@@ -84,7 +87,7 @@ func (a vectorsAPI) upsert(ctx context.Context, req *shoalv1.UpsertRequest) (int
 		for _, s := range v.GetLabels() {
 			l, err := strconv.ParseUint(s, 10, 32)
 			if err != nil {
-				return 0, status.Errorf(codes.InvalidArgument, "vector %d (id %d): label %q: labels are decimal label ids 0..4294967295 (names are not supported)", i, v.GetId(), s)
+				return 0, status.Errorf(codes.InvalidArgument, "vector %d (id %d): label %s: labels are decimal label ids 0..4294967295 (names are not supported)", i, v.GetId(), clip(s))
 			}
 			if labels == nil {
 				labels = make([][]uint32, len(ids))
@@ -110,13 +113,20 @@ func (a vectorsAPI) upsert(ctx context.Context, req *shoalv1.UpsertRequest) (int
 	defer c.writing()()
 	switch {
 	case t != 0:
-		if err = checkTenantWrite(c, t, ids); err != nil {
-			break
+		if err = checkTenantWrite(c, t, tname, ids); err != nil {
+			return 0, err
 		}
 		if labels != nil {
 			err = c.ix.UpsertLabeled(t, ids, vecs, labels)
 		} else {
 			err = c.ix.UpsertOwned(t, ids, vecs)
+		}
+		if errors.Is(err, index.ErrBadInput) {
+			// Another tenant may have stored one of the ids since the
+			// check (the index refuses it, naming tenant numbers).
+			if cerr := checkTenantWrite(c, t, tname, ids); cerr != nil {
+				return 0, cerr
+			}
 		}
 	case labels != nil:
 		err = c.ix.UpsertLabeled(0, ids, vecs, labels)
@@ -181,6 +191,9 @@ func (a vectorsAPI) Get(ctx context.Context, req *shoalv1.GetRequest) (*shoalv1.
 		return nil, err
 	}
 	defer c.release()
+	if err := a.checkResponse(fmt.Sprintf("a get of %d vectors of dimension %d", len(req.GetIds()), c.rec.Dim), getBound(len(req.GetIds()), c.rec.Dim), "ask for fewer ids"); err != nil {
+		return nil, err
+	}
 	resp := &shoalv1.GetResponse{}
 	for i, id := range req.GetIds() {
 		if i%256 == 0 {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"slices"
 	"strings"
@@ -257,7 +258,9 @@ func (o *clientOptions) upsert(ctx context.Context, env *clikit.Env, c *client.C
 }
 
 // search runs the file's rows as queries and prints, per query, its row
-// and the ids and distances of its neighbours.
+// and the ids and distances of its neighbours. Each batch goes through
+// SearchBatchStream, whose messages stay under gRPC's default receive
+// limit whatever top_k is.
 func (o *clientOptions) search(ctx context.Context, env *clikit.Env, c *client.Client) error {
 	src, err := index.OpenFile(o.file)
 	if err != nil {
@@ -278,20 +281,34 @@ func (o *clientOptions) search(ctx context.Context, env *clikit.Env, c *client.C
 		for _, r := range rows {
 			req.Queries = append(req.Queries, &shoalv1.Query{Values: r})
 		}
-		resp, err := c.Vectors.SearchBatch(ctx, req)
+		stream, err := c.Vectors.SearchBatchStream(ctx, req)
 		if err != nil {
 			return err
 		}
-		if len(resp.GetResults()) != len(rows) {
-			return errors.New("the server answered a different number of queries")
-		}
-		for i, r := range resp.GetResults() {
-			var b strings.Builder
-			fmt.Fprintf(&b, "%d", lo+i)
-			for _, h := range r.GetHits() {
-				fmt.Fprintf(&b, "\t%d:%g", h.GetId(), h.GetDistance())
+		done := 0
+		for {
+			resp, err := stream.Recv()
+			if errors.Is(err, io.EOF) {
+				break
 			}
-			fmt.Fprintln(env.Stdout, b.String())
+			if err != nil {
+				return err
+			}
+			if int(resp.GetFirstQuery()) != done || done+len(resp.GetResults()) > len(rows) {
+				return errors.New("the server answered queries out of order")
+			}
+			for _, r := range resp.GetResults() {
+				var b strings.Builder
+				fmt.Fprintf(&b, "%d", lo+done)
+				for _, h := range r.GetHits() {
+					fmt.Fprintf(&b, "\t%d:%g", h.GetId(), h.GetDistance())
+				}
+				fmt.Fprintln(env.Stdout, b.String())
+				done++
+			}
+		}
+		if done != len(rows) {
+			return errors.New("the server answered a different number of queries")
 		}
 	}
 	return nil

@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"net/http/pprof"
@@ -27,19 +28,23 @@ func init() {
 
 // serveOptions are the flags of `shoal serve`.
 type serveOptions struct {
-	dataDir    string
-	listen     string
-	adminKey   string
-	noAuth     bool
-	tlsCert    string
-	tlsKey     string
-	maxBatch   int
-	maxMsg     clikit.SizeFlag
-	cache      clikit.SizeFlag
-	writeStall time.Duration
-	grace      time.Duration
-	logLevel   string
-	logJSON    bool
+	dataDir  string
+	listen   string
+	adminKey string
+	noAuth   bool
+	tlsCert  string
+	tlsKey   string
+	maxBatch int
+	maxMsg   clikit.SizeFlag
+	// maxResponse and maxHits bound the responses of searches and gets
+	// (server.Options.MaxResponseBytes, MaxHits).
+	maxResponse clikit.SizeFlag
+	maxHits     int
+	cache       clikit.SizeFlag
+	writeStall  time.Duration
+	grace       time.Duration
+	logLevel    string
+	logJSON     bool
 	// metricsListen is the address of the Prometheus /metrics listener;
 	// empty: none.
 	metricsListen string
@@ -75,6 +80,10 @@ func (o *serveOptions) Validate() error {
 		return errors.New("-pprof serves on the -metrics-listen address: set it too")
 	case o.maxBatch < 0:
 		return fmt.Errorf("-max-batch %d, want >= 0", o.maxBatch)
+	case o.maxHits < 0:
+		return fmt.Errorf("-max-hits %d, want >= 0", o.maxHits)
+	case o.maxResponse < 0 || o.maxResponse > math.MaxInt32:
+		return fmt.Errorf("-max-response %d, want 0 to 2GiB", o.maxResponse)
 	case o.writeStall < 0:
 		return fmt.Errorf("-write-stall %v, want > 0", o.writeStall)
 	}
@@ -94,7 +103,7 @@ func parseLevel(s string) (slog.Level, error) {
 
 // runServe is `shoal serve`.
 func runServe(ctx context.Context, env *clikit.Env, args []string) error {
-	o := serveOptions{maxMsg: server.DefaultMaxRecvMsgBytes, cache: server.DefaultCacheBytes}
+	o := serveOptions{maxMsg: server.DefaultMaxRecvMsgBytes, maxResponse: server.DefaultMaxResponseBytes, cache: server.DefaultCacheBytes}
 	fs := clikit.NewFlags(env, "serve", "[flags]")
 	fs.StringVar(&o.dataDir, "data-dir", defaultDataDir(), "data directory (one Pebble database for all collections)")
 	fs.StringVar(&o.listen, "listen", "localhost:7370", "address to serve gRPC on (host:port)")
@@ -104,6 +113,8 @@ func runServe(ctx context.Context, env *clikit.Env, args []string) error {
 	fs.StringVar(&o.tlsKey, "tls-key", "", "TLS private key file (PEM)")
 	fs.IntVar(&o.maxBatch, "max-batch", server.DefaultMaxBatch, "max vectors, ids or queries per request")
 	fs.Var(&o.maxMsg, "max-msg", "max request message size")
+	fs.Var(&o.maxResponse, "max-response", "max response message size: a search or get that could exceed it is refused before any work")
+	fs.IntVar(&o.maxHits, "max-hits", server.DefaultMaxHits, "max top_k × queries of one search call")
 	fs.Var(&o.cache, "cache", "posting cache per collection")
 	fs.DurationVar(&o.writeStall, "write-stall", server.DefaultWriteStall, "how long a write waits for background maintenance to catch up before it is refused with RESOURCE_EXHAUSTED")
 	fs.DurationVar(&o.grace, "grace", server.DefaultShutdownGrace, "how long calls in flight may finish at shutdown")
@@ -174,7 +185,8 @@ func (o *serveOptions) Run(ctx context.Context, env *clikit.Env) error {
 	log := slog.New(h)
 	sopts := &server.Options{
 		DataDir: o.dataDir, AdminKey: o.adminKey, MaxBatch: o.maxBatch,
-		MaxRecvMsgBytes: int(o.maxMsg), CacheBytes: int64(o.cache), ShutdownGrace: o.grace, Logger: log,
+		MaxRecvMsgBytes: int(o.maxMsg), MaxResponseBytes: int(o.maxResponse), MaxHits: o.maxHits,
+		CacheBytes: int64(o.cache), ShutdownGrace: o.grace, Logger: log,
 		WriteStall:  o.writeStall,
 		SnapshotDir: o.snapshotDir, ImportDir: o.importDir,
 	}

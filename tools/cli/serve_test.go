@@ -14,6 +14,9 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
 	"github.com/shoaldb/shoal/client"
 	shoalv1 "github.com/shoaldb/shoal/proto/shoal/v1"
 	"github.com/shoaldb/shoal/tools/internal/clikit"
@@ -98,7 +101,7 @@ func TestServe(t *testing.T) {
 	// collection.
 	mustShoal(t, []string{"check", "-data-dir", dir}, `OK collection "docs": 1 vectors`, ": 1 collections")
 
-	addr, stop = serve("-metrics-listen", "127.0.0.1:0")
+	addr, stop = serve("-metrics-listen", "127.0.0.1:0", "-max-hits", "1", "-max-response", "1MiB")
 	defer stop()
 	c, err = client.Dial(addr, &client.Options{APIKey: key})
 	if err != nil {
@@ -108,6 +111,10 @@ func TestServe(t *testing.T) {
 	hits, err := c.Search(ctx, "docs", []float32{1, 2}, 1, nil)
 	if err != nil || len(hits) != 1 || hits[0].GetId() != 7 {
 		t.Fatalf("after a restart: hits %v, %v; want id 7", hits, err)
+	}
+	// -max-hits 1 reached the server.
+	if _, err := c.Search(ctx, "docs", []float32{1, 2}, 2, nil); status.Code(err) != codes.ResourceExhausted {
+		t.Errorf("Search of top 2 with -max-hits 1: %v, want ResourceExhausted", err)
 	}
 	// -metrics-listen serves Prometheus text with the call just made.
 	resp, err := http.Get(metricsURL)
@@ -142,6 +149,8 @@ func TestServeValidate(t *testing.T) {
 		{"cert without key", func(o *serveOptions) { o.tlsCert = "c.pem" }, "go together"},
 		{"bad log level", func(o *serveOptions) { o.logLevel = "loud" }, "log-level"},
 		{"no data dir", func(o *serveOptions) { o.dataDir = "" }, "data-dir"},
+		{"negative max hits", func(o *serveOptions) { o.maxHits = -1 }, "-max-hits"},
+		{"max response above 2GiB", func(o *serveOptions) { o.maxResponse = 3 << 30 }, "-max-response"},
 	} {
 		o := ok
 		tc.edit(&o)

@@ -907,7 +907,9 @@ type UpsertRequest struct {
 	Collection string                 `protobuf:"bytes,1,opt,name=collection,proto3" json:"collection,omitempty"`
 	Vectors    []*Vector              `protobuf:"bytes,2,rep,name=vectors,proto3" json:"vectors,omitempty"` // at most the server's max batch; ids distinct
 	// Owner tenant of the vectors: empty for none. A tenant key's vectors
-	// are its own tenant's; it may not overwrite vectors it cannot read.
+	// are its own tenant's. With a tenant (named, or the key's), an id that
+	// holds a vector the tenant does not own (another tenant's, no one's,
+	// or one merely granted to it) is PERMISSION_DENIED.
 	Tenant        string `protobuf:"bytes,3,opt,name=tenant,proto3" json:"tenant,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1229,14 +1231,16 @@ func (x *GetResponse) GetMissing() []uint64 {
 	return nil
 }
 
-// Search knobs; zero fields take the collection's defaults.
+// Search knobs; zero fields take the collection's defaults. Above the
+// maximums, or an epsilon that is NaN or infinite, is INVALID_ARGUMENT
+// (in a search and in a collection's default_search).
 type SearchParams struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
-	Nprobe uint32                 `protobuf:"varint,1,opt,name=nprobe,proto3" json:"nprobe,omitempty"` // postings read (SPANN: heads searched)
+	Nprobe uint32                 `protobuf:"varint,1,opt,name=nprobe,proto3" json:"nprobe,omitempty"` // postings read (SPANN: heads searched); at most 65536
 	// Query-aware pruning (SPANN §3.3): heads farther than (1+epsilon) times
-	// the nearest are skipped. 0 = default; negative disables.
+	// the nearest are skipped. 0 = default; negative disables; finite.
 	Epsilon       float64 `protobuf:"fixed64,2,opt,name=epsilon,proto3" json:"epsilon,omitempty"`
-	Beam          uint32  `protobuf:"varint,3,opt,name=beam,proto3" json:"beam,omitempty"` // routing beam width
+	Beam          uint32  `protobuf:"varint,3,opt,name=beam,proto3" json:"beam,omitempty"` // routing beam width; at most 65536
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1713,8 +1717,11 @@ func (x *Query) GetValues() []float32 {
 }
 
 type SearchBatchResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Results       []*SearchResponse      `protobuf:"bytes,1,rep,name=results,proto3" json:"results,omitempty"` // one per query, in order
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Results []*SearchResponse      `protobuf:"bytes,1,rep,name=results,proto3" json:"results,omitempty"` // one per query, in order
+	// In SearchBatchStream: the index in the request's queries of
+	// results[0]. 0 in SearchBatch.
+	FirstQuery    uint32 `protobuf:"varint,2,opt,name=first_query,json=firstQuery,proto3" json:"first_query,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1754,6 +1761,13 @@ func (x *SearchBatchResponse) GetResults() []*SearchResponse {
 		return x.Results
 	}
 	return nil
+}
+
+func (x *SearchBatchResponse) GetFirstQuery() uint32 {
+	if x != nil {
+		return x.FirstQuery
+	}
+	return 0
 }
 
 // The labels of one vector: label ids, in any order, duplicates ignored;
@@ -3476,9 +3490,11 @@ const file_shoal_proto_rawDesc = "" +
 	"\vfilter_expr\x18\b \x01(\tR\n" +
 	"filterExpr\"\x1f\n" +
 	"\x05Query\x12\x16\n" +
-	"\x06values\x18\x01 \x03(\x02R\x06values\"I\n" +
+	"\x06values\x18\x01 \x03(\x02R\x06values\"j\n" +
 	"\x13SearchBatchResponse\x122\n" +
-	"\aresults\x18\x01 \x03(\v2\x18.shoal.v1.SearchResponseR\aresults\"2\n" +
+	"\aresults\x18\x01 \x03(\v2\x18.shoal.v1.SearchResponseR\aresults\x12\x1f\n" +
+	"\vfirst_query\x18\x02 \x01(\rR\n" +
+	"firstQuery\"2\n" +
 	"\bLabelSet\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x16\n" +
 	"\x06labels\x18\x02 \x03(\rR\x06labels\"x\n" +
@@ -3617,7 +3633,7 @@ const file_shoal_proto_rawDesc = "" +
 	"\x12DescribeCollection\x12#.shoal.v1.DescribeCollectionRequest\x1a\x14.shoal.v1.Collection\x12V\n" +
 	"\x0fListCollections\x12 .shoal.v1.ListCollectionsRequest\x1a!.shoal.v1.ListCollectionsResponse\x12S\n" +
 	"\x0eDropCollection\x12\x1f.shoal.v1.DropCollectionRequest\x1a .shoal.v1.DropCollectionResponse\x12@\n" +
-	"\bGetStats\x12\x19.shoal.v1.GetStatsRequest\x1a\x19.shoal.v1.CollectionStats2\xd1\x03\n" +
+	"\bGetStats\x12\x19.shoal.v1.GetStatsRequest\x1a\x19.shoal.v1.CollectionStats2\xa5\x04\n" +
 	"\rVectorService\x12;\n" +
 	"\x06Upsert\x12\x17.shoal.v1.UpsertRequest\x1a\x18.shoal.v1.UpsertResponse\x12C\n" +
 	"\fUpsertStream\x12\x17.shoal.v1.UpsertRequest\x1a\x18.shoal.v1.UpsertResponse(\x01\x12;\n" +
@@ -3625,7 +3641,8 @@ const file_shoal_proto_rawDesc = "" +
 	"\x03Get\x12\x14.shoal.v1.GetRequest\x1a\x15.shoal.v1.GetResponse\x12;\n" +
 	"\x06Search\x12\x17.shoal.v1.SearchRequest\x1a\x18.shoal.v1.SearchResponse\x12J\n" +
 	"\vSearchBatch\x12\x1c.shoal.v1.SearchBatchRequest\x1a\x1d.shoal.v1.SearchBatchResponse\x12D\n" +
-	"\tSetLabels\x12\x1a.shoal.v1.SetLabelsRequest\x1a\x1b.shoal.v1.SetLabelsResponse2\xf0\x02\n" +
+	"\tSetLabels\x12\x1a.shoal.v1.SetLabelsRequest\x1a\x1b.shoal.v1.SetLabelsResponse\x12R\n" +
+	"\x11SearchBatchStream\x12\x1c.shoal.v1.SearchBatchRequest\x1a\x1d.shoal.v1.SearchBatchResponse0\x012\xf0\x02\n" +
 	"\rTenantService\x12M\n" +
 	"\fCreateTenant\x12\x1d.shoal.v1.CreateTenantRequest\x1a\x1e.shoal.v1.CreateTenantResponse\x12M\n" +
 	"\fDeleteTenant\x12\x1d.shoal.v1.DeleteTenantRequest\x1a\x1e.shoal.v1.DeleteTenantResponse\x12J\n" +
@@ -3753,50 +3770,52 @@ var file_shoal_proto_depIdxs = []int32{
 	22, // 30: shoal.v1.VectorService.Search:input_type -> shoal.v1.SearchRequest
 	25, // 31: shoal.v1.VectorService.SearchBatch:input_type -> shoal.v1.SearchBatchRequest
 	29, // 32: shoal.v1.VectorService.SetLabels:input_type -> shoal.v1.SetLabelsRequest
-	31, // 33: shoal.v1.TenantService.CreateTenant:input_type -> shoal.v1.CreateTenantRequest
-	33, // 34: shoal.v1.TenantService.DeleteTenant:input_type -> shoal.v1.DeleteTenantRequest
-	35, // 35: shoal.v1.TenantService.ListTenants:input_type -> shoal.v1.ListTenantsRequest
-	37, // 36: shoal.v1.TenantService.Grant:input_type -> shoal.v1.GrantRequest
-	39, // 37: shoal.v1.TenantService.Revoke:input_type -> shoal.v1.RevokeRequest
-	42, // 38: shoal.v1.AdminService.CreateAPIKey:input_type -> shoal.v1.CreateAPIKeyRequest
-	44, // 39: shoal.v1.AdminService.RevokeAPIKey:input_type -> shoal.v1.RevokeAPIKeyRequest
-	46, // 40: shoal.v1.AdminService.ListAPIKeys:input_type -> shoal.v1.ListAPIKeysRequest
-	48, // 41: shoal.v1.AdminService.StartImport:input_type -> shoal.v1.StartImportRequest
-	49, // 42: shoal.v1.AdminService.GetImport:input_type -> shoal.v1.GetImportRequest
-	50, // 43: shoal.v1.AdminService.ListImports:input_type -> shoal.v1.ListImportsRequest
-	52, // 44: shoal.v1.AdminService.CancelImport:input_type -> shoal.v1.CancelImportRequest
-	54, // 45: shoal.v1.AdminService.CreateSnapshot:input_type -> shoal.v1.CreateSnapshotRequest
-	56, // 46: shoal.v1.AdminService.RestoreSnapshot:input_type -> shoal.v1.RestoreSnapshotRequest
-	57, // 47: shoal.v1.AdminService.GetServerStats:input_type -> shoal.v1.GetServerStatsRequest
-	4,  // 48: shoal.v1.CollectionService.CreateCollection:output_type -> shoal.v1.Collection
-	4,  // 49: shoal.v1.CollectionService.DescribeCollection:output_type -> shoal.v1.Collection
-	8,  // 50: shoal.v1.CollectionService.ListCollections:output_type -> shoal.v1.ListCollectionsResponse
-	10, // 51: shoal.v1.CollectionService.DropCollection:output_type -> shoal.v1.DropCollectionResponse
-	12, // 52: shoal.v1.CollectionService.GetStats:output_type -> shoal.v1.CollectionStats
-	15, // 53: shoal.v1.VectorService.Upsert:output_type -> shoal.v1.UpsertResponse
-	15, // 54: shoal.v1.VectorService.UpsertStream:output_type -> shoal.v1.UpsertResponse
-	17, // 55: shoal.v1.VectorService.Delete:output_type -> shoal.v1.DeleteResponse
-	19, // 56: shoal.v1.VectorService.Get:output_type -> shoal.v1.GetResponse
-	24, // 57: shoal.v1.VectorService.Search:output_type -> shoal.v1.SearchResponse
-	27, // 58: shoal.v1.VectorService.SearchBatch:output_type -> shoal.v1.SearchBatchResponse
-	30, // 59: shoal.v1.VectorService.SetLabels:output_type -> shoal.v1.SetLabelsResponse
-	32, // 60: shoal.v1.TenantService.CreateTenant:output_type -> shoal.v1.CreateTenantResponse
-	34, // 61: shoal.v1.TenantService.DeleteTenant:output_type -> shoal.v1.DeleteTenantResponse
-	36, // 62: shoal.v1.TenantService.ListTenants:output_type -> shoal.v1.ListTenantsResponse
-	38, // 63: shoal.v1.TenantService.Grant:output_type -> shoal.v1.GrantResponse
-	40, // 64: shoal.v1.TenantService.Revoke:output_type -> shoal.v1.RevokeResponse
-	43, // 65: shoal.v1.AdminService.CreateAPIKey:output_type -> shoal.v1.CreateAPIKeyResponse
-	45, // 66: shoal.v1.AdminService.RevokeAPIKey:output_type -> shoal.v1.RevokeAPIKeyResponse
-	47, // 67: shoal.v1.AdminService.ListAPIKeys:output_type -> shoal.v1.ListAPIKeysResponse
-	53, // 68: shoal.v1.AdminService.StartImport:output_type -> shoal.v1.ImportJob
-	53, // 69: shoal.v1.AdminService.GetImport:output_type -> shoal.v1.ImportJob
-	51, // 70: shoal.v1.AdminService.ListImports:output_type -> shoal.v1.ListImportsResponse
-	53, // 71: shoal.v1.AdminService.CancelImport:output_type -> shoal.v1.ImportJob
-	55, // 72: shoal.v1.AdminService.CreateSnapshot:output_type -> shoal.v1.CreateSnapshotResponse
-	4,  // 73: shoal.v1.AdminService.RestoreSnapshot:output_type -> shoal.v1.Collection
-	58, // 74: shoal.v1.AdminService.GetServerStats:output_type -> shoal.v1.ServerStats
-	48, // [48:75] is the sub-list for method output_type
-	21, // [21:48] is the sub-list for method input_type
+	25, // 33: shoal.v1.VectorService.SearchBatchStream:input_type -> shoal.v1.SearchBatchRequest
+	31, // 34: shoal.v1.TenantService.CreateTenant:input_type -> shoal.v1.CreateTenantRequest
+	33, // 35: shoal.v1.TenantService.DeleteTenant:input_type -> shoal.v1.DeleteTenantRequest
+	35, // 36: shoal.v1.TenantService.ListTenants:input_type -> shoal.v1.ListTenantsRequest
+	37, // 37: shoal.v1.TenantService.Grant:input_type -> shoal.v1.GrantRequest
+	39, // 38: shoal.v1.TenantService.Revoke:input_type -> shoal.v1.RevokeRequest
+	42, // 39: shoal.v1.AdminService.CreateAPIKey:input_type -> shoal.v1.CreateAPIKeyRequest
+	44, // 40: shoal.v1.AdminService.RevokeAPIKey:input_type -> shoal.v1.RevokeAPIKeyRequest
+	46, // 41: shoal.v1.AdminService.ListAPIKeys:input_type -> shoal.v1.ListAPIKeysRequest
+	48, // 42: shoal.v1.AdminService.StartImport:input_type -> shoal.v1.StartImportRequest
+	49, // 43: shoal.v1.AdminService.GetImport:input_type -> shoal.v1.GetImportRequest
+	50, // 44: shoal.v1.AdminService.ListImports:input_type -> shoal.v1.ListImportsRequest
+	52, // 45: shoal.v1.AdminService.CancelImport:input_type -> shoal.v1.CancelImportRequest
+	54, // 46: shoal.v1.AdminService.CreateSnapshot:input_type -> shoal.v1.CreateSnapshotRequest
+	56, // 47: shoal.v1.AdminService.RestoreSnapshot:input_type -> shoal.v1.RestoreSnapshotRequest
+	57, // 48: shoal.v1.AdminService.GetServerStats:input_type -> shoal.v1.GetServerStatsRequest
+	4,  // 49: shoal.v1.CollectionService.CreateCollection:output_type -> shoal.v1.Collection
+	4,  // 50: shoal.v1.CollectionService.DescribeCollection:output_type -> shoal.v1.Collection
+	8,  // 51: shoal.v1.CollectionService.ListCollections:output_type -> shoal.v1.ListCollectionsResponse
+	10, // 52: shoal.v1.CollectionService.DropCollection:output_type -> shoal.v1.DropCollectionResponse
+	12, // 53: shoal.v1.CollectionService.GetStats:output_type -> shoal.v1.CollectionStats
+	15, // 54: shoal.v1.VectorService.Upsert:output_type -> shoal.v1.UpsertResponse
+	15, // 55: shoal.v1.VectorService.UpsertStream:output_type -> shoal.v1.UpsertResponse
+	17, // 56: shoal.v1.VectorService.Delete:output_type -> shoal.v1.DeleteResponse
+	19, // 57: shoal.v1.VectorService.Get:output_type -> shoal.v1.GetResponse
+	24, // 58: shoal.v1.VectorService.Search:output_type -> shoal.v1.SearchResponse
+	27, // 59: shoal.v1.VectorService.SearchBatch:output_type -> shoal.v1.SearchBatchResponse
+	30, // 60: shoal.v1.VectorService.SetLabels:output_type -> shoal.v1.SetLabelsResponse
+	27, // 61: shoal.v1.VectorService.SearchBatchStream:output_type -> shoal.v1.SearchBatchResponse
+	32, // 62: shoal.v1.TenantService.CreateTenant:output_type -> shoal.v1.CreateTenantResponse
+	34, // 63: shoal.v1.TenantService.DeleteTenant:output_type -> shoal.v1.DeleteTenantResponse
+	36, // 64: shoal.v1.TenantService.ListTenants:output_type -> shoal.v1.ListTenantsResponse
+	38, // 65: shoal.v1.TenantService.Grant:output_type -> shoal.v1.GrantResponse
+	40, // 66: shoal.v1.TenantService.Revoke:output_type -> shoal.v1.RevokeResponse
+	43, // 67: shoal.v1.AdminService.CreateAPIKey:output_type -> shoal.v1.CreateAPIKeyResponse
+	45, // 68: shoal.v1.AdminService.RevokeAPIKey:output_type -> shoal.v1.RevokeAPIKeyResponse
+	47, // 69: shoal.v1.AdminService.ListAPIKeys:output_type -> shoal.v1.ListAPIKeysResponse
+	53, // 70: shoal.v1.AdminService.StartImport:output_type -> shoal.v1.ImportJob
+	53, // 71: shoal.v1.AdminService.GetImport:output_type -> shoal.v1.ImportJob
+	51, // 72: shoal.v1.AdminService.ListImports:output_type -> shoal.v1.ListImportsResponse
+	53, // 73: shoal.v1.AdminService.CancelImport:output_type -> shoal.v1.ImportJob
+	55, // 74: shoal.v1.AdminService.CreateSnapshot:output_type -> shoal.v1.CreateSnapshotResponse
+	4,  // 75: shoal.v1.AdminService.RestoreSnapshot:output_type -> shoal.v1.Collection
+	58, // 76: shoal.v1.AdminService.GetServerStats:output_type -> shoal.v1.ServerStats
+	49, // [49:77] is the sub-list for method output_type
+	21, // [21:49] is the sub-list for method input_type
 	21, // [21:21] is the sub-list for extension type_name
 	21, // [21:21] is the sub-list for extension extendee
 	0,  // [0:21] is the sub-list for field type_name

@@ -314,13 +314,14 @@ var CollectionService_ServiceDesc = grpc.ServiceDesc{
 }
 
 const (
-	VectorService_Upsert_FullMethodName       = "/shoal.v1.VectorService/Upsert"
-	VectorService_UpsertStream_FullMethodName = "/shoal.v1.VectorService/UpsertStream"
-	VectorService_Delete_FullMethodName       = "/shoal.v1.VectorService/Delete"
-	VectorService_Get_FullMethodName          = "/shoal.v1.VectorService/Get"
-	VectorService_Search_FullMethodName       = "/shoal.v1.VectorService/Search"
-	VectorService_SearchBatch_FullMethodName  = "/shoal.v1.VectorService/SearchBatch"
-	VectorService_SetLabels_FullMethodName    = "/shoal.v1.VectorService/SetLabels"
+	VectorService_Upsert_FullMethodName            = "/shoal.v1.VectorService/Upsert"
+	VectorService_UpsertStream_FullMethodName      = "/shoal.v1.VectorService/UpsertStream"
+	VectorService_Delete_FullMethodName            = "/shoal.v1.VectorService/Delete"
+	VectorService_Get_FullMethodName               = "/shoal.v1.VectorService/Get"
+	VectorService_Search_FullMethodName            = "/shoal.v1.VectorService/Search"
+	VectorService_SearchBatch_FullMethodName       = "/shoal.v1.VectorService/SearchBatch"
+	VectorService_SetLabels_FullMethodName         = "/shoal.v1.VectorService/SetLabels"
+	VectorService_SearchBatchStream_FullMethodName = "/shoal.v1.VectorService/SearchBatchStream"
 )
 
 // VectorServiceClient is the client API for VectorService service.
@@ -342,14 +343,27 @@ type VectorServiceClient interface {
 	// Get returns stored vectors (as stored: rounded for FLOAT16, normalised
 	// for COSINE).
 	Get(ctx context.Context, in *GetRequest, opts ...grpc.CallOption) (*GetResponse, error)
+	// Search answers a query. A top_k whose response could exceed the
+	// server's response limit is RESOURCE_EXHAUSTED before the search.
 	Search(ctx context.Context, in *SearchRequest, opts ...grpc.CallOption) (*SearchResponse, error)
-	// SearchBatch runs many queries with the same parameters.
+	// SearchBatch runs many queries with the same parameters and answers
+	// in one message. A batch of more than the server's maximum hits
+	// (top_k × queries, default 1,000,000), or whose response could exceed
+	// its response limit (default 64 MiB; predicted from top_k, the number
+	// of queries and include_vectors), is RESOURCE_EXHAUSTED before any
+	// search: split it, or use SearchBatchStream.
 	SearchBatch(ctx context.Context, in *SearchBatchRequest, opts ...grpc.CallOption) (*SearchBatchResponse, error)
 	// SetLabels replaces the labels of vectors (for filter_expr and
 	// Filter). Every id must hold a vector (else NOT_FOUND and nothing
 	// changes); the batch is atomic. A tenant key may label only vectors
 	// its tenant owns (else PERMISSION_DENIED and nothing changes).
 	SetLabels(ctx context.Context, in *SetLabelsRequest, opts ...grpc.CallOption) (*SetLabelsResponse, error)
+	// SearchBatchStream is SearchBatch answered in a stream: each message
+	// holds the results of consecutive queries (first_query is the index
+	// of its first), in order, and stays under 4 MiB (gRPC clients'
+	// default receive limit) unless one query's results alone are larger.
+	// The maximum hits apply; the response limit applies to each message.
+	SearchBatchStream(ctx context.Context, in *SearchBatchRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[SearchBatchResponse], error)
 }
 
 type vectorServiceClient struct {
@@ -433,6 +447,25 @@ func (c *vectorServiceClient) SetLabels(ctx context.Context, in *SetLabelsReques
 	return out, nil
 }
 
+func (c *vectorServiceClient) SearchBatchStream(ctx context.Context, in *SearchBatchRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[SearchBatchResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &VectorService_ServiceDesc.Streams[1], VectorService_SearchBatchStream_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[SearchBatchRequest, SearchBatchResponse]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type VectorService_SearchBatchStreamClient = grpc.ServerStreamingClient[SearchBatchResponse]
+
 // VectorServiceServer is the server API for VectorService service.
 // All implementations must embed UnimplementedVectorServiceServer
 // for forward compatibility.
@@ -452,14 +485,27 @@ type VectorServiceServer interface {
 	// Get returns stored vectors (as stored: rounded for FLOAT16, normalised
 	// for COSINE).
 	Get(context.Context, *GetRequest) (*GetResponse, error)
+	// Search answers a query. A top_k whose response could exceed the
+	// server's response limit is RESOURCE_EXHAUSTED before the search.
 	Search(context.Context, *SearchRequest) (*SearchResponse, error)
-	// SearchBatch runs many queries with the same parameters.
+	// SearchBatch runs many queries with the same parameters and answers
+	// in one message. A batch of more than the server's maximum hits
+	// (top_k × queries, default 1,000,000), or whose response could exceed
+	// its response limit (default 64 MiB; predicted from top_k, the number
+	// of queries and include_vectors), is RESOURCE_EXHAUSTED before any
+	// search: split it, or use SearchBatchStream.
 	SearchBatch(context.Context, *SearchBatchRequest) (*SearchBatchResponse, error)
 	// SetLabels replaces the labels of vectors (for filter_expr and
 	// Filter). Every id must hold a vector (else NOT_FOUND and nothing
 	// changes); the batch is atomic. A tenant key may label only vectors
 	// its tenant owns (else PERMISSION_DENIED and nothing changes).
 	SetLabels(context.Context, *SetLabelsRequest) (*SetLabelsResponse, error)
+	// SearchBatchStream is SearchBatch answered in a stream: each message
+	// holds the results of consecutive queries (first_query is the index
+	// of its first), in order, and stays under 4 MiB (gRPC clients'
+	// default receive limit) unless one query's results alone are larger.
+	// The maximum hits apply; the response limit applies to each message.
+	SearchBatchStream(*SearchBatchRequest, grpc.ServerStreamingServer[SearchBatchResponse]) error
 	mustEmbedUnimplementedVectorServiceServer()
 }
 
@@ -490,6 +536,9 @@ func (UnimplementedVectorServiceServer) SearchBatch(context.Context, *SearchBatc
 }
 func (UnimplementedVectorServiceServer) SetLabels(context.Context, *SetLabelsRequest) (*SetLabelsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method SetLabels not implemented")
+}
+func (UnimplementedVectorServiceServer) SearchBatchStream(*SearchBatchRequest, grpc.ServerStreamingServer[SearchBatchResponse]) error {
+	return status.Error(codes.Unimplemented, "method SearchBatchStream not implemented")
 }
 func (UnimplementedVectorServiceServer) mustEmbedUnimplementedVectorServiceServer() {}
 func (UnimplementedVectorServiceServer) testEmbeddedByValue()                       {}
@@ -627,6 +676,17 @@ func _VectorService_SetLabels_Handler(srv interface{}, ctx context.Context, dec 
 	return interceptor(ctx, in, info, handler)
 }
 
+func _VectorService_SearchBatchStream_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(SearchBatchRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(VectorServiceServer).SearchBatchStream(m, &grpc.GenericServerStream[SearchBatchRequest, SearchBatchResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type VectorService_SearchBatchStreamServer = grpc.ServerStreamingServer[SearchBatchResponse]
+
 // VectorService_ServiceDesc is the grpc.ServiceDesc for VectorService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -664,6 +724,11 @@ var VectorService_ServiceDesc = grpc.ServiceDesc{
 			StreamName:    "UpsertStream",
 			Handler:       _VectorService_UpsertStream_Handler,
 			ClientStreams: true,
+		},
+		{
+			StreamName:    "SearchBatchStream",
+			Handler:       _VectorService_SearchBatchStream_Handler,
+			ServerStreams: true,
 		},
 	},
 	Metadata: "shoal.proto",
