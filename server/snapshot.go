@@ -93,6 +93,10 @@ const (
 	// chunkValueBytes bounds the value bytes of one chunk (its memory
 	// while it is encoded or decoded).
 	chunkValueBytes = 8 << 20
+	// maxChunkRawBytes bounds the decompressed size of one chunk a
+	// restore accepts: its values (chunkValueBytes) plus ids, owners,
+	// grants and labels, with room to spare.
+	maxChunkRawBytes = 256 << 20
 	// restoreBatch is the number of vectors a restore upserts at once.
 	restoreBatch = 1000
 )
@@ -551,7 +555,7 @@ func (s *Server) restoreInto(ctx context.Context, c *collection, dir *os.File, n
 		}
 		c.tenants[t.Name] = t.ID
 	}
-	dec, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1))
+	dec, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(maxChunkRawBytes))
 	if err != nil {
 		return err
 	}
@@ -589,8 +593,16 @@ func (s *Server) restoreInto(ctx context.Context, c *collection, dir *os.File, n
 		if err != nil {
 			return err
 		}
-		if raw, err = dec.DecodeAll(b, raw[:0]); err != nil {
-			return status.Errorf(codes.DataLoss, "snapshot file %s: %v", f.Name, err)
+		// A chunk decompresses to the size its manifest entry and its
+		// frame header both declare, within a bound: a tampered chunk
+		// cannot make the restore allocate without limit.
+		var h zstd.Header
+		if err := h.Decode(b); err != nil || !h.HasFCS || h.FrameContentSize != f.RawBytes || f.RawBytes > maxChunkRawBytes {
+			return status.Errorf(codes.DataLoss, "snapshot file %s: its frame declares %d raw bytes (has size %v, %v), the manifest %d; a chunk holds at most %d",
+				f.Name, h.FrameContentSize, h.HasFCS, err, f.RawBytes, maxChunkRawBytes)
+		}
+		if raw, err = dec.DecodeAll(b, raw[:0]); err != nil || uint64(len(raw)) != f.RawBytes {
+			return status.Errorf(codes.DataLoss, "snapshot file %s: %d raw bytes, %v", f.Name, len(raw), err)
 		}
 		if err := ch.decode(raw, m.Config.Dim); err != nil || uint64(len(ch.ids)) != f.Vectors {
 			return status.Errorf(codes.DataLoss, "snapshot file %s: %v (%d vectors, the manifest says %d)", f.Name, err, len(ch.ids), f.Vectors)
