@@ -40,6 +40,7 @@ type serveOptions struct {
 	// (server.Options.MaxResponseBytes, MaxHits).
 	maxResponse clikit.SizeFlag
 	maxHits     int
+	maxTopK     int
 	cache       clikit.SizeFlag
 	writeStall  time.Duration
 	grace       time.Duration
@@ -82,6 +83,8 @@ func (o *serveOptions) Validate() error {
 		return fmt.Errorf("-max-batch %d, want >= 0", o.maxBatch)
 	case o.maxHits < 0:
 		return fmt.Errorf("-max-hits %d, want >= 0", o.maxHits)
+	case o.maxTopK < 0:
+		return fmt.Errorf("-max-top-k %d, want >= 0", o.maxTopK)
 	case o.maxResponse < 0 || o.maxResponse > math.MaxInt32:
 		return fmt.Errorf("-max-response %d, want 0 to 2GiB", o.maxResponse)
 	case o.writeStall < 0:
@@ -114,6 +117,7 @@ func runServe(ctx context.Context, env *clikit.Env, args []string) error {
 	fs.IntVar(&o.maxBatch, "max-batch", server.DefaultMaxBatch, "max vectors, ids or queries per request")
 	fs.Var(&o.maxMsg, "max-msg", "max request message size")
 	fs.Var(&o.maxResponse, "max-response", "max response message size: a search or get that could exceed it is refused before any work")
+	fs.IntVar(&o.maxTopK, "max-top-k", server.DefaultMaxTopK, "max top_k of one search")
 	fs.IntVar(&o.maxHits, "max-hits", server.DefaultMaxHits, "max top_k × queries of one search call")
 	fs.Var(&o.cache, "cache", "posting cache per collection")
 	fs.DurationVar(&o.writeStall, "write-stall", server.DefaultWriteStall, "how long a write waits for background maintenance to catch up before it is refused with RESOURCE_EXHAUSTED")
@@ -185,7 +189,7 @@ func (o *serveOptions) Run(ctx context.Context, env *clikit.Env) error {
 	log := slog.New(h)
 	sopts := &server.Options{
 		DataDir: o.dataDir, AdminKey: o.adminKey, MaxBatch: o.maxBatch,
-		MaxRecvMsgBytes: int(o.maxMsg), MaxResponseBytes: int(o.maxResponse), MaxHits: o.maxHits,
+		MaxRecvMsgBytes: int(o.maxMsg), MaxResponseBytes: int(o.maxResponse), MaxHits: o.maxHits, MaxTopK: o.maxTopK,
 		CacheBytes: int64(o.cache), ShutdownGrace: o.grace, Logger: log,
 		WriteStall:  o.writeStall,
 		SnapshotDir: o.snapshotDir, ImportDir: o.importDir,
