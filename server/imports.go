@@ -64,6 +64,7 @@ type imports struct {
 // mu guards the rest.
 type importJob struct {
 	id, coll, path, tenant string
+	tenantID               uint32 // the tenant's number when the job started (0: none)
 	firstID, total         uint64
 	started                time.Time
 	cancel                 context.CancelFunc
@@ -215,12 +216,13 @@ func (a adminAPI) StartImport(ctx context.Context, req *shoalv1.StartImportReque
 		return nil, err
 	}
 	dim := c.rec.Dim
+	var tenantID uint32
 	if req.GetTenant() != "" {
 		if err := checkName("tenant", req.GetTenant()); err != nil {
 			c.release()
 			return nil, err
 		}
-		if _, err := c.tenantID(req.GetTenant()); err != nil {
+		if tenantID, err = c.tenantID(req.GetTenant()); err != nil {
 			c.release()
 			return nil, err
 		}
@@ -244,7 +246,7 @@ func (a adminAPI) StartImport(ctx context.Context, req *shoalv1.StartImportReque
 	}
 	jctx, cancel := context.WithCancel(context.Background())
 	j := &importJob{
-		id: newJobID(), coll: req.GetCollection(), path: path, tenant: req.GetTenant(),
+		id: newJobID(), coll: req.GetCollection(), path: path, tenant: req.GetTenant(), tenantID: tenantID,
 		firstID: req.GetFirstId(), total: total, started: time.Now(), cancel: cancel,
 		stopped: make(chan struct{}),
 	}
@@ -333,13 +335,15 @@ func (s *Server) importRows(ctx context.Context, j *importJob, f *index.FileSour
 	return nil
 }
 
-// testHookImportBatch, when set by a test, runs as a job's batch is about
-// to take the collection's writing guard.
+// testHookImportBatch, when set by a test, runs as a job's batch starts.
 var testHookImportBatch func()
 
 // upsertImportBatch upserts one batch into the job's collection, through the
 // write path of vectorsAPI.upsert.
 func (s *Server) upsertImportBatch(j *importJob, orig *collection, ids []uint64, vecs [][]float32) error {
+	if testHookImportBatch != nil {
+		testHookImportBatch()
+	}
 	c, err := s.acquire(j.coll)
 	if err != nil {
 		return errors.New(status.Convert(err).Message())
@@ -352,8 +356,9 @@ func (s *Server) upsertImportBatch(j *importJob, orig *collection, ids []uint64,
 	if err != nil {
 		return errors.New(status.Convert(err).Message())
 	}
-	if testHookImportBatch != nil {
-		testHookImportBatch()
+	if t != j.tenantID {
+		// The job is bound to the tenant it started with, not its name.
+		return fmt.Errorf("tenant %s was deleted and created again during the import", clip(j.tenant))
 	}
 	defer c.writing()()
 	if t != 0 {

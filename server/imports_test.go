@@ -81,3 +81,76 @@ func TestImportShutdownCancels(t *testing.T) {
 		t.Errorf("job after Close = %v, want CANCELLED after one batch of %d", got, importBatch)
 	}
 }
+
+// TestImportBoundToTenant: a job started for a tenant writes only as that
+// tenant; if the tenant is deleted and a new one of the same name made
+// while the job runs, the job fails instead of writing into the new one.
+func TestImportBoundToTenant(t *testing.T) {
+	const n, dim = 3 * importBatch, 4
+	dir := t.TempDir()
+	s, err := Open(&Options{DataDir: dir, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.WithValue(context.Background(), principalKey{}, principal{admin: true})
+	if _, err := (collectionsAPI{Server: s}).CreateCollection(ctx, &shoalv1.CreateCollectionRequest{Name: "docs", Config: &shoalv1.CollectionConfig{Dim: dim}}); err != nil {
+		t.Fatal(err)
+	}
+	ten := tenantsAPI{Server: s}
+	if _, err := ten.CreateTenant(ctx, &shoalv1.CreateTenantRequest{Collection: "docs", Tenant: "t"}); err != nil {
+		t.Fatal(err)
+	}
+	var b []byte
+	for i := 0; i < n; i++ {
+		b = binary.LittleEndian.AppendUint32(b, dim)
+		for d := 0; d < dim; d++ {
+			b = binary.LittleEndian.AppendUint32(b, math.Float32bits(float32(i+d)))
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, "import", "v.fvecs"), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	second, resume := make(chan struct{}), make(chan struct{})
+	calls := 0
+	testHookImportBatch = func() {
+		if calls++; calls == 2 {
+			close(second)
+			<-resume
+		}
+	}
+	defer func() { testHookImportBatch = nil }()
+	j, err := (adminAPI{Server: s}).StartImport(ctx, &shoalv1.StartImportRequest{Collection: "docs", Path: "v.fvecs", Tenant: "t"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-second // the first batch is in, as the old t
+	if _, err := ten.DeleteTenant(ctx, &shoalv1.DeleteTenantRequest{Collection: "docs", Tenant: "t"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ten.CreateTenant(ctx, &shoalv1.CreateTenantRequest{Collection: "docs", Tenant: "t"}); err != nil {
+		t.Fatal(err)
+	}
+	close(resume)
+	job, err := s.imports.get(j.GetId())
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-job.stopped
+	got := job.proto()
+	if got.GetState() != shoalv1.ImportJob_STATE_FAILED || got.GetDone() != importBatch {
+		t.Fatalf("job = %v, want FAILED after its first batch", got)
+	}
+	c, err := s.acquire("docs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.release()
+	id, err := c.tenantID("t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l, err := c.ix.TenantLen(id); err != nil || l != 0 {
+		t.Fatalf("the new tenant t holds %d vectors (%v), want 0", l, err)
+	}
+}
