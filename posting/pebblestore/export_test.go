@@ -1,6 +1,9 @@
 package pebblestore
 
-import "github.com/cockroachdb/pebble/v2"
+import (
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/vfs"
+)
 
 // OverrideKeys returns the number of directory override keys of s in
 // Pebble.
@@ -34,3 +37,18 @@ func BeginDrop(d *DB, dir string) error {
 // SetCompactReadHook sets the hook CompactSegment runs between copying
 // postings and committing the move (nil: none).
 func SetCompactReadHook(fn func()) { testHookCompactRead = fn }
+
+// SetFSHook sets the wrapper of the file system of every Pebble database
+// opened from now on (nil: none).
+func SetFSHook(fn func(vfs.FS) vfs.FS) { testHookFS = fn }
+
+// FlushPebble flushes the memtable of s's database to an sstable.
+func FlushPebble(s *Store) error { return s.db.Flush() }
+
+// CorruptionReports returns how many corruption reports s's database
+// has had.
+func CorruptionReports(s *Store) int {
+	s.health.mu.Lock()
+	defer s.health.mu.Unlock()
+	return s.health.mu.reports
+}

@@ -118,6 +118,9 @@ type Store struct {
 	// DB, nil for a store of its own.
 	ns     []byte
 	shared *DB
+	// health is what the Pebble database reported outside the calls that
+	// met it (health.go): shared with every store of a shared DB.
+	health *health
 	io     directio.Stats
 	opts   Options
 	cache  *postingCache
@@ -155,7 +158,8 @@ func Open(dir string, o *Options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	db, err := openPebble(dir, &s.io, 16<<20)
+	s.health = new(health)
+	db, err := openPebble(dir, &s.io, 16<<20, s.health)
 	if err != nil {
 		return nil, err
 	}
@@ -189,16 +193,21 @@ func newStore(dir string, o *Options) (*Store, error) {
 }
 
 // openPebble opens the Pebble database of a Store or a DB in dir:
-// Pebble's reads are counted in io, its block cache holds cacheBytes.
-func openPebble(dir string, io *directio.Stats, cacheBytes int64) (*pebble.DB, error) {
+// Pebble's reads are counted in io, its block cache holds cacheBytes, and
+// what it reports outside calls (corruption, fatal errors) goes to h.
+func openPebble(dir string, io *directio.Stats, cacheBytes int64, h *health) (*pebble.DB, error) {
 	cache := pebble.NewCache(cacheBytes)
 	defer cache.Unref()
+	fs := directio.NewFS(vfs.Default, io)
+	if testHookFS != nil {
+		fs = testHookFS(fs)
+	}
 	po := &pebble.Options{
-		FS:           directio.NewFS(vfs.Default, io),
+		FS:           fs,
 		Cache:        cache,
 		MemTableSize: 4 << 20,
-		Logger:       quietLogger{},
 	}
+	h.options(po)
 	for i := range po.Levels {
 		po.Levels[i].Compression = func() *sstable.CompressionProfile { return sstable.NoCompression }
 		// Point lookups of records that do not exist (an id's vector or
@@ -207,10 +216,14 @@ func openPebble(dir string, io *directio.Stats, cacheBytes int64) (*pebble.DB, e
 	}
 	db, err := pebble.Open(dir, po)
 	if err != nil {
-		return nil, fmt.Errorf("pebblestore: open %s: %w", dir, err)
+		return nil, fmt.Errorf("pebblestore: open %s: %w", dir, pebbleErr(err))
 	}
 	return db, nil
 }
+
+// testHookFS, when set by a test, wraps the file system of every Pebble
+// database opened (to inject I/O errors).
+var testHookFS func(vfs.FS) vfs.FS
 
 // load reads the posting directory and opens the segments.
 func (s *Store) load() error {
@@ -236,7 +249,7 @@ func (s *Store) loadDirectory() error {
 		UpperBound: s.key(prefixOverride+1, nil),
 	})
 	if err != nil {
-		return fmt.Errorf("pebblestore: directory overrides: %w", err)
+		return fmt.Errorf("pebblestore: directory overrides: %w", pebbleErr(err))
 	}
 	for valid := it.First(); valid; valid = it.Next() {
 		v, err := it.ValueAndErr()
@@ -251,7 +264,7 @@ func (s *Store) loadDirectory() error {
 		s.mu.dir.set(id, l)
 	}
 	if err := it.Close(); err != nil {
-		return fmt.Errorf("pebblestore: directory overrides: %w", err)
+		return fmt.Errorf("pebblestore: directory overrides: %w", pebbleErr(err))
 	}
 	return nil
 }
@@ -325,6 +338,9 @@ func (s *Store) Read(id uint32, fn func([]byte) error) error {
 // the others are read with one AIO submission (or preads where AIO is
 // unavailable) and handed to fn as they complete.
 func (s *Store) ReadBatch(ids []uint32, fn func(int, []byte) error) error {
+	if err := s.healthErr(); err != nil {
+		return err
+	}
 	r := s.getReader()
 	defer s.putReader(r)
 	for len(ids) > 0 {
@@ -394,12 +410,15 @@ func (s *Store) Scan(fn func(uint32, []byte) error) error {
 
 // GetMeta implements posting.Store.
 func (s *Store) GetMeta(key string) ([]byte, error) {
+	if err := s.healthErr(); err != nil {
+		return nil, err
+	}
 	v, closer, err := s.db.Get(s.metaKey(key))
 	if errors.Is(err, pebble.ErrNotFound) {
 		return nil, fmt.Errorf("meta %q: %w", key, posting.ErrNotFound)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("meta %q: %w", key, err)
+		return nil, fmt.Errorf("meta %q: %w", key, pebbleErr(err))
 	}
 	defer closer.Close()
 	return append([]byte(nil), v...), nil
@@ -407,7 +426,26 @@ func (s *Store) GetMeta(key string) ([]byte, error) {
 
 // SetMeta implements posting.Store. The write is synced to the WAL.
 func (s *Store) SetMeta(key string, value []byte) error {
-	return s.db.Set(s.metaKey(key), value, pebble.Sync)
+	if err := s.healthErr(); err != nil {
+		return err
+	}
+	if err := s.db.Set(s.metaKey(key), value, pebble.Sync); err != nil {
+		return fmt.Errorf("meta %q: %w", key, pebbleErr(err))
+	}
+	return s.health.fatalErr()
+}
+
+// healthErr returns the error every call of s fails with once the
+// database reported a fatal error or a corruption that may hold s's keys
+// (health.go), else nil.
+func (s *Store) healthErr() error {
+	if !s.health.bad.Load() {
+		return nil
+	}
+	if len(s.ns) == 0 {
+		return s.health.err(nil, nil)
+	}
+	return s.health.err(s.ns, prefixEnd(s.ns))
 }
 
 // Stats implements posting.Store.
@@ -459,8 +497,11 @@ func (s *Store) DropPageCache() error {
 }
 
 // Close implements posting.Store. Closing a namespace's Store leaves its
-// shared DB open.
+// shared DB open. It returns the error the store's calls fail with after
+// a corruption or a fatal error (see health.go), if any, with the error
+// of closing.
 func (s *Store) Close() error {
+	bad := s.healthErr()
 	for {
 		select {
 		case r := <-s.readers:
@@ -484,20 +525,10 @@ func (s *Store) Close() error {
 	s.mu.Unlock()
 	if s.shared != nil {
 		s.shared.release(s)
-		return nil
+		return bad
 	}
 	if s.db == nil {
-		return nil
+		return bad
 	}
-	return s.db.Close()
-}
-
-// quietLogger drops Pebble's informational logs; errors still surface as
-// returned errors. Fatalf must not return.
-type quietLogger struct{}
-
-func (quietLogger) Infof(string, ...any)  {}
-func (quietLogger) Errorf(string, ...any) {}
-func (quietLogger) Fatalf(format string, args ...any) {
-	panic(fmt.Sprintf("pebble: "+format, args...))
+	return errors.Join(bad, pebbleErr(s.db.Close()))
 }
