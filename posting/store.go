@@ -184,8 +184,8 @@ type Verified struct {
 	Files int
 	// Bytes is how many of their bytes checksums were verified over
 	// (including the checksums themselves and fixed padding checked for
-	// its value); Unverified how many no checksum covers, and Note what
-	// those are.
+	// its value); Unverified how many no checksum covers or failed their
+	// checks (which Verify reported), and Note what those are.
 	Bytes      int64
 	Unverified int64
 	Note       string

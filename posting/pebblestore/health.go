@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -175,7 +176,7 @@ func (h *health) err(lo, hi []byte) error {
 	}
 	for _, c := range h.mu.corrupt {
 		if c.overlaps(lo, hi) {
-			return fmt.Errorf("%w: pebble: %w", posting.ErrCorrupt, c.err)
+			return &corruptionError{err: c.err}
 		}
 	}
 	return nil
@@ -220,8 +221,20 @@ func (l healthLogger) Fatalf(format string, args ...any) {
 // posting.ErrCorrupt (and so index.ErrCorrupt), so that callers need not
 // know Pebble's marks.
 func pebbleErr(err error) error {
-	if err != nil && pebble.IsCorruptionError(err) && !errors.Is(err, posting.ErrCorrupt) {
-		return fmt.Errorf("%w: %w", posting.ErrCorrupt, err)
+	if err == nil || !pebble.IsCorruptionError(err) || errors.Is(err, posting.ErrCorrupt) {
+		return err
 	}
-	return err
+	return &corruptionError{err: err}
 }
+
+// corruptionError is a corruption Pebble reported, as posting.ErrCorrupt.
+// Its message is the first line of Pebble's: Pebble joins a detail
+// carrier to its corruption errors, whose text is of no use.
+type corruptionError struct{ err error }
+
+func (e *corruptionError) Error() string {
+	msg, _, _ := strings.Cut(e.err.Error(), "\n")
+	return posting.ErrCorrupt.Error() + ": " + msg
+}
+
+func (e *corruptionError) Unwrap() []error { return []error{posting.ErrCorrupt, e.err} }

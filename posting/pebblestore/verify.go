@@ -93,7 +93,7 @@ func (s *Store) holdsKeysOf(smallest, largest []byte) bool {
 // compaction's outputs, which a later listing holds: tables are listed
 // until a listing holds none not yet verified.
 func (s *Store) verifyTables(v *verifier) (posting.Verified, error) {
-	out := posting.Verified{Kind: "sstables", Note: "bytes between blocks"}
+	out := posting.Verified{Kind: "sstables", Note: "damaged tables, or bytes outside the blocks checked"}
 	dir := s.pebbleDir()
 	seen := make(map[uint64]bool)
 	for round := 0; ; round++ {
@@ -259,7 +259,7 @@ func checkFooter(b []byte, format sstable.TableFormat) string {
 // verifyLogs verifies the database's write-ahead logs and MANIFEST
 // files, and accounts for its OPTIONS file.
 func (s *Store) verifyLogs(v *verifier) (logs, opts posting.Verified, err error) {
-	logs = posting.Verified{Kind: "pebble logs", Note: "after the last record of a log (tail, recycled or preallocated space)"}
+	logs = posting.Verified{Kind: "pebble logs", Note: "after the last valid record of a log (a tail cut short, recycled or preallocated space, or damage)"}
 	opts = posting.Verified{Kind: "pebble options", Note: "no checksum (Pebble parses the file at open)"}
 	dir := s.pebbleDir()
 	entries, err := os.ReadDir(dir)
@@ -404,7 +404,7 @@ func isInvalidRecord(err error) bool {
 // verifySegments verifies every posting of the directory and its
 // padding, reading through the segments' own files.
 func (s *Store) verifySegments(v *verifier) (posting.Verified, error) {
-	out := posting.Verified{Kind: "segments", Note: "space of rewritten and deleted postings (reclaimed by compaction)"}
+	out := posting.Verified{Kind: "segments", Note: "space of rewritten and deleted postings (reclaimed by compaction), or damaged postings"}
 	type entry struct {
 		id  uint32
 		loc location
