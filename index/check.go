@@ -83,14 +83,26 @@ func (ix *Index) CheckWithStats(st *CheckStats) error {
 		}
 		return found < maxProblems
 	}
-	files := ix.verifyFiles(report)
-	if st != nil {
+	files, postings := ix.verifyFiles(report)
+	// Postings are the store's bytes it does not parse: the scan below
+	// decodes each (checking its CRC) and counts the bytes that pass.
+	var postingBytes int64
+	defer func() {
+		if st == nil {
+			return
+		}
+		for i := range files {
+			if files[i].Kind == postings.kind {
+				files[i].Verified += postingBytes
+				files[i].Unverified += max(postings.bytes-postingBytes, 0)
+			}
+		}
 		*st = CheckStats{Files: files}
 		for _, f := range files {
 			st.Verified += f.Verified
 			st.Unverified += f.Unverified
 		}
-	}
+	}()
 	tree := ix.tree
 	covered := make(map[uint64]struct{}, ix.live.Load())
 	// sameAsStored checks a current copy against the vector stored for
@@ -143,6 +155,7 @@ func (ix *Index) CheckWithStats(st *CheckStats) error {
 			}
 			return nil
 		}
+		postingBytes += int64(len(b))
 		if p.Dim != dim || p.Elem != elem {
 			report("posting %d holds %d-dim %v, index %d-dim %v", id, p.Dim, p.Elem, dim, elem)
 		}
@@ -230,17 +243,29 @@ func (ix *Index) CheckWithStats(st *CheckStats) error {
 	return fmt.Errorf("%w: %d problem(s) found, first %d: %s", ErrCorrupt, found, len(problems), strings.Join(problems, "; "))
 }
 
+// storePostings is where the store's files hold postings, and how many
+// bytes of them (posting.Verified.Postings).
+type storePostings struct {
+	kind  string
+	bytes int64
+}
+
 // verifyFiles checks every checksum of every file of the index, reporting
-// damage, and returns what it read.
-func (ix *Index) verifyFiles(report func(format string, args ...any) bool) []CheckedFiles {
+// damage, and returns what it read, and the postings the store left to
+// the index to check.
+func (ix *Index) verifyFiles(report func(format string, args ...any) bool) ([]CheckedFiles, storePostings) {
 	problem := func(msg string) bool { return report("%s", msg) }
 	var out []CheckedFiles
+	var postings storePostings
 	verified, err := ix.store.Verify(problem)
 	if err != nil {
 		report("verify store files: %v", err)
 	}
 	for _, v := range verified {
 		out = append(out, CheckedFiles{Kind: v.Kind, Files: v.Files, Verified: v.Bytes, Unverified: v.Unverified, Note: v.Note})
+		if v.Postings > 0 {
+			postings = storePostings{kind: v.Kind, bytes: postings.bytes + v.Postings}
+		}
 	}
 	if ix.man.Count > 0 {
 		vf := CheckedFiles{Kind: "vectors", Files: 1}
@@ -261,7 +286,7 @@ func (ix *Index) verifyFiles(report func(format string, args ...any) bool) []Che
 	} else {
 		tf.Verified = size
 	}
-	return append(out, tf)
+	return append(out, tf), postings
 }
 
 var errStop = errors.New("stop")

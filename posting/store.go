@@ -80,8 +80,9 @@ type Store interface {
 	// nil for a store that keeps none.
 	DataFiles() []string
 	// Verify reads every file the store keeps and checks every checksum
-	// they hold: those of its database (tables, logs) and of its postings,
-	// and the zero padding between postings. It calls problem for each
+	// they hold: those of its database (tables, logs), and the zero
+	// padding between postings (not the postings: see Verified.Postings).
+	// It calls problem for each
 	// damage found, with a description, until problem returns false. It
 	// returns what it read, per kind of file; its error is a failure to
 	// read, not damage. Other calls may run meanwhile: files they add or
@@ -189,6 +190,10 @@ type Verified struct {
 	Bytes      int64
 	Unverified int64
 	Note       string
+	// Postings is how many of the files' bytes are postings, in neither
+	// count above: a store does not parse postings, the caller checks
+	// them (posting.Decode checks a posting's CRC-32C).
+	Postings int64
 }
 
 // Stats are cumulative counters of a Store.

@@ -338,6 +338,12 @@ func (s *Store) Read(id uint32, fn func([]byte) error) error {
 // the others are read with one AIO submission (or preads where AIO is
 // unavailable) and handed to fn as they complete.
 func (s *Store) ReadBatch(ids []uint32, fn func(int, []byte) error) error {
+	return s.readBatch(ids, fn, true)
+}
+
+// readBatch is ReadBatch, through the posting cache or around it (no
+// lookups, no insertions).
+func (s *Store) readBatch(ids []uint32, fn func(int, []byte) error, cached bool) error {
 	if err := s.healthErr(); err != nil {
 		return err
 	}
@@ -345,7 +351,7 @@ func (s *Store) ReadBatch(ids []uint32, fn func(int, []byte) error) error {
 	defer s.putReader(r)
 	for len(ids) > 0 {
 		n := min(len(ids), maxBatch)
-		if err := r.read(s, ids[:n], fn); err != nil {
+		if err := r.read(s, ids[:n], fn, cached); err != nil {
 			return err
 		}
 		ids = ids[n:]
@@ -378,7 +384,9 @@ func (s *Store) putReader(r *batchReader) {
 
 // Scan implements posting.Store. Each posting is read as it is when Scan
 // reaches it: postings committed or deleted during the scan may or may
-// not be seen.
+// not be seen. Scan reads the files, not the posting cache, and does not
+// fill it: a scan of every posting would evict the ones searches use,
+// and Check must see the bytes on disk.
 func (s *Store) Scan(fn func(uint32, []byte) error) error {
 	const chunk = 1024
 	ids := make([]uint32, 0, chunk)
@@ -394,11 +402,8 @@ func (s *Store) Scan(fn func(uint32, []byte) error) error {
 		more := next < len(locs)
 		s.mu.RUnlock()
 		for _, id := range ids {
-			err := s.Read(id, func(b []byte) error { return fn(id, b) })
-			if errors.Is(err, posting.ErrNotFound) {
-				continue // deleted since the ids were listed
-			}
-			if err != nil {
+			// A posting deleted since the ids were listed is skipped.
+			if err := s.readBatch([]uint32{id}, func(_ int, b []byte) error { return fn(id, b) }, false); err != nil {
 				return err
 			}
 		}
