@@ -32,16 +32,21 @@ import (
 //     100 ms after the first, twice as long after each next, up to a
 //     minute.
 //   - Logger.Fatalf is then left to failures Pebble does not recover
-//     from: a write of its WAL or MANIFEST that fails, and its own
-//     invariants. Pebble expects Fatalf not to return. A library must
-//     not end its process, and a panic there would unwind a background
-//     goroutine of Pebble's (ending the process as well) or leave Pebble's
-//     locks held, so Fatalf records a fatal error and returns. Each of
-//     those call sites either returns the error after Fatalf or, for a
-//     failed commit, goes on as if the commit had succeeded; the store
-//     therefore checks for a fatal error after every write it commits,
-//     and refuses every call once one is recorded, so that it never
-//     relies on the database after Pebble gave up on it.
+//     from: a write of its WAL or MANIFEST that fails (commit pipeline,
+//     WAL rotation, version edits), and broken invariants of its own
+//     (most only checked in invariants or race builds). Pebble expects
+//     Fatalf not to return. A library must not end its process; a panic
+//     would end it as well when Pebble calls Fatalf from a background
+//     goroutine, and elsewhere would unwind Pebble with its locks held;
+//     blocking the goroutine for good would keep them held too. So
+//     Fatalf records a fatal error and returns. At the write-failure
+//     sites Pebble then returns the error, except that a failed commit
+//     goes on as if it had succeeded (and Pebble's commit pipeline stays
+//     stuck): the store checks for a fatal error after every write it
+//     commits, and refuses every call once one is recorded, before it
+//     reaches Pebble, so that it never relies on the database after
+//     Pebble gave up on it. What Pebble does after a broken invariant is
+//     undefined either way; Close still closes it.
 //
 // Both states are sticky: a store that saw a corruption in its keys
 // returns an error wrapping posting.ErrCorrupt (index.ErrCorrupt) from
@@ -78,6 +83,8 @@ const (
 	// corruption report.
 	firstPause = 100 * time.Millisecond
 	maxPause   = time.Minute
+	// maxCorrupt bounds the damaged files recorded one by one.
+	maxCorrupt = 64
 )
 
 // corruption is one damaged file's report: the user keys it may hold
@@ -120,8 +127,13 @@ func (h *health) recordLocked(c corruption) {
 	known := slices.ContainsFunc(h.mu.corrupt, func(o corruption) bool {
 		return bytes.Equal(o.start, c.start) && bytes.Equal(o.end, c.end)
 	})
-	if !known && len(h.mu.corrupt) < 64 {
+	switch {
+	case known:
+	case len(h.mu.corrupt) < maxCorrupt:
 		h.mu.corrupt = append(h.mu.corrupt, c)
+	case h.mu.corrupt[maxCorrupt-1].start != nil || h.mu.corrupt[maxCorrupt-1].end != nil:
+		// Too many damaged files to tell apart: every key is suspect.
+		h.mu.corrupt[maxCorrupt-1] = corruption{err: c.err}
 	}
 	h.mu.pauseUntil = time.Now().Add(min(maxPause, firstPause<<min(h.mu.reports, 10)))
 	h.mu.reports++

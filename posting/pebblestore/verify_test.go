@@ -1,6 +1,7 @@
 package pebblestore
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -122,5 +123,40 @@ func TestCheckFooter(t *testing.T) {
 		if checkFooter(f, format) == "" {
 			t.Errorf("footer padding byte %d changed: not caught", i)
 		}
+	}
+}
+
+// TestCorruptionOverlaps: a damaged file's bounds (inclusive) stop the
+// namespaces whose key ranges they meet; unknown bounds stop all.
+func TestCorruptionOverlaps(t *testing.T) {
+	ns := func(id uint32) (lo, hi []byte) {
+		p := nsPrefix(id)
+		return p, prefixEnd(p)
+	}
+	c := corruption{start: append(nsPrefix(2), 'u', 5), end: append(nsPrefix(3), 'm')}
+	for _, tc := range []struct {
+		id   uint32
+		want bool
+	}{{1, false}, {2, true}, {3, true}, {4, false}} {
+		lo, hi := ns(tc.id)
+		if got := c.overlaps(lo, hi); got != tc.want {
+			t.Errorf("namespace %d: overlaps = %v, want %v", tc.id, got, tc.want)
+		}
+	}
+	if !c.overlaps(nil, nil) {
+		t.Error("a store of its own (all keys) is not stopped")
+	}
+	unknown := corruption{}
+	if lo, hi := ns(7); !unknown.overlaps(lo, hi) {
+		t.Error("unknown bounds do not stop a namespace")
+	}
+	var h health
+	for i := range maxCorrupt + 2 {
+		h.mu.Lock()
+		h.recordLocked(corruption{start: nsPrefix(uint32(100 + i)), end: nsPrefix(uint32(100 + i)), err: errors.New("x")})
+		h.mu.Unlock()
+	}
+	if lo, hi := ns(7); h.err(lo, hi) == nil {
+		t.Error("past maxCorrupt damaged files, a namespace they do not name is not stopped")
 	}
 }
