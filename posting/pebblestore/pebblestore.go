@@ -71,6 +71,8 @@ const (
 	pageSize = 4096
 	// maxBatch bounds the reads one AIO submission carries.
 	maxBatch = 256
+	// bloomBits is the bits per key of the tables' Bloom filters.
+	bloomBits = 10
 )
 
 // Options configure a Store. The zero value is usable.
@@ -212,7 +214,7 @@ func openPebble(dir string, io *directio.Stats, cacheBytes int64, h *health) (*p
 		po.Levels[i].Compression = func() *sstable.CompressionProfile { return sstable.NoCompression }
 		// Point lookups of records that do not exist (an id's vector or
 		// access record) stop at the filter instead of reading blocks.
-		po.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
+		po.Levels[i].FilterPolicy = bloom.FilterPolicy(bloomBits)
 	}
 	db, err := pebble.Open(dir, po)
 	if err != nil {
