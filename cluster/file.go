@@ -1,7 +1,10 @@
 package cluster
 
 import (
+	"encoding/binary"
 	"fmt"
+	"hash/crc32"
+	"io"
 	"os"
 	"path/filepath"
 
@@ -59,6 +62,41 @@ func ReadFile(path string) (*Tree, error) {
 	// The tree now lives in memory; its file pages need not.
 	_ = directio.DropCache(path)
 	return t, nil
+}
+
+// treeCRCLen is the size of the checksum that ends a tree file.
+const treeCRCLen = 4
+
+// VerifyFile checks the checksum of the tree file at path, streaming (the
+// tree is not decoded), and returns the file's size. A mismatch is
+// errs.Corrupt; other errors are failures to read.
+func VerifyFile(path string) (int64, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	defer directio.DropCache(path)
+	fi, err := f.Stat()
+	if err != nil {
+		return 0, err
+	}
+	size := fi.Size()
+	if size < treeCRCLen {
+		return size, fmt.Errorf("%w: %s: %d bytes", errs.Corrupt, path, size)
+	}
+	h := crc32.New(castagnoli)
+	if _, err := io.Copy(h, io.NewSectionReader(f, 0, size-treeCRCLen)); err != nil {
+		return size, err
+	}
+	var sum [treeCRCLen]byte
+	if _, err := f.ReadAt(sum[:], size-treeCRCLen); err != nil {
+		return size, err
+	}
+	if got, want := h.Sum32(), binary.LittleEndian.Uint32(sum[:]); got != want {
+		return size, fmt.Errorf("%w: %s: checksum %08x, want %08x", errs.Corrupt, path, got, want)
+	}
+	return size, nil
 }
 
 func syncDir(dir string) error {

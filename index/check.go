@@ -5,15 +5,23 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"strings"
 
+	"github.com/shoaldb/shoal/cluster"
 	"github.com/shoaldb/shoal/index/internal/tail"
+	"github.com/shoaldb/shoal/index/internal/vectors"
 	"github.com/shoaldb/shoal/internal/keys"
 	"github.com/shoaldb/shoal/posting"
 )
 
-// Check verifies the index's invariants and returns nil, or an error
-// (wrapping ErrCorrupt) that lists the first problems found:
+// Check verifies the index's files and invariants and returns nil, or an
+// error (wrapping ErrCorrupt) that lists the first problems found:
 //
+//   - every checksum of every file holds: the Pebble database's tables
+//     (every block) and logs, the posting segments (every posting, and
+//     the zero padding between them), the vectors file (every block) and
+//     the tree file; CheckWithStats says how many bytes that covered and
+//     how many no checksum covers;
 //   - every stored posting decodes (checksum), has the index's element
 //     type and dimension, and belongs to a live head of the tree;
 //   - every live head's posting, if stored, is readable;
@@ -26,7 +34,36 @@ import (
 //
 // Check reads the whole index. Writers and maintenance wait while it runs;
 // searches do not.
-func (ix *Index) Check() error {
+func (ix *Index) Check() error { return ix.CheckWithStats(nil) }
+
+// CheckStats is what Check read of the index's files.
+type CheckStats struct {
+	// Files is, per kind of file, what was read.
+	Files []CheckedFiles
+	// Verified is the number of bytes that checksums were verified over;
+	// Unverified the number of bytes the index's files hold that no
+	// checksum covers, or that failed their checks (reported as problems);
+	// see each kind's Note. Both sum Files.
+	Verified   int64
+	Unverified int64
+}
+
+// CheckedFiles is what Check read of one kind of file.
+type CheckedFiles struct {
+	// Kind names the files: "sstables", "pebble logs", "pebble options",
+	// "segments", "vectors", "tree".
+	Kind string
+	// Files is how many were read.
+	Files int
+	// Verified and Unverified are as in CheckStats; Note says what the
+	// unverified bytes are.
+	Verified   int64
+	Unverified int64
+	Note       string
+}
+
+// CheckWithStats is Check, and fills st, if not nil, with what it read.
+func (ix *Index) CheckWithStats(st *CheckStats) error {
 	if ix.closed.Load() {
 		return ErrClosed
 	}
@@ -35,11 +72,37 @@ func (ix *Index) Check() error {
 	ix.wmu.Lock()
 	defer ix.wmu.Unlock()
 
+	// The first maxProblems problems are kept, all are counted.
+	const maxProblems = 20
 	var problems []string
+	found := 0
 	report := func(format string, args ...any) bool {
-		problems = append(problems, fmt.Sprintf(format, args...))
-		return len(problems) < 20
+		found++
+		if len(problems) < maxProblems {
+			problems = append(problems, fmt.Sprintf(format, args...))
+		}
+		return found < maxProblems
 	}
+	files, postings := ix.verifyFiles(report)
+	// Postings are the store's bytes it does not parse: the scan below
+	// decodes each (checking its CRC) and counts the bytes that pass.
+	var postingBytes int64
+	defer func() {
+		if st == nil {
+			return
+		}
+		for i := range files {
+			if files[i].Kind == postings.kind {
+				files[i].Verified += postingBytes
+				files[i].Unverified += max(postings.bytes-postingBytes, 0)
+			}
+		}
+		*st = CheckStats{Files: files}
+		for _, f := range files {
+			st.Verified += f.Verified
+			st.Unverified += f.Unverified
+		}
+	}()
 	tree := ix.tree
 	covered := make(map[uint64]struct{}, ix.live.Load())
 	// sameAsStored checks a current copy against the vector stored for
@@ -92,6 +155,7 @@ func (ix *Index) Check() error {
 			}
 			return nil
 		}
+		postingBytes += int64(len(b))
 		if p.Dim != dim || p.Elem != elem {
 			report("posting %d holds %d-dim %v, index %d-dim %v", id, p.Dim, p.Elem, dim, elem)
 		}
@@ -111,12 +175,15 @@ func (ix *Index) Check() error {
 				sameAsStored(id, v, p.Row(i))
 			}
 		}
-		if len(problems) >= 20 {
+		if found >= maxProblems {
 			return errStop
 		}
 		return nil
 	})
-	if err != nil && !errors.Is(err, errStop) {
+	// A scan stopped early leaves copies uncounted: coverage is not
+	// checked then.
+	scanned := !errors.Is(err, errStop)
+	if err != nil && scanned {
 		report("scan postings: %v", err)
 	}
 
@@ -160,7 +227,7 @@ func (ix *Index) Check() error {
 		if _, ok := logState[id]; !ok && id >= uint64(ix.man.Count) {
 			report("id %d is live in memory but has no state record", id)
 		}
-		if _, ok := covered[id]; !ok {
+		if _, ok := covered[id]; !ok && scanned {
 			report("live id %d (version %d) has no current copy in any posting", id, st&versionMask)
 		}
 		if _, ok := records[id]; !ok && id >= uint64(ix.man.Count) {
@@ -170,10 +237,56 @@ func (ix *Index) Check() error {
 	if int64(live) != ix.live.Load() {
 		report("live count %d, counted %d", ix.live.Load(), live)
 	}
-	if len(problems) == 0 {
+	if found == 0 {
 		return nil
 	}
-	return fmt.Errorf("%w: %d problem(s) found, first: %v", ErrCorrupt, len(problems), problems)
+	return fmt.Errorf("%w: %d problem(s) found, first %d: %s", ErrCorrupt, found, len(problems), strings.Join(problems, "; "))
+}
+
+// storePostings is where the store's files hold postings, and how many
+// bytes of them (posting.Verified.Postings).
+type storePostings struct {
+	kind  string
+	bytes int64
+}
+
+// verifyFiles checks every checksum of every file of the index, reporting
+// damage, and returns what it read, and the postings the store left to
+// the index to check.
+func (ix *Index) verifyFiles(report func(format string, args ...any) bool) ([]CheckedFiles, storePostings) {
+	problem := func(msg string) bool { return report("%s", msg) }
+	var out []CheckedFiles
+	var postings storePostings
+	verified, err := ix.store.Verify(problem)
+	if err != nil {
+		report("verify store files: %v", err)
+	}
+	for _, v := range verified {
+		out = append(out, CheckedFiles{Kind: v.Kind, Files: v.Files, Verified: v.Bytes, Unverified: v.Unverified, Note: v.Note})
+		if v.Postings > 0 {
+			postings = storePostings{kind: v.Kind, bytes: postings.bytes + v.Postings}
+		}
+	}
+	if ix.man.Count > 0 {
+		vf := CheckedFiles{Kind: "vectors", Files: 1}
+		if vf.Verified, vf.Unverified, err = ix.vectors.Verify(problem); err != nil {
+			report("verify %s: %v", vectors.File, err)
+		}
+		vf.Note = "damaged blocks"
+		if !ix.vectors.Checksummed() {
+			vf.Note = vectors.File + " of format 0 has no checksums (rebuild the index to add them)"
+		}
+		out = append(out, vf)
+	}
+	tf := CheckedFiles{Kind: "tree", Files: 1, Note: "damaged"}
+	size, err := cluster.VerifyFile(ix.tlog.Path())
+	if err != nil {
+		report("tree file: %v", err)
+		tf.Unverified = size
+	} else {
+		tf.Verified = size
+	}
+	return append(out, tf), postings
 }
 
 var errStop = errors.New("stop")

@@ -36,10 +36,10 @@ package posting
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"hash/crc32"
 
+	"github.com/shoaldb/shoal/internal/errs"
 	"github.com/shoaldb/shoal/internal/vec"
 )
 
@@ -53,9 +53,17 @@ const (
 	MaxDim = 1<<16 - 1
 )
 
-// ErrCorrupt reports a posting whose bytes do not decode: wrong length,
-// unknown version or element type, or a checksum mismatch.
-var ErrCorrupt = errors.New("posting: corrupt posting")
+// ErrCorrupt reports stored bytes that fail their checks: a posting that
+// does not decode (wrong length, unknown version or element type, a
+// checksum mismatch), or damaged data of a store. It matches errs.Corrupt
+// (index.ErrCorrupt) under errors.Is, so that the layers above see one
+// kind of damage whichever layer found it.
+var ErrCorrupt error = corruptError{}
+
+type corruptError struct{}
+
+func (corruptError) Error() string        { return "posting: corrupt data" }
+func (corruptError) Is(target error) bool { return target == errs.Corrupt }
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 

@@ -79,6 +79,16 @@ type Store interface {
 	// DataFiles returns the paths of the files that hold posting bytes;
 	// nil for a store that keeps none.
 	DataFiles() []string
+	// Verify reads every file the store keeps and checks every checksum
+	// they hold: those of its database (tables, logs), and the zero
+	// padding between postings (not the postings: see Verified.Postings).
+	// It calls problem for each
+	// damage found, with a description, until problem returns false. It
+	// returns what it read, per kind of file; its error is a failure to
+	// read, not damage. Other calls may run meanwhile: files they add or
+	// drop are verified or skipped as Verify finds them. A store without
+	// files returns nothing.
+	Verify(problem func(string) bool) ([]Verified, error)
 	// Stats reports I/O and cache counters since the store was opened.
 	Stats() Stats
 	// Close releases the store. A Batch still open may only be closed
@@ -165,6 +175,25 @@ type BulkWriter interface {
 	Commit() error
 	// Abort discards staged postings and temporary files.
 	Abort()
+}
+
+// Verified is what Store.Verify read of one kind of file.
+type Verified struct {
+	// Kind names the files, e.g. "sstables".
+	Kind string
+	// Files is how many were read.
+	Files int
+	// Bytes is how many of their bytes checksums were verified over
+	// (including the checksums themselves and fixed padding checked for
+	// its value); Unverified how many no checksum covers or failed their
+	// checks (which Verify reported), and Note what those are.
+	Bytes      int64
+	Unverified int64
+	Note       string
+	// Postings is how many of the files' bytes are postings, in neither
+	// count above: a store does not parse postings, the caller checks
+	// them (posting.Decode checks a posting's CRC-32C).
+	Postings int64
 }
 
 // Stats are cumulative counters of a Store.

@@ -131,6 +131,9 @@ func (s *Store) CompactSegment(maxLive float64, maxBytes int64) (moved int64, fo
 // DataFiles implements posting.Store; an in-memory store has no files.
 func (s *Store) DataFiles() []string { return nil }
 
+// Verify implements posting.Store; an in-memory store has no files.
+func (s *Store) Verify(func(string) bool) ([]posting.Verified, error) { return nil, nil }
+
 // Stats implements posting.Store; an in-memory store reads no disk.
 func (s *Store) Stats() posting.Stats { return posting.Stats{} }
 

@@ -180,6 +180,9 @@ func (b *Batch) Commit(sync bool) error {
 	}
 	defer b.finish()
 	s := b.s
+	if err := s.healthErr(); err != nil {
+		return err
+	}
 	for _, w := range b.writers {
 		if err := w.sync(); err != nil {
 			return err
@@ -192,9 +195,9 @@ func (b *Batch) Commit(sync bool) error {
 	}
 	if len(b.ids) == 0 {
 		if err := s.db.Commit(b.pb, opts); err != nil {
-			return fmt.Errorf("pebblestore: commit: %w", err)
+			return fmt.Errorf("pebblestore: commit: %w", pebbleErr(err))
 		}
-		return nil
+		return s.health.fatalErr()
 	}
 	s.commitMu.RLock()
 	defer s.commitMu.RUnlock()
@@ -210,7 +213,10 @@ func (b *Batch) Commit(sync bool) error {
 		}
 	}
 	if err := s.db.Commit(b.pb, opts); err != nil {
-		return fmt.Errorf("pebblestore: commit: %w", err)
+		return fmt.Errorf("pebblestore: commit: %w", pebbleErr(err))
+	}
+	if err := s.health.fatalErr(); err != nil {
+		return err // the commit may not have happened: publish nothing
 	}
 	s.deleteDead(s.publish(ids, locs), sync)
 	return nil

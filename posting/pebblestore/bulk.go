@@ -18,6 +18,9 @@ import (
 // deletes every directory override. A crash before that leaves an orphan
 // segment and the old directory.
 func (s *Store) NewBulkWriter() (posting.BulkWriter, error) {
+	if err := s.healthErr(); err != nil {
+		return nil, err
+	}
 	seg := s.allocSegment()
 	path := s.segmentPath(seg)
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
@@ -120,13 +123,16 @@ func (w *bulkWriter) Commit() error {
 	if err == nil {
 		err = s.db.Commit(pb, pebble.Sync)
 	}
+	if err == nil {
+		err = s.health.fatalErr()
+	}
 	if err != nil {
 		s.mu.Lock()
 		delete(s.mu.files, w.seg)
 		s.mu.Unlock()
 		sg.release()
 		os.Remove(w.path)
-		return fmt.Errorf("pebblestore: bulk commit: %w", err)
+		return fmt.Errorf("pebblestore: bulk commit: %w", pebbleErr(err))
 	}
 	var dead []uint32
 	s.mu.Lock()

@@ -1,6 +1,9 @@
 package pebblestore
 
-import "github.com/cockroachdb/pebble/v2"
+import (
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/vfs"
+)
 
 // OverrideKeys returns the number of directory override keys of s in
 // Pebble.
@@ -54,4 +57,19 @@ func IdleReaderBuffers(s *Store) int {
 			return n
 		}
 	}
+}
+
+// SetFSHook sets the wrapper of the file system of every Pebble database
+// opened from now on (nil: none).
+func SetFSHook(fn func(vfs.FS) vfs.FS) { testHookFS = fn }
+
+// FlushPebble flushes the memtable of s's database to an sstable.
+func FlushPebble(s *Store) error { return s.db.Flush() }
+
+// CorruptionReports returns how many corruption reports s's database
+// has had.
+func CorruptionReports(s *Store) int {
+	s.health.mu.Lock()
+	defer s.health.mu.Unlock()
+	return s.health.mu.reports
 }

@@ -26,12 +26,15 @@ func (s *Store) userKey(key []byte) []byte {
 // Get returns a copy of the value of a caller key, or posting.ErrNotFound
 // (wrapped).
 func (s *Store) Get(key []byte) ([]byte, error) {
+	if err := s.healthErr(); err != nil {
+		return nil, err
+	}
 	v, closer, err := s.db.Get(s.userKey(key))
 	if errors.Is(err, pebble.ErrNotFound) {
 		return nil, fmt.Errorf("key %x: %w", key, posting.ErrNotFound)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("key %x: %w", key, err)
+		return nil, fmt.Errorf("key %x: %w", key, pebbleErr(err))
 	}
 	defer closer.Close()
 	return append([]byte(nil), v...), nil
@@ -42,10 +45,13 @@ func (s *Store) Get(key []byte) ([]byte, error) {
 // runs and must not be modified. It stops at fn's first error and returns
 // it.
 func (s *Store) ScanPrefix(prefix []byte, fn func(key, value []byte) error) error {
+	if err := s.healthErr(); err != nil {
+		return err
+	}
 	lower := s.userKey(prefix)
 	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: prefixEnd(lower)})
 	if err != nil {
-		return fmt.Errorf("pebblestore: scan %x: %w", prefix, err)
+		return fmt.Errorf("pebblestore: scan %x: %w", prefix, pebbleErr(err))
 	}
 	for valid := it.First(); valid; valid = it.Next() {
 		v, err := it.ValueAndErr()
@@ -58,7 +64,7 @@ func (s *Store) ScanPrefix(prefix []byte, fn func(key, value []byte) error) erro
 		}
 	}
 	if err := it.Close(); err != nil {
-		return fmt.Errorf("pebblestore: scan %x: %w", prefix, err)
+		return fmt.Errorf("pebblestore: scan %x: %w", prefix, pebbleErr(err))
 	}
 	return nil
 }
@@ -72,10 +78,13 @@ func (s *Store) GetSorted(keys [][]byte, fn func(i int, value []byte) error) err
 	if len(keys) == 0 {
 		return nil
 	}
+	if err := s.healthErr(); err != nil {
+		return err
+	}
 	lower := s.userKey(keys[0])
 	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: prefixEnd(s.userKey(keys[len(keys)-1]))})
 	if err != nil {
-		return fmt.Errorf("pebblestore: get: %w", err)
+		return fmt.Errorf("pebblestore: get: %w", pebbleErr(err))
 	}
 	var k []byte
 	for i, key := range keys {
@@ -98,7 +107,7 @@ func (s *Store) GetSorted(keys [][]byte, fn func(i int, value []byte) error) err
 		}
 	}
 	if err := it.Close(); err != nil {
-		return fmt.Errorf("pebblestore: get: %w", err)
+		return fmt.Errorf("pebblestore: get: %w", pebbleErr(err))
 	}
 	return nil
 }
@@ -120,8 +129,11 @@ func prefixEnd(p []byte) []byte {
 // write-ahead log. Batches committed without sync share one SyncWAL
 // (group commit).
 func (s *Store) SyncWAL() error {
-	if err := s.db.SyncWAL(); err != nil {
-		return fmt.Errorf("pebblestore: sync WAL: %w", err)
+	if err := s.healthErr(); err != nil {
+		return err
 	}
-	return nil
+	if err := s.db.SyncWAL(); err != nil {
+		return fmt.Errorf("pebblestore: sync WAL: %w", pebbleErr(err))
+	}
+	return s.health.fatalErr()
 }

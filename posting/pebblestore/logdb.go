@@ -29,10 +29,16 @@ type logDB struct {
 // torn tail.
 const walFormat = pebble.FormatWALSyncChunks
 
+// testHookFS, when set by a test, wraps the file system of every Pebble
+// database opened (to inject I/O errors).
+var testHookFS func(vfs.FS) vfs.FS
+
 // openPebble opens the Pebble database in dir: Pebble's reads are counted
-// in io, its block cache holds cacheBytes. It fails with a WALDamageError
-// if replaying the write-ahead log would drop synced writes.
-func openPebble(dir string, io *directio.Stats, cacheBytes int64) (*logDB, error) {
+// in io, its block cache holds cacheBytes, and what it reports outside
+// calls (corruption, fatal errors) goes to h. It fails with a
+// WALDamageError if replaying the write-ahead log would drop synced
+// writes.
+func openPebble(dir string, io *directio.Stats, cacheBytes int64, h *health) (*logDB, error) {
 	lock, err := lockDir(dir)
 	if err != nil {
 		return nil, err
@@ -49,7 +55,7 @@ func openPebble(dir string, io *directio.Stats, cacheBytes int64) (*logDB, error
 		lock.Close()
 		return nil, err
 	}
-	db, err := openLocked(dir, lock, m, logs, io, cacheBytes)
+	db, err := openLocked(dir, lock, m, logs, io, cacheBytes, h)
 	if err != nil {
 		lock.Close()
 		return nil, err
@@ -71,28 +77,33 @@ func lockDir(dir string) (*pebble.Lock, error) {
 }
 
 // openLocked opens Pebble in dir, whose lock the caller holds and whose
-// logs were scanned (logs), with the WAL mark starting at m.
-func openLocked(dir string, lock *pebble.Lock, m markState, logs []logScan, io *directio.Stats, cacheBytes int64) (*logDB, error) {
+// logs were scanned (logs), with the WAL mark starting at m; what Pebble
+// reports outside calls goes to h.
+func openLocked(dir string, lock *pebble.Lock, m markState, logs []logScan, io *directio.Stats, cacheBytes int64, h *health) (*logDB, error) {
 	mark, err := openMark(dir, m)
 	if err != nil {
 		return nil, err
 	}
 	cache := pebble.NewCache(cacheBytes)
 	defer cache.Unref()
+	fs := directio.NewFS(vfs.Default, io)
+	if testHookFS != nil {
+		fs = testHookFS(fs)
+	}
 	po := &pebble.Options{
-		FS:                 directio.NewFS(vfs.Default, io),
+		FS:                 fs,
 		Cache:              cache,
 		MemTableSize:       4 << 20,
-		Logger:             quietLogger{},
 		FormatMajorVersion: walFormat,
 		Lock:               lock,
-		EventListener:      &pebble.EventListener{FlushEnd: mark.onFlushEnd},
 	}
+	h.options(po) // the logger, corruption and background-error events, the compaction scheduler
+	po.EventListener.FlushEnd = mark.onFlushEnd
 	for i := range po.Levels {
 		po.Levels[i].Compression = func() *sstable.CompressionProfile { return sstable.NoCompression }
 		// Point lookups of records that do not exist (an id's vector or
 		// access record) stop at the filter instead of reading blocks.
-		po.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
+		po.Levels[i].FilterPolicy = bloom.FilterPolicy(bloomBits)
 	}
 	db, err := pebble.Open(dir, po)
 	if err != nil {

@@ -68,6 +68,8 @@ const (
 	pageSize = 4096
 	// maxBatch bounds the reads one AIO submission carries.
 	maxBatch = 256
+	// bloomBits is the bits per key of the tables' Bloom filters.
+	bloomBits = 10
 )
 
 // Options configure a Store. The zero value is usable.
@@ -115,6 +117,9 @@ type Store struct {
 	// DB, nil for a store of its own.
 	ns     []byte
 	shared *DB
+	// health is what the Pebble database reported outside the calls that
+	// met it (health.go): shared with every store of a shared DB.
+	health *health
 	io     directio.Stats
 	opts   Options
 	cache  *postingCache
@@ -152,7 +157,8 @@ func Open(dir string, o *Options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	db, err := openPebble(dir, &s.io, 16<<20)
+	s.health = new(health)
+	db, err := openPebble(dir, &s.io, 16<<20, s.health)
 	if err != nil {
 		return nil, err
 	}
@@ -209,7 +215,7 @@ func (s *Store) loadDirectory() error {
 		UpperBound: s.key(prefixOverride+1, nil),
 	})
 	if err != nil {
-		return fmt.Errorf("pebblestore: directory overrides: %w", err)
+		return fmt.Errorf("pebblestore: directory overrides: %w", pebbleErr(err))
 	}
 	for valid := it.First(); valid; valid = it.Next() {
 		v, err := it.ValueAndErr()
@@ -224,7 +230,7 @@ func (s *Store) loadDirectory() error {
 		s.mu.dir.set(id, l)
 	}
 	if err := it.Close(); err != nil {
-		return fmt.Errorf("pebblestore: directory overrides: %w", err)
+		return fmt.Errorf("pebblestore: directory overrides: %w", pebbleErr(err))
 	}
 	return nil
 }
@@ -298,11 +304,20 @@ func (s *Store) Read(id uint32, fn func([]byte) error) error {
 // the others are read with one AIO submission (or preads where AIO is
 // unavailable) and handed to fn as they complete.
 func (s *Store) ReadBatch(ids []uint32, fn func(int, []byte) error) error {
+	return s.readBatch(ids, fn, true)
+}
+
+// readBatch is ReadBatch, through the posting cache or around it (no
+// lookups, no insertions).
+func (s *Store) readBatch(ids []uint32, fn func(int, []byte) error, cached bool) error {
+	if err := s.healthErr(); err != nil {
+		return err
+	}
 	r := s.getReader()
 	defer s.putReader(r)
 	for len(ids) > 0 {
 		n := min(len(ids), maxBatch)
-		if err := r.read(s, ids[:n], fn); err != nil {
+		if err := r.read(s, ids[:n], fn, cached); err != nil {
 			return err
 		}
 		ids = ids[n:]
@@ -335,7 +350,9 @@ func (s *Store) putReader(r *batchReader) {
 
 // Scan implements posting.Store. Each posting is read as it is when Scan
 // reaches it: postings committed or deleted during the scan may or may
-// not be seen.
+// not be seen. Scan reads the files, not the posting cache, and does not
+// fill it: a scan of every posting would evict the ones searches use,
+// and Check must see the bytes on disk.
 func (s *Store) Scan(fn func(uint32, []byte) error) error {
 	const chunk = 1024
 	ids := make([]uint32, 0, chunk)
@@ -351,11 +368,8 @@ func (s *Store) Scan(fn func(uint32, []byte) error) error {
 		more := next < len(locs)
 		s.mu.RUnlock()
 		for _, id := range ids {
-			err := s.Read(id, func(b []byte) error { return fn(id, b) })
-			if errors.Is(err, posting.ErrNotFound) {
-				continue // deleted since the ids were listed
-			}
-			if err != nil {
+			// A posting deleted since the ids were listed is skipped.
+			if err := s.readBatch([]uint32{id}, func(_ int, b []byte) error { return fn(id, b) }, false); err != nil {
 				return err
 			}
 		}
@@ -367,12 +381,15 @@ func (s *Store) Scan(fn func(uint32, []byte) error) error {
 
 // GetMeta implements posting.Store.
 func (s *Store) GetMeta(key string) ([]byte, error) {
+	if err := s.healthErr(); err != nil {
+		return nil, err
+	}
 	v, closer, err := s.db.Get(s.metaKey(key))
 	if errors.Is(err, pebble.ErrNotFound) {
 		return nil, fmt.Errorf("meta %q: %w", key, posting.ErrNotFound)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("meta %q: %w", key, err)
+		return nil, fmt.Errorf("meta %q: %w", key, pebbleErr(err))
 	}
 	defer closer.Close()
 	return append([]byte(nil), v...), nil
@@ -380,7 +397,26 @@ func (s *Store) GetMeta(key string) ([]byte, error) {
 
 // SetMeta implements posting.Store. The write is synced to the WAL.
 func (s *Store) SetMeta(key string, value []byte) error {
-	return s.db.Set(s.metaKey(key), value, pebble.Sync)
+	if err := s.healthErr(); err != nil {
+		return err
+	}
+	if err := s.db.Set(s.metaKey(key), value, pebble.Sync); err != nil {
+		return fmt.Errorf("meta %q: %w", key, pebbleErr(err))
+	}
+	return s.health.fatalErr()
+}
+
+// healthErr returns the error every call of s fails with once the
+// database reported a fatal error or a corruption that may hold s's keys
+// (health.go), else nil.
+func (s *Store) healthErr() error {
+	if !s.health.bad.Load() {
+		return nil
+	}
+	if len(s.ns) == 0 {
+		return s.health.err(nil, nil)
+	}
+	return s.health.err(s.ns, prefixEnd(s.ns))
 }
 
 // Stats implements posting.Store.
@@ -432,8 +468,11 @@ func (s *Store) DropPageCache() error {
 }
 
 // Close implements posting.Store. Closing a namespace's Store leaves its
-// shared DB open.
+// shared DB open. It returns the error the store's calls fail with after
+// a corruption or a fatal error (see health.go), if any, with the error
+// of closing.
 func (s *Store) Close() error {
+	bad := s.healthErr()
 	for {
 		select {
 		case r := <-s.readers:
@@ -457,20 +496,10 @@ func (s *Store) Close() error {
 	s.mu.Unlock()
 	if s.shared != nil {
 		s.shared.release(s)
-		return nil
+		return bad
 	}
 	if s.db == nil {
-		return nil
+		return bad
 	}
-	return s.db.Close()
-}
-
-// quietLogger drops Pebble's informational logs; errors still surface as
-// returned errors. Fatalf must not return.
-type quietLogger struct{}
-
-func (quietLogger) Infof(string, ...any)  {}
-func (quietLogger) Errorf(string, ...any) {}
-func (quietLogger) Fatalf(format string, args ...any) {
-	panic(fmt.Sprintf("pebble: "+format, args...))
+	return errors.Join(bad, pebbleErr(s.db.Close()))
 }

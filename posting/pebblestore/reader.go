@@ -18,6 +18,8 @@ type batchReader struct {
 	bufs  []directio.Pooled // by slot, for the read in progress
 	reqs  []request
 	held  []*segment // references taken by the read in progress
+	// cached says whether the read in progress fills the posting cache.
+	cached bool
 }
 
 // request is one posting read of a batch.
@@ -53,10 +55,10 @@ func (r *batchReader) buffer(i, n int, align int) []byte {
 	return r.bufs[i].Bytes(n)
 }
 
-// read reads up to maxBatch postings. It holds a reference on each
-// segment it reads from, so that a segment deleted meanwhile stays open
-// until the reads are done.
-func (r *batchReader) read(s *Store, ids []uint32, fn func(int, []byte) error) error {
+// read reads up to maxBatch postings, through the posting cache if cached.
+// It holds a reference on each segment it reads from, so that a segment
+// deleted meanwhile stays open until the reads are done.
+func (r *batchReader) read(s *Store, ids []uint32, fn func(int, []byte) error, cached bool) error {
 	r.reqs = r.reqs[:0]
 	s.mu.RLock()
 	for i, id := range ids {
@@ -76,6 +78,10 @@ func (r *batchReader) read(s *Store, ids []uint32, fn func(int, []byte) error) e
 	// Cached postings first; the rest are queued.
 	pending := r.reqs[:0]
 	for _, q := range r.reqs {
+		if !cached {
+			pending = append(pending, q)
+			continue
+		}
 		if b, ok := s.cache.get(q.id, q.loc); ok {
 			if err := fn(q.idx, b); err != nil {
 				return err
@@ -84,6 +90,7 @@ func (r *batchReader) read(s *Store, ids []uint32, fn func(int, []byte) error) e
 		}
 		pending = append(pending, q)
 	}
+	r.cached = cached
 	if len(pending) == 0 {
 		return nil
 	}
@@ -143,7 +150,7 @@ func (r *batchReader) deliver(s *Store, q *request, buf []byte, n int, err error
 		return fmt.Errorf("posting %d: %w: read %d of %d bytes (segment %d truncated?)", q.id, posting.ErrCorrupt, n, q.loc.length, q.loc.seg)
 	}
 	b := buf[:q.loc.length]
-	if s.cache.capacity > 0 {
+	if s.cache.capacity > 0 && r.cached {
 		s.cache.put(q.id, q.loc, b)
 	}
 	return fn(q.idx, b)

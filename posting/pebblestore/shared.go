@@ -97,7 +97,10 @@ type DB struct {
 	dir string // absolute
 	db  *logDB
 	io  directio.Stats
-	mu  struct {
+	// health is what Pebble reported outside calls (health.go); each
+	// namespace's Store consults it for its own key range.
+	health health
+	mu     struct {
 		sync.Mutex
 		// names are the registered namespaces: name → id; open are the
 		// names whose Store is open.
@@ -125,7 +128,7 @@ func OpenDB(dir string, o *DBOptions) (*DB, error) {
 		return nil, fmt.Errorf("pebblestore: %w", err)
 	}
 	d := &DB{dir: abs}
-	if d.db, err = openPebble(abs, &d.io, opts.BlockCacheBytes); err != nil {
+	if d.db, err = openPebble(abs, &d.io, opts.BlockCacheBytes, &d.health); err != nil {
 		return nil, err
 	}
 	d.mu.names = make(map[string]uint32)
@@ -152,11 +155,11 @@ func (d *DB) load() error {
 	case errors.Is(err, pebble.ErrNotFound):
 		it, err := d.db.NewIter(nil)
 		if err != nil {
-			return fmt.Errorf("pebblestore: %w", err)
+			return fmt.Errorf("pebblestore: %w", pebbleErr(err))
 		}
 		empty := !it.First()
 		if err := it.Close(); err != nil {
-			return fmt.Errorf("pebblestore: %w", err)
+			return fmt.Errorf("pebblestore: %w", pebbleErr(err))
 		}
 		if !empty {
 			return fmt.Errorf("%w: %s holds a single store's database (open it with Open)", ErrWrongLayout, d.dir)
@@ -165,7 +168,7 @@ func (d *DB) load() error {
 			return fmt.Errorf("pebblestore: %w", err)
 		}
 	default:
-		return fmt.Errorf("pebblestore: %w", err)
+		return fmt.Errorf("pebblestore: %w", pebbleErr(err))
 	}
 	var dropping []string
 	err = d.scan([]byte{prefixRegistry}, func(k, v []byte) error {
@@ -196,7 +199,7 @@ func (d *DB) load() error {
 func (d *DB) scan(prefix []byte, fn func(k, v []byte) error) error {
 	it, err := d.db.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: prefixEnd(prefix)})
 	if err != nil {
-		return fmt.Errorf("pebblestore: scan: %w", err)
+		return fmt.Errorf("pebblestore: scan: %w", pebbleErr(err))
 	}
 	for valid := it.First(); valid; valid = it.Next() {
 		v, err := it.ValueAndErr()
@@ -209,7 +212,7 @@ func (d *DB) scan(prefix []byte, fn func(k, v []byte) error) error {
 		}
 	}
 	if err := it.Close(); err != nil {
-		return fmt.Errorf("pebblestore: scan: %w", err)
+		return fmt.Errorf("pebblestore: scan: %w", pebbleErr(err))
 	}
 	return nil
 }
@@ -267,7 +270,7 @@ func (d *DB) OpenNamespace(dir string, o *Options) (*Store, error) {
 	}
 	d.mu.open[name] = true
 	d.mu.Unlock()
-	s.db, s.ns, s.shared = d.db, nsPrefix(id), d
+	s.db, s.ns, s.shared, s.health = d.db, nsPrefix(id), d, &d.health
 	if err := os.MkdirAll(s.dir, 0o755); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("pebblestore: %w", err)
@@ -404,12 +407,15 @@ func (d *DB) dropFinish(name string) error {
 // Get returns a copy of the value of the DB's own caller key key (not a
 // namespace's), or posting.ErrNotFound (wrapped).
 func (d *DB) Get(key []byte) ([]byte, error) {
+	if err := d.healthErr(); err != nil {
+		return nil, err
+	}
 	v, closer, err := d.db.Get(append([]byte{prefixUser}, key...))
 	if errors.Is(err, pebble.ErrNotFound) {
 		return nil, fmt.Errorf("key %x: %w", key, posting.ErrNotFound)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("key %x: %w", key, err)
+		return nil, fmt.Errorf("key %x: %w", key, pebbleErr(err))
 	}
 	defer closer.Close()
 	return slices.Clone(v), nil
@@ -417,24 +423,39 @@ func (d *DB) Get(key []byte) ([]byte, error) {
 
 // Set stores value under the DB's own caller key key, synced.
 func (d *DB) Set(key, value []byte) error {
-	if err := d.db.Set(append([]byte{prefixUser}, key...), value, pebble.Sync); err != nil {
-		return fmt.Errorf("pebblestore: set %x: %w", key, err)
+	if err := d.healthErr(); err != nil {
+		return err
 	}
-	return nil
+	if err := d.db.Set(append([]byte{prefixUser}, key...), value, pebble.Sync); err != nil {
+		return fmt.Errorf("pebblestore: set %x: %w", key, pebbleErr(err))
+	}
+	return d.health.fatalErr()
 }
 
 // Delete deletes the DB's own caller key key, synced.
 func (d *DB) Delete(key []byte) error {
-	if err := d.db.Delete(append([]byte{prefixUser}, key...), pebble.Sync); err != nil {
-		return fmt.Errorf("pebblestore: delete %x: %w", key, err)
+	if err := d.healthErr(); err != nil {
+		return err
 	}
-	return nil
+	if err := d.db.Delete(append([]byte{prefixUser}, key...), pebble.Sync); err != nil {
+		return fmt.Errorf("pebblestore: delete %x: %w", key, pebbleErr(err))
+	}
+	return d.health.fatalErr()
+}
+
+// healthErr returns the error the DB's own records fail with once Pebble
+// reported a fatal error or a corruption that may hold them.
+func (d *DB) healthErr() error {
+	return d.health.err([]byte{prefixUser}, []byte{prefixUser + 1})
 }
 
 // ScanPrefix calls fn for every one of the DB's own caller keys starting
 // with prefix, in key order, on a consistent snapshot; key and value are
 // valid only while fn runs. It stops at fn's first error and returns it.
 func (d *DB) ScanPrefix(prefix []byte, fn func(key, value []byte) error) error {
+	if err := d.healthErr(); err != nil {
+		return err
+	}
 	return d.scan(append([]byte{prefixUser}, prefix...), func(k, v []byte) error {
 		return fn(k[1:], v)
 	})
@@ -458,5 +479,5 @@ func (d *DB) Close() error {
 		return fmt.Errorf("%w: %s", ErrNamespaceOpen, strings.Join(open, ", "))
 	}
 	d.mu.closed = true
-	return d.db.Close()
+	return errors.Join(d.health.fatalErr(), pebbleErr(d.db.Close()))
 }

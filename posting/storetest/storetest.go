@@ -48,6 +48,7 @@ var tests = []struct {
 	{"ConcurrentReads", testConcurrentReads},
 	{"DataFilesExist", testDataFilesExist},
 	{"StatsAreConsistent", testStatsAreConsistent},
+	{"VerifyFindsNoDamage", testVerifyFindsNoDamage},
 	// meta.go
 	{"MetaRoundTrips", testMetaRoundTrips},
 	{"MetaApartFromCallerKeys", testMetaApartFromCallerKeys},

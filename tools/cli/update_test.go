@@ -70,7 +70,8 @@ func TestUpdateCommands(t *testing.T) {
 	// An empty index has no built vectors: ids start at 0.
 	mustShoal(t, []string{"upsert", "-q", "-index", ix, "-data", base, "-batch", "300"},
 		"upserted 2000 vectors (2000 new, 0 replaced)", "holds 2000 vectors", "drained maintenance")
-	mustShoal(t, []string{"check", "-index", ix}, "OK", " 2000 vectors", "0B of unfolded posting tails")
+	mustShoal(t, []string{"check", "-index", ix}, "OK", " 2000 vectors", "0B of unfolded posting tails",
+		"by checksum", "sstables", "pebble logs", "segments", "tree")
 
 	mustShoal(t, []string{"delete", "-index", ix, "-range", "0:500"},
 		"deleted 500 of 500 requested ids (0 held no vector)", "holds 1500 vectors (was 2000)")

@@ -20,6 +20,7 @@ import (
 
 	"github.com/shoaldb/shoal/cluster"
 	"github.com/shoaldb/shoal/gpu"
+	"github.com/shoaldb/shoal/index/internal/vectors"
 	"github.com/shoaldb/shoal/internal/vec"
 	"github.com/shoaldb/shoal/posting"
 )
@@ -28,8 +29,9 @@ import (
 const chunkRows = 1024
 
 // VectorsFile holds the vectors of an offline build, row i for id i, in
-// the index's element type (normalised for Cosine).
-const VectorsFile = "vectors.dat"
+// the index's element type (normalised for Cosine), in the format of
+// package index/internal/vectors.
+const VectorsFile = vectors.File
 
 // Source is the data set: Len rows of Dim elements of type Elem, read in
 // several streaming passes plus random reads of single rows. ReadRows

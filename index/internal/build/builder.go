@@ -13,6 +13,7 @@ import (
 
 	"github.com/shoaldb/shoal/cluster"
 	"github.com/shoaldb/shoal/gpu"
+	"github.com/shoaldb/shoal/index/internal/vectors"
 	"github.com/shoaldb/shoal/internal/directio"
 	"github.com/shoaldb/shoal/internal/errs"
 	"github.com/shoaldb/shoal/internal/vec"
@@ -509,9 +510,10 @@ func (b *builder) writeVectors(dir string) error {
 	if err != nil {
 		return fmt.Errorf("shoal: %w", err)
 	}
-	w := bufio.NewWriterSize(f, 1<<20)
+	bw := bufio.NewWriterSize(f, 1<<20)
 	srb := b.dim * b.srcElem.Size()
 	rb := b.dim * b.elem.Size()
+	w, err := vectors.NewWriter(bw, b.n, rb)
 	raw := make([]byte, chunkRows*srb)
 	row := make([]byte, rb)
 	x := make([]float32, b.dim)
@@ -522,7 +524,7 @@ func (b *builder) writeVectors(dir string) error {
 			break
 		}
 		if b.srcElem == b.elem && b.opts.Metric != vec.Cosine {
-			_, err = w.Write(raw[:cnt*srb])
+			err = w.Write(raw[:cnt*srb])
 			continue
 		}
 		for j := 0; j < cnt && err == nil; j++ {
@@ -534,11 +536,14 @@ func (b *builder) writeVectors(dir string) error {
 				err = fmt.Errorf("%w: row %d: %v", errs.BadInput, lo+j, err)
 				break
 			}
-			_, err = w.Write(row)
+			err = w.Write(row)
 		}
 	}
 	if err == nil {
-		err = w.Flush()
+		err = w.Close()
+	}
+	if err == nil {
+		err = bw.Flush()
 	}
 	if err == nil {
 		err = f.Sync()

@@ -51,6 +51,9 @@ type Log struct {
 	ops  int
 }
 
+// Path returns the path of the current tree file.
+func (l *Log) Path() string { return filepath.Join(l.dir, l.file) }
+
 // Load reads the current tree file of the index in dir and replays the
 // tree records of store after it. It returns the tree, its Log, and the
 // highest sequence the file or the records cover: the index's update-log

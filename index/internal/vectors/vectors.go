@@ -1,7 +1,8 @@
 // Package vectors keeps the stored vectors of an index: what Get returns
 // and what pre-filtered and tenant searches score exactly. The vectors of
 // an offline build are rows of File, row i for id i, in the index's
-// element type; an upserted vector is a record ('v' id, package
+// element type, in blocks of about 4 KiB with a checksum each (format.go),
+// verified by every read; an upserted vector is a record ('v' id, package
 // internal/keys) in the posting store, which takes precedence.
 //
 // A Store is safe for concurrent use; its reads return copies.
@@ -30,6 +31,7 @@ type KV interface {
 type Store struct {
 	dir      string
 	f        *os.File // nil for an index created empty
+	l        layout   // of f
 	count    uint64   // ids [0, count) are the build's rows
 	rowBytes int
 	kv       KV
@@ -54,13 +56,17 @@ func Open(dir string, count, rowBytes int, kv KV, notFound error) (*Store, error
 		f.Close()
 		return nil, err
 	}
-	if want := int64(count) * int64(rowBytes); fi.Size() != want {
+	if s.l, err = readLayout(f, fi.Size(), uint64(count), rowBytes); err != nil {
 		f.Close()
-		return nil, fmt.Errorf("%w: %s holds %d bytes, want %d", errs.Corrupt, path, fi.Size(), want)
+		return nil, fmt.Errorf("%s: %w", dir, err)
 	}
 	s.f = f
 	return s, nil
 }
+
+// Checksummed reports whether the build's rows carry checksums: false
+// for a vectors file of version 0 (and for an index without one).
+func (s *Store) Checksummed() bool { return s.f != nil && s.l.version > 0 }
 
 // Close releases the file. A nil Store is closed.
 func (s *Store) Close() error {
@@ -72,13 +78,35 @@ func (s *Store) Close() error {
 
 // Built reads the build-time row of id (< count) into row.
 func (s *Store) Built(id uint64, row []byte) error {
-	if s.f == nil {
-		return fmt.Errorf("%w: %s has no %s", errs.Corrupt, s.dir, File)
+	b, base, err := s.span(id, id, nil)
+	if err != nil {
+		return err
 	}
-	if _, err := s.f.ReadAt(row, int64(id)*int64(len(row))); err != nil {
-		return fmt.Errorf("%w: %s: vector %d: %v", errs.Corrupt, File, id, err)
-	}
+	copy(row, b[s.l.rowOff(id)-base:])
 	return nil
+}
+
+// span reads the bytes that hold the build's rows lo..hi (lo ≤ hi <
+// count) into buf (grown as needed), checks their blocks' checksums and
+// returns them with the file offset they start at.
+func (s *Store) span(lo, hi uint64, buf []byte) ([]byte, int64, error) {
+	if s.f == nil {
+		return nil, 0, fmt.Errorf("%w: %s has no %s", errs.Corrupt, s.dir, File)
+	}
+	start, end := s.l.spanStart(lo), s.l.spanEnd(hi)
+	if int64(cap(buf)) < end-start {
+		buf = make([]byte, end-start)
+	}
+	b := buf[:end-start]
+	if _, err := s.f.ReadAt(b, start); err != nil {
+		return nil, 0, fmt.Errorf("%w: %s: rows %d..%d: %v", errs.Corrupt, File, lo, hi, err)
+	}
+	if s.l.version > 0 {
+		if err := s.l.checkBlocks(b, lo/s.l.blockRows); err != nil {
+			return nil, 0, err
+		}
+	}
+	return b, start, nil
 }
 
 // Rows returns the stored vectors of ids (distinct and live), in
@@ -197,26 +225,15 @@ func (r *Reader) Read(s *Store, ids []uint64, vers []uint8) ([]byte, []uint64, [
 			j++
 		}
 		lo := ids[i]
-		size := int(ids[j-1]-lo+1) * rb
-		r.Bytes += int64(size)
-		if j == i+1 {
-			if err := s.Built(lo, rows[i*rb:(i+1)*rb]); err != nil {
-				return nil, nil, nil, err
-			}
-		} else {
-			if cap(r.span) < size {
-				r.span = make([]byte, size)
-			}
-			if s.f == nil {
-				return nil, nil, nil, fmt.Errorf("%w: %s has no %s", errs.Corrupt, s.dir, File)
-			}
-			if _, err := s.f.ReadAt(r.span[:size], int64(lo)*int64(rb)); err != nil {
-				return nil, nil, nil, fmt.Errorf("%w: %s: rows %d..%d: %v", errs.Corrupt, File, lo, ids[j-1], err)
-			}
-			for x := i; x < j; x++ {
-				off := int(ids[x]-lo) * rb
-				copy(rows[x*rb:(x+1)*rb], r.span[off:off+rb])
-			}
+		span, base, err := s.span(lo, ids[j-1], r.span)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		r.span = span
+		r.Bytes += int64(len(span))
+		for x := i; x < j; x++ {
+			off := s.l.rowOff(ids[x]) - base
+			copy(rows[x*rb:(x+1)*rb], span[off:])
 		}
 		for x := i; x < j; x++ {
 			r.found[x] = true
