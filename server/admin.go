@@ -96,8 +96,8 @@ func (a adminAPI) GetServerStats(ctx context.Context, req *shoalv1.GetServerStat
 	resp := &shoalv1.ServerStats{UptimeMs: time.Since(a.started).Milliseconds(), HeapBytes: ms.HeapAlloc}
 	for _, name := range a.names() {
 		c, err := a.acquire(name)
-		if status.Code(err) == codes.NotFound {
-			continue
+		if code := status.Code(err); code == codes.NotFound || code == codes.DataLoss {
+			continue // dropped meanwhile, or damaged (not served)
 		}
 		if err != nil {
 			return nil, err

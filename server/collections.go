@@ -226,8 +226,8 @@ func (a collectionsAPI) ListCollections(ctx context.Context, req *shoalv1.ListCo
 	resp := &shoalv1.ListCollectionsResponse{}
 	for _, name := range names {
 		c, err := a.acquire(name)
-		if status.Code(err) == codes.NotFound {
-			continue // dropped meanwhile
+		if code := status.Code(err); code == codes.NotFound || code == codes.DataLoss {
+			continue // dropped meanwhile, or damaged (not served)
 		}
 		if err != nil {
 			return nil, err
@@ -260,8 +260,16 @@ func (a collectionsAPI) DropCollection(ctx context.Context, req *shoalv1.DropCol
 	// Wait out the calls using it; new ones find it gone.
 	c.mu.Lock()
 	c.gone = true
-	cerr := c.ix.Close()
+	var cerr error
+	if c.ix != nil {
+		cerr = c.ix.Close()
+	}
 	c.mu.Unlock()
+	if errors.Is(cerr, index.ErrCorrupt) {
+		// Damage is a reason to drop it, not a reason to fail the drop.
+		a.log.Warn("dropping a damaged collection", "collection", c.rec.Name, "err", cerr)
+		cerr = nil
+	}
 	a.mu.Lock()
 	delete(a.mu.colls, c.rec.Name)
 	a.mu.Unlock()

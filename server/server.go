@@ -80,6 +80,10 @@ type collection struct {
 	mu   sync.RWMutex
 	ix   *index.Index
 	gone bool
+	// damaged is why the collection failed its checks when the server
+	// opened it (an error wrapping index.ErrCorrupt); ix is then nil, and
+	// every call but a drop is DataLoss while the others keep serving.
+	damaged error
 	// wmu is held shared by every call that changes the collection's
 	// vectors or tenants while it changes them (writing), and
 	// exclusively by a snapshot, which so sees no write half done
@@ -185,6 +189,16 @@ func (s *Server) openCollections() error {
 			if err := s.cat.deleteCollection(r.Name); err != nil {
 				return err
 			}
+			continue
+		}
+		if errors.Is(err, index.ErrCorrupt) {
+			// Damage is this collection's, not the server's: serve the
+			// others; calls to it are DataLoss until it is dropped (or
+			// repaired and the server restarted).
+			s.log.Error("collection is damaged and not served: drop it, or stop the server and run shoal repair / restore a snapshot", "collection", r.Name, "err", err)
+			known[r.Dir] = true
+			numbers[r.Number] = true
+			s.mu.colls[r.Name] = &collection{rec: r, damaged: err, tenants: map[string]uint32{}}
 			continue
 		}
 		if err != nil {
@@ -342,10 +356,10 @@ func (s *Server) closeAll() error {
 	var errs []error
 	for _, c := range colls {
 		c.mu.Lock()
-		if !c.gone {
-			c.gone = true
+		if !c.gone && c.ix != nil {
 			errs = append(errs, c.ix.Close())
 		}
+		c.gone = true
 		c.mu.Unlock()
 	}
 	errs = append(errs, s.db.Close())
@@ -372,6 +386,10 @@ func (s *Server) acquire(name string) (*collection, error) {
 	if c.gone {
 		c.mu.RUnlock()
 		return nil, status.Errorf(codes.NotFound, "collection %s does not exist (dropped)", clip(name))
+	}
+	if c.damaged != nil {
+		c.mu.RUnlock()
+		return nil, status.Errorf(codes.DataLoss, "collection %s failed its checks when the server started and is not served (see the server log): drop it or restore it from a snapshot", clip(name))
 	}
 	return c, nil
 }
