@@ -67,4 +67,3 @@ func TestDamagedCollectionAtStart(t *testing.T) {
 		t.Fatalf("the collection made again: %v", err)
 	}
 }
-
