@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -277,10 +278,18 @@ func damageProblem(b []byte, off int64, num uint32) string {
 
 // pebbleOpenError wraps an error of pebble.Open: a corruption found
 // while replaying a log it needed is named after the first damaged log of
-// the scan; other corruption wraps ErrCorrupt.
+// the scan; other corruption wraps ErrCorrupt. Pebble marks corruption
+// with cockroachdb/errors marks, which the standard errors.Is does not
+// see (pebble.IsCorruptionError does); a file its MANIFEST names that
+// does not exist (a damaged file number, or a deleted table) is damage
+// too.
 func pebbleOpenError(dir string, logs []logScan, err error) error {
-	if !errors.Is(err, pebble.ErrCorruption) {
+	missing := errors.Is(err, fs.ErrNotExist)
+	if !pebble.IsCorruptionError(err) && !missing {
 		return fmt.Errorf("pebblestore: open %s: %w", dir, err)
+	}
+	if missing {
+		return fmt.Errorf("pebblestore: open %s: %w: a file the database refers to is missing: %w", dir, errs.Corrupt, err)
 	}
 	for i := range logs {
 		if logs[i].damaged {
