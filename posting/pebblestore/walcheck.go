@@ -132,7 +132,7 @@ func (sc *logScan) read(ll wal.LogicalLog, synced uint64) error {
 			return nil
 		case errors.Is(err, record.ErrInvalidChunk), errors.Is(err, record.ErrZeroedChunk),
 			errors.Is(err, record.ErrUnexpectedEOF), errors.Is(err, io.ErrUnexpectedEOF),
-			errors.Is(err, pebble.ErrCorruption):
+			pebble.IsCorruptionError(err):
 			sc.damaged, sc.off, sc.err = true, off.Physical, err
 			if off.PhysicalFile != "" {
 				sc.path = off.PhysicalFile
