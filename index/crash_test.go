@@ -49,15 +49,20 @@ type crashOp struct {
 
 func crashOpAt(i int) crashOp {
 	rng := rand.New(rand.NewPCG(crashSeed, uint64(i)))
-	var op crashOp
-	op.del = rng.IntN(4) == 0
+	return randomOp(rng, rng.IntN(4) == 0, crashIDs, crashDim)
+}
+
+// randomOp returns a delete (del) or an upsert of 1 to 6 distinct ids
+// below ids, with vectors of dim drawn from rng.
+func randomOp(rng *rand.Rand, del bool, ids, dim int) crashOp {
+	op := crashOp{del: del}
 	n := 1 + rng.IntN(6)
 	for len(op.ids) < n {
-		id := uint64(rng.IntN(crashIDs))
+		id := uint64(rng.IntN(ids))
 		if !slices.Contains(op.ids, id) {
 			op.ids = append(op.ids, id)
 			if !op.del {
-				op.vecs = append(op.vecs, randVec(rng, crashDim))
+				op.vecs = append(op.vecs, randVec(rng, dim))
 			}
 		}
 	}

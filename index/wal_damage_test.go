@@ -36,19 +36,7 @@ const (
 
 func walDamageOpAt(i int) crashOp {
 	rng := rand.New(rand.NewPCG(99, uint64(i)))
-	var op crashOp
-	op.del = i > 200 && rng.IntN(5) == 0
-	n := 1 + rng.IntN(6)
-	for len(op.ids) < n {
-		id := uint64(rng.IntN(walDamageIDs))
-		if !slices.Contains(op.ids, id) {
-			op.ids = append(op.ids, id)
-			if !op.del {
-				op.vecs = append(op.vecs, randVec(rng, walDamageDim))
-			}
-		}
-	}
-	return op
+	return randomOp(rng, i > 200 && rng.IntN(5) == 0, walDamageIDs, walDamageDim)
 }
 
 // TestWALDamageChild is the child of the WAL damage tests: it applies

@@ -130,9 +130,7 @@ func (sc *logScan) read(ll wal.LogicalLog, synced uint64) error {
 		switch {
 		case errors.Is(err, io.EOF):
 			return nil
-		case errors.Is(err, record.ErrInvalidChunk), errors.Is(err, record.ErrZeroedChunk),
-			errors.Is(err, record.ErrUnexpectedEOF), errors.Is(err, io.ErrUnexpectedEOF),
-			pebble.IsCorruptionError(err):
+		case isInvalidRecord(err), pebble.IsCorruptionError(err):
 			sc.damaged, sc.off, sc.err = true, off.Physical, err
 			if off.PhysicalFile != "" {
 				sc.path = off.PhysicalFile

@@ -36,22 +36,8 @@ func runInspect(ctx context.Context, env *clikit.Env, args []string) error {
 	var o inspectOptions
 	fs := clikit.NewFlags(env, "inspect", "[-json] DIR")
 	fs.BoolVar(&o.jsonOut, "json", false, "print JSON instead of a table")
-	if err := clikit.Parse(fs, args); err != nil {
-		return err
-	}
-	// Accept flags after DIR too (shoal inspect DIR -json).
-	if fs.NArg() > 0 {
-		o.dir = fs.Arg(0)
-		if err := clikit.Parse(fs, fs.Args()[1:]); err != nil {
-			return err
-		}
-		if fs.NArg() > 0 {
-			fs.Usage()
-			return fmt.Errorf("unexpected arguments %q after %s", fs.Args(), o.dir)
-		}
-	}
-	if err := o.Validate(); err != nil {
-		fs.Usage()
+	// Flags may follow DIR too (shoal inspect DIR -json).
+	if err := clikit.ParseArgValid(fs, args, &o.dir, &o); err != nil {
 		return err
 	}
 	return o.Run(ctx, env)

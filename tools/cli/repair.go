@@ -51,22 +51,8 @@ func runRepair(ctx context.Context, env *clikit.Env, args []string) error {
 	fs.BoolVar(&o.salvage, "salvage", false, "cut the log at the damage and keep what can be kept (changes the index)")
 	fs.BoolVar(&o.jsonOut, "json", false, "print the report as JSON")
 	fs.StringVar(&o.dir, "index", "", "index directory (or give it as the argument)")
-	if err := clikit.Parse(fs, args); err != nil {
-		return err
-	}
-	// Accept flags after DIR too (shoal repair DIR -salvage).
-	if fs.NArg() > 0 {
-		o.dir = fs.Arg(0)
-		if err := clikit.Parse(fs, fs.Args()[1:]); err != nil {
-			return err
-		}
-		if fs.NArg() > 0 {
-			fs.Usage()
-			return fmt.Errorf("unexpected arguments %q after %s", fs.Args(), o.dir)
-		}
-	}
-	if err := o.Validate(); err != nil {
-		fs.Usage()
+	// Flags may follow DIR too (shoal repair DIR -salvage).
+	if err := clikit.ParseArgValid(fs, args, &o.dir, &o); err != nil {
 		return err
 	}
 	return o.Run(ctx, env)

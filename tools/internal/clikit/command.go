@@ -124,3 +124,29 @@ func ParseValid(fs *flag.FlagSet, args []string, o interface{ Validate() error }
 	}
 	return nil
 }
+
+// ParseArgValid parses args that may hold one positional argument with
+// flags before and after it (shoal inspect DIR -json): the argument, if
+// given, is stored in *arg. More than one positional argument is an
+// error. Then it validates the options, printing the usage when they do
+// not validate.
+func ParseArgValid(fs *flag.FlagSet, args []string, arg *string, o interface{ Validate() error }) error {
+	if err := Parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		*arg = fs.Arg(0)
+		if err := Parse(fs, fs.Args()[1:]); err != nil {
+			return err
+		}
+		if fs.NArg() > 0 {
+			fs.Usage()
+			return fmt.Errorf("unexpected arguments %q after %s", fs.Args(), *arg)
+		}
+	}
+	if err := o.Validate(); err != nil {
+		fs.Usage()
+		return err
+	}
+	return nil
+}
