@@ -216,6 +216,7 @@ func open(dir string, opts Options, store posting.Store) (*Index, error) {
 		return nil, fmt.Errorf("%w: tree has dim %d, manifest %d", ErrCorrupt, tree.Dim, man.Dim)
 	}
 	ix.tree, ix.tlog, ix.seq = tree, tlog, seq
+	ix.opts.UpdateBuffer = opts.updateBuffer(tree.LiveLeaves())
 	ix.rule = cluster.ReplicaRule{Replicas: man.Replicas, RNGFactor: man.RNGFactor, ClosureEpsilon: opts.ClosureEpsilon, Closure: man.Metric != InnerProduct}
 	ix.pool.New = func() any { return newWorkspace(ix) }
 	if err = ix.openVectors(); err != nil {
@@ -282,9 +283,11 @@ type Stats struct {
 	Live  int64
 	Heads int
 	// TailBytes is the memory the posting tails (upserted copies not yet
-	// folded) hold; Folds counts postings rewritten by maintenance.
-	TailBytes int64
-	Folds     int64
+	// folded) hold, UpdateBuffer their budget (Options.UpdateBuffer);
+	// Folds counts postings rewritten by maintenance.
+	TailBytes    int64
+	UpdateBuffer int64
+	Folds        int64
 	// Splits and Merges count postings split and merged away; Reinserted
 	// the vectors a merge placed again.
 	Splits     int64
@@ -310,6 +313,10 @@ type Stats struct {
 	CacheCapacity int64
 	// DirectIO reports whether posting files are read with O_DIRECT.
 	DirectIO bool
+	// Bytes written since Open: posting bytes to segment files, and the
+	// Pebble database's write-ahead log, memtable flushes and compactions
+	// (an index in a shared database reports the database's totals).
+	SegmentWrites, WALWrites, FlushWrites, CompactWrites int64
 }
 
 // Stats returns counters since Open. Differences of two snapshots give
@@ -324,6 +331,7 @@ func (ix *Index) Stats() Stats {
 		Live:         ix.live.Load(),
 		Heads:        ix.routeTree().LiveLeaves(),
 		TailBytes:    ix.tails.Bytes(),
+		UpdateBuffer: ix.opts.UpdateBuffer,
 		Folds:        ix.maint.folded.Load(),
 		Splits:       ix.ctr.splits.Load(),
 		Merges:       ix.ctr.merges.Load(),
@@ -339,6 +347,7 @@ func (st Stats) withStore(ps posting.Stats) Stats {
 	st.ReadOps, st.ReadBytes = ps.ReadOps, ps.ReadBytes
 	st.CacheHits, st.CacheMisses = ps.CacheHits, ps.CacheMisses
 	st.CacheBytes, st.CacheCapacity, st.DirectIO = ps.CacheBytes, ps.CacheCapacity, ps.DirectIO
+	st.SegmentWrites, st.WALWrites, st.FlushWrites, st.CompactWrites = ps.SegmentWrites, ps.WALWrites, ps.FlushWrites, ps.CompactWrites
 	return st
 }
 

@@ -36,6 +36,11 @@ type maintainer struct {
 	qmu   sync.Mutex
 	queue []uint32 // postings to rewrite before any tail (over-full halves of a split)
 
+	// picks are postings chosen to fold, in the order to fold them: one
+	// look over all tails (pickFolds) serves several units. Guarded by
+	// run.
+	picks []uint32
+
 	// Sweep state (sweep.go): debt is the stale copies made since the
 	// last sweep began; cursor the next posting of the sweep in progress
 	// (-1: none), guarded by run.
@@ -160,7 +165,7 @@ func (m *maintainer) unit(all bool) (bool, error) {
 			return false, err
 		}
 		n = 1
-	} else if ps := m.ix.pickFolds(all, foldBatch); len(ps) > 0 {
+	} else if ps := m.nextFolds(all); len(ps) > 0 {
 		var err error
 		if n, err = m.ix.foldMany(ps); err != nil {
 			return false, err
@@ -180,6 +185,36 @@ func (m *maintainer) unit(all bool) (bool, error) {
 		m.broadcast()
 	}
 	return true, nil
+}
+
+// foldLookahead is how many batches of folds one look over the tails
+// picks: the look costs a pass over every tail.
+const foldLookahead = 8
+
+// nextFolds returns the next batch of postings to fold: picked postings
+// whose tails still hold copies, picking afresh when none is left. The
+// caller holds run.
+func (m *maintainer) nextFolds(all bool) []uint32 {
+	for range 2 {
+		var out []uint32
+		m.ix.rmu.RLock()
+		for len(m.picks) > 0 && len(out) < foldBatch {
+			p := m.picks[0]
+			m.picks = m.picks[1:]
+			if m.ix.tails.Get(p).Len() > 0 {
+				out = append(out, p)
+			}
+		}
+		m.ix.rmu.RUnlock()
+		if len(out) > 0 {
+			return out
+		}
+		m.picks = m.ix.pickFolds(all, foldLookahead*foldBatch)
+		if len(m.picks) == 0 {
+			return nil
+		}
+	}
+	return nil
 }
 
 // admit holds a writer, before it writes anything, while the tails hold

@@ -12,6 +12,19 @@ import (
 	"github.com/shoaldb/shoal/posting"
 )
 
+// UpdateBufferPerHead is the default Options.UpdateBuffer per posting: room
+// for a few copies per posting before their fold.
+const UpdateBufferPerHead = 2 << 10
+
+// updateBuffer returns the tails' budget for an index of heads postings:
+// o's, or the default.
+func (o *Options) updateBuffer(heads int) int64 {
+	if o.UpdateBuffer > 0 {
+		return o.UpdateBuffer
+	}
+	return min(max(int64(heads)*UpdateBufferPerHead, 32<<20), 1<<30)
+}
+
 // ElemType is the element type vectors are stored in.
 type ElemType uint8
 
@@ -170,7 +183,12 @@ type Options struct {
 	// UpdateBuffer bounds the memory of posting tails: upserted copies not
 	// yet folded into their postings by maintenance. Above it maintenance
 	// folds the largest tails first; above twice it writers wait (see
-	// WriteStall). Default 32 MiB.
+	// WriteStall). Every fold rewrites a whole posting, so the buffer sets
+	// the write amplification of a steady ingest: spread over all the
+	// postings, it is how many copies a posting gathers before its
+	// rewrite. Default (0): UpdateBufferPerHead bytes per posting at Open,
+	// at least 32 MiB and at most 1 GiB: memory that only a steady ingest
+	// fills (docs/BENCHMARKS.md, Ingest, measures the trade-off).
 	UpdateBuffer int64
 	// WriteStall bounds how long a write waits, before it writes
 	// anything, for maintenance to bring the posting tails back under
@@ -369,8 +387,8 @@ func (o *Options) EnsureDefaults() {
 	if o.CacheBytes == 0 {
 		o.CacheBytes = 64 << 20
 	}
-	if o.UpdateBuffer <= 0 {
-		o.UpdateBuffer = 32 << 20
+	if o.UpdateBuffer < 0 {
+		o.UpdateBuffer = 0
 	}
 	if o.ReassignNeighbors == 0 {
 		o.ReassignNeighbors = 64

@@ -112,20 +112,28 @@ func (ix *Index) reassignAfterSplit(p, q uint32, old, c1, c2 []float32, parts *[
 		return nil
 	}
 
+	// Route the candidates before taking the writer lock; under it they
+	// are routed again only if the tree changed meanwhile.
+	gen, routes := ix.routeReinsert(&cand, noPosting)
 	ix.wmu.Lock()
 	defer ix.wmu.Unlock()
 	var still posting.Posting
+	var stillRoutes [][]uint32
 	for i, id := range cand.IDs {
 		if ix.vers.live(id, cand.Versions[i]) {
 			still.Add(id, cand.Versions[i], cand.Vectors[i*rb:(i+1)*rb])
+			stillRoutes = append(stillRoutes, routes[i])
 		}
 	}
 	if still.Len() == 0 {
 		return nil
 	}
+	if ix.treeGen.Load() != gen {
+		stillRoutes = nil
+	}
 	b := ix.store.NewBatch()
 	defer b.Close()
-	re, err := ix.stageReinsert(b, &still, noPosting)
+	re, err := ix.stageReinsert(b, &still, noPosting, stillRoutes)
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,7 @@
 package index
 
 import (
+	"maps"
 	"slices"
 
 	"github.com/shoaldb/shoal/cluster"
@@ -22,14 +23,14 @@ type reinsertion struct {
 
 // stageReinsert writes the vectors of m that are still current to b as
 // fresh copies at a new version (so every old copy becomes stale) in the
-// postings an upsert would choose, never posting skip. The caller holds
-// wmu.
-func (ix *Index) stageReinsert(b posting.Batch, m *posting.Posting, skip uint32) (*reinsertion, error) {
-	dim, rb := ix.man.Dim, ix.rowBytes
+// postings an upsert would choose, never posting skip. routes, if not nil,
+// holds those postings for each copy of m, found (by routeReinsert) on
+// the tree as it is now. The caller holds wmu.
+func (ix *Index) stageReinsert(b posting.Batch, m *posting.Posting, skip uint32, routes [][]uint32) (*reinsertion, error) {
+	rb := ix.rowBytes
 	re := &reinsertion{}
 	ws := ix.pool.Get().(*workspace)
 	defer ix.pool.Put(ws)
-	x := make([]float32, dim)
 	for i, id := range m.IDs {
 		if !ix.vers.live(id, m.Versions[i]) {
 			// Superseded or deleted since m was read: re-inserting it would
@@ -38,23 +39,22 @@ func (ix *Index) stageReinsert(b posting.Batch, m *posting.Posting, skip uint32)
 		}
 		row := m.Vectors[i*rb : (i+1)*rb]
 		re.rows = append(re.rows, row...)
-		vec.ToFloat32(ix.elem(), row, x)
-		c := ix.opts.Candidates
-		ix.rmu.RLock()
-		cands := ix.tree.Search(x, c+1, 2*c, &ws.route)
-		cands = slices.DeleteFunc(cands, func(h cluster.Candidate) bool { return h.Leaf == skip })
-		ws.kept = cluster.SelectReplicas(ix.tree, ix.rule, x, cands, ws.kept[:0])
-		ix.rmu.RUnlock()
+		var route []uint32
+		if routes != nil {
+			route = routes[i]
+		} else {
+			route = ix.routeCopy(ws, row, skip, nil)
+		}
 		ver := (m.Versions[i] + 1) & versionMask
 		st := liveState(ver)
 		b.Set(keys.ID(keys.State, id), []byte{st})
 		val := tail.Value(id, ver, row)
 		var places []uint32
 		var seqs []uint64
-		for _, h := range ws.kept {
+		for _, leaf := range route {
 			ix.seq++
-			b.Set(keys.U32U64(keys.Append, h.Leaf, ix.seq), val)
-			places = append(places, h.Leaf)
+			b.Set(keys.U32U64(keys.Append, leaf, ix.seq), val)
+			places = append(places, leaf)
 			seqs = append(seqs, ix.seq)
 		}
 		re.ids = append(re.ids, id)
@@ -63,6 +63,37 @@ func (ix *Index) stageReinsert(b posting.Batch, m *posting.Posting, skip uint32)
 		re.seqs = append(re.seqs, seqs)
 	}
 	return re, nil
+}
+
+// routeCopy appends to dst the postings a re-inserted copy with row goes
+// to (as upsert places it, never in posting skip), routing under rmu.
+func (ix *Index) routeCopy(ws *workspace, row []byte, skip uint32, dst []uint32) []uint32 {
+	x := make([]float32, ix.man.Dim)
+	vec.ToFloat32(ix.elem(), row, x)
+	c := ix.opts.Candidates
+	ix.rmu.RLock()
+	cands := ix.tree.Search(x, c+1, 2*c, &ws.route)
+	cands = slices.DeleteFunc(cands, func(h cluster.Candidate) bool { return h.Leaf == skip })
+	ws.kept = cluster.SelectReplicas(ix.tree, ix.rule, x, cands, ws.kept[:0])
+	ix.rmu.RUnlock()
+	for _, h := range ws.kept {
+		dst = append(dst, h.Leaf)
+	}
+	return dst
+}
+
+// routeReinsert routes every copy of m (routeCopy) without the writer
+// lock, and returns the tree generation it routed on: stageReinsert may
+// use the routes while treeGen still has that value.
+func (ix *Index) routeReinsert(m *posting.Posting, skip uint32) (gen uint64, routes [][]uint32) {
+	ws := ix.pool.Get().(*workspace)
+	defer ix.pool.Put(ws)
+	gen = ix.treeGen.Load()
+	routes = make([][]uint32, m.Len())
+	for i := range routes {
+		routes[i] = ix.routeCopy(ws, m.Vectors[i*ix.rowBytes:(i+1)*ix.rowBytes], skip, nil)
+	}
+	return gen, routes
 }
 
 // publishReinsert adds the copies of a committed re-insert to their
@@ -85,25 +116,85 @@ func (ix *Index) publishReinsert(re *reinsertion) {
 }
 
 // placeReinsert publishes a committed re-insert that comes with no tree
-// edit and, after a grace period, makes it current. The caller holds wmu.
+// edit and, after a grace period, makes it current. The caller holds wmu;
+// placeReinsert releases it for the grace period (writers go on while the
+// searches in flight finish) and holds it again when it returns.
 func (ix *Index) placeReinsert(re *reinsertion) {
 	ix.rmu.Lock()
 	ix.publishReinsert(re)
 	ix.rmu.Unlock()
-	ix.readers.Wait()
+	ix.graceUnlocked()
 	ix.finishReinsert(re)
 }
 
+// graceUnlocked waits out a grace period (every search that started
+// before it has finished) without the writer lock, which the caller holds
+// before and after. Writers that run meanwhile see the pending
+// re-insert's versions through stateOf, and drop their ids from it
+// (unpend).
+func (ix *Index) graceUnlocked() {
+	ix.wmu.Unlock()
+	if testHookGrace != nil {
+		testHookGrace()
+	}
+	ix.readers.Wait()
+	ix.wmu.Lock()
+}
+
+// testHookGrace, when set by a test, runs in graceUnlocked without the
+// writer lock, before the grace period.
+var testHookGrace func()
+
 // finishReinsert switches the re-inserted ids to their new versions (their
 // old copies become stale) once no search predating publishReinsert is in
-// flight. The caller holds wmu.
+// flight; ids that an upsert or a delete took out of the pending set
+// since keep the state that write gave them. The caller holds wmu.
 func (ix *Index) finishReinsert(re *reinsertion) {
-	for i, id := range re.ids {
-		ix.vers.set(id, re.states[i])
+	if p := ix.pending.Load(); p != nil {
+		for _, id := range re.ids {
+			if st, ok := (*p)[id]; ok {
+				ix.vers.set(id, st)
+			}
+		}
 	}
 	ix.pending.Store(nil)
 	ix.ctr.reinserts.Add(int64(len(re.ids)))
 	ix.maint.noteStale(len(re.ids))
+}
+
+// stateOf returns the state of id as the next write must see it: the
+// pending state of an id that a re-insert is placing (its batch committed
+// that state), else the current one. The caller holds wmu.
+func (ix *Index) stateOf(id uint64) uint8 {
+	if p := ix.pending.Load(); p != nil {
+		if st, ok := (*p)[id]; ok {
+			return st
+		}
+	}
+	return ix.vers.get(id)
+}
+
+// unpend takes ids out of the pending re-insert, once a write has given
+// them their next state: copies at the pending version must not stay
+// visible beside it. The caller holds wmu.
+func (ix *Index) unpend(ids []uint64) {
+	p := ix.pending.Load()
+	if p == nil {
+		return
+	}
+	var left pendingSet
+	for _, id := range ids {
+		if _, ok := (*p)[id]; !ok {
+			continue
+		}
+		if left == nil {
+			left = maps.Clone(*p)
+		}
+		delete(left, id)
+	}
+	if left != nil {
+		ix.pending.Store(&left)
+	}
 }
 
 // maybeCheckpoint saves the tree once enough records have accumulated.

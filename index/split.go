@@ -21,27 +21,55 @@ func (ix *Index) split(p uint32, m *posting.Posting, last uint64) error {
 	return ix.reassignAfterSplit(p, q, old, c1, c2, parts)
 }
 
-// splitCommit does the split of posting p under the writer lock and
-// returns the new posting, the old head, the new heads and the halves.
+// splitCommit splits posting p and returns the new posting, the old
+// head, the new heads and the halves.
 //
-// p keeps its old content in the store until no search routed by the old
-// tree can read it (publish.go): the first batch adds q and the tree
-// record, the second, after a grace period, rewrites p as its half.
+// The 2-means runs on m without the writer lock. Under it, the copies
+// appended to p since m was read join the nearer half, the first batch
+// commits q and the tree record, and the tree edit is published: from
+// then on upserts route by the new tree. p keeps its old content in the
+// store until no search routed by the old tree can read it (publish.go):
+// after a grace period, without the writer lock, the second batch
+// rewrites p as its half. Upserts that reach p meanwhile append to its
+// tail after the split's sequence, which the second batch keeps.
 func (ix *Index) splitCommit(p uint32, m *posting.Posting, last uint64) (q uint32, old, c1, c2 []float32, parts *[2]posting.Posting, err error) {
-	dim := ix.man.Dim
-	ix.wmu.Lock()
-	defer ix.wmu.Unlock()
-	// Copies appended since the snapshot join the split, so p's tail ends
-	// empty.
-	ix.addTailAfter(m, p, last)
+	dim, rb := ix.man.Dim, ix.rowBytes
 	x := make([]float32, m.Len()*dim)
 	for i := 0; i < m.Len(); i++ {
-		vec.ToFloat32(ix.elem(), m.Vectors[i*ix.rowBytes:(i+1)*ix.rowBytes], x[i*dim:(i+1)*dim])
+		vec.ToFloat32(ix.elem(), m.Vectors[i*rb:(i+1)*rb], x[i*dim:(i+1)*dim])
 	}
-	c1, c2, labels := cluster.TwoMeans(x, dim, ix.man.Seed^uint64(p)<<20^ix.seq)
+	c1, c2, labels := cluster.TwoMeans(x, dim, ix.man.Seed^uint64(p)<<20^last)
 	parts = new([2]posting.Posting)
 	for i, l := range labels {
-		parts[l].Add(m.IDs[i], m.Versions[i], m.Vectors[i*ix.rowBytes:(i+1)*ix.rowBytes])
+		parts[l].Add(m.IDs[i], m.Versions[i], m.Vectors[i*rb:(i+1)*rb])
+	}
+
+	ix.wmu.Lock()
+	locked := true
+	defer func() {
+		if locked {
+			ix.wmu.Unlock()
+		}
+	}()
+	// Copies appended since m was read join the nearer half, so that p's
+	// tail up to the split's sequence ends empty.
+	ix.rmu.RLock()
+	t := ix.tails.Get(p)
+	ix.rmu.RUnlock()
+	if extra := t.After(last, rb); extra != nil {
+		xe := make([]float32, dim)
+		for i, id := range extra.IDs {
+			if !ix.vers.live(id, extra.Vers[i]) {
+				continue
+			}
+			row := extra.Vecs[i*rb : (i+1)*rb]
+			vec.ToFloat32(ix.elem(), row, xe)
+			l := 0
+			if ix.routeDist(xe, c2) < ix.routeDist(xe, c1) {
+				l = 1
+			}
+			parts[l].Add(id, extra.Vers[i], row)
+		}
 	}
 	q = ix.allocPosting()
 	old = slices.Clone(ix.tree.Head(int(p)))
@@ -76,14 +104,18 @@ func (ix *Index) splitCommit(p uint32, m *posting.Posting, last uint64) (q uint3
 		return
 	}
 	ix.ctr.splits.Add(1)
+	ix.wmu.Unlock()
+	locked = false
+
 	ix.readers.Wait()
-	// p's tail, folded into the halves, goes with its old content.
+	// p's tail up to the split, folded into the halves, goes with its old
+	// content.
 	b2 := ix.store.NewBatch()
 	defer b2.Close()
 	if err = ix.putPosting(b2, p, &parts[0]); err != nil {
 		return
 	}
-	b2.DeleteRange(keys.U32U64(keys.Append, p, 0), keys.U32U64(keys.Append, p, seq))
+	stageTrim(b2, p, t, seq)
 	b2.Delete(keys.U32(keys.Retire, p))
 	if err = b2.Commit(true); err != nil {
 		err = fmt.Errorf("shoal: split posting %d: %w", p, err)
@@ -95,6 +127,8 @@ func (ix *Index) splitCommit(p uint32, m *posting.Posting, last uint64) (q uint3
 			ix.maint.later([]uint32{p, q}[i])
 		}
 	}
+	ix.wmu.Lock()
+	locked = true
 	err = ix.maybeCheckpoint()
 	return
 }
@@ -105,6 +139,9 @@ func (ix *Index) splitCommit(p uint32, m *posting.Posting, last uint64) (q uint3
 func (ix *Index) merge(p uint32, m *posting.Posting, last uint64) error {
 	ix.wmu.Lock()
 	defer ix.wmu.Unlock()
+	ix.rmu.RLock()
+	t := ix.tails.Get(p)
+	ix.rmu.RUnlock()
 	ix.addTailAfter(m, p, last)
 	// m was read before the writer lock: drop copies an upsert or delete
 	// made stale since, or the re-insert would bring back an old vector
@@ -112,12 +149,12 @@ func (ix *Index) merge(p uint32, m *posting.Posting, last uint64) error {
 	m = ix.liveOf(m)
 	b := ix.store.NewBatch()
 	defer b.Close()
-	b.DeleteRange(keys.U32U64(keys.Append, p, 0), keys.U32U64(keys.Append, p, ix.seq+1))
+	stageTrim(b, p, t, ix.seq)
 	b.Set(keys.U32(keys.Retire, p), nil)
 	seq := ix.seq + 1
 	ix.tlog.Stage(b, seq, cluster.EncodeRemove(p))
 	ix.seq = seq
-	re, err := ix.stageReinsert(b, m, p)
+	re, err := ix.stageReinsert(b, m, p, nil)
 	if err != nil {
 		return err
 	}
@@ -139,7 +176,7 @@ func (ix *Index) merge(p uint32, m *posting.Posting, last uint64) error {
 	}
 	ix.trimTail(p, ix.seq)
 	ix.ctr.merges.Add(1)
-	ix.readers.Wait()
+	ix.graceUnlocked()
 	ix.finishReinsert(re)
 	b2 := ix.store.NewBatch()
 	defer b2.Close()

@@ -188,10 +188,10 @@ func (ix *Index) DropTenant(t uint32) error {
 		if err != nil {
 			return nil, nil, err
 		}
-		gone := ix.stageDelete(b, owned)
+		gone, states := ix.stageDelete(b, owned)
 		dropLabels := ix.lab.StageDelete(b, gone)
 		return w, func() {
-			ix.publishDelete(gone)
+			ix.publishDelete(gone, states)
 			dropLabels()
 		}, nil
 	})

@@ -106,7 +106,7 @@ func (ix *Index) upsert(owner tenant.ID, ids []uint64, vectors [][]float32, labe
 	seq := seq0
 	for i, id := range ids {
 		row := rows[i*rb : (i+1)*rb]
-		ver := (ix.vers.get(id)&versionMask + 1) & versionMask
+		ver := (ix.stateOf(id)&versionMask + 1) & versionMask
 		states[i] = liveState(ver)
 		b.Set(keys.ID(keys.State, id), []byte{states[i]})
 		b.Set(keys.ID(keys.Vector, id), row)
@@ -165,6 +165,7 @@ func (ix *Index) upsert(owner tenant.ID, ids []uint64, vectors [][]float32, labe
 		}
 		ix.vers.set(id, states[i])
 	}
+	ix.unpend(ids)
 	ix.rmu.Unlock()
 	if testHookUpsertPublished != nil {
 		testHookUpsertPublished()
@@ -244,7 +245,7 @@ func (ix *Index) Delete(ids []uint64) (int, error) {
 	ix.wmu.Lock()
 	b := ix.store.NewBatch()
 	defer b.Close()
-	gone := ix.stageDelete(b, ids)
+	gone, states := ix.stageDelete(b, ids)
 	if len(gone) == 0 {
 		ix.wmu.Unlock()
 		return 0, nil
@@ -259,7 +260,7 @@ func (ix *Index) Delete(ids []uint64) (int, error) {
 		ix.wmu.Unlock()
 		return 0, fmt.Errorf("shoal: delete: %w", err)
 	}
-	ix.publishDelete(gone)
+	ix.publishDelete(gone, states)
 	dropLabels()
 	if err = ix.ten.Publish(tw); err != nil {
 		err = fmt.Errorf("shoal: delete committed but not published: %w", err)
@@ -273,12 +274,11 @@ func (ix *Index) Delete(ids []uint64) (int, error) {
 }
 
 // stageDelete stages in b the deletion of those of ids that hold a vector
-// and returns them. The caller holds wmu and calls publishDelete after b
-// commits.
-func (ix *Index) stageDelete(b posting.Batch, ids []uint64) []uint64 {
-	var gone []uint64
+// and returns them, with the state each is left in. The caller holds wmu
+// and calls publishDelete after b commits.
+func (ix *Index) stageDelete(b posting.Batch, ids []uint64) (gone []uint64, states []uint8) {
 	for _, id := range ids {
-		st := ix.vers.get(id)
+		st := ix.stateOf(id)
 		if st&stateLive == 0 {
 			continue
 		}
@@ -287,15 +287,18 @@ func (ix *Index) stageDelete(b posting.Batch, ids []uint64) []uint64 {
 		b.Set(keys.ID(keys.State, id), []byte{st & versionMask})
 		b.Delete(keys.ID(keys.Vector, id))
 		gone = append(gone, id)
+		states = append(states, st&versionMask)
 	}
-	return gone
+	return gone, states
 }
 
-// publishDelete makes the committed deletion of gone visible.
-func (ix *Index) publishDelete(gone []uint64) {
-	for _, id := range gone {
-		ix.vers.set(id, ix.vers.get(id)&versionMask)
+// publishDelete makes the committed deletion of gone, leaving them in
+// states, visible. The caller holds wmu.
+func (ix *Index) publishDelete(gone []uint64, states []uint8) {
+	for i, id := range gone {
+		ix.vers.set(id, states[i])
 	}
+	ix.unpend(gone)
 	ix.live.Add(-int64(len(gone)))
 	ix.maint.noteStale(len(gone))
 	ix.maint.poke()

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/shoaldb/shoal/posting/pebblestore"
 	"io"
 	"math/rand/v2"
 	"os"
@@ -47,6 +48,9 @@ func TestWALDamageChild(t *testing.T) {
 	if dir == "" {
 		t.Skip("child of the WAL damage tests")
 	}
+	// Small memtables: Pebble flushes and rolls its logs within the
+	// child's few MiB of writes, so that older, flushed logs exist.
+	defer pebblestore.SetMemTableSizeForTesting(1 << 20)()
 	ix, err := Open(dir, &Options{CacheBytes: -1})
 	if err != nil {
 		fmt.Println("error", err)

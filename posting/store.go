@@ -115,13 +115,13 @@ type Store interface {
 //
 // Durability: a crash never leaves part of a batch. See Commit.
 //
-// Copying: Set, Delete, DeleteRange and PutPosting copy their arguments;
+// Copying: Set, Delete, DeleteOnce, DeleteRange and PutPosting copy their arguments;
 // the caller may reuse them as soon as the call returns.
 //
 // Lifetime: a Batch is open until Commit or Close, then done. Every Batch
 // must be committed or closed (Close after Commit does nothing, so defer
 // Close). On a done Batch, PutPosting and Commit return an error, Len
-// returns 0, and Set, Delete, DeleteRange and DeletePosting panic: staging
+// returns 0, and Set, Delete, DeleteOnce, DeleteRange and DeletePosting panic: staging
 // into a finished batch is a bug of the caller.
 //
 // Thread-safety: a Batch is not safe for concurrent use. Any number of
@@ -132,6 +132,13 @@ type Batch interface {
 	// Delete deletes caller key key; deleting a missing key is not an
 	// error.
 	Delete(key []byte)
+	// DeleteOnce deletes caller key key, which must have been Set exactly
+	// once since it was last deleted (or ever): keys written once, such as
+	// log records under increasing sequence numbers. A disk store may then
+	// drop the key and its deletion together as soon as they meet, rather
+	// than carry the deletion down its levels. Deleting a key Set twice
+	// with DeleteOnce may bring back the older value: use Delete.
+	DeleteOnce(key []byte)
 	// DeleteRange deletes the caller keys in [start, end); a nil end
 	// means no upper bound, an empty start the first key. A range with
 	// start ≥ end deletes nothing. Metadata and postings are untouched.
@@ -210,4 +217,10 @@ type Stats struct {
 	CacheCapacity int64
 	// DirectIO reports whether posting files are read with O_DIRECT.
 	DirectIO bool
+	// SegmentWrites counts the posting bytes written to segment files;
+	// WALWrites, FlushWrites and CompactWrites the bytes the database
+	// wrote to its write-ahead log, by memtable flushes and by
+	// compactions (for a store in a shared database: the database's
+	// totals). Zero for in-memory stores.
+	SegmentWrites, WALWrites, FlushWrites, CompactWrites int64
 }

@@ -72,6 +72,9 @@ func (b *batch) Delete(key []byte) {
 	b.size += len(key) + recordOverhead
 }
 
+// DeleteOnce implements posting.Batch: Delete.
+func (b *batch) DeleteOnce(key []byte) { b.Delete(key) }
+
 // DeleteRange implements posting.Batch.
 func (b *batch) DeleteRange(start, end []byte) {
 	b.mustOpen()

@@ -97,6 +97,21 @@ func (b *Batch) Delete(key []byte) {
 	}
 }
 
+// DeleteOnce deletes the caller key key, which was set once since it was
+// last deleted: a Pebble single delete, which cancels out with the set it
+// deletes wherever the two meet (a flush of both leaves neither).
+func (b *Batch) DeleteOnce(key []byte) {
+	b.mustOpen()
+	ns := b.s.ns
+	op := b.pb.SingleDeleteDeferred(len(ns) + 1 + len(key))
+	copy(op.Key, ns)
+	op.Key[len(ns)] = prefixUser
+	copy(op.Key[len(ns)+1:], key)
+	if err := op.Finish(); err != nil {
+		panic(fmt.Sprintf("pebblestore: batch delete: %v", err))
+	}
+}
+
 // DeleteRange deletes the caller keys in [start, end); a nil end means no
 // upper bound. An empty range deletes nothing.
 func (b *Batch) DeleteRange(start, end []byte) {

@@ -93,7 +93,7 @@ func openLocked(dir string, lock *pebble.Lock, m markState, logs []logScan, io *
 	po := &pebble.Options{
 		FS:                 fs,
 		Cache:              cache,
-		MemTableSize:       4 << 20,
+		MemTableSize:       uint64(memTableSize),
 		FormatMajorVersion: walFormat,
 		Lock:               lock,
 	}
@@ -111,6 +111,27 @@ func openLocked(dir string, lock *pebble.Lock, m markState, logs []logScan, io *
 		return nil, pebbleOpenError(dir, logs, err)
 	}
 	return &logDB{DB: db, mark: mark, lock: lock}, nil
+}
+
+// memTableSize bounds one Pebble memtable. Pebble starts each database
+// with a small memtable and doubles it up to this bound as writes come,
+// so an idle or lightly written database stays small. Under a steady
+// ingest most update-log records are folded, and deleted with a single
+// delete, before their memtable is flushed: the set and its deletion then
+// vanish together, where a smaller memtable flushes them to a table and
+// every compaction of those tables rewrites them (4 MiB memtables wrote
+// 10 KiB of compactions per inserted 128-d vector; docs/BENCHMARKS.md,
+// Ingest).
+var memTableSize int64 = 64 << 20
+
+// SetMemTableSizeForTesting sets the memtable bound of the databases
+// opened afterwards, for tests whose Pebble must flush and roll its logs
+// after little data, and returns the function that restores it. Not for
+// concurrent use with Open.
+func SetMemTableSizeForTesting(n int64) (restore func()) {
+	old := memTableSize
+	memTableSize = n
+	return func() { memTableSize = old }
 }
 
 // Commit commits b, and records in the WAL mark what it made durable.

@@ -53,6 +53,7 @@ import (
 	"os"
 	"slices"
 	"sync"
+	"sync/atomic"
 
 	"github.com/cockroachdb/pebble/v2"
 
@@ -121,9 +122,11 @@ type Store struct {
 	// met it (health.go): shared with every store of a shared DB.
 	health *health
 	io     directio.Stats
-	opts   Options
-	cache  *postingCache
-	mu     struct {
+	// written counts the posting bytes written to segment files.
+	written atomic.Int64
+	opts    Options
+	cache   *postingCache
+	mu      struct {
 		sync.RWMutex
 		// dir is replaced by a bulk commit and changed in place by Batch
 		// commits, under the write lock; readers hold the read lock while
@@ -428,7 +431,7 @@ func (s *Store) Stats() posting.Stats {
 		direct = direct && sg.file.Direct()
 	}
 	s.mu.RUnlock()
-	return posting.Stats{
+	st := posting.Stats{
 		ReadOps:       c.ReadOps + c.FallbackReadOps,
 		ReadBytes:     c.ReadBytes + c.FallbackReadBytes,
 		CacheHits:     s.cache.hits.Load(),
@@ -436,7 +439,15 @@ func (s *Store) Stats() posting.Stats {
 		CacheBytes:    s.cache.size(),
 		CacheCapacity: max(s.opts.CacheBytes, 0),
 		DirectIO:      direct,
+		SegmentWrites: s.written.Load(),
 	}
+	if m := s.db.Metrics(); m != nil {
+		t := m.Total()
+		st.WALWrites = int64(m.WAL.BytesWritten)
+		st.FlushWrites = int64(t.TableBytesFlushed+t.BlobBytesFlushed) - int64(t.TableBytesIn)
+		st.CompactWrites = int64(t.TableBytesCompacted + t.BlobBytesCompacted)
+	}
+	return st
 }
 
 // DataFiles returns the paths of the segment files, by segment number.

@@ -55,6 +55,8 @@ type segWriter struct {
 	// it is the active segment; f is closed when it drops to zero.
 	// Guarded by Store.appendMu.
 	users int
+	// written counts the bytes written to segment files (Store.written).
+	written *atomic.Int64
 }
 
 func (sg *segment) acquire() { sg.refs.Add(1) }
@@ -182,7 +184,7 @@ func (s *Store) newActive() (*segWriter, error) {
 		os.Remove(path)
 		return nil, err
 	}
-	w := &segWriter{seg: sg, f: f, users: 1}
+	w := &segWriter{seg: sg, f: f, users: 1, written: &s.written}
 	// Write with O_DIRECT where reads are direct with an alignment that
 	// 4 KiB-aligned postings satisfy; otherwise write through the page
 	// cache and drop the pages after each sync.
@@ -220,6 +222,7 @@ func (w *segWriter) write(buf []byte, off int64) error {
 	if _, err := w.f.WriteAt(buf, off); err != nil {
 		return fmt.Errorf("pebblestore: write segment %d: %w", w.seg.num, err)
 	}
+	w.written.Add(int64(len(buf)))
 	return nil
 }
 

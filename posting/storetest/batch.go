@@ -162,6 +162,38 @@ func testBatchDeletesOfMissingAreNoErrors(t *testing.T, open Opener) {
 	ExpectPostings(t, s, want)
 }
 
+// testBatchDeleteOnce deletes keys set once, in the same batch as the set,
+// in a later one, and after a reopen (a disk store may have flushed the set
+// by then), and sets a deleted key again.
+func testBatchDeleteOnce(t *testing.T, open Opener) {
+	s, reopen := open(t)
+	b := s.NewBatch()
+	b.Set([]byte("same"), []byte("1"))
+	b.DeleteOnce([]byte("same"))
+	b.Set([]byte("later"), []byte("2"))
+	b.Set([]byte("reopened"), []byte("3"))
+	b.Set([]byte("again"), []byte("4"))
+	commit(t, b, true)
+	b = s.NewBatch()
+	b.DeleteOnce([]byte("later"))
+	b.DeleteOnce([]byte("again"))
+	commit(t, b, true)
+	ExpectKey(t, s, "same", "")
+	ExpectKey(t, s, "later", "")
+	ExpectKey(t, s, "reopened", "3")
+	b = s.NewBatch()
+	b.Set([]byte("again"), []byte("5"))
+	commit(t, b, true)
+	if reopen != nil {
+		s = reopen()
+	}
+	b = s.NewBatch()
+	b.DeleteOnce([]byte("reopened"))
+	commit(t, b, true)
+	ExpectKey(t, s, "reopened", "")
+	ExpectKey(t, s, "again", "5")
+}
+
 func testBatchRejectsEmptyPosting(t *testing.T, open Opener) {
 	s, _ := open(t)
 	b := s.NewBatch()
@@ -228,6 +260,7 @@ func testBatchDoneRejectsUse(t *testing.T, open Opener) {
 			for name, use := range map[string]func(){
 				"Set":           func() { b.Set([]byte("k2"), []byte("v")) },
 				"Delete":        func() { b.Delete([]byte("k")) },
+				"DeleteOnce":    func() { b.DeleteOnce([]byte("k")) },
 				"DeleteRange":   func() { b.DeleteRange(nil, nil) },
 				"DeletePosting": func() { b.DeletePosting(1) },
 			} {

@@ -69,6 +69,7 @@ var tests = []struct {
 	{"BatchesApplyInCommitOrder", testBatchesApplyInCommitOrder},
 	{"BatchCopiesArguments", testBatchCopiesArguments},
 	{"BatchDeletesOfMissingAreNoErrors", testBatchDeletesOfMissingAreNoErrors},
+	{"BatchDeleteOnce", testBatchDeleteOnce},
 	{"BatchRejectsEmptyPosting", testBatchRejectsEmptyPosting},
 	{"BatchLenCountsRecords", testBatchLenCountsRecords},
 	{"BatchDoneRejectsUse", testBatchDoneRejectsUse},

@@ -108,6 +108,10 @@ type ingestReport struct {
 	Live          int64   `json:"live"`
 	BytesPerVec   float64 `json:"index_bytes_per_vector"`
 	Amplification float64 `json:"write_amplification"`
+	SegmentWrites int64   `json:"segment_write_bytes"`
+	WALWrites     int64   `json:"wal_write_bytes"`
+	FlushWrites   int64   `json:"flush_write_bytes"`
+	CompactWrites int64   `json:"compaction_write_bytes"`
 	UpsertP50     float64 `json:"upsert_p50_ms"`
 	UpsertP99     float64 `json:"upsert_p99_ms"`
 	UpsertMax     float64 `json:"upsert_max_ms"`
@@ -117,6 +121,7 @@ type ingestReport struct {
 	LoadP99       float64 `json:"load_search_p99_ms"`
 	LoadSearches  int     `json:"load_searches"`
 	MaxTailMiB    float64 `json:"max_tail_mib"`
+	BufferMiB     float64 `json:"update_buffer_mib"`
 	Splits        int64   `json:"splits"`
 	Merges        int64   `json:"merges"`
 	Reassigned    int64   `json:"reassigned"`
@@ -137,9 +142,12 @@ func (r *ingestReport) Print(w io.Writer) {
 	row("written per inserted vector", "%.1f KiB (%s in all)", r.WritePerVec/1024, clikit.FormatBytes(r.WriteBytes))
 	row("index bytes per vector", "%.1f KiB (%s for %d live)", r.BytesPerVec/1024, clikit.FormatBytes(r.IndexBytes), r.Live)
 	row("write amplification", "%.1f×", r.Amplification)
+	n := float64(max(1, r.Inserted)) * 1024
+	row("… of which segments / WAL / flushes / compactions", "%.1f / %.1f / %.1f / %.1f KiB per vector",
+		float64(r.SegmentWrites)/n, float64(r.WALWrites)/n, float64(r.FlushWrites)/n, float64(r.CompactWrites)/n)
 	row("search p50 / p99 idle", "%.2f / %.2f ms", r.IdleP50, r.IdleP99)
 	row("search p50 / p99 during load", "%.2f / %.2f ms (%d searches)", r.LoadP50, r.LoadP99, r.LoadSearches)
-	row("largest tail memory seen", "%.1f MiB", r.MaxTailMiB)
+	row("largest tail memory seen", "%.1f MiB (update buffer %.0f MiB)", r.MaxTailMiB, r.BufferMiB)
 	row("splits / merges / reassigned", "%d / %d / %d (heads now %d)", r.Splits, r.Merges, r.Reassigned, r.Heads)
 	if r.Recall >= 0 {
 		row(fmt.Sprintf("recall@%d at nprobe %d after drain", r.K, r.NProbe), "%.4f", r.Recall)
@@ -349,6 +357,9 @@ func (o *ingestOptions) Run(ctx context.Context, env *clikit.Env) (*ingestReport
 	st := ix.Stats()
 	rep.Splits, rep.Merges, rep.Reassigned = st.Splits-st0.Splits, st.Merges-st0.Merges, st.Reassigned-st0.Reassigned
 	rep.Heads, rep.Live = st.Heads, st.Live
+	rep.BufferMiB = float64(st.UpdateBuffer) / (1 << 20)
+	rep.SegmentWrites, rep.WALWrites = st.SegmentWrites-st0.SegmentWrites, st.WALWrites-st0.WALWrites
+	rep.FlushWrites, rep.CompactWrites = st.FlushWrites-st0.FlushWrites, st.CompactWrites-st0.CompactWrites
 	if truth != nil {
 		hits := 0
 		for i, q := range queries {
