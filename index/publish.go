@@ -23,6 +23,14 @@ import ()
 //     record. A crash between 1 and 4 leaves the retire record, which Open
 //     completes (finishRetired).
 //
+// The grace period of step 3 runs without the writer lock: writers go on
+// meanwhile. A write of an id whose re-insert is pending builds its
+// version on the pending one (stateOf: the re-insert's batch committed
+// it) and takes the id out of the pending set (unpend), so that neither
+// the re-inserted copies (of the old vector) nor, after a delete and a
+// later upsert, copies at a reused version come back; step 4 switches
+// only the ids still pending.
+//
 // Upserts need none of this: their new copies and versions are published
 // under one hold of rmu (so a fold, which keeps only current copies, never
 // meets a new copy before its version), and a search overlapping an upsert

@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/shoaldb/shoal/client"
 	"github.com/shoaldb/shoal/index"
 	"github.com/shoaldb/shoal/internal/vecfile"
 	"github.com/shoaldb/shoal/tools/internal/clikit"
@@ -20,38 +22,51 @@ func init() {
 }
 
 const ingestAbout = `Upserts rows [-from, -from+-n) of -data as new ids (row r gets id r)
-into the index -index from -clients concurrent writers, -batch vectors per
-call, while one searcher runs the queries back to back. It reports the
-upsert rate, the bytes this process wrote to storage per inserted vector
-(/proc/self/io write_bytes: WAL, tables, segment files and compactions)
-against the bytes one vector occupies in the finished index, search
-latency during the load next to the idle latency, the longest upsert call,
-and, after maintenance drains, recall@k against -gt (ground truth of the
-whole final set). The index is modified in place: copy it first.`
+into the index -index (opened in this process) or into -collection of a
+running server (-addr), from -clients concurrent writers, -batch vectors
+per call, while one searcher runs the queries back to back. It reports
+the upsert rate, the bytes the process holding the index wrote to storage
+per inserted vector (/proc/<pid>/io write_bytes: logs, tables, segment
+files and compactions; with -addr, pass -server-pid) against the bytes one
+vector occupies in the finished index (with -addr, pass -server-data),
+search latency during the load next to the idle latency, the longest
+upsert call, and, after maintenance drains, recall@k against -gt (ground
+truth of the whole final set). The index is modified in place: copy it
+first.
+`
 
 // ingestOptions are the flags of `shoal ingestbench`.
 type ingestOptions struct {
-	dir       string
-	data      string
-	queries   string
-	gt        string
-	from, n   int
-	clients   int
-	batch     int
-	sync      string // call, periodic or none
-	syncEvery time.Duration
-	nq, k     int
-	nprobe    int
-	cache     clikit.SizeFlag
-	buffer    clikit.SizeFlag
-	quiet     bool
-	report    reportOptions
+	dir        string
+	addr       string // a running server on loopback ("" : the library on -index)
+	key        string
+	collection string
+	serverPID  int
+	serverData string
+	data       string
+	queries    string
+	gt         string
+	from, n    int
+	clients    int
+	batch      int
+	sync       string // call, periodic or none
+	syncEvery  time.Duration
+	nq, k      int
+	nprobe     int
+	cache      clikit.SizeFlag
+	buffer     clikit.SizeFlag
+	quiet      bool
+	report     reportOptions
 }
 
 func (o *ingestOptions) Validate() error {
 	switch {
-	case o.dir == "" || o.data == "" || o.queries == "":
-		return errors.New("-index, -data and -queries are required")
+	case (o.dir == "") == (o.addr == "") || o.data == "" || o.queries == "":
+		return errors.New("-data, -queries and one of -index and -addr are required")
+	case o.addr != "" && !clikit.Loopback(o.addr):
+		return fmt.Errorf("-addr %s: the benchmark runs on loopback only", o.addr)
+	case o.addr != "" && (o.collection == "" || o.sync != "call"):
+		return errors.New("-addr needs -collection, and a server syncs every write (-sync call)")
 	case o.from < 0 || o.n < 1:
 		return fmt.Errorf("-from %d -n %d: want from >= 0 and n >= 1", o.from, o.n)
 	case o.clients < 1 || o.batch < 1:
@@ -70,6 +85,11 @@ func runIngestBench(ctx context.Context, env *clikit.Env, args []string) error {
 	o := ingestOptions{cache: 64 << 20}
 	fs := clikit.NewFlagsAbout(env, "ingestbench", "-index DIR -data FILE -queries FILE [flags]", ingestAbout)
 	fs.StringVar(&o.dir, "index", "", "built index directory (modified in place)")
+	fs.StringVar(&o.addr, "addr", "", "instead of -index: a running server on loopback")
+	fs.StringVar(&o.key, "key", os.Getenv("SHOAL_API_KEY"), "with -addr: an API key that may write the collection")
+	fs.StringVar(&o.collection, "collection", "", "with -addr: the collection to load")
+	fs.IntVar(&o.serverPID, "server-pid", 0, "with -addr: the server's process id, for the bytes it writes")
+	fs.StringVar(&o.serverData, "server-data", "", "with -addr: the server's data directory, for the bytes on disk")
 	fs.StringVar(&o.data, "data", "", "vector file; row r is upserted as id r")
 	fs.StringVar(&o.queries, "queries", "", "query vector file")
 	fs.StringVar(&o.gt, "gt", "", "ground truth of the final set (.ivecs/.ibin) for recall after the load (default: no recall)")
@@ -154,6 +174,38 @@ func (r *ingestReport) Print(w io.Writer) {
 	}
 }
 
+// target opens what the flags name: -index in this process, or -addr's
+// collection.
+func (o *ingestOptions) target() (ingestTarget, error) {
+	if o.addr != "" {
+		c, err := client.Dial(o.addr, &client.Options{APIKey: o.key})
+		if err != nil {
+			return nil, err
+		}
+		return &serverTarget{c: c, collection: o.collection, pid: o.serverPID, dataDir: o.serverData}, nil
+	}
+	opts := &index.Options{CacheBytes: clikit.CacheOption(o.cache), NoSync: o.sync != "call", UpdateBuffer: int64(o.buffer)}
+	ix, err := index.Open(o.dir, opts)
+	if err != nil {
+		return nil, err
+	}
+	return &libraryTarget{ix: ix, dir: o.dir}, nil
+}
+
+// countIDHits counts the ids found among truth.
+func countIDHits(ids []uint64, truth []int32) int {
+	h := 0
+	for _, id := range ids {
+		for _, t := range truth {
+			if uint64(t) == id {
+				h++
+				break
+			}
+		}
+	}
+	return h
+}
+
 // Run runs the benchmark.
 func (o *ingestOptions) Run(ctx context.Context, env *clikit.Env) (*ingestReport, error) {
 	src, err := index.OpenFile(o.data)
@@ -186,20 +238,23 @@ func (o *ingestOptions) Run(ctx context.Context, env *clikit.Env) (*ingestReport
 			return nil, err
 		}
 	}
-	opts := &index.Options{CacheBytes: clikit.CacheOption(o.cache), NoSync: o.sync != "call", UpdateBuffer: int64(o.buffer)}
-	ix, err := index.Open(o.dir, opts)
+	tg, err := o.target()
 	if err != nil {
 		return nil, err
 	}
-	defer ix.Close()
-	sp := &index.SearchParams{NProbe: o.nprobe}
+	closed := false
+	defer func() {
+		if !closed {
+			tg.close()
+		}
+	}()
 	rep := &ingestReport{Inserted: o.n, Clients: o.clients, Batch: o.batch, Sync: o.sync, K: o.k, NProbe: o.nprobe, Recall: -1}
 
 	// Idle latency: one pass over the queries.
 	idle := make([]float64, 0, nq)
 	for _, q := range queries {
 		t := time.Now()
-		if _, err := ix.Search(q, o.k, sp); err != nil {
+		if _, err := tg.search(ctx, q, o.k, o.nprobe); err != nil {
 			return nil, err
 		}
 		idle = append(idle, msf(time.Since(t)))
@@ -207,8 +262,11 @@ func (o *ingestOptions) Run(ctx context.Context, env *clikit.Env) (*ingestReport
 	slices.Sort(idle)
 	rep.IdleP50, rep.IdleP99 = clikit.Percentile(idle, 0.50), clikit.Percentile(idle, 0.99)
 
-	st0 := ix.Stats()
-	w0 := clikit.ProcIO("write_bytes")
+	st0, err := tg.stats(ctx)
+	if err != nil {
+		return nil, err
+	}
+	w0 := tg.writeBytes()
 	var barOut io.Writer // nil: no bar
 	if !o.quiet {
 		barOut = env.Stderr
@@ -254,7 +312,7 @@ func (o *ingestOptions) Run(ctx context.Context, env *clikit.Env) (*ingestReport
 					ids = append(ids, uint64(first+i))
 				}
 				t := time.Now()
-				if err := ix.Upsert(ids, vs); err != nil {
+				if err := tg.upsert(ctx, ids, vs); err != nil {
 					fail(fmt.Errorf("upsert rows [%d,%d): %w", first, first+cnt, err))
 					return
 				}
@@ -279,7 +337,7 @@ func (o *ingestOptions) Run(ctx context.Context, env *clikit.Env) (*ingestReport
 			default:
 			}
 			t := time.Now()
-			if _, err := ix.Search(queries[i%nq], o.k, sp); err != nil {
+			if _, err := tg.search(ctx, queries[i%nq], o.k, o.nprobe); err != nil {
 				fail(err)
 				return
 			}
@@ -298,7 +356,7 @@ func (o *ingestOptions) Run(ctx context.Context, env *clikit.Env) (*ingestReport
 			case <-loadDone:
 				return
 			case <-tk.C:
-				if err := ix.Sync(); err != nil {
+				if err := tg.sync(); err != nil {
 					fail(err)
 					return
 				}
@@ -310,8 +368,8 @@ func (o *ingestOptions) Run(ctx context.Context, env *clikit.Env) (*ingestReport
 		tk := time.NewTicker(200 * time.Millisecond)
 		defer tk.Stop()
 		for {
-			if tb := ix.Stats().TailBytes; tb > maxTail.Load() {
-				maxTail.Store(tb)
+			if st, err := tg.stats(ctx); err == nil && st.tailBytes > maxTail.Load() {
+				maxTail.Store(st.tailBytes)
 			}
 			select {
 			case <-loadDone:
@@ -322,7 +380,7 @@ func (o *ingestOptions) Run(ctx context.Context, env *clikit.Env) (*ingestReport
 	}()
 	wg.Wait()
 	if o.sync != "call" && runErr == nil {
-		if err := ix.Sync(); err != nil {
+		if err := tg.sync(); err != nil {
 			fail(err)
 		}
 	}
@@ -348,33 +406,37 @@ func (o *ingestOptions) Run(ctx context.Context, env *clikit.Env) (*ingestReport
 	rep.MaxTailMiB = float64(maxTail.Load()) / (1 << 20)
 
 	t := time.Now()
-	if err := ix.Drain(); err != nil {
+	if err := tg.drain(ctx); err != nil {
 		return nil, err
 	}
 	rep.DrainSeconds = time.Since(t).Seconds()
-	rep.WriteBytes = clikit.ProcIO("write_bytes") - w0
+	rep.WriteBytes = tg.writeBytes() - w0
 	rep.WritePerVec = float64(rep.WriteBytes) / float64(o.n)
-	st := ix.Stats()
-	rep.Splits, rep.Merges, rep.Reassigned = st.Splits-st0.Splits, st.Merges-st0.Merges, st.Reassigned-st0.Reassigned
-	rep.Heads, rep.Live = st.Heads, st.Live
-	rep.BufferMiB = float64(st.UpdateBuffer) / (1 << 20)
-	rep.SegmentWrites, rep.WALWrites = st.SegmentWrites-st0.SegmentWrites, st.WALWrites-st0.WALWrites
-	rep.FlushWrites, rep.CompactWrites = st.FlushWrites-st0.FlushWrites, st.CompactWrites-st0.CompactWrites
+	st, err := tg.stats(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rep.Splits, rep.Merges, rep.Reassigned = st.splits-st0.splits, st.merges-st0.merges, st.reassigned-st0.reassigned
+	rep.Heads, rep.Live = st.heads, st.live
+	rep.BufferMiB = float64(st.buffer) / (1 << 20)
+	rep.SegmentWrites, rep.WALWrites = st.segWrites-st0.segWrites, st.walWrites-st0.walWrites
+	rep.FlushWrites, rep.CompactWrites = st.flushWrites-st0.flushWrites, st.compactWrites-st0.compactWrites
 	if truth != nil {
 		hits := 0
 		for i, q := range queries {
-			res, err := ix.Search(q, o.k, sp)
+			ids, err := tg.search(ctx, q, o.k, o.nprobe)
 			if err != nil {
 				return nil, err
 			}
-			hits += clikit.CountHits(res, truth[i])
+			hits += countIDHits(ids, truth[i])
 		}
 		rep.Recall = float64(hits) / float64(nq*o.k)
 	}
-	if err := ix.Close(); err != nil {
+	closed = true
+	if err := tg.close(); err != nil {
 		return nil, err
 	}
-	rep.IndexBytes = clikit.DirSize(o.dir)
+	rep.IndexBytes = tg.indexBytes()
 	rep.BytesPerVec = float64(rep.IndexBytes) / float64(max(1, rep.Live))
 	rep.Amplification = rep.WritePerVec / rep.BytesPerVec
 	return rep, nil

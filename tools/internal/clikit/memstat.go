@@ -39,8 +39,15 @@ func ProcStatus(field string) int64 {
 // the bytes this process caused to be written to storage, counted when
 // pages are dirtied or written directly), or -1 where it cannot be read
 // (a kernel without task I/O accounting).
-func ProcIO(field string) int64 {
-	b, err := os.ReadFile("/proc/self/io")
+func ProcIO(field string) int64 { return readProcIO("/proc/self/io", field) }
+
+// ProcIOOf is ProcIO of process pid (which must be this user's).
+func ProcIOOf(pid int, field string) int64 {
+	return readProcIO("/proc/"+strconv.Itoa(pid)+"/io", field)
+}
+
+func readProcIO(path, field string) int64 {
+	b, err := os.ReadFile(path)
 	if err != nil {
 		return -1
 	}
