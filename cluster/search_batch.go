@@ -101,8 +101,9 @@ func (t *Tree) SearchBatch(qs []float32, n, beam int, ws *BatchWorkspace) [][]Ca
 // heaps and vector (about 2 KB at beam 128, dim 128) are touched once per
 // block it expands; past a few hundred queries they no longer fit in L2
 // beside the block and cost more than sharing blocks among more queries
-// saves (BenchmarkRoute100kx128SearchBatch: CPU time per query is lowest
-// from about 125 to 500 queries, and 1.3× higher at 1000, 2× at 4000).
+// saves. On BenchmarkRoute100kx128SearchBatch's tree, routing a whole
+// batch as one tile took the least CPU time per query from about 125 to
+// 500 queries, 1.3× that at 1000 and 2× at 4000.
 const batchTile = 256
 
 // searchTile routes the nq queries of qs, leaving query i's leaves in
