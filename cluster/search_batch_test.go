@@ -1,11 +1,14 @@
 package cluster
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
+	"github.com/shoaldb/shoal/internal/topk"
 	"github.com/shoaldb/shoal/internal/vec"
 )
 
@@ -148,8 +151,31 @@ func TestSearchBatchStampsWrap(t *testing.T) {
 	var bws BatchWorkspace
 	checkBatch(t, tr, qs, [][2]int{{8, 16}}, &bws)
 	bws.level = math.MaxUint32 - 2 // wraps during the next call
-	for i := range bws.stamp {
-		bws.stamp[i] = uint32(i) % 4 // what levels 1-3 could have left
+	for _, g := range []*byNode{&bws.early, &bws.late} {
+		for i := range g.stamp {
+			g.stamp[i] = uint32(i) % 4 // what levels 1-3 could have left
+		}
 	}
 	checkBatch(t, tr, qs, [][2]int{{8, 16}, {8, 16}}, &bws)
+}
+
+func TestKthNearest(t *testing.T) {
+	rng := rand.New(rand.NewPCG(46, 46))
+	for _, n := range []int{1, 2, 7, 8, 9, 31, 128} {
+		for _, k := range []int{1, 3, earlyNodes} {
+			items := make([]topk.Item[float32, uint32], n)
+			for i := range items {
+				// Few distinct distances, so ties fall to the ids.
+				items[i] = topk.Item[float32, uint32]{Dist: float32(rng.IntN(4)), ID: uint32(rng.IntN(1000))}
+			}
+			sorted := slices.Clone(items)
+			slices.SortFunc(sorted, func(a, b topk.Item[float32, uint32]) int {
+				return cmp.Or(cmp.Compare(a.Dist, b.Dist), cmp.Compare(a.ID, b.ID))
+			})
+			want := sorted[min(k, n)-1]
+			if got := kthNearest(items, k); got != want {
+				t.Fatalf("n %d k %d: kthNearest = %v, want %v (sorted %v)", n, k, got, want, sorted)
+			}
+		}
+	}
 }
