@@ -208,11 +208,16 @@ func gatherEntries(workers int, work func() ([]entry, error)) ([]entry, error) {
 	return all, nil
 }
 
+// assignWorker assigns chunks of chunkRows vectors, routing each chunk
+// with one SearchBatch: the same nearest heads as a Search per vector, a
+// few times faster because the tree's centroid blocks are read once per
+// chunk instead of once per vector.
 func (b *builder) assignWorker(next, done *atomic.Int64, chunks int) ([]entry, error) {
-	rb := b.dim * b.srcElem.Size()
+	dim := b.dim
+	rb := dim * b.srcElem.Size()
 	raw := make([]byte, chunkRows*rb)
-	x := make([]float32, b.dim)
-	var ws cluster.Workspace
+	xs := make([]float32, chunkRows*dim)
+	var ws cluster.BatchWorkspace
 	var kept []cluster.Candidate
 	var out []entry
 	beam := 2 * b.opts.Candidates
@@ -228,12 +233,14 @@ func (b *builder) assignWorker(next, done *atomic.Int64, chunks int) ([]entry, e
 			return nil, fmt.Errorf("shoal: read rows %d..%d: %w", lo, lo+cnt, err)
 		}
 		for j := 0; j < cnt; j++ {
-			id := lo + j
-			if err := b.toFloat32(raw[j*rb:(j+1)*rb], x, id); err != nil {
+			if err := b.toFloat32(raw[j*rb:(j+1)*rb], xs[j*dim:(j+1)*dim], lo+j); err != nil {
 				return nil, err
 			}
-			cands := b.tree.Search(x, b.opts.Candidates, beam, &ws)
-			kept = b.selectReplicas(x, cands, kept[:0], closure)
+		}
+		heads := b.tree.SearchBatch(xs[:cnt*dim], b.opts.Candidates, beam, &ws)
+		for j, cands := range heads {
+			id := lo + j
+			kept = b.selectReplicas(xs[j*dim:(j+1)*dim], cands, kept[:0], closure)
 			for i, h := range kept {
 				out = append(out, entry{posting: h.Leaf, id: uint32(id), dist: h.Dist, primary: i == 0})
 			}
