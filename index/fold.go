@@ -100,8 +100,8 @@ func (ix *Index) foldMany(ps []uint32) (int, error) {
 	live := ix.routeTree().LiveLeaves()
 	for i, p := range read {
 		t, m := tails[i], &ms[i]
-		fresh := ix.addLive(m, t)
-		if m.Len() > ix.splitAbove() || ix.shouldMerge(m.Len(), stored[i]+t.Len(), fresh, live) {
+		ix.addLive(m, t)
+		if m.Len() > ix.splitAbove() || ix.shouldMerge(m.Len(), stored[i]+t.Len(), live) {
 			rest = append(rest, p)
 			continue
 		}
@@ -147,11 +147,11 @@ func (ix *Index) rewrite(p uint32) error {
 	if err != nil {
 		return err
 	}
-	fresh := ix.addLive(&m, t)
+	ix.addLive(&m, t)
 	switch {
 	case m.Len() > ix.splitAbove():
 		return ix.split(p, &m, last)
-	case ix.shouldMerge(m.Len(), stored+t.Len(), fresh, ix.routeTree().LiveLeaves()):
+	case ix.shouldMerge(m.Len(), stored+t.Len(), ix.routeTree().LiveLeaves()):
 		return ix.merge(p, &m, last)
 	}
 	b := ix.store.NewBatch()
@@ -267,17 +267,18 @@ func (ix *Index) readLive(p uint32, m *posting.Posting) (int, error) {
 
 // shouldMerge reports whether a posting is merged away: it is left with
 // live copies (fewer than mergeBelow) of the total it held before stale
-// ones were dropped, fresh of them from its tail, among leaves live
-// postings. A posting that deletes or moves have shrunk merges; one that
-// only grows does not: a fresh build has many small postings in sparse
-// regions, and merging each as inserts reach it turned an insert-only
-// load into a stream of merges (6,049 of them in 200k inserts into a
-// 1M-vector index), each a re-insert of its copies and a tree edit.
-func (ix *Index) shouldMerge(live, total, fresh, leaves int) bool {
+// ones were dropped, among leaves live postings. A posting that deletes
+// or moves have shrunk merges, as does one of a single copy; a small one
+// that only grows does not: a fresh build has many small postings in
+// sparse regions, and merging each as inserts reach it turned an
+// insert-only load into a stream of merges (6,049 of them in 200k
+// inserts into a 1M-vector index), each a re-insert of its copies and a
+// tree edit.
+func (ix *Index) shouldMerge(live, total, leaves int) bool {
 	if live >= ix.mergeBelow() || leaves <= 1 {
 		return false
 	}
-	return live < total || fresh == 0
+	return live <= 1 || live < total
 }
 
 // addStored decodes b, posting p's stored bytes, into dec and appends its

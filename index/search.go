@@ -32,6 +32,7 @@ type workspace struct {
 	q     []float32 // query as float32, normalised for Cosine
 	query vec.Query // q prepared for scoring rows of the element type
 	route cluster.Workspace
+	batch cluster.BatchWorkspace // routes upserts, a chunk at a time
 	kept  []cluster.Candidate
 	pre   []cluster.Candidate // heads routed on the device
 	ids   []uint32

@@ -15,8 +15,8 @@ import (
 // replaced or re-placed since the last sweep began pass an eighth of the
 // live ones, maintenance
 // walks every posting, one per unit of work when no fold is due, and
-// rewrites those with a quarter or more of their copies stale or too few
-// live ones to stay (merge). Drain finishes a sweep that is due.
+// rewrites those with a quarter or more of their copies stale, or whose
+// stale copies leave too few live ones to stay (merge). Drain finishes a sweep that is due.
 //
 // The debt is kept in memory only: stale copies left at Close wait for
 // the next sweep that later deletes cause.
@@ -99,5 +99,8 @@ func (ix *Index) worthRewrite(p uint32) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	return (total-live)*sweepShare >= total && total > live || live < ix.mergeBelow(), nil
+	// A posting with few live copies is worth a rewrite when the rewrite
+	// would merge it (shouldMerge): a posting the build made small stays.
+	stale := total > live && (total-live)*sweepShare >= total
+	return stale || ix.shouldMerge(live, total, ix.routeTree().LiveLeaves()), nil
 }

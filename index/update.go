@@ -86,11 +86,10 @@ func (ix *Index) upsert(owner tenant.ID, ids []uint64, vectors [][]float32, labe
 		// Route without the writer lock; if the tree changed meanwhile
 		// (a split or merge committed), route again.
 		gen := ix.treeGen.Load()
-		ix.rmu.RLock()
-		for i := range ids {
-			places[i] = ix.placeVector(ws, xs[i*dim:(i+1)*dim], places[i][:0])
+		for lo := 0; lo < len(ids); lo += routeChunk {
+			hi := min(lo+routeChunk, len(ids))
+			ix.placeVectors(ws, xs[lo*dim:hi*dim], places[lo:hi])
 		}
-		ix.rmu.RUnlock()
 		ix.wmu.Lock()
 		if ix.treeGen.Load() == gen {
 			break
@@ -216,16 +215,29 @@ func (ix *Index) prepareUpsert(ids []uint64, vectors [][]float32) (rows []byte, 
 	return rows, xs, nil
 }
 
-// placeVector returns the postings a new copy of x goes to: its nearest
-// heads filtered by the RNG rule, as at build. The caller holds rmu.
-func (ix *Index) placeVector(ws *workspace, x []float32, dst []uint32) []uint32 {
-	c := ix.opts.Candidates
-	cands := ix.tree.Search(x, c, 2*c, &ws.route)
-	ws.kept = cluster.SelectReplicas(ix.tree, ix.rule, x, cands, ws.kept[:0])
-	for _, h := range ws.kept {
-		dst = append(dst, h.Leaf)
+// routeChunk is how many vectors an upsert routes under one hold of the
+// route lock: enough for the batched tree search to read each block of
+// heads once for many vectors, few enough that a writer waiting for the
+// lock (and the searches queued behind it) wait milliseconds, not the
+// routing of a whole batch.
+const routeChunk = 128
+
+// placeVectors sets places[i] to the postings a new copy of vector i of
+// xs goes to: its nearest heads filtered by the RNG rule, as at build.
+// The vectors are routed together (cluster's SearchBatch) under one hold
+// of rmu.
+func (ix *Index) placeVectors(ws *workspace, xs []float32, places [][]uint32) {
+	dim, c := ix.man.Dim, ix.opts.Candidates
+	ix.rmu.RLock()
+	defer ix.rmu.RUnlock()
+	cands := ix.tree.SearchBatch(xs, c, 2*c, &ws.batch)
+	for i := range places {
+		ws.kept = cluster.SelectReplicas(ix.tree, ix.rule, xs[i*dim:(i+1)*dim], cands[i], ws.kept[:0])
+		places[i] = places[i][:0]
+		for _, h := range ws.kept {
+			places[i] = append(places[i], h.Leaf)
+		}
 	}
-	return dst
 }
 
 // Delete removes the vectors of ids. Ids that hold no vector are skipped:
