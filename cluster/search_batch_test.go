@@ -6,6 +6,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+	"sync"
 	"testing"
 
 	"github.com/shoaldb/shoal/internal/topk"
@@ -175,6 +176,35 @@ func TestKthNearest(t *testing.T) {
 			want := sorted[min(k, n)-1]
 			if got := kthNearest(items, k); got != want {
 				t.Fatalf("n %d k %d: kthNearest = %v, want %v (sorted %v)", n, k, got, want, sorted)
+			}
+		}
+	}
+}
+
+// TestSearchBatchConcurrent: goroutines routing on one tree, each with its
+// own workspace, get Search's results (run with -race: SearchBatch writes
+// nothing shared).
+func TestSearchBatchConcurrent(t *testing.T) {
+	const goroutines, n, beam = 4, 16, 32
+	tr := mustBuild(t, 5000, 16, 500, 32, 47, vec.L2)
+	qs := randomQueries(200, 16, 48)
+	got := make([][][]Candidate, goroutines)
+	var wg sync.WaitGroup
+	for g := range goroutines {
+		wg.Go(func() {
+			var ws BatchWorkspace
+			for range 3 {
+				got[g] = tr.SearchBatch(qs, n, beam, &ws)
+			}
+		})
+	}
+	wg.Wait()
+	var ws Workspace
+	for i := range len(qs) / tr.Dim {
+		want := tr.Search(qs[i*tr.Dim:(i+1)*tr.Dim], n, beam, &ws)
+		for g := range goroutines {
+			if diff := sameCandidates(got[g][i], want); diff != "" {
+				t.Fatalf("goroutine %d, query %d: SearchBatch differs from Search: %s", g, i, diff)
 			}
 		}
 	}
