@@ -1,7 +1,6 @@
 package index
 
 import (
-	"errors"
 	"fmt"
 
 	"github.com/shoaldb/shoal/posting"
@@ -13,10 +12,11 @@ import (
 // touches again: they cost bytes on every read, and a posting emptied by
 // deletes is never merged. The sweep finds them. Once the vectors deleted,
 // replaced or re-placed since the last sweep began pass an eighth of the
-// live ones, maintenance
-// walks every posting, one per unit of work when no fold is due, and
-// rewrites those with a quarter or more of their copies stale, or whose
-// stale copies leave too few live ones to stay (merge). Drain finishes a sweep that is due.
+// live ones, maintenance walks every posting, sweepBatch at a time (one
+// batched read) per unit of work when no fold is due, and rewrites those
+// with a quarter or more of their copies stale, or whose stale copies
+// leave too few live ones to stay (merge). Drain finishes a sweep that is
+// due.
 //
 // The debt is kept in memory only: stale copies left at Close wait for
 // the next sweep that later deletes cause.
@@ -49,58 +49,64 @@ func (m *maintainer) sweepStep(all bool) (bool, error) {
 		m.debt.Add(-d)
 		m.cursor = 0
 	}
-	for {
-		n := ix.routeTree().NumLeaves()
-		if m.cursor >= n {
-			m.cursor = -1
-			m.sweeps.Add(1)
-			return false, nil
-		}
-		p := uint32(m.cursor)
-		m.cursor++
-		ix.rmu.RLock()
-		leaf := ix.tree.IsLeaf(p)
-		ix.rmu.RUnlock()
-		if !leaf {
-			continue
-		}
-		worth, err := ix.worthRewrite(p)
-		if err != nil {
-			return false, err
-		}
-		if worth {
-			m.swept.Add(1)
-			return true, ix.rewrite(p)
-		}
-		return true, nil
-	}
-}
-
-// worthRewrite reports whether posting p holds enough stale copies (or
-// few enough live ones) for the sweep to rewrite it.
-func (ix *Index) worthRewrite(p uint32) (bool, error) {
-	var total, live int
-	var dec posting.Posting
-	err := ix.store.Read(p, func(b []byte) error {
-		if err := posting.Decode(b, &dec); err != nil {
-			return fmt.Errorf("%w: posting %d: %v", ErrCorrupt, p, err)
-		}
-		total = len(dec.IDs)
-		for i, id := range dec.IDs {
-			if ix.vers.live(id, dec.Versions[i]) {
-				live++
-			}
-		}
-		return nil
-	})
-	if errors.Is(err, posting.ErrNotFound) {
+	// The next sweepBatch postings are read in one batch; those worth it
+	// are rewritten.
+	n := ix.routeTree().NumLeaves()
+	if m.cursor >= n {
+		m.cursor = -1
+		m.sweeps.Add(1)
 		return false, nil
 	}
+	var ids []uint32
+	ix.rmu.RLock()
+	for m.cursor < n && len(ids) < sweepBatch {
+		if p := uint32(m.cursor); ix.tree.IsLeaf(p) {
+			ids = append(ids, p)
+		}
+		m.cursor++
+	}
+	ix.rmu.RUnlock()
+	worth, err := ix.worthRewrite(ids)
 	if err != nil {
 		return false, err
 	}
-	// A posting with few live copies is worth a rewrite when the rewrite
-	// would merge it (shouldMerge): a posting the build made small stays.
-	stale := total > live && (total-live)*sweepShare >= total
-	return stale || ix.shouldMerge(live, total, ix.routeTree().LiveLeaves()), nil
+	for _, p := range worth {
+		m.swept.Add(1)
+		if err := ix.rewrite(p); err != nil {
+			return false, err
+		}
+	}
+	return true, nil
+}
+
+// sweepBatch is how many postings one unit of the sweep examines, with
+// one batched read.
+const sweepBatch = 64
+
+// worthRewrite returns those of the postings ids that hold enough stale
+// copies (or few enough live ones) for the sweep to rewrite them.
+func (ix *Index) worthRewrite(ids []uint32) ([]uint32, error) {
+	var dec posting.Posting
+	var out []uint32
+	leaves := ix.routeTree().LiveLeaves()
+	err := ix.store.ReadBatch(ids, func(i int, b []byte) error {
+		if err := posting.Decode(b, &dec); err != nil {
+			return fmt.Errorf("%w: posting %d: %v", ErrCorrupt, ids[i], err)
+		}
+		total, live := len(dec.IDs), 0
+		for j, id := range dec.IDs {
+			if ix.vers.live(id, dec.Versions[j]) {
+				live++
+			}
+		}
+		// A posting with few live copies is worth a rewrite when the
+		// rewrite would merge it (shouldMerge): a posting the build made
+		// small stays.
+		stale := total > live && (total-live)*sweepShare >= total
+		if stale || ix.shouldMerge(live, total, leaves) {
+			out = append(out, ids[i])
+		}
+		return nil
+	})
+	return out, err
 }
