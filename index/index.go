@@ -77,6 +77,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
@@ -105,6 +106,10 @@ type Index struct {
 	rule     cluster.ReplicaRule
 	pool     sync.Pool // *workspace
 	closed   atomic.Bool
+	// routing admits upserts to route their vectors: GOMAXPROCS−1 at a
+	// time (at least one), so that a bulk load from many writers leaves a
+	// core to searches and maintenance.
+	routing chan struct{}
 
 	// The layers below, each safe for concurrent use on its own: the
 	// posting store, the stored vectors, tenants (package tenant), labels
@@ -207,7 +212,8 @@ func open(dir string, opts Options, store posting.Store) (*Index, error) {
 	if man.PostingCap > 0 {
 		opts.PostingCap = man.PostingCap
 	}
-	ix := &Index{dir: dir, opts: opts, man: man, store: store, rowBytes: man.Dim * man.Elem.Size()}
+	ix := &Index{dir: dir, opts: opts, man: man, store: store, rowBytes: man.Dim * man.Elem.Size(),
+		routing: make(chan struct{}, max(1, runtime.GOMAXPROCS(0)-1))}
 	tree, tlog, seq, err := treelog.Load(store, dir)
 	if err != nil {
 		return nil, err

@@ -86,10 +86,12 @@ func (ix *Index) upsert(owner tenant.ID, ids []uint64, vectors [][]float32, labe
 		// Route without the writer lock; if the tree changed meanwhile
 		// (a split or merge committed), route again.
 		gen := ix.treeGen.Load()
+		ix.routing <- struct{}{}
 		for lo := 0; lo < len(ids); lo += routeChunk {
 			hi := min(lo+routeChunk, len(ids))
 			ix.placeVectors(ws, xs[lo*dim:hi*dim], places[lo:hi])
 		}
+		<-ix.routing
 		ix.wmu.Lock()
 		if ix.treeGen.Load() == gen {
 			break
