@@ -56,6 +56,7 @@ type ingestOptions struct {
 	cache      clikit.SizeFlag
 	buffer     clikit.SizeFlag
 	quiet      bool
+	delFirst   bool
 	report     reportOptions
 }
 
@@ -105,6 +106,7 @@ func runIngestBench(ctx context.Context, env *clikit.Env, args []string) error {
 	fs.Var(&o.cache, "cache", "posting cache budget, 0 for none")
 	fs.Var(&o.buffer, "buffer", "memory for unfolded posting tails (default: the index's)")
 	fs.BoolVar(&o.quiet, "q", false, "no progress bar")
+	fs.BoolVar(&o.delFirst, "delete-first", false, "delete-heavy run: first delete the ids of the rows to upsert (they must be in the index), let maintenance drain and reclaim, and report the bytes on disk before and after; then upsert them again")
 	o.report.define(fs, "write the report as JSON to this file")
 	if err := clikit.ParseValid(fs, args, &o); err != nil {
 		return err
@@ -116,6 +118,10 @@ func runIngestBench(ctx context.Context, env *clikit.Env, args []string) error {
 // ingestReport is what `shoal ingestbench` measured.
 type ingestReport struct {
 	Inserted      int     `json:"inserted"`
+	Deleted       int     `json:"deleted,omitempty"`
+	DeleteSeconds float64 `json:"delete_seconds,omitempty"`
+	BytesBefore   int64   `json:"bytes_before_delete,omitempty"`
+	BytesDeleted  int64   `json:"bytes_after_delete,omitempty"`
 	Clients       int     `json:"clients"`
 	Batch         int     `json:"batch"`
 	Sync          string  `json:"sync"`
@@ -155,6 +161,10 @@ type ingestReport struct {
 func (r *ingestReport) Print(w io.Writer) {
 	fmt.Fprintf(w, "| measure | value |\n| --- | --- |\n")
 	row := func(k, f string, a ...any) { fmt.Fprintf(w, "| %s | %s |\n", k, fmt.Sprintf(f, a...)) }
+	if r.Deleted > 0 {
+		row("deleted first", "%d vectors in %.1f s (maintenance drained)", r.Deleted, r.DeleteSeconds)
+		row("bytes on disk before / after the deletes", "%s / %s", clikit.FormatBytes(r.BytesBefore), clikit.FormatBytes(r.BytesDeleted))
+	}
 	row("inserted", "%d vectors, %d clients × batches of %d, sync %s", r.Inserted, r.Clients, r.Batch, r.Sync)
 	row("upsert rate", "%.0f vectors/s (%.1f s)", r.Rate, r.Seconds)
 	row("drain after the load", "%.1f s", r.DrainSeconds)
@@ -190,6 +200,31 @@ func (o *ingestOptions) target() (ingestTarget, error) {
 		return nil, err
 	}
 	return &libraryTarget{ix: ix, dir: o.dir}, nil
+}
+
+// deleteFirst deletes the ids of the rows the run upserts, drains
+// maintenance (folds, the sweep, segment compaction) and records the
+// bytes on disk before and after.
+func (o *ingestOptions) deleteFirst(ctx context.Context, tg ingestTarget, rep *ingestReport) error {
+	rep.BytesBefore = tg.diskBytes()
+	t := time.Now()
+	ids := make([]uint64, 0, o.batch)
+	for lo := o.from; lo < o.from+o.n; lo += o.batch {
+		ids = ids[:0]
+		for r := lo; r < min(lo+o.batch, o.from+o.n); r++ {
+			ids = append(ids, uint64(r))
+		}
+		if err := tg.delete(ctx, ids); err != nil {
+			return fmt.Errorf("delete rows [%d,%d): %w", lo, lo+len(ids), err)
+		}
+	}
+	if err := tg.drain(ctx); err != nil {
+		return err
+	}
+	rep.DeleteSeconds = time.Since(t).Seconds()
+	rep.Deleted = o.n
+	rep.BytesDeleted = tg.diskBytes()
+	return nil
 }
 
 // countIDHits counts the ids found among truth.
@@ -250,6 +285,11 @@ func (o *ingestOptions) Run(ctx context.Context, env *clikit.Env) (*ingestReport
 	}()
 	rep := &ingestReport{Inserted: o.n, Clients: o.clients, Batch: o.batch, Sync: o.sync, K: o.k, NProbe: o.nprobe, Recall: -1}
 
+	if o.delFirst {
+		if err := o.deleteFirst(ctx, tg, rep); err != nil {
+			return nil, err
+		}
+	}
 	// Idle latency: one pass over the queries.
 	idle := make([]float64, 0, nq)
 	for _, q := range queries {

@@ -15,6 +15,7 @@ import (
 // safe for concurrent use.
 type ingestTarget interface {
 	upsert(ctx context.Context, ids []uint64, vecs [][]float32) error
+	delete(ctx context.Context, ids []uint64) error
 	search(ctx context.Context, q []float32, k, nprobe int) ([]uint64, error)
 	// sync makes the writes so far durable (library NoSync runs).
 	sync() error
@@ -27,6 +28,8 @@ type ingestTarget interface {
 	// close ends the target; indexBytes is then the bytes on disk.
 	close() error
 	indexBytes() int64
+	// diskBytes is the bytes on disk now (-1 where unknown).
+	diskBytes() int64
 }
 
 // ingestStats are the counters ingestbench reports.
@@ -47,6 +50,11 @@ func (l *libraryTarget) upsert(_ context.Context, ids []uint64, vecs [][]float32
 	return l.ix.Upsert(ids, vecs)
 }
 
+func (l *libraryTarget) delete(_ context.Context, ids []uint64) error {
+	_, err := l.ix.Delete(ids)
+	return err
+}
+
 func (l *libraryTarget) search(_ context.Context, q []float32, k, nprobe int) ([]uint64, error) {
 	res, err := l.ix.Search(q, k, &index.SearchParams{NProbe: nprobe})
 	ids := make([]uint64, len(res))
@@ -61,6 +69,7 @@ func (l *libraryTarget) drain(context.Context) error { return l.ix.Drain() }
 func (l *libraryTarget) writeBytes() int64           { return clikit.ProcIO("write_bytes") }
 func (l *libraryTarget) close() error                { return l.ix.Close() }
 func (l *libraryTarget) indexBytes() int64           { return clikit.DirSize(l.dir) }
+func (l *libraryTarget) diskBytes() int64            { return clikit.DirSize(l.dir) }
 func (l *libraryTarget) stats(context.Context) (ingestStats, error) {
 	st := l.ix.Stats()
 	return ingestStats{
@@ -80,6 +89,11 @@ type serverTarget struct {
 
 func (s *serverTarget) upsert(ctx context.Context, ids []uint64, vecs [][]float32) error {
 	return s.c.Upsert(ctx, s.collection, ids, vecs)
+}
+
+func (s *serverTarget) delete(ctx context.Context, ids []uint64) error {
+	_, err := s.c.Delete(ctx, s.collection, ids)
+	return err
 }
 
 func (s *serverTarget) search(ctx context.Context, q []float32, k, nprobe int) ([]uint64, error) {
@@ -130,6 +144,8 @@ func (s *serverTarget) writeBytes() int64 {
 }
 
 func (s *serverTarget) close() error { return s.c.Close() }
+
+func (s *serverTarget) diskBytes() int64 { return s.indexBytes() }
 
 func (s *serverTarget) indexBytes() int64 {
 	if s.dataDir == "" {
