@@ -200,8 +200,8 @@ func (ix *Index) trimTail(p uint32, last uint64) {
 // current copies are re-inserted into live postings and the tail is
 // dropped, in one batch.
 func (ix *Index) dropTail(p uint32) error {
-	ix.wmu.Lock()
-	defer ix.wmu.Unlock()
+	ix.lockMaint()
+	defer ix.unlockMaint()
 	ix.rmu.RLock()
 	t := ix.tails.Get(p)
 	ix.rmu.RUnlock()

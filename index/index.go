@@ -81,6 +81,7 @@ import (
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/shoaldb/shoal/cluster"
 	"github.com/shoaldb/shoal/gpu"
@@ -110,6 +111,10 @@ type Index struct {
 	// time (at least one), so that a bulk load from many writers leaves a
 	// core to searches and maintenance.
 	routing chan struct{}
+	// holds records maintenance's holds of wmu; heldSince is when the
+	// current one began (guarded by wmu).
+	holds     holdHist
+	heldSince time.Time
 
 	// The layers below, each safe for concurrent use on its own: the
 	// posting store, the stored vectors, tenants (package tenant), labels
@@ -294,6 +299,11 @@ type Stats struct {
 	TailBytes    int64
 	UpdateBuffer int64
 	Folds        int64
+	// MaintLockP99 and MaintLockMax are the 99th percentile (the upper
+	// bound of its power-of-two bucket) and the longest of the writer-lock
+	// holds of background maintenance (the publish steps of splits,
+	// merges and re-inserts): how long an upsert may wait behind it.
+	MaintLockP99, MaintLockMax time.Duration
 	// Splits and Merges count postings split and merged away; Reinserted
 	// the vectors a merge placed again.
 	Splits     int64
@@ -338,6 +348,8 @@ func (ix *Index) Stats() Stats {
 		Heads:        ix.routeTree().LiveLeaves(),
 		TailBytes:    ix.tails.Bytes(),
 		UpdateBuffer: ix.opts.UpdateBuffer,
+		MaintLockP99: ix.holds.quantile(0.99),
+		MaintLockMax: time.Duration(ix.holds.max.Load()),
 		Folds:        ix.maint.folded.Load(),
 		Splits:       ix.ctr.splits.Load(),
 		Merges:       ix.ctr.merges.Load(),

@@ -115,8 +115,8 @@ func (ix *Index) reassignAfterSplit(p, q uint32, old, c1, c2 []float32, parts *[
 	// Route the candidates before taking the writer lock; under it they
 	// are routed again only if the tree changed meanwhile.
 	gen, routes := ix.routeReinsert(&cand, noPosting)
-	ix.wmu.Lock()
-	defer ix.wmu.Unlock()
+	ix.lockMaint()
+	defer ix.unlockMaint()
 	var still posting.Posting
 	var stillRoutes [][]uint32
 	for i, id := range cand.IDs {

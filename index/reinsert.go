@@ -116,7 +116,8 @@ func (ix *Index) publishReinsert(re *reinsertion) {
 }
 
 // placeReinsert publishes a committed re-insert that comes with no tree
-// edit and, after a grace period, makes it current. The caller holds wmu;
+// edit and, after a grace period, makes it current. The caller holds wmu
+// (lockMaint);
 // placeReinsert releases it for the grace period (writers go on while the
 // searches in flight finish) and holds it again when it returns.
 func (ix *Index) placeReinsert(re *reinsertion) {
@@ -129,16 +130,16 @@ func (ix *Index) placeReinsert(re *reinsertion) {
 
 // graceUnlocked waits out a grace period (every search that started
 // before it has finished) without the writer lock, which the caller holds
-// before and after. Writers that run meanwhile see the pending
+// (lockMaint) before and after. Writers that run meanwhile see the pending
 // re-insert's versions through stateOf, and drop their ids from it
 // (unpend).
 func (ix *Index) graceUnlocked() {
-	ix.wmu.Unlock()
+	ix.unlockMaint()
 	if testHookGrace != nil {
 		testHookGrace()
 	}
 	ix.readers.Wait()
-	ix.wmu.Lock()
+	ix.lockMaint()
 }
 
 // testHookGrace, when set by a test, runs in graceUnlocked without the

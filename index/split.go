@@ -44,11 +44,11 @@ func (ix *Index) splitCommit(p uint32, m *posting.Posting, last uint64) (q uint3
 		parts[l].Add(m.IDs[i], m.Versions[i], m.Vectors[i*rb:(i+1)*rb])
 	}
 
-	ix.wmu.Lock()
+	ix.lockMaint()
 	locked := true
 	defer func() {
 		if locked {
-			ix.wmu.Unlock()
+			ix.unlockMaint()
 		}
 	}()
 	// Copies appended since m was read join the nearer half, so that p's
@@ -104,7 +104,7 @@ func (ix *Index) splitCommit(p uint32, m *posting.Posting, last uint64) (q uint3
 		return
 	}
 	ix.ctr.splits.Add(1)
-	ix.wmu.Unlock()
+	ix.unlockMaint()
 	locked = false
 
 	ix.readers.Wait()
@@ -127,7 +127,7 @@ func (ix *Index) splitCommit(p uint32, m *posting.Posting, last uint64) (q uint3
 			ix.maint.later([]uint32{p, q}[i])
 		}
 	}
-	ix.wmu.Lock()
+	ix.lockMaint()
 	locked = true
 	err = ix.maybeCheckpoint()
 	return
@@ -137,8 +137,8 @@ func (ix *Index) splitCommit(p uint32, m *posting.Posting, last uint64) (q uint3
 // a head, and re-inserts its vectors into their nearest other postings.
 // The stored posting is deleted only after a grace period (publish.go).
 func (ix *Index) merge(p uint32, m *posting.Posting, last uint64) error {
-	ix.wmu.Lock()
-	defer ix.wmu.Unlock()
+	ix.lockMaint()
+	defer ix.unlockMaint()
 	ix.rmu.RLock()
 	t := ix.tails.Get(p)
 	ix.rmu.RUnlock()

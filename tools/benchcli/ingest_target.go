@@ -38,6 +38,7 @@ type ingestStats struct {
 	heads                                            int
 	splits, merges, reassigned                       int64
 	segWrites, walWrites, flushWrites, compactWrites int64
+	lockP99, lockMax                                 time.Duration
 }
 
 // libraryTarget is an index opened by the benchmark.
@@ -76,6 +77,7 @@ func (l *libraryTarget) stats(context.Context) (ingestStats, error) {
 		live: st.Live, tailBytes: st.TailBytes, buffer: st.UpdateBuffer, heads: st.Heads,
 		splits: st.Splits, merges: st.Merges, reassigned: st.Reassigned,
 		segWrites: st.SegmentWrites, walWrites: st.WALWrites, flushWrites: st.FlushWrites, compactWrites: st.CompactWrites,
+		lockP99: st.MaintLockP99, lockMax: st.MaintLockMax,
 	}, nil
 }
 
