@@ -133,6 +133,7 @@ func Open(o *Options) (*Server, error) {
 	}
 	if err == nil {
 		s.cleanSnapshotTemps()
+		s.cleanRestoreTemps()
 	}
 	if err != nil {
 		s.closeAll()
