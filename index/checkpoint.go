@@ -40,7 +40,8 @@ import (
 // (treelog.Log.Hold) from before the cut until the files are linked, so
 // nothing the cut refers to goes first. Neither stops a writer: a writer
 // waits only for Options.Cut's own locks, if any, around the cut, and for
-// the index's writer lock, held twice for microseconds (Hold, Files).
+// the index's writer lock, held for microseconds: twice (Hold, Files),
+// and, in a shared database, around the snapshot that is the cut.
 //
 // Crash safety: the copy is made in a temporary directory beside dst
 // (".NAME.checkpoint-" and random hex), synced (files, directory), then
@@ -53,10 +54,12 @@ type CheckpointOptions struct {
 	// Cut, when set, is called with the function that takes the
 	// checkpoint's cut, and must call it once and return its error. It
 	// may hold the caller's own locks around it, to record state of its
-	// own at the same point (the server keeps a collection's writers out
-	// to read its tenants and vector count). take runs for microseconds
-	// in a shared database; for an index with a database of its own it
-	// runs Pebble's checkpoint (links and copies of the database's files).
+	// own at the same point (the server holds a collection's tenant lock
+	// to read its tenants). take runs for microseconds in a shared
+	// database (it takes the index's writer lock: Cut must not hold a
+	// lock that a writer holds while it calls the index); for an index
+	// with a database of its own it runs Pebble's checkpoint (links and
+	// copies of the database's files).
 	Cut func(take func() error) error
 }
 
@@ -71,6 +74,12 @@ type CheckpointStats struct {
 	Bytes, LinkedBytes, CopiedBytes int64
 	// Cut is how long taking the cut took; Took the whole checkpoint.
 	Cut, Took time.Duration
+	// Vectors is the number of vectors the checkpoint holds, read at
+	// the cut, for an index in a shared database; -1 for an index with
+	// a database of its own, whose cut (Pebble's checkpoint) is a moment
+	// during the copy of its log that the index cannot name (Open the
+	// copy and call Len).
+	Vectors int
 }
 
 // Checkpoint writes a consistent copy of the index to dst, which must
@@ -116,9 +125,24 @@ func (ix *Index) Checkpoint(dst string, o *CheckpointOptions) (CheckpointStats, 
 		}
 	}
 	defer release()
-	var po pebblestore.CheckpointOptions
-	if o != nil {
-		po.Cut = o.Cut
+	st.Vectors = -1
+	cut := func(take func() error) error {
+		if ix.opts.Shared == nil {
+			return take()
+		}
+		// A snapshot: microseconds, under the writer lock so that the
+		// count of live vectors is the cut's.
+		ix.wmu.Lock()
+		defer ix.wmu.Unlock()
+		if err := take(); err != nil {
+			return err
+		}
+		st.Vectors = ix.Len()
+		return nil
+	}
+	po := pebblestore.CheckpointOptions{Cut: cut}
+	if o != nil && o.Cut != nil {
+		po.Cut = func(take func() error) error { return o.Cut(func() error { return cut(take) }) }
 	}
 	if st.Cut, err = store.Checkpoint(tmp, &po); err != nil {
 		return st, fmt.Errorf("shoal: checkpoint: %w", err)

@@ -285,6 +285,9 @@ func testCheckpointConcurrent(t *testing.T, shared bool) {
 		t.Fatalf("Open(checkpoint): %v", err)
 	}
 	held := checkCut(t, c, dim, n, before)
+	if want := map[bool]int{false: -1, true: c.Len()}[shared]; st.Vectors != want {
+		t.Errorf("CheckpointStats.Vectors = %d, want %d", st.Vectors, want)
+	}
 	if err := c.Close(); err != nil {
 		t.Fatal(err)
 	}

@@ -37,13 +37,14 @@ import (
 // ingested into a new namespace of the server's database, its files
 // linked into the collection's directory), at the speed of the disk.
 //
-// Consistency: the checkpoint's cut holds the collection's write lock
-// (collection.wmu) exclusively for the moment the cut takes (a Pebble
-// snapshot: microseconds, after the writes in flight finish), so the cut
-// holds each upsert, delete, grant, revoke or tenant change whole or not
-// at all, and the tenants and vector count recorded in the manifest are
-// those of the cut. Writes then go on while the files are linked, copied
-// and checksummed.
+// Consistency: the cut is a Pebble snapshot of the collection's records,
+// taken under the index's writer lock (microseconds; index.Checkpoint),
+// so it holds each upsert, delete, label, grant, revoke or tenant change
+// whole or not at all; the server holds the collection's tenant lock
+// (collection.tmu) around it, so the tenants recorded in the manifest
+// are the index's at the cut, and the index counts its vectors there.
+// Writers are not kept out otherwise: they go on while the files are
+// linked, copied and checksummed.
 //
 // # Format (version 3; versions 1 and 2, logical, are restored too:
 // snapshot_logical.go)
@@ -193,18 +194,17 @@ func (s *Server) writeSnapshot(ctx context.Context, c *collection, parent *os.Fi
 	}
 	var wait time.Duration
 	cut := func(take func() error) error {
-		// Writers finish and wait: the cut, the tenants and the count
-		// are of one moment.
+		// A tenant's creation or deletion holds tmu across its catalog
+		// record and its index call: under it, the tenants are the
+		// index's at the cut. Writes of vectors go on; the index holds
+		// its writer lock for the microseconds the cut takes.
 		t0 := time.Now()
-		c.wmu.Lock()
-		defer c.wmu.Unlock()
-		wait = time.Since(t0)
 		c.tmu.Lock()
+		defer c.tmu.Unlock()
+		wait = time.Since(t0)
 		for name, id := range c.tenants {
 			m.Tenants = append(m.Tenants, tenantRecord{Version: catalogVersion, Name: name, ID: id})
 		}
-		c.tmu.Unlock()
-		m.Vectors = uint64(c.ix.Len())
 		return take()
 	}
 	// The checkpoint goes through the descriptor of the temporary
@@ -214,6 +214,10 @@ func (s *Server) writeSnapshot(ctx context.Context, c *collection, parent *os.Fi
 	if err != nil {
 		return nil, err
 	}
+	if st.Vectors < 0 {
+		return nil, internal("snapshot of %q: the checkpoint did not count its vectors", c.rec.Name)
+	}
+	m.Vectors = uint64(st.Vectors)
 	slices.SortFunc(m.Tenants, func(a, b tenantRecord) int { return cmp.Compare(a.Name, b.Name) })
 	t0 := time.Now()
 	if m.Files, err = hashFilesBeneath(ctx, tmp, snapshotIndexDir); err != nil {
@@ -241,7 +245,7 @@ func (s *Server) writeSnapshot(ctx context.Context, c *collection, parent *os.Fi
 		return nil, &fs.PathError{Op: "rename", Path: dst, Err: err}
 	}
 	done = true
-	s.log.Debug("snapshot phases", "collection", c.rec.Name, "wait_writers", wait.String(), "cut", st.Cut.String(),
+	s.log.Debug("snapshot phases", "collection", c.rec.Name, "wait_tenants", wait.String(), "cut", st.Cut.String(),
 		"checkpoint", st.Took.String(), "linked_bytes", st.LinkedBytes, "copied_bytes", st.CopiedBytes, "checksums", hashed.String())
 	return m, parent.Sync()
 }
