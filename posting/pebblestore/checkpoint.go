@@ -231,16 +231,13 @@ func (s *Store) exportNamespace(snap *pebble.Snapshot, dst string) error {
 		return fmt.Errorf("pebblestore: checkpoint: %w", err)
 	}
 	defer os.RemoveAll(tmp)
-	it, err := snap.NewIter(&pebble.IterOptions{LowerBound: s.ns, UpperBound: prefixEnd(s.ns)})
-	if err != nil {
-		db.Close()
-		return fmt.Errorf("pebblestore: checkpoint: %w", pebbleErr(err))
-	}
 	strip := len(s.ns)
-	paths, err := writeTables(it, tmp, tableWriterOptions(db.TableFormat()), func(dst, k []byte) []byte {
+	newIter := func(lo, hi []byte) (*pebble.Iterator, error) {
+		return snap.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
+	}
+	paths, err := exportRange(s.db.DB, s.ns, prefixEnd(s.ns), newIter, tmp, tableWriterOptions(db.TableFormat()), func(dst, k []byte) []byte {
 		return append(dst, k[strip:]...)
 	})
-	err = errors.Join(err, pebbleErr(it.Close()))
 	if err == nil && len(paths) > 0 {
 		err = db.Ingest(context.Background(), paths)
 	}

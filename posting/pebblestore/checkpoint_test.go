@@ -265,3 +265,76 @@ func TestImportNamespace(t *testing.T) {
 		t.Errorf("ImportNamespace of a shared DB: %v, want ErrWrongLayout", err)
 	}
 }
+
+// TestSplitRange: the bounds cut a range into increasing parts, and
+// midKey finds a key strictly between two keys when there is one.
+func TestSplitRange(t *testing.T) {
+	for _, tc := range []struct {
+		lo, hi string
+		some   bool
+	}{
+		{"a", "b", true},
+		{"a", "a\x00", false},
+		{"a\xff", "b", true},
+		{"", "\x01", true},
+		{"n\x00\x00\x00\x01", "n\x00\x00\x00\x02", true},
+	} {
+		m := pebblestore.MidKey([]byte(tc.lo), []byte(tc.hi))
+		if (m != nil) != tc.some {
+			t.Errorf("midKey(%q, %q) = %q, want one: %v", tc.lo, tc.hi, m, tc.some)
+		}
+		if m != nil && (string(m) <= tc.lo || string(m) >= tc.hi) {
+			t.Errorf("midKey(%q, %q) = %q: not between them", tc.lo, tc.hi, m)
+		}
+	}
+}
+
+// TestCheckpointManyRecords: a store with megabytes of records in
+// sstables and more in the memtable (a namespace's are exported in
+// parts read at once) checkpoints to a store holding each of them.
+func TestCheckpointManyRecords(t *testing.T) { forEachKind(t, testCheckpointManyRecords) }
+
+func testCheckpointManyRecords(t *testing.T, k kind) {
+	s := k.open(t, k.dir(t), nil)
+	defer s.Close()
+	const n = 6000
+	val := func(i int) []byte { return []byte(fmt.Sprintf("%0900d", i)) }
+	for lo := 0; lo < n; lo += 500 {
+		b := s.NewBatch()
+		for i := lo; i < lo+500; i++ {
+			b.Set([]byte(fmt.Sprintf("r%08d", i*7919%n)), val(i*7919%n))
+		}
+		if err := b.Commit(false); err != nil {
+			t.Fatal(err)
+		}
+		if lo == n/2 {
+			if err := pebblestore.FlushPebble(s); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	dst := filepath.Join(t.TempDir(), "ck")
+	if _, err := s.Checkpoint(dst, nil); err != nil {
+		t.Fatal(err)
+	}
+	if ssts, _ := filepath.Glob(filepath.Join(dst, "*.sst")); k.name == "Shared" && len(ssts) < 2 {
+		t.Errorf("the namespace's records were exported to %d table(s), want several (parts read at once)", len(ssts))
+	}
+	c, err := pebblestore.Open(dst, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	got := 0
+	err = c.ScanPrefix([]byte("r"), func(key, v []byte) error {
+		var i int
+		if _, err := fmt.Sscanf(string(key), "r%08d", &i); err != nil || i != got || string(v) != string(val(i)) {
+			return fmt.Errorf("record %d: key %q (%v), value of %d bytes", got, key, err, len(v))
+		}
+		got++
+		return nil
+	})
+	if err != nil || got != n {
+		t.Fatalf("checkpoint holds %d records (%v), want %d", got, err, n)
+	}
+}

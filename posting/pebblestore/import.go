@@ -64,7 +64,8 @@ func (d *DB) ImportNamespace(dir, src string) error {
 		return fmt.Errorf("pebblestore: %w", err)
 	}
 	var io directio.Stats
-	sdb, err := openPebble(src, &io, 16<<20, new(health))
+	// Read once from end to end: through the page cache, with readahead.
+	sdb, err := openPebbleFS(src, &io, 16<<20, new(health), true)
 	if err != nil {
 		return fmt.Errorf("pebblestore: import %s: %w", src, err)
 	}
@@ -82,7 +83,7 @@ func (d *DB) ImportNamespace(dir, src string) error {
 	if err != nil {
 		return fmt.Errorf("pebblestore: import %s: %w", src, pebbleErr(err))
 	}
-	paths, err := writeTables(sit, tmp, tableWriterOptions(d.db.TableFormat()), func(dst, k []byte) []byte {
+	paths, err := writeTables(sit, tmp, "", tableWriterOptions(d.db.TableFormat()), func(dst, k []byte) []byte {
 		return append(append(dst, ns...), k...)
 	})
 	if err = errors.Join(err, pebbleErr(sit.Close())); err != nil {
