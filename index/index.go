@@ -54,7 +54,8 @@
 //     reinsert.go, reassign.go, sweep.go, compact.go, retire.go,
 //     publish.go (publishing to searches in flight), the tree's
 //     persistence (package index/internal/treelog), invariants.go;
-//   - snapshots: snapshot.go; verification: check.go; repair.go
+//   - snapshots: checkpoint.go (Checkpoint, Restore: physical copies),
+//     snapshot.go (reads for logical ones); verification: check.go; repair.go
 //     (salvaging a damaged write-ahead log).
 //
 // docs/architecture.md walks a query and an upsert through them.

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/shoaldb/shoal/index"
@@ -72,6 +73,8 @@ func FuzzReadManifest(f *testing.F) {
 	f.Add([]byte(`{"format":"shoal-snapshot","version":2,"vectors":1,"files":[{"name":"vectors-0000","bytes":3,"sha256":"00","vectors":1}]}`))
 	f.Add([]byte(`{"format":"shoal-snapshot","version":1,"files":[{"name":"../escape","bytes":1}]}`))
 	f.Add([]byte(`{"format":"shoal-snapshot","version":1,"files":[{"name":"/etc/passwd","bytes":1}]}`))
+	f.Add([]byte(`{"format":"shoal.snapshot","version":3,"config":{"dim":4,"metric":"METRIC_L2","elem":"ELEMENT_TYPE_FLOAT32"},"files":[{"name":"index/MANIFEST-000001","bytes":3,"sha256":"00"}]}`))
+	f.Add([]byte(`{"format":"shoal.snapshot","version":3,"config":{"dim":4,"metric":"METRIC_L2","elem":"ELEMENT_TYPE_FLOAT32"},"files":[{"name":"index/../x","bytes":3}]}`))
 	f.Add([]byte(`not json`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		dir := t.TempDir()
@@ -91,7 +94,8 @@ func FuzzReadManifest(f *testing.F) {
 			return
 		}
 		for _, fl := range m.Files {
-			if !filepath.IsLocal(fl.Name) || filepath.Base(fl.Name) != fl.Name {
+			base, sub := strings.CutPrefix(fl.Name, "index/")
+			if !filepath.IsLocal(fl.Name) || filepath.Base(base) != base || (sub && m.Version < 3) || (!sub && m.Version >= 3) {
 				t.Fatalf("manifest accepted with file %q outside the snapshot", fl.Name)
 			}
 		}

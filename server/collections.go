@@ -61,59 +61,12 @@ func (a collectionsAPI) CreateCollection(ctx context.Context, req *shoalv1.Creat
 // orphan namespace, which the next Open drops). The caller holds s.ddl
 // and finishes with addCollection, or drops it with discardCollection.
 func (s *Server) newCollection(ctx context.Context, name string, cfg *shoalv1.CollectionConfig) (*collection, error) {
-	if err := checkName("collection", name); err != nil {
-		return nil, err
-	}
-	if cfg == nil {
-		return nil, status.Error(codes.InvalidArgument, "config is required (at least config.dim)")
-	}
-	metric, ok := metrics[cfg.GetMetric()]
-	if !ok {
-		return nil, status.Errorf(codes.InvalidArgument, "unknown metric %d", cfg.GetMetric())
-	}
-	elem, ok := elems[cfg.GetElementType()]
-	if !ok {
-		return nil, status.Errorf(codes.InvalidArgument, "unknown element type %d", cfg.GetElementType())
-	}
-	sp := cfg.GetDefaultSearch()
-	switch {
-	case cfg.GetDim() == 0:
-		return nil, status.Error(codes.InvalidArgument, "config.dim is required")
-	case cfg.GetDim() > maxDim:
-		return nil, status.Errorf(codes.InvalidArgument, "config.dim %d above the maximum %d", cfg.GetDim(), maxDim)
-	case cfg.GetReplicas() > 64:
-		return nil, status.Errorf(codes.InvalidArgument, "config.replicas %d, want at most 64", cfg.GetReplicas())
-	case cfg.GetPostingCap() > 1<<20:
-		return nil, status.Errorf(codes.InvalidArgument, "config.posting_cap %d, want at most %d", cfg.GetPostingCap(), 1<<20)
-	}
-	if err := checkSearchParams("config.default_search", sp); err != nil {
-		return nil, err
-	}
-	if err := ctxError(ctx, "the collection was created"); err != nil {
-		return nil, err
-	}
-	s.mu.RLock()
-	_, exists := s.mu.colls[name]
-	closed := s.mu.closed
-	s.mu.RUnlock()
-	switch {
-	case closed:
-		return nil, status.Error(codes.Unavailable, "server is shutting down")
-	case exists:
-		return nil, status.Errorf(codes.AlreadyExists, "collection %q already exists", name)
-	}
-	num, err := s.cat.nextNumber()
+	r, err := s.newRecord(ctx, name, cfg)
 	if err != nil {
-		return nil, internal("collection number: %v", err)
-	}
-	r := collectionRecord{
-		Name: name, Number: num, Dir: path.Join(collectionsDir, strconv.FormatUint(num, 10)),
-		Dim: int(cfg.GetDim()), Metric: metricName(cfg.GetMetric()), Elem: elemName(cfg.GetElementType()),
-		NProbe: int(sp.GetNprobe()), Epsilon: sp.GetEpsilon(), Beam: int(sp.GetBeam()),
-		CreatedMs: time.Now().UnixMilli(),
+		return nil, err
 	}
 	opts := s.indexOptions(r)
-	opts.Metric, opts.Elem = metric, elem
+	opts.Metric, opts.Elem = metrics[cfg.GetMetric()], elems[cfg.GetElementType()]
 	opts.PostingCap, opts.Replicas = int(cfg.GetPostingCap()), int(cfg.GetReplicas())
 	m, err := index.Create(s.collDir(r), r.Dim, opts)
 	if err != nil {
@@ -127,6 +80,61 @@ func (s *Server) newCollection(ctx context.Context, name string, cfg *shoalv1.Co
 		return nil, internal("create collection %q: %v", r.Name, err)
 	}
 	return &collection{rec: r, ix: ix, tenants: map[string]uint32{}}, nil
+}
+
+// newRecord checks a new collection's name and config and returns its
+// record, with a collection number of its own (PostingCap and Replicas
+// are the index's to set). The caller holds s.ddl.
+func (s *Server) newRecord(ctx context.Context, name string, cfg *shoalv1.CollectionConfig) (collectionRecord, error) {
+	if err := checkName("collection", name); err != nil {
+		return collectionRecord{}, err
+	}
+	if cfg == nil {
+		return collectionRecord{}, status.Error(codes.InvalidArgument, "config is required (at least config.dim)")
+	}
+	if _, ok := metrics[cfg.GetMetric()]; !ok {
+		return collectionRecord{}, status.Errorf(codes.InvalidArgument, "unknown metric %d", cfg.GetMetric())
+	}
+	if _, ok := elems[cfg.GetElementType()]; !ok {
+		return collectionRecord{}, status.Errorf(codes.InvalidArgument, "unknown element type %d", cfg.GetElementType())
+	}
+	sp := cfg.GetDefaultSearch()
+	switch {
+	case cfg.GetDim() == 0:
+		return collectionRecord{}, status.Error(codes.InvalidArgument, "config.dim is required")
+	case cfg.GetDim() > maxDim:
+		return collectionRecord{}, status.Errorf(codes.InvalidArgument, "config.dim %d above the maximum %d", cfg.GetDim(), maxDim)
+	case cfg.GetReplicas() > 64:
+		return collectionRecord{}, status.Errorf(codes.InvalidArgument, "config.replicas %d, want at most 64", cfg.GetReplicas())
+	case cfg.GetPostingCap() > 1<<20:
+		return collectionRecord{}, status.Errorf(codes.InvalidArgument, "config.posting_cap %d, want at most %d", cfg.GetPostingCap(), 1<<20)
+	}
+	if err := checkSearchParams("config.default_search", sp); err != nil {
+		return collectionRecord{}, err
+	}
+	if err := ctxError(ctx, "the collection was created"); err != nil {
+		return collectionRecord{}, err
+	}
+	s.mu.RLock()
+	_, exists := s.mu.colls[name]
+	closed := s.mu.closed
+	s.mu.RUnlock()
+	switch {
+	case closed:
+		return collectionRecord{}, status.Error(codes.Unavailable, "server is shutting down")
+	case exists:
+		return collectionRecord{}, status.Errorf(codes.AlreadyExists, "collection %q already exists", name)
+	}
+	num, err := s.cat.nextNumber()
+	if err != nil {
+		return collectionRecord{}, internal("collection number: %v", err)
+	}
+	return collectionRecord{
+		Name: name, Number: num, Dir: path.Join(collectionsDir, strconv.FormatUint(num, 10)),
+		Dim: int(cfg.GetDim()), Metric: metricName(cfg.GetMetric()), Elem: elemName(cfg.GetElementType()),
+		NProbe: int(sp.GetNprobe()), Epsilon: sp.GetEpsilon(), Beam: int(sp.GetBeam()),
+		CreatedMs: time.Now().UnixMilli(),
+	}, nil
 }
 
 // addCollection writes the record of a collection made by newCollection

@@ -149,7 +149,15 @@ func TestStatusCodeTable(t *testing.T) {
 			}
 		}
 		if chunk != nil {
-			p := filepath.Join(dir, "vectors-000000.zst")
+			mb, err := os.ReadFile(filepath.Join(dir, "manifest.json"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var m map[string]any
+			if err := json.Unmarshal(mb, &m); err != nil {
+				t.Fatal(err)
+			}
+			p := filepath.Join(dir, largestFile(m))
 			b, err := os.ReadFile(p)
 			if err != nil {
 				t.Fatal(err)

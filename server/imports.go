@@ -35,9 +35,8 @@ import (
 // swap a checked name for a link between the two (they are trusted).
 //
 // Each batch goes through the collection's write path as an Upsert does
-// (vectors.go): the collection is acquired and its writing guard held for
-// the batch only, so drops, snapshots and other writers interleave with
-// a job. A batch is applied whole or not at all; a job that fails or is
+// (vectors.go): the collection is acquired for the batch only, so drops,
+// snapshots and other writers interleave with a job. A batch is applied whole or not at all; a job that fails or is
 // cancelled leaves the rows before it stored (Done says how many).
 //
 // Jobs live in memory: a restart forgets them. Close and Shutdown cancel
@@ -360,7 +359,6 @@ func (s *Server) upsertImportBatch(j *importJob, orig *collection, ids []uint64,
 		// The job is bound to the tenant it started with, not its name.
 		return fmt.Errorf("tenant %s was deleted and created again during the import", clip(j.tenant))
 	}
-	defer c.writing()()
 	if t != 0 {
 		if err = checkTenantWrite(c, t, j.tenant, ids); err == nil {
 			err = c.ix.UpsertOwned(t, ids, vecs)

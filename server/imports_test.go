@@ -39,27 +39,22 @@ func TestImportShutdownCancels(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "import", "v.fvecs"), b, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	c, err := s.acquire("docs")
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.release()
-	c.wmu.Lock() // the job's first batch waits for this
 	reached := make(chan struct{}, 1)
+	block := make(chan struct{}) // the job's first batch waits for this
 	testHookImportBatch = func() {
 		select {
 		case reached <- struct{}{}:
+			<-block
 		default:
 		}
 	}
 	defer func() { testHookImportBatch = nil }()
 	j, err := (adminAPI{Server: s}).StartImport(ctx, &shoalv1.StartImportRequest{Collection: "docs", Path: "v.fvecs"})
 	if err != nil {
-		c.wmu.Unlock()
+		close(block)
 		t.Fatal(err)
 	}
-	<-reached                         // the job is at its first batch
-	time.Sleep(20 * time.Millisecond) // and, almost surely, waiting on the lock
+	<-reached // the job is at its first batch, held there
 	closed := make(chan error, 1)
 	go func() { closed <- s.Close() }()
 	time.Sleep(50 * time.Millisecond) // let Close cancel the job
@@ -68,7 +63,7 @@ func TestImportShutdownCancels(t *testing.T) {
 		t.Fatalf("Close returned (%v) while a job's batch was in flight", err)
 	default:
 	}
-	c.wmu.Unlock()
+	close(block)
 	if err := <-closed; err != nil {
 		t.Fatalf("Close: %v", err)
 	}

@@ -94,7 +94,6 @@ func (a vectorsAPI) SetLabels(ctx context.Context, req *shoalv1.SetLabelsRequest
 		seen[v.GetId()] = i
 		ids[i], labels[i] = v.GetId(), v.GetLabels()
 	}
-	defer c.writing()()
 	if t != 0 {
 		if err := tenantLabelable(c, t, tname, ids); err != nil {
 			return nil, err

@@ -84,22 +84,11 @@ type collection struct {
 	// opened it (an error wrapping index.ErrCorrupt); ix is then nil, and
 	// every call but a drop is DataLoss while the others keep serving.
 	damaged error
-	// wmu is held shared by every call that changes the collection's
-	// vectors or tenants while it changes them (writing), and
-	// exclusively by a snapshot, which so sees no write half done
-	// (snapshot.go). Lock order: mu, wmu, tmu.
-	wmu sync.RWMutex
 	// tmu guards tenants (name → the index's tenant number) and is held
-	// across a tenant's creation or deletion (tenants.go).
+	// across a tenant's creation or deletion (tenants.go), and by a
+	// snapshot around its cut (snapshot.go). Lock order: mu, tmu.
 	tmu     sync.Mutex
 	tenants map[string]uint32
-}
-
-// writing holds c.wmu shared for a write; call the returned func when
-// the write is done.
-func (c *collection) writing() func() {
-	c.wmu.RLock()
-	return c.wmu.RUnlock
 }
 
 // Open opens (or creates) the data directory, reopens every collection of
@@ -133,6 +122,7 @@ func Open(o *Options) (*Server, error) {
 	}
 	if err == nil {
 		s.cleanSnapshotTemps()
+		s.cleanRestoreTemps()
 	}
 	if err != nil {
 		s.closeAll()

@@ -4,104 +4,91 @@ import (
 	"cmp"
 	"context"
 	"crypto/sha256"
-	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash"
+	"io"
 	"io/fs"
 	"math"
 	"os"
 	"path"
 	"path/filepath"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 
-	"github.com/klauspost/compress/zstd"
 	"golang.org/x/sys/unix"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/shoaldb/shoal/index"
 	shoalv1 "github.com/shoaldb/shoal/proto/shoal/v1"
 )
 
-// Snapshots (AdminService.CreateSnapshot, RestoreSnapshot) are logical:
-// a collection's config, tenants, and every vector with its owner and
-// grants, in zstd-compressed files with a manifest of checksums. A
-// restore builds a new collection from them through the index's own
-// writes, so a snapshot does not depend on the index's on-disk layout
-// (which is not versioned for copying between namespaces) and restores
-// into any later server.
+// Snapshots (AdminService.CreateSnapshot, RestoreSnapshot) are physical:
+// a checkpoint of the collection's index (index.Index.Checkpoint), which
+// links the index's immutable files and copies the rest, plus a manifest
+// of every file's size and SHA-256. A restore copies the files into the
+// data directory, checking each against the manifest as it goes, and
+// imports them as a new collection (index.Restore: the index's records
+// ingested into a new namespace of the server's database, its files
+// linked into the collection's directory), at the speed of the disk.
 //
-// Consistency: CreateSnapshot holds the collection's write lock
-// (collection.wmu) exclusively from the moment it lists the ids until
-// the last vector is read, so no upsert, delete, grant, revoke or tenant
-// change is half seen; searches and gets go on. Writes to the
-// collection wait for the snapshot (it reads about as fast as the disk
-// and zstd allow: see docs/server.md).
+// Consistency: the cut is a Pebble snapshot of the collection's records,
+// taken under the index's writer lock (microseconds; index.Checkpoint),
+// so it holds each upsert, delete, label, grant, revoke or tenant change
+// whole or not at all; the server holds the collection's tenant lock
+// (collection.tmu) around it, so the tenants recorded in the manifest
+// are the index's at the cut, and the index counts its vectors there.
+// Writers are not kept out otherwise: they go on while the files are
+// linked, copied and checksummed.
 //
-// # Format (version 2; version 1 is read too)
+// # Format (version 3; versions 1 and 2, logical, are restored too:
+// snapshot_logical.go)
 //
 // A snapshot is a directory:
 //
 //	manifest.json        the manifest (below), written last
-//	vectors-000000.zst   chunk files, each one zstd frame
-//	vectors-000001.zst   ...
+//	index/               the checkpoint: a directory index.Open opens as
+//	                     an index of its own (shoal check -index works on
+//	                     it): Pebble's files, postings-NNNNNN.seg,
+//	                     tree*.shct; format: docs/format.md
 //
 // It is written under a temporary name (".tmp-snapshot-" and random
 // hex) beside its final one, every file synced, and renamed into place:
 // a snapshot directory that exists is complete, and Open removes the
 // temporary directories a crash left. Every path is opened beneath the
-// snapshot directory (snapshotdir.go): a symbolic link in it cannot lead
-// a snapshot or a restore outside.
+// snapshot directory (snapshotdir.go), the checkpoint included (it is
+// written through /proc/self/fd of the temporary directory): a symbolic
+// link in it cannot lead a snapshot or a restore outside.
 //
-// The manifest (JSON): format "shoal.snapshot", version 2, the source
+// The manifest (JSON): format "shoal.snapshot", version 3, the source
 // collection's name and config, its tenants (name and the index's
-// number), the vector count, and per chunk file its name, vector count,
-// raw (decompressed) and compressed sizes and the SHA-256 of the
-// compressed file. A restore checks every file against the manifest
-// before it creates anything.
-//
-// A chunk, decompressed (little-endian):
-//
-//	"SHSNAP02"                 8-byte magic
-//	n u32, dim u32             vectors in the chunk, their dimension
-//	n × id u64                 increasing, across the whole snapshot
-//	n × owner u32              owner tenant, 0 for none
-//	n × grants u32             number of tenants each vector is granted to
-//	n × labels u32             number of labels of each vector
-//	Σgrants × tenant u32       the granted tenants, vector by vector
-//	Σlabels × label u32        the labels (ascending), vector by vector
-//	4 × n·dim bytes            the float32 values in row order, split in
-//	                           byte planes (byte 0 of every value, then
-//	                           byte 1, ...): sign and exponent bytes sit
-//	                           together, so zstd finds their redundancy
-//
-// Version 1 (magic "SHSNAP01") has no label counts and no labels; its
-// vectors restore without labels.
-//
-// Vectors are stored as float32 as Get returns them (decoded from the
-// collection's element type, normalised for cosine), so restoring into
-// the same element type is exact.
+// number), the vectors it held at the cut, the bytes of its files, and
+// per file its name ("index/" and the file's name), size and SHA-256.
+// Files of the checkpoint are hard links to the collection's where the
+// file system allows (sealed segments, sstables, tree files: never
+// changed in place), so a snapshot on the data directory's file system
+// costs little space until the collection's files are replaced.
 
 const (
 	snapshotFormat   = "shoal.snapshot"
-	snapshotVersion  = 2
+	snapshotVersion  = 3
 	snapshotManifest = "manifest.json"
-	chunkMagic       = "SHSNAP02"
-	chunkMagicV1     = "SHSNAP01" // version 1: no labels
-	// chunkValueBytes bounds the value bytes of one chunk (its memory
-	// while it is encoded or decoded).
-	chunkValueBytes = 8 << 20
-	// maxChunkRawBytes bounds the decompressed size of one chunk a
-	// restore accepts: its values (chunkValueBytes) plus ids, owners,
-	// grants and labels, with room to spare.
-	maxChunkRawBytes = 256 << 20
-	// restoreBatch is the number of vectors a restore upserts at once.
-	restoreBatch = 1000
+	// snapshotIndexDir is the checkpoint's directory in a snapshot.
+	snapshotIndexDir = "index"
+	// restoreTempPrefix starts the name of the directory in the data
+	// directory that a restore copies a snapshot's files to; Open
+	// removes what a crash left of one.
+	restoreTempPrefix = ".restore-"
+	// copyBuffer is the buffer a restore copies files through.
+	copyBuffer = 1 << 20
 )
 
-// snapshotManifest is manifest.json.
+// manifest is manifest.json.
 type manifest struct {
 	Format     string           `json:"format"`
 	Version    int              `json:"version"`
@@ -127,10 +114,12 @@ type snapshotConfig struct {
 	Beam       int     `json:"beam,omitempty"`
 }
 
+// snapshotFileMD is one file of a manifest; Vectors and RawBytes only
+// in versions 1 and 2.
 type snapshotFileMD struct {
 	Name     string `json:"name"`
-	Vectors  uint64 `json:"vectors"`
-	RawBytes uint64 `json:"raw_bytes"`
+	Vectors  uint64 `json:"vectors,omitempty"`
+	RawBytes uint64 `json:"raw_bytes,omitempty"`
 	Bytes    uint64 `json:"bytes"`
 	SHA256   string `json:"sha256"`
 }
@@ -171,7 +160,7 @@ func (a adminAPI) CreateSnapshot(ctx context.Context, req *shoalv1.CreateSnapsho
 	}
 	dir := filepath.Join(a.opts.SnapshotDir, filepath.FromSlash(name))
 	a.log.Info("snapshot created", "collection", c.rec.Name, "dir", dir, "vectors", m.Vectors,
-		"bytes", m.Bytes, "raw_bytes", m.RawBytes, "took", time.Since(start).String())
+		"bytes", m.Bytes, "files", len(m.Files), "took", time.Since(start).String())
 	return &shoalv1.CreateSnapshotResponse{Directory: dir, Bytes: m.Bytes, Vectors: m.Vectors, RawBytes: m.RawBytes}, nil
 }
 
@@ -179,6 +168,9 @@ func (a adminAPI) CreateSnapshot(ctx context.Context, req *shoalv1.CreateSnapsho
 // which must not exist: into a temporary directory beside it, renamed
 // into place once complete.
 func (s *Server) writeSnapshot(ctx context.Context, c *collection, parent *os.File, dst string) (*manifest, error) {
+	if err := ctxError(ctx, "the snapshot was taken"); err != nil {
+		return nil, err
+	}
 	tmpName, tmp, err := mkdirTempBeneath(parent)
 	if err != nil {
 		return nil, err
@@ -192,18 +184,6 @@ func (s *Server) writeSnapshot(ctx context.Context, c *collection, parent *os.Fi
 			}
 		}
 	}()
-	enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedDefault), zstd.WithEncoderConcurrency(1))
-	if err != nil {
-		return nil, err
-	}
-	defer enc.Close()
-
-	// Keep writers out from the id list to the last vector.
-	t0 := time.Now()
-	c.wmu.Lock()
-	defer c.wmu.Unlock()
-	var tm snapshotTimes
-	tm.wait = time.Since(t0)
 	m := &manifest{
 		Format: snapshotFormat, Version: snapshotVersion, Collection: c.rec.Name,
 		Config: snapshotConfig{
@@ -212,59 +192,42 @@ func (s *Server) writeSnapshot(ctx context.Context, c *collection, parent *os.Fi
 		},
 		CreatedMs: time.Now().UnixMilli(),
 	}
-	c.tmu.Lock()
-	for name, id := range c.tenants {
-		m.Tenants = append(m.Tenants, tenantRecord{Version: catalogVersion, Name: name, ID: id})
+	var wait time.Duration
+	cut := func(take func() error) error {
+		// A tenant's creation or deletion holds tmu across its catalog
+		// record and its index call: under it, the tenants are the
+		// index's at the cut. Writes of vectors go on; the index holds
+		// its writer lock for the microseconds the cut takes.
+		t0 := time.Now()
+		c.tmu.Lock()
+		defer c.tmu.Unlock()
+		wait = time.Since(t0)
+		for name, id := range c.tenants {
+			m.Tenants = append(m.Tenants, tenantRecord{Version: catalogVersion, Name: name, ID: id})
+		}
+		return take()
 	}
-	c.tmu.Unlock()
-	slices.SortFunc(m.Tenants, func(a, b tenantRecord) int { return cmp.Compare(a.Name, b.Name) })
-	t0 = time.Now()
-	ids, err := c.ix.AppendIDs(nil)
+	// The checkpoint goes through the descriptor of the temporary
+	// directory, not its path, so that nothing swapped in on the way
+	// leads it elsewhere.
+	st, err := c.ix.Checkpoint(fdPath(tmp)+"/"+snapshotIndexDir, &index.CheckpointOptions{Cut: cut})
 	if err != nil {
 		return nil, err
 	}
-	tm.ids = time.Since(t0)
-	per := max(1, chunkValueBytes/(4*c.rec.Dim))
-	var ch chunk
-	var out []byte
-	for first := 0; first < len(ids); first += per {
-		if err := ctxError(ctx, "the snapshot was complete"); err != nil {
-			return nil, err
-		}
-		ch.reset(c.rec.Dim)
-		part := ids[first:min(first+per, len(ids))]
-		t0 = time.Now()
-		err := c.ix.ReadSorted(part, func(i int, v []float32, owner uint32, granted []uint32) error {
-			labels, err := c.ix.Labels(part[i])
-			if err != nil {
-				return fmt.Errorf("labels of id %d: %w", part[i], err)
-			}
-			ch.add(part[i], owner, granted, labels, v)
-			return nil
-		})
-		if err != nil {
-			return nil, err
-		}
-		t1 := time.Now()
-		raw := ch.encode()
-		out = enc.EncodeAll(raw, out[:0])
-		t2 := time.Now()
-		name := fmt.Sprintf("vectors-%06d.zst", len(m.Files))
-		if err := writeFileSyncBeneath(tmp, name, out); err != nil {
-			return nil, err
-		}
-		tm.read += t1.Sub(t0)
-		tm.compress += t2.Sub(t1)
-		tm.write += time.Since(t2)
-		sum := sha256.Sum256(out)
-		m.Files = append(m.Files, snapshotFileMD{
-			Name: name, Vectors: uint64(len(ch.ids)), RawBytes: uint64(len(raw)), Bytes: uint64(len(out)),
-			SHA256: hex.EncodeToString(sum[:]),
-		})
-		m.Vectors += uint64(len(ch.ids))
-		m.RawBytes += uint64(len(raw))
-		m.Bytes += uint64(len(out))
+	if st.Vectors < 0 {
+		return nil, internal("snapshot of %q: the checkpoint did not count its vectors", c.rec.Name)
 	}
+	m.Vectors = uint64(st.Vectors)
+	slices.SortFunc(m.Tenants, func(a, b tenantRecord) int { return cmp.Compare(a.Name, b.Name) })
+	t0 := time.Now()
+	if m.Files, err = hashFilesBeneath(ctx, tmp, snapshotIndexDir); err != nil {
+		return nil, err
+	}
+	hashed := time.Since(t0)
+	for _, f := range m.Files {
+		m.Bytes += f.Bytes
+	}
+	m.RawBytes = m.Bytes
 	b, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
 		return nil, err
@@ -272,7 +235,6 @@ func (s *Server) writeSnapshot(ctx context.Context, c *collection, parent *os.Fi
 	if err := writeFileSyncBeneath(tmp, snapshotManifest, append(b, '\n')); err != nil {
 		return nil, err
 	}
-	m.Bytes += uint64(len(b) + 1)
 	if err := tmp.Sync(); err != nil {
 		return nil, err
 	}
@@ -283,125 +245,76 @@ func (s *Server) writeSnapshot(ctx context.Context, c *collection, parent *os.Fi
 		return nil, &fs.PathError{Op: "rename", Path: dst, Err: err}
 	}
 	done = true
-	s.log.Debug("snapshot phases", "collection", c.rec.Name, "wait_writers", tm.wait.String(), "list_ids", tm.ids.String(),
-		"read", tm.read.String(), "compress", tm.compress.String(), "write_sync", tm.write.String())
+	s.log.Debug("snapshot phases", "collection", c.rec.Name, "wait_tenants", wait.String(), "cut", st.Cut.String(),
+		"checkpoint", st.Took.String(), "linked_bytes", st.LinkedBytes, "copied_bytes", st.CopiedBytes, "checksums", hashed.String())
 	return m, parent.Sync()
 }
 
-// snapshotTimes are the phases of a snapshot, for the debug log.
-type snapshotTimes struct{ wait, ids, read, compress, write time.Duration }
-
-// chunk is the content of one chunk file.
-type chunk struct {
-	dim     int
-	ids     []uint64
-	owners  []uint32
-	counts  []uint32
-	granted []uint32
-	lcounts []uint32 // labels per vector
-	labels  []uint32
-	values  []float32
-}
-
-func (c *chunk) reset(dim int) {
-	c.dim = dim
-	c.ids, c.owners, c.counts, c.granted, c.values = c.ids[:0], c.owners[:0], c.counts[:0], c.granted[:0], c.values[:0]
-	c.lcounts, c.labels = c.lcounts[:0], c.labels[:0]
-}
-
-func (c *chunk) add(id uint64, owner uint32, granted, labels []uint32, v []float32) {
-	c.ids = append(c.ids, id)
-	c.owners = append(c.owners, owner)
-	c.counts = append(c.counts, uint32(len(granted)))
-	c.granted = append(c.granted, granted...)
-	c.lcounts = append(c.lcounts, uint32(len(labels)))
-	c.labels = append(c.labels, labels...)
-	c.values = append(c.values, v...)
-}
-
-func (c *chunk) encode() []byte {
-	n := len(c.ids)
-	b := make([]byte, 0, 16+20*n+4*len(c.granted)+4*len(c.labels)+4*len(c.values))
-	b = append(b, chunkMagic...)
-	b = binary.LittleEndian.AppendUint32(b, uint32(n))
-	b = binary.LittleEndian.AppendUint32(b, uint32(c.dim))
-	for _, id := range c.ids {
-		b = binary.LittleEndian.AppendUint64(b, id)
+// fdPath returns a path that names the open directory f itself
+// (/proc/self/fd/N), whatever happens to the path it was opened by; f's
+// name where /proc is not mounted.
+func fdPath(f *os.File) string {
+	p := "/proc/self/fd/" + strconv.Itoa(int(f.Fd()))
+	if fi, err := os.Stat(p); err == nil && fi.IsDir() {
+		return p
 	}
-	for _, xs := range [][]uint32{c.owners, c.counts, c.lcounts, c.granted, c.labels} {
-		for _, x := range xs {
-			b = binary.LittleEndian.AppendUint32(b, x)
+	return f.Name()
+}
+
+// hashFilesBeneath returns the name ("sub/" and the file's), size and
+// SHA-256 of every file of the directory sub of dir, by name, each read
+// through a descriptor opened beneath dir; anything but a regular file is
+// an error.
+func hashFilesBeneath(ctx context.Context, dir *os.File, sub string) ([]snapshotFileMD, error) {
+	d, err := openBeneath(dir, sub, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW, 0)
+	if err != nil {
+		return nil, err
+	}
+	names, err := d.Readdirnames(-1)
+	d.Close()
+	if err != nil {
+		return nil, err
+	}
+	slices.Sort(names)
+	out := make([]snapshotFileMD, 0, len(names))
+	buf := make([]byte, copyBuffer)
+	for _, n := range names {
+		if err := ctxError(ctx, "the snapshot was complete"); err != nil {
+			return nil, err
 		}
+		f, err := openBeneath(dir, sub+"/"+n, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK, 0)
+		if err != nil {
+			return nil, err
+		}
+		md, err := hashFile(f, buf)
+		f.Close()
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", n, err)
+		}
+		md.Name = sub + "/" + n
+		out = append(out, md)
 	}
-	planes := b[len(b) : len(b)+4*len(c.values)]
-	nv := len(c.values)
-	for i, v := range c.values {
-		u := math.Float32bits(v)
-		planes[i], planes[nv+i], planes[2*nv+i], planes[3*nv+i] = byte(u), byte(u>>8), byte(u>>16), byte(u>>24)
-	}
-	return b[:len(b)+4*nv]
+	return out, nil
 }
 
-// errBadChunk reports a chunk that does not decode.
-var errBadChunk = errors.New("server: bad snapshot chunk")
-
-// decode parses a decompressed chunk (of either version) of vectors of
-// dimension dim.
-func (c *chunk) decode(b []byte, dim int) error {
-	c.reset(dim)
-	if len(b) < 16 || (string(b[:8]) != chunkMagic && string(b[:8]) != chunkMagicV1) {
-		return fmt.Errorf("%w: no header", errBadChunk)
+// hashFile returns the size and SHA-256 of the regular file f, and
+// drops its pages from the page cache (a snapshot of a large collection
+// must not push out what searches use).
+func hashFile(f *os.File, buf []byte) (snapshotFileMD, error) {
+	st, err := f.Stat()
+	if err != nil {
+		return snapshotFileMD{}, err
 	}
-	v1 := string(b[:8]) == chunkMagicV1
-	perVector := uint64(20) // id, owner, grants, labels
-	if v1 {
-		perVector = 16
+	if !st.Mode().IsRegular() {
+		return snapshotFileMD{}, errNotRegular
 	}
-	n := int(binary.LittleEndian.Uint32(b[8:]))
-	if d := int(binary.LittleEndian.Uint32(b[12:])); d != dim {
-		return fmt.Errorf("%w: dimension %d, the manifest says %d", errBadChunk, d, dim)
+	h := sha256.New()
+	n, err := io.CopyBuffer(h, f, buf)
+	if err != nil {
+		return snapshotFileMD{}, err
 	}
-	b = b[16:]
-	if n < 0 || uint64(len(b)) < uint64(n)*perVector {
-		return fmt.Errorf("%w: %d vectors in %d bytes", errBadChunk, n, len(b))
-	}
-	for i := 0; i < n; i++ {
-		c.ids = append(c.ids, binary.LittleEndian.Uint64(b[8*i:]))
-	}
-	b = b[8*n:]
-	u32s := func(dst []uint32, k int) []uint32 {
-		for i := 0; i < k; i++ {
-			dst = append(dst, binary.LittleEndian.Uint32(b[4*i:]))
-		}
-		b = b[4*k:]
-		return dst
-	}
-	c.owners = u32s(c.owners, n)
-	c.counts = u32s(c.counts, n)
-	if !v1 {
-		c.lcounts = u32s(c.lcounts, n)
-	}
-	total, ltotal := uint64(0), uint64(0)
-	for _, k := range c.counts {
-		total += uint64(k)
-	}
-	for _, k := range c.lcounts {
-		ltotal += uint64(k)
-	}
-	nv := uint64(n) * uint64(dim)
-	if total > uint64(len(b)) || ltotal > uint64(len(b)) || uint64(len(b)) != 4*total+4*ltotal+4*nv {
-		return fmt.Errorf("%w: %d bytes of grants, labels and values, want %d", errBadChunk, len(b), 4*total+4*ltotal+4*nv)
-	}
-	c.granted = u32s(c.granted, int(total))
-	c.labels = u32s(c.labels, int(ltotal))
-	if v1 {
-		c.lcounts = append(c.lcounts, make([]uint32, n)...)
-	}
-	for i := uint64(0); i < nv; i++ {
-		u := uint32(b[i]) | uint32(b[nv+i])<<8 | uint32(b[2*nv+i])<<16 | uint32(b[3*nv+i])<<24
-		c.values = append(c.values, math.Float32frombits(u))
-	}
-	return nil
+	_ = unix.Fadvise(int(f.Fd()), 0, 0, unix.FADV_DONTNEED)
+	return snapshotFileMD{Bytes: uint64(n), SHA256: hex.EncodeToString(h.Sum(nil))}, nil
 }
 
 // maxManifestBytes bounds the size of a manifest.json that a restore
@@ -413,21 +326,31 @@ const maxManifestBytes = 64 << 20
 // if want < 0).
 func readSnapshotFile(dir *os.File, dirName, name string, limit, want int64) ([]byte, error) {
 	b, err := readFileBeneath(dir, name, limit, want)
-	switch {
-	case err == nil:
-		return b, nil
-	case errors.Is(err, errOutside):
-		return nil, status.Errorf(codes.PermissionDenied, "snapshot %s: file %s leads outside the snapshot directory (through a symbolic link)", clip(dirName), clip(name))
-	case name == snapshotManifest && errors.Is(err, fs.ErrNotExist):
-		return nil, status.Errorf(codes.NotFound, "no snapshot in %s (no %s)", clip(dirName), snapshotManifest)
-	case name == snapshotManifest && errors.Is(err, errTooLarge):
-		return nil, status.Errorf(codes.InvalidArgument, "snapshot %s: %v", clip(dirName), err)
+	if err != nil {
+		return nil, snapshotFileError(dirName, name, err)
 	}
-	return nil, status.Errorf(codes.DataLoss, "snapshot %s: file %s: %v", clip(dirName), clip(name), err)
+	return b, nil
+}
+
+// snapshotFileError turns an error met on file name of the snapshot
+// directory dirName into a status.
+func snapshotFileError(dirName, name string, err error) error {
+	switch {
+	case errors.Is(err, errOutside):
+		return status.Errorf(codes.PermissionDenied, "snapshot %s: file %s leads outside the snapshot directory (through a symbolic link)", clip(dirName), clip(name))
+	case name == snapshotManifest && errors.Is(err, fs.ErrNotExist):
+		return status.Errorf(codes.NotFound, "no snapshot in %s (no %s)", clip(dirName), snapshotManifest)
+	case name == snapshotManifest && errors.Is(err, errTooLarge):
+		return status.Errorf(codes.InvalidArgument, "snapshot %s: %v", clip(dirName), err)
+	}
+	return status.Errorf(codes.DataLoss, "snapshot %s: file %s: %v", clip(dirName), clip(name), err)
 }
 
 // readManifest reads and checks the manifest of the snapshot directory
-// dir (named name in the request) and the checksums of its files.
+// dir (named name in the request): its format, version, config and file
+// names, and for a logical snapshot (versions 1 and 2) the checksums of
+// its files. A physical snapshot's files are checked as a restore copies
+// them.
 func readManifest(dir *os.File, name string) (*manifest, error) {
 	b, err := readSnapshotFile(dir, name, snapshotManifest, maxManifestBytes, -1)
 	if err != nil {
@@ -437,29 +360,26 @@ func readManifest(dir *os.File, name string) (*manifest, error) {
 	if err := json.Unmarshal(b, &m); err != nil || m.Format != snapshotFormat {
 		return nil, status.Errorf(codes.InvalidArgument, "%s/%s is not a Shoal snapshot manifest", clip(name), snapshotManifest)
 	}
-	if m.Version != snapshotVersion && m.Version != 1 {
+	if m.Version < 1 || m.Version > snapshotVersion {
 		return nil, status.Errorf(codes.FailedPrecondition, "snapshot version %d; this server reads versions 1 to %d", m.Version, snapshotVersion)
 	}
 	if err := m.Config.check(); err != nil {
 		return nil, err
 	}
-	var n uint64
-	for _, f := range m.Files {
-		if !filepath.IsLocal(f.Name) || filepath.Base(f.Name) != f.Name || f.Bytes > math.MaxInt64 {
-			return nil, status.Errorf(codes.InvalidArgument, "snapshot manifest names file %s of %d bytes", clip(f.Name), f.Bytes)
-		}
-		b, err := readSnapshotFile(dir, name, f.Name, math.MaxInt64, int64(f.Bytes))
-		if err != nil {
+	if m.Version < 3 {
+		if err := checkLogicalFiles(dir, name, &m); err != nil {
 			return nil, err
 		}
-		sum := sha256.Sum256(b)
-		if hex.EncodeToString(sum[:]) != f.SHA256 {
-			return nil, status.Errorf(codes.DataLoss, "snapshot file %s: SHA-256 %x, the manifest says %s", f.Name, sum, clip(f.SHA256))
-		}
-		n += f.Vectors
+		return &m, nil
 	}
-	if n != m.Vectors {
-		return nil, status.Errorf(codes.DataLoss, "snapshot files hold %d vectors, the manifest says %d", n, m.Vectors)
+	seen := map[string]bool{}
+	for _, f := range m.Files {
+		base, ok := strings.CutPrefix(f.Name, snapshotIndexDir+"/")
+		if !ok || base == "" || strings.HasPrefix(base, ".") || !filepath.IsLocal(base) || filepath.Base(base) != base ||
+			f.Bytes > math.MaxInt64 || seen[base] {
+			return nil, status.Errorf(codes.InvalidArgument, "snapshot manifest names file %s of %d bytes", clip(f.Name), f.Bytes)
+		}
+		seen[base] = true
 	}
 	return &m, nil
 }
@@ -478,6 +398,19 @@ func (c *snapshotConfig) check() error {
 		// Above what the API allows, but not wrapped: newCollection
 		// refuses them with its own message.
 		return status.Errorf(codes.InvalidArgument, "snapshot manifest: posting_cap %d, replicas %d, nprobe %d, beam %d", c.PostingCap, c.Replicas, c.NProbe, c.Beam)
+	}
+	return nil
+}
+
+// checkTenants checks the tenants of a manifest: valid names, numbers
+// above 0, each once.
+func (m *manifest) checkTenants() error {
+	names, ids := map[string]bool{}, map[uint32]bool{}
+	for _, t := range m.Tenants {
+		if err := checkName("tenant", t.Name); err != nil || t.ID == 0 || ids[t.ID] || names[t.Name] {
+			return status.Errorf(codes.InvalidArgument, "snapshot manifest: tenant %s number %d", clip(t.Name), t.ID)
+		}
+		names[t.Name], ids[t.ID] = true, true
 	}
 	return nil
 }
@@ -504,6 +437,9 @@ func (a adminAPI) RestoreSnapshot(ctx context.Context, req *shoalv1.RestoreSnaps
 	if err != nil {
 		return nil, err
 	}
+	if err := m.checkTenants(); err != nil {
+		return nil, err
+	}
 	cfg := &shoalv1.CollectionConfig{
 		Dim:         uint32(m.Config.Dim),
 		Metric:      shoalv1.Metric(shoalv1.Metric_value[m.Config.Metric]),
@@ -515,17 +451,25 @@ func (a adminAPI) RestoreSnapshot(ctx context.Context, req *shoalv1.RestoreSnaps
 		},
 	}
 	// DDL waits for the restore: the new collection is listed only
-	// once it holds every vector (a crash before leaves an orphan that
-	// the next Open drops).
+	// once it is complete (a crash before leaves an orphan namespace,
+	// which the next Open drops, and a temporary directory, which it
+	// removes).
 	a.ddl.Lock()
 	defer a.ddl.Unlock()
 	start := time.Now()
-	c, err := a.newCollection(ctx, req.GetCollection(), cfg)
-	if err != nil {
-		return nil, err
+	var c *collection
+	if m.Version < 3 {
+		if c, err = a.newCollection(ctx, req.GetCollection(), cfg); err != nil {
+			return nil, err
+		}
+		err = a.restoreLogical(ctx, c, dir, name, m)
+		if err != nil {
+			a.discardCollection(c)
+		}
+	} else {
+		c, err = a.restorePhysical(ctx, req.GetCollection(), cfg, dir, name, m)
 	}
-	if err := a.restoreInto(ctx, c, dir, name, m); err != nil {
-		a.discardCollection(c)
+	if err != nil {
 		if _, ok := status.FromError(err); !ok {
 			err = indexError(fmt.Errorf("restore %s: %w", clip(name), err))
 		}
@@ -534,136 +478,173 @@ func (a adminAPI) RestoreSnapshot(ctx context.Context, req *shoalv1.RestoreSnaps
 	if err := a.addCollection(c); err != nil {
 		return nil, err
 	}
-	a.log.Info("snapshot restored", "collection", c.rec.Name, "dir", dir.Name(), "vectors", m.Vectors, "took", time.Since(start).String())
+	a.log.Info("snapshot restored", "collection", c.rec.Name, "dir", dir.Name(), "vectors", m.Vectors, "bytes", m.Bytes,
+		"version", m.Version, "took", time.Since(start).String())
 	return describe(c.rec, c.ix.Len()), nil
 }
 
-// restoreInto fills the new collection c from the snapshot directory
-// dir (named name in the request).
-func (s *Server) restoreInto(ctx context.Context, c *collection, dir *os.File, name string, m *manifest) error {
-	known := map[uint32]bool{}
-	for _, t := range m.Tenants {
-		if err := checkName("tenant", t.Name); err != nil || t.ID == 0 || known[t.ID] {
-			return status.Errorf(codes.InvalidArgument, "snapshot manifest: tenant %q number %d", t.Name, t.ID)
-		}
-		known[t.ID] = true
-		if err := s.cat.putTenant(c.rec.Number, tenantRecord{Name: t.Name, ID: t.ID}); err != nil {
-			return err
-		}
-		if err := c.ix.CreateTenant(t.ID); err != nil {
-			return err
-		}
-		c.tenants[t.Name] = t.ID
-	}
-	dec, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(maxChunkRawBytes))
+// restorePhysical makes the new collection coll of the physical snapshot
+// in dir (named name in the request), whose manifest m was read: its
+// files copied to a temporary directory in the data directory, each
+// checked against the manifest as it is copied, then imported as the
+// collection's index (index.Restore) and opened. It returns the
+// collection, open but not listed; on error it leaves nothing behind.
+// The caller holds s.ddl.
+func (s *Server) restorePhysical(ctx context.Context, coll string, cfg *shoalv1.CollectionConfig, dir *os.File, name string, m *manifest) (*collection, error) {
+	r, err := s.newRecord(ctx, coll, cfg)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer dec.Close()
-	type batch struct {
-		ids  []uint64
-		vecs [][]float32
-	}
-	pending := map[uint32]*batch{}
-	flush := func(owner uint32) error {
-		b := pending[owner]
-		if b == nil || len(b.ids) == 0 {
-			return nil
+	staging := filepath.Join(s.db.Dir(), restoreTempPrefix+strconv.FormatUint(r.Number, 10))
+	collDir := s.collDir(r)
+	var ix *index.Index
+	ok := false
+	defer func() {
+		if err := os.RemoveAll(staging); err != nil {
+			s.log.Warn("could not remove a restore's temporary directory", "dir", staging, "err", err)
 		}
-		var err error
-		if owner == 0 {
-			err = c.ix.Upsert(b.ids, b.vecs)
-		} else {
-			err = c.ix.UpsertOwned(owner, b.ids, b.vecs)
+		if ok {
+			return
 		}
-		b.ids, b.vecs = b.ids[:0], b.vecs[:0]
-		return err
+		if ix != nil {
+			_ = ix.Close()
+		}
+		if err := index.Drop(collDir, &index.Options{Shared: s.db}); err != nil && !errors.Is(err, index.ErrNoIndex) {
+			s.log.Warn("could not drop a failed restore's collection directory (the next start drops it)", "dir", collDir, "err", err)
+		}
+		_ = s.cat.deleteTenants(r.Number)
+	}()
+	// Paths of the data directory stay out of the messages of errors
+	// that are the snapshot's fault.
+	scrub := func(err error) string {
+		return strings.NewReplacer(staging, "snapshot", collDir, "collection").Replace(err.Error())
 	}
-	grants := map[uint32][]uint64{}
-	var labelled []uint64 // ids with labels, and their labels
-	var labels [][]uint32
-	var ch chunk
-	var raw []byte
-	last, seen := uint64(0), false
+	if err := os.Mkdir(staging, 0o755); err != nil {
+		return nil, internal("restore: %v", err)
+	}
+	if err := copySnapshotFiles(ctx, dir, name, m, staging); err != nil {
+		return nil, err
+	}
+	if err := index.Restore(staging, collDir, &index.Options{Shared: s.db}); err != nil {
+		return nil, restoreError(name, scrub(err), err)
+	}
+	if ix, err = index.Open(collDir, s.indexOptions(r)); err != nil {
+		return nil, restoreError(name, scrub(err), err)
+	}
+	man := ix.Manifest()
+	if man.Dim != m.Config.Dim || metrics[cfg.GetMetric()] != man.Metric || elems[cfg.GetElementType()] != man.Elem {
+		return nil, status.Errorf(codes.DataLoss, "snapshot %s: its index has dimension %d, metric %v, element type %v; its manifest says %d, %s, %s",
+			clip(name), man.Dim, man.Metric, man.Elem, m.Config.Dim, m.Config.Metric, m.Config.Elem)
+	}
+	if n := ix.Len(); uint64(n) != m.Vectors {
+		return nil, status.Errorf(codes.DataLoss, "snapshot %s: its index holds %d vectors, its manifest says %d", clip(name), n, m.Vectors)
+	}
+	r.PostingCap, r.Replicas = man.PostingCap, man.Replicas
+	c := &collection{rec: r, ix: ix}
+	for _, t := range m.Tenants {
+		if err := s.cat.putTenant(r.Number, tenantRecord{Name: t.Name, ID: t.ID}); err != nil {
+			return nil, internal("restore: %v", err)
+		}
+	}
+	// The index's tenants are the manifest's (both read at the cut);
+	// loadTenants makes them agree if a hand-made manifest differs.
+	if err := s.loadTenants(c); err != nil {
+		return nil, indexError(err)
+	}
+	ok = true
+	return c, nil
+}
+
+// restoreError is the status of an error (whose message, without the
+// data directory's paths, is msg) met importing or opening a snapshot's
+// index: DataLoss where the snapshot's files are at fault.
+func restoreError(name, msg string, err error) error {
+	switch {
+	case errors.Is(err, index.ErrCorrupt), errors.Is(err, index.ErrNoIndex), errors.Is(err, fs.ErrNotExist):
+		return status.Errorf(codes.DataLoss, "snapshot %s does not hold an index that opens: %s", clip(name), msg)
+	}
+	return internal("restore %s: %s", clip(name), msg)
+}
+
+// copySnapshotFiles copies the files of the physical snapshot in dir
+// (named name in the request) to the directory staging, checking each
+// file's size and SHA-256 against the manifest m as it goes.
+func copySnapshotFiles(ctx context.Context, dir *os.File, name string, m *manifest, staging string) error {
+	buf := make([]byte, copyBuffer)
+	h := sha256.New()
 	for _, f := range m.Files {
 		if err := ctxError(ctx, "the restore was complete"); err != nil {
 			return err
 		}
-		b, err := readSnapshotFile(dir, name, f.Name, math.MaxInt64, int64(f.Bytes))
-		if err != nil {
+		if err := copySnapshotFile(dir, name, f, filepath.Join(staging, path.Base(f.Name)), h, buf); err != nil {
 			return err
 		}
-		// A chunk decompresses to the size its manifest entry and its
-		// frame header both declare, within a bound: a tampered chunk
-		// cannot make the restore allocate without limit.
-		var h zstd.Header
-		if err := h.Decode(b); err != nil || !h.HasFCS || h.FrameContentSize != f.RawBytes || f.RawBytes > maxChunkRawBytes {
-			return status.Errorf(codes.DataLoss, "snapshot file %s: its frame declares %d raw bytes (has size %v, %v), the manifest %d; a chunk holds at most %d",
-				f.Name, h.FrameContentSize, h.HasFCS, err, f.RawBytes, maxChunkRawBytes)
-		}
-		if raw, err = dec.DecodeAll(b, raw[:0]); err != nil || uint64(len(raw)) != f.RawBytes {
-			return status.Errorf(codes.DataLoss, "snapshot file %s: %d raw bytes, %v", f.Name, len(raw), err)
-		}
-		if err := ch.decode(raw, m.Config.Dim); err != nil || uint64(len(ch.ids)) != f.Vectors {
-			return status.Errorf(codes.DataLoss, "snapshot file %s: %v (%d vectors, the manifest says %d)", f.Name, err, len(ch.ids), f.Vectors)
-		}
-		g, l := 0, 0
-		for i, id := range ch.ids {
-			if seen && id <= last {
-				return status.Errorf(codes.DataLoss, "snapshot file %s: id %d after %d", f.Name, id, last)
-			}
-			last, seen = id, true
-			owner := ch.owners[i]
-			if owner != 0 && !known[owner] {
-				return status.Errorf(codes.DataLoss, "snapshot file %s: id %d owned by unknown tenant %d", f.Name, id, owner)
-			}
-			for _, t := range ch.granted[g : g+int(ch.counts[i])] {
-				if !known[t] {
-					return status.Errorf(codes.DataLoss, "snapshot file %s: id %d granted to unknown tenant %d", f.Name, id, t)
-				}
-				grants[t] = append(grants[t], id)
-			}
-			g += int(ch.counts[i])
-			if k := int(ch.lcounts[i]); k > 0 {
-				labelled = append(labelled, id)
-				labels = append(labels, slices.Clone(ch.labels[l:l+k]))
-				l += k
-			}
-			p := pending[owner]
-			if p == nil {
-				p = &batch{}
-				pending[owner] = p
-			}
-			p.ids = append(p.ids, id)
-			// The chunk's values are reused by the next chunk: copy.
-			p.vecs = append(p.vecs, slices.Clone(ch.values[i*m.Config.Dim:(i+1)*m.Config.Dim]))
-			if len(p.ids) == restoreBatch {
-				if err := flush(owner); err != nil {
-					return err
-				}
-			}
-		}
-	}
-	for owner := range pending {
-		if err := flush(owner); err != nil {
-			return err
-		}
-	}
-	for first := 0; first < len(labelled); first += restoreBatch {
-		hi := min(first+restoreBatch, len(labelled))
-		if err := c.ix.SetLabels(labelled[first:hi], labels[first:hi]); err != nil {
-			return status.Errorf(codes.DataLoss, "snapshot labels: %v", err)
-		}
-	}
-	for t, ids := range grants {
-		for first := 0; first < len(ids); first += s.opts.MaxBatch {
-			if err := c.ix.Grant(t, ids[first:min(first+s.opts.MaxBatch, len(ids))]); err != nil {
-				return err
-			}
-		}
-	}
-	if n := c.ix.Len(); uint64(n) != m.Vectors {
-		return internal("restore: the new collection holds %d vectors, the snapshot %d", n, m.Vectors)
 	}
 	return nil
+}
+
+// copySnapshotFile copies the snapshot file f to the new file dst.
+func copySnapshotFile(dir *os.File, name string, f snapshotFileMD, dst string, h hash.Hash, buf []byte) error {
+	// O_NONBLOCK: a FIFO planted in its place must not block the call.
+	in, err := openBeneath(dir, f.Name, unix.O_RDONLY|unix.O_NONBLOCK, 0)
+	if err != nil {
+		return snapshotFileError(name, f.Name, err)
+	}
+	defer in.Close()
+	st, err := in.Stat()
+	switch {
+	case err != nil:
+		return snapshotFileError(name, f.Name, err)
+	case !st.Mode().IsRegular():
+		return snapshotFileError(name, f.Name, errNotRegular)
+	case uint64(st.Size()) != f.Bytes:
+		return snapshotFileError(name, f.Name, fmt.Errorf("%w: %d bytes, want %d", errSizeDiffers, st.Size(), f.Bytes))
+	}
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return internal("restore: %v", err)
+	}
+	defer out.Close()
+	h.Reset()
+	n, err := io.CopyBuffer(io.MultiWriter(out, h), io.LimitReader(in, int64(f.Bytes)+1), buf)
+	if err != nil {
+		var pe *fs.PathError
+		if errors.As(err, &pe) && pe.Path == out.Name() {
+			return internal("restore: %v", err)
+		}
+		return snapshotFileError(name, f.Name, err)
+	}
+	if uint64(n) != f.Bytes {
+		return snapshotFileError(name, f.Name, fmt.Errorf("%w: %d bytes read, want %d (changed while read?)", errSizeDiffers, n, f.Bytes))
+	}
+	if sum := hex.EncodeToString(h.Sum(nil)); sum != f.SHA256 {
+		return status.Errorf(codes.DataLoss, "snapshot %s: file %s: SHA-256 %s, the manifest says %s", clip(name), clip(f.Name), sum, clip(f.SHA256))
+	}
+	if err := out.Sync(); err != nil {
+		return internal("restore: %v", err)
+	}
+	_ = unix.Fadvise(int(in.Fd()), 0, 0, unix.FADV_DONTNEED)
+	_ = unix.Fadvise(int(out.Fd()), 0, 0, unix.FADV_DONTNEED)
+	return nil
+}
+
+// cleanRestoreTemps removes the temporary directories of restores that a
+// crash cut short.
+func (s *Server) cleanRestoreTemps() {
+	ents, err := os.ReadDir(s.db.Dir())
+	if err != nil {
+		s.log.Warn("could not look for temporary restore directories", "dir", s.db.Dir(), "err", err)
+		return
+	}
+	for _, e := range ents {
+		if !e.IsDir() || !strings.HasPrefix(e.Name(), restoreTempPrefix) {
+			continue
+		}
+		p := filepath.Join(s.db.Dir(), e.Name())
+		if err := os.RemoveAll(p); err != nil {
+			s.log.Warn("could not remove a temporary restore directory", "dir", p, "err", err)
+			continue
+		}
+		s.log.Warn("removed a temporary restore directory (a restore was cut short)", "dir", p)
+	}
 }

@@ -2,14 +2,18 @@ package server_test
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
+	"github.com/shoaldb/shoal/index"
 	shoalv1 "github.com/shoaldb/shoal/proto/shoal/v1"
 	"github.com/shoaldb/shoal/server"
 )
@@ -113,22 +117,71 @@ func TestSnapshotRestore(t *testing.T) {
 	wantCode(t, "RestoreSnapshot onto an existing collection", err, codes.AlreadyExists)
 	_, err = admin.Admin.RestoreSnapshot(ctx, &shoalv1.RestoreSnapshotRequest{Directory: "missing", Collection: "docs3"})
 	wantCode(t, "RestoreSnapshot of a missing snapshot", err, codes.NotFound)
-	// A corrupt copy: one byte of a chunk file flipped.
-	bad := filepath.Join(snaps, "bad")
-	if err := os.CopyFS(bad, os.DirFS(filepath.Join(snaps, "daily", "one"))); err != nil {
+	// Damaged copies: a byte flipped in the largest file, a file cut
+	// short, a file missing, a file left out of the manifest. Each is
+	// DataLoss and leaves nothing behind.
+	for _, tc := range []struct {
+		name   string
+		damage func(dir string, m map[string]any)
+	}{
+		{"flipped", func(dir string, m map[string]any) {
+			p := filepath.Join(dir, largestFile(m))
+			b, err := os.ReadFile(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b[len(b)/2] ^= 1
+			if err := os.WriteFile(p, b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"short", func(dir string, m map[string]any) {
+			if err := os.Truncate(filepath.Join(dir, largestFile(m)), 4096); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"missing", func(dir string, m map[string]any) {
+			if err := os.Remove(filepath.Join(dir, largestFile(m))); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"unlisted", func(dir string, m map[string]any) {
+			var keep []any
+			for _, f := range m["files"].([]any) {
+				if !strings.HasPrefix(f.(map[string]any)["name"].(string), "index/MANIFEST-") {
+					keep = append(keep, f)
+				}
+			}
+			m["files"] = keep
+		}},
+	} {
+		damagedCopy(t, filepath.Join(snaps, "daily", "one"), filepath.Join(snaps, "bad", tc.name), tc.damage)
+		_, err = admin.Admin.RestoreSnapshot(ctx, &shoalv1.RestoreSnapshotRequest{Directory: "bad/" + tc.name, Collection: "docs3"})
+		wantCode(t, "RestoreSnapshot of a damaged snapshot ("+tc.name+")", err, codes.DataLoss)
+		if msg := status.Convert(err).Message(); strings.Contains(msg, ts.dir) {
+			t.Errorf("%s: the message names the data directory: %q", tc.name, msg)
+		}
+	}
+	if ents, err := os.ReadDir(filepath.Join(ts.dir, "collections")); err != nil || len(ents) != 1 {
+		t.Errorf("collection directories after the refused restores: %v, %v; want docs's only", ents, err)
+	}
+	if tmps, _ := filepath.Glob(filepath.Join(ts.dir, ".restore-*")); len(tmps) != 0 {
+		t.Errorf("temporary restore directories left: %v", tmps)
+	}
+	// The snapshot's index is an index of its own: a copy of it opens
+	// and passes Check.
+	cp := filepath.Join(t.TempDir(), "index")
+	if err := os.CopyFS(cp, os.DirFS(filepath.Join(snaps, "daily", "one", "index"))); err != nil {
 		t.Fatal(err)
 	}
-	chunk := filepath.Join(bad, "vectors-000000.zst")
-	b, err := os.ReadFile(chunk)
-	if err != nil {
-		t.Fatal(err)
+	if ix, err := index.Open(cp, nil); err != nil {
+		t.Errorf("Open of the snapshot's index: %v", err)
+	} else {
+		if err := ix.Check(); err != nil || ix.Len() != got {
+			t.Errorf("the snapshot's index: Check %v, %d vectors, want %d", err, ix.Len(), got)
+		}
+		ix.Close()
 	}
-	b[len(b)/2] ^= 1
-	if err := os.WriteFile(chunk, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	_, err = admin.Admin.RestoreSnapshot(ctx, &shoalv1.RestoreSnapshotRequest{Directory: "bad", Collection: "docs3"})
-	wantCode(t, "RestoreSnapshot of a corrupt snapshot", err, codes.DataLoss)
 
 	// Restore, then compare with the source.
 	col, err := admin.Admin.RestoreSnapshot(ctx, &shoalv1.RestoreSnapshotRequest{Directory: "daily/one", Collection: "docs2"})
@@ -199,5 +252,109 @@ func TestSnapshotRestore(t *testing.T) {
 	}
 	if ents, _ := os.ReadDir(snaps); len(ents) != 2 {
 		t.Errorf("snapshot directory holds %d entries, want daily and bad (no temporary left)", len(ents))
+	}
+}
+
+// largestFile returns the name of the largest file of a snapshot
+// manifest.
+func largestFile(m map[string]any) string {
+	var name string
+	var size float64 = -1
+	for _, f := range m["files"].([]any) {
+		f := f.(map[string]any)
+		if b := f["bytes"].(float64); b > size {
+			name, size = f["name"].(string), b
+		}
+	}
+	return name
+}
+
+// damagedCopy copies the snapshot in src to dst and lets damage change
+// the copy and its manifest (decoded; written back after).
+func damagedCopy(t *testing.T, src, dst string, damage func(dir string, m map[string]any)) {
+	t.Helper()
+	if err := os.CopyFS(dst, os.DirFS(src)); err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(dst, "manifest.json")
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	damage(dst, m)
+	if b, err = json.Marshal(m); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestSnapshotRestoreLogical: a logical snapshot (version 2), as servers
+// before physical snapshots wrote them, still restores: vectors, owners,
+// grants and labels.
+func TestSnapshotRestoreLogical(t *testing.T) {
+	const dim = 4
+	snaps := t.TempDir()
+	ts := start(t, "", &server.Options{SnapshotDir: snaps})
+	admin := ts.dial("admin")
+	ctx := context.Background()
+	var vs []server.LogicalVector
+	for i := range 2500 {
+		v := server.LogicalVector{ID: uint64(10 + i), Values: []float32{float32(i), float32(i % 7), 1, float32(i % 3)}}
+		switch {
+		case i < 3:
+			v.Owner = 1
+		case i == 3:
+			v.Owner, v.Granted = 2, []uint32{1}
+		}
+		if i%2 == 0 {
+			v.Labels = []uint32{5}
+		}
+		vs = append(vs, v)
+	}
+	if err := server.WriteLogicalSnapshot(filepath.Join(snaps, "old"), dim, map[string]uint32{"acme": 1, "beta": 2}, vs, 1000); err != nil {
+		t.Fatal(err)
+	}
+	col, err := admin.Admin.RestoreSnapshot(ctx, &shoalv1.RestoreSnapshotRequest{Directory: "old", Collection: "copy"})
+	if err != nil {
+		t.Fatalf("RestoreSnapshot of a version 2 snapshot: %v", err)
+	}
+	if col.GetVectorCount() != uint64(len(vs)) {
+		t.Errorf("restored %d vectors, want %d", col.GetVectorCount(), len(vs))
+	}
+	got, err := admin.Get(ctx, "copy", []uint64{10, 1000, 2509})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, i := range []int{0, 990, 2499} {
+		if !slices.Equal(got[vs[i].ID], vs[i].Values) {
+			t.Errorf("id %d: restored %v, want %v", vs[i].ID, got[vs[i].ID], vs[i].Values)
+		}
+	}
+	res, err := admin.Vectors.Search(ctx, &shoalv1.SearchRequest{Collection: "copy", Query: vs[1].Values, TopK: 10, Tenant: "acme"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []uint64
+	for _, h := range res.GetHits() {
+		ids = append(ids, h.GetId())
+	}
+	slices.Sort(ids)
+	if !slices.Equal(ids, []uint64{10, 11, 12, 13}) {
+		t.Errorf("acme sees %v, want its 10, 11, 12 and 13 granted by beta", ids)
+	}
+	res, err = admin.Vectors.Search(ctx, &shoalv1.SearchRequest{Collection: "copy", Query: vs[1].Values, TopK: 3, FilterExpr: "5", Params: &shoalv1.SearchParams{Nprobe: 64}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range res.GetHits() {
+		if (h.GetId()-10)%2 != 0 {
+			t.Errorf("filter on label 5 returned id %d, which has none", h.GetId())
+		}
 	}
 }

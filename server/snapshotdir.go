@@ -226,17 +226,33 @@ func mkdirTempBeneath(dir *os.File) (string, *os.File, error) {
 	}
 }
 
-// removeDirBeneath removes name, a directory of files in dir (a
-// snapshot being written: it holds no sub-directories), with its files.
+// removeDirBeneath removes name, a directory in dir (a snapshot being
+// written), with everything in it: files, and directories down to a few
+// levels (a snapshot's checkpoint and the checkpoint's temporary
+// directory). Symbolic links are removed, never followed.
 func removeDirBeneath(dir *os.File, name string) error {
+	return removeTreeBeneath(dir, name, 4)
+}
+
+// removeTreeBeneath is removeDirBeneath with at most depth levels of
+// directories below name.
+func removeTreeBeneath(dir *os.File, name string, depth int) error {
 	d, err := openBeneath(dir, name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW, 0)
 	if err != nil {
 		return err
 	}
 	names, err := d.Readdirnames(-1)
 	for _, n := range names {
-		if e := unix.Unlinkat(int(d.Fd()), n, 0); e != nil && !errors.Is(e, unix.ENOENT) {
-			err = errors.Join(err, &fs.PathError{Op: "unlink", Path: path.Join(name, n), Err: e})
+		var st unix.Stat_t
+		e := unix.Fstatat(int(d.Fd()), n, &st, unix.AT_SYMLINK_NOFOLLOW)
+		switch {
+		case e == nil && st.Mode&unix.S_IFMT == unix.S_IFDIR && depth > 0:
+			e = removeTreeBeneath(d, n, depth-1)
+		case e == nil:
+			e = unix.Unlinkat(int(d.Fd()), n, 0)
+		}
+		if e != nil && !errors.Is(e, unix.ENOENT) {
+			err = errors.Join(err, &fs.PathError{Op: "remove", Path: path.Join(name, n), Err: e})
 		}
 	}
 	d.Close()

@@ -110,7 +110,6 @@ func (a vectorsAPI) upsert(ctx context.Context, req *shoalv1.UpsertRequest) (int
 	if err := ctxError(ctx, "the upsert was applied"); err != nil {
 		return 0, err
 	}
-	defer c.writing()()
 	switch {
 	case t != 0:
 		if err = checkTenantWrite(c, t, tname, ids); err != nil {
@@ -166,7 +165,6 @@ func (a vectorsAPI) Delete(ctx context.Context, req *shoalv1.DeleteRequest) (*sh
 		return nil, err
 	}
 	defer c.release()
-	defer c.writing()()
 	ids := req.GetIds()
 	if t != 0 {
 		// Only the tenant's own vectors; absent ids are dropped so that

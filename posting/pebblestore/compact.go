@@ -27,7 +27,9 @@ func (s *Store) CompactSegment(maxLive float64, maxBytes int64) (moved int64, fo
 	bestShare := maxLive
 	for _, sg := range s.mu.files {
 		size := sg.size.Load()
-		if sg.w != nil || size == 0 {
+		if sg.w != nil || size == 0 || (sg.live == 0 && s.pins > 0) {
+			// Written to, empty, or dead and kept for a checkpoint
+			// (deleted once it is done): nothing to move.
 			continue
 		}
 		if share := float64(sg.live) / float64(size); share < bestShare {

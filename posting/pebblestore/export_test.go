@@ -73,3 +73,6 @@ func CorruptionReports(s *Store) int {
 	defer s.health.mu.Unlock()
 	return s.health.mu.reports
 }
+
+// MidKey is midKey, for tests.
+var MidKey = midKey

@@ -39,6 +39,15 @@ var testHookFS func(vfs.FS) vfs.FS
 // WALDamageError if replaying the write-ahead log would drop synced
 // writes.
 func openPebble(dir string, io *directio.Stats, cacheBytes int64, h *health) (*logDB, error) {
+	return openPebbleFS(dir, io, cacheBytes, h, false)
+}
+
+// openPebbleFS is openPebble, with buffered reads of every file (through
+// the page cache, with the kernel's readahead) if buffered is set: for a
+// database read once from end to end (a restore's copy of a checkpoint),
+// where direct reads of one block at a time would wait on the disk for
+// each.
+func openPebbleFS(dir string, io *directio.Stats, cacheBytes int64, h *health, buffered bool) (*logDB, error) {
 	lock, err := lockDir(dir)
 	if err != nil {
 		return nil, err
@@ -55,7 +64,7 @@ func openPebble(dir string, io *directio.Stats, cacheBytes int64, h *health) (*l
 		lock.Close()
 		return nil, err
 	}
-	db, err := openLocked(dir, lock, m, logs, io, cacheBytes, h)
+	db, err := openLocked(dir, lock, m, logs, io, cacheBytes, h, buffered)
 	if err != nil {
 		lock.Close()
 		return nil, err
@@ -79,7 +88,7 @@ func lockDir(dir string) (*pebble.Lock, error) {
 // openLocked opens Pebble in dir, whose lock the caller holds and whose
 // logs were scanned (logs), with the WAL mark starting at m; what Pebble
 // reports outside calls goes to h.
-func openLocked(dir string, lock *pebble.Lock, m markState, logs []logScan, io *directio.Stats, cacheBytes int64, h *health) (*logDB, error) {
+func openLocked(dir string, lock *pebble.Lock, m markState, logs []logScan, io *directio.Stats, cacheBytes int64, h *health, buffered bool) (*logDB, error) {
 	mark, err := openMark(dir, m)
 	if err != nil {
 		return nil, err
@@ -87,6 +96,9 @@ func openLocked(dir string, lock *pebble.Lock, m markState, logs []logScan, io *
 	cache := pebble.NewCache(cacheBytes)
 	defer cache.Unref()
 	fs := directio.NewFS(vfs.Default, io)
+	if buffered {
+		fs = vfs.Default
+	}
 	if testHookFS != nil {
 		fs = testHookFS(fs)
 	}

@@ -139,11 +139,17 @@ type Store struct {
 	// and exclusively by bulk commits.
 	commitMu sync.RWMutex
 	idLocks  idLocks
-	// appendMu guards nextSeg, active and the write sides of segments.
+	// appendMu guards nextSeg, active, the write sides of segments and
+	// the checkpoint pins.
 	appendMu sync.Mutex
-	nextSeg  uint32            // next unused segment number
-	active   *segWriter        // where PutPosting appends; nil until the first
-	readers  chan *batchReader // free list: AIO contexts are kernel objects, not for sync.Pool
+	nextSeg  uint32     // next unused segment number
+	active   *segWriter // where PutPosting appends; nil until the first
+	// pins counts the checkpoints in progress (checkpoint.go): while one
+	// is, segments left without live postings are not deleted but kept
+	// in pinnedDead, and the last checkpoint to finish deletes them.
+	pins       int
+	pinnedDead []uint32
+	readers    chan *batchReader // free list: AIO contexts are kernel objects, not for sync.Pool
 }
 
 var (

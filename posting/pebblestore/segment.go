@@ -239,7 +239,8 @@ func (w *segWriter) sync() error {
 }
 
 // deleteDead deletes those of the segments nums that hold no live posting,
-// are not written to and are not active. durable says whether the
+// are not written to and are not active; while a checkpoint pins the
+// segments, it only notes them (pinSegments). durable says whether the
 // directory changes that made them dead are already durable; if not, the
 // WAL is synced first, so that a crash cannot bring back a directory that
 // refers to a deleted file.
@@ -249,6 +250,13 @@ func (s *Store) deleteDead(nums []uint32, durable bool) {
 	}
 	var dead []*segment
 	s.appendMu.Lock()
+	if s.pins > 0 {
+		// A checkpoint is linking the segments its cut refers to: keep
+		// them until it is done (unpin looks at them again).
+		s.pinnedDead = append(s.pinnedDead, nums...)
+		s.appendMu.Unlock()
+		return
+	}
 	s.mu.Lock()
 	for _, n := range nums {
 		sg := s.mu.files[n]

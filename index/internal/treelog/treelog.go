@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/shoaldb/shoal/cluster"
@@ -49,6 +50,10 @@ type Log struct {
 	dir  string
 	file string
 	ops  int
+	// holds counts the Holds in effect; while any is, the files that
+	// checkpoints replace are kept, in held, instead of removed.
+	holds int
+	held  []string
 }
 
 // Path returns the path of the current tree file.
@@ -124,9 +129,36 @@ func (l *Log) Checkpoint(store posting.Store, t *cluster.Tree, seq uint64) error
 		return fmt.Errorf("shoal: tree checkpoint: %w", err)
 	}
 	if l.file != name {
-		os.Remove(filepath.Join(l.dir, l.file))
+		if l.holds > 0 {
+			l.held = append(l.held, l.file)
+		} else {
+			os.Remove(filepath.Join(l.dir, l.file))
+		}
 		l.file = name
 	}
 	l.ops = 0
 	return nil
+}
+
+// Hold keeps every tree file from now on until the matching Release: a
+// checkpoint of the index (package index) links the file its cut names,
+// which a tree checkpoint after the cut must not remove first.
+func (l *Log) Hold() { l.holds++ }
+
+// Files returns the tree files kept since the first Hold in effect and
+// the current one, oldest first.
+func (l *Log) Files() []string { return append(slices.Clone(l.held), l.file) }
+
+// Release ends a Hold; the last one removes the files replaced meanwhile.
+func (l *Log) Release() {
+	if l.holds--; l.holds < 0 {
+		panic("treelog: Release without Hold")
+	}
+	if l.holds > 0 {
+		return
+	}
+	for _, f := range l.held {
+		os.Remove(filepath.Join(l.dir, f))
+	}
+	l.held = nil
 }

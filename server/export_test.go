@@ -1,0 +1,68 @@
+package server
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/klauspost/compress/zstd"
+)
+
+// LogicalVector is one vector of a logical snapshot that
+// WriteLogicalSnapshot writes.
+type LogicalVector struct {
+	ID      uint64
+	Values  []float32
+	Owner   uint32
+	Granted []uint32
+	Labels  []uint32
+}
+
+// WriteLogicalSnapshot writes a version 2 (logical) snapshot, as servers
+// before physical snapshots wrote them, of a float32 L2 collection of
+// dimension dim with the given tenants (name → number) and vectors (in
+// increasing id order), perChunk vectors a chunk file, into dir.
+func WriteLogicalSnapshot(dir string, dim int, tenants map[string]uint32, vs []LogicalVector, perChunk int) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	enc, err := zstd.NewWriter(nil)
+	if err != nil {
+		return err
+	}
+	defer enc.Close()
+	m := &manifest{
+		Format: snapshotFormat, Version: 2, Collection: "old",
+		Config: snapshotConfig{Dim: dim, Metric: "METRIC_L2", Elem: "ELEMENT_TYPE_FLOAT32", PostingCap: 0, Replicas: 0},
+	}
+	for name, id := range tenants {
+		m.Tenants = append(m.Tenants, tenantRecord{Version: catalogVersion, Name: name, ID: id})
+	}
+	for first := 0; first < len(vs); first += perChunk {
+		var ch chunk
+		ch.reset(dim)
+		part := vs[first:min(first+perChunk, len(vs))]
+		for _, v := range part {
+			ch.add(v.ID, v.Owner, v.Granted, v.Labels, v.Values)
+		}
+		raw := ch.encode()
+		out := enc.EncodeAll(raw, nil)
+		name := fmt.Sprintf("vectors-%06d.zst", len(m.Files))
+		if err := os.WriteFile(filepath.Join(dir, name), out, 0o644); err != nil {
+			return err
+		}
+		sum := sha256.Sum256(out)
+		m.Files = append(m.Files, snapshotFileMD{Name: name, Vectors: uint64(len(part)), RawBytes: uint64(len(raw)), Bytes: uint64(len(out)), SHA256: hex.EncodeToString(sum[:])})
+		m.Vectors += uint64(len(part))
+		m.RawBytes += uint64(len(raw))
+		m.Bytes += uint64(len(out))
+	}
+	b, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, snapshotManifest), b, 0o644)
+}
