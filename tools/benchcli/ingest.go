@@ -148,6 +148,7 @@ type ingestReport struct {
 	LoadSearches  int     `json:"load_searches"`
 	MaxTailMiB    float64 `json:"max_tail_mib"`
 	BufferMiB     float64 `json:"update_buffer_mib"`
+	Busy          int64   `json:"pushed_back"`
 	LockP99       float64 `json:"maintenance_lock_p99_ms"`
 	LockMax       float64 `json:"maintenance_lock_max_ms"`
 	Splits        int64   `json:"splits"`
@@ -179,6 +180,9 @@ func (r *ingestReport) Print(w io.Writer) {
 		float64(r.SegmentWrites)/n, float64(r.WALWrites)/n, float64(r.FlushWrites)/n, float64(r.CompactWrites)/n)
 	row("search p50 / p99 idle", "%.2f / %.2f ms", r.IdleP50, r.IdleP99)
 	row("search p50 / p99 during load", "%.2f / %.2f ms (%d searches)", r.LoadP50, r.LoadP99, r.LoadSearches)
+	if r.Busy > 0 {
+		row("upserts pushed back (RESOURCE_EXHAUSTED, retried)", "%d", r.Busy)
+	}
 	if r.LockMax > 0 {
 		row("maintenance writer-lock hold p99 / max", "%.2f / %.1f ms", r.LockP99, r.LockMax)
 	}
@@ -465,6 +469,7 @@ func (o *ingestOptions) Run(ctx context.Context, env *clikit.Env) (*ingestReport
 	rep.Heads, rep.Live = st.heads, st.live
 	rep.BufferMiB = float64(st.buffer) / (1 << 20)
 	rep.LockP99, rep.LockMax = msf(st.lockP99), msf(st.lockMax)
+	rep.Busy = st.busy
 	rep.SegmentWrites, rep.WALWrites = st.segWrites-st0.segWrites, st.walWrites-st0.walWrites
 	rep.FlushWrites, rep.CompactWrites = st.flushWrites-st0.flushWrites, st.compactWrites-st0.compactWrites
 	if truth != nil {

@@ -1,7 +1,11 @@
 package benchcli
 
 import (
+	"sync/atomic"
+
 	"context"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"time"
 
 	"github.com/shoaldb/shoal/client"
@@ -39,6 +43,7 @@ type ingestStats struct {
 	splits, merges, reassigned                       int64
 	segWrites, walWrites, flushWrites, compactWrites int64
 	lockP99, lockMax                                 time.Duration
+	busy                                             int64 // writes pushed back (server)
 }
 
 // libraryTarget is an index opened by the benchmark.
@@ -85,12 +90,27 @@ func (l *libraryTarget) stats(context.Context) (ingestStats, error) {
 type serverTarget struct {
 	c          *client.Client
 	collection string
-	pid        int    // the server's process, for write_bytes (0: unknown)
-	dataDir    string // the server's data directory, for indexBytes
+	pid        int          // the server's process, for write_bytes (0: unknown)
+	dataDir    string       // the server's data directory, for indexBytes
+	busy       atomic.Int64 // upserts pushed back
 }
 
+// upsert retries a write the server pushed back (RESOURCE_EXHAUSTED:
+// maintenance is behind), as a client should, after a back-off; the wait
+// counts in the call's latency.
 func (s *serverTarget) upsert(ctx context.Context, ids []uint64, vecs [][]float32) error {
-	return s.c.Upsert(ctx, s.collection, ids, vecs)
+	for {
+		err := s.c.Upsert(ctx, s.collection, ids, vecs)
+		if status.Code(err) != codes.ResourceExhausted {
+			return err
+		}
+		s.busy.Add(1)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 func (s *serverTarget) delete(ctx context.Context, ids []uint64) error {
@@ -135,6 +155,7 @@ func (s *serverTarget) stats(ctx context.Context) (ingestStats, error) {
 	return ingestStats{
 		live: int64(st.GetVectorCount()), tailBytes: int64(st.GetTailBytes()), heads: int(st.GetHeads()),
 		splits: int64(st.GetSplits()), merges: int64(st.GetMerges()), reassigned: int64(st.GetReassigned()),
+		busy: s.busy.Load(),
 	}, nil
 }
 
