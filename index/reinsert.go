@@ -199,7 +199,11 @@ func (ix *Index) unpend(ids []uint64) {
 }
 
 // maybeCheckpoint saves the tree once enough records have accumulated.
-// The caller holds wmu.
+// The caller is maintenance, without the writer lock: tree edits are
+// maintenance's own, so the tree does not change while its file is
+// written, and only the commit that makes it the tree file takes the
+// lock (a 2M-vector tree file is 67 MB: writing it under the lock held
+// upserts for most of a second).
 func (ix *Index) maybeCheckpoint() error {
 	if !ix.tlog.Due() {
 		return nil
@@ -207,5 +211,12 @@ func (ix *Index) maybeCheckpoint() error {
 	ix.rmu.RLock()
 	compact := ix.tree.Compact()
 	ix.rmu.RUnlock()
-	return ix.tlog.Checkpoint(ix.store, compact, ix.seq)
+	seq := ix.tlog.Last()
+	name, err := ix.tlog.WriteCheckpoint(compact, seq)
+	if err != nil {
+		return err
+	}
+	ix.lockMaint()
+	defer ix.unlockMaint()
+	return ix.tlog.CommitCheckpoint(ix.store, name, seq)
 }

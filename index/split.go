@@ -127,8 +127,6 @@ func (ix *Index) splitCommit(p uint32, m *posting.Posting, last uint64) (q uint3
 			ix.maint.later([]uint32{p, q}[i])
 		}
 	}
-	ix.lockMaint()
-	locked = true
 	err = ix.maybeCheckpoint()
 	return
 }
@@ -137,6 +135,15 @@ func (ix *Index) splitCommit(p uint32, m *posting.Posting, last uint64) (q uint3
 // a head, and re-inserts its vectors into their nearest other postings.
 // The stored posting is deleted only after a grace period (publish.go).
 func (ix *Index) merge(p uint32, m *posting.Posting, last uint64) error {
+	if err := ix.mergeLocked(p, m, last); err != nil {
+		return err
+	}
+	return ix.maybeCheckpoint()
+}
+
+// mergeLocked does merge's work but the tree checkpoint, under the writer
+// lock.
+func (ix *Index) mergeLocked(p uint32, m *posting.Posting, last uint64) error {
 	ix.lockMaint()
 	defer ix.unlockMaint()
 	ix.rmu.RLock()
@@ -185,7 +192,7 @@ func (ix *Index) merge(p uint32, m *posting.Posting, last uint64) error {
 	if err := b2.Commit(false); err != nil {
 		return fmt.Errorf("shoal: merge posting %d: %w", p, err)
 	}
-	return ix.maybeCheckpoint()
+	return nil
 }
 
 // addTailAfter appends to m the current copies of p's tail appended after

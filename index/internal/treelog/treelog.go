@@ -54,6 +54,8 @@ type Log struct {
 	// checkpoints replace are kept, in held, instead of removed.
 	holds int
 	held  []string
+	// last is the highest sequence of a tree record staged or loaded.
+	last uint64
 }
 
 // Path returns the path of the current tree file.
@@ -100,6 +102,7 @@ func Load(store posting.Store, dir string) (*cluster.Tree, *Log, uint64, error) 
 	if err != nil {
 		return nil, nil, 0, err
 	}
+	l.last = top
 	return tree, l, top, nil
 }
 
@@ -108,18 +111,41 @@ func Load(store posting.Store, dir string) (*cluster.Tree, *Log, uint64, error) 
 func (l *Log) Stage(b posting.Batch, seq uint64, rec []byte) {
 	b.Set(keys.ID(keys.TreeOp, seq), rec)
 	l.ops++
+	l.last = max(l.last, seq)
 }
+
+// Last returns the highest sequence staged (or loaded): a checkpoint of
+// the tree with every staged edit applied is the tree as of it.
+func (l *Log) Last() uint64 { return l.last }
 
 // Due reports whether enough records have accumulated for a checkpoint.
 func (l *Log) Due() bool { return l.ops >= checkpointOps }
 
 // Checkpoint saves t, the tree as of sequence seq, to a new file and
-// drops the records it covers.
+// drops the records it covers: WriteCheckpoint, then CommitCheckpoint.
 func (l *Log) Checkpoint(store posting.Store, t *cluster.Tree, seq uint64) error {
-	name := fmt.Sprintf("tree-%016x.shct", seq)
-	if err := t.WriteFile(l.dir, name); err != nil {
+	name, err := l.WriteCheckpoint(t, seq)
+	if err != nil {
 		return err
 	}
+	return l.CommitCheckpoint(store, name, seq)
+}
+
+// WriteCheckpoint writes t, the tree as of sequence seq, to a new file
+// and returns its name; nothing refers to it until CommitCheckpoint. It
+// reads nothing of l but its directory: the caller may run it without
+// the lock that guards l's other methods.
+func (l *Log) WriteCheckpoint(t *cluster.Tree, seq uint64) (string, error) {
+	name := fmt.Sprintf("tree-%016x.shct", seq)
+	if err := t.WriteFile(l.dir, name); err != nil {
+		return "", err
+	}
+	return name, nil
+}
+
+// CommitCheckpoint makes the file name, written by WriteCheckpoint for
+// sequence seq, the tree file, and drops the records it covers.
+func (l *Log) CommitCheckpoint(store posting.Store, name string, seq uint64) error {
 	b := store.NewBatch()
 	defer b.Close()
 	b.Set(keys.Prefix(keys.TreeFile), append(binary.BigEndian.AppendUint64(nil, seq), name...))
