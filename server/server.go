@@ -35,6 +35,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"google.golang.org/grpc"
@@ -93,13 +94,23 @@ type collection struct {
 	// across a tenant's creation or deletion (tenants.go).
 	tmu     sync.Mutex
 	tenants map[string]uint32
+	// building is the import job building the collection's index
+	// offline (imports_build.go), nil if none: set while c.wmu is held
+	// exclusively, cleared when the job ends. While it is set, writes
+	// are refused (writing).
+	building atomic.Pointer[importJob]
 }
 
 // writing holds c.wmu shared for a write; call the returned func when
-// the write is done.
-func (c *collection) writing() func() {
+// the write is done. While an import job builds the collection, writes
+// are refused with FailedPrecondition: the build would not hold them.
+func (c *collection) writing() (func(), error) {
 	c.wmu.RLock()
-	return c.wmu.RUnlock
+	if j := c.building.Load(); j != nil {
+		c.wmu.RUnlock()
+		return nil, status.Errorf(codes.FailedPrecondition, "collection %s is being loaded by import job %s (an offline build, swapped in when complete): writes are refused until the job ends (GetImport)", clip(c.rec.Name), j.id)
+	}
+	return c.wmu.RUnlock, nil
 }
 
 // Open opens (or creates) the data directory, reopens every collection of
@@ -130,6 +141,12 @@ func Open(o *Options) (*Server, error) {
 	s.mu.colls = make(map[string]*collection)
 	if s.cat, err = openCatalog(db); err == nil {
 		err = s.openCollections()
+	}
+	if err == nil {
+		err = os.MkdirAll(s.spoolDir(), 0o755)
+	}
+	if err == nil {
+		err = s.loadImports()
 	}
 	if err == nil {
 		s.cleanSnapshotTemps()
