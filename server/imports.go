@@ -458,6 +458,10 @@ func (s *Server) newJob(sp importSpec, f *index.FileSource, c *collection) (*imp
 	// now and, once c.building is set, stays so.
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
+	if b := c.building.Load(); b != nil {
+		// Claimed since the check above.
+		return nil, status.Errorf(codes.FailedPrecondition, "collection %s is being loaded by import job %s (an offline build): start this job when it ends", clip(sp.coll), b.id)
+	}
 	why := s.buildRefusal(sp, c, total)
 	switch {
 	case why == "":

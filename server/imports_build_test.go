@@ -83,6 +83,14 @@ func TestImportBuild(t *testing.T) {
 			t.Errorf("%s sees %v, %v; want %d vectors", tenant, col, err, want)
 		}
 	}
+	// A snapshot of the built collection restores whole, owners
+	// included.
+	if _, err := admin.Admin.CreateSnapshot(ctx, &shoalv1.CreateSnapshotRequest{Collection: "docs", Directory: "built"}); err != nil {
+		t.Fatal(err)
+	}
+	if col, err := admin.Admin.RestoreSnapshot(ctx, &shoalv1.RestoreSnapshotRequest{Directory: "built", Collection: "copy"}); err != nil || col.GetVectorCount() != n {
+		t.Fatalf("RestoreSnapshot = %v, %v; want %d vectors", col, err, n)
+	}
 	// Writable again; no longer empty, so the next import upserts.
 	if err := admin.Upsert(ctx, "docs", []uint64{n}, [][]float32{vecs[0]}); err != nil {
 		t.Errorf("Upsert after the build: %v", err)
@@ -95,8 +103,8 @@ func TestImportBuild(t *testing.T) {
 		t.Fatalf("second job = %v, want DONE", j2)
 	}
 	// The replaced, empty index is gone: one directory per collection.
-	if ents, err := os.ReadDir(filepath.Join(ts.dir, "collections")); err != nil || len(ents) != 1 {
-		t.Errorf("collections/ holds %d entries (%v), want 1", len(ents), err)
+	if ents, err := os.ReadDir(filepath.Join(ts.dir, "collections")); err != nil || len(ents) != 2 {
+		t.Errorf("collections/ holds %d entries (%v), want 2 (docs and its restored copy)", len(ents), err)
 	}
 	ts.stop()
 	ts.restart()
@@ -407,5 +415,51 @@ func TestImportResumeAfterRestart(t *testing.T) {
 				t.Errorf("%s: Get(%d) = %v, want row %d", name, first+uint64(i), got[first+uint64(i)], i)
 			}
 		}
+	}
+}
+
+// TestImportConcurrentStarts: imports started at once into one empty
+// collection never build it twice: at most one job builds, the others
+// are refused (FAILED_PRECONDITION) or upsert; every job ends, and the
+// collection holds the file's rows.
+func TestImportConcurrentStarts(t *testing.T) {
+	const n, dim, starts = 800, 4, 4
+	ts := start(t, "", buildOpts)
+	admin := ts.dial("admin")
+	ctx := context.Background()
+	if _, err := admin.CreateCollection(ctx, "docs", &shoalv1.CollectionConfig{Dim: dim}); err != nil {
+		t.Fatal(err)
+	}
+	writeFvecs(t, filepath.Join(ts.dir, "import", "a.fvecs"), clustered(rand.New(rand.NewPCG(7, 7)), n, dim))
+	type result struct {
+		j   *shoalv1.ImportJob
+		err error
+	}
+	results := make(chan result, starts)
+	for range starts {
+		go func() {
+			j, err := admin.Admin.StartImport(ctx, &shoalv1.StartImportRequest{Collection: "docs", Path: "a.fvecs"})
+			results <- result{j, err}
+		}()
+	}
+	builds := 0
+	for range starts {
+		r := <-results
+		if r.err != nil {
+			wantCode(t, "a concurrent start", r.err, codes.FailedPrecondition)
+			continue
+		}
+		if r.j.GetMethod() == shoalv1.ImportMethod_IMPORT_METHOD_BUILD {
+			builds++
+		}
+		j := waitImport(t, admin, r.j.GetId())
+		t.Logf("%v %v %s", j.GetMethod(), j.GetState(), j.GetError())
+	}
+	if builds > 1 {
+		t.Errorf("%d jobs built the collection, want at most 1", builds)
+	}
+	col, err := admin.Collections.DescribeCollection(ctx, &shoalv1.DescribeCollectionRequest{Name: "docs"})
+	if err != nil || col.GetVectorCount() != n {
+		t.Errorf("DescribeCollection = %v, %v; want %d vectors", col, err, n)
 	}
 }

@@ -94,7 +94,7 @@ const (
 	DefaultShutdownGrace    = 10 * time.Second
 	DefaultWriteStall       = time.Second
 	// DefaultImportBuildMinRows is Options.ImportBuildMinRows's default.
-	DefaultImportBuildMinRows = 5_000
+	DefaultImportBuildMinRows = 1_000
 )
 
 // EnsureDefaults fills unset fields with their defaults.

@@ -20,7 +20,9 @@
 // open index.Index; calls hold the collection's lock shared while they
 // use it, DropCollection and Close hold it exclusively, so an index is
 // never closed under a call. Changes of the catalog (create, drop) are
-// serialised by Server.ddl.
+// serialised by Server.ddl; an import job that built a collection
+// offline swaps its index in (and rewrites its record) holding the
+// collection exclusively (imports_build.go).
 package server
 
 import (
