@@ -48,9 +48,10 @@ func TestWALDamageChild(t *testing.T) {
 	if dir == "" {
 		t.Skip("child of the WAL damage tests")
 	}
-	// Small memtables: Pebble flushes and rolls its logs within the
-	// child's few MiB of writes, so that older, flushed logs exist.
-	defer pebblestore.SetMemTableSizeForTesting(1 << 20)()
+	// 4 MiB memtables, as these tests were written for: Pebble flushes and
+	// rolls its logs within the child's few MiB of writes, so that older,
+	// flushed logs exist beside a last log of many records.
+	defer pebblestore.SetMemTableSizeForTesting(4 << 20)()
 	ix, err := Open(dir, &Options{CacheBytes: -1})
 	if err != nil {
 		fmt.Println("error", err)

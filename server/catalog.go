@@ -13,6 +13,7 @@ import (
 	"sync"
 
 	"github.com/shoaldb/shoal/index"
+	shoalv1 "github.com/shoaldb/shoal/proto/shoal/v1"
 )
 
 // The catalog lists the server's collections and tenant API keys. It
@@ -31,10 +32,13 @@ import (
 //	"ten/" + collection number (decimal) + "/" + tenant name
 //	                   tenant record (JSON): the index's uint32 id of
 //	                   the tenant name in that collection
+//	"imp/" + job id    import job record (JSON, below), version field "v"
 //
 // A collection's directory is "collections/<number>" under the data
-// directory: a number, not the name, so a name can be dropped and made
-// again without meeting the old files. Numbers are never reused.
+// directory, or "collections/<number>-<job>" once an import job has
+// built its index offline and swapped it in (imports_build.go): a
+// number, not the name, so a name can be dropped and made again without
+// meeting the old files. Numbers are never reused.
 //
 // Tenant numbers are never reused within a collection either: a tenant
 // deleted and created again under its name gets a new number (above
@@ -57,15 +61,21 @@ import (
 // without a record are dropped. Keys: DeleteTenant deletes
 // the tenant's key records before its tenant record, DropCollection its
 // collection's after the collection's; at Open a key record whose
-// collection or tenant is gone is deleted. Pebble checksums its blocks
-// and log records, so records carry no checksum of their own.
+// collection or tenant is gone is deleted. Import jobs: a job's record
+// is written before it starts and again as it advances and when it
+// ends; at Open a job left running resumes (imports.go). Pebble
+// checksums its blocks and log records, so records carry no checksum of
+// their own.
 
 const (
 	// catalogVersion is the version of collection and tenant records.
 	catalogVersion = 1
 	// keyVersion is the version of key records: 2 binds a key to a
 	// collection's tenant; 1 (a tenant name) is read but refused.
-	keyVersion      = 2
+	keyVersion = 2
+	// importVersion is the version of import job records.
+	importVersion   = 1
+	prefixImport    = "imp/"
 	prefixColl      = "col/"
 	prefixKey       = "key/"
 	prefixTenant    = "ten/"
@@ -376,3 +386,92 @@ func isCollectionDir(ns string) bool {
 }
 
 func isNotFound(err error) bool { return errors.Is(err, index.ErrRecordNotFound) }
+
+// importRecord is an import job in the catalog (imports.go). It is
+// written when the job starts, as it advances (an upsert job's Done at
+// most once a second, a build job's BuildDir before each build) and when
+// it ends.
+type importRecord struct {
+	Version    int    `json:"v"`
+	ID         string `json:"id"`
+	Collection string `json:"collection"`
+	CollNumber uint64 `json:"collection_number"`
+	// Path is the file's resolved path; Spool marks a file of the
+	// server's own (AdminService.Import), removed when the job ends.
+	Path     string `json:"path"`
+	Spool    bool   `json:"spool,omitempty"`
+	FirstID  uint64 `json:"first_id"`
+	Tenant   string `json:"tenant,omitempty"`
+	TenantID uint32 `json:"tenant_id,omitempty"`
+	// Method is "upsert" or "build"; BuildDir is where a build job builds
+	// (a namespace directory relative to the data directory): the
+	// collection's record names it once the build is swapped in.
+	Method   string `json:"method"`
+	BuildDir string `json:"build_dir,omitempty"`
+	// State is a shoal.v1 ImportJob.State name; Done the rows stored (for
+	// a running upsert job, at least that many).
+	State      string `json:"state"`
+	Done       uint64 `json:"done"`
+	Total      uint64 `json:"total"`
+	Error      string `json:"error,omitempty"`
+	Resumed    uint32 `json:"resumed,omitempty"`
+	StartedMs  int64  `json:"started_unix_ms"`
+	FinishedMs int64  `json:"finished_unix_ms,omitempty"`
+}
+
+// Import job methods, as records name them.
+const (
+	methodUpsert = "upsert"
+	methodBuild  = "build"
+)
+
+// check reports a record no server writes: fields missing or out of
+// range.
+func (r importRecord) check(key []byte) error {
+	_, known := shoalv1.ImportJob_State_value[r.State]
+	switch {
+	case prefixImport+r.ID != string(key) || r.ID == "":
+		return fmt.Errorf("server: catalog record %q: import job id %q", key, r.ID)
+	case r.Collection == "" || r.CollNumber == 0 || r.Path == "":
+		return fmt.Errorf("server: catalog record %q: import job without its collection or file", key)
+	case r.Method != methodUpsert && r.Method != methodBuild:
+		return fmt.Errorf("server: catalog record %q: import method %q", key, r.Method)
+	case !known || r.State == shoalv1.ImportJob_STATE_UNSPECIFIED.String():
+		return fmt.Errorf("server: catalog record %q: import state %q", key, r.State)
+	case r.Done > r.Total:
+		return fmt.Errorf("server: catalog record %q: %d of %d rows done", key, r.Done, r.Total)
+	case r.Method == methodBuild && !isCollectionDir(r.BuildDir):
+		return fmt.Errorf("server: catalog record %q: build directory %q", key, r.BuildDir)
+	}
+	return nil
+}
+
+// imports returns every import job record, in key order.
+func (c *catalog) imports() ([]importRecord, error) {
+	var out []importRecord
+	err := c.db.ScanPrefix([]byte(prefixImport), func(k, v []byte) error {
+		var r importRecord
+		if err := unmarshalVersion(k, v, &r, &r.Version, importVersion, importVersion); err != nil {
+			return err
+		}
+		if err := r.check(k); err != nil {
+			return err
+		}
+		out = append(out, r)
+		return nil
+	})
+	return out, err
+}
+
+func (c *catalog) putImport(r importRecord) error {
+	r.Version = importVersion
+	b, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	return c.db.Set([]byte(prefixImport+r.ID), b)
+}
+
+func (c *catalog) deleteImport(id string) error {
+	return c.db.Delete([]byte(prefixImport + id))
+}

@@ -22,6 +22,9 @@ func FuzzCatalogRecords(f *testing.F) {
 	f.Add(uint8(4), "", []byte{0, 0, 0, 0, 0, 0, 0, 9})
 	f.Add(uint8(0), "x", []byte(`{"version":99}`))
 	f.Add(uint8(2), "notanumber/t", []byte(`{}`))
+	f.Add(uint8(5), "imp-1", []byte(`{"v":1,"id":"imp-1","collection":"docs","collection_number":1,"path":"/x.fvecs","method":"build","build_dir":"collections/1-1-0","state":"STATE_RUNNING","done":0,"total":10,"started_unix_ms":1}`))
+	f.Add(uint8(5), "imp-2", []byte(`{"v":1,"id":"imp-2","collection":"docs","collection_number":1,"path":"/x.fvecs","method":"upsert","state":"STATE_DONE","done":11,"total":10}`))
+	f.Add(uint8(5), "imp-3", []byte(`{"v":2}`))
 	db, err := index.OpenSharedDB(filepath.Join(f.TempDir(), "data"))
 	if err != nil {
 		f.Fatal(err)
@@ -29,7 +32,7 @@ func FuzzCatalogRecords(f *testing.F) {
 	f.Cleanup(func() { db.Close() })
 	f.Fuzz(func(t *testing.T, kind uint8, name string, value []byte) {
 		var key string
-		switch kind % 5 {
+		switch kind % 6 {
 		case 0:
 			key = prefixColl + name
 		case 1:
@@ -38,6 +41,8 @@ func FuzzCatalogRecords(f *testing.F) {
 			key = prefixTenant + name
 		case 3:
 			key = string(tenantSeqKey(1))
+		case 5:
+			key = prefixImport + name
 		default:
 			key = keySeqColl
 		}
@@ -60,6 +65,11 @@ func FuzzCatalogRecords(f *testing.F) {
 		c.lastTenantID(1)
 		c.nextNumber()
 		c.listKeys()
+		if recs, err := c.imports(); err == nil {
+			for _, r := range recs {
+				jobFromRecord(r).proto()
+			}
+		}
 		// nextNumber wrote the collection sequence: put it back.
 		db.Set([]byte(keySeqColl), binary.BigEndian.AppendUint64(nil, 0))
 	})

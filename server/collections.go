@@ -265,6 +265,10 @@ func (a collectionsAPI) DropCollection(ctx context.Context, req *shoalv1.DropCol
 	if err := ctxError(ctx, "the collection was dropped"); err != nil {
 		return nil, err
 	}
+	// Its import jobs fail (a build job at its next read of its file).
+	for _, j := range a.imports.runningOn(c.rec.Number) {
+		j.cancel(errCollDropped)
+	}
 	// Wait out the calls using it; new ones find it gone.
 	c.mu.Lock()
 	c.gone = true

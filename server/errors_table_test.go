@@ -86,7 +86,7 @@ func TestStatusCodeTable(t *testing.T) {
 	outside := t.TempDir()
 	ts := start(t, "", &server.Options{
 		MaxBatch: 100, MaxTopK: 50, MaxRecvMsgBytes: 256 << 10, MaxResponseBytes: 64 << 10, MaxHits: 1000,
-		SnapshotDir: snaps, ImportDir: imports,
+		SnapshotDir: snaps, ImportDir: imports, ImportBuildMinRows: 100,
 	})
 	admin := ts.dial("admin")
 	ctx := context.Background()
@@ -181,6 +181,18 @@ func TestStatusCodeTable(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(outside, "x.fvecs"), nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
+
+	// A collection being built by an import job, held before its swap
+	// (released when the test ends).
+	must(admin.CreateCollection(ctx, "building", &shoalv1.CollectionConfig{Dim: dim}))
+	buildRows := make([][]float32, 200)
+	for i := range buildRows {
+		buildRows[i] = v(float32(i))
+	}
+	writeFvecs(t, filepath.Join(imports, "rows.fvecs"), buildRows)
+	held, _ := server.HoldImportSwap(t)
+	must(admin.Admin.StartImport(ctx, &shoalv1.StartImportRequest{Collection: "building", Path: "rows.fvecs"}))
+	<-held
 
 	// A server without authentication, and one that has stopped.
 	noAuthAddr := serveNoAuth(t)
@@ -507,7 +519,22 @@ func TestStatusCodeTable(t *testing.T) {
 			return err
 		}},
 		"snapshot-version": {func() error { return restore("future") }},
-		"corrupt":          {func() error { return restore("corrupt") }},
+		"importing": {
+			func() error { return upsert(admin, "building", "", vec(1, v(1))) },
+			func() error {
+				_, err := admin.Tenants.CreateTenant(ctx, &shoalv1.CreateTenantRequest{Collection: "building", Tenant: "t"})
+				return err
+			},
+			func() error {
+				_, err := admin.Admin.StartImport(ctx, &shoalv1.StartImportRequest{Collection: "building", Path: "rows.fvecs", FirstId: 1000})
+				return err
+			},
+			func() error {
+				_, err := admin.Admin.StartImport(ctx, &shoalv1.StartImportRequest{Collection: "docs", Path: "rows.fvecs", Method: shoalv1.ImportMethod_IMPORT_METHOD_BUILD})
+				return err
+			},
+		},
+		"corrupt": {func() error { return restore("corrupt") }},
 		"unavailable": {func() error {
 			_, err := goneClient.Collections.ListCollections(ctx, &shoalv1.ListCollectionsRequest{})
 			return err

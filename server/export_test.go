@@ -7,6 +7,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
 
 	"github.com/klauspost/compress/zstd"
 )
@@ -65,4 +68,44 @@ func WriteLogicalSnapshot(dir string, dim int, tenants map[string]uint32, vs []L
 		return err
 	}
 	return os.WriteFile(filepath.Join(dir, snapshotManifest), b, 0o644)
+}
+
+// HoldImportSwap makes the build jobs of import (imports_build.go) wait,
+// once their index is built and before it is swapped in, until release
+// is called; reached receives each job's id as it starts waiting. The
+// hold ends (release) when the test ends, if not before.
+func HoldImportSwap(t testing.TB) (reached <-chan string, release func()) {
+	ch := make(chan string, 16)
+	gate := make(chan struct{})
+	var once sync.Once
+	release = func() { once.Do(func() { close(gate) }) }
+	testHookImportSwap = func(id string) {
+		select {
+		case ch <- id:
+		default:
+		}
+		<-gate
+	}
+	t.Cleanup(release)
+	return ch, release
+}
+
+// HoldImportBatch makes the upsert jobs of import (imports_upsert.go)
+// wait before their batch number after (counting from 0, over all jobs)
+// until release is called; reached is closed when a job starts waiting.
+// The hold ends (release) when the test ends, if not before.
+func HoldImportBatch(t testing.TB, after int) (reached <-chan struct{}, release func()) {
+	ch := make(chan struct{})
+	gate := make(chan struct{})
+	var once, reach sync.Once
+	release = func() { once.Do(func() { close(gate) }) }
+	var batches atomic.Int64
+	testHookImportBatch = func() {
+		if batches.Add(1)-1 == int64(after) {
+			reach.Do(func() { close(ch) })
+			<-gate
+		}
+	}
+	t.Cleanup(release)
+	return ch, release
 }

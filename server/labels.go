@@ -94,6 +94,11 @@ func (a vectorsAPI) SetLabels(ctx context.Context, req *shoalv1.SetLabelsRequest
 		seen[v.GetId()] = i
 		ids[i], labels[i] = v.GetId(), v.GetLabels()
 	}
+	wdone, err := c.writing()
+	if err != nil {
+		return nil, err
+	}
+	defer wdone()
 	if t != 0 {
 		if err := tenantLabelable(c, t, tname, ids); err != nil {
 			return nil, err

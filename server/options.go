@@ -66,6 +66,13 @@ type Options struct {
 	// and .. are resolved (else PermissionDenied). Created by Open if
 	// missing. Default DataDir/import.
 	ImportDir string
+	// ImportBuildMinRows is the fewest rows for which an import job of
+	// method AUTO builds an empty collection offline (imports_build.go)
+	// rather than upserting the rows: below it the build's fixed costs
+	// (clustering, opening the built index) outweigh what it saves.
+	// Default DefaultImportBuildMinRows (docs/BENCHMARKS.md, "Ingest:
+	// bulk import").
+	ImportBuildMinRows int
 	// ShutdownGrace is how long Shutdown lets calls in flight finish
 	// (GracefulStop) before it cancels them (Stop), when its context has
 	// no earlier deadline. Default 10 s.
@@ -86,6 +93,8 @@ const (
 	DefaultCacheBytes       = 16 << 20
 	DefaultShutdownGrace    = 10 * time.Second
 	DefaultWriteStall       = time.Second
+	// DefaultImportBuildMinRows is Options.ImportBuildMinRows's default.
+	DefaultImportBuildMinRows = 1_000
 )
 
 // EnsureDefaults fills unset fields with their defaults.
@@ -110,6 +119,9 @@ func (o *Options) EnsureDefaults() {
 	}
 	if o.WriteStall <= 0 {
 		o.WriteStall = DefaultWriteStall
+	}
+	if o.ImportBuildMinRows <= 0 {
+		o.ImportBuildMinRows = DefaultImportBuildMinRows
 	}
 	if o.ShutdownGrace <= 0 {
 		o.ShutdownGrace = DefaultShutdownGrace

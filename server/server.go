@@ -20,7 +20,9 @@
 // open index.Index; calls hold the collection's lock shared while they
 // use it, DropCollection and Close hold it exclusively, so an index is
 // never closed under a call. Changes of the catalog (create, drop) are
-// serialised by Server.ddl.
+// serialised by Server.ddl; an import job that built a collection
+// offline swaps its index in (and rewrites its record) holding the
+// collection exclusively (imports_build.go).
 package server
 
 import (
@@ -35,6 +37,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"google.golang.org/grpc"
@@ -84,11 +87,34 @@ type collection struct {
 	// opened it (an error wrapping index.ErrCorrupt); ix is then nil, and
 	// every call but a drop is DataLoss while the others keep serving.
 	damaged error
+	// wmu is held shared by every call that changes the collection's
+	// vectors or tenants while it changes them (writing), and
+	// exclusively by an import job as it claims the collection for an
+	// offline build (imports_build.go). Snapshots do not take it: their
+	// cut is the index's (snapshot.go). Lock order: mu, wmu, tmu.
+	wmu sync.RWMutex
 	// tmu guards tenants (name → the index's tenant number) and is held
 	// across a tenant's creation or deletion (tenants.go), and by a
-	// snapshot around its cut (snapshot.go). Lock order: mu, tmu.
+	// snapshot around its cut (snapshot.go). Lock order: mu, wmu, tmu.
 	tmu     sync.Mutex
 	tenants map[string]uint32
+	// building is the import job building the collection's index
+	// offline (imports_build.go), nil if none: set while c.wmu is held
+	// exclusively, cleared when the job ends. While it is set, writes
+	// are refused (writing).
+	building atomic.Pointer[importJob]
+}
+
+// writing holds c.wmu shared for a write; call the returned func when
+// the write is done. While an import job builds the collection, writes
+// are refused with FailedPrecondition: the build would not hold them.
+func (c *collection) writing() (func(), error) {
+	c.wmu.RLock()
+	if j := c.building.Load(); j != nil {
+		c.wmu.RUnlock()
+		return nil, status.Errorf(codes.FailedPrecondition, "collection %s is being loaded by import job %s (an offline build, swapped in when complete): writes are refused until the job ends (GetImport)", clip(c.rec.Name), j.id)
+	}
+	return c.wmu.RUnlock, nil
 }
 
 // Open opens (or creates) the data directory, reopens every collection of
@@ -119,6 +145,12 @@ func Open(o *Options) (*Server, error) {
 	s.mu.colls = make(map[string]*collection)
 	if s.cat, err = openCatalog(db); err == nil {
 		err = s.openCollections()
+	}
+	if err == nil {
+		err = os.MkdirAll(s.spoolDir(), 0o755)
+	}
+	if err == nil {
+		err = s.loadImports()
 	}
 	if err == nil {
 		s.cleanSnapshotTemps()

@@ -123,6 +123,11 @@ func (a tenantsAPI) CreateTenant(ctx context.Context, req *shoalv1.CreateTenantR
 		return nil, err
 	}
 	defer c.release()
+	wdone, err := c.writing()
+	if err != nil {
+		return nil, err
+	}
+	defer wdone()
 	c.tmu.Lock()
 	defer c.tmu.Unlock()
 	if _, ok := c.tenants[req.GetTenant()]; ok {
@@ -170,6 +175,11 @@ func (a tenantsAPI) DeleteTenant(ctx context.Context, req *shoalv1.DeleteTenantR
 		return nil, err
 	}
 	defer c.release()
+	wdone, err := c.writing()
+	if err != nil {
+		return nil, err
+	}
+	defer wdone()
 	c.tmu.Lock()
 	defer c.tmu.Unlock()
 	id, ok := c.tenants[req.GetTenant()]
@@ -251,6 +261,11 @@ func (a tenantsAPI) share(ctx context.Context, coll, tenant string, ids []uint64
 	if err != nil {
 		return err
 	}
+	wdone, err := c.writing()
+	if err != nil {
+		return err
+	}
+	defer wdone()
 	// What the index would refuse with tenant numbers in its message.
 	seen := make(map[uint64]int, len(ids))
 	for i, x := range ids {

@@ -110,6 +110,11 @@ func (a vectorsAPI) upsert(ctx context.Context, req *shoalv1.UpsertRequest) (int
 	if err := ctxError(ctx, "the upsert was applied"); err != nil {
 		return 0, err
 	}
+	wdone, err := c.writing()
+	if err != nil {
+		return 0, err
+	}
+	defer wdone()
 	switch {
 	case t != 0:
 		if err = checkTenantWrite(c, t, tname, ids); err != nil {
@@ -165,6 +170,11 @@ func (a vectorsAPI) Delete(ctx context.Context, req *shoalv1.DeleteRequest) (*sh
 		return nil, err
 	}
 	defer c.release()
+	wdone, err := c.writing()
+	if err != nil {
+		return nil, err
+	}
+	defer wdone()
 	ids := req.GetIds()
 	if t != 0 {
 		// Only the tenant's own vectors; absent ids are dropped so that

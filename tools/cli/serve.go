@@ -48,10 +48,11 @@ type serveOptions struct {
 	logJSON     bool
 	// metricsListen is the address of the Prometheus /metrics listener;
 	// empty: none.
-	metricsListen string
-	pprof         bool // serve /debug/pprof/ next to /metrics
-	snapshotDir   string
-	importDir     string
+	metricsListen  string
+	pprof          bool // serve /debug/pprof/ next to /metrics
+	snapshotDir    string
+	importDir      string
+	importBuildMin int
 }
 
 // defaultDataDir is $XDG_DATA_HOME/shoal, or ~/.local/share/shoal, or
@@ -89,6 +90,8 @@ func (o *serveOptions) Validate() error {
 		return fmt.Errorf("-max-response %d, want 0 to 2GiB", o.maxResponse)
 	case o.writeStall < 0:
 		return fmt.Errorf("-write-stall %v, want > 0", o.writeStall)
+	case o.importBuildMin < 0:
+		return fmt.Errorf("-import-build-min %d, want >= 0", o.importBuildMin)
 	}
 	if _, err := parseLevel(o.logLevel); err != nil {
 		return err
@@ -126,6 +129,7 @@ func runServe(ctx context.Context, env *clikit.Env, args []string) error {
 	fs.BoolVar(&o.logJSON, "log-json", false, "log JSON lines instead of text")
 	fs.StringVar(&o.snapshotDir, "snapshot-dir", "", "directory of snapshots (CreateSnapshot, RestoreSnapshot); default DATA-DIR/snapshots")
 	fs.StringVar(&o.importDir, "import-dir", "", "directory StartImport reads vector files from (nothing outside it); default DATA-DIR/import")
+	fs.IntVar(&o.importBuildMin, "import-build-min", server.DefaultImportBuildMinRows, "fewest rows for which an import into an empty collection builds it offline (method AUTO)")
 	fs.BoolVar(&o.pprof, "pprof", false, "also serve Go's /debug/pprof/ profiles on the -metrics-listen address (for diagnosis; do not expose it)")
 	fs.StringVar(&o.metricsListen, "metrics-listen", "", "address to serve Prometheus /metrics on over HTTP (e.g. localhost:9370); empty: off")
 	config := fs.String("config", "", "read settings from this file: lines of `flag-name = value` (# comments); flags given on the command line win")
@@ -192,7 +196,7 @@ func (o *serveOptions) Run(ctx context.Context, env *clikit.Env) error {
 		MaxRecvMsgBytes: int(o.maxMsg), MaxResponseBytes: int(o.maxResponse), MaxHits: o.maxHits, MaxTopK: o.maxTopK,
 		CacheBytes: int64(o.cache), ShutdownGrace: o.grace, Logger: log,
 		WriteStall:  o.writeStall,
-		SnapshotDir: o.snapshotDir, ImportDir: o.importDir,
+		SnapshotDir: o.snapshotDir, ImportDir: o.importDir, ImportBuildMinRows: o.importBuildMin,
 	}
 	if o.tlsCert != "" {
 		cert, err := tls.LoadX509KeyPair(o.tlsCert, o.tlsKey)

@@ -20,8 +20,10 @@
 // NOT_FOUND (unknown collection, tenant, vector or job), ALREADY_EXISTS,
 // PERMISSION_DENIED (the key may not do this), UNAUTHENTICATED (no key or
 // an unknown key), RESOURCE_EXHAUSTED (request or batch above the
-// server's limits), DEADLINE_EXCEEDED, UNIMPLEMENTED (not built yet) and
-// INTERNAL (a server bug or an I/O failure). The message says what was
+// server's limits), FAILED_PRECONDITION (not now: e.g. a write to a
+// collection while an import job builds it), DEADLINE_EXCEEDED,
+// UNIMPLEMENTED (not built yet) and INTERNAL (a server bug or an I/O
+// failure). The message says what was
 // wrong. A request that fails changes no stored data, except that a
 // client stream's messages before the failing one stay applied.
 
@@ -157,6 +159,63 @@ func (ElementType) EnumDescriptor() ([]byte, []int) {
 	return file_shoal_proto_rawDescGZIP(), []int{1}
 }
 
+// How an import job loads its collection.
+type ImportMethod int32
+
+const (
+	// StartImport, Import: BUILD where it may be used and the file holds
+	// at least the server's minimum of rows for it, else UPSERT.
+	ImportMethod_IMPORT_METHOD_AUTO ImportMethod = 0
+	// Batches of rows through the write path of Upsert: searchable as they
+	// arrive, other writes interleave.
+	ImportMethod_IMPORT_METHOD_UPSERT ImportMethod = 1
+	// SPANN's offline build of the whole file, swapped in when complete:
+	// only into a collection without vectors, with first_id 0; writes to
+	// the collection are refused (FAILED_PRECONDITION) until the job ends.
+	ImportMethod_IMPORT_METHOD_BUILD ImportMethod = 2
+)
+
+// Enum value maps for ImportMethod.
+var (
+	ImportMethod_name = map[int32]string{
+		0: "IMPORT_METHOD_AUTO",
+		1: "IMPORT_METHOD_UPSERT",
+		2: "IMPORT_METHOD_BUILD",
+	}
+	ImportMethod_value = map[string]int32{
+		"IMPORT_METHOD_AUTO":   0,
+		"IMPORT_METHOD_UPSERT": 1,
+		"IMPORT_METHOD_BUILD":  2,
+	}
+)
+
+func (x ImportMethod) Enum() *ImportMethod {
+	p := new(ImportMethod)
+	*p = x
+	return p
+}
+
+func (x ImportMethod) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ImportMethod) Descriptor() protoreflect.EnumDescriptor {
+	return file_shoal_proto_enumTypes[2].Descriptor()
+}
+
+func (ImportMethod) Type() protoreflect.EnumType {
+	return &file_shoal_proto_enumTypes[2]
+}
+
+func (x ImportMethod) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ImportMethod.Descriptor instead.
+func (ImportMethod) EnumDescriptor() ([]byte, []int) {
+	return file_shoal_proto_rawDescGZIP(), []int{2}
+}
+
 type ImportJob_State int32
 
 const (
@@ -164,7 +223,7 @@ const (
 	ImportJob_STATE_RUNNING     ImportJob_State = 1
 	ImportJob_STATE_DONE        ImportJob_State = 2
 	ImportJob_STATE_FAILED      ImportJob_State = 3
-	ImportJob_STATE_CANCELLED   ImportJob_State = 4 // by CancelImport or a server shutdown
+	ImportJob_STATE_CANCELLED   ImportJob_State = 4 // by CancelImport
 )
 
 // Enum value maps for ImportJob_State.
@@ -196,11 +255,11 @@ func (x ImportJob_State) String() string {
 }
 
 func (ImportJob_State) Descriptor() protoreflect.EnumDescriptor {
-	return file_shoal_proto_enumTypes[2].Descriptor()
+	return file_shoal_proto_enumTypes[3].Descriptor()
 }
 
 func (ImportJob_State) Type() protoreflect.EnumType {
-	return &file_shoal_proto_enumTypes[2]
+	return &file_shoal_proto_enumTypes[3]
 }
 
 func (x ImportJob_State) Number() protoreflect.EnumNumber {
@@ -209,7 +268,7 @@ func (x ImportJob_State) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use ImportJob_State.Descriptor instead.
 func (ImportJob_State) EnumDescriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{50, 0}
+	return file_shoal_proto_rawDescGZIP(), []int{51, 0}
 }
 
 // Shape and tuning of a collection. Zero fields take the server defaults.
@@ -2725,9 +2784,12 @@ type StartImportRequest struct {
 	Collection string                 `protobuf:"bytes,1,opt,name=collection,proto3" json:"collection,omitempty"`
 	// A file on the server: a path relative to its import directory, or an
 	// absolute one inside it (symbolic links and .. are resolved first).
-	Path          string `protobuf:"bytes,2,opt,name=path,proto3" json:"path,omitempty"`
-	FirstId       uint64 `protobuf:"varint,3,opt,name=first_id,json=firstId,proto3" json:"first_id,omitempty"` // row i gets id first_id + i
-	Tenant        string `protobuf:"bytes,4,opt,name=tenant,proto3" json:"tenant,omitempty"`                   // owner tenant (must exist in the collection), or empty
+	Path    string `protobuf:"bytes,2,opt,name=path,proto3" json:"path,omitempty"`
+	FirstId uint64 `protobuf:"varint,3,opt,name=first_id,json=firstId,proto3" json:"first_id,omitempty"` // row i gets id first_id + i
+	Tenant  string `protobuf:"bytes,4,opt,name=tenant,proto3" json:"tenant,omitempty"`                   // owner tenant (must exist in the collection), or empty
+	// AUTO (the default), or UPSERT or BUILD to insist; BUILD where it may
+	// not be used is FAILED_PRECONDITION.
+	Method        ImportMethod `protobuf:"varint,5,opt,name=method,proto3,enum=shoal.v1.ImportMethod" json:"method,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2790,6 +2852,112 @@ func (x *StartImportRequest) GetTenant() string {
 	return ""
 }
 
+func (x *StartImportRequest) GetMethod() ImportMethod {
+	if x != nil {
+		return x.Method
+	}
+	return ImportMethod_IMPORT_METHOD_AUTO
+}
+
+// A message of AdminService.Import. The first message names the job
+// (collection, first_id, tenant, method, element_type, dim); later
+// messages leave those fields empty. Every message may carry rows.
+type ImportRequest struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Collection string                 `protobuf:"bytes,1,opt,name=collection,proto3" json:"collection,omitempty"`
+	FirstId    uint64                 `protobuf:"varint,2,opt,name=first_id,json=firstId,proto3" json:"first_id,omitempty"` // row i gets id first_id + i
+	Tenant     string                 `protobuf:"bytes,3,opt,name=tenant,proto3" json:"tenant,omitempty"`                   // owner tenant (must exist in the collection), or empty
+	Method     ImportMethod           `protobuf:"varint,4,opt,name=method,proto3,enum=shoal.v1.ImportMethod" json:"method,omitempty"`
+	// Of the rows: FLOAT32 (the default), UINT8 or INT8 (widened to
+	// float32 as a file's are).
+	ElementType ElementType `protobuf:"varint,5,opt,name=element_type,json=elementType,proto3,enum=shoal.v1.ElementType" json:"element_type,omitempty"`
+	Dim         uint32      `protobuf:"varint,6,opt,name=dim,proto3" json:"dim,omitempty"` // the collection's dimension (required)
+	// Whole rows, row-major: dim little-endian elements of element_type
+	// each.
+	Rows          []byte `protobuf:"bytes,7,opt,name=rows,proto3" json:"rows,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ImportRequest) Reset() {
+	*x = ImportRequest{}
+	mi := &file_shoal_proto_msgTypes[46]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ImportRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ImportRequest) ProtoMessage() {}
+
+func (x *ImportRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_shoal_proto_msgTypes[46]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ImportRequest.ProtoReflect.Descriptor instead.
+func (*ImportRequest) Descriptor() ([]byte, []int) {
+	return file_shoal_proto_rawDescGZIP(), []int{46}
+}
+
+func (x *ImportRequest) GetCollection() string {
+	if x != nil {
+		return x.Collection
+	}
+	return ""
+}
+
+func (x *ImportRequest) GetFirstId() uint64 {
+	if x != nil {
+		return x.FirstId
+	}
+	return 0
+}
+
+func (x *ImportRequest) GetTenant() string {
+	if x != nil {
+		return x.Tenant
+	}
+	return ""
+}
+
+func (x *ImportRequest) GetMethod() ImportMethod {
+	if x != nil {
+		return x.Method
+	}
+	return ImportMethod_IMPORT_METHOD_AUTO
+}
+
+func (x *ImportRequest) GetElementType() ElementType {
+	if x != nil {
+		return x.ElementType
+	}
+	return ElementType_ELEMENT_TYPE_UNSPECIFIED
+}
+
+func (x *ImportRequest) GetDim() uint32 {
+	if x != nil {
+		return x.Dim
+	}
+	return 0
+}
+
+func (x *ImportRequest) GetRows() []byte {
+	if x != nil {
+		return x.Rows
+	}
+	return nil
+}
+
 type GetImportRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
@@ -2799,7 +2967,7 @@ type GetImportRequest struct {
 
 func (x *GetImportRequest) Reset() {
 	*x = GetImportRequest{}
-	mi := &file_shoal_proto_msgTypes[46]
+	mi := &file_shoal_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2811,7 +2979,7 @@ func (x *GetImportRequest) String() string {
 func (*GetImportRequest) ProtoMessage() {}
 
 func (x *GetImportRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[46]
+	mi := &file_shoal_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2824,7 +2992,7 @@ func (x *GetImportRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetImportRequest.ProtoReflect.Descriptor instead.
 func (*GetImportRequest) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{46}
+	return file_shoal_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *GetImportRequest) GetId() string {
@@ -2842,7 +3010,7 @@ type ListImportsRequest struct {
 
 func (x *ListImportsRequest) Reset() {
 	*x = ListImportsRequest{}
-	mi := &file_shoal_proto_msgTypes[47]
+	mi := &file_shoal_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2854,7 +3022,7 @@ func (x *ListImportsRequest) String() string {
 func (*ListImportsRequest) ProtoMessage() {}
 
 func (x *ListImportsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[47]
+	mi := &file_shoal_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2867,7 +3035,7 @@ func (x *ListImportsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListImportsRequest.ProtoReflect.Descriptor instead.
 func (*ListImportsRequest) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{47}
+	return file_shoal_proto_rawDescGZIP(), []int{48}
 }
 
 type ListImportsResponse struct {
@@ -2879,7 +3047,7 @@ type ListImportsResponse struct {
 
 func (x *ListImportsResponse) Reset() {
 	*x = ListImportsResponse{}
-	mi := &file_shoal_proto_msgTypes[48]
+	mi := &file_shoal_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2891,7 +3059,7 @@ func (x *ListImportsResponse) String() string {
 func (*ListImportsResponse) ProtoMessage() {}
 
 func (x *ListImportsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[48]
+	mi := &file_shoal_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2904,7 +3072,7 @@ func (x *ListImportsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListImportsResponse.ProtoReflect.Descriptor instead.
 func (*ListImportsResponse) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{48}
+	return file_shoal_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *ListImportsResponse) GetJobs() []*ImportJob {
@@ -2923,7 +3091,7 @@ type CancelImportRequest struct {
 
 func (x *CancelImportRequest) Reset() {
 	*x = CancelImportRequest{}
-	mi := &file_shoal_proto_msgTypes[49]
+	mi := &file_shoal_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2935,7 +3103,7 @@ func (x *CancelImportRequest) String() string {
 func (*CancelImportRequest) ProtoMessage() {}
 
 func (x *CancelImportRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[49]
+	mi := &file_shoal_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2948,7 +3116,7 @@ func (x *CancelImportRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelImportRequest.ProtoReflect.Descriptor instead.
 func (*CancelImportRequest) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{49}
+	return file_shoal_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *CancelImportRequest) GetId() string {
@@ -2959,25 +3127,40 @@ func (x *CancelImportRequest) GetId() string {
 }
 
 type ImportJob struct {
-	state          protoimpl.MessageState `protogen:"open.v1"`
-	Id             string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
-	Collection     string                 `protobuf:"bytes,2,opt,name=collection,proto3" json:"collection,omitempty"`
-	State          ImportJob_State        `protobuf:"varint,3,opt,name=state,proto3,enum=shoal.v1.ImportJob_State" json:"state,omitempty"`
-	Done           uint64                 `protobuf:"varint,4,opt,name=done,proto3" json:"done,omitempty"`   // vectors upserted so far (rows 0..done-1 of the file)
-	Total          uint64                 `protobuf:"varint,5,opt,name=total,proto3" json:"total,omitempty"` // rows of the file
-	Error          string                 `protobuf:"bytes,6,opt,name=error,proto3" json:"error,omitempty"`  // when FAILED
-	Path           string                 `protobuf:"bytes,7,opt,name=path,proto3" json:"path,omitempty"`    // the file's resolved path on the server
-	FirstId        uint64                 `protobuf:"varint,8,opt,name=first_id,json=firstId,proto3" json:"first_id,omitempty"`
-	Tenant         string                 `protobuf:"bytes,9,opt,name=tenant,proto3" json:"tenant,omitempty"`
-	StartedUnixMs  int64                  `protobuf:"varint,10,opt,name=started_unix_ms,json=startedUnixMs,proto3" json:"started_unix_ms,omitempty"`
-	FinishedUnixMs int64                  `protobuf:"varint,11,opt,name=finished_unix_ms,json=finishedUnixMs,proto3" json:"finished_unix_ms,omitempty"` // 0 while RUNNING
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Id         string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Collection string                 `protobuf:"bytes,2,opt,name=collection,proto3" json:"collection,omitempty"`
+	State      ImportJob_State        `protobuf:"varint,3,opt,name=state,proto3,enum=shoal.v1.ImportJob_State" json:"state,omitempty"`
+	// Rows stored so far (rows 0..done-1 of the file): an UPSERT job's
+	// batches; a BUILD job's rows appear all at once when it is swapped in.
+	Done  uint64 `protobuf:"varint,4,opt,name=done,proto3" json:"done,omitempty"`
+	Total uint64 `protobuf:"varint,5,opt,name=total,proto3" json:"total,omitempty"` // rows of the file
+	Error string `protobuf:"bytes,6,opt,name=error,proto3" json:"error,omitempty"`  // when FAILED
+	// The file's resolved path on the server (for Import, the server's
+	// copy of the streamed rows, removed when the job ends).
+	Path           string       `protobuf:"bytes,7,opt,name=path,proto3" json:"path,omitempty"`
+	FirstId        uint64       `protobuf:"varint,8,opt,name=first_id,json=firstId,proto3" json:"first_id,omitempty"`
+	Tenant         string       `protobuf:"bytes,9,opt,name=tenant,proto3" json:"tenant,omitempty"`
+	StartedUnixMs  int64        `protobuf:"varint,10,opt,name=started_unix_ms,json=startedUnixMs,proto3" json:"started_unix_ms,omitempty"`
+	FinishedUnixMs int64        `protobuf:"varint,11,opt,name=finished_unix_ms,json=finishedUnixMs,proto3" json:"finished_unix_ms,omitempty"` // 0 while RUNNING
+	Method         ImportMethod `protobuf:"varint,12,opt,name=method,proto3,enum=shoal.v1.ImportMethod" json:"method,omitempty"`              // UPSERT or BUILD: the method the job uses
+	// A BUILD job's stage ("sample", "cluster", "assign", "write",
+	// "tenants", "swap") and how far it is (stage_done of stage_total, in
+	// the stage's own units: rows, or points placed while clustering).
+	Stage      string `protobuf:"bytes,13,opt,name=stage,proto3" json:"stage,omitempty"`
+	StageDone  uint64 `protobuf:"varint,14,opt,name=stage_done,json=stageDone,proto3" json:"stage_done,omitempty"`
+	StageTotal uint64 `protobuf:"varint,15,opt,name=stage_total,json=stageTotal,proto3" json:"stage_total,omitempty"`
+	// How many times a server restart interrupted the job and it resumed
+	// (an UPSERT job from its last recorded row, a BUILD job from the
+	// start).
+	Resumed       uint32 `protobuf:"varint,16,opt,name=resumed,proto3" json:"resumed,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ImportJob) Reset() {
 	*x = ImportJob{}
-	mi := &file_shoal_proto_msgTypes[50]
+	mi := &file_shoal_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2989,7 +3172,7 @@ func (x *ImportJob) String() string {
 func (*ImportJob) ProtoMessage() {}
 
 func (x *ImportJob) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[50]
+	mi := &file_shoal_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3002,7 +3185,7 @@ func (x *ImportJob) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ImportJob.ProtoReflect.Descriptor instead.
 func (*ImportJob) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{50}
+	return file_shoal_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *ImportJob) GetId() string {
@@ -3082,6 +3265,41 @@ func (x *ImportJob) GetFinishedUnixMs() int64 {
 	return 0
 }
 
+func (x *ImportJob) GetMethod() ImportMethod {
+	if x != nil {
+		return x.Method
+	}
+	return ImportMethod_IMPORT_METHOD_AUTO
+}
+
+func (x *ImportJob) GetStage() string {
+	if x != nil {
+		return x.Stage
+	}
+	return ""
+}
+
+func (x *ImportJob) GetStageDone() uint64 {
+	if x != nil {
+		return x.StageDone
+	}
+	return 0
+}
+
+func (x *ImportJob) GetStageTotal() uint64 {
+	if x != nil {
+		return x.StageTotal
+	}
+	return 0
+}
+
+func (x *ImportJob) GetResumed() uint32 {
+	if x != nil {
+		return x.Resumed
+	}
+	return 0
+}
+
 type CreateSnapshotRequest struct {
 	state      protoimpl.MessageState `protogen:"open.v1"`
 	Collection string                 `protobuf:"bytes,1,opt,name=collection,proto3" json:"collection,omitempty"`
@@ -3094,7 +3312,7 @@ type CreateSnapshotRequest struct {
 
 func (x *CreateSnapshotRequest) Reset() {
 	*x = CreateSnapshotRequest{}
-	mi := &file_shoal_proto_msgTypes[51]
+	mi := &file_shoal_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3106,7 +3324,7 @@ func (x *CreateSnapshotRequest) String() string {
 func (*CreateSnapshotRequest) ProtoMessage() {}
 
 func (x *CreateSnapshotRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[51]
+	mi := &file_shoal_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3119,7 +3337,7 @@ func (x *CreateSnapshotRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateSnapshotRequest.ProtoReflect.Descriptor instead.
 func (*CreateSnapshotRequest) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{51}
+	return file_shoal_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *CreateSnapshotRequest) GetCollection() string {
@@ -3148,7 +3366,7 @@ type CreateSnapshotResponse struct {
 
 func (x *CreateSnapshotResponse) Reset() {
 	*x = CreateSnapshotResponse{}
-	mi := &file_shoal_proto_msgTypes[52]
+	mi := &file_shoal_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3160,7 +3378,7 @@ func (x *CreateSnapshotResponse) String() string {
 func (*CreateSnapshotResponse) ProtoMessage() {}
 
 func (x *CreateSnapshotResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[52]
+	mi := &file_shoal_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3173,7 +3391,7 @@ func (x *CreateSnapshotResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateSnapshotResponse.ProtoReflect.Descriptor instead.
 func (*CreateSnapshotResponse) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{52}
+	return file_shoal_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *CreateSnapshotResponse) GetDirectory() string {
@@ -3214,7 +3432,7 @@ type RestoreSnapshotRequest struct {
 
 func (x *RestoreSnapshotRequest) Reset() {
 	*x = RestoreSnapshotRequest{}
-	mi := &file_shoal_proto_msgTypes[53]
+	mi := &file_shoal_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3226,7 +3444,7 @@ func (x *RestoreSnapshotRequest) String() string {
 func (*RestoreSnapshotRequest) ProtoMessage() {}
 
 func (x *RestoreSnapshotRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[53]
+	mi := &file_shoal_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3239,7 +3457,7 @@ func (x *RestoreSnapshotRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RestoreSnapshotRequest.ProtoReflect.Descriptor instead.
 func (*RestoreSnapshotRequest) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{53}
+	return file_shoal_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *RestoreSnapshotRequest) GetDirectory() string {
@@ -3264,7 +3482,7 @@ type GetServerStatsRequest struct {
 
 func (x *GetServerStatsRequest) Reset() {
 	*x = GetServerStatsRequest{}
-	mi := &file_shoal_proto_msgTypes[54]
+	mi := &file_shoal_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3276,7 +3494,7 @@ func (x *GetServerStatsRequest) String() string {
 func (*GetServerStatsRequest) ProtoMessage() {}
 
 func (x *GetServerStatsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[54]
+	mi := &file_shoal_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3289,7 +3507,7 @@ func (x *GetServerStatsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetServerStatsRequest.ProtoReflect.Descriptor instead.
 func (*GetServerStatsRequest) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{54}
+	return file_shoal_proto_rawDescGZIP(), []int{55}
 }
 
 type ServerStats struct {
@@ -3304,7 +3522,7 @@ type ServerStats struct {
 
 func (x *ServerStats) Reset() {
 	*x = ServerStats{}
-	mi := &file_shoal_proto_msgTypes[55]
+	mi := &file_shoal_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3316,7 +3534,7 @@ func (x *ServerStats) String() string {
 func (*ServerStats) ProtoMessage() {}
 
 func (x *ServerStats) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[55]
+	mi := &file_shoal_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3329,7 +3547,7 @@ func (x *ServerStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ServerStats.ProtoReflect.Descriptor instead.
 func (*ServerStats) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{55}
+	return file_shoal_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *ServerStats) GetCollections() uint64 {
@@ -3558,21 +3776,32 @@ const file_shoal_proto_rawDesc = "" +
 	"\x14RevokeAPIKeyResponse\"\x14\n" +
 	"\x12ListAPIKeysRequest\";\n" +
 	"\x13ListAPIKeysResponse\x12$\n" +
-	"\x04keys\x18\x01 \x03(\v2\x10.shoal.v1.APIKeyR\x04keys\"{\n" +
+	"\x04keys\x18\x01 \x03(\v2\x10.shoal.v1.APIKeyR\x04keys\"\xab\x01\n" +
 	"\x12StartImportRequest\x12\x1e\n" +
 	"\n" +
 	"collection\x18\x01 \x01(\tR\n" +
 	"collection\x12\x12\n" +
 	"\x04path\x18\x02 \x01(\tR\x04path\x12\x19\n" +
 	"\bfirst_id\x18\x03 \x01(\x04R\afirstId\x12\x16\n" +
-	"\x06tenant\x18\x04 \x01(\tR\x06tenant\"\"\n" +
+	"\x06tenant\x18\x04 \x01(\tR\x06tenant\x12.\n" +
+	"\x06method\x18\x05 \x01(\x0e2\x16.shoal.v1.ImportMethodR\x06method\"\xf2\x01\n" +
+	"\rImportRequest\x12\x1e\n" +
+	"\n" +
+	"collection\x18\x01 \x01(\tR\n" +
+	"collection\x12\x19\n" +
+	"\bfirst_id\x18\x02 \x01(\x04R\afirstId\x12\x16\n" +
+	"\x06tenant\x18\x03 \x01(\tR\x06tenant\x12.\n" +
+	"\x06method\x18\x04 \x01(\x0e2\x16.shoal.v1.ImportMethodR\x06method\x128\n" +
+	"\felement_type\x18\x05 \x01(\x0e2\x15.shoal.v1.ElementTypeR\velementType\x12\x10\n" +
+	"\x03dim\x18\x06 \x01(\rR\x03dim\x12\x12\n" +
+	"\x04rows\x18\a \x01(\fR\x04rows\"\"\n" +
 	"\x10GetImportRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\"\x14\n" +
 	"\x12ListImportsRequest\">\n" +
 	"\x13ListImportsResponse\x12'\n" +
 	"\x04jobs\x18\x01 \x03(\v2\x13.shoal.v1.ImportJobR\x04jobs\"%\n" +
 	"\x13CancelImportRequest\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id\"\xaf\x03\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\"\xcf\x04\n" +
 	"\tImportJob\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1e\n" +
 	"\n" +
@@ -3587,7 +3816,14 @@ const file_shoal_proto_rawDesc = "" +
 	"\x06tenant\x18\t \x01(\tR\x06tenant\x12&\n" +
 	"\x0fstarted_unix_ms\x18\n" +
 	" \x01(\x03R\rstartedUnixMs\x12(\n" +
-	"\x10finished_unix_ms\x18\v \x01(\x03R\x0efinishedUnixMs\"h\n" +
+	"\x10finished_unix_ms\x18\v \x01(\x03R\x0efinishedUnixMs\x12.\n" +
+	"\x06method\x18\f \x01(\x0e2\x16.shoal.v1.ImportMethodR\x06method\x12\x14\n" +
+	"\x05stage\x18\r \x01(\tR\x05stage\x12\x1d\n" +
+	"\n" +
+	"stage_done\x18\x0e \x01(\x04R\tstageDone\x12\x1f\n" +
+	"\vstage_total\x18\x0f \x01(\x04R\n" +
+	"stageTotal\x12\x18\n" +
+	"\aresumed\x18\x10 \x01(\rR\aresumed\"h\n" +
 	"\x05State\x12\x15\n" +
 	"\x11STATE_UNSPECIFIED\x10\x00\x12\x11\n" +
 	"\rSTATE_RUNNING\x10\x01\x12\x0e\n" +
@@ -3627,7 +3863,11 @@ const file_shoal_proto_rawDesc = "" +
 	"\x14ELEMENT_TYPE_FLOAT32\x10\x01\x12\x18\n" +
 	"\x14ELEMENT_TYPE_FLOAT16\x10\x02\x12\x16\n" +
 	"\x12ELEMENT_TYPE_UINT8\x10\x03\x12\x15\n" +
-	"\x11ELEMENT_TYPE_INT8\x10\x042\xa0\x03\n" +
+	"\x11ELEMENT_TYPE_INT8\x10\x04*Y\n" +
+	"\fImportMethod\x12\x16\n" +
+	"\x12IMPORT_METHOD_AUTO\x10\x00\x12\x18\n" +
+	"\x14IMPORT_METHOD_UPSERT\x10\x01\x12\x17\n" +
+	"\x13IMPORT_METHOD_BUILD\x10\x022\xa0\x03\n" +
 	"\x11CollectionService\x12K\n" +
 	"\x10CreateCollection\x12!.shoal.v1.CreateCollectionRequest\x1a\x14.shoal.v1.Collection\x12O\n" +
 	"\x12DescribeCollection\x12#.shoal.v1.DescribeCollectionRequest\x1a\x14.shoal.v1.Collection\x12V\n" +
@@ -3648,12 +3888,13 @@ const file_shoal_proto_rawDesc = "" +
 	"\fDeleteTenant\x12\x1d.shoal.v1.DeleteTenantRequest\x1a\x1e.shoal.v1.DeleteTenantResponse\x12J\n" +
 	"\vListTenants\x12\x1c.shoal.v1.ListTenantsRequest\x1a\x1d.shoal.v1.ListTenantsResponse\x128\n" +
 	"\x05Grant\x12\x16.shoal.v1.GrantRequest\x1a\x17.shoal.v1.GrantResponse\x12;\n" +
-	"\x06Revoke\x12\x17.shoal.v1.RevokeRequest\x1a\x18.shoal.v1.RevokeResponse2\xf2\x05\n" +
+	"\x06Revoke\x12\x17.shoal.v1.RevokeRequest\x1a\x18.shoal.v1.RevokeResponse2\xac\x06\n" +
 	"\fAdminService\x12M\n" +
 	"\fCreateAPIKey\x12\x1d.shoal.v1.CreateAPIKeyRequest\x1a\x1e.shoal.v1.CreateAPIKeyResponse\x12M\n" +
 	"\fRevokeAPIKey\x12\x1d.shoal.v1.RevokeAPIKeyRequest\x1a\x1e.shoal.v1.RevokeAPIKeyResponse\x12J\n" +
 	"\vListAPIKeys\x12\x1c.shoal.v1.ListAPIKeysRequest\x1a\x1d.shoal.v1.ListAPIKeysResponse\x12@\n" +
-	"\vStartImport\x12\x1c.shoal.v1.StartImportRequest\x1a\x13.shoal.v1.ImportJob\x12<\n" +
+	"\vStartImport\x12\x1c.shoal.v1.StartImportRequest\x1a\x13.shoal.v1.ImportJob\x128\n" +
+	"\x06Import\x12\x17.shoal.v1.ImportRequest\x1a\x13.shoal.v1.ImportJob(\x01\x12<\n" +
 	"\tGetImport\x12\x1a.shoal.v1.GetImportRequest\x1a\x13.shoal.v1.ImportJob\x12J\n" +
 	"\vListImports\x12\x1c.shoal.v1.ListImportsRequest\x1a\x1d.shoal.v1.ListImportsResponse\x12B\n" +
 	"\fCancelImport\x12\x1d.shoal.v1.CancelImportRequest\x1a\x13.shoal.v1.ImportJob\x12S\n" +
@@ -3673,152 +3914,160 @@ func file_shoal_proto_rawDescGZIP() []byte {
 	return file_shoal_proto_rawDescData
 }
 
-var file_shoal_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_shoal_proto_msgTypes = make([]protoimpl.MessageInfo, 56)
+var file_shoal_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
+var file_shoal_proto_msgTypes = make([]protoimpl.MessageInfo, 57)
 var file_shoal_proto_goTypes = []any{
 	(Metric)(0),                       // 0: shoal.v1.Metric
 	(ElementType)(0),                  // 1: shoal.v1.ElementType
-	(ImportJob_State)(0),              // 2: shoal.v1.ImportJob.State
-	(*CollectionConfig)(nil),          // 3: shoal.v1.CollectionConfig
-	(*Collection)(nil),                // 4: shoal.v1.Collection
-	(*CreateCollectionRequest)(nil),   // 5: shoal.v1.CreateCollectionRequest
-	(*DescribeCollectionRequest)(nil), // 6: shoal.v1.DescribeCollectionRequest
-	(*ListCollectionsRequest)(nil),    // 7: shoal.v1.ListCollectionsRequest
-	(*ListCollectionsResponse)(nil),   // 8: shoal.v1.ListCollectionsResponse
-	(*DropCollectionRequest)(nil),     // 9: shoal.v1.DropCollectionRequest
-	(*DropCollectionResponse)(nil),    // 10: shoal.v1.DropCollectionResponse
-	(*GetStatsRequest)(nil),           // 11: shoal.v1.GetStatsRequest
-	(*CollectionStats)(nil),           // 12: shoal.v1.CollectionStats
-	(*Vector)(nil),                    // 13: shoal.v1.Vector
-	(*UpsertRequest)(nil),             // 14: shoal.v1.UpsertRequest
-	(*UpsertResponse)(nil),            // 15: shoal.v1.UpsertResponse
-	(*DeleteRequest)(nil),             // 16: shoal.v1.DeleteRequest
-	(*DeleteResponse)(nil),            // 17: shoal.v1.DeleteResponse
-	(*GetRequest)(nil),                // 18: shoal.v1.GetRequest
-	(*GetResponse)(nil),               // 19: shoal.v1.GetResponse
-	(*SearchParams)(nil),              // 20: shoal.v1.SearchParams
-	(*Filter)(nil),                    // 21: shoal.v1.Filter
-	(*SearchRequest)(nil),             // 22: shoal.v1.SearchRequest
-	(*Hit)(nil),                       // 23: shoal.v1.Hit
-	(*SearchResponse)(nil),            // 24: shoal.v1.SearchResponse
-	(*SearchBatchRequest)(nil),        // 25: shoal.v1.SearchBatchRequest
-	(*Query)(nil),                     // 26: shoal.v1.Query
-	(*SearchBatchResponse)(nil),       // 27: shoal.v1.SearchBatchResponse
-	(*LabelSet)(nil),                  // 28: shoal.v1.LabelSet
-	(*SetLabelsRequest)(nil),          // 29: shoal.v1.SetLabelsRequest
-	(*SetLabelsResponse)(nil),         // 30: shoal.v1.SetLabelsResponse
-	(*CreateTenantRequest)(nil),       // 31: shoal.v1.CreateTenantRequest
-	(*CreateTenantResponse)(nil),      // 32: shoal.v1.CreateTenantResponse
-	(*DeleteTenantRequest)(nil),       // 33: shoal.v1.DeleteTenantRequest
-	(*DeleteTenantResponse)(nil),      // 34: shoal.v1.DeleteTenantResponse
-	(*ListTenantsRequest)(nil),        // 35: shoal.v1.ListTenantsRequest
-	(*ListTenantsResponse)(nil),       // 36: shoal.v1.ListTenantsResponse
-	(*GrantRequest)(nil),              // 37: shoal.v1.GrantRequest
-	(*GrantResponse)(nil),             // 38: shoal.v1.GrantResponse
-	(*RevokeRequest)(nil),             // 39: shoal.v1.RevokeRequest
-	(*RevokeResponse)(nil),            // 40: shoal.v1.RevokeResponse
-	(*APIKey)(nil),                    // 41: shoal.v1.APIKey
-	(*CreateAPIKeyRequest)(nil),       // 42: shoal.v1.CreateAPIKeyRequest
-	(*CreateAPIKeyResponse)(nil),      // 43: shoal.v1.CreateAPIKeyResponse
-	(*RevokeAPIKeyRequest)(nil),       // 44: shoal.v1.RevokeAPIKeyRequest
-	(*RevokeAPIKeyResponse)(nil),      // 45: shoal.v1.RevokeAPIKeyResponse
-	(*ListAPIKeysRequest)(nil),        // 46: shoal.v1.ListAPIKeysRequest
-	(*ListAPIKeysResponse)(nil),       // 47: shoal.v1.ListAPIKeysResponse
-	(*StartImportRequest)(nil),        // 48: shoal.v1.StartImportRequest
-	(*GetImportRequest)(nil),          // 49: shoal.v1.GetImportRequest
-	(*ListImportsRequest)(nil),        // 50: shoal.v1.ListImportsRequest
-	(*ListImportsResponse)(nil),       // 51: shoal.v1.ListImportsResponse
-	(*CancelImportRequest)(nil),       // 52: shoal.v1.CancelImportRequest
-	(*ImportJob)(nil),                 // 53: shoal.v1.ImportJob
-	(*CreateSnapshotRequest)(nil),     // 54: shoal.v1.CreateSnapshotRequest
-	(*CreateSnapshotResponse)(nil),    // 55: shoal.v1.CreateSnapshotResponse
-	(*RestoreSnapshotRequest)(nil),    // 56: shoal.v1.RestoreSnapshotRequest
-	(*GetServerStatsRequest)(nil),     // 57: shoal.v1.GetServerStatsRequest
-	(*ServerStats)(nil),               // 58: shoal.v1.ServerStats
+	(ImportMethod)(0),                 // 2: shoal.v1.ImportMethod
+	(ImportJob_State)(0),              // 3: shoal.v1.ImportJob.State
+	(*CollectionConfig)(nil),          // 4: shoal.v1.CollectionConfig
+	(*Collection)(nil),                // 5: shoal.v1.Collection
+	(*CreateCollectionRequest)(nil),   // 6: shoal.v1.CreateCollectionRequest
+	(*DescribeCollectionRequest)(nil), // 7: shoal.v1.DescribeCollectionRequest
+	(*ListCollectionsRequest)(nil),    // 8: shoal.v1.ListCollectionsRequest
+	(*ListCollectionsResponse)(nil),   // 9: shoal.v1.ListCollectionsResponse
+	(*DropCollectionRequest)(nil),     // 10: shoal.v1.DropCollectionRequest
+	(*DropCollectionResponse)(nil),    // 11: shoal.v1.DropCollectionResponse
+	(*GetStatsRequest)(nil),           // 12: shoal.v1.GetStatsRequest
+	(*CollectionStats)(nil),           // 13: shoal.v1.CollectionStats
+	(*Vector)(nil),                    // 14: shoal.v1.Vector
+	(*UpsertRequest)(nil),             // 15: shoal.v1.UpsertRequest
+	(*UpsertResponse)(nil),            // 16: shoal.v1.UpsertResponse
+	(*DeleteRequest)(nil),             // 17: shoal.v1.DeleteRequest
+	(*DeleteResponse)(nil),            // 18: shoal.v1.DeleteResponse
+	(*GetRequest)(nil),                // 19: shoal.v1.GetRequest
+	(*GetResponse)(nil),               // 20: shoal.v1.GetResponse
+	(*SearchParams)(nil),              // 21: shoal.v1.SearchParams
+	(*Filter)(nil),                    // 22: shoal.v1.Filter
+	(*SearchRequest)(nil),             // 23: shoal.v1.SearchRequest
+	(*Hit)(nil),                       // 24: shoal.v1.Hit
+	(*SearchResponse)(nil),            // 25: shoal.v1.SearchResponse
+	(*SearchBatchRequest)(nil),        // 26: shoal.v1.SearchBatchRequest
+	(*Query)(nil),                     // 27: shoal.v1.Query
+	(*SearchBatchResponse)(nil),       // 28: shoal.v1.SearchBatchResponse
+	(*LabelSet)(nil),                  // 29: shoal.v1.LabelSet
+	(*SetLabelsRequest)(nil),          // 30: shoal.v1.SetLabelsRequest
+	(*SetLabelsResponse)(nil),         // 31: shoal.v1.SetLabelsResponse
+	(*CreateTenantRequest)(nil),       // 32: shoal.v1.CreateTenantRequest
+	(*CreateTenantResponse)(nil),      // 33: shoal.v1.CreateTenantResponse
+	(*DeleteTenantRequest)(nil),       // 34: shoal.v1.DeleteTenantRequest
+	(*DeleteTenantResponse)(nil),      // 35: shoal.v1.DeleteTenantResponse
+	(*ListTenantsRequest)(nil),        // 36: shoal.v1.ListTenantsRequest
+	(*ListTenantsResponse)(nil),       // 37: shoal.v1.ListTenantsResponse
+	(*GrantRequest)(nil),              // 38: shoal.v1.GrantRequest
+	(*GrantResponse)(nil),             // 39: shoal.v1.GrantResponse
+	(*RevokeRequest)(nil),             // 40: shoal.v1.RevokeRequest
+	(*RevokeResponse)(nil),            // 41: shoal.v1.RevokeResponse
+	(*APIKey)(nil),                    // 42: shoal.v1.APIKey
+	(*CreateAPIKeyRequest)(nil),       // 43: shoal.v1.CreateAPIKeyRequest
+	(*CreateAPIKeyResponse)(nil),      // 44: shoal.v1.CreateAPIKeyResponse
+	(*RevokeAPIKeyRequest)(nil),       // 45: shoal.v1.RevokeAPIKeyRequest
+	(*RevokeAPIKeyResponse)(nil),      // 46: shoal.v1.RevokeAPIKeyResponse
+	(*ListAPIKeysRequest)(nil),        // 47: shoal.v1.ListAPIKeysRequest
+	(*ListAPIKeysResponse)(nil),       // 48: shoal.v1.ListAPIKeysResponse
+	(*StartImportRequest)(nil),        // 49: shoal.v1.StartImportRequest
+	(*ImportRequest)(nil),             // 50: shoal.v1.ImportRequest
+	(*GetImportRequest)(nil),          // 51: shoal.v1.GetImportRequest
+	(*ListImportsRequest)(nil),        // 52: shoal.v1.ListImportsRequest
+	(*ListImportsResponse)(nil),       // 53: shoal.v1.ListImportsResponse
+	(*CancelImportRequest)(nil),       // 54: shoal.v1.CancelImportRequest
+	(*ImportJob)(nil),                 // 55: shoal.v1.ImportJob
+	(*CreateSnapshotRequest)(nil),     // 56: shoal.v1.CreateSnapshotRequest
+	(*CreateSnapshotResponse)(nil),    // 57: shoal.v1.CreateSnapshotResponse
+	(*RestoreSnapshotRequest)(nil),    // 58: shoal.v1.RestoreSnapshotRequest
+	(*GetServerStatsRequest)(nil),     // 59: shoal.v1.GetServerStatsRequest
+	(*ServerStats)(nil),               // 60: shoal.v1.ServerStats
 }
 var file_shoal_proto_depIdxs = []int32{
 	0,  // 0: shoal.v1.CollectionConfig.metric:type_name -> shoal.v1.Metric
 	1,  // 1: shoal.v1.CollectionConfig.element_type:type_name -> shoal.v1.ElementType
-	20, // 2: shoal.v1.CollectionConfig.default_search:type_name -> shoal.v1.SearchParams
-	3,  // 3: shoal.v1.Collection.config:type_name -> shoal.v1.CollectionConfig
-	3,  // 4: shoal.v1.CreateCollectionRequest.config:type_name -> shoal.v1.CollectionConfig
-	4,  // 5: shoal.v1.ListCollectionsResponse.collections:type_name -> shoal.v1.Collection
-	13, // 6: shoal.v1.UpsertRequest.vectors:type_name -> shoal.v1.Vector
-	13, // 7: shoal.v1.GetResponse.vectors:type_name -> shoal.v1.Vector
-	20, // 8: shoal.v1.SearchRequest.params:type_name -> shoal.v1.SearchParams
-	21, // 9: shoal.v1.SearchRequest.filter:type_name -> shoal.v1.Filter
-	23, // 10: shoal.v1.SearchResponse.hits:type_name -> shoal.v1.Hit
-	26, // 11: shoal.v1.SearchBatchRequest.queries:type_name -> shoal.v1.Query
-	20, // 12: shoal.v1.SearchBatchRequest.params:type_name -> shoal.v1.SearchParams
-	21, // 13: shoal.v1.SearchBatchRequest.filter:type_name -> shoal.v1.Filter
-	24, // 14: shoal.v1.SearchBatchResponse.results:type_name -> shoal.v1.SearchResponse
-	28, // 15: shoal.v1.SetLabelsRequest.vectors:type_name -> shoal.v1.LabelSet
-	41, // 16: shoal.v1.CreateAPIKeyResponse.key:type_name -> shoal.v1.APIKey
-	41, // 17: shoal.v1.ListAPIKeysResponse.keys:type_name -> shoal.v1.APIKey
-	53, // 18: shoal.v1.ListImportsResponse.jobs:type_name -> shoal.v1.ImportJob
-	2,  // 19: shoal.v1.ImportJob.state:type_name -> shoal.v1.ImportJob.State
-	12, // 20: shoal.v1.ServerStats.collection_stats:type_name -> shoal.v1.CollectionStats
-	5,  // 21: shoal.v1.CollectionService.CreateCollection:input_type -> shoal.v1.CreateCollectionRequest
-	6,  // 22: shoal.v1.CollectionService.DescribeCollection:input_type -> shoal.v1.DescribeCollectionRequest
-	7,  // 23: shoal.v1.CollectionService.ListCollections:input_type -> shoal.v1.ListCollectionsRequest
-	9,  // 24: shoal.v1.CollectionService.DropCollection:input_type -> shoal.v1.DropCollectionRequest
-	11, // 25: shoal.v1.CollectionService.GetStats:input_type -> shoal.v1.GetStatsRequest
-	14, // 26: shoal.v1.VectorService.Upsert:input_type -> shoal.v1.UpsertRequest
-	14, // 27: shoal.v1.VectorService.UpsertStream:input_type -> shoal.v1.UpsertRequest
-	16, // 28: shoal.v1.VectorService.Delete:input_type -> shoal.v1.DeleteRequest
-	18, // 29: shoal.v1.VectorService.Get:input_type -> shoal.v1.GetRequest
-	22, // 30: shoal.v1.VectorService.Search:input_type -> shoal.v1.SearchRequest
-	25, // 31: shoal.v1.VectorService.SearchBatch:input_type -> shoal.v1.SearchBatchRequest
-	29, // 32: shoal.v1.VectorService.SetLabels:input_type -> shoal.v1.SetLabelsRequest
-	25, // 33: shoal.v1.VectorService.SearchBatchStream:input_type -> shoal.v1.SearchBatchRequest
-	31, // 34: shoal.v1.TenantService.CreateTenant:input_type -> shoal.v1.CreateTenantRequest
-	33, // 35: shoal.v1.TenantService.DeleteTenant:input_type -> shoal.v1.DeleteTenantRequest
-	35, // 36: shoal.v1.TenantService.ListTenants:input_type -> shoal.v1.ListTenantsRequest
-	37, // 37: shoal.v1.TenantService.Grant:input_type -> shoal.v1.GrantRequest
-	39, // 38: shoal.v1.TenantService.Revoke:input_type -> shoal.v1.RevokeRequest
-	42, // 39: shoal.v1.AdminService.CreateAPIKey:input_type -> shoal.v1.CreateAPIKeyRequest
-	44, // 40: shoal.v1.AdminService.RevokeAPIKey:input_type -> shoal.v1.RevokeAPIKeyRequest
-	46, // 41: shoal.v1.AdminService.ListAPIKeys:input_type -> shoal.v1.ListAPIKeysRequest
-	48, // 42: shoal.v1.AdminService.StartImport:input_type -> shoal.v1.StartImportRequest
-	49, // 43: shoal.v1.AdminService.GetImport:input_type -> shoal.v1.GetImportRequest
-	50, // 44: shoal.v1.AdminService.ListImports:input_type -> shoal.v1.ListImportsRequest
-	52, // 45: shoal.v1.AdminService.CancelImport:input_type -> shoal.v1.CancelImportRequest
-	54, // 46: shoal.v1.AdminService.CreateSnapshot:input_type -> shoal.v1.CreateSnapshotRequest
-	56, // 47: shoal.v1.AdminService.RestoreSnapshot:input_type -> shoal.v1.RestoreSnapshotRequest
-	57, // 48: shoal.v1.AdminService.GetServerStats:input_type -> shoal.v1.GetServerStatsRequest
-	4,  // 49: shoal.v1.CollectionService.CreateCollection:output_type -> shoal.v1.Collection
-	4,  // 50: shoal.v1.CollectionService.DescribeCollection:output_type -> shoal.v1.Collection
-	8,  // 51: shoal.v1.CollectionService.ListCollections:output_type -> shoal.v1.ListCollectionsResponse
-	10, // 52: shoal.v1.CollectionService.DropCollection:output_type -> shoal.v1.DropCollectionResponse
-	12, // 53: shoal.v1.CollectionService.GetStats:output_type -> shoal.v1.CollectionStats
-	15, // 54: shoal.v1.VectorService.Upsert:output_type -> shoal.v1.UpsertResponse
-	15, // 55: shoal.v1.VectorService.UpsertStream:output_type -> shoal.v1.UpsertResponse
-	17, // 56: shoal.v1.VectorService.Delete:output_type -> shoal.v1.DeleteResponse
-	19, // 57: shoal.v1.VectorService.Get:output_type -> shoal.v1.GetResponse
-	24, // 58: shoal.v1.VectorService.Search:output_type -> shoal.v1.SearchResponse
-	27, // 59: shoal.v1.VectorService.SearchBatch:output_type -> shoal.v1.SearchBatchResponse
-	30, // 60: shoal.v1.VectorService.SetLabels:output_type -> shoal.v1.SetLabelsResponse
-	27, // 61: shoal.v1.VectorService.SearchBatchStream:output_type -> shoal.v1.SearchBatchResponse
-	32, // 62: shoal.v1.TenantService.CreateTenant:output_type -> shoal.v1.CreateTenantResponse
-	34, // 63: shoal.v1.TenantService.DeleteTenant:output_type -> shoal.v1.DeleteTenantResponse
-	36, // 64: shoal.v1.TenantService.ListTenants:output_type -> shoal.v1.ListTenantsResponse
-	38, // 65: shoal.v1.TenantService.Grant:output_type -> shoal.v1.GrantResponse
-	40, // 66: shoal.v1.TenantService.Revoke:output_type -> shoal.v1.RevokeResponse
-	43, // 67: shoal.v1.AdminService.CreateAPIKey:output_type -> shoal.v1.CreateAPIKeyResponse
-	45, // 68: shoal.v1.AdminService.RevokeAPIKey:output_type -> shoal.v1.RevokeAPIKeyResponse
-	47, // 69: shoal.v1.AdminService.ListAPIKeys:output_type -> shoal.v1.ListAPIKeysResponse
-	53, // 70: shoal.v1.AdminService.StartImport:output_type -> shoal.v1.ImportJob
-	53, // 71: shoal.v1.AdminService.GetImport:output_type -> shoal.v1.ImportJob
-	51, // 72: shoal.v1.AdminService.ListImports:output_type -> shoal.v1.ListImportsResponse
-	53, // 73: shoal.v1.AdminService.CancelImport:output_type -> shoal.v1.ImportJob
-	55, // 74: shoal.v1.AdminService.CreateSnapshot:output_type -> shoal.v1.CreateSnapshotResponse
-	4,  // 75: shoal.v1.AdminService.RestoreSnapshot:output_type -> shoal.v1.Collection
-	58, // 76: shoal.v1.AdminService.GetServerStats:output_type -> shoal.v1.ServerStats
-	49, // [49:77] is the sub-list for method output_type
-	21, // [21:49] is the sub-list for method input_type
-	21, // [21:21] is the sub-list for extension type_name
-	21, // [21:21] is the sub-list for extension extendee
-	0,  // [0:21] is the sub-list for field type_name
+	21, // 2: shoal.v1.CollectionConfig.default_search:type_name -> shoal.v1.SearchParams
+	4,  // 3: shoal.v1.Collection.config:type_name -> shoal.v1.CollectionConfig
+	4,  // 4: shoal.v1.CreateCollectionRequest.config:type_name -> shoal.v1.CollectionConfig
+	5,  // 5: shoal.v1.ListCollectionsResponse.collections:type_name -> shoal.v1.Collection
+	14, // 6: shoal.v1.UpsertRequest.vectors:type_name -> shoal.v1.Vector
+	14, // 7: shoal.v1.GetResponse.vectors:type_name -> shoal.v1.Vector
+	21, // 8: shoal.v1.SearchRequest.params:type_name -> shoal.v1.SearchParams
+	22, // 9: shoal.v1.SearchRequest.filter:type_name -> shoal.v1.Filter
+	24, // 10: shoal.v1.SearchResponse.hits:type_name -> shoal.v1.Hit
+	27, // 11: shoal.v1.SearchBatchRequest.queries:type_name -> shoal.v1.Query
+	21, // 12: shoal.v1.SearchBatchRequest.params:type_name -> shoal.v1.SearchParams
+	22, // 13: shoal.v1.SearchBatchRequest.filter:type_name -> shoal.v1.Filter
+	25, // 14: shoal.v1.SearchBatchResponse.results:type_name -> shoal.v1.SearchResponse
+	29, // 15: shoal.v1.SetLabelsRequest.vectors:type_name -> shoal.v1.LabelSet
+	42, // 16: shoal.v1.CreateAPIKeyResponse.key:type_name -> shoal.v1.APIKey
+	42, // 17: shoal.v1.ListAPIKeysResponse.keys:type_name -> shoal.v1.APIKey
+	2,  // 18: shoal.v1.StartImportRequest.method:type_name -> shoal.v1.ImportMethod
+	2,  // 19: shoal.v1.ImportRequest.method:type_name -> shoal.v1.ImportMethod
+	1,  // 20: shoal.v1.ImportRequest.element_type:type_name -> shoal.v1.ElementType
+	55, // 21: shoal.v1.ListImportsResponse.jobs:type_name -> shoal.v1.ImportJob
+	3,  // 22: shoal.v1.ImportJob.state:type_name -> shoal.v1.ImportJob.State
+	2,  // 23: shoal.v1.ImportJob.method:type_name -> shoal.v1.ImportMethod
+	13, // 24: shoal.v1.ServerStats.collection_stats:type_name -> shoal.v1.CollectionStats
+	6,  // 25: shoal.v1.CollectionService.CreateCollection:input_type -> shoal.v1.CreateCollectionRequest
+	7,  // 26: shoal.v1.CollectionService.DescribeCollection:input_type -> shoal.v1.DescribeCollectionRequest
+	8,  // 27: shoal.v1.CollectionService.ListCollections:input_type -> shoal.v1.ListCollectionsRequest
+	10, // 28: shoal.v1.CollectionService.DropCollection:input_type -> shoal.v1.DropCollectionRequest
+	12, // 29: shoal.v1.CollectionService.GetStats:input_type -> shoal.v1.GetStatsRequest
+	15, // 30: shoal.v1.VectorService.Upsert:input_type -> shoal.v1.UpsertRequest
+	15, // 31: shoal.v1.VectorService.UpsertStream:input_type -> shoal.v1.UpsertRequest
+	17, // 32: shoal.v1.VectorService.Delete:input_type -> shoal.v1.DeleteRequest
+	19, // 33: shoal.v1.VectorService.Get:input_type -> shoal.v1.GetRequest
+	23, // 34: shoal.v1.VectorService.Search:input_type -> shoal.v1.SearchRequest
+	26, // 35: shoal.v1.VectorService.SearchBatch:input_type -> shoal.v1.SearchBatchRequest
+	30, // 36: shoal.v1.VectorService.SetLabels:input_type -> shoal.v1.SetLabelsRequest
+	26, // 37: shoal.v1.VectorService.SearchBatchStream:input_type -> shoal.v1.SearchBatchRequest
+	32, // 38: shoal.v1.TenantService.CreateTenant:input_type -> shoal.v1.CreateTenantRequest
+	34, // 39: shoal.v1.TenantService.DeleteTenant:input_type -> shoal.v1.DeleteTenantRequest
+	36, // 40: shoal.v1.TenantService.ListTenants:input_type -> shoal.v1.ListTenantsRequest
+	38, // 41: shoal.v1.TenantService.Grant:input_type -> shoal.v1.GrantRequest
+	40, // 42: shoal.v1.TenantService.Revoke:input_type -> shoal.v1.RevokeRequest
+	43, // 43: shoal.v1.AdminService.CreateAPIKey:input_type -> shoal.v1.CreateAPIKeyRequest
+	45, // 44: shoal.v1.AdminService.RevokeAPIKey:input_type -> shoal.v1.RevokeAPIKeyRequest
+	47, // 45: shoal.v1.AdminService.ListAPIKeys:input_type -> shoal.v1.ListAPIKeysRequest
+	49, // 46: shoal.v1.AdminService.StartImport:input_type -> shoal.v1.StartImportRequest
+	50, // 47: shoal.v1.AdminService.Import:input_type -> shoal.v1.ImportRequest
+	51, // 48: shoal.v1.AdminService.GetImport:input_type -> shoal.v1.GetImportRequest
+	52, // 49: shoal.v1.AdminService.ListImports:input_type -> shoal.v1.ListImportsRequest
+	54, // 50: shoal.v1.AdminService.CancelImport:input_type -> shoal.v1.CancelImportRequest
+	56, // 51: shoal.v1.AdminService.CreateSnapshot:input_type -> shoal.v1.CreateSnapshotRequest
+	58, // 52: shoal.v1.AdminService.RestoreSnapshot:input_type -> shoal.v1.RestoreSnapshotRequest
+	59, // 53: shoal.v1.AdminService.GetServerStats:input_type -> shoal.v1.GetServerStatsRequest
+	5,  // 54: shoal.v1.CollectionService.CreateCollection:output_type -> shoal.v1.Collection
+	5,  // 55: shoal.v1.CollectionService.DescribeCollection:output_type -> shoal.v1.Collection
+	9,  // 56: shoal.v1.CollectionService.ListCollections:output_type -> shoal.v1.ListCollectionsResponse
+	11, // 57: shoal.v1.CollectionService.DropCollection:output_type -> shoal.v1.DropCollectionResponse
+	13, // 58: shoal.v1.CollectionService.GetStats:output_type -> shoal.v1.CollectionStats
+	16, // 59: shoal.v1.VectorService.Upsert:output_type -> shoal.v1.UpsertResponse
+	16, // 60: shoal.v1.VectorService.UpsertStream:output_type -> shoal.v1.UpsertResponse
+	18, // 61: shoal.v1.VectorService.Delete:output_type -> shoal.v1.DeleteResponse
+	20, // 62: shoal.v1.VectorService.Get:output_type -> shoal.v1.GetResponse
+	25, // 63: shoal.v1.VectorService.Search:output_type -> shoal.v1.SearchResponse
+	28, // 64: shoal.v1.VectorService.SearchBatch:output_type -> shoal.v1.SearchBatchResponse
+	31, // 65: shoal.v1.VectorService.SetLabels:output_type -> shoal.v1.SetLabelsResponse
+	28, // 66: shoal.v1.VectorService.SearchBatchStream:output_type -> shoal.v1.SearchBatchResponse
+	33, // 67: shoal.v1.TenantService.CreateTenant:output_type -> shoal.v1.CreateTenantResponse
+	35, // 68: shoal.v1.TenantService.DeleteTenant:output_type -> shoal.v1.DeleteTenantResponse
+	37, // 69: shoal.v1.TenantService.ListTenants:output_type -> shoal.v1.ListTenantsResponse
+	39, // 70: shoal.v1.TenantService.Grant:output_type -> shoal.v1.GrantResponse
+	41, // 71: shoal.v1.TenantService.Revoke:output_type -> shoal.v1.RevokeResponse
+	44, // 72: shoal.v1.AdminService.CreateAPIKey:output_type -> shoal.v1.CreateAPIKeyResponse
+	46, // 73: shoal.v1.AdminService.RevokeAPIKey:output_type -> shoal.v1.RevokeAPIKeyResponse
+	48, // 74: shoal.v1.AdminService.ListAPIKeys:output_type -> shoal.v1.ListAPIKeysResponse
+	55, // 75: shoal.v1.AdminService.StartImport:output_type -> shoal.v1.ImportJob
+	55, // 76: shoal.v1.AdminService.Import:output_type -> shoal.v1.ImportJob
+	55, // 77: shoal.v1.AdminService.GetImport:output_type -> shoal.v1.ImportJob
+	53, // 78: shoal.v1.AdminService.ListImports:output_type -> shoal.v1.ListImportsResponse
+	55, // 79: shoal.v1.AdminService.CancelImport:output_type -> shoal.v1.ImportJob
+	57, // 80: shoal.v1.AdminService.CreateSnapshot:output_type -> shoal.v1.CreateSnapshotResponse
+	5,  // 81: shoal.v1.AdminService.RestoreSnapshot:output_type -> shoal.v1.Collection
+	60, // 82: shoal.v1.AdminService.GetServerStats:output_type -> shoal.v1.ServerStats
+	54, // [54:83] is the sub-list for method output_type
+	25, // [25:54] is the sub-list for method input_type
+	25, // [25:25] is the sub-list for extension type_name
+	25, // [25:25] is the sub-list for extension extendee
+	0,  // [0:25] is the sub-list for field type_name
 }
 
 func init() { file_shoal_proto_init() }
@@ -3831,8 +4080,8 @@ func file_shoal_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_shoal_proto_rawDesc), len(file_shoal_proto_rawDesc)),
-			NumEnums:      3,
-			NumMessages:   56,
+			NumEnums:      4,
+			NumMessages:   57,
 			NumExtensions: 0,
 			NumServices:   4,
 		},

@@ -20,8 +20,10 @@
 // NOT_FOUND (unknown collection, tenant, vector or job), ALREADY_EXISTS,
 // PERMISSION_DENIED (the key may not do this), UNAUTHENTICATED (no key or
 // an unknown key), RESOURCE_EXHAUSTED (request or batch above the
-// server's limits), DEADLINE_EXCEEDED, UNIMPLEMENTED (not built yet) and
-// INTERNAL (a server bug or an I/O failure). The message says what was
+// server's limits), FAILED_PRECONDITION (not now: e.g. a write to a
+// collection while an import job builds it), DEADLINE_EXCEEDED,
+// UNIMPLEMENTED (not built yet) and INTERNAL (a server bug or an I/O
+// failure). The message says what was
 // wrong. A request that fails changes no stored data, except that a
 // client stream's messages before the failing one stay applied.
 
@@ -1013,6 +1015,7 @@ const (
 	AdminService_RevokeAPIKey_FullMethodName    = "/shoal.v1.AdminService/RevokeAPIKey"
 	AdminService_ListAPIKeys_FullMethodName     = "/shoal.v1.AdminService/ListAPIKeys"
 	AdminService_StartImport_FullMethodName     = "/shoal.v1.AdminService/StartImport"
+	AdminService_Import_FullMethodName          = "/shoal.v1.AdminService/Import"
 	AdminService_GetImport_FullMethodName       = "/shoal.v1.AdminService/GetImport"
 	AdminService_ListImports_FullMethodName     = "/shoal.v1.AdminService/ListImports"
 	AdminService_CancelImport_FullMethodName    = "/shoal.v1.AdminService/CancelImport"
@@ -1033,16 +1036,24 @@ type AdminServiceClient interface {
 	CreateAPIKey(ctx context.Context, in *CreateAPIKeyRequest, opts ...grpc.CallOption) (*CreateAPIKeyResponse, error)
 	RevokeAPIKey(ctx context.Context, in *RevokeAPIKeyRequest, opts ...grpc.CallOption) (*RevokeAPIKeyResponse, error)
 	ListAPIKeys(ctx context.Context, in *ListAPIKeysRequest, opts ...grpc.CallOption) (*ListAPIKeysResponse, error)
-	// StartImport upserts the vectors of a file on the server (fvecs,
+	// StartImport loads the vectors of a file on the server (fvecs,
 	// bvecs, fbin, u8bin, i8bin, npy) under its import directory (shoal
-	// serve -import-dir) in the background; poll GetImport. Jobs live in
-	// memory: a restart forgets them (the rows already upserted stay).
+	// serve -import-dir) in the background; poll GetImport. Into an empty
+	// collection it builds the index offline and swaps it in (method
+	// BUILD), else it upserts the rows in batches (UPSERT). Jobs are kept
+	// in the server's catalog: after a restart a running job resumes.
 	StartImport(ctx context.Context, in *StartImportRequest, opts ...grpc.CallOption) (*ImportJob, error)
+	// Import is StartImport for a file on the client: the client streams
+	// its rows, the server keeps them in a file of its own, then runs the
+	// job over it and answers it once the stream has ended (poll
+	// GetImport).
+	Import(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[ImportRequest, ImportJob], error)
 	GetImport(ctx context.Context, in *GetImportRequest, opts ...grpc.CallOption) (*ImportJob, error)
-	// ListImports lists the jobs since the server started, oldest first.
+	// ListImports lists the jobs the catalog keeps, oldest first.
 	ListImports(ctx context.Context, in *ListImportsRequest, opts ...grpc.CallOption) (*ListImportsResponse, error)
-	// CancelImport stops a running job after its current batch and returns
-	// it once stopped (CANCELLED); a finished job is returned unchanged.
+	// CancelImport stops a running job (an UPSERT job after its current
+	// batch, a BUILD job at its next read of the file) and returns it once
+	// stopped (CANCELLED); a finished job is returned unchanged.
 	CancelImport(ctx context.Context, in *CancelImportRequest, opts ...grpc.CallOption) (*ImportJob, error)
 	// CreateSnapshot writes a consistent copy of a collection to a
 	// directory on the server; RestoreSnapshot makes a new collection of it.
@@ -1098,6 +1109,19 @@ func (c *adminServiceClient) StartImport(ctx context.Context, in *StartImportReq
 	}
 	return out, nil
 }
+
+func (c *adminServiceClient) Import(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[ImportRequest, ImportJob], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &AdminService_ServiceDesc.Streams[0], AdminService_Import_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[ImportRequest, ImportJob]{ClientStream: stream}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type AdminService_ImportClient = grpc.ClientStreamingClient[ImportRequest, ImportJob]
 
 func (c *adminServiceClient) GetImport(ctx context.Context, in *GetImportRequest, opts ...grpc.CallOption) (*ImportJob, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
@@ -1171,16 +1195,24 @@ type AdminServiceServer interface {
 	CreateAPIKey(context.Context, *CreateAPIKeyRequest) (*CreateAPIKeyResponse, error)
 	RevokeAPIKey(context.Context, *RevokeAPIKeyRequest) (*RevokeAPIKeyResponse, error)
 	ListAPIKeys(context.Context, *ListAPIKeysRequest) (*ListAPIKeysResponse, error)
-	// StartImport upserts the vectors of a file on the server (fvecs,
+	// StartImport loads the vectors of a file on the server (fvecs,
 	// bvecs, fbin, u8bin, i8bin, npy) under its import directory (shoal
-	// serve -import-dir) in the background; poll GetImport. Jobs live in
-	// memory: a restart forgets them (the rows already upserted stay).
+	// serve -import-dir) in the background; poll GetImport. Into an empty
+	// collection it builds the index offline and swaps it in (method
+	// BUILD), else it upserts the rows in batches (UPSERT). Jobs are kept
+	// in the server's catalog: after a restart a running job resumes.
 	StartImport(context.Context, *StartImportRequest) (*ImportJob, error)
+	// Import is StartImport for a file on the client: the client streams
+	// its rows, the server keeps them in a file of its own, then runs the
+	// job over it and answers it once the stream has ended (poll
+	// GetImport).
+	Import(grpc.ClientStreamingServer[ImportRequest, ImportJob]) error
 	GetImport(context.Context, *GetImportRequest) (*ImportJob, error)
-	// ListImports lists the jobs since the server started, oldest first.
+	// ListImports lists the jobs the catalog keeps, oldest first.
 	ListImports(context.Context, *ListImportsRequest) (*ListImportsResponse, error)
-	// CancelImport stops a running job after its current batch and returns
-	// it once stopped (CANCELLED); a finished job is returned unchanged.
+	// CancelImport stops a running job (an UPSERT job after its current
+	// batch, a BUILD job at its next read of the file) and returns it once
+	// stopped (CANCELLED); a finished job is returned unchanged.
 	CancelImport(context.Context, *CancelImportRequest) (*ImportJob, error)
 	// CreateSnapshot writes a consistent copy of a collection to a
 	// directory on the server; RestoreSnapshot makes a new collection of it.
@@ -1208,6 +1240,9 @@ func (UnimplementedAdminServiceServer) ListAPIKeys(context.Context, *ListAPIKeys
 }
 func (UnimplementedAdminServiceServer) StartImport(context.Context, *StartImportRequest) (*ImportJob, error) {
 	return nil, status.Error(codes.Unimplemented, "method StartImport not implemented")
+}
+func (UnimplementedAdminServiceServer) Import(grpc.ClientStreamingServer[ImportRequest, ImportJob]) error {
+	return status.Error(codes.Unimplemented, "method Import not implemented")
 }
 func (UnimplementedAdminServiceServer) GetImport(context.Context, *GetImportRequest) (*ImportJob, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetImport not implemented")
@@ -1319,6 +1354,13 @@ func _AdminService_StartImport_Handler(srv interface{}, ctx context.Context, dec
 	}
 	return interceptor(ctx, in, info, handler)
 }
+
+func _AdminService_Import_Handler(srv interface{}, stream grpc.ServerStream) error {
+	return srv.(AdminServiceServer).Import(&grpc.GenericServerStream[ImportRequest, ImportJob]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type AdminService_ImportServer = grpc.ClientStreamingServer[ImportRequest, ImportJob]
 
 func _AdminService_GetImport_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(GetImportRequest)
@@ -1476,6 +1518,12 @@ var AdminService_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _AdminService_GetServerStats_Handler,
 		},
 	},
-	Streams:  []grpc.StreamDesc{},
+	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "Import",
+			Handler:       _AdminService_Import_Handler,
+			ClientStreams: true,
+		},
+	},
 	Metadata: "shoal.proto",
 }

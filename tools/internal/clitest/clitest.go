@@ -28,7 +28,20 @@ func Run(cmds []*clikit.Command, args ...string) (code int, stdout, stderr strin
 // its address.
 func Server(t testing.TB, adminKey string) string {
 	t.Helper()
-	s, err := server.Open(&server.Options{DataDir: t.TempDir(), AdminKey: adminKey, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	return ServerWith(t, server.Options{AdminKey: adminKey})
+}
+
+// ServerWith is Server with options: a temporary data directory if
+// opts.DataDir is empty, and no logs if opts.Logger is nil.
+func ServerWith(t testing.TB, opts server.Options) string {
+	t.Helper()
+	if opts.DataDir == "" {
+		opts.DataDir = t.TempDir()
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	s, err := server.Open(&opts)
 	if err != nil {
 		t.Fatal(err)
 	}
