@@ -33,12 +33,6 @@ func TestImportShutdownResumes(t *testing.T) {
 		t.Fatal(err)
 	}
 	writeRows(t, filepath.Join(dir, "import", "v.fvecs"), n, dim)
-	c, err := s.acquire("docs")
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.release()
-	c.wmu.Lock() // the job's first batch waits for this
 	reached := make(chan struct{}, 1)
 	block := make(chan struct{}) // the job's first batch waits for this
 	testHookImportBatch = func() {
@@ -87,7 +81,8 @@ func TestImportShutdownResumes(t *testing.T) {
 	if got.GetState() != shoalv1.ImportJob_STATE_DONE || got.GetDone() != n || got.GetResumed() != 1 || got.GetMethod() != shoalv1.ImportMethod_IMPORT_METHOD_UPSERT {
 		t.Fatalf("job after the restart = %v, want DONE with %d rows, resumed once", got, n)
 	}
-	if c, err = s.acquire("docs"); err != nil {
+	c, err := s.acquire("docs")
+	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.release()
