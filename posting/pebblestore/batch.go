@@ -87,14 +87,7 @@ func (b *Batch) Set(key, value []byte) {
 // Delete deletes the caller key key.
 func (b *Batch) Delete(key []byte) {
 	b.mustOpen()
-	ns := b.s.ns
-	op := b.pb.DeleteDeferred(len(ns) + 1 + len(key))
-	copy(op.Key, ns)
-	op.Key[len(ns)] = prefixUser
-	copy(op.Key[len(ns)+1:], key)
-	if err := op.Finish(); err != nil {
-		panic(fmt.Sprintf("pebblestore: batch delete: %v", err))
-	}
+	b.stageKey(b.pb.DeleteDeferred(len(b.s.ns)+1+len(key)), key)
 }
 
 // DeleteOnce deletes the caller key key, which was set once since it was
@@ -102,8 +95,13 @@ func (b *Batch) Delete(key []byte) {
 // deletes wherever the two meet (a flush of both leaves neither).
 func (b *Batch) DeleteOnce(key []byte) {
 	b.mustOpen()
+	b.stageKey(b.pb.SingleDeleteDeferred(len(b.s.ns)+1+len(key)), key)
+}
+
+// stageKey fills op's key, sized for it, with caller key key under the
+// store's namespace, and finishes op.
+func (b *Batch) stageKey(op *pebble.DeferredBatchOp, key []byte) {
 	ns := b.s.ns
-	op := b.pb.SingleDeleteDeferred(len(ns) + 1 + len(key))
 	copy(op.Key, ns)
 	op.Key[len(ns)] = prefixUser
 	copy(op.Key[len(ns)+1:], key)
