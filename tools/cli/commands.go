@@ -1,8 +1,8 @@
 // Package cli implements the commands a user of shoal runs to build,
 // query, update, check, repair and serve indexes: build, create, search,
-// upsert, delete, check, inspect, repair, tenant, serve, client and demo,
-// one file per command, each with an options struct, its flags, Validate
-// and Run. The benchmark and workload commands are in package benchcli;
+// upsert, delete, check, inspect, repair, tenant, serve, client, import
+// and demo, one file per command, each with an options struct, its
+// flags, Validate and Run. The benchmark and workload commands are in package benchcli;
 // tools/shoal hands both lists to clikit.Main.
 package cli
 
