@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -54,9 +55,14 @@ func TestImportShutdownResumes(t *testing.T) {
 	}
 	<-reached                         // the job is at its first batch
 	time.Sleep(20 * time.Millisecond) // and, almost surely, waiting on the lock
+	stopping := make(chan struct{})
+	var once sync.Once
+	testHookImportsStop = func() { once.Do(func() { close(stopping) }) }
+	defer func() { testHookImportsStop = nil }()
 	closed := make(chan error, 1)
 	go func() { closed <- s.Close() }()
-	time.Sleep(50 * time.Millisecond) // let Close stop the job
+	<-stopping                        // Close has cancelled the job
+	time.Sleep(20 * time.Millisecond) // and waits for it
 	select {
 	case err := <-closed:
 		t.Fatalf("Close returned (%v) while a job's batch was in flight", err)
