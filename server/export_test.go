@@ -109,3 +109,31 @@ func HoldImportBatch(t testing.TB, after int) (reached <-chan struct{}, release 
 	t.Cleanup(release)
 	return ch, release
 }
+
+// OnImportsStop returns a channel that receives once each time a server
+// closing has stopped its import jobs (before it waits for them).
+func OnImportsStop(t testing.TB) <-chan struct{} {
+	ch := make(chan struct{}, 4)
+	testHookImportsStop = func() {
+		select {
+		case ch <- struct{}{}:
+		default:
+		}
+	}
+	t.Cleanup(func() { testHookImportsStop = nil })
+	return ch
+}
+
+// OnImportCancel returns a channel that receives the id of each job
+// CancelImport has cancelled (before it waits for the job to stop).
+func OnImportCancel(t testing.TB) <-chan string {
+	ch := make(chan string, 4)
+	testHookImportCancel = func(id string) {
+		select {
+		case ch <- id:
+		default:
+		}
+	}
+	t.Cleanup(func() { testHookImportCancel = nil })
+	return ch
+}

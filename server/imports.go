@@ -246,6 +246,14 @@ func (im *imports) runningOn(coll uint64) []*importJob {
 	return out
 }
 
+// Test hooks, set by tests only: testHookImportsStop runs once stop has
+// cancelled the running jobs, testHookImportCancel once CancelImport has
+// cancelled its job.
+var (
+	testHookImportsStop  func()
+	testHookImportCancel func(job string)
+)
+
 // stop refuses new jobs, stops the running ones and waits for them.
 func (im *imports) stop() {
 	im.mu.Lock()
@@ -253,6 +261,9 @@ func (im *imports) stop() {
 	im.mu.Unlock()
 	for _, j := range im.list() {
 		j.cancel(errServerClosing)
+	}
+	if testHookImportsStop != nil {
+		testHookImportsStop()
 	}
 	im.wg.Wait()
 }
@@ -583,6 +594,9 @@ func (a adminAPI) CancelImport(ctx context.Context, req *shoalv1.CancelImportReq
 		return j.proto(), nil
 	}
 	j.cancel(errImportCancelled)
+	if testHookImportCancel != nil {
+		testHookImportCancel(j.id)
+	}
 	select {
 	case <-j.stopped:
 	case <-ctx.Done():

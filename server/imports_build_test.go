@@ -9,7 +9,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"google.golang.org/grpc/codes"
 
@@ -305,6 +304,7 @@ func TestImportBuildCancelAndDrop(t *testing.T) {
 		t.Fatal(err)
 	}
 	<-reached
+	cancelSeen := server.OnImportCancel(t)
 	cancelled := make(chan *shoalv1.ImportJob, 1)
 	go func() {
 		c, err := admin.Admin.CancelImport(ctx, &shoalv1.CancelImportRequest{Id: j.GetId()})
@@ -313,7 +313,7 @@ func TestImportBuildCancelAndDrop(t *testing.T) {
 		}
 		cancelled <- c
 	}()
-	time.Sleep(50 * time.Millisecond) // let the cancel arrive
+	<-cancelSeen // the job is cancelled, and held
 	release()
 	if c := <-cancelled; c.GetState() != shoalv1.ImportJob_STATE_CANCELLED || c.GetDone() != 0 {
 		t.Fatalf("CancelImport = %v, want CANCELLED with nothing done", c)
@@ -380,12 +380,13 @@ func TestImportResumeAfterRestart(t *testing.T) {
 	}
 	<-batchHeld
 	<-swapHeld
+	stopping := server.OnImportsStop(t)
 	stopped := make(chan struct{})
 	go func() {
 		ts.stop()
 		close(stopped)
 	}()
-	time.Sleep(50 * time.Millisecond) // the jobs stop as they leave the holds
+	<-stopping // the jobs are cancelled: they stop as they leave the holds
 	releaseBatch()
 	releaseSwap()
 	<-stopped

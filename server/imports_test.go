@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -33,31 +34,41 @@ func TestImportShutdownResumes(t *testing.T) {
 		t.Fatal(err)
 	}
 	writeRows(t, filepath.Join(dir, "import", "v.fvecs"), n, dim)
+	c, err := s.acquire("docs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.release()
+	c.wmu.Lock() // the job's first batch waits for this
 	reached := make(chan struct{}, 1)
-	block := make(chan struct{}) // the job's first batch waits for this
 	testHookImportBatch = func() {
 		select {
 		case reached <- struct{}{}:
-			<-block
 		default:
 		}
 	}
 	defer func() { testHookImportBatch = nil }()
 	j, err := (adminAPI{Server: s}).StartImport(ctx, &shoalv1.StartImportRequest{Collection: "docs", Path: "v.fvecs", Method: shoalv1.ImportMethod_IMPORT_METHOD_UPSERT})
 	if err != nil {
-		close(block)
+		c.wmu.Unlock()
 		t.Fatal(err)
 	}
-	<-reached // the job is at its first batch, held there
+	<-reached                         // the job is at its first batch
+	time.Sleep(20 * time.Millisecond) // and, almost surely, waiting on the lock
+	stopping := make(chan struct{})
+	var once sync.Once
+	testHookImportsStop = func() { once.Do(func() { close(stopping) }) }
+	defer func() { testHookImportsStop = nil }()
 	closed := make(chan error, 1)
 	go func() { closed <- s.Close() }()
-	time.Sleep(50 * time.Millisecond) // let Close stop the job
+	<-stopping                        // Close has cancelled the job
+	time.Sleep(20 * time.Millisecond) // and waits for it
 	select {
 	case err := <-closed:
 		t.Fatalf("Close returned (%v) while a job's batch was in flight", err)
 	default:
 	}
-	close(block)
+	c.wmu.Unlock()
 	if err := <-closed; err != nil {
 		t.Fatalf("Close: %v", err)
 	}
@@ -81,8 +92,7 @@ func TestImportShutdownResumes(t *testing.T) {
 	if got.GetState() != shoalv1.ImportJob_STATE_DONE || got.GetDone() != n || got.GetResumed() != 1 || got.GetMethod() != shoalv1.ImportMethod_IMPORT_METHOD_UPSERT {
 		t.Fatalf("job after the restart = %v, want DONE with %d rows, resumed once", got, n)
 	}
-	c, err := s.acquire("docs")
-	if err != nil {
+	if c, err = s.acquire("docs"); err != nil {
 		t.Fatal(err)
 	}
 	defer c.release()

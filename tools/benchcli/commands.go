@@ -1,8 +1,8 @@
 // Package benchcli implements the benchmark and workload commands of
 // shoal: bench (a search-parameter sweep, or with -churn the SPFresh
-// update benchmark), gen, tenantgen, tenantbench, labelbench and
-// loadtest, one file per command, each with an options struct, its
-// flags, Validate and Run. The user's commands are in package cli;
+// update benchmark), gen, tenantgen, tenantbench, labelbench,
+// loadtest, ingestbench and importbench, one file per command, each
+// with an options struct, its flags, Validate and Run. The user's commands are in package cli;
 // tools/shoal hands both lists to clikit.Main.
 package benchcli
 
