@@ -238,20 +238,16 @@ func (ix *Index) liveOf(m *posting.Posting) *posting.Posting {
 	return &out
 }
 
-// addLive appends the current copies of tail t (nil for none) to m and
-// returns how many it appended.
-func (ix *Index) addLive(m *posting.Posting, t *tail.Tail) int {
+// addLive appends the current copies of tail t (nil for none) to m.
+func (ix *Index) addLive(m *posting.Posting, t *tail.Tail) {
 	if t == nil {
-		return 0
+		return
 	}
-	n := 0
 	for i, id := range t.IDs {
 		if ix.vers.live(id, t.Vers[i]) {
 			m.Add(id, t.Vers[i], t.Vecs[i*ix.rowBytes:(i+1)*ix.rowBytes])
-			n++
 		}
 	}
-	return n
 }
 
 // readLive appends the live copies of posting p's stored part to m and

@@ -68,7 +68,7 @@ func (ix *Index) stageReinsert(b posting.Batch, m *posting.Posting, skip uint32,
 // routeCopy appends to dst the postings a re-inserted copy with row goes
 // to (as upsert places it, never in posting skip), routing under rmu.
 func (ix *Index) routeCopy(ws *workspace, row []byte, skip uint32, dst []uint32) []uint32 {
-	x := make([]float32, ix.man.Dim)
+	x := ws.scratch(ix.man.Dim)
 	vec.ToFloat32(ix.elem(), row, x)
 	c := ix.opts.Candidates
 	ix.rmu.RLock()

@@ -33,6 +33,7 @@ type workspace struct {
 	query vec.Query // q prepared for scoring rows of the element type
 	route cluster.Workspace
 	batch cluster.BatchWorkspace // routes upserts, a chunk at a time
+	x     []float32              // a re-inserted copy as float32 (scratch)
 	kept  []cluster.Candidate
 	pre   []cluster.Candidate // heads routed on the device
 	ids   []uint32
@@ -271,6 +272,14 @@ func (ix *Index) search(ws *workspace, q []float32, k int, sp *SearchParams, st 
 		return nil, err
 	}
 	return ix.results(ws, len(ws.ids), reads, st), nil
+}
+
+// scratch returns ws's float32 scratch vector of dim values.
+func (ws *workspace) scratch(dim int) []float32 {
+	if cap(ws.x) < dim {
+		ws.x = make([]float32, dim)
+	}
+	return ws.x[:dim]
 }
 
 // results ends a search: counters, ws.top's results nearest first, and

@@ -236,20 +236,6 @@ func (o *ingestOptions) deleteFirst(ctx context.Context, tg ingestTarget, rep *i
 	return nil
 }
 
-// countIDHits counts the ids found among truth.
-func countIDHits(ids []uint64, truth []int32) int {
-	h := 0
-	for _, id := range ids {
-		for _, t := range truth {
-			if uint64(t) == id {
-				h++
-				break
-			}
-		}
-	}
-	return h
-}
-
 // Run runs the benchmark.
 func (o *ingestOptions) Run(ctx context.Context, env *clikit.Env) (*ingestReport, error) {
 	src, err := index.OpenFile(o.data)
@@ -475,11 +461,11 @@ func (o *ingestOptions) Run(ctx context.Context, env *clikit.Env) (*ingestReport
 	if truth != nil {
 		hits := 0
 		for i, q := range queries {
-			ids, err := tg.search(ctx, q, o.k, o.nprobe)
+			res, err := tg.search(ctx, q, o.k, o.nprobe)
 			if err != nil {
 				return nil, err
 			}
-			hits += countIDHits(ids, truth[i])
+			hits += clikit.CountHits(res, truth[i])
 		}
 		rep.Recall = float64(hits) / float64(nq*o.k)
 	}

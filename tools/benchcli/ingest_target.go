@@ -20,7 +20,7 @@ import (
 type ingestTarget interface {
 	upsert(ctx context.Context, ids []uint64, vecs [][]float32) error
 	delete(ctx context.Context, ids []uint64) error
-	search(ctx context.Context, q []float32, k, nprobe int) ([]uint64, error)
+	search(ctx context.Context, q []float32, k, nprobe int) ([]index.Result, error)
 	// sync makes the writes so far durable (library NoSync runs).
 	sync() error
 	// drain returns once background maintenance has folded every tail.
@@ -61,13 +61,8 @@ func (l *libraryTarget) delete(_ context.Context, ids []uint64) error {
 	return err
 }
 
-func (l *libraryTarget) search(_ context.Context, q []float32, k, nprobe int) ([]uint64, error) {
-	res, err := l.ix.Search(q, k, &index.SearchParams{NProbe: nprobe})
-	ids := make([]uint64, len(res))
-	for i, r := range res {
-		ids[i] = r.ID
-	}
-	return ids, err
+func (l *libraryTarget) search(_ context.Context, q []float32, k, nprobe int) ([]index.Result, error) {
+	return l.ix.Search(q, k, &index.SearchParams{NProbe: nprobe})
 }
 
 func (l *libraryTarget) sync() error                 { return l.ix.Sync() }
@@ -118,13 +113,13 @@ func (s *serverTarget) delete(ctx context.Context, ids []uint64) error {
 	return err
 }
 
-func (s *serverTarget) search(ctx context.Context, q []float32, k, nprobe int) ([]uint64, error) {
+func (s *serverTarget) search(ctx context.Context, q []float32, k, nprobe int) ([]index.Result, error) {
 	hits, err := s.c.Search(ctx, s.collection, q, k, &shoalv1.SearchParams{Nprobe: uint32(nprobe)})
-	ids := make([]uint64, len(hits))
+	res := make([]index.Result, len(hits))
 	for i, h := range hits {
-		ids[i] = h.GetId()
+		res[i] = index.Result{ID: h.GetId(), Distance: h.GetDistance()}
 	}
-	return ids, err
+	return res, err
 }
 
 // sync does nothing: every acknowledged server write is durable.
