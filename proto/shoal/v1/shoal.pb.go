@@ -38,6 +38,7 @@ package shoalv1
 import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	structpb "google.golang.org/protobuf/types/known/structpb"
 	reflect "reflect"
 	sync "sync"
 	unsafe "unsafe"
@@ -268,7 +269,7 @@ func (x ImportJob_State) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use ImportJob_State.Descriptor instead.
 func (ImportJob_State) EnumDescriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{51, 0}
+	return file_shoal_proto_rawDescGZIP(), []int{57, 0}
 }
 
 // Shape and tuning of a collection. Zero fields take the server defaults.
@@ -280,8 +281,15 @@ type CollectionConfig struct {
 	PostingCap    uint32                 `protobuf:"varint,4,opt,name=posting_cap,json=postingCap,proto3" json:"posting_cap,omitempty"`         // max vectors per posting before a split; 0 = 48 KiB worth
 	Replicas      uint32                 `protobuf:"varint,5,opt,name=replicas,proto3" json:"replicas,omitempty"`                               // max postings per vector; 0 = 8
 	DefaultSearch *SearchParams          `protobuf:"bytes,6,opt,name=default_search,json=defaultSearch,proto3" json:"default_search,omitempty"` // defaults of every search of the collection
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// Payload fields that filters may use: for each vector whose payload
+	// has one of these top-level fields with a string, number or bool
+	// value (or a list of them), the label "field=value" is set on the
+	// vector (numbers in shortest decimal form, bools "true"/"false"), in
+	// addition to its own labels. At most 64 fields, each a label-name
+	// prefix (1..128 bytes, no "=").
+	IndexedPayloadFields []string `protobuf:"bytes,7,rep,name=indexed_payload_fields,json=indexedPayloadFields,proto3" json:"indexed_payload_fields,omitempty"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
 }
 
 func (x *CollectionConfig) Reset() {
@@ -352,6 +360,13 @@ func (x *CollectionConfig) GetReplicas() uint32 {
 func (x *CollectionConfig) GetDefaultSearch() *SearchParams {
 	if x != nil {
 		return x.DefaultSearch
+	}
+	return nil
+}
+
+func (x *CollectionConfig) GetIndexedPayloadFields() []string {
+	if x != nil {
+		return x.IndexedPayloadFields
 	}
 	return nil
 }
@@ -901,11 +916,22 @@ type Vector struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
 	Id     uint64                 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
 	Values []float32              `protobuf:"fixed32,2,rep,packed,name=values,proto3" json:"values,omitempty"` // exactly the collection's dim; finite
-	// Labels at upsert: decimal label ids (0..4294967295). When any vector
-	// of an upsert carries labels, the upsert sets every vector's labels
-	// (none for a vector without); when none does, the vectors keep theirs.
-	// VectorService.SetLabels changes labels alone.
-	Labels        []string `protobuf:"bytes,3,rep,name=labels,proto3" json:"labels,omitempty"`
+	// Labels at upsert: label names ("color=red": 1..256 bytes of UTF-8,
+	// not all digits) or decimal label ids (0..4294967295). A new name is
+	// given an id of its own (VectorService.ListLabels lists them). When
+	// any vector of an upsert carries labels, the upsert sets every
+	// vector's labels (none for a vector without); when none does, the
+	// vectors keep theirs. VectorService.SetLabels changes labels alone.
+	// Get returns labels by name where they have one.
+	Labels []string `protobuf:"bytes,3,rep,name=labels,proto3" json:"labels,omitempty"`
+	// A JSON object stored with the vector (at most the server's payload
+	// limit, default 64 KiB of compact JSON; numbers are float64, so
+	// integers beyond 2^53 lose precision: send them as strings). At
+	// upsert, a vector with a payload replaces its stored payload and a
+	// vector without keeps it; VectorService.SetPayloads changes payloads
+	// alone. Deleting the vector deletes its payload. Returned by Get, and
+	// by searches that ask for it (include_payload).
+	Payload       *structpb.Struct `protobuf:"bytes,4,opt,name=payload,proto3" json:"payload,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -957,6 +983,13 @@ func (x *Vector) GetValues() []float32 {
 func (x *Vector) GetLabels() []string {
 	if x != nil {
 		return x.Labels
+	}
+	return nil
+}
+
+func (x *Vector) GetPayload() *structpb.Struct {
+	if x != nil {
+		return x.Payload
 	}
 	return nil
 }
@@ -1357,8 +1390,9 @@ func (x *SearchParams) GetBeam() uint32 {
 
 // Label filter, the structured form of filter_expr. A vector matches if
 // it has every label of all_of, at least one of any_of (when any_of is
-// not empty), and none of none_of. Labels are label ids written in
-// decimal ("7"); names are not supported yet (INVALID_ARGUMENT).
+// not empty), and none of none_of. Labels are label names ("color=red")
+// or label ids in decimal ("7"); a name the collection has never seen is
+// INVALID_ARGUMENT.
 type Filter struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	AllOf         []string               `protobuf:"bytes,1,rep,name=all_of,json=allOf,proto3" json:"all_of,omitempty"`
@@ -1430,15 +1464,17 @@ type SearchRequest struct {
 	Tenant         string  `protobuf:"bytes,5,opt,name=tenant,proto3" json:"tenant,omitempty"`
 	Filter         *Filter `protobuf:"bytes,6,opt,name=filter,proto3" json:"filter,omitempty"`
 	IncludeVectors bool    `protobuf:"varint,7,opt,name=include_vectors,json=includeVectors,proto3" json:"include_vectors,omitempty"` // return each hit's stored vector
-	// Label filter in the text syntax of package index/filter: label ids
-	// in decimal combined with AND, OR, NOT and parentheses, e.g.
-	// "3 AND (7 OR 9) AND NOT 12". Only vectors whose labels match are
-	// searched. Malformed text (or a label name: names are not supported
-	// yet) is INVALID_ARGUMENT with the parser's message. At most one of
-	// filter and filter_expr may be set.
-	FilterExpr    string `protobuf:"bytes,8,opt,name=filter_expr,json=filterExpr,proto3" json:"filter_expr,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// Label filter in the text syntax of package index/filter: labels
+	// (names such as color=red, double-quoted when they hold spaces,
+	// parentheses or quotes, or decimal ids) combined with AND, OR, NOT and
+	// parentheses, e.g. "color=red AND (7 OR \"size=x l\") AND NOT 12".
+	// Only vectors whose labels match are searched. Malformed text, or a
+	// name the collection has never seen, is INVALID_ARGUMENT with the
+	// parser's message. At most one of filter and filter_expr may be set.
+	FilterExpr     string `protobuf:"bytes,8,opt,name=filter_expr,json=filterExpr,proto3" json:"filter_expr,omitempty"`
+	IncludePayload bool   `protobuf:"varint,9,opt,name=include_payload,json=includePayload,proto3" json:"include_payload,omitempty"` // return each hit's payload
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *SearchRequest) Reset() {
@@ -1527,11 +1563,19 @@ func (x *SearchRequest) GetFilterExpr() string {
 	return ""
 }
 
+func (x *SearchRequest) GetIncludePayload() bool {
+	if x != nil {
+		return x.IncludePayload
+	}
+	return false
+}
+
 type Hit struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Id            uint64                 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
 	Distance      float32                `protobuf:"fixed32,2,opt,name=distance,proto3" json:"distance,omitempty"`    // smaller is nearer (see Metric)
 	Values        []float32              `protobuf:"fixed32,3,rep,packed,name=values,proto3" json:"values,omitempty"` // when include_vectors
+	Payload       *structpb.Struct       `protobuf:"bytes,4,opt,name=payload,proto3" json:"payload,omitempty"`        // when include_payload (unset: none stored)
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1583,6 +1627,13 @@ func (x *Hit) GetDistance() float32 {
 func (x *Hit) GetValues() []float32 {
 	if x != nil {
 		return x.Values
+	}
+	return nil
+}
+
+func (x *Hit) GetPayload() *structpb.Struct {
+	if x != nil {
+		return x.Payload
 	}
 	return nil
 }
@@ -1641,6 +1692,7 @@ type SearchBatchRequest struct {
 	Filter         *Filter                `protobuf:"bytes,6,opt,name=filter,proto3" json:"filter,omitempty"`
 	IncludeVectors bool                   `protobuf:"varint,7,opt,name=include_vectors,json=includeVectors,proto3" json:"include_vectors,omitempty"`
 	FilterExpr     string                 `protobuf:"bytes,8,opt,name=filter_expr,json=filterExpr,proto3" json:"filter_expr,omitempty"` // as in SearchRequest; applies to every query
+	IncludePayload bool                   `protobuf:"varint,9,opt,name=include_payload,json=includePayload,proto3" json:"include_payload,omitempty"`
 	unknownFields  protoimpl.UnknownFields
 	sizeCache      protoimpl.SizeCache
 }
@@ -1729,6 +1781,13 @@ func (x *SearchBatchRequest) GetFilterExpr() string {
 		return x.FilterExpr
 	}
 	return ""
+}
+
+func (x *SearchBatchRequest) GetIncludePayload() bool {
+	if x != nil {
+		return x.IncludePayload
+	}
+	return false
 }
 
 type Query struct {
@@ -1832,9 +1891,12 @@ func (x *SearchBatchResponse) GetFirstQuery() uint32 {
 // The labels of one vector: label ids, in any order, duplicates ignored;
 // empty removes them all. At most 4096 distinct labels a vector.
 type LabelSet struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Id            uint64                 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
-	Labels        []uint32               `protobuf:"varint,2,rep,packed,name=labels,proto3" json:"labels,omitempty"`
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Id     uint64                 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	Labels []uint32               `protobuf:"varint,2,rep,packed,name=labels,proto3" json:"labels,omitempty"`
+	// Label names (or decimal ids), set together with labels; a new name
+	// is given an id of its own.
+	Names         []string `protobuf:"bytes,3,rep,name=names,proto3" json:"names,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1879,6 +1941,13 @@ func (x *LabelSet) GetId() uint64 {
 func (x *LabelSet) GetLabels() []uint32 {
 	if x != nil {
 		return x.Labels
+	}
+	return nil
+}
+
+func (x *LabelSet) GetNames() []string {
+	if x != nil {
+		return x.Names
 	}
 	return nil
 }
@@ -1989,6 +2058,305 @@ func (x *SetLabelsResponse) GetUpdated() uint64 {
 	return 0
 }
 
+// The payload of one vector; unset removes it.
+type PayloadSet struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            uint64                 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	Payload       *structpb.Struct       `protobuf:"bytes,2,opt,name=payload,proto3" json:"payload,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PayloadSet) Reset() {
+	*x = PayloadSet{}
+	mi := &file_shoal_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PayloadSet) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PayloadSet) ProtoMessage() {}
+
+func (x *PayloadSet) ProtoReflect() protoreflect.Message {
+	mi := &file_shoal_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PayloadSet.ProtoReflect.Descriptor instead.
+func (*PayloadSet) Descriptor() ([]byte, []int) {
+	return file_shoal_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *PayloadSet) GetId() uint64 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+func (x *PayloadSet) GetPayload() *structpb.Struct {
+	if x != nil {
+		return x.Payload
+	}
+	return nil
+}
+
+type SetPayloadsRequest struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Collection string                 `protobuf:"bytes,1,opt,name=collection,proto3" json:"collection,omitempty"`
+	Vectors    []*PayloadSet          `protobuf:"bytes,2,rep,name=vectors,proto3" json:"vectors,omitempty"` // at most the server's max batch; ids distinct
+	// As in SetLabelsRequest: every id must hold a vector the tenant owns.
+	Tenant        string `protobuf:"bytes,3,opt,name=tenant,proto3" json:"tenant,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetPayloadsRequest) Reset() {
+	*x = SetPayloadsRequest{}
+	mi := &file_shoal_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetPayloadsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetPayloadsRequest) ProtoMessage() {}
+
+func (x *SetPayloadsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_shoal_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetPayloadsRequest.ProtoReflect.Descriptor instead.
+func (*SetPayloadsRequest) Descriptor() ([]byte, []int) {
+	return file_shoal_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *SetPayloadsRequest) GetCollection() string {
+	if x != nil {
+		return x.Collection
+	}
+	return ""
+}
+
+func (x *SetPayloadsRequest) GetVectors() []*PayloadSet {
+	if x != nil {
+		return x.Vectors
+	}
+	return nil
+}
+
+func (x *SetPayloadsRequest) GetTenant() string {
+	if x != nil {
+		return x.Tenant
+	}
+	return ""
+}
+
+type SetPayloadsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Updated       uint64                 `protobuf:"varint,1,opt,name=updated,proto3" json:"updated,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetPayloadsResponse) Reset() {
+	*x = SetPayloadsResponse{}
+	mi := &file_shoal_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetPayloadsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetPayloadsResponse) ProtoMessage() {}
+
+func (x *SetPayloadsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_shoal_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetPayloadsResponse.ProtoReflect.Descriptor instead.
+func (*SetPayloadsResponse) Descriptor() ([]byte, []int) {
+	return file_shoal_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *SetPayloadsResponse) GetUpdated() uint64 {
+	if x != nil {
+		return x.Updated
+	}
+	return 0
+}
+
+type ListLabelsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Collection    string                 `protobuf:"bytes,1,opt,name=collection,proto3" json:"collection,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListLabelsRequest) Reset() {
+	*x = ListLabelsRequest{}
+	mi := &file_shoal_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListLabelsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListLabelsRequest) ProtoMessage() {}
+
+func (x *ListLabelsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_shoal_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListLabelsRequest.ProtoReflect.Descriptor instead.
+func (*ListLabelsRequest) Descriptor() ([]byte, []int) {
+	return file_shoal_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *ListLabelsRequest) GetCollection() string {
+	if x != nil {
+		return x.Collection
+	}
+	return ""
+}
+
+// A label name and the label id it maps to.
+type LabelName struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Id            uint32                 `protobuf:"varint,2,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LabelName) Reset() {
+	*x = LabelName{}
+	mi := &file_shoal_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LabelName) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LabelName) ProtoMessage() {}
+
+func (x *LabelName) ProtoReflect() protoreflect.Message {
+	mi := &file_shoal_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LabelName.ProtoReflect.Descriptor instead.
+func (*LabelName) Descriptor() ([]byte, []int) {
+	return file_shoal_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *LabelName) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *LabelName) GetId() uint32 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+type ListLabelsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Labels        []*LabelName           `protobuf:"bytes,1,rep,name=labels,proto3" json:"labels,omitempty"` // by name
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListLabelsResponse) Reset() {
+	*x = ListLabelsResponse{}
+	mi := &file_shoal_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListLabelsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListLabelsResponse) ProtoMessage() {}
+
+func (x *ListLabelsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_shoal_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListLabelsResponse.ProtoReflect.Descriptor instead.
+func (*ListLabelsResponse) Descriptor() ([]byte, []int) {
+	return file_shoal_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *ListLabelsResponse) GetLabels() []*LabelName {
+	if x != nil {
+		return x.Labels
+	}
+	return nil
+}
+
 type CreateTenantRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Collection    string                 `protobuf:"bytes,1,opt,name=collection,proto3" json:"collection,omitempty"`
@@ -1999,7 +2367,7 @@ type CreateTenantRequest struct {
 
 func (x *CreateTenantRequest) Reset() {
 	*x = CreateTenantRequest{}
-	mi := &file_shoal_proto_msgTypes[28]
+	mi := &file_shoal_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2011,7 +2379,7 @@ func (x *CreateTenantRequest) String() string {
 func (*CreateTenantRequest) ProtoMessage() {}
 
 func (x *CreateTenantRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[28]
+	mi := &file_shoal_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2024,7 +2392,7 @@ func (x *CreateTenantRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateTenantRequest.ProtoReflect.Descriptor instead.
 func (*CreateTenantRequest) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{28}
+	return file_shoal_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *CreateTenantRequest) GetCollection() string {
@@ -2049,7 +2417,7 @@ type CreateTenantResponse struct {
 
 func (x *CreateTenantResponse) Reset() {
 	*x = CreateTenantResponse{}
-	mi := &file_shoal_proto_msgTypes[29]
+	mi := &file_shoal_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2061,7 +2429,7 @@ func (x *CreateTenantResponse) String() string {
 func (*CreateTenantResponse) ProtoMessage() {}
 
 func (x *CreateTenantResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[29]
+	mi := &file_shoal_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2074,7 +2442,7 @@ func (x *CreateTenantResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateTenantResponse.ProtoReflect.Descriptor instead.
 func (*CreateTenantResponse) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{29}
+	return file_shoal_proto_rawDescGZIP(), []int{35}
 }
 
 type DeleteTenantRequest struct {
@@ -2087,7 +2455,7 @@ type DeleteTenantRequest struct {
 
 func (x *DeleteTenantRequest) Reset() {
 	*x = DeleteTenantRequest{}
-	mi := &file_shoal_proto_msgTypes[30]
+	mi := &file_shoal_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2099,7 +2467,7 @@ func (x *DeleteTenantRequest) String() string {
 func (*DeleteTenantRequest) ProtoMessage() {}
 
 func (x *DeleteTenantRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[30]
+	mi := &file_shoal_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2112,7 +2480,7 @@ func (x *DeleteTenantRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteTenantRequest.ProtoReflect.Descriptor instead.
 func (*DeleteTenantRequest) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{30}
+	return file_shoal_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *DeleteTenantRequest) GetCollection() string {
@@ -2137,7 +2505,7 @@ type DeleteTenantResponse struct {
 
 func (x *DeleteTenantResponse) Reset() {
 	*x = DeleteTenantResponse{}
-	mi := &file_shoal_proto_msgTypes[31]
+	mi := &file_shoal_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2149,7 +2517,7 @@ func (x *DeleteTenantResponse) String() string {
 func (*DeleteTenantResponse) ProtoMessage() {}
 
 func (x *DeleteTenantResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[31]
+	mi := &file_shoal_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2162,7 +2530,7 @@ func (x *DeleteTenantResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteTenantResponse.ProtoReflect.Descriptor instead.
 func (*DeleteTenantResponse) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{31}
+	return file_shoal_proto_rawDescGZIP(), []int{37}
 }
 
 type ListTenantsRequest struct {
@@ -2174,7 +2542,7 @@ type ListTenantsRequest struct {
 
 func (x *ListTenantsRequest) Reset() {
 	*x = ListTenantsRequest{}
-	mi := &file_shoal_proto_msgTypes[32]
+	mi := &file_shoal_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2186,7 +2554,7 @@ func (x *ListTenantsRequest) String() string {
 func (*ListTenantsRequest) ProtoMessage() {}
 
 func (x *ListTenantsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[32]
+	mi := &file_shoal_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2199,7 +2567,7 @@ func (x *ListTenantsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTenantsRequest.ProtoReflect.Descriptor instead.
 func (*ListTenantsRequest) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{32}
+	return file_shoal_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *ListTenantsRequest) GetCollection() string {
@@ -2218,7 +2586,7 @@ type ListTenantsResponse struct {
 
 func (x *ListTenantsResponse) Reset() {
 	*x = ListTenantsResponse{}
-	mi := &file_shoal_proto_msgTypes[33]
+	mi := &file_shoal_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2230,7 +2598,7 @@ func (x *ListTenantsResponse) String() string {
 func (*ListTenantsResponse) ProtoMessage() {}
 
 func (x *ListTenantsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[33]
+	mi := &file_shoal_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2243,7 +2611,7 @@ func (x *ListTenantsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTenantsResponse.ProtoReflect.Descriptor instead.
 func (*ListTenantsResponse) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{33}
+	return file_shoal_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *ListTenantsResponse) GetTenants() []string {
@@ -2264,7 +2632,7 @@ type GrantRequest struct {
 
 func (x *GrantRequest) Reset() {
 	*x = GrantRequest{}
-	mi := &file_shoal_proto_msgTypes[34]
+	mi := &file_shoal_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2276,7 +2644,7 @@ func (x *GrantRequest) String() string {
 func (*GrantRequest) ProtoMessage() {}
 
 func (x *GrantRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[34]
+	mi := &file_shoal_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2289,7 +2657,7 @@ func (x *GrantRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GrantRequest.ProtoReflect.Descriptor instead.
 func (*GrantRequest) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{34}
+	return file_shoal_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *GrantRequest) GetCollection() string {
@@ -2321,7 +2689,7 @@ type GrantResponse struct {
 
 func (x *GrantResponse) Reset() {
 	*x = GrantResponse{}
-	mi := &file_shoal_proto_msgTypes[35]
+	mi := &file_shoal_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2333,7 +2701,7 @@ func (x *GrantResponse) String() string {
 func (*GrantResponse) ProtoMessage() {}
 
 func (x *GrantResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[35]
+	mi := &file_shoal_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2346,7 +2714,7 @@ func (x *GrantResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GrantResponse.ProtoReflect.Descriptor instead.
 func (*GrantResponse) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{35}
+	return file_shoal_proto_rawDescGZIP(), []int{41}
 }
 
 type RevokeRequest struct {
@@ -2360,7 +2728,7 @@ type RevokeRequest struct {
 
 func (x *RevokeRequest) Reset() {
 	*x = RevokeRequest{}
-	mi := &file_shoal_proto_msgTypes[36]
+	mi := &file_shoal_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2372,7 +2740,7 @@ func (x *RevokeRequest) String() string {
 func (*RevokeRequest) ProtoMessage() {}
 
 func (x *RevokeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[36]
+	mi := &file_shoal_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2385,7 +2753,7 @@ func (x *RevokeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeRequest.ProtoReflect.Descriptor instead.
 func (*RevokeRequest) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{36}
+	return file_shoal_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *RevokeRequest) GetCollection() string {
@@ -2417,7 +2785,7 @@ type RevokeResponse struct {
 
 func (x *RevokeResponse) Reset() {
 	*x = RevokeResponse{}
-	mi := &file_shoal_proto_msgTypes[37]
+	mi := &file_shoal_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2429,7 +2797,7 @@ func (x *RevokeResponse) String() string {
 func (*RevokeResponse) ProtoMessage() {}
 
 func (x *RevokeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[37]
+	mi := &file_shoal_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2442,7 +2810,7 @@ func (x *RevokeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeResponse.ProtoReflect.Descriptor instead.
 func (*RevokeResponse) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{37}
+	return file_shoal_proto_rawDescGZIP(), []int{43}
 }
 
 type APIKey struct {
@@ -2459,7 +2827,7 @@ type APIKey struct {
 
 func (x *APIKey) Reset() {
 	*x = APIKey{}
-	mi := &file_shoal_proto_msgTypes[38]
+	mi := &file_shoal_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2471,7 +2839,7 @@ func (x *APIKey) String() string {
 func (*APIKey) ProtoMessage() {}
 
 func (x *APIKey) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[38]
+	mi := &file_shoal_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2484,7 +2852,7 @@ func (x *APIKey) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use APIKey.ProtoReflect.Descriptor instead.
 func (*APIKey) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{38}
+	return file_shoal_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *APIKey) GetId() string {
@@ -2525,7 +2893,7 @@ type CreateAPIKeyRequest struct {
 
 func (x *CreateAPIKeyRequest) Reset() {
 	*x = CreateAPIKeyRequest{}
-	mi := &file_shoal_proto_msgTypes[39]
+	mi := &file_shoal_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2537,7 +2905,7 @@ func (x *CreateAPIKeyRequest) String() string {
 func (*CreateAPIKeyRequest) ProtoMessage() {}
 
 func (x *CreateAPIKeyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[39]
+	mi := &file_shoal_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2550,7 +2918,7 @@ func (x *CreateAPIKeyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateAPIKeyRequest.ProtoReflect.Descriptor instead.
 func (*CreateAPIKeyRequest) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{39}
+	return file_shoal_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *CreateAPIKeyRequest) GetTenant() string {
@@ -2577,7 +2945,7 @@ type CreateAPIKeyResponse struct {
 
 func (x *CreateAPIKeyResponse) Reset() {
 	*x = CreateAPIKeyResponse{}
-	mi := &file_shoal_proto_msgTypes[40]
+	mi := &file_shoal_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2589,7 +2957,7 @@ func (x *CreateAPIKeyResponse) String() string {
 func (*CreateAPIKeyResponse) ProtoMessage() {}
 
 func (x *CreateAPIKeyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[40]
+	mi := &file_shoal_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2602,7 +2970,7 @@ func (x *CreateAPIKeyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateAPIKeyResponse.ProtoReflect.Descriptor instead.
 func (*CreateAPIKeyResponse) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{40}
+	return file_shoal_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *CreateAPIKeyResponse) GetKey() *APIKey {
@@ -2628,7 +2996,7 @@ type RevokeAPIKeyRequest struct {
 
 func (x *RevokeAPIKeyRequest) Reset() {
 	*x = RevokeAPIKeyRequest{}
-	mi := &file_shoal_proto_msgTypes[41]
+	mi := &file_shoal_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2640,7 +3008,7 @@ func (x *RevokeAPIKeyRequest) String() string {
 func (*RevokeAPIKeyRequest) ProtoMessage() {}
 
 func (x *RevokeAPIKeyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[41]
+	mi := &file_shoal_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2653,7 +3021,7 @@ func (x *RevokeAPIKeyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeAPIKeyRequest.ProtoReflect.Descriptor instead.
 func (*RevokeAPIKeyRequest) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{41}
+	return file_shoal_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *RevokeAPIKeyRequest) GetId() string {
@@ -2671,7 +3039,7 @@ type RevokeAPIKeyResponse struct {
 
 func (x *RevokeAPIKeyResponse) Reset() {
 	*x = RevokeAPIKeyResponse{}
-	mi := &file_shoal_proto_msgTypes[42]
+	mi := &file_shoal_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2683,7 +3051,7 @@ func (x *RevokeAPIKeyResponse) String() string {
 func (*RevokeAPIKeyResponse) ProtoMessage() {}
 
 func (x *RevokeAPIKeyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[42]
+	mi := &file_shoal_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2696,7 +3064,7 @@ func (x *RevokeAPIKeyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeAPIKeyResponse.ProtoReflect.Descriptor instead.
 func (*RevokeAPIKeyResponse) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{42}
+	return file_shoal_proto_rawDescGZIP(), []int{48}
 }
 
 type ListAPIKeysRequest struct {
@@ -2707,7 +3075,7 @@ type ListAPIKeysRequest struct {
 
 func (x *ListAPIKeysRequest) Reset() {
 	*x = ListAPIKeysRequest{}
-	mi := &file_shoal_proto_msgTypes[43]
+	mi := &file_shoal_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2719,7 +3087,7 @@ func (x *ListAPIKeysRequest) String() string {
 func (*ListAPIKeysRequest) ProtoMessage() {}
 
 func (x *ListAPIKeysRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[43]
+	mi := &file_shoal_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2732,7 +3100,7 @@ func (x *ListAPIKeysRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAPIKeysRequest.ProtoReflect.Descriptor instead.
 func (*ListAPIKeysRequest) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{43}
+	return file_shoal_proto_rawDescGZIP(), []int{49}
 }
 
 type ListAPIKeysResponse struct {
@@ -2744,7 +3112,7 @@ type ListAPIKeysResponse struct {
 
 func (x *ListAPIKeysResponse) Reset() {
 	*x = ListAPIKeysResponse{}
-	mi := &file_shoal_proto_msgTypes[44]
+	mi := &file_shoal_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2756,7 +3124,7 @@ func (x *ListAPIKeysResponse) String() string {
 func (*ListAPIKeysResponse) ProtoMessage() {}
 
 func (x *ListAPIKeysResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[44]
+	mi := &file_shoal_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2769,7 +3137,7 @@ func (x *ListAPIKeysResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAPIKeysResponse.ProtoReflect.Descriptor instead.
 func (*ListAPIKeysResponse) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{44}
+	return file_shoal_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *ListAPIKeysResponse) GetKeys() []*APIKey {
@@ -2796,7 +3164,7 @@ type StartImportRequest struct {
 
 func (x *StartImportRequest) Reset() {
 	*x = StartImportRequest{}
-	mi := &file_shoal_proto_msgTypes[45]
+	mi := &file_shoal_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2808,7 +3176,7 @@ func (x *StartImportRequest) String() string {
 func (*StartImportRequest) ProtoMessage() {}
 
 func (x *StartImportRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[45]
+	mi := &file_shoal_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2821,7 +3189,7 @@ func (x *StartImportRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartImportRequest.ProtoReflect.Descriptor instead.
 func (*StartImportRequest) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{45}
+	return file_shoal_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *StartImportRequest) GetCollection() string {
@@ -2881,7 +3249,7 @@ type ImportRequest struct {
 
 func (x *ImportRequest) Reset() {
 	*x = ImportRequest{}
-	mi := &file_shoal_proto_msgTypes[46]
+	mi := &file_shoal_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2893,7 +3261,7 @@ func (x *ImportRequest) String() string {
 func (*ImportRequest) ProtoMessage() {}
 
 func (x *ImportRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[46]
+	mi := &file_shoal_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2906,7 +3274,7 @@ func (x *ImportRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ImportRequest.ProtoReflect.Descriptor instead.
 func (*ImportRequest) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{46}
+	return file_shoal_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *ImportRequest) GetCollection() string {
@@ -2967,7 +3335,7 @@ type GetImportRequest struct {
 
 func (x *GetImportRequest) Reset() {
 	*x = GetImportRequest{}
-	mi := &file_shoal_proto_msgTypes[47]
+	mi := &file_shoal_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2979,7 +3347,7 @@ func (x *GetImportRequest) String() string {
 func (*GetImportRequest) ProtoMessage() {}
 
 func (x *GetImportRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[47]
+	mi := &file_shoal_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2992,7 +3360,7 @@ func (x *GetImportRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetImportRequest.ProtoReflect.Descriptor instead.
 func (*GetImportRequest) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{47}
+	return file_shoal_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *GetImportRequest) GetId() string {
@@ -3010,7 +3378,7 @@ type ListImportsRequest struct {
 
 func (x *ListImportsRequest) Reset() {
 	*x = ListImportsRequest{}
-	mi := &file_shoal_proto_msgTypes[48]
+	mi := &file_shoal_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3022,7 +3390,7 @@ func (x *ListImportsRequest) String() string {
 func (*ListImportsRequest) ProtoMessage() {}
 
 func (x *ListImportsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[48]
+	mi := &file_shoal_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3035,7 +3403,7 @@ func (x *ListImportsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListImportsRequest.ProtoReflect.Descriptor instead.
 func (*ListImportsRequest) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{48}
+	return file_shoal_proto_rawDescGZIP(), []int{54}
 }
 
 type ListImportsResponse struct {
@@ -3047,7 +3415,7 @@ type ListImportsResponse struct {
 
 func (x *ListImportsResponse) Reset() {
 	*x = ListImportsResponse{}
-	mi := &file_shoal_proto_msgTypes[49]
+	mi := &file_shoal_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3059,7 +3427,7 @@ func (x *ListImportsResponse) String() string {
 func (*ListImportsResponse) ProtoMessage() {}
 
 func (x *ListImportsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[49]
+	mi := &file_shoal_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3072,7 +3440,7 @@ func (x *ListImportsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListImportsResponse.ProtoReflect.Descriptor instead.
 func (*ListImportsResponse) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{49}
+	return file_shoal_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *ListImportsResponse) GetJobs() []*ImportJob {
@@ -3091,7 +3459,7 @@ type CancelImportRequest struct {
 
 func (x *CancelImportRequest) Reset() {
 	*x = CancelImportRequest{}
-	mi := &file_shoal_proto_msgTypes[50]
+	mi := &file_shoal_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3103,7 +3471,7 @@ func (x *CancelImportRequest) String() string {
 func (*CancelImportRequest) ProtoMessage() {}
 
 func (x *CancelImportRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[50]
+	mi := &file_shoal_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3116,7 +3484,7 @@ func (x *CancelImportRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelImportRequest.ProtoReflect.Descriptor instead.
 func (*CancelImportRequest) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{50}
+	return file_shoal_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *CancelImportRequest) GetId() string {
@@ -3160,7 +3528,7 @@ type ImportJob struct {
 
 func (x *ImportJob) Reset() {
 	*x = ImportJob{}
-	mi := &file_shoal_proto_msgTypes[51]
+	mi := &file_shoal_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3172,7 +3540,7 @@ func (x *ImportJob) String() string {
 func (*ImportJob) ProtoMessage() {}
 
 func (x *ImportJob) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[51]
+	mi := &file_shoal_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3185,7 +3553,7 @@ func (x *ImportJob) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ImportJob.ProtoReflect.Descriptor instead.
 func (*ImportJob) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{51}
+	return file_shoal_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *ImportJob) GetId() string {
@@ -3312,7 +3680,7 @@ type CreateSnapshotRequest struct {
 
 func (x *CreateSnapshotRequest) Reset() {
 	*x = CreateSnapshotRequest{}
-	mi := &file_shoal_proto_msgTypes[52]
+	mi := &file_shoal_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3324,7 +3692,7 @@ func (x *CreateSnapshotRequest) String() string {
 func (*CreateSnapshotRequest) ProtoMessage() {}
 
 func (x *CreateSnapshotRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[52]
+	mi := &file_shoal_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3337,7 +3705,7 @@ func (x *CreateSnapshotRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateSnapshotRequest.ProtoReflect.Descriptor instead.
 func (*CreateSnapshotRequest) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{52}
+	return file_shoal_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *CreateSnapshotRequest) GetCollection() string {
@@ -3366,7 +3734,7 @@ type CreateSnapshotResponse struct {
 
 func (x *CreateSnapshotResponse) Reset() {
 	*x = CreateSnapshotResponse{}
-	mi := &file_shoal_proto_msgTypes[53]
+	mi := &file_shoal_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3378,7 +3746,7 @@ func (x *CreateSnapshotResponse) String() string {
 func (*CreateSnapshotResponse) ProtoMessage() {}
 
 func (x *CreateSnapshotResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[53]
+	mi := &file_shoal_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3391,7 +3759,7 @@ func (x *CreateSnapshotResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateSnapshotResponse.ProtoReflect.Descriptor instead.
 func (*CreateSnapshotResponse) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{53}
+	return file_shoal_proto_rawDescGZIP(), []int{59}
 }
 
 func (x *CreateSnapshotResponse) GetDirectory() string {
@@ -3432,7 +3800,7 @@ type RestoreSnapshotRequest struct {
 
 func (x *RestoreSnapshotRequest) Reset() {
 	*x = RestoreSnapshotRequest{}
-	mi := &file_shoal_proto_msgTypes[54]
+	mi := &file_shoal_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3444,7 +3812,7 @@ func (x *RestoreSnapshotRequest) String() string {
 func (*RestoreSnapshotRequest) ProtoMessage() {}
 
 func (x *RestoreSnapshotRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[54]
+	mi := &file_shoal_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3457,7 +3825,7 @@ func (x *RestoreSnapshotRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RestoreSnapshotRequest.ProtoReflect.Descriptor instead.
 func (*RestoreSnapshotRequest) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{54}
+	return file_shoal_proto_rawDescGZIP(), []int{60}
 }
 
 func (x *RestoreSnapshotRequest) GetDirectory() string {
@@ -3482,7 +3850,7 @@ type GetServerStatsRequest struct {
 
 func (x *GetServerStatsRequest) Reset() {
 	*x = GetServerStatsRequest{}
-	mi := &file_shoal_proto_msgTypes[55]
+	mi := &file_shoal_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3494,7 +3862,7 @@ func (x *GetServerStatsRequest) String() string {
 func (*GetServerStatsRequest) ProtoMessage() {}
 
 func (x *GetServerStatsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[55]
+	mi := &file_shoal_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3507,7 +3875,7 @@ func (x *GetServerStatsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetServerStatsRequest.ProtoReflect.Descriptor instead.
 func (*GetServerStatsRequest) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{55}
+	return file_shoal_proto_rawDescGZIP(), []int{61}
 }
 
 type ServerStats struct {
@@ -3522,7 +3890,7 @@ type ServerStats struct {
 
 func (x *ServerStats) Reset() {
 	*x = ServerStats{}
-	mi := &file_shoal_proto_msgTypes[56]
+	mi := &file_shoal_proto_msgTypes[62]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3534,7 +3902,7 @@ func (x *ServerStats) String() string {
 func (*ServerStats) ProtoMessage() {}
 
 func (x *ServerStats) ProtoReflect() protoreflect.Message {
-	mi := &file_shoal_proto_msgTypes[56]
+	mi := &file_shoal_proto_msgTypes[62]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3547,7 +3915,7 @@ func (x *ServerStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ServerStats.ProtoReflect.Descriptor instead.
 func (*ServerStats) Descriptor() ([]byte, []int) {
-	return file_shoal_proto_rawDescGZIP(), []int{56}
+	return file_shoal_proto_rawDescGZIP(), []int{62}
 }
 
 func (x *ServerStats) GetCollections() uint64 {
@@ -3582,7 +3950,7 @@ var File_shoal_proto protoreflect.FileDescriptor
 
 const file_shoal_proto_rawDesc = "" +
 	"\n" +
-	"\vshoal.proto\x12\bshoal.v1\"\x84\x02\n" +
+	"\vshoal.proto\x12\bshoal.v1\x1a\x1cgoogle/protobuf/struct.proto\"\xba\x02\n" +
 	"\x10CollectionConfig\x12\x10\n" +
 	"\x03dim\x18\x01 \x01(\rR\x03dim\x12(\n" +
 	"\x06metric\x18\x02 \x01(\x0e2\x10.shoal.v1.MetricR\x06metric\x128\n" +
@@ -3590,7 +3958,8 @@ const file_shoal_proto_rawDesc = "" +
 	"\vposting_cap\x18\x04 \x01(\rR\n" +
 	"postingCap\x12\x1a\n" +
 	"\breplicas\x18\x05 \x01(\rR\breplicas\x12=\n" +
-	"\x0edefault_search\x18\x06 \x01(\v2\x16.shoal.v1.SearchParamsR\rdefaultSearch\"\x9f\x01\n" +
+	"\x0edefault_search\x18\x06 \x01(\v2\x16.shoal.v1.SearchParamsR\rdefaultSearch\x124\n" +
+	"\x16indexed_payload_fields\x18\a \x03(\tR\x14indexedPayloadFields\"\x9f\x01\n" +
 	"\n" +
 	"Collection\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x122\n" +
@@ -3638,11 +4007,12 @@ const file_shoal_proto_rawDesc = "" +
 	"\x06merges\x18\x10 \x01(\x04R\x06merges\x12\x1e\n" +
 	"\n" +
 	"reassigned\x18\x11 \x01(\x04R\n" +
-	"reassigned\"H\n" +
+	"reassigned\"{\n" +
 	"\x06Vector\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x16\n" +
 	"\x06values\x18\x02 \x03(\x02R\x06values\x12\x16\n" +
-	"\x06labels\x18\x03 \x03(\tR\x06labels\"s\n" +
+	"\x06labels\x18\x03 \x03(\tR\x06labels\x121\n" +
+	"\apayload\x18\x04 \x01(\v2\x17.google.protobuf.StructR\apayload\"s\n" +
 	"\rUpsertRequest\x12\x1e\n" +
 	"\n" +
 	"collection\x18\x01 \x01(\tR\n" +
@@ -3676,7 +4046,7 @@ const file_shoal_proto_rawDesc = "" +
 	"\x06Filter\x12\x15\n" +
 	"\x06all_of\x18\x01 \x03(\tR\x05allOf\x12\x15\n" +
 	"\x06any_of\x18\x02 \x03(\tR\x05anyOf\x12\x17\n" +
-	"\anone_of\x18\x03 \x03(\tR\x06noneOf\"\x96\x02\n" +
+	"\anone_of\x18\x03 \x03(\tR\x06noneOf\"\xbf\x02\n" +
 	"\rSearchRequest\x12\x1e\n" +
 	"\n" +
 	"collection\x18\x01 \x01(\tR\n" +
@@ -3688,13 +4058,15 @@ const file_shoal_proto_rawDesc = "" +
 	"\x06filter\x18\x06 \x01(\v2\x10.shoal.v1.FilterR\x06filter\x12'\n" +
 	"\x0finclude_vectors\x18\a \x01(\bR\x0eincludeVectors\x12\x1f\n" +
 	"\vfilter_expr\x18\b \x01(\tR\n" +
-	"filterExpr\"I\n" +
+	"filterExpr\x12'\n" +
+	"\x0finclude_payload\x18\t \x01(\bR\x0eincludePayload\"|\n" +
 	"\x03Hit\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x1a\n" +
 	"\bdistance\x18\x02 \x01(\x02R\bdistance\x12\x16\n" +
-	"\x06values\x18\x03 \x03(\x02R\x06values\"3\n" +
+	"\x06values\x18\x03 \x03(\x02R\x06values\x121\n" +
+	"\apayload\x18\x04 \x01(\v2\x17.google.protobuf.StructR\apayload\"3\n" +
 	"\x0eSearchResponse\x12!\n" +
-	"\x04hits\x18\x01 \x03(\v2\r.shoal.v1.HitR\x04hits\"\xb0\x02\n" +
+	"\x04hits\x18\x01 \x03(\v2\r.shoal.v1.HitR\x04hits\"\xd9\x02\n" +
 	"\x12SearchBatchRequest\x12\x1e\n" +
 	"\n" +
 	"collection\x18\x01 \x01(\tR\n" +
@@ -3706,16 +4078,18 @@ const file_shoal_proto_rawDesc = "" +
 	"\x06filter\x18\x06 \x01(\v2\x10.shoal.v1.FilterR\x06filter\x12'\n" +
 	"\x0finclude_vectors\x18\a \x01(\bR\x0eincludeVectors\x12\x1f\n" +
 	"\vfilter_expr\x18\b \x01(\tR\n" +
-	"filterExpr\"\x1f\n" +
+	"filterExpr\x12'\n" +
+	"\x0finclude_payload\x18\t \x01(\bR\x0eincludePayload\"\x1f\n" +
 	"\x05Query\x12\x16\n" +
 	"\x06values\x18\x01 \x03(\x02R\x06values\"j\n" +
 	"\x13SearchBatchResponse\x122\n" +
 	"\aresults\x18\x01 \x03(\v2\x18.shoal.v1.SearchResponseR\aresults\x12\x1f\n" +
 	"\vfirst_query\x18\x02 \x01(\rR\n" +
-	"firstQuery\"2\n" +
+	"firstQuery\"H\n" +
 	"\bLabelSet\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x16\n" +
-	"\x06labels\x18\x02 \x03(\rR\x06labels\"x\n" +
+	"\x06labels\x18\x02 \x03(\rR\x06labels\x12\x14\n" +
+	"\x05names\x18\x03 \x03(\tR\x05names\"x\n" +
 	"\x10SetLabelsRequest\x12\x1e\n" +
 	"\n" +
 	"collection\x18\x01 \x01(\tR\n" +
@@ -3723,7 +4097,28 @@ const file_shoal_proto_rawDesc = "" +
 	"\avectors\x18\x02 \x03(\v2\x12.shoal.v1.LabelSetR\avectors\x12\x16\n" +
 	"\x06tenant\x18\x03 \x01(\tR\x06tenant\"-\n" +
 	"\x11SetLabelsResponse\x12\x18\n" +
-	"\aupdated\x18\x01 \x01(\x04R\aupdated\"M\n" +
+	"\aupdated\x18\x01 \x01(\x04R\aupdated\"O\n" +
+	"\n" +
+	"PayloadSet\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\x04R\x02id\x121\n" +
+	"\apayload\x18\x02 \x01(\v2\x17.google.protobuf.StructR\apayload\"|\n" +
+	"\x12SetPayloadsRequest\x12\x1e\n" +
+	"\n" +
+	"collection\x18\x01 \x01(\tR\n" +
+	"collection\x12.\n" +
+	"\avectors\x18\x02 \x03(\v2\x14.shoal.v1.PayloadSetR\avectors\x12\x16\n" +
+	"\x06tenant\x18\x03 \x01(\tR\x06tenant\"/\n" +
+	"\x13SetPayloadsResponse\x12\x18\n" +
+	"\aupdated\x18\x01 \x01(\x04R\aupdated\"3\n" +
+	"\x11ListLabelsRequest\x12\x1e\n" +
+	"\n" +
+	"collection\x18\x01 \x01(\tR\n" +
+	"collection\"/\n" +
+	"\tLabelName\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x0e\n" +
+	"\x02id\x18\x02 \x01(\rR\x02id\"A\n" +
+	"\x12ListLabelsResponse\x12+\n" +
+	"\x06labels\x18\x01 \x03(\v2\x13.shoal.v1.LabelNameR\x06labels\"M\n" +
 	"\x13CreateTenantRequest\x12\x1e\n" +
 	"\n" +
 	"collection\x18\x01 \x01(\tR\n" +
@@ -3873,7 +4268,7 @@ const file_shoal_proto_rawDesc = "" +
 	"\x12DescribeCollection\x12#.shoal.v1.DescribeCollectionRequest\x1a\x14.shoal.v1.Collection\x12V\n" +
 	"\x0fListCollections\x12 .shoal.v1.ListCollectionsRequest\x1a!.shoal.v1.ListCollectionsResponse\x12S\n" +
 	"\x0eDropCollection\x12\x1f.shoal.v1.DropCollectionRequest\x1a .shoal.v1.DropCollectionResponse\x12@\n" +
-	"\bGetStats\x12\x19.shoal.v1.GetStatsRequest\x1a\x19.shoal.v1.CollectionStats2\xa5\x04\n" +
+	"\bGetStats\x12\x19.shoal.v1.GetStatsRequest\x1a\x19.shoal.v1.CollectionStats2\xba\x05\n" +
 	"\rVectorService\x12;\n" +
 	"\x06Upsert\x12\x17.shoal.v1.UpsertRequest\x1a\x18.shoal.v1.UpsertResponse\x12C\n" +
 	"\fUpsertStream\x12\x17.shoal.v1.UpsertRequest\x1a\x18.shoal.v1.UpsertResponse(\x01\x12;\n" +
@@ -3882,7 +4277,10 @@ const file_shoal_proto_rawDesc = "" +
 	"\x06Search\x12\x17.shoal.v1.SearchRequest\x1a\x18.shoal.v1.SearchResponse\x12J\n" +
 	"\vSearchBatch\x12\x1c.shoal.v1.SearchBatchRequest\x1a\x1d.shoal.v1.SearchBatchResponse\x12D\n" +
 	"\tSetLabels\x12\x1a.shoal.v1.SetLabelsRequest\x1a\x1b.shoal.v1.SetLabelsResponse\x12R\n" +
-	"\x11SearchBatchStream\x12\x1c.shoal.v1.SearchBatchRequest\x1a\x1d.shoal.v1.SearchBatchResponse0\x012\xf0\x02\n" +
+	"\x11SearchBatchStream\x12\x1c.shoal.v1.SearchBatchRequest\x1a\x1d.shoal.v1.SearchBatchResponse0\x01\x12J\n" +
+	"\vSetPayloads\x12\x1c.shoal.v1.SetPayloadsRequest\x1a\x1d.shoal.v1.SetPayloadsResponse\x12G\n" +
+	"\n" +
+	"ListLabels\x12\x1b.shoal.v1.ListLabelsRequest\x1a\x1c.shoal.v1.ListLabelsResponse2\xf0\x02\n" +
 	"\rTenantService\x12M\n" +
 	"\fCreateTenant\x12\x1d.shoal.v1.CreateTenantRequest\x1a\x1e.shoal.v1.CreateTenantResponse\x12M\n" +
 	"\fDeleteTenant\x12\x1d.shoal.v1.DeleteTenantRequest\x1a\x1e.shoal.v1.DeleteTenantResponse\x12J\n" +
@@ -3915,7 +4313,7 @@ func file_shoal_proto_rawDescGZIP() []byte {
 }
 
 var file_shoal_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
-var file_shoal_proto_msgTypes = make([]protoimpl.MessageInfo, 57)
+var file_shoal_proto_msgTypes = make([]protoimpl.MessageInfo, 63)
 var file_shoal_proto_goTypes = []any{
 	(Metric)(0),                       // 0: shoal.v1.Metric
 	(ElementType)(0),                  // 1: shoal.v1.ElementType
@@ -3949,35 +4347,42 @@ var file_shoal_proto_goTypes = []any{
 	(*LabelSet)(nil),                  // 29: shoal.v1.LabelSet
 	(*SetLabelsRequest)(nil),          // 30: shoal.v1.SetLabelsRequest
 	(*SetLabelsResponse)(nil),         // 31: shoal.v1.SetLabelsResponse
-	(*CreateTenantRequest)(nil),       // 32: shoal.v1.CreateTenantRequest
-	(*CreateTenantResponse)(nil),      // 33: shoal.v1.CreateTenantResponse
-	(*DeleteTenantRequest)(nil),       // 34: shoal.v1.DeleteTenantRequest
-	(*DeleteTenantResponse)(nil),      // 35: shoal.v1.DeleteTenantResponse
-	(*ListTenantsRequest)(nil),        // 36: shoal.v1.ListTenantsRequest
-	(*ListTenantsResponse)(nil),       // 37: shoal.v1.ListTenantsResponse
-	(*GrantRequest)(nil),              // 38: shoal.v1.GrantRequest
-	(*GrantResponse)(nil),             // 39: shoal.v1.GrantResponse
-	(*RevokeRequest)(nil),             // 40: shoal.v1.RevokeRequest
-	(*RevokeResponse)(nil),            // 41: shoal.v1.RevokeResponse
-	(*APIKey)(nil),                    // 42: shoal.v1.APIKey
-	(*CreateAPIKeyRequest)(nil),       // 43: shoal.v1.CreateAPIKeyRequest
-	(*CreateAPIKeyResponse)(nil),      // 44: shoal.v1.CreateAPIKeyResponse
-	(*RevokeAPIKeyRequest)(nil),       // 45: shoal.v1.RevokeAPIKeyRequest
-	(*RevokeAPIKeyResponse)(nil),      // 46: shoal.v1.RevokeAPIKeyResponse
-	(*ListAPIKeysRequest)(nil),        // 47: shoal.v1.ListAPIKeysRequest
-	(*ListAPIKeysResponse)(nil),       // 48: shoal.v1.ListAPIKeysResponse
-	(*StartImportRequest)(nil),        // 49: shoal.v1.StartImportRequest
-	(*ImportRequest)(nil),             // 50: shoal.v1.ImportRequest
-	(*GetImportRequest)(nil),          // 51: shoal.v1.GetImportRequest
-	(*ListImportsRequest)(nil),        // 52: shoal.v1.ListImportsRequest
-	(*ListImportsResponse)(nil),       // 53: shoal.v1.ListImportsResponse
-	(*CancelImportRequest)(nil),       // 54: shoal.v1.CancelImportRequest
-	(*ImportJob)(nil),                 // 55: shoal.v1.ImportJob
-	(*CreateSnapshotRequest)(nil),     // 56: shoal.v1.CreateSnapshotRequest
-	(*CreateSnapshotResponse)(nil),    // 57: shoal.v1.CreateSnapshotResponse
-	(*RestoreSnapshotRequest)(nil),    // 58: shoal.v1.RestoreSnapshotRequest
-	(*GetServerStatsRequest)(nil),     // 59: shoal.v1.GetServerStatsRequest
-	(*ServerStats)(nil),               // 60: shoal.v1.ServerStats
+	(*PayloadSet)(nil),                // 32: shoal.v1.PayloadSet
+	(*SetPayloadsRequest)(nil),        // 33: shoal.v1.SetPayloadsRequest
+	(*SetPayloadsResponse)(nil),       // 34: shoal.v1.SetPayloadsResponse
+	(*ListLabelsRequest)(nil),         // 35: shoal.v1.ListLabelsRequest
+	(*LabelName)(nil),                 // 36: shoal.v1.LabelName
+	(*ListLabelsResponse)(nil),        // 37: shoal.v1.ListLabelsResponse
+	(*CreateTenantRequest)(nil),       // 38: shoal.v1.CreateTenantRequest
+	(*CreateTenantResponse)(nil),      // 39: shoal.v1.CreateTenantResponse
+	(*DeleteTenantRequest)(nil),       // 40: shoal.v1.DeleteTenantRequest
+	(*DeleteTenantResponse)(nil),      // 41: shoal.v1.DeleteTenantResponse
+	(*ListTenantsRequest)(nil),        // 42: shoal.v1.ListTenantsRequest
+	(*ListTenantsResponse)(nil),       // 43: shoal.v1.ListTenantsResponse
+	(*GrantRequest)(nil),              // 44: shoal.v1.GrantRequest
+	(*GrantResponse)(nil),             // 45: shoal.v1.GrantResponse
+	(*RevokeRequest)(nil),             // 46: shoal.v1.RevokeRequest
+	(*RevokeResponse)(nil),            // 47: shoal.v1.RevokeResponse
+	(*APIKey)(nil),                    // 48: shoal.v1.APIKey
+	(*CreateAPIKeyRequest)(nil),       // 49: shoal.v1.CreateAPIKeyRequest
+	(*CreateAPIKeyResponse)(nil),      // 50: shoal.v1.CreateAPIKeyResponse
+	(*RevokeAPIKeyRequest)(nil),       // 51: shoal.v1.RevokeAPIKeyRequest
+	(*RevokeAPIKeyResponse)(nil),      // 52: shoal.v1.RevokeAPIKeyResponse
+	(*ListAPIKeysRequest)(nil),        // 53: shoal.v1.ListAPIKeysRequest
+	(*ListAPIKeysResponse)(nil),       // 54: shoal.v1.ListAPIKeysResponse
+	(*StartImportRequest)(nil),        // 55: shoal.v1.StartImportRequest
+	(*ImportRequest)(nil),             // 56: shoal.v1.ImportRequest
+	(*GetImportRequest)(nil),          // 57: shoal.v1.GetImportRequest
+	(*ListImportsRequest)(nil),        // 58: shoal.v1.ListImportsRequest
+	(*ListImportsResponse)(nil),       // 59: shoal.v1.ListImportsResponse
+	(*CancelImportRequest)(nil),       // 60: shoal.v1.CancelImportRequest
+	(*ImportJob)(nil),                 // 61: shoal.v1.ImportJob
+	(*CreateSnapshotRequest)(nil),     // 62: shoal.v1.CreateSnapshotRequest
+	(*CreateSnapshotResponse)(nil),    // 63: shoal.v1.CreateSnapshotResponse
+	(*RestoreSnapshotRequest)(nil),    // 64: shoal.v1.RestoreSnapshotRequest
+	(*GetServerStatsRequest)(nil),     // 65: shoal.v1.GetServerStatsRequest
+	(*ServerStats)(nil),               // 66: shoal.v1.ServerStats
+	(*structpb.Struct)(nil),           // 67: google.protobuf.Struct
 }
 var file_shoal_proto_depIdxs = []int32{
 	0,  // 0: shoal.v1.CollectionConfig.metric:type_name -> shoal.v1.Metric
@@ -3986,88 +4391,97 @@ var file_shoal_proto_depIdxs = []int32{
 	4,  // 3: shoal.v1.Collection.config:type_name -> shoal.v1.CollectionConfig
 	4,  // 4: shoal.v1.CreateCollectionRequest.config:type_name -> shoal.v1.CollectionConfig
 	5,  // 5: shoal.v1.ListCollectionsResponse.collections:type_name -> shoal.v1.Collection
-	14, // 6: shoal.v1.UpsertRequest.vectors:type_name -> shoal.v1.Vector
-	14, // 7: shoal.v1.GetResponse.vectors:type_name -> shoal.v1.Vector
-	21, // 8: shoal.v1.SearchRequest.params:type_name -> shoal.v1.SearchParams
-	22, // 9: shoal.v1.SearchRequest.filter:type_name -> shoal.v1.Filter
-	24, // 10: shoal.v1.SearchResponse.hits:type_name -> shoal.v1.Hit
-	27, // 11: shoal.v1.SearchBatchRequest.queries:type_name -> shoal.v1.Query
-	21, // 12: shoal.v1.SearchBatchRequest.params:type_name -> shoal.v1.SearchParams
-	22, // 13: shoal.v1.SearchBatchRequest.filter:type_name -> shoal.v1.Filter
-	25, // 14: shoal.v1.SearchBatchResponse.results:type_name -> shoal.v1.SearchResponse
-	29, // 15: shoal.v1.SetLabelsRequest.vectors:type_name -> shoal.v1.LabelSet
-	42, // 16: shoal.v1.CreateAPIKeyResponse.key:type_name -> shoal.v1.APIKey
-	42, // 17: shoal.v1.ListAPIKeysResponse.keys:type_name -> shoal.v1.APIKey
-	2,  // 18: shoal.v1.StartImportRequest.method:type_name -> shoal.v1.ImportMethod
-	2,  // 19: shoal.v1.ImportRequest.method:type_name -> shoal.v1.ImportMethod
-	1,  // 20: shoal.v1.ImportRequest.element_type:type_name -> shoal.v1.ElementType
-	55, // 21: shoal.v1.ListImportsResponse.jobs:type_name -> shoal.v1.ImportJob
-	3,  // 22: shoal.v1.ImportJob.state:type_name -> shoal.v1.ImportJob.State
-	2,  // 23: shoal.v1.ImportJob.method:type_name -> shoal.v1.ImportMethod
-	13, // 24: shoal.v1.ServerStats.collection_stats:type_name -> shoal.v1.CollectionStats
-	6,  // 25: shoal.v1.CollectionService.CreateCollection:input_type -> shoal.v1.CreateCollectionRequest
-	7,  // 26: shoal.v1.CollectionService.DescribeCollection:input_type -> shoal.v1.DescribeCollectionRequest
-	8,  // 27: shoal.v1.CollectionService.ListCollections:input_type -> shoal.v1.ListCollectionsRequest
-	10, // 28: shoal.v1.CollectionService.DropCollection:input_type -> shoal.v1.DropCollectionRequest
-	12, // 29: shoal.v1.CollectionService.GetStats:input_type -> shoal.v1.GetStatsRequest
-	15, // 30: shoal.v1.VectorService.Upsert:input_type -> shoal.v1.UpsertRequest
-	15, // 31: shoal.v1.VectorService.UpsertStream:input_type -> shoal.v1.UpsertRequest
-	17, // 32: shoal.v1.VectorService.Delete:input_type -> shoal.v1.DeleteRequest
-	19, // 33: shoal.v1.VectorService.Get:input_type -> shoal.v1.GetRequest
-	23, // 34: shoal.v1.VectorService.Search:input_type -> shoal.v1.SearchRequest
-	26, // 35: shoal.v1.VectorService.SearchBatch:input_type -> shoal.v1.SearchBatchRequest
-	30, // 36: shoal.v1.VectorService.SetLabels:input_type -> shoal.v1.SetLabelsRequest
-	26, // 37: shoal.v1.VectorService.SearchBatchStream:input_type -> shoal.v1.SearchBatchRequest
-	32, // 38: shoal.v1.TenantService.CreateTenant:input_type -> shoal.v1.CreateTenantRequest
-	34, // 39: shoal.v1.TenantService.DeleteTenant:input_type -> shoal.v1.DeleteTenantRequest
-	36, // 40: shoal.v1.TenantService.ListTenants:input_type -> shoal.v1.ListTenantsRequest
-	38, // 41: shoal.v1.TenantService.Grant:input_type -> shoal.v1.GrantRequest
-	40, // 42: shoal.v1.TenantService.Revoke:input_type -> shoal.v1.RevokeRequest
-	43, // 43: shoal.v1.AdminService.CreateAPIKey:input_type -> shoal.v1.CreateAPIKeyRequest
-	45, // 44: shoal.v1.AdminService.RevokeAPIKey:input_type -> shoal.v1.RevokeAPIKeyRequest
-	47, // 45: shoal.v1.AdminService.ListAPIKeys:input_type -> shoal.v1.ListAPIKeysRequest
-	49, // 46: shoal.v1.AdminService.StartImport:input_type -> shoal.v1.StartImportRequest
-	50, // 47: shoal.v1.AdminService.Import:input_type -> shoal.v1.ImportRequest
-	51, // 48: shoal.v1.AdminService.GetImport:input_type -> shoal.v1.GetImportRequest
-	52, // 49: shoal.v1.AdminService.ListImports:input_type -> shoal.v1.ListImportsRequest
-	54, // 50: shoal.v1.AdminService.CancelImport:input_type -> shoal.v1.CancelImportRequest
-	56, // 51: shoal.v1.AdminService.CreateSnapshot:input_type -> shoal.v1.CreateSnapshotRequest
-	58, // 52: shoal.v1.AdminService.RestoreSnapshot:input_type -> shoal.v1.RestoreSnapshotRequest
-	59, // 53: shoal.v1.AdminService.GetServerStats:input_type -> shoal.v1.GetServerStatsRequest
-	5,  // 54: shoal.v1.CollectionService.CreateCollection:output_type -> shoal.v1.Collection
-	5,  // 55: shoal.v1.CollectionService.DescribeCollection:output_type -> shoal.v1.Collection
-	9,  // 56: shoal.v1.CollectionService.ListCollections:output_type -> shoal.v1.ListCollectionsResponse
-	11, // 57: shoal.v1.CollectionService.DropCollection:output_type -> shoal.v1.DropCollectionResponse
-	13, // 58: shoal.v1.CollectionService.GetStats:output_type -> shoal.v1.CollectionStats
-	16, // 59: shoal.v1.VectorService.Upsert:output_type -> shoal.v1.UpsertResponse
-	16, // 60: shoal.v1.VectorService.UpsertStream:output_type -> shoal.v1.UpsertResponse
-	18, // 61: shoal.v1.VectorService.Delete:output_type -> shoal.v1.DeleteResponse
-	20, // 62: shoal.v1.VectorService.Get:output_type -> shoal.v1.GetResponse
-	25, // 63: shoal.v1.VectorService.Search:output_type -> shoal.v1.SearchResponse
-	28, // 64: shoal.v1.VectorService.SearchBatch:output_type -> shoal.v1.SearchBatchResponse
-	31, // 65: shoal.v1.VectorService.SetLabels:output_type -> shoal.v1.SetLabelsResponse
-	28, // 66: shoal.v1.VectorService.SearchBatchStream:output_type -> shoal.v1.SearchBatchResponse
-	33, // 67: shoal.v1.TenantService.CreateTenant:output_type -> shoal.v1.CreateTenantResponse
-	35, // 68: shoal.v1.TenantService.DeleteTenant:output_type -> shoal.v1.DeleteTenantResponse
-	37, // 69: shoal.v1.TenantService.ListTenants:output_type -> shoal.v1.ListTenantsResponse
-	39, // 70: shoal.v1.TenantService.Grant:output_type -> shoal.v1.GrantResponse
-	41, // 71: shoal.v1.TenantService.Revoke:output_type -> shoal.v1.RevokeResponse
-	44, // 72: shoal.v1.AdminService.CreateAPIKey:output_type -> shoal.v1.CreateAPIKeyResponse
-	46, // 73: shoal.v1.AdminService.RevokeAPIKey:output_type -> shoal.v1.RevokeAPIKeyResponse
-	48, // 74: shoal.v1.AdminService.ListAPIKeys:output_type -> shoal.v1.ListAPIKeysResponse
-	55, // 75: shoal.v1.AdminService.StartImport:output_type -> shoal.v1.ImportJob
-	55, // 76: shoal.v1.AdminService.Import:output_type -> shoal.v1.ImportJob
-	55, // 77: shoal.v1.AdminService.GetImport:output_type -> shoal.v1.ImportJob
-	53, // 78: shoal.v1.AdminService.ListImports:output_type -> shoal.v1.ListImportsResponse
-	55, // 79: shoal.v1.AdminService.CancelImport:output_type -> shoal.v1.ImportJob
-	57, // 80: shoal.v1.AdminService.CreateSnapshot:output_type -> shoal.v1.CreateSnapshotResponse
-	5,  // 81: shoal.v1.AdminService.RestoreSnapshot:output_type -> shoal.v1.Collection
-	60, // 82: shoal.v1.AdminService.GetServerStats:output_type -> shoal.v1.ServerStats
-	54, // [54:83] is the sub-list for method output_type
-	25, // [25:54] is the sub-list for method input_type
-	25, // [25:25] is the sub-list for extension type_name
-	25, // [25:25] is the sub-list for extension extendee
-	0,  // [0:25] is the sub-list for field type_name
+	67, // 6: shoal.v1.Vector.payload:type_name -> google.protobuf.Struct
+	14, // 7: shoal.v1.UpsertRequest.vectors:type_name -> shoal.v1.Vector
+	14, // 8: shoal.v1.GetResponse.vectors:type_name -> shoal.v1.Vector
+	21, // 9: shoal.v1.SearchRequest.params:type_name -> shoal.v1.SearchParams
+	22, // 10: shoal.v1.SearchRequest.filter:type_name -> shoal.v1.Filter
+	67, // 11: shoal.v1.Hit.payload:type_name -> google.protobuf.Struct
+	24, // 12: shoal.v1.SearchResponse.hits:type_name -> shoal.v1.Hit
+	27, // 13: shoal.v1.SearchBatchRequest.queries:type_name -> shoal.v1.Query
+	21, // 14: shoal.v1.SearchBatchRequest.params:type_name -> shoal.v1.SearchParams
+	22, // 15: shoal.v1.SearchBatchRequest.filter:type_name -> shoal.v1.Filter
+	25, // 16: shoal.v1.SearchBatchResponse.results:type_name -> shoal.v1.SearchResponse
+	29, // 17: shoal.v1.SetLabelsRequest.vectors:type_name -> shoal.v1.LabelSet
+	67, // 18: shoal.v1.PayloadSet.payload:type_name -> google.protobuf.Struct
+	32, // 19: shoal.v1.SetPayloadsRequest.vectors:type_name -> shoal.v1.PayloadSet
+	36, // 20: shoal.v1.ListLabelsResponse.labels:type_name -> shoal.v1.LabelName
+	48, // 21: shoal.v1.CreateAPIKeyResponse.key:type_name -> shoal.v1.APIKey
+	48, // 22: shoal.v1.ListAPIKeysResponse.keys:type_name -> shoal.v1.APIKey
+	2,  // 23: shoal.v1.StartImportRequest.method:type_name -> shoal.v1.ImportMethod
+	2,  // 24: shoal.v1.ImportRequest.method:type_name -> shoal.v1.ImportMethod
+	1,  // 25: shoal.v1.ImportRequest.element_type:type_name -> shoal.v1.ElementType
+	61, // 26: shoal.v1.ListImportsResponse.jobs:type_name -> shoal.v1.ImportJob
+	3,  // 27: shoal.v1.ImportJob.state:type_name -> shoal.v1.ImportJob.State
+	2,  // 28: shoal.v1.ImportJob.method:type_name -> shoal.v1.ImportMethod
+	13, // 29: shoal.v1.ServerStats.collection_stats:type_name -> shoal.v1.CollectionStats
+	6,  // 30: shoal.v1.CollectionService.CreateCollection:input_type -> shoal.v1.CreateCollectionRequest
+	7,  // 31: shoal.v1.CollectionService.DescribeCollection:input_type -> shoal.v1.DescribeCollectionRequest
+	8,  // 32: shoal.v1.CollectionService.ListCollections:input_type -> shoal.v1.ListCollectionsRequest
+	10, // 33: shoal.v1.CollectionService.DropCollection:input_type -> shoal.v1.DropCollectionRequest
+	12, // 34: shoal.v1.CollectionService.GetStats:input_type -> shoal.v1.GetStatsRequest
+	15, // 35: shoal.v1.VectorService.Upsert:input_type -> shoal.v1.UpsertRequest
+	15, // 36: shoal.v1.VectorService.UpsertStream:input_type -> shoal.v1.UpsertRequest
+	17, // 37: shoal.v1.VectorService.Delete:input_type -> shoal.v1.DeleteRequest
+	19, // 38: shoal.v1.VectorService.Get:input_type -> shoal.v1.GetRequest
+	23, // 39: shoal.v1.VectorService.Search:input_type -> shoal.v1.SearchRequest
+	26, // 40: shoal.v1.VectorService.SearchBatch:input_type -> shoal.v1.SearchBatchRequest
+	30, // 41: shoal.v1.VectorService.SetLabels:input_type -> shoal.v1.SetLabelsRequest
+	26, // 42: shoal.v1.VectorService.SearchBatchStream:input_type -> shoal.v1.SearchBatchRequest
+	33, // 43: shoal.v1.VectorService.SetPayloads:input_type -> shoal.v1.SetPayloadsRequest
+	35, // 44: shoal.v1.VectorService.ListLabels:input_type -> shoal.v1.ListLabelsRequest
+	38, // 45: shoal.v1.TenantService.CreateTenant:input_type -> shoal.v1.CreateTenantRequest
+	40, // 46: shoal.v1.TenantService.DeleteTenant:input_type -> shoal.v1.DeleteTenantRequest
+	42, // 47: shoal.v1.TenantService.ListTenants:input_type -> shoal.v1.ListTenantsRequest
+	44, // 48: shoal.v1.TenantService.Grant:input_type -> shoal.v1.GrantRequest
+	46, // 49: shoal.v1.TenantService.Revoke:input_type -> shoal.v1.RevokeRequest
+	49, // 50: shoal.v1.AdminService.CreateAPIKey:input_type -> shoal.v1.CreateAPIKeyRequest
+	51, // 51: shoal.v1.AdminService.RevokeAPIKey:input_type -> shoal.v1.RevokeAPIKeyRequest
+	53, // 52: shoal.v1.AdminService.ListAPIKeys:input_type -> shoal.v1.ListAPIKeysRequest
+	55, // 53: shoal.v1.AdminService.StartImport:input_type -> shoal.v1.StartImportRequest
+	56, // 54: shoal.v1.AdminService.Import:input_type -> shoal.v1.ImportRequest
+	57, // 55: shoal.v1.AdminService.GetImport:input_type -> shoal.v1.GetImportRequest
+	58, // 56: shoal.v1.AdminService.ListImports:input_type -> shoal.v1.ListImportsRequest
+	60, // 57: shoal.v1.AdminService.CancelImport:input_type -> shoal.v1.CancelImportRequest
+	62, // 58: shoal.v1.AdminService.CreateSnapshot:input_type -> shoal.v1.CreateSnapshotRequest
+	64, // 59: shoal.v1.AdminService.RestoreSnapshot:input_type -> shoal.v1.RestoreSnapshotRequest
+	65, // 60: shoal.v1.AdminService.GetServerStats:input_type -> shoal.v1.GetServerStatsRequest
+	5,  // 61: shoal.v1.CollectionService.CreateCollection:output_type -> shoal.v1.Collection
+	5,  // 62: shoal.v1.CollectionService.DescribeCollection:output_type -> shoal.v1.Collection
+	9,  // 63: shoal.v1.CollectionService.ListCollections:output_type -> shoal.v1.ListCollectionsResponse
+	11, // 64: shoal.v1.CollectionService.DropCollection:output_type -> shoal.v1.DropCollectionResponse
+	13, // 65: shoal.v1.CollectionService.GetStats:output_type -> shoal.v1.CollectionStats
+	16, // 66: shoal.v1.VectorService.Upsert:output_type -> shoal.v1.UpsertResponse
+	16, // 67: shoal.v1.VectorService.UpsertStream:output_type -> shoal.v1.UpsertResponse
+	18, // 68: shoal.v1.VectorService.Delete:output_type -> shoal.v1.DeleteResponse
+	20, // 69: shoal.v1.VectorService.Get:output_type -> shoal.v1.GetResponse
+	25, // 70: shoal.v1.VectorService.Search:output_type -> shoal.v1.SearchResponse
+	28, // 71: shoal.v1.VectorService.SearchBatch:output_type -> shoal.v1.SearchBatchResponse
+	31, // 72: shoal.v1.VectorService.SetLabels:output_type -> shoal.v1.SetLabelsResponse
+	28, // 73: shoal.v1.VectorService.SearchBatchStream:output_type -> shoal.v1.SearchBatchResponse
+	34, // 74: shoal.v1.VectorService.SetPayloads:output_type -> shoal.v1.SetPayloadsResponse
+	37, // 75: shoal.v1.VectorService.ListLabels:output_type -> shoal.v1.ListLabelsResponse
+	39, // 76: shoal.v1.TenantService.CreateTenant:output_type -> shoal.v1.CreateTenantResponse
+	41, // 77: shoal.v1.TenantService.DeleteTenant:output_type -> shoal.v1.DeleteTenantResponse
+	43, // 78: shoal.v1.TenantService.ListTenants:output_type -> shoal.v1.ListTenantsResponse
+	45, // 79: shoal.v1.TenantService.Grant:output_type -> shoal.v1.GrantResponse
+	47, // 80: shoal.v1.TenantService.Revoke:output_type -> shoal.v1.RevokeResponse
+	50, // 81: shoal.v1.AdminService.CreateAPIKey:output_type -> shoal.v1.CreateAPIKeyResponse
+	52, // 82: shoal.v1.AdminService.RevokeAPIKey:output_type -> shoal.v1.RevokeAPIKeyResponse
+	54, // 83: shoal.v1.AdminService.ListAPIKeys:output_type -> shoal.v1.ListAPIKeysResponse
+	61, // 84: shoal.v1.AdminService.StartImport:output_type -> shoal.v1.ImportJob
+	61, // 85: shoal.v1.AdminService.Import:output_type -> shoal.v1.ImportJob
+	61, // 86: shoal.v1.AdminService.GetImport:output_type -> shoal.v1.ImportJob
+	59, // 87: shoal.v1.AdminService.ListImports:output_type -> shoal.v1.ListImportsResponse
+	61, // 88: shoal.v1.AdminService.CancelImport:output_type -> shoal.v1.ImportJob
+	63, // 89: shoal.v1.AdminService.CreateSnapshot:output_type -> shoal.v1.CreateSnapshotResponse
+	5,  // 90: shoal.v1.AdminService.RestoreSnapshot:output_type -> shoal.v1.Collection
+	66, // 91: shoal.v1.AdminService.GetServerStats:output_type -> shoal.v1.ServerStats
+	61, // [61:92] is the sub-list for method output_type
+	30, // [30:61] is the sub-list for method input_type
+	30, // [30:30] is the sub-list for extension type_name
+	30, // [30:30] is the sub-list for extension extendee
+	0,  // [0:30] is the sub-list for field type_name
 }
 
 func init() { file_shoal_proto_init() }
@@ -4081,7 +4495,7 @@ func file_shoal_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_shoal_proto_rawDesc), len(file_shoal_proto_rawDesc)),
 			NumEnums:      4,
-			NumMessages:   57,
+			NumMessages:   63,
 			NumExtensions: 0,
 			NumServices:   4,
 		},

@@ -324,6 +324,8 @@ const (
 	VectorService_SearchBatch_FullMethodName       = "/shoal.v1.VectorService/SearchBatch"
 	VectorService_SetLabels_FullMethodName         = "/shoal.v1.VectorService/SetLabels"
 	VectorService_SearchBatchStream_FullMethodName = "/shoal.v1.VectorService/SearchBatchStream"
+	VectorService_SetPayloads_FullMethodName       = "/shoal.v1.VectorService/SetPayloads"
+	VectorService_ListLabels_FullMethodName        = "/shoal.v1.VectorService/ListLabels"
 )
 
 // VectorServiceClient is the client API for VectorService service.
@@ -366,6 +368,14 @@ type VectorServiceClient interface {
 	// default receive limit) unless one query's results alone are larger.
 	// The maximum hits apply; the response limit applies to each message.
 	SearchBatchStream(ctx context.Context, in *SearchBatchRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[SearchBatchResponse], error)
+	// SetPayloads replaces the payloads of vectors (an unset payload
+	// removes it). Every id must hold a vector (else NOT_FOUND and nothing
+	// changes); the batch is atomic. A tenant key may set payloads only of
+	// vectors its tenant owns (else PERMISSION_DENIED and nothing changes).
+	// Labels derived from indexed payload fields follow the new payloads.
+	SetPayloads(ctx context.Context, in *SetPayloadsRequest, opts ...grpc.CallOption) (*SetPayloadsResponse, error)
+	// ListLabels lists the label names of a collection with their ids.
+	ListLabels(ctx context.Context, in *ListLabelsRequest, opts ...grpc.CallOption) (*ListLabelsResponse, error)
 }
 
 type vectorServiceClient struct {
@@ -468,6 +478,26 @@ func (c *vectorServiceClient) SearchBatchStream(ctx context.Context, in *SearchB
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type VectorService_SearchBatchStreamClient = grpc.ServerStreamingClient[SearchBatchResponse]
 
+func (c *vectorServiceClient) SetPayloads(ctx context.Context, in *SetPayloadsRequest, opts ...grpc.CallOption) (*SetPayloadsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SetPayloadsResponse)
+	err := c.cc.Invoke(ctx, VectorService_SetPayloads_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *vectorServiceClient) ListLabels(ctx context.Context, in *ListLabelsRequest, opts ...grpc.CallOption) (*ListLabelsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListLabelsResponse)
+	err := c.cc.Invoke(ctx, VectorService_ListLabels_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // VectorServiceServer is the server API for VectorService service.
 // All implementations must embed UnimplementedVectorServiceServer
 // for forward compatibility.
@@ -508,6 +538,14 @@ type VectorServiceServer interface {
 	// default receive limit) unless one query's results alone are larger.
 	// The maximum hits apply; the response limit applies to each message.
 	SearchBatchStream(*SearchBatchRequest, grpc.ServerStreamingServer[SearchBatchResponse]) error
+	// SetPayloads replaces the payloads of vectors (an unset payload
+	// removes it). Every id must hold a vector (else NOT_FOUND and nothing
+	// changes); the batch is atomic. A tenant key may set payloads only of
+	// vectors its tenant owns (else PERMISSION_DENIED and nothing changes).
+	// Labels derived from indexed payload fields follow the new payloads.
+	SetPayloads(context.Context, *SetPayloadsRequest) (*SetPayloadsResponse, error)
+	// ListLabels lists the label names of a collection with their ids.
+	ListLabels(context.Context, *ListLabelsRequest) (*ListLabelsResponse, error)
 	mustEmbedUnimplementedVectorServiceServer()
 }
 
@@ -541,6 +579,12 @@ func (UnimplementedVectorServiceServer) SetLabels(context.Context, *SetLabelsReq
 }
 func (UnimplementedVectorServiceServer) SearchBatchStream(*SearchBatchRequest, grpc.ServerStreamingServer[SearchBatchResponse]) error {
 	return status.Error(codes.Unimplemented, "method SearchBatchStream not implemented")
+}
+func (UnimplementedVectorServiceServer) SetPayloads(context.Context, *SetPayloadsRequest) (*SetPayloadsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method SetPayloads not implemented")
+}
+func (UnimplementedVectorServiceServer) ListLabels(context.Context, *ListLabelsRequest) (*ListLabelsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListLabels not implemented")
 }
 func (UnimplementedVectorServiceServer) mustEmbedUnimplementedVectorServiceServer() {}
 func (UnimplementedVectorServiceServer) testEmbeddedByValue()                       {}
@@ -689,6 +733,42 @@ func _VectorService_SearchBatchStream_Handler(srv interface{}, stream grpc.Serve
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type VectorService_SearchBatchStreamServer = grpc.ServerStreamingServer[SearchBatchResponse]
 
+func _VectorService_SetPayloads_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SetPayloadsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(VectorServiceServer).SetPayloads(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: VectorService_SetPayloads_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(VectorServiceServer).SetPayloads(ctx, req.(*SetPayloadsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _VectorService_ListLabels_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListLabelsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(VectorServiceServer).ListLabels(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: VectorService_ListLabels_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(VectorServiceServer).ListLabels(ctx, req.(*ListLabelsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // VectorService_ServiceDesc is the grpc.ServiceDesc for VectorService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -719,6 +799,14 @@ var VectorService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "SetLabels",
 			Handler:    _VectorService_SetLabels_Handler,
+		},
+		{
+			MethodName: "SetPayloads",
+			Handler:    _VectorService_SetPayloads_Handler,
+		},
+		{
+			MethodName: "ListLabels",
+			Handler:    _VectorService_ListLabels_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{
