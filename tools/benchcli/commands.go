@@ -7,15 +7,20 @@
 package benchcli
 
 import (
-	"slices"
-
 	"github.com/shoaldb/shoal/tools/internal/clikit"
 )
 
-var commands []*clikit.Command
+var constructors []func() *clikit.Command
 
-// register adds a command; each command file calls it from init.
-func register(c *clikit.Command) { commands = append(commands, c) }
+// register adds a command's constructor; each command file calls it from
+// init.
+func register(newCommand func() *clikit.Command) { constructors = append(constructors, newCommand) }
 
-// Commands returns the benchmark and workload commands.
-func Commands() []*clikit.Command { return slices.Clone(commands) }
+// Commands returns new instances of the benchmark and workload commands.
+func Commands() []*clikit.Command {
+	cmds := make([]*clikit.Command, len(constructors))
+	for i, c := range constructors {
+		cmds[i] = c()
+	}
+	return cmds
+}

@@ -16,7 +16,7 @@ import (
 )
 
 func init() {
-	register(&clikit.Command{Name: "import", Short: "load a vector file into a server's collection (offline build when empty), with progress; list, follow or cancel import jobs", Run: runImport})
+	register(newImport)
 }
 
 const importAbout = `Imports FILE (.fvecs .bvecs .fbin .u8bin .i8bin .npy) into collection NAME
@@ -79,9 +79,12 @@ func (o *importOptions) Validate() error {
 }
 
 // runImport is `shoal import`.
-func runImport(ctx context.Context, env *clikit.Env, args []string) error {
+func newImport() *clikit.Command {
 	o := importOptions{}
-	fs := clikit.NewFlagsAbout(env, "import", "NAME FILE [flags] | -list | -job ID | -cancel ID", importAbout)
+	c := clikit.NewCommand("import", "NAME FILE [flags] | -list | -job ID | -cancel ID", "load a vector file into a server's collection (offline build when empty), with progress; list, follow or cancel import jobs")
+	c.Group = clikit.GroupServer
+	c.Long = importAbout
+	fs := c.Flags
 	fs.StringVar(&o.addr, "addr", "localhost:7370", "server address")
 	fs.StringVar(&o.key, "key", os.Getenv("SHOAL_API_KEY"), "admin API key (default $SHOAL_API_KEY)")
 	fs.Uint64Var(&o.firstID, "first-id", 0, "id of the file's first row")
@@ -94,30 +97,21 @@ func runImport(ctx context.Context, env *clikit.Env, args []string) error {
 	fs.StringVar(&o.job, "job", "", "follow job ID until it ends")
 	fs.StringVar(&o.cancel, "cancel", "", "cancel job ID")
 	fs.DurationVar(&o.pollInterval, "poll", 250*time.Millisecond, "how often to ask the server how a job is going")
-	// Flags and the positional arguments in any order.
-	var rest []string
-	for {
-		if err := clikit.Parse(fs, args); err != nil {
-			return err
+	c.Run = func(ctx context.Context, env *clikit.Env, args []string) error {
+		rest := args // flags and the positional arguments in any order
+		switch len(rest) {
+		case 0:
+		case 2:
+			o.name, o.file = rest[0], rest[1]
+		default:
+			return clikit.Usagef("want NAME FILE, got %d arguments", len(rest))
 		}
-		if args = fs.Args(); len(args) == 0 {
-			break
+		if err := o.Validate(); err != nil {
+			return clikit.UsageError(err)
 		}
-		rest, args = append(rest, args[0]), args[1:]
+		return o.Run(ctx, env)
 	}
-	switch len(rest) {
-	case 0:
-	case 2:
-		o.name, o.file = rest[0], rest[1]
-	default:
-		fs.Usage()
-		return fmt.Errorf("%w: want NAME FILE, got %d arguments", clikit.ErrUsage, len(rest))
-	}
-	if err := o.Validate(); err != nil {
-		fs.Usage()
-		return err
-	}
-	return o.Run(ctx, env)
+	return c
 }
 
 // Run starts, follows, lists or cancels import jobs.

@@ -14,7 +14,7 @@ import (
 )
 
 func init() {
-	register(&clikit.Command{Name: "search", Short: "search an index with a query file, report recall", Run: runSearch})
+	register(newSearch)
 }
 
 // searchOptions are the flags of `shoal search`.
@@ -73,9 +73,11 @@ func parseTenantMode(s string) (index.TenantMode, error) {
 	return 0, fmt.Errorf("-tenant-mode %q: want shortlists, scan or brute", s)
 }
 
-func runSearch(ctx context.Context, env *clikit.Env, args []string) error {
+func newSearch() *clikit.Command {
 	o := searchOptions{cache: 64 << 20}
-	fs := clikit.NewFlags(env, "search", "-index DIR -queries FILE [-gt FILE] [-out FILE.ivecs] [flags]")
+	c := clikit.NewCommand("search", "-index DIR -queries FILE [-gt FILE] [-out FILE.ivecs] [flags]", "search an index with a query file, report recall")
+	c.Group = clikit.GroupIndex
+	fs := c.Flags
 	fs.StringVar(&o.index, "index", "", "index directory")
 	fs.StringVar(&o.queries, "queries", "", "query vector file")
 	fs.StringVar(&o.gt, "gt", "", "ground truth file for recall")
@@ -88,11 +90,14 @@ func runSearch(ctx context.Context, env *clikit.Env, args []string) error {
 	fs.StringVar(&o.tmode, "tenant-mode", "shortlists", "how a tenant search runs: shortlists, scan (the shared index, filtered) or brute")
 	fs.IntVar(&o.ef, "ef", 512, "rows a tenant's shortlist search reads at least (Curator's search_ef)")
 	fs.StringVar(&o.filter, "filter", "", "search only vectors whose labels match this expression of label ids, e.g. '3 AND (7 OR 9) AND NOT 12'")
-	if err := clikit.ParseValid(fs, args, &o); err != nil {
-		return err
+	c.Run = func(ctx context.Context, env *clikit.Env, args []string) error {
+		if err := clikit.Valid(args, &o); err != nil {
+			return err
+		}
+		defer clikit.LowerGC()()
+		return o.Run(ctx, env)
 	}
-	defer clikit.LowerGC()()
-	return o.Run(ctx, env)
+	return c
 }
 
 func (o *searchOptions) Run(ctx context.Context, env *clikit.Env) error {

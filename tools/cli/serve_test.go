@@ -3,7 +3,6 @@ package cli
 import (
 	"bytes"
 	"context"
-	"flag"
 	"io"
 	"net/http"
 	"os"
@@ -20,6 +19,7 @@ import (
 	"github.com/shoaldb/shoal/client"
 	shoalv1 "github.com/shoaldb/shoal/proto/shoal/v1"
 	"github.com/shoaldb/shoal/tools/internal/clikit"
+	"github.com/spf13/pflag"
 )
 
 // syncBuffer is a bytes.Buffer safe for one writer and one reader.
@@ -176,12 +176,12 @@ func TestServeConfig(t *testing.T) {
 	}
 	var listen, level *string
 	var batch *int
-	newFS := func() *flag.FlagSet {
-		fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	newFS := func() *pflag.FlagSet {
+		fs := pflag.NewFlagSet("serve", pflag.ContinueOnError)
 		listen = fs.String("listen", "localhost:7370", "")
 		batch = fs.Int("max-batch", 100, "")
 		level = fs.String("log-level", "info", "")
-		if err := fs.Parse([]string{"-listen", "127.0.0.1:9"}); err != nil {
+		if err := fs.Parse([]string{"--listen", "127.0.0.1:9"}); err != nil {
 			t.Fatal(err)
 		}
 		return fs

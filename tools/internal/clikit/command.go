@@ -1,30 +1,68 @@
 // Package clikit is what the two halves of the shoal command line share:
-// the command type and its dispatch (Main), flag parsing with usage
-// errors, flag types, the progress bar, process memory and I/O readings,
-// float32 rows of an index.Source, recall against a ground-truth file,
-// and whether an address is loopback. Package cli (the user's commands)
-// and package benchcli (the benchmarks and workload generators) build on
-// it; tools/shoal hands both command lists to Main.
+// the command type and its dispatch through cobra (Main), flag types, the
+// progress reports, process memory and I/O readings, float32 rows of an
+// index.Source, recall against a ground-truth file, and whether an
+// address is loopback. Package cli (the user's commands) and package
+// benchcli (the benchmarks and workload generators) build on it;
+// tools/shoal hands both command lists to Main.
 package clikit
 
 import (
-	"cmp"
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
-	"slices"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
-// Command is one subcommand of the shoal CLI.
+// Command groups, in the order `shoal help` lists them.
+const (
+	GroupIndex  = "index"
+	GroupServer = "server"
+	GroupBench  = "bench"
+	groupOther  = "other"
+)
+
+var groups = []*cobra.Group{
+	{ID: GroupIndex, Title: "Index commands (a local index directory):"},
+	{ID: GroupServer, Title: "Server commands:"},
+	{ID: GroupBench, Title: "Benchmarks and data sets:"},
+	{ID: groupOther, Title: "Other commands:"},
+}
+
+// Command is one command (or sub-command) of the shoal CLI. Commands are
+// made afresh for each command line (their flags write into the options
+// of that one run), so a constructor returns a new one each time.
 type Command struct {
 	Name  string
-	Short string // one-line help
-	// Run parses args (the flags after the subcommand name) and runs.
+	Args  string // what follows the name in the usage line: "-data FILE -out DIR [flags]"
+	Short string // one line for the command lists
+	Long  string // optional: what the command does, printed by its help
+	Group string // GroupIndex, GroupServer or GroupBench; sub-commands have none
+
+	// Flags are the command's own flags; Persistent are flags that its
+	// sub-commands share (shoal client's connection flags).
+	Flags      *pflag.FlagSet
+	Persistent *pflag.FlagSet
+
+	// Run runs the command with the positional arguments left after the
+	// flags. A command with sub-commands may leave it nil.
 	Run func(ctx context.Context, env *Env, args []string) error
+
+	Subs []*Command
+}
+
+// NewCommand returns a command named name with empty flag sets.
+func NewCommand(name, args, short string) *Command {
+	return &Command{
+		Name: name, Args: args, Short: short,
+		Flags:      pflag.NewFlagSet(name, pflag.ContinueOnError),
+		Persistent: pflag.NewFlagSet(name, pflag.ContinueOnError),
+	}
 }
 
 // Env is where a command writes.
@@ -32,121 +70,204 @@ type Env struct {
 	Stdout, Stderr io.Writer
 }
 
-// ErrUsage marks errors for which the usage has already been printed.
+// ErrUsage marks errors of the command line (an unknown flag, a missing
+// argument, options that do not validate): Main exits with status 2 and
+// points at the command's help.
 var ErrUsage = errors.New("usage")
 
-// Main runs the command of cmds named by args[0] and returns the exit
-// status. SIGINT cancels the command's context. `help` (or no command)
-// lists cmds by name.
+// usageError is an error of the command line.
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() []error {
+	return []error{e.err, ErrUsage}
+}
+
+// UsageError marks err as an error of the command line (see ErrUsage).
+func UsageError(err error) error {
+	if err == nil {
+		return nil
+	}
+	return usageError{err}
+}
+
+// Usagef is UsageError of a formatted message.
+func Usagef(format string, args ...any) error {
+	return UsageError(fmt.Errorf(format, args...))
+}
+
+// Valid checks a command without positional arguments: none given, and
+// the options validate. Its errors are usage errors.
+func Valid(args []string, o interface{ Validate() error }) error {
+	if len(args) > 0 {
+		return Usagef("unexpected arguments %q", args)
+	}
+	return UsageError(o.Validate())
+}
+
+// OptionalArg checks a command that takes at most one positional
+// argument, which it stores in *arg (replacing a flag's value), and
+// whose options validate.
+func OptionalArg(args []string, arg *string, o interface{ Validate() error }) error {
+	switch len(args) {
+	case 0:
+	case 1:
+		*arg = args[0]
+	default:
+		return Usagef("unexpected arguments %q after %s", args[1:], args[0])
+	}
+	return UsageError(o.Validate())
+}
+
+// Main runs the command line args over cmds and returns the exit status:
+// 0, 1 when the command failed, 2 for an error of the command line. Help
+// (`shoal help X`, `shoal X -h`) goes to stdout, errors to stderr.
+// SIGINT cancels the command's context. Long flags may be written with
+// one dash or two (-data or --data; see NormalizeArgs).
 func Main(cmds []*Command, args []string, stdout, stderr io.Writer) int {
-	cmds = slices.SortedFunc(slices.Values(cmds), func(a, b *Command) int { return cmp.Compare(a.Name, b.Name) })
 	env := &Env{Stdout: stdout, Stderr: stderr}
-	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
-		usage(stderr, cmds)
-		if len(args) == 0 {
-			return 2
+	root := newRoot(cmds, env)
+	ran := false // whether a command's Run was reached: its errors are not usage errors
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		if c.RunE != nil {
+			run := c.RunE
+			c.RunE = func(cc *cobra.Command, a []string) error {
+				ran = true
+				return run(cc, a)
+			}
 		}
+		for _, s := range c.Commands() {
+			walk(s)
+		}
+	}
+	walk(root)
+	root.SetArgs(NormalizeArgs(root, legacyArgs(args)))
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	cc, err := root.ExecuteContextC(ctx)
+	if err == nil {
 		return 0
 	}
+	if cc == nil {
+		cc = root
+	}
+	if errors.Is(err, errNoCommand) {
+		return 2
+	}
+	if errors.Is(err, ErrUsage) || !ran {
+		fmt.Fprintf(stderr, "%s: %v\nRun '%s --help' for usage.\n", cc.CommandPath(), err, cc.CommandPath())
+		return 2
+	}
+	fmt.Fprintf(stderr, "%s: %v\n", cc.CommandPath(), err)
+	return 1
+}
+
+// errNoCommand is returned for a command line without a command, after
+// the list of commands has been printed to stderr.
+var errNoCommand = errors.New("no command")
+
+// flagStyleNote ends every help: the flag style the help shows, and the
+// one scripts written for the earlier shoal use.
+const flagStyleNote = "Long flags take one dash or two: -data FILE and --data FILE are the same."
+
+func newRoot(cmds []*Command, env *Env) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "shoal",
+		Short: "Shoal: a disk-resident SPANN/SPFresh vector index, its builder, benchmarks and server",
+		Long: "shoal builds, searches, updates, checks and benchmarks Shoal indexes, and runs and talks to the\n" +
+			"Shoal gRPC server. Run 'shoal help COMMAND' (or 'shoal COMMAND -h') for a command's flags.",
+		SilenceErrors: true,
+		SilenceUsage:  true,
+		Args:          cobra.ArbitraryArgs,
+		RunE: func(cc *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return fmt.Errorf("unknown command %q", args[0])
+			}
+			cc.SetOut(env.Stderr)
+			cc.Help()
+			return errNoCommand
+		},
+	}
+	root.AddGroup(groups...)
+	root.SetHelpCommandGroupID(groupOther)
+	root.SetCompletionCommandGroupID(groupOther)
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return UsageError(err) })
+	root.SetUsageTemplate(root.UsageTemplate() + "\n" + flagStyleNote + "\n")
 	for _, c := range cmds {
-		if c.Name != args[0] {
-			continue
+		root.AddCommand(toCobra(c, env, true))
+	}
+	root.AddCommand(versionCommand(env))
+	return root
+}
+
+// toCobra turns c, and its sub-commands, into a cobra command that writes
+// to env; top says c is a command of shoal itself, not a sub-command.
+func toCobra(c *Command, env *Env, top bool) *cobra.Command {
+	use := c.Name
+	if c.Args != "" {
+		use += " " + c.Args
+	}
+	cc := &cobra.Command{
+		Use:     use,
+		Short:   c.Short,
+		Long:    c.Long,
+		GroupID: c.Group,
+		Args:    cobra.ArbitraryArgs,
+		// Flags after positional arguments are flags too
+		// (shoal inspect DIR -json).
+		DisableFlagsInUseLine: true,
+	}
+	if !top {
+		cc.GroupID = "" // groups are of the top-level commands
+	}
+	if cc.Long == "" {
+		cc.Long = c.Short
+	}
+	if c.Flags != nil {
+		cc.Flags().AddFlagSet(c.Flags)
+	}
+	if c.Persistent != nil {
+		cc.PersistentFlags().AddFlagSet(c.Persistent)
+	}
+	if c.Run != nil {
+		run := c.Run
+		cc.RunE = func(cc *cobra.Command, args []string) error {
+			return run(cc.Context(), env, args)
 		}
-		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-		defer stop()
-		err := c.Run(ctx, env, args[1:])
-		switch {
-		case err == nil:
-			return 0
-		case errors.Is(err, flag.ErrHelp):
-			return 0
-		case errors.Is(err, ErrUsage):
-			return 2
+	} else if len(c.Subs) > 0 {
+		cc.RunE = func(cc *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return Usagef("unknown verb %q", args[0])
+			}
+			return Usagef("which verb? (one of the commands above)")
 		}
-		fmt.Fprintf(stderr, "shoal %s: %v\n", c.Name, err)
-		return 1
+		cc.RunE = withHelp(cc.RunE, env)
 	}
-	fmt.Fprintf(stderr, "shoal: unknown command %q\n\n", args[0])
-	usage(stderr, cmds)
-	return 2
+	for _, s := range c.Subs {
+		cc.AddCommand(toCobra(s, env, false))
+	}
+	return cc
 }
 
-func usage(w io.Writer, cmds []*Command) {
-	fmt.Fprintln(w, "usage: shoal <command> [flags]\n\ncommands:")
-	for _, c := range cmds {
-		fmt.Fprintf(w, "  %-9s %s\n", c.Name, c.Short)
+// withHelp prints a command's help to stderr before a usage error of a
+// command that needs a sub-command.
+func withHelp(run func(*cobra.Command, []string) error, env *Env) func(*cobra.Command, []string) error {
+	return func(cc *cobra.Command, args []string) error {
+		cc.SetOut(env.Stderr)
+		cc.Help()
+		return run(cc, args)
 	}
-	fmt.Fprintln(w, "\nRun 'shoal <command> -h' for a command's flags.")
 }
 
-// NewFlags returns a FlagSet for a command that writes errors to env.
-func NewFlags(env *Env, name, args string) *flag.FlagSet {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(env.Stderr)
-	fs.Usage = func() {
-		fmt.Fprintf(env.Stderr, "usage: shoal %s %s\n", name, args)
-		fs.PrintDefaults()
-	}
-	return fs
-}
-
-// NewFlagsAbout is NewFlags for a command whose usage also explains it:
-// the usage line, a blank line, about, a blank line, then the flags.
-func NewFlagsAbout(env *Env, name, args, about string) *flag.FlagSet {
-	fs := NewFlags(env, name, args)
-	fs.Usage = func() {
-		fmt.Fprintf(env.Stderr, "usage: shoal %s %s\n\n%s\n\nflags:\n", name, args, about)
-		fs.PrintDefaults()
-	}
-	return fs
-}
-
-// Parse parses args, turning flag errors into ErrUsage.
-func Parse(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return ErrUsage
-	}
-	return nil
-}
-
-// ParseValid parses args and validates the options, printing the usage
-// when they do not validate.
-func ParseValid(fs *flag.FlagSet, args []string, o interface{ Validate() error }) error {
-	if err := Parse(fs, args); err != nil {
-		return err
-	}
-	if err := o.Validate(); err != nil {
-		fs.Usage()
-		return err
-	}
-	return nil
-}
-
-// ParseArgValid parses args that may hold one positional argument with
-// flags before and after it (shoal inspect DIR -json): the argument, if
-// given, is stored in *arg. More than one positional argument is an
-// error. Then it validates the options, printing the usage when they do
-// not validate.
-func ParseArgValid(fs *flag.FlagSet, args []string, arg *string, o interface{ Validate() error }) error {
-	if err := Parse(fs, args); err != nil {
-		return err
-	}
-	if fs.NArg() > 0 {
-		*arg = fs.Arg(0)
-		if err := Parse(fs, fs.Args()[1:]); err != nil {
-			return err
-		}
-		if fs.NArg() > 0 {
-			fs.Usage()
-			return fmt.Errorf("unexpected arguments %q after %s", fs.Args(), *arg)
-		}
-	}
-	if err := o.Validate(); err != nil {
-		fs.Usage()
-		return err
-	}
-	return nil
+// Exec parses args with c's flags and runs c, as Main does but returning
+// the command's error: for tests that call one command directly.
+func Exec(ctx context.Context, c *Command, env *Env, args []string) error {
+	root := newRoot([]*Command{c}, env)
+	root.SetArgs(NormalizeArgs(root, append([]string{c.Name}, args...)))
+	root.SetOut(env.Stdout)
+	root.SetErr(env.Stderr)
+	return root.ExecuteContext(ctx)
 }
