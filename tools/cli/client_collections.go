@@ -29,11 +29,11 @@ func createCollectionVerb(conn *connOptions) *clikit.Command {
 		m, e, err := clikit.ParseStorage(metric, elem)
 		switch {
 		case err != nil:
-			return clikit.UsageError(err)
+			return clikit.InvalidError(err)
 		case dim < 1:
-			return clikit.Usagef("-dim %d, want >= 1", dim)
+			return clikit.Invalidf("-dim %d, want >= 1", dim)
 		case postingCap < 0 || replicas < 0:
-			return clikit.Usagef("-cap and -replicas must be >= 0")
+			return clikit.Invalidf("-cap and -replicas must be >= 0")
 		}
 		col, err := c.CreateCollection(ctx, args[0], &shoalv1.CollectionConfig{
 			Dim: uint32(dim), Metric: apiMetric(m), ElementType: apiElem(e),

@@ -161,7 +161,7 @@ func setPayloadsVerb(conn *connOptions) *clikit.Command {
 				}
 				p, err := parsePayload([]byte(args[2]))
 				if err != nil {
-					return clikit.UsageError(err)
+					return clikit.InvalidError(err)
 				}
 				sets = []*shoalv1.PayloadSet{{Id: id, Payload: p}}
 			default:

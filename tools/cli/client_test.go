@@ -59,7 +59,7 @@ func TestClient(t *testing.T) {
 	if code != 1 || !strings.Contains(e, "NotFound") {
 		t.Errorf("describe of a dropped collection: exit %d, %q; want 1 and NotFound", code, e)
 	}
-	if code, _, e := shoal(t, "client", "frobnicate"); code == 0 || !strings.Contains(e, `unknown command "frobnicate"`) {
+	if code, _, e := shoal(t, "client", "frobnicate"); code == 0 || !strings.Contains(e, `unknown verb "frobnicate"`) {
 		t.Errorf("an unknown verb: exit %d, %q; want an error naming it", code, e)
 	}
 }

@@ -37,7 +37,7 @@ func upsertVerb(conn *connOptions) *clikit.Command {
 			}
 			hasFirst := cmd.Flags.Changed("first-id")
 			if hasFirst == (idsFile != "") {
-				return clikit.Usagef("give the ids of the rows: -first-id N (row i gets N+i) or -ids FILE (one id per row)")
+				return clikit.Invalidf("give the ids of the rows: -first-id N (row i gets N+i) or -ids FILE (one id per row)")
 			}
 			name, file := args[0], args[1]
 			src, err := index.OpenFile(file)
@@ -237,10 +237,10 @@ func searchVerb(conn *connOptions) *clikit.Command {
 				return err
 			}
 			if k < 1 {
-				return clikit.Usagef("-k %d, want >= 1", k)
+				return clikit.Invalidf("-k %d, want >= 1", k)
 			}
 			if nprobe < 0 {
-				return clikit.Usagef("-nprobe %d, want >= 0", nprobe)
+				return clikit.Invalidf("-nprobe %d, want >= 0", nprobe)
 			}
 			req := &shoalv1.SearchBatchRequest{
 				Collection: args[0], TopK: uint32(k), Tenant: tenant, FilterExpr: filterExpr, IncludePayload: payload,

@@ -107,7 +107,7 @@ func newImport() *clikit.Command {
 			return clikit.Usagef("want NAME FILE, got %d arguments", len(rest))
 		}
 		if err := o.Validate(); err != nil {
-			return clikit.UsageError(err)
+			return clikit.InvalidError(err)
 		}
 		return o.Run(ctx, env)
 	}

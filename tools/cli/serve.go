@@ -145,7 +145,7 @@ func newServe() *clikit.Command {
 			}
 		}
 		if err := o.Validate(); err != nil {
-			return clikit.UsageError(err)
+			return clikit.InvalidError(err)
 		}
 		return o.Run(ctx, env)
 	}

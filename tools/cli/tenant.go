@@ -85,7 +85,7 @@ func newTenant() *clikit.Command {
 			return clikit.Usagef("unexpected arguments %q", pos[2:])
 		}
 		if err := o.Validate(); err != nil {
-			return clikit.UsageError(err)
+			return clikit.InvalidError(err)
 		}
 		return o.Run(ctx, env)
 	}

@@ -24,7 +24,7 @@ func shoal(t *testing.T, args ...string) (int, string, string) {
 // TestHelpListsEveryCommand checks that both packages' commands are wired
 // in: `shoal help` names each of them.
 func TestHelpListsEveryCommand(t *testing.T) {
-	code, _, e := shoal(t, "help")
+	code, e, _ := shoal(t, "help") // help goes to stdout
 	if code != 0 {
 		t.Fatalf("help exited %d", code)
 	}

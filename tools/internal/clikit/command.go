@@ -70,10 +70,33 @@ type Env struct {
 	Stdout, Stderr io.Writer
 }
 
-// ErrUsage marks errors of the command line (an unknown flag, a missing
-// argument, options that do not validate): Main exits with status 2 and
-// points at the command's help.
+// ErrUsage marks errors of a command line that does not parse (an
+// unknown command or flag, a flag value of the wrong type, the wrong
+// number of arguments): Main exits with status 2 and points at the
+// command's help.
 var ErrUsage = errors.New("usage")
+
+// ErrInvalid marks options that parse but do not validate (a missing
+// required flag, a value out of range): Main exits with status 1, as for
+// any failure, and points at the command's help.
+var ErrInvalid = errors.New("invalid options")
+
+// invalidError is an error of options that do not validate.
+type invalidError struct{ err error }
+
+func (e invalidError) Error() string { return e.err.Error() }
+func (e invalidError) Unwrap() []error {
+	return []error{e.err, ErrInvalid}
+}
+
+// InvalidError marks err as options that do not validate (see
+// ErrInvalid).
+func InvalidError(err error) error {
+	if err == nil {
+		return nil
+	}
+	return invalidError{err}
+}
 
 // usageError is an error of the command line.
 type usageError struct{ err error }
@@ -96,13 +119,13 @@ func Usagef(format string, args ...any) error {
 	return UsageError(fmt.Errorf(format, args...))
 }
 
-// Valid checks a command without positional arguments: none given, and
-// the options validate. Its errors are usage errors.
+// Valid checks a command without positional arguments: none given (a
+// usage error), and the options validate (an invalid-options error).
 func Valid(args []string, o interface{ Validate() error }) error {
 	if len(args) > 0 {
 		return Usagef("unexpected arguments %q", args)
 	}
-	return UsageError(o.Validate())
+	return InvalidError(o.Validate())
 }
 
 // OptionalArg checks a command that takes at most one positional
@@ -116,11 +139,12 @@ func OptionalArg(args []string, arg *string, o interface{ Validate() error }) er
 	default:
 		return Usagef("unexpected arguments %q after %s", args[1:], args[0])
 	}
-	return UsageError(o.Validate())
+	return InvalidError(o.Validate())
 }
 
 // Main runs the command line args over cmds and returns the exit status:
-// 0, 1 when the command failed, 2 for an error of the command line. Help
+// 0; 1 when the command failed, options that do not validate included;
+// 2 for a command line that does not parse (ErrUsage). Help
 // (`shoal help X`, `shoal X -h`) goes to stdout, errors to stderr.
 // SIGINT cancels the command's context. Long flags may be written with
 // one dash or two (-data or --data; see NormalizeArgs).
@@ -160,6 +184,10 @@ func Main(cmds []*Command, args []string, stdout, stderr io.Writer) int {
 	if errors.Is(err, ErrUsage) || !ran {
 		fmt.Fprintf(stderr, "%s: %v\nRun '%s --help' for usage.\n", cc.CommandPath(), err, cc.CommandPath())
 		return 2
+	}
+	if errors.Is(err, ErrInvalid) {
+		fmt.Fprintf(stderr, "%s: %v\nRun '%s --help' for usage.\n", cc.CommandPath(), err, cc.CommandPath())
+		return 1
 	}
 	fmt.Fprintf(stderr, "%s: %v\n", cc.CommandPath(), err)
 	return 1
@@ -242,24 +270,15 @@ func toCobra(c *Command, env *Env, top bool) *cobra.Command {
 			if len(args) > 0 {
 				return Usagef("unknown verb %q", args[0])
 			}
+			cc.SetOut(env.Stderr)
+			cc.Help()
 			return Usagef("which verb? (one of the commands above)")
 		}
-		cc.RunE = withHelp(cc.RunE, env)
 	}
 	for _, s := range c.Subs {
 		cc.AddCommand(toCobra(s, env, false))
 	}
 	return cc
-}
-
-// withHelp prints a command's help to stderr before a usage error of a
-// command that needs a sub-command.
-func withHelp(run func(*cobra.Command, []string) error, env *Env) func(*cobra.Command, []string) error {
-	return func(cc *cobra.Command, args []string) error {
-		cc.SetOut(env.Stderr)
-		cc.Help()
-		return run(cc, args)
-	}
 }
 
 // Exec parses args with c's flags and runs c, as Main does but returning
@@ -270,4 +289,9 @@ func Exec(ctx context.Context, c *Command, env *Env, args []string) error {
 	root.SetOut(env.Stdout)
 	root.SetErr(env.Stderr)
 	return root.ExecuteContext(ctx)
+}
+
+// Invalidf is InvalidError of a formatted message.
+func Invalidf(format string, args ...any) error {
+	return InvalidError(fmt.Errorf(format, args...))
 }
