@@ -14,6 +14,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -212,7 +213,7 @@ func newRoot(cmds []*Command, env *Env) *cobra.Command {
 		Args:          cobra.ArbitraryArgs,
 		RunE: func(cc *cobra.Command, args []string) error {
 			if len(args) > 0 {
-				return fmt.Errorf("unknown command %q", args[0])
+				return Usagef("unknown command %q", args[0])
 			}
 			cc.SetOut(env.Stderr)
 			cc.Help()
@@ -255,9 +256,11 @@ func toCobra(c *Command, env *Env, top bool) *cobra.Command {
 		cc.Long = c.Short
 	}
 	if c.Flags != nil {
+		defaultOnce(c.Flags)
 		cc.Flags().AddFlagSet(c.Flags)
 	}
 	if c.Persistent != nil {
+		defaultOnce(c.Persistent)
 		cc.PersistentFlags().AddFlagSet(c.Persistent)
 	}
 	if c.Run != nil {
@@ -279,6 +282,33 @@ func toCobra(c *Command, env *Env, top bool) *cobra.Command {
 		cc.AddCommand(toCobra(s, env, false))
 	}
 	return cc
+}
+
+// defaultOnce keeps the help from printing a flag's default twice: where
+// a flag's usage says its default itself ("(default 64MiB)", "(default:
+// as the file)"), pflag's "(default …)" is left out.
+func defaultOnce(fs *pflag.FlagSet) {
+	fs.VisitAll(func(f *pflag.Flag) {
+		if !strings.Contains(f.Usage, "(default") {
+			return
+		}
+		switch t := f.Value.Type(); {
+		case t == "bool":
+			f.DefValue = "false"
+		case t == "duration":
+			f.DefValue = "0s"
+		case strings.HasPrefix(t, "int"), strings.HasPrefix(t, "uint"), strings.HasPrefix(t, "float"):
+			if !strings.HasSuffix(t, "Slice") && t != "ints" && t != "floats" {
+				f.DefValue = "0"
+				return
+			}
+			f.DefValue = ""
+		case strings.HasSuffix(t, "Slice"):
+			f.DefValue = "[]"
+		default:
+			f.DefValue = ""
+		}
+	})
 }
 
 // Exec parses args with c's flags and runs c, as Main does but returning

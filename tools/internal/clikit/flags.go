@@ -14,7 +14,12 @@ import (
 type SizeFlag int64
 
 // String implements flag.Value.
-func (s *SizeFlag) String() string { return FormatBytes(int64(*s)) }
+func (s *SizeFlag) String() string {
+	if *s == 0 {
+		return "0" // so that help prints no "(default 0B)"
+	}
+	return FormatBytes(int64(*s))
+}
 
 // Set implements flag.Value.
 func (s *SizeFlag) Set(v string) error {
