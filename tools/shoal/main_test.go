@@ -55,7 +55,7 @@ func TestEndToEnd(t *testing.T) {
 	if !strings.Contains(out, "built "+ix) || !strings.Contains(out, "peak RSS") {
 		t.Fatalf("build output lacks the summary:\n%s", out)
 	}
-	res := filepath.Join(dir, "res.ivecs")
+	res := filepath.Join(dir, "res.u64bin")
 	code, out, e = shoal(t, "search", "-index", ix, "-queries", filepath.Join(data, "query.fvecs"),
 		"-gt", filepath.Join(data, "groundtruth.ivecs"), "-nprobe", "32", "-out", res)
 	if code != 0 {
@@ -68,8 +68,8 @@ func TestEndToEnd(t *testing.T) {
 	if r, _ := strconv.ParseFloat(m[1], 64); r < 0.9 {
 		t.Fatalf("search recall@10 %v at nprobe 32, want >= 0.9", r)
 	}
-	if fi, err := os.Stat(res); err != nil || fi.Size() != 50*(4+10*4) {
-		t.Fatalf("result file: %v, size %v; want 50 rows of 10 ids", err, fi)
+	if fi, err := os.Stat(res); err != nil || fi.Size() != 8+50*10*8 {
+		t.Fatalf("result file: %v, size %v; want a header and 50 rows of 10 uint64 ids", err, fi)
 	}
 	js, svg := filepath.Join(dir, "b.json"), filepath.Join(dir, "b.svg")
 	code, out, e = shoal(t, "bench", "-index", ix, "-queries", filepath.Join(data, "query.fvecs"),
