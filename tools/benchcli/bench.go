@@ -22,7 +22,7 @@ type benchOptions struct {
 }
 
 func newBench() *clikit.Command {
-	o := benchOptions{Options: sweep.Options{GPU: "off", K: 10, NProbe: clikit.IntList{8, 16, 32, 64}, Eps: clikit.FloatList{7}, Threads: clikit.IntList{1, runtime.GOMAXPROCS(0)}, Cache: 64 << 20}}
+	o := benchOptions{Options: sweep.Options{GPU: "auto", K: 10, NProbe: clikit.IntList{8, 16, 32, 64}, Eps: clikit.FloatList{7}, Threads: clikit.IntList{1, runtime.GOMAXPROCS(0)}, Cache: 64 << 20}}
 	c := clikit.NewCommand("bench", "-index DIR -queries FILE [-gt FILE] [flags]", "sweep search parameters: recall, QPS, latency, I/O, memory; bench churn (or -churn): updates")
 	c.Long = "A sweep of search parameters over a built index: recall, QPS, latency, I/O and memory.\n" +
 		"'shoal bench churn' (or 'shoal bench -churn') is the SPFresh update benchmark instead."
@@ -46,7 +46,7 @@ func newBench() *clikit.Command {
 	fs.BoolVar(&o.WarmCache, "warmcache", false, "fill the posting cache before measuring (in-memory end)")
 	fs.IntVar(&o.Beam, "beam", 0, "routing beam width (default max(4·nprobe, 128))")
 	fs.BoolVar(&o.Batch, "batch", false, "also measure SearchBatch of all queries at once: batch QPS and recall")
-	fs.StringVar(&o.GPU, "gpu", "off", "where SearchBatch routes its queries: auto, on (a CUDA device) or off")
+	fs.StringVar(&o.GPU, "gpu", "auto", "where -batch routes its queries: auto (a CUDA GPU when one is usable), on (or fail), off")
 	c.Run = func(ctx context.Context, env *clikit.Env, args []string) error {
 		if err := clikit.Valid(args, &o); err != nil {
 			return err

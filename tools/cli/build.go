@@ -96,7 +96,7 @@ func (o *buildOptions) Run(ctx context.Context, env *clikit.Env) error {
 			bar.Finish()
 			bar, stage = nil, ""
 		}
-		fmt.Fprintf(env.Stderr, format+"\n", args...)
+		env.Logf(format, args...)
 	}
 	if !o.quiet {
 		opts.Progress = func(p index.Progress) {

@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync/atomic"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -69,6 +70,24 @@ func NewCommand(name, args, short string) *Command {
 // Env is where a command writes.
 type Env struct {
 	Stdout, Stderr io.Writer
+
+	noGPUSaid atomic.Bool // Logf has said that there is no GPU
+}
+
+// Logf writes a log line of the library (index.Options.Logf) to Stderr.
+// The GPU backend's choice of the CPU where no GPU is usable ("gpu:
+// auto: gpu: no usable CUDA device: …") is no error, and a command may
+// open several indexes: it is said once, calmly. `-gpu=on` fails with
+// the cause for whoever wants it.
+func (e *Env) Logf(format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	if strings.HasPrefix(msg, "gpu: auto: ") && strings.Contains(msg, "using the CPU") {
+		if e.noGPUSaid.Swap(true) {
+			return
+		}
+		msg = "no GPU found: running on the CPU"
+	}
+	fmt.Fprintln(e.Stderr, msg)
 }
 
 // ErrUsage marks errors of a command line that does not parse (an
