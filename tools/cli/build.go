@@ -113,11 +113,15 @@ func (o *buildOptions) Run(ctx context.Context, env *clikit.Env) error {
 	raw := int64(src.Len()) * int64(src.Dim()) * int64(src.Elem().Size())
 	fmt.Fprintf(env.Stderr, "building %s: %d vectors × %d %v (%s raw) → %s\n", o.data, src.Len(), src.Dim(), src.Elem(), clikit.FormatBytes(raw), o.out)
 	start := time.Now()
+	out := recordOut(o.out)
 	m, err := index.Build(o.out, src, opts)
 	if bar != nil {
 		bar.Finish()
 	}
 	if err != nil {
+		if out.undo() {
+			fmt.Fprintf(env.Stderr, "removed the unfinished index in %s\n", o.out)
+		}
 		return err
 	}
 	secs := time.Since(start).Seconds()

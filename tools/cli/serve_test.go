@@ -207,3 +207,23 @@ func TestServeConfig(t *testing.T) {
 		t.Fatalf("shoal serve with a bad config: %v, want an unknown-setting error", err)
 	}
 }
+
+// TestServeConfigQuotes: a config value in double or single quotes is
+// the text between them; a lone or mismatched quote stays.
+func TestServeConfigQuotes(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "shoal.conf")
+	text := "log-level = \"debug\"\nsnapshot-dir = '/srv/snap shots'\nimport-dir = \"/x'\n"
+	if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fs := pflag.NewFlagSet("serve", pflag.ContinueOnError)
+	level := fs.String("log-level", "info", "")
+	snap := fs.String("snapshot-dir", "", "")
+	imp := fs.String("import-dir", "", "")
+	if err := applyConfig(fs, p); err != nil {
+		t.Fatal(err)
+	}
+	if *level != "debug" || *snap != "/srv/snap shots" || *imp != "\"/x'" {
+		t.Errorf("log-level %q, snapshot-dir %q, import-dir %q; want debug, /srv/snap shots and \"/x' as written", *level, *snap, *imp)
+	}
+}

@@ -209,7 +209,7 @@ func Main(cmds []*Command, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "%s: %v\nRun '%s --help' for usage.\n", cc.CommandPath(), err, cc.CommandPath())
 		return 1
 	}
-	fmt.Fprintf(stderr, "%s: %v\n", cc.CommandPath(), err)
+	fmt.Fprintf(stderr, "%s: %v\n", cc.CommandPath(), ExplainLock(err))
 	return 1
 }
 
