@@ -30,7 +30,7 @@ func setLabelsVerb(conn *connOptions) *clikit.Command {
 	var ids clikit.IntList
 	var tenant string
 	var src idSource
-	cmd := clientVerb(conn, "set", "NAME (ID... | -ids FILE | -range A:B) -names a,b [flags]",
+	cmd := clientVerb(conn, "set", "NAME (ID... | -ids FILE | -range A:B) (-names a,b | -label-ids 3,7) [flags]",
 		"replace the labels of vectors (an empty set clears them)",
 		func(ctx context.Context, env *clikit.Env, c *client.Client, args []string) error {
 			if len(args) < 1 {
@@ -61,7 +61,7 @@ func setLabelsVerb(conn *connOptions) *clikit.Command {
 		})
 	src.define(cmd)
 	cmd.Flags.StringSliceVar(&names, "names", nil, "label names, comma-separated (red,archived)")
-	cmd.Flags.Var(&ids, "ids-labels", "numeric label ids, comma-separated (the older API)")
+	cmd.Flags.Var(&ids, "label-ids", "numeric label ids, comma-separated (LabelSet.labels)")
 	cmd.Flags.StringVar(&tenant, "tenant", "", "act for this tenant")
 	return cmd
 }
