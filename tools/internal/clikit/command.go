@@ -344,3 +344,23 @@ func Exec(ctx context.Context, c *Command, env *Env, args []string) error {
 func Invalidf(format string, args ...any) error {
 	return InvalidError(fmt.Errorf(format, args...))
 }
+
+// Parse parses the command line args over cmds as Main does, without
+// running anything: an error if the command line would not parse (an
+// unknown command or flag, a bad flag value). Tests use it to check the
+// command lines of the documents and scripts.
+func Parse(cmds []*Command, args []string) error {
+	env := &Env{Stdout: io.Discard, Stderr: io.Discard}
+	root := newRoot(cmds, env)
+	root.InitDefaultHelpCmd() // Execute adds these; Find alone does not
+	root.InitDefaultCompletionCmd()
+	args = NormalizeArgs(root, legacyArgs(args))
+	cc, rest, err := root.Find(args)
+	if err != nil {
+		return err
+	}
+	if cc == root {
+		return fmt.Errorf("no command in %q", args)
+	}
+	return cc.ParseFlags(rest)
+}
