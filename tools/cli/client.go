@@ -17,6 +17,7 @@ import (
 	"github.com/shoaldb/shoal/index"
 	shoalv1 "github.com/shoaldb/shoal/proto/shoal/v1"
 	"github.com/shoaldb/shoal/tools/internal/clikit"
+	"github.com/spf13/pflag"
 )
 
 func init() { register(newClient) }
@@ -38,6 +39,16 @@ const (
 	apiKeyEnv   = "SHOAL_API_KEY"
 	adminKeyEnv = "SHOAL_ADMIN_KEY"
 )
+
+// define defines the connection flags on fs.
+func (o *connOptions) define(fs *pflag.FlagSet) {
+	fs.StringVar(&o.addr, "addr", "localhost:7370", "server address (host:port)")
+	fs.StringVar(&o.key, "key", os.Getenv(apiKeyEnv), "API key (default $"+apiKeyEnv+")")
+	fs.BoolVar(&o.tls, "tls", false, "connect with TLS, verifying the server against the system's CAs (or -ca)")
+	fs.StringVar(&o.ca, "ca", "", "PEM file of the CA that signed the server's certificate (implies -tls)")
+	fs.StringVar(&o.serverName, "server-name", "", "name to verify the server's certificate for (default: the host of -addr; implies -tls)")
+	fs.BoolVar(&o.insecure, "insecure-skip-verify", false, "TLS without verifying the server's certificate (testing only; implies -tls)")
+}
 
 // dial connects to the server as o says.
 func (o *connOptions) dial() (*client.Client, error) {
@@ -113,13 +124,7 @@ func newClient() *clikit.Command {
 	c.Long = `Talk to a shoal server over gRPC. Every verb takes the connection flags
 (-addr, -key, -tls, -ca, -server-name, -insecure-skip-verify) before or after it.
 The API key comes from -key or $SHOAL_API_KEY.`
-	pf := c.Persistent
-	pf.StringVar(&conn.addr, "addr", "localhost:7370", "server address (host:port)")
-	pf.StringVar(&conn.key, "key", os.Getenv(apiKeyEnv), "API key (default $"+apiKeyEnv+")")
-	pf.BoolVar(&conn.tls, "tls", false, "connect with TLS, verifying the server against the system's CAs (or -ca)")
-	pf.StringVar(&conn.ca, "ca", "", "PEM file of the CA that signed the server's certificate (implies -tls)")
-	pf.StringVar(&conn.serverName, "server-name", "", "name to verify the server's certificate for (default: the host of -addr; implies -tls)")
-	pf.BoolVar(&conn.insecure, "insecure-skip-verify", false, "TLS without verifying the server's certificate (testing only; implies -tls)")
+	conn.define(c.Persistent)
 	// The collection verbs are also top-level (shoal client create …), as
 	// they were before the collections group.
 	c.Subs = []*clikit.Command{
@@ -129,7 +134,7 @@ The API key comes from -key or $SHOAL_API_KEY.`
 		upsertVerb(conn), getVerb(conn), deleteVerb(conn), searchVerb(conn),
 		labelsCommand(conn), payloadsCommand(conn), tenantsCommand(conn), keysCommand(conn),
 		snapshotsCommand(conn), snapshotCreateVerb(conn, "snapshot"), snapshotRestoreVerb(conn, "restore"),
-		serverCommand(conn), healthVerb(conn), newImport(),
+		serverCommand(conn), healthVerb(conn), importCommand(conn),
 	}
 	return c
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"time"
 
@@ -36,7 +35,7 @@ resumes it.
 
 // importOptions are the flags and arguments of `shoal import`.
 type importOptions struct {
-	addr, key    string
+	conn         *connOptions // -addr, -key and TLS: its own, or shoal client's
 	name, file   string
 	firstID      uint64
 	tenant       string
@@ -78,15 +77,21 @@ func (o *importOptions) Validate() error {
 	return nil
 }
 
-// runImport is `shoal import`.
-func newImport() *clikit.Command {
-	o := importOptions{}
+// newImport is `shoal import`, with connection flags of its own.
+func newImport() *clikit.Command { return importCommand(nil) }
+
+// importCommand is `shoal import`, or with conn (the connection flags of
+// shoal client) `shoal client import`.
+func importCommand(conn *connOptions) *clikit.Command {
+	o := importOptions{conn: conn}
 	c := clikit.NewCommand("import", "NAME FILE [flags] | -list | -job ID | -cancel ID", "load a vector file into a server's collection (offline build when empty), with progress; list, follow or cancel import jobs")
 	c.Group = clikit.GroupServer
 	c.Long = importAbout
 	fs := c.Flags
-	fs.StringVar(&o.addr, "addr", "localhost:7370", "server address")
-	fs.StringVar(&o.key, "key", os.Getenv("SHOAL_API_KEY"), "admin API key (default $SHOAL_API_KEY)")
+	if conn == nil {
+		o.conn = &connOptions{}
+		o.conn.define(fs)
+	}
 	fs.Uint64Var(&o.firstID, "first-id", 0, "id of the file's first row")
 	fs.StringVar(&o.tenant, "tenant", "", "owner tenant of the rows (must exist in the collection)")
 	fs.StringVar(&o.method, "method", "auto", "auto (build when the collection is empty and first-id is 0), upsert or build")
@@ -109,14 +114,14 @@ func newImport() *clikit.Command {
 		if err := o.Validate(); err != nil {
 			return clikit.InvalidError(err)
 		}
-		return o.Run(ctx, env)
+		return o.conn.explain(o.Run(ctx, env))
 	}
 	return c
 }
 
 // Run starts, follows, lists or cancels import jobs.
 func (o *importOptions) Run(ctx context.Context, env *clikit.Env) error {
-	c, err := client.Dial(o.addr, &client.Options{APIKey: o.key})
+	c, err := o.conn.dial()
 	if err != nil {
 		return err
 	}
