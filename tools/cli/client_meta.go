@@ -29,9 +29,10 @@ func setLabelsVerb(conn *connOptions) *clikit.Command {
 	var names []string
 	var ids clikit.IntList
 	var tenant string
+	var clearAll bool
 	var src idSource
 	cmd := clientVerb(conn, "set", "NAME (ID... | -ids FILE | -range A:B) (-names a,b | -label-ids 3,7) [flags]",
-		"replace the labels of vectors (an empty set clears them)",
+		"replace the labels of vectors (-clear removes them)",
 		func(ctx context.Context, env *clikit.Env, c *client.Client, args []string) error {
 			if len(args) < 1 {
 				return clikit.Usagef("want NAME and ids")
@@ -39,6 +40,9 @@ func setLabelsVerb(conn *connOptions) *clikit.Command {
 			vids, err := src.ids(args[1:])
 			if err != nil {
 				return err
+			}
+			if len(names) == 0 && len(ids) == 0 && !clearAll {
+				return clikit.Invalidf("no labels given: -names, -label-ids, or -clear to remove every label of these vectors")
 			}
 			nums := make([]uint32, len(ids))
 			for i, v := range ids {
@@ -62,6 +66,7 @@ func setLabelsVerb(conn *connOptions) *clikit.Command {
 	src.define(cmd)
 	cmd.Flags.StringSliceVar(&names, "names", nil, "label names, comma-separated (red,archived)")
 	cmd.Flags.Var(&ids, "label-ids", "numeric label ids, comma-separated (LabelSet.labels)")
+	cmd.Flags.BoolVar(&clearAll, "clear", false, "set no labels: remove every label of these vectors")
 	cmd.Flags.StringVar(&tenant, "tenant", "", "act for this tenant")
 	return cmd
 }

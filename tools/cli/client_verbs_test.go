@@ -117,6 +117,7 @@ func TestClientVectorVerbs(t *testing.T) {
 	f.ok([]string{"delete", "docs", big, strconv.FormatUint(1<<40+1, 10), "7"}, "deleted 2 vectors from docs (3 ids given)")
 	lo := uint64(1<<40 + 100)
 	f.ok([]string{"labels", "set", "docs", "-range", strconv.FormatUint(lo, 10) + ":" + strconv.FormatUint(lo+10, 10), "-label-ids", "7"}, "set the labels of 10 vectors")
+	f.fails(1, "no labels given", "labels", "set", "docs", big)
 	out = f.ok([]string{"search", "docs", f.qry, "-k", "3", "-filter", "7"})
 	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
 		hits := strings.Split(line, "\t")[1:]

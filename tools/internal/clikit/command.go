@@ -191,6 +191,13 @@ func Main(cmds []*Command, args []string, stdout, stderr io.Writer) int {
 	root.SetErr(stderr)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
+	go func() {
+		// The first Ctrl-C cancels the command's context; commands that
+		// cannot stop part-way (a build) would then ignore Ctrl-C: a
+		// second one ends the process, as it would without Main.
+		<-ctx.Done()
+		stop()
+	}()
 	cc, err := root.ExecuteContextC(ctx)
 	if err == nil {
 		return 0
