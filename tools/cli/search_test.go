@@ -130,7 +130,12 @@ func TestSearchOutUint64(t *testing.T) {
 	if got := b[len(b)-8*150:]; binary.LittleEndian.Uint64(got) != ids[0] {
 		t.Errorf("npy first id %d, .u64bin first id %d: want the same", binary.LittleEndian.Uint64(got), ids[0])
 	}
-	code, _, e := shoal(t, "search", "-index", ix, "-queries", queries, "-out", filepath.Join(t.TempDir(), "r.ivecs"))
+	// -out -: the ids on stdout, the summary on stderr.
+	code, out, e := shoal(t, "search", "-index", ix, "-queries", queries, "-k", "3", "-out", "-")
+	if code != 0 || len(out) != 8+150*8 || binary.LittleEndian.Uint64([]byte(out[8:])) != ids[0] || !strings.Contains(e, "50 queries") {
+		t.Errorf("-out -: exit %d, %d bytes on stdout, stderr %q; want 0, %d bytes of ids and the summary on stderr", code, len(out), e, 8+150*8)
+	}
+	code, _, e = shoal(t, "search", "-index", ix, "-queries", queries, "-out", filepath.Join(t.TempDir(), "r.ivecs"))
 	if code != 1 || !strings.Contains(e, ".u64bin") {
 		t.Errorf("-out r.ivecs: exit %d, %q; want 1 and a pointer to .u64bin", code, e)
 	}
