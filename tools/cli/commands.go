@@ -2,8 +2,12 @@
 // query, update, check, repair and serve indexes: build, create, search,
 // upsert, delete, check, inspect, repair, tenant, serve, client, import
 // and demo, one file per command, each with an options struct, its
-// flags, Validate and Run. The benchmark and workload commands are in package benchcli;
-// tools/shoal hands both lists to clikit.Main.
+// flags, Validate and Run, made by a constructor (newBuild, …) that
+// defines the flags up front, so that help and completion know them.
+// shoal client's verbs, one sub-command per RPC or group of RPCs, are
+// in client.go (the connection flags) and client_*.go by concept. The
+// benchmark and workload commands are in package benchcli; tools/shoal
+// hands both lists to clikit.Main.
 package cli
 
 import (
