@@ -163,7 +163,9 @@ func applyConfig(fs *pflag.FlagSet, path string) error {
 		return fmt.Errorf("-config: %w", err)
 	}
 	onCmdLine := make(map[string]bool)
-	fs.Visit(func(f *pflag.Flag) { onCmdLine[f.Name] = true })
+	// Changed, not Visit: cobra parses a flag set of its own that shares
+	// the flags with fs, so fs itself records nothing as set.
+	fs.VisitAll(func(f *pflag.Flag) { onCmdLine[f.Name] = f.Changed })
 	for n, line := range strings.Split(string(b), "\n") {
 		line = strings.TrimSpace(line)
 		if line == "" || strings.HasPrefix(line, "#") {

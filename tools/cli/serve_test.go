@@ -181,7 +181,11 @@ func TestServeConfig(t *testing.T) {
 		listen = fs.String("listen", "localhost:7370", "")
 		batch = fs.Int("max-batch", 100, "")
 		level = fs.String("log-level", "info", "")
-		if err := fs.Parse([]string{"--listen", "127.0.0.1:9"}); err != nil {
+		// As cobra does: the command line is parsed by another flag set
+		// that shares the flags.
+		cmdLine := pflag.NewFlagSet("cobra", pflag.ContinueOnError)
+		cmdLine.AddFlagSet(fs)
+		if err := cmdLine.Parse([]string{"--listen", "127.0.0.1:9"}); err != nil {
 			t.Fatal(err)
 		}
 		return fs
