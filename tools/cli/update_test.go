@@ -202,3 +202,27 @@ func TestBuildFailureCleansUp(t *testing.T) {
 		t.Errorf("a failed build touched a non-empty directory: %v %q", err, b)
 	}
 }
+
+// TestBuildProgressInLogs: where stderr is no terminal (here a buffer),
+// a build's progress is plain lines, no carriage returns, and the first
+// line of a stage shows no rate.
+func TestBuildProgressInLogs(t *testing.T) {
+	data := updateData(t, 2000, 8)
+	code, _, e := shoal(t, "build", "-data", filepath.Join(data, "base.fvecs"), "-out", filepath.Join(t.TempDir(), "ix"))
+	if code != 0 {
+		t.Fatalf("build exited %d: %s", code, e)
+	}
+	if strings.Contains(e, "\r") {
+		t.Errorf("build progress has carriage returns in a log:\n%q", e)
+	}
+	var first string
+	for _, l := range strings.Split(e, "\n") {
+		if strings.HasPrefix(l, "assign") {
+			first = l
+			break
+		}
+	}
+	if !strings.Contains(first, "-/s  ETA -") && !strings.Contains(first, " in ") {
+		t.Errorf("first progress line of the assign stage %q: want no rate yet (or the final line)", first)
+	}
+}
