@@ -10,7 +10,7 @@ import (
 )
 
 func init() {
-	register(&clikit.Command{Name: "bench", Short: "sweep search parameters: recall, QPS, latency, I/O, memory; -churn: updates", Run: runBench})
+	register(newBench)
 }
 
 // benchOptions are the flags of `shoal bench`: the sweep's, and where its
@@ -21,13 +21,14 @@ type benchOptions struct {
 	plot   string
 }
 
-func runBench(ctx context.Context, env *clikit.Env, args []string) error {
-	if rest, ok := churnFlag(args); ok {
-		return runChurn(ctx, env, rest)
-	}
-	o := benchOptions{Options: sweep.Options{GPU: "off", K: 10, NProbe: clikit.IntList{8, 16, 32, 64}, Eps: clikit.FloatList{7}, Threads: clikit.IntList{1, runtime.GOMAXPROCS(0)}, Cache: 64 << 20}}
-	fs := clikit.NewFlags(env, "bench", "-index DIR -queries FILE [-gt FILE] [flags]\n   or: shoal bench -churn -data FILE -queries FILE [flags]  (the update benchmark; shoal bench -churn -h)")
-	fs.Bool("churn", false, "run the SPFresh churn benchmark instead: build, upsert, delete, search, compare with a static build")
+func newBench() *clikit.Command {
+	o := benchOptions{Options: sweep.Options{GPU: "auto", K: 10, NProbe: clikit.IntList{8, 16, 32, 64}, Eps: clikit.FloatList{7}, Threads: clikit.IntList{1, runtime.GOMAXPROCS(0)}, Cache: 64 << 20}}
+	c := clikit.NewCommand("bench", "-index DIR -queries FILE [-gt FILE] [flags]", "sweep search parameters: recall, QPS, latency, I/O, memory; bench churn (or -churn): updates")
+	c.Long = "A sweep of search parameters over a built index: recall, QPS, latency, I/O and memory.\n" +
+		"'shoal bench churn' (or 'shoal bench -churn') is the SPFresh update benchmark instead."
+	c.Subs = []*clikit.Command{newChurn()}
+	c.Group = clikit.GroupBench
+	fs := c.Flags
 	fs.StringVar(&o.Index, "index", "", "index directory")
 	fs.StringVar(&o.Queries, "queries", "", "query vector file")
 	fs.StringVar(&o.GT, "gt", "", "ground truth (.ivecs/.ibin: nearest ids per query) for recall")
@@ -45,18 +46,21 @@ func runBench(ctx context.Context, env *clikit.Env, args []string) error {
 	fs.BoolVar(&o.WarmCache, "warmcache", false, "fill the posting cache before measuring (in-memory end)")
 	fs.IntVar(&o.Beam, "beam", 0, "routing beam width (default max(4·nprobe, 128))")
 	fs.BoolVar(&o.Batch, "batch", false, "also measure SearchBatch of all queries at once: batch QPS and recall")
-	fs.StringVar(&o.GPU, "gpu", "off", "where SearchBatch routes its queries: auto, on (a CUDA device) or off")
-	if err := clikit.ParseValid(fs, args, &o); err != nil {
-		return err
-	}
-	rep, err := runReport(env, o.report, func() (*sweep.Report, error) { return o.Run(ctx, env) })
-	if err != nil {
-		return err
-	}
-	if o.plot != "" {
-		if err := os.WriteFile(o.plot, plotSVG(rep), 0o644); err != nil {
+	fs.StringVar(&o.GPU, "gpu", "auto", "where -batch routes its queries: auto (a CUDA GPU when one is usable), on (or fail), off")
+	c.Run = func(ctx context.Context, env *clikit.Env, args []string) error {
+		if err := clikit.Valid(args, &o); err != nil {
 			return err
 		}
+		rep, err := runReport(env, o.report, func() (*sweep.Report, error) { return o.Run(ctx, env) })
+		if err != nil {
+			return err
+		}
+		if o.plot != "" {
+			if err := os.WriteFile(o.plot, plotSVG(rep), 0o644); err != nil {
+				return err
+			}
+		}
+		return nil
 	}
-	return nil
+	return c
 }

@@ -92,30 +92,15 @@ func (o *churnOptions) Validate() error {
 	return err
 }
 
-// churnFlag reports whether args select the churn benchmark (a -churn
-// flag anywhere) and returns them without it.
-func churnFlag(args []string) ([]string, bool) {
-	on := false
-	rest := make([]string, 0, len(args))
-	for _, a := range args {
-		switch a {
-		case "-churn", "--churn", "-churn=true", "--churn=true":
-			on = true
-		case "-churn=false", "--churn=false":
-		default:
-			rest = append(rest, a)
-		}
-	}
-	return rest, on
-}
-
-// runChurn is `shoal bench -churn`.
-func runChurn(ctx context.Context, env *clikit.Env, args []string) error {
+// newChurn is `shoal bench churn` (or `shoal bench -churn`).
+func newChurn() *clikit.Command {
 	o := churnOptions{
 		nq: 1000, nprobe: 64, k: 10, eps: 7, initial: 0.5, delete: 0.25, batch: 1000, perBatch: 20,
 		tolerance: 0.02, cache: 64 << 20, metric: "l2", seed: 1,
 	}
-	fs := clikit.NewFlagsAbout(env, "bench -churn", "-data FILE -queries FILE [flags]", churnAbout)
+	c := clikit.NewCommand("churn", "-data FILE -queries FILE [flags]", "the SPFresh churn benchmark: build half, upsert the rest, delete, search, compare with a static build")
+	c.Long = churnAbout
+	fs := c.Flags
 	fs.StringVar(&o.data, "data", "", "base vector file (.fvecs .bvecs .fbin .u8bin .i8bin .npy); row i has id i")
 	fs.StringVar(&o.queries, "queries", "", "query vector file")
 	fs.IntVar(&o.nq, "nq", 1000, "queries for recall (the first nq of -queries)")
@@ -138,7 +123,7 @@ func runChurn(ctx context.Context, env *clikit.Env, args []string) error {
 	fs.BoolVar(&o.shuffle, "shuffle", false, "permute the rows (seeded) first: the offline and inserted halves then come from the same distribution")
 	fs.Var(&o.curve, "curve", "more nprobes to measure both indexes at (e.g. 32,48): the churned index's recall at the static index's bytes read per query is interpolated from them")
 	fs.StringVar(&o.metric, "metric", "l2", "build: distance: l2, ip or cosine")
-	fs.StringVar(&o.elem, "elem", "", "build: store vectors as float32, float16, uint8 or int8 (default: as the file)")
+	clikit.ElemFlag(fs, &o.elem, "", "build: store vectors as")
 	fs.Float64Var(&o.ratio, "ratio", 0, "build: heads per vector (default 0.12)")
 	fs.IntVar(&o.replicas, "replicas", 0, "build: max postings per vector (default 8)")
 	fs.Float64Var(&o.rng, "rng", 0, "build: RNG rule factor (default 1)")
@@ -147,11 +132,14 @@ func runChurn(ctx context.Context, env *clikit.Env, args []string) error {
 	fs.IntVar(&o.branch, "branch", 0, "build: tree branching factor (default 32)")
 	fs.Uint64Var(&o.seed, "seed", 1, "random seed of the builds and of the deleted subset")
 	fs.IntVar(&o.workers, "workers", 0, "build: goroutines (default: all cores)")
-	if err := clikit.ParseValid(fs, args, &o); err != nil {
+	c.Run = func(ctx context.Context, env *clikit.Env, args []string) error {
+		if err := clikit.Valid(args, &o); err != nil {
+			return err
+		}
+		_, err := runReport(env, o.report, func() (*churnReport, error) { return o.Run(ctx, env) })
 		return err
 	}
-	_, err := runReport(env, o.report, func() (*churnReport, error) { return o.Run(ctx, env) })
-	return err
+	return c
 }
 
 // churnSearch is the measurement of one index at the fixed nprobe.

@@ -111,7 +111,7 @@ func TestChurnBadUsage(t *testing.T) {
 			t.Errorf("shoal %v exited 0, want an error", args)
 		}
 	}
-	if code, _, e := shoal(t, "bench", "-churn", "-h"); code != 0 || !strings.Contains(e, "SPFresh") || !strings.Contains(e, "-queries-per-batch") {
+	if code, e, _ := shoal(t, "bench", "-churn", "-h"); code != 0 || !strings.Contains(e, "SPFresh") || !strings.Contains(e, "-queries-per-batch") {
 		t.Errorf("bench -churn -h: exit %d, want 0 and the churn usage:\n%s", code, e)
 	}
 }

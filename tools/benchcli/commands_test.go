@@ -1,8 +1,10 @@
 package benchcli
 
 import (
+	"context"
 	"testing"
 
+	"github.com/shoaldb/shoal/tools/internal/clikit"
 	"github.com/shoaldb/shoal/tools/internal/clitest"
 )
 
@@ -11,4 +13,13 @@ import (
 func shoal(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
 	return clitest.Run(Commands(), args...)
+}
+
+// runGen, runTenantGen: one command run directly, its error returned.
+func runGen(ctx context.Context, env *clikit.Env, args []string) error {
+	return clikit.Exec(ctx, newGen(), env, args)
+}
+
+func runTenantGen(ctx context.Context, env *clikit.Env, args []string) error {
+	return clikit.Exec(ctx, newTenantGen(), env, args)
 }

@@ -13,16 +13,18 @@ import (
 )
 
 func init() {
-	register(&clikit.Command{Name: "gen", Short: "write a synthetic data set with exact ground truth", Run: runGen})
+	register(newGen)
 }
 
 // genFormats are the formats `shoal gen -format` writes.
 var genFormats = map[string]vecfile.Format{"fvecs": vecfile.FVecs, "fbin": vecfile.FBin, "npy": vecfile.NPY}
 
 // runGen is `shoal gen`.
-func runGen(ctx context.Context, env *clikit.Env, args []string) error {
+func newGen() *clikit.Command {
 	o := genOptions{format: "fvecs"}
-	fs := clikit.NewFlags(env, "gen", "-n N -q Q -dim D -out DIR [flags]")
+	c := clikit.NewCommand("gen", "-n N -q Q -dim D -out DIR [flags]", "write a synthetic data set with exact ground truth")
+	c.Group = clikit.GroupBench
+	fs := c.Flags
 	fs.IntVar(&o.spec.N, "n", 300_000, "number of base vectors")
 	fs.IntVar(&o.spec.Queries, "q", 1000, "number of query vectors")
 	fs.IntVar(&o.spec.Dim, "dim", 128, "dimension")
@@ -34,21 +36,16 @@ func runGen(ctx context.Context, env *clikit.Env, args []string) error {
 	fs.IntVar(&o.spec.Rank, "rank", 32, "dimension of the subspace the clusters live in")
 	fs.Float64Var(&o.spec.Noise, "noise", 0.15, "stddev of the isotropic noise (0: none)")
 	fs.Float64Var(&o.spec.Spread, "spread", 2, "median within-cluster stddev scale (centres have unit scale)")
-	if err := clikit.Parse(fs, args); err != nil {
-		return err
+	c.Run = func(ctx context.Context, env *clikit.Env, args []string) error {
+		if o.spec.Noise == 0 {
+			o.spec.Noise = -1 // -noise 0 means none; synth.Spec's 0 means the default
+		}
+		if err := clikit.Valid(args, &o); err != nil {
+			return err
+		}
+		return o.Run(ctx, env)
 	}
-	if o.spec.Noise == 0 {
-		o.spec.Noise = -1 // -noise 0 means none; synth.Spec's 0 means the default
-	}
-	if fs.NArg() > 0 {
-		fs.Usage()
-		return fmt.Errorf("unexpected arguments %q", fs.Args())
-	}
-	if err := o.Validate(); err != nil {
-		fs.Usage()
-		return err
-	}
-	return o.Run(ctx, env)
+	return c
 }
 
 // genOptions are the flags of `shoal gen`.

@@ -21,7 +21,7 @@ import (
 )
 
 func init() {
-	register(&clikit.Command{Name: "importbench", Short: "bulk import into an empty collection of a server on loopback: build or upsert, time to DONE and to settled maintenance, recall", Run: runImportBench})
+	register(newImportBench)
 }
 
 const importBenchAbout = `Opens a server (in this process, gRPC on loopback) over a temporary data
@@ -63,9 +63,12 @@ func (o *importBenchOptions) Validate() error {
 	return err
 }
 
-func runImportBench(ctx context.Context, env *clikit.Env, args []string) error {
+func newImportBench() *clikit.Command {
 	o := importBenchOptions{}
-	fs := clikit.NewFlagsAbout(env, "importbench", "-data FILE [-n N] [-method auto|upsert|build] [-queries Q -gt GT] [flags]", importBenchAbout)
+	c := clikit.NewCommand("importbench", "-data FILE [-n N] [-method auto|upsert|build] [-queries Q -gt GT] [flags]", "bulk import into an empty collection of a server on loopback: build or upsert, time to DONE and to settled maintenance, recall")
+	c.Group = clikit.GroupBench
+	c.Long = importBenchAbout
+	fs := c.Flags
 	fs.StringVar(&o.data, "data", "", "vector file (.fvecs .bvecs .fbin .u8bin .i8bin .npy)")
 	fs.IntVar(&o.n, "n", 0, "rows to import, the first of -data (0: all)")
 	fs.StringVar(&o.metric, "metric", "l2", "the collection's metric: l2, ip or cosine")
@@ -79,10 +82,13 @@ func runImportBench(ctx context.Context, env *clikit.Env, args []string) error {
 	fs.IntVar(&o.k, "k", 10, "neighbours per query")
 	fs.IntVar(&o.nprobe, "nprobe", 32, "postings per query (0: the default)")
 	fs.BoolVar(&o.quiet, "q", false, "no progress bar")
-	if err := clikit.ParseValid(fs, args, &o); err != nil {
-		return err
+	c.Run = func(ctx context.Context, env *clikit.Env, args []string) error {
+		if err := clikit.Valid(args, &o); err != nil {
+			return err
+		}
+		return o.Run(ctx, env)
 	}
-	return o.Run(ctx, env)
+	return c
 }
 
 // Run imports the file and reports.

@@ -18,7 +18,7 @@ import (
 )
 
 func init() {
-	register(&clikit.Command{Name: "ingestbench", Short: "ingest benchmark: concurrent upserts of new vectors into a built index, with search latency and write amplification", Run: runIngestBench})
+	register(newIngestBench)
 }
 
 const ingestAbout = `Upserts rows [-from, -from+-n) of -data as new ids (row r gets id r)
@@ -82,9 +82,12 @@ func (o *ingestOptions) Validate() error {
 	return nil
 }
 
-func runIngestBench(ctx context.Context, env *clikit.Env, args []string) error {
+func newIngestBench() *clikit.Command {
 	o := ingestOptions{cache: 64 << 20}
-	fs := clikit.NewFlagsAbout(env, "ingestbench", "-index DIR -data FILE -queries FILE [flags]", ingestAbout)
+	c := clikit.NewCommand("ingestbench", "-index DIR -data FILE -queries FILE [flags]", "ingest benchmark: concurrent upserts of new vectors into a built index, with search latency and write amplification")
+	c.Group = clikit.GroupBench
+	c.Long = ingestAbout
+	fs := c.Flags
 	fs.StringVar(&o.dir, "index", "", "built index directory (modified in place)")
 	fs.StringVar(&o.addr, "addr", "", "instead of -index: a running server on loopback")
 	fs.StringVar(&o.key, "key", os.Getenv("SHOAL_API_KEY"), "with -addr: an API key that may write the collection")
@@ -108,11 +111,14 @@ func runIngestBench(ctx context.Context, env *clikit.Env, args []string) error {
 	fs.BoolVar(&o.quiet, "q", false, "no progress bar")
 	fs.BoolVar(&o.delFirst, "delete-first", false, "delete-heavy run: first delete the ids of the rows to upsert (they must be in the index), let maintenance drain and reclaim, and report the bytes on disk before and after; then upsert them again")
 	o.report.define(fs, "write the report as JSON to this file")
-	if err := clikit.ParseValid(fs, args, &o); err != nil {
+	c.Run = func(ctx context.Context, env *clikit.Env, args []string) error {
+		if err := clikit.Valid(args, &o); err != nil {
+			return err
+		}
+		_, err := runReport(env, o.report, func() (*ingestReport, error) { return o.Run(ctx, env) })
 		return err
 	}
-	_, err := runReport(env, o.report, func() (*ingestReport, error) { return o.Run(ctx, env) })
-	return err
+	return c
 }
 
 // ingestReport is what `shoal ingestbench` measured.

@@ -20,7 +20,7 @@ import (
 )
 
 func init() {
-	register(&clikit.Command{Name: "labelbench", Short: "label-filtered search at chosen selectivities: the planner vs plain in-scan filtering", Run: runLabelBench})
+	register(newLabelBench)
 }
 
 const labelBenchAbout = `labelbench measures label-filtered search. For each selectivity s of
@@ -87,9 +87,12 @@ var labelBenchModes = map[string]index.SearchParams{
 	"inscan": {FilterMode: index.FilterInScan},
 }
 
-func runLabelBench(ctx context.Context, env *clikit.Env, args []string) error {
+func newLabelBench() *clikit.Command {
 	o := labelBenchOptions{sel: clikit.FloatList{10, 1, 0.1}, seed: 1, k: 10, maxQ: 1000, nprobe: 32, modes: "auto,inscan,scan,pre"}
-	fs := clikit.NewFlagsAbout(env, "labelbench", "-index DIR -data FILE -queries FILE [flags]", labelBenchAbout)
+	c := clikit.NewCommand("labelbench", "-index DIR -data FILE -queries FILE [flags]", "label-filtered search at chosen selectivities: the planner vs plain in-scan filtering")
+	c.Group = clikit.GroupBench
+	c.Long = labelBenchAbout
+	fs := c.Flags
 	fs.StringVar(&o.index, "index", "", "index directory (built from -data; its labels are replaced)")
 	fs.StringVar(&o.data, "data", "", "base vector file the index was built from (rows = ids)")
 	fs.StringVar(&o.queries, "queries", "", "query vector file")
@@ -103,11 +106,14 @@ func runLabelBench(ctx context.Context, env *clikit.Env, args []string) error {
 	fs.Var(&o.cache, "cache", "posting cache budget, 0 for none (default 0: every read from disk)")
 	fs.StringVar(&o.modes, "modes", o.modes, "modes to run, comma-separated: auto, inscan, scan, pre")
 	o.report.define(fs, "write results as JSON to this file")
-	if err := clikit.ParseValid(fs, args, &o); err != nil {
+	c.Run = func(ctx context.Context, env *clikit.Env, args []string) error {
+		if err := clikit.Valid(args, &o); err != nil {
+			return err
+		}
+		_, err := runReport(env, o.report, func() (*labelBenchReport, error) { return o.Run(ctx, env) })
 		return err
 	}
-	_, err := runReport(env, o.report, func() (*labelBenchReport, error) { return o.Run(ctx, env) })
-	return err
+	return c
 }
 
 // labelBenchRow is one mode at one selectivity.

@@ -28,7 +28,7 @@ import (
 )
 
 func init() {
-	register(&clikit.Command{Name: "loadtest", Short: "load-test a shoal server on loopback: concurrent search + upsert, or memory per collection and tenant", Run: runLoadtest})
+	register(newLoadtest)
 }
 
 // loadtestOptions are the flags of `shoal loadtest`.
@@ -86,9 +86,11 @@ func (o *loadtestOptions) Validate() error {
 	return nil
 }
 
-func runLoadtest(ctx context.Context, env *clikit.Env, args []string) error {
+func newLoadtest() *clikit.Command {
 	o := loadtestOptions{cache: 64 << 20}
-	fs := clikit.NewFlags(env, "loadtest", "[flags]")
+	c := clikit.NewCommand("loadtest", "[flags]", "load-test a shoal server on loopback: concurrent search + upsert, or memory per collection and tenant")
+	c.Group = clikit.GroupBench
+	fs := c.Flags
 	fs.StringVar(&o.mode, "mode", "mixed", "mixed: clients mixing search and upsert; memory: memory per empty collection and per tenant")
 	fs.StringVar(&o.addr, "addr", "", "a running server on loopback (default: start `shoal serve` on 127.0.0.1 with a temporary data directory)")
 	fs.IntVar(&o.serverPID, "server-pid", 0, "with -addr: the server's process id, to sample its RSS")
@@ -110,10 +112,13 @@ func runLoadtest(ctx context.Context, env *clikit.Env, args []string) error {
 	fs.Uint64Var(&o.seed, "seed", 1, "random seed")
 	fs.DurationVar(&o.settle, "settle", 3*time.Second, "memory mode: pause before each sample (background work goes idle, the GC runs)")
 	fs.Var(&o.cache, "cache", "posting cache per collection of the started server")
-	if err := clikit.ParseValid(fs, args, &o); err != nil {
-		return err
+	c.Run = func(ctx context.Context, env *clikit.Env, args []string) error {
+		if err := clikit.Valid(args, &o); err != nil {
+			return err
+		}
+		return o.Run(ctx, env)
 	}
-	return o.Run(ctx, env)
+	return c
 }
 
 // Run runs the load test and prints its report (markdown) to stdout.

@@ -2,12 +2,12 @@ package benchcli
 
 import (
 	"encoding/json"
-	"flag"
 	"io"
 	"os"
 	"runtime/pprof"
 
 	"github.com/shoaldb/shoal/tools/internal/clikit"
+	"github.com/spf13/pflag"
 )
 
 // reportOptions are the flags of where a benchmark's report goes besides
@@ -18,7 +18,7 @@ type reportOptions struct {
 }
 
 // define defines -json, with the help jsonHelp, and -cpuprofile on fs.
-func (r *reportOptions) define(fs *flag.FlagSet, jsonHelp string) {
+func (r *reportOptions) define(fs *pflag.FlagSet, jsonHelp string) {
 	fs.StringVar(&r.jsonOut, "json", "", jsonHelp)
 	fs.StringVar(&r.cpuprofile, "cpuprofile", "", "write a CPU profile of the whole run to this file")
 }

@@ -22,7 +22,7 @@ import (
 )
 
 func init() {
-	register(&clikit.Command{Name: "tenantbench", Short: "multi-tenant search: Curator shortlists vs the shared index, brute force and per-tenant indexes", Run: runTenantBench})
+	register(newTenantBench)
 }
 
 const tenantBenchAbout = `tenantbench measures tenant (filtered) search on a workload of
@@ -65,9 +65,12 @@ func (o *tenantBenchOptions) Validate() error {
 	return nil
 }
 
-func runTenantBench(ctx context.Context, env *clikit.Env, args []string) error {
+func newTenantBench() *clikit.Command {
 	o := tenantBenchOptions{k: 10, ef: clikit.IntList{256, 512, 1024}, nprobe: clikit.IntList{16, 32, 64}, modes: "curator,shared,brute,pertenant"}
-	fs := clikit.NewFlagsAbout(env, "tenantbench", "-index DIR -queries FILE -workload DIR [flags]", tenantBenchAbout)
+	c := clikit.NewCommand("tenantbench", "-index DIR -queries FILE -workload DIR [flags]", "multi-tenant search: Curator shortlists vs the shared index, brute force and per-tenant indexes")
+	c.Group = clikit.GroupBench
+	c.Long = tenantBenchAbout
+	fs := c.Flags
 	fs.StringVar(&o.index, "index", "", "shared index directory (built from -data)")
 	fs.StringVar(&o.data, "data", "", "base vector file the index was built from (for -pertenant)")
 	fs.StringVar(&o.queries, "queries", "", "query vector file given to tenantgen")
@@ -82,11 +85,14 @@ func runTenantBench(ctx context.Context, env *clikit.Env, args []string) error {
 	fs.Var(&o.cache, "cache", "posting cache budget of every index, 0 for none (default 0: every read from disk)")
 	fs.StringVar(&o.modes, "modes", o.modes, "modes to run, comma-separated")
 	o.report.define(fs, "write results as JSON to this file")
-	if err := clikit.ParseValid(fs, args, &o); err != nil {
+	c.Run = func(ctx context.Context, env *clikit.Env, args []string) error {
+		if err := clikit.Valid(args, &o); err != nil {
+			return err
+		}
+		_, err := runReport(env, o.report, func() (*tenantBenchReport, error) { return o.Run(ctx, env) })
 		return err
 	}
-	_, err := runReport(env, o.report, func() (*tenantBenchReport, error) { return o.Run(ctx, env) })
-	return err
+	return c
 }
 
 // tenantBenchRow is one mode and parameter in one tenant-size bucket.

@@ -20,7 +20,7 @@ import (
 )
 
 func init() {
-	register(&clikit.Command{Name: "tenantgen", Short: "make a multi-tenant workload over a vector file, with per-tenant exact ground truth", Run: runTenantGen})
+	register(newTenantGen)
 }
 
 const tenantGenAbout = `tenantgen makes the multi-tenant workload of the Curator paper over the
@@ -64,9 +64,12 @@ func (o *tenantGenOptions) Validate() error {
 	return err
 }
 
-func runTenantGen(ctx context.Context, env *clikit.Env, args []string) error {
+func newTenantGen() *clikit.Command {
 	o := tenantGenOptions{}
-	fs := clikit.NewFlagsAbout(env, "tenantgen", "-data FILE -queries FILE -out DIR [flags]", tenantGenAbout)
+	c := clikit.NewCommand("tenantgen", "-data FILE -queries FILE -out DIR [flags]", "make a multi-tenant workload over a vector file, with per-tenant exact ground truth")
+	c.Group = clikit.GroupBench
+	c.Long = tenantGenAbout
+	fs := c.Flags
 	fs.StringVar(&o.data, "data", "", "base vector file; row i has id i")
 	fs.StringVar(&o.queries, "queries", "", "query vector file")
 	fs.StringVar(&o.out, "out", "", "output directory (created if missing)")
@@ -77,16 +80,19 @@ func runTenantGen(ctx context.Context, env *clikit.Env, args []string) error {
 	fs.IntVar(&o.nq, "nq", 1000, "queries (the first nq rows of -queries)")
 	fs.IntVar(&o.k, "k", 10, "ground-truth neighbours per query")
 	fs.Uint64Var(&o.seed, "seed", 1, "random seed")
-	if err := clikit.ParseValid(fs, args, &o); err != nil {
-		return err
+	c.Run = func(ctx context.Context, env *clikit.Env, args []string) error {
+		if err := clikit.Valid(args, &o); err != nil {
+			return err
+		}
+		w, err := o.Run(ctx, env)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(env.Stdout, "%d rows, %d tenants (%d with rows), %.3f tenants per row; tenant sizes: %s; %d queries\n",
+			w.Rows, w.Tenants, w.NonEmpty, w.MeanShare, w.bucketLine(), w.Queries)
+		return nil
 	}
-	w, err := o.Run(ctx, env)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(env.Stdout, "%d rows, %d tenants (%d with rows), %.3f tenants per row; tenant sizes: %s; %d queries\n",
-		w.Rows, w.Tenants, w.NonEmpty, w.MeanShare, w.bucketLine(), w.Queries)
-	return nil
+	return c
 }
 
 // tenantBuckets are the tenant-size buckets of the report: [lo, hi).

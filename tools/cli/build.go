@@ -12,7 +12,7 @@ import (
 )
 
 func init() {
-	register(&clikit.Command{Name: "build", Short: "build an index from a vector file", Run: runBuild})
+	register(newBuild)
 }
 
 // buildOptions are the flags of `shoal build`.
@@ -45,13 +45,15 @@ func (o *buildOptions) Validate() error {
 	return err
 }
 
-func runBuild(ctx context.Context, env *clikit.Env, args []string) error {
+func newBuild() *clikit.Command {
 	var o buildOptions
-	fs := clikit.NewFlags(env, "build", "-data FILE -out DIR [flags]")
+	c := clikit.NewCommand("build", "-data FILE -out DIR [flags]", "build an index from a vector file")
+	c.Group = clikit.GroupIndex
+	fs := c.Flags
 	fs.StringVar(&o.data, "data", "", "vector file (.fvecs .bvecs .fbin .u8bin .i8bin .npy)")
 	fs.StringVar(&o.out, "out", "", "index directory to create (must not exist or be empty)")
 	fs.StringVar(&o.metric, "metric", "l2", "distance: l2, ip or cosine")
-	fs.StringVar(&o.elem, "elem", "", "store vectors as float32, uint8 or int8 (default: as the file; float→integer only if lossless)")
+	clikit.ElemFlag(fs, &o.elem, "", "store vectors as")
 	fs.Float64Var(&o.ratio, "ratio", 0, "heads per vector (default 0.12)")
 	fs.IntVar(&o.replicas, "replicas", 0, "max postings per vector (default 8)")
 	fs.Float64Var(&o.rng, "rng", 0, "RNG rule factor; smaller keeps more replicas (default 1)")
@@ -63,10 +65,13 @@ func runBuild(ctx context.Context, env *clikit.Env, args []string) error {
 	fs.IntVar(&o.workers, "workers", 0, "goroutines (default: all cores)")
 	fs.StringVar(&o.gpu, "gpu", "auto", "k-means and nearest heads on a CUDA GPU: auto (when one is usable), on (or fail), off")
 	fs.BoolVar(&o.quiet, "q", false, "no progress bars")
-	if err := clikit.ParseValid(fs, args, &o); err != nil {
-		return err
+	c.Run = func(ctx context.Context, env *clikit.Env, args []string) error {
+		if err := clikit.Valid(args, &o); err != nil {
+			return err
+		}
+		return o.Run(ctx, env)
 	}
-	return o.Run(ctx, env)
+	return c
 }
 
 func (o *buildOptions) Run(ctx context.Context, env *clikit.Env) error {
@@ -91,7 +96,7 @@ func (o *buildOptions) Run(ctx context.Context, env *clikit.Env) error {
 			bar.Finish()
 			bar, stage = nil, ""
 		}
-		fmt.Fprintf(env.Stderr, format+"\n", args...)
+		env.Logf(format, args...)
 	}
 	if !o.quiet {
 		opts.Progress = func(p index.Progress) {
@@ -108,11 +113,15 @@ func (o *buildOptions) Run(ctx context.Context, env *clikit.Env) error {
 	raw := int64(src.Len()) * int64(src.Dim()) * int64(src.Elem().Size())
 	fmt.Fprintf(env.Stderr, "building %s: %d vectors × %d %v (%s raw) → %s\n", o.data, src.Len(), src.Dim(), src.Elem(), clikit.FormatBytes(raw), o.out)
 	start := time.Now()
+	out := recordOut(o.out)
 	m, err := index.Build(o.out, src, opts)
 	if bar != nil {
 		bar.Finish()
 	}
 	if err != nil {
+		if out.undo() {
+			fmt.Fprintf(env.Stderr, "removed the unfinished index in %s\n", o.out)
+		}
 		return err
 	}
 	secs := time.Since(start).Seconds()

@@ -13,7 +13,7 @@ import (
 )
 
 func init() {
-	register(&clikit.Command{Name: "check", Short: "verify an index's invariants; exit status 1 if broken", Run: runCheck})
+	register(newCheck)
 }
 
 // checkOptions are the flags of `shoal check`.
@@ -31,15 +31,20 @@ func (o *checkOptions) Validate() error {
 }
 
 // runCheck is `shoal check`.
-func runCheck(ctx context.Context, env *clikit.Env, args []string) error {
+func newCheck() *clikit.Command {
 	var o checkOptions
-	fs := clikit.NewFlags(env, "check", "-index DIR | -data-dir DIR")
+	c := clikit.NewCommand("check", "-index DIR | -data-dir DIR", "verify an index's invariants; exit status 1 if broken")
+	c.Group = clikit.GroupIndex
+	fs := c.Flags
 	fs.StringVar(&o.index, "index", "", "index directory")
 	fs.StringVar(&o.dataDir, "data-dir", "", "data directory of a stopped `shoal serve`: check every collection")
-	if err := clikit.ParseValid(fs, args, &o); err != nil {
-		return err
+	c.Run = func(ctx context.Context, env *clikit.Env, args []string) error {
+		if err := clikit.Valid(args, &o); err != nil {
+			return err
+		}
+		return o.Run(ctx, env)
 	}
-	return o.Run(ctx, env)
+	return c
 }
 
 // Run opens the index, checks it and prints OK with its counts, and what

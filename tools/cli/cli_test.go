@@ -1,8 +1,10 @@
 package cli
 
 import (
+	"context"
 	"testing"
 
+	"github.com/shoaldb/shoal/tools/internal/clikit"
 	"github.com/shoaldb/shoal/tools/internal/clitest"
 )
 
@@ -10,4 +12,13 @@ import (
 func shoal(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
 	return clitest.Run(Commands(), args...)
+}
+
+// runInspect, runServe: one command run directly, its error returned.
+func runInspect(ctx context.Context, env *clikit.Env, args []string) error {
+	return clikit.Exec(ctx, newInspect(), env, args)
+}
+
+func runServe(ctx context.Context, env *clikit.Env, args []string) error {
+	return clikit.Exec(ctx, newServe(), env, args)
 }

@@ -10,7 +10,7 @@ import (
 )
 
 func init() {
-	register(&clikit.Command{Name: "create", Short: "create an empty index that grows by upserts", Run: runCreate})
+	register(newCreate)
 }
 
 // createOptions are the flags of `shoal create`.
@@ -41,22 +41,27 @@ func (o *createOptions) Validate() error {
 }
 
 // runCreate is `shoal create`.
-func runCreate(ctx context.Context, env *clikit.Env, args []string) error {
+func newCreate() *clikit.Command {
 	o := createOptions{}
-	fs := clikit.NewFlags(env, "create", "-index DIR -dim N [flags]")
+	c := clikit.NewCommand("create", "-index DIR -dim N [flags]", "create an empty index that grows by upserts")
+	c.Group = clikit.GroupIndex
+	fs := c.Flags
 	fs.StringVar(&o.index, "index", "", "index directory to create (must not exist or be empty)")
 	fs.IntVar(&o.dim, "dim", 0, "vector dimension")
 	fs.StringVar(&o.metric, "metric", "l2", "distance: l2, ip or cosine")
-	fs.StringVar(&o.elem, "elem", "f32", "store vectors as f32, f16, u8 or i8 (upserts into u8/i8 must be exact integers)")
+	clikit.ElemFlag(fs, &o.elem, "f32", "store vectors as (upserts into u8/i8 must be exact integers)")
 	fs.IntVar(&o.cap, "cap", 0, "max vectors per posting before a split (default: 48 KiB worth)")
 	fs.IntVar(&o.replicas, "replicas", 0, "max postings per vector (default 8)")
 	fs.Float64Var(&o.rng, "rng", 0, "RNG rule factor; smaller keeps more replicas (default 1)")
 	fs.IntVar(&o.k, "k", 0, "tree branching factor (default 32)")
 	fs.Uint64Var(&o.seed, "seed", 0, "random seed of splits (default 1)")
-	if err := clikit.ParseValid(fs, args, &o); err != nil {
-		return err
+	c.Run = func(ctx context.Context, env *clikit.Env, args []string) error {
+		if err := clikit.Valid(args, &o); err != nil {
+			return err
+		}
+		return o.Run(ctx, env)
 	}
-	return o.Run(ctx, env)
+	return c
 }
 
 // Run creates the index and prints its shape.

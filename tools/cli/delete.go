@@ -11,7 +11,7 @@ import (
 )
 
 func init() {
-	register(&clikit.Command{Name: "delete", Short: "delete vectors from an index by id", Run: runDelete})
+	register(newDelete)
 }
 
 // deleteMaxRange bounds -range: the ids are materialised in batches, but a
@@ -43,18 +43,23 @@ func (o *deleteOptions) Validate() error {
 }
 
 // runDelete is `shoal delete`.
-func runDelete(ctx context.Context, env *clikit.Env, args []string) error {
+func newDelete() *clikit.Command {
 	o := deleteOptions{batch: 10000}
-	fs := clikit.NewFlags(env, "delete", "-index DIR (-ids FILE | -range A:B) [flags]")
+	c := clikit.NewCommand("delete", "-index DIR (-ids FILE | -range A:B) [flags]", "delete vectors from an index by id")
+	c.Group = clikit.GroupIndex
+	fs := c.Flags
 	fs.StringVar(&o.index, "index", "", "index directory")
 	fs.StringVar(&o.ids, "ids", "", "ids to delete (.ivecs .ibin or int32 .npy, all rows)")
 	fs.Var(&o.rng, "range", "ids to delete: A:B is A, A+1, …, B-1")
 	fs.IntVar(&o.batch, "batch", 10000, "ids per Delete call (one atomic, synced batch)")
 	fs.BoolVar(&o.nosync, "nosync", false, "do not sync each batch; sync once at the end")
-	if err := clikit.ParseValid(fs, args, &o); err != nil {
-		return err
+	c.Run = func(ctx context.Context, env *clikit.Env, args []string) error {
+		if err := clikit.Valid(args, &o); err != nil {
+			return err
+		}
+		return o.Run(ctx, env)
 	}
-	return o.Run(ctx, env)
+	return c
 }
 
 // Run deletes the ids batch by batch and prints how many were removed.

@@ -13,7 +13,7 @@ import (
 )
 
 func init() {
-	register(&clikit.Command{Name: "demo", Short: "end to end on a synthetic data set: generate, build, search, report", Run: runDemo})
+	register(newDemo)
 }
 
 // demoOptions are the flags of `shoal demo`.
@@ -30,18 +30,23 @@ func (o *demoOptions) Validate() error {
 	return nil
 }
 
-func runDemo(ctx context.Context, env *clikit.Env, args []string) error {
+func newDemo() *clikit.Command {
 	o := demoOptions{}
-	fs := clikit.NewFlags(env, "demo", "[flags]")
+	c := clikit.NewCommand("demo", "[flags]", "end to end on a synthetic data set: generate, build, search, report")
+	c.Group = clikit.GroupIndex
+	fs := c.Flags
 	fs.IntVar(&o.n, "n", 100_000, "vectors")
 	fs.IntVar(&o.dim, "dim", 128, "dimension")
 	fs.IntVar(&o.queries, "queries", 1000, "queries")
 	fs.StringVar(&o.data, "data", "", "data set directory (default: a cache directory; generated if missing)")
 	fs.BoolVar(&o.keep, "keep", false, "keep the index directory")
-	if err := clikit.ParseValid(fs, args, &o); err != nil {
-		return err
+	c.Run = func(ctx context.Context, env *clikit.Env, args []string) error {
+		if err := clikit.Valid(args, &o); err != nil {
+			return err
+		}
+		return o.Run(ctx, env)
 	}
-	return o.Run(ctx, env)
+	return c
 }
 
 func (o *demoOptions) Run(ctx context.Context, env *clikit.Env) error {

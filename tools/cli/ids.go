@@ -59,3 +59,6 @@ func distinct(ids []uint64) ([]uint64, int) {
 	d := slices.Compact(ids)
 	return d, len(ids) - len(d)
 }
+
+// Type implements pflag.Value.
+func (r *idRange) Type() string { return "A:B" }

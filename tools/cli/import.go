@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"time"
 
@@ -16,7 +15,7 @@ import (
 )
 
 func init() {
-	register(&clikit.Command{Name: "import", Short: "load a vector file into a server's collection (offline build when empty), with progress; list, follow or cancel import jobs", Run: runImport})
+	register(newImport)
 }
 
 const importAbout = `Imports FILE (.fvecs .bvecs .fbin .u8bin .i8bin .npy) into collection NAME
@@ -36,7 +35,7 @@ resumes it.
 
 // importOptions are the flags and arguments of `shoal import`.
 type importOptions struct {
-	addr, key    string
+	conn         *connOptions // -addr, -key and TLS: its own, or shoal client's
 	name, file   string
 	firstID      uint64
 	tenant       string
@@ -78,12 +77,21 @@ func (o *importOptions) Validate() error {
 	return nil
 }
 
-// runImport is `shoal import`.
-func runImport(ctx context.Context, env *clikit.Env, args []string) error {
-	o := importOptions{}
-	fs := clikit.NewFlagsAbout(env, "import", "NAME FILE [flags] | -list | -job ID | -cancel ID", importAbout)
-	fs.StringVar(&o.addr, "addr", "localhost:7370", "server address")
-	fs.StringVar(&o.key, "key", os.Getenv("SHOAL_API_KEY"), "admin API key (default $SHOAL_API_KEY)")
+// newImport is `shoal import`, with connection flags of its own.
+func newImport() *clikit.Command { return importCommand(nil) }
+
+// importCommand is `shoal import`, or with conn (the connection flags of
+// shoal client) `shoal client import`.
+func importCommand(conn *connOptions) *clikit.Command {
+	o := importOptions{conn: conn}
+	c := clikit.NewCommand("import", "NAME FILE [flags] | -list | -job ID | -cancel ID", "load a vector file into a server's collection (offline build when empty), with progress; list, follow or cancel import jobs")
+	c.Group = clikit.GroupServer
+	c.Long = importAbout
+	fs := c.Flags
+	if conn == nil {
+		o.conn = &connOptions{}
+		o.conn.define(fs)
+	}
 	fs.Uint64Var(&o.firstID, "first-id", 0, "id of the file's first row")
 	fs.StringVar(&o.tenant, "tenant", "", "owner tenant of the rows (must exist in the collection)")
 	fs.StringVar(&o.method, "method", "auto", "auto (build when the collection is empty and first-id is 0), upsert or build")
@@ -94,35 +102,26 @@ func runImport(ctx context.Context, env *clikit.Env, args []string) error {
 	fs.StringVar(&o.job, "job", "", "follow job ID until it ends")
 	fs.StringVar(&o.cancel, "cancel", "", "cancel job ID")
 	fs.DurationVar(&o.pollInterval, "poll", 250*time.Millisecond, "how often to ask the server how a job is going")
-	// Flags and the positional arguments in any order.
-	var rest []string
-	for {
-		if err := clikit.Parse(fs, args); err != nil {
-			return err
+	c.Run = func(ctx context.Context, env *clikit.Env, args []string) error {
+		rest := args // flags and the positional arguments in any order
+		switch len(rest) {
+		case 0:
+		case 2:
+			o.name, o.file = rest[0], rest[1]
+		default:
+			return clikit.Usagef("want NAME FILE, got %d arguments", len(rest))
 		}
-		if args = fs.Args(); len(args) == 0 {
-			break
+		if err := o.Validate(); err != nil {
+			return clikit.InvalidError(err)
 		}
-		rest, args = append(rest, args[0]), args[1:]
+		return o.conn.explain(o.Run(ctx, env))
 	}
-	switch len(rest) {
-	case 0:
-	case 2:
-		o.name, o.file = rest[0], rest[1]
-	default:
-		fs.Usage()
-		return fmt.Errorf("%w: want NAME FILE, got %d arguments", clikit.ErrUsage, len(rest))
-	}
-	if err := o.Validate(); err != nil {
-		fs.Usage()
-		return err
-	}
-	return o.Run(ctx, env)
+	return c
 }
 
 // Run starts, follows, lists or cancels import jobs.
 func (o *importOptions) Run(ctx context.Context, env *clikit.Env) error {
-	c, err := client.Dial(o.addr, &client.Options{APIKey: o.key})
+	c, err := o.conn.dial()
 	if err != nil {
 		return err
 	}

@@ -17,7 +17,7 @@ import (
 )
 
 func init() {
-	register(&clikit.Command{Name: "inspect", Short: "print an index's manifest, tree, posting and replica statistics", Run: runInspect})
+	register(newInspect)
 }
 
 // inspectCacheBytes is the posting cache of the inspected index: the scan
@@ -32,15 +32,20 @@ type inspectOptions struct {
 }
 
 // runInspect is `shoal inspect`.
-func runInspect(ctx context.Context, env *clikit.Env, args []string) error {
+func newInspect() *clikit.Command {
 	var o inspectOptions
-	fs := clikit.NewFlags(env, "inspect", "[-json] DIR")
+	c := clikit.NewCommand("inspect", "[-json] DIR", "print an index's manifest, tree, posting and replica statistics")
+	c.Group = clikit.GroupIndex
+	fs := c.Flags
 	fs.BoolVar(&o.jsonOut, "json", false, "print JSON instead of a table")
 	// Flags may follow DIR too (shoal inspect DIR -json).
-	if err := clikit.ParseArgValid(fs, args, &o.dir, &o); err != nil {
-		return err
+	c.Run = func(ctx context.Context, env *clikit.Env, args []string) error {
+		if err := clikit.OptionalArg(args, &o.dir, &o); err != nil {
+			return err
+		}
+		return o.Run(ctx, env)
 	}
-	return o.Run(ctx, env)
+	return c
 }
 
 // Validate reports flags that cannot work.

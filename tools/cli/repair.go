@@ -14,7 +14,7 @@ import (
 )
 
 func init() {
-	register(&clikit.Command{Name: "repair", Short: "report write-ahead log damage; -salvage cuts the log there and lists the ids lost", Run: runRepair})
+	register(newRepair)
 }
 
 const repairAbout = `Open refuses an index whose write-ahead log is damaged before its last
@@ -45,17 +45,23 @@ func (o *repairOptions) Validate() error {
 }
 
 // runRepair is `shoal repair`.
-func runRepair(ctx context.Context, env *clikit.Env, args []string) error {
+func newRepair() *clikit.Command {
 	var o repairOptions
-	fs := clikit.NewFlagsAbout(env, "repair", "[-salvage] [-json] DIR", repairAbout)
+	c := clikit.NewCommand("repair", "[-salvage] [-json] DIR", "report write-ahead log damage; -salvage cuts the log there and lists the ids lost")
+	c.Group = clikit.GroupIndex
+	c.Long = repairAbout
+	fs := c.Flags
 	fs.BoolVar(&o.salvage, "salvage", false, "cut the log at the damage and keep what can be kept (changes the index)")
 	fs.BoolVar(&o.jsonOut, "json", false, "print the report as JSON")
 	fs.StringVar(&o.dir, "index", "", "index directory (or give it as the argument)")
 	// Flags may follow DIR too (shoal repair DIR -salvage).
-	if err := clikit.ParseArgValid(fs, args, &o.dir, &o); err != nil {
-		return err
+	c.Run = func(ctx context.Context, env *clikit.Env, args []string) error {
+		if err := clikit.OptionalArg(args, &o.dir, &o); err != nil {
+			return err
+		}
+		return o.Run(ctx, env)
 	}
-	return o.Run(ctx, env)
+	return c
 }
 
 // errDamage is returned by a report-only repair that found damage.

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"os"
 	"slices"
 	"time"
 
@@ -14,7 +16,7 @@ import (
 )
 
 func init() {
-	register(&clikit.Command{Name: "search", Short: "search an index with a query file, report recall", Run: runSearch})
+	register(newSearch)
 }
 
 // searchOptions are the flags of `shoal search`.
@@ -73,13 +75,15 @@ func parseTenantMode(s string) (index.TenantMode, error) {
 	return 0, fmt.Errorf("-tenant-mode %q: want shortlists, scan or brute", s)
 }
 
-func runSearch(ctx context.Context, env *clikit.Env, args []string) error {
+func newSearch() *clikit.Command {
 	o := searchOptions{cache: 64 << 20}
-	fs := clikit.NewFlags(env, "search", "-index DIR -queries FILE [-gt FILE] [-out FILE.ivecs] [flags]")
+	c := clikit.NewCommand("search", "-index DIR -queries FILE [-gt FILE] [-out FILE.u64bin] [flags]", "search an index with a query file, report recall")
+	c.Group = clikit.GroupIndex
+	fs := c.Flags
 	fs.StringVar(&o.index, "index", "", "index directory")
 	fs.StringVar(&o.queries, "queries", "", "query vector file")
 	fs.StringVar(&o.gt, "gt", "", "ground truth file for recall")
-	fs.StringVar(&o.out, "out", "", "write result ids (.ivecs) here")
+	fs.StringVar(&o.out, "out", "", "write the result ids here as uint64: .npy, or .u64bin (uint32 queries, uint32 k, the ids); - for stdout")
 	fs.IntVar(&o.k, "k", 10, "neighbours per query")
 	fs.IntVar(&o.nprobe, "nprobe", 32, "postings read per query")
 	fs.Float64Var(&o.eps, "eps", 7, "query-aware pruning ε (negative: off)")
@@ -88,11 +92,14 @@ func runSearch(ctx context.Context, env *clikit.Env, args []string) error {
 	fs.StringVar(&o.tmode, "tenant-mode", "shortlists", "how a tenant search runs: shortlists, scan (the shared index, filtered) or brute")
 	fs.IntVar(&o.ef, "ef", 512, "rows a tenant's shortlist search reads at least (Curator's search_ef)")
 	fs.StringVar(&o.filter, "filter", "", "search only vectors whose labels match this expression of label ids, e.g. '3 AND (7 OR 9) AND NOT 12'")
-	if err := clikit.ParseValid(fs, args, &o); err != nil {
-		return err
+	c.Run = func(ctx context.Context, env *clikit.Env, args []string) error {
+		if err := clikit.Valid(args, &o); err != nil {
+			return err
+		}
+		defer clikit.LowerGC()()
+		return o.Run(ctx, env)
 	}
-	defer clikit.LowerGC()()
-	return o.Run(ctx, env)
+	return c
 }
 
 func (o *searchOptions) Run(ctx context.Context, env *clikit.Env) error {
@@ -112,12 +119,16 @@ func (o *searchOptions) Run(ctx context.Context, env *clikit.Env) error {
 			return err
 		}
 	}
-	var w *vecfile.Writer
+	var w *resultWriter
+	summary := env.Stdout
 	if o.out != "" {
-		if w, err = vecfile.Create(o.out, vecfile.IVecs, o.k); err != nil {
+		if w, err = createResults(o.out, env.Stdout, nq, o.k); err != nil {
 			return err
 		}
-		defer w.Close()
+		defer w.Close() // the error is checked below; this one is for early returns
+		if o.out == "-" || sameFile(o.out, env.Stdout) {
+			summary = env.Stderr // the ids are on stdout
+		}
 	}
 	mode, _ := parseTenantMode(o.tmode)
 	fe, err := o.parseFilter()
@@ -127,7 +138,7 @@ func (o *searchOptions) Run(ctx context.Context, env *clikit.Env) error {
 	sp := &index.SearchParams{NProbe: o.nprobe, Epsilon: o.eps, Tenant: uint32(o.tenant), TenantMode: mode, SearchEF: o.ef, Filter: fe}
 	lat := make([]float64, nq)
 	hits := 0
-	row := make([]int32, o.k)
+	ids := make([]uint64, 0, o.k)
 	for i := 0; i < nq; i++ {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -142,15 +153,24 @@ func (o *searchOptions) Run(ctx context.Context, env *clikit.Env) error {
 			hits += clikit.CountHits(res, truth[i])
 		}
 		if w != nil {
-			for j := range row {
-				row[j] = -1
-				if j < len(res) {
-					row[j] = int32(res[j].ID)
-				}
+			ids = ids[:0]
+			for _, r := range res {
+				ids = append(ids, r.ID)
 			}
-			if err := w.WriteInt32(row); err != nil {
+			if err := w.WriteRow(ids); err != nil {
+				if isBrokenPipe(err) {
+					return nil // the reader has what it wanted (… | head)
+				}
 				return err
 			}
+		}
+	}
+	if w != nil {
+		if err := w.Close(); err != nil {
+			if isBrokenPipe(err) {
+				return nil
+			}
+			return err
 		}
 	}
 	slices.Sort(lat)
@@ -158,10 +178,21 @@ func (o *searchOptions) Run(ctx context.Context, env *clikit.Env) error {
 	for _, l := range lat {
 		sum += l
 	}
-	fmt.Fprintf(env.Stdout, "%d queries, nprobe %d: mean %.3f ms, p50 %.3f ms, p99 %.3f ms", nq, o.nprobe, sum/float64(nq), clikit.Percentile(lat, 0.5), clikit.Percentile(lat, 0.99))
+	fmt.Fprintf(summary, "%d queries, nprobe %d: mean %.3f ms, p50 %.3f ms, p99 %.3f ms", nq, o.nprobe, sum/float64(nq), clikit.Percentile(lat, 0.5), clikit.Percentile(lat, 0.99))
 	if truth != nil {
-		fmt.Fprintf(env.Stdout, ", recall@%d %.4f", o.k, float64(hits)/float64(nq*o.k))
+		fmt.Fprintf(summary, ", recall@%d %.4f", o.k, float64(hits)/float64(nq*o.k))
 	}
-	fmt.Fprintln(env.Stdout)
+	fmt.Fprintln(summary)
 	return nil
+}
+
+// sameFile reports whether path is the file w writes to (-out /dev/stdout).
+func sameFile(path string, w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	a, err1 := os.Stat(path)
+	b, err2 := f.Stat()
+	return err1 == nil && err2 == nil && os.SameFile(a, b)
 }

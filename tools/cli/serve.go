@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
-	"flag"
 	"fmt"
 	"log/slog"
 	"math"
@@ -20,10 +19,11 @@ import (
 
 	"github.com/shoaldb/shoal/server"
 	"github.com/shoaldb/shoal/tools/internal/clikit"
+	"github.com/spf13/pflag"
 )
 
 func init() {
-	register(&clikit.Command{Name: "serve", Short: "run the gRPC vector database server", Run: runServe})
+	register(newServe)
 }
 
 // serveOptions are the flags of `shoal serve`.
@@ -108,9 +108,11 @@ func parseLevel(s string) (slog.Level, error) {
 }
 
 // runServe is `shoal serve`.
-func runServe(ctx context.Context, env *clikit.Env, args []string) error {
+func newServe() *clikit.Command {
 	o := serveOptions{maxMsg: server.DefaultMaxRecvMsgBytes, maxResponse: server.DefaultMaxResponseBytes, cache: server.DefaultCacheBytes}
-	fs := clikit.NewFlags(env, "serve", "[flags]")
+	c := clikit.NewCommand("serve", "[flags]", "run the gRPC vector database server")
+	c.Group = clikit.GroupServer
+	fs := c.Flags
 	fs.StringVar(&o.dataDir, "data-dir", defaultDataDir(), "data directory (one Pebble database for all collections)")
 	fs.StringVar(&o.listen, "listen", "localhost:7370", "address to serve gRPC on (host:port)")
 	fs.StringVar(&o.adminKey, "admin-key", os.Getenv("SHOAL_ADMIN_KEY"), "admin API key, at least 16 characters (default $SHOAL_ADMIN_KEY); empty: no authentication, loopback only")
@@ -133,39 +135,44 @@ func runServe(ctx context.Context, env *clikit.Env, args []string) error {
 	fs.BoolVar(&o.pprof, "pprof", false, "also serve Go's /debug/pprof/ profiles on the -metrics-listen address (for diagnosis; do not expose it)")
 	fs.StringVar(&o.metricsListen, "metrics-listen", "", "address to serve Prometheus /metrics on over HTTP (e.g. localhost:9370); empty: off")
 	config := fs.String("config", "", "read settings from this file: lines of `flag-name = value` (# comments); flags given on the command line win")
-	if err := clikit.Parse(fs, args); err != nil {
-		return err
-	}
-	if *config != "" {
-		if err := applyConfig(fs, *config); err != nil {
-			return err
+	c.Run = func(ctx context.Context, env *clikit.Env, args []string) error {
+		if len(args) > 0 {
+			return clikit.Usagef("unexpected arguments %q", args)
 		}
+		if *config != "" {
+			if err := applyConfig(fs, *config); err != nil {
+				return err
+			}
+		}
+		if err := o.Validate(); err != nil {
+			return clikit.InvalidError(err)
+		}
+		return o.Run(ctx, env)
 	}
-	if err := o.Validate(); err != nil {
-		fs.Usage()
-		return err
-	}
-	return o.Run(ctx, env)
+	return c
 }
 
 // applyConfig sets the flags of fs named in the config file path (lines
 // of `name = value`, blank lines and # comments), except those set on the
-// command line. An unknown name or a bad value is an error naming the
-// line.
-func applyConfig(fs *flag.FlagSet, path string) error {
+// command line. A value in matching double or single quotes ("x", 'x')
+// is the text between them. An unknown name or a bad value is an error
+// naming the line.
+func applyConfig(fs *pflag.FlagSet, path string) error {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return fmt.Errorf("-config: %w", err)
 	}
 	onCmdLine := make(map[string]bool)
-	fs.Visit(func(f *flag.Flag) { onCmdLine[f.Name] = true })
+	// Changed, not Visit: cobra parses a flag set of its own that shares
+	// the flags with fs, so fs itself records nothing as set.
+	fs.VisitAll(func(f *pflag.Flag) { onCmdLine[f.Name] = f.Changed })
 	for n, line := range strings.Split(string(b), "\n") {
 		line = strings.TrimSpace(line)
 		if line == "" || strings.HasPrefix(line, "#") {
 			continue
 		}
 		name, value, ok := strings.Cut(line, "=")
-		name, value = strings.TrimSpace(name), strings.TrimSpace(value)
+		name, value = strings.TrimSpace(name), unquote(strings.TrimSpace(value))
 		switch {
 		case !ok:
 			return fmt.Errorf("%s:%d: %q is not `name = value`", path, n+1, line)
@@ -179,6 +186,14 @@ func applyConfig(fs *flag.FlagSet, path string) error {
 		}
 	}
 	return nil
+}
+
+// unquote strips one pair of matching quotes around a config value.
+func unquote(v string) string {
+	if len(v) >= 2 && (v[0] == '"' || v[0] == '\'') && v[len(v)-1] == v[0] {
+		return v[1 : len(v)-1]
+	}
+	return v
 }
 
 // Run serves until ctx is cancelled or SIGTERM arrives, then shuts down

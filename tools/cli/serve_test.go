@@ -3,7 +3,6 @@ package cli
 import (
 	"bytes"
 	"context"
-	"flag"
 	"io"
 	"net/http"
 	"os"
@@ -20,6 +19,7 @@ import (
 	"github.com/shoaldb/shoal/client"
 	shoalv1 "github.com/shoaldb/shoal/proto/shoal/v1"
 	"github.com/shoaldb/shoal/tools/internal/clikit"
+	"github.com/spf13/pflag"
 )
 
 // syncBuffer is a bytes.Buffer safe for one writer and one reader.
@@ -176,12 +176,16 @@ func TestServeConfig(t *testing.T) {
 	}
 	var listen, level *string
 	var batch *int
-	newFS := func() *flag.FlagSet {
-		fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	newFS := func() *pflag.FlagSet {
+		fs := pflag.NewFlagSet("serve", pflag.ContinueOnError)
 		listen = fs.String("listen", "localhost:7370", "")
 		batch = fs.Int("max-batch", 100, "")
 		level = fs.String("log-level", "info", "")
-		if err := fs.Parse([]string{"-listen", "127.0.0.1:9"}); err != nil {
+		// As cobra does: the command line is parsed by another flag set
+		// that shares the flags.
+		cmdLine := pflag.NewFlagSet("cobra", pflag.ContinueOnError)
+		cmdLine.AddFlagSet(fs)
+		if err := cmdLine.Parse([]string{"--listen", "127.0.0.1:9"}); err != nil {
 			t.Fatal(err)
 		}
 		return fs
@@ -205,5 +209,25 @@ func TestServeConfig(t *testing.T) {
 	err = runServe(context.Background(), &clikit.Env{Stdout: &out, Stderr: &errb}, []string{"-config", write("no-such = 1\n")})
 	if err == nil || !strings.Contains(err.Error(), "unknown setting") {
 		t.Fatalf("shoal serve with a bad config: %v, want an unknown-setting error", err)
+	}
+}
+
+// TestServeConfigQuotes: a config value in double or single quotes is
+// the text between them; a lone or mismatched quote stays.
+func TestServeConfigQuotes(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "shoal.conf")
+	text := "log-level = \"debug\"\nsnapshot-dir = '/srv/snap shots'\nimport-dir = \"/x'\n"
+	if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fs := pflag.NewFlagSet("serve", pflag.ContinueOnError)
+	level := fs.String("log-level", "info", "")
+	snap := fs.String("snapshot-dir", "", "")
+	imp := fs.String("import-dir", "", "")
+	if err := applyConfig(fs, p); err != nil {
+		t.Fatal(err)
+	}
+	if *level != "debug" || *snap != "/srv/snap shots" || *imp != "\"/x'" {
+		t.Errorf("log-level %q, snapshot-dir %q, import-dir %q; want debug, /srv/snap shots and \"/x' as written", *level, *snap, *imp)
 	}
 }

@@ -12,7 +12,7 @@ import (
 )
 
 func init() {
-	register(&clikit.Command{Name: "tenant", Short: "manage an index's tenants: list, create, drop, own, grant, revoke", Run: runTenant})
+	register(newTenant)
 }
 
 const tenantAbout = `tenant changes or lists the tenants of an index (ids 1..4294967295):
@@ -60,45 +60,36 @@ func (o *tenantOptions) Validate() error {
 	return nil
 }
 
-func runTenant(ctx context.Context, env *clikit.Env, args []string) error {
+func newTenant() *clikit.Command {
 	var o tenantOptions
-	fs := clikit.NewFlags(env, "tenant", "-index DIR list|create T|drop T|own T|grant T|revoke T [-ids FILE | -range A:B]")
-	fs.Usage = func() {
-		fmt.Fprintf(env.Stderr, "%s\n\nflags:\n", tenantAbout)
-		fs.PrintDefaults()
-	}
+	c := clikit.NewCommand("tenant", "-index DIR list|create T|drop T|own T|grant T|revoke T [-ids FILE | -range A:B]", "manage an index's tenants: list, create, drop, own, grant, revoke")
+	c.Group = clikit.GroupIndex
+	c.Long = tenantAbout
+	fs := c.Flags
 	fs.StringVar(&o.index, "index", "", "index directory")
 	fs.StringVar(&o.ids, "ids", "", "vector ids (.ivecs .ibin or int32 .npy, all rows)")
 	fs.Var(&o.rng, "range", "vector ids A:B, that is A, A+1, …, B-1")
-	// Flags may come before or after the verb and tenant.
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return err
+	c.Run = func(ctx context.Context, env *clikit.Env, args []string) error {
+		pos := args // flags may come before or after the verb and tenant
+		if len(pos) > 0 {
+			o.verb = pos[0]
 		}
-		if fs.NArg() == 0 {
-			break
+		if len(pos) > 1 {
+			t, err := strconv.ParseUint(pos[1], 10, 32)
+			if err != nil {
+				return clikit.Usagef("tenant %q: want an id from 1 to 4294967295", pos[1])
+			}
+			o.tenant = uint32(t)
 		}
-		pos = append(pos, fs.Arg(0))
-		args = fs.Args()[1:]
-	}
-	if len(pos) > 0 {
-		o.verb = pos[0]
-	}
-	if len(pos) > 1 {
-		t, err := strconv.ParseUint(pos[1], 10, 32)
-		if err != nil {
-			return fmt.Errorf("tenant %q: want an id from 1 to 4294967295", pos[1])
+		if len(pos) > 2 {
+			return clikit.Usagef("unexpected arguments %q", pos[2:])
 		}
-		o.tenant = uint32(t)
+		if err := o.Validate(); err != nil {
+			return clikit.InvalidError(err)
+		}
+		return o.Run(ctx, env)
 	}
-	if len(pos) > 2 {
-		return fmt.Errorf("unexpected arguments %q", pos[2:])
-	}
-	if err := o.Validate(); err != nil {
-		return err
-	}
-	return o.Run(ctx, env)
+	return c
 }
 
 // Run applies the command.

@@ -25,10 +25,10 @@ func TestTenantCommands(t *testing.T) {
 	if !strings.Contains(out, "101") || !strings.Contains(out, "200") {
 		t.Fatalf("list printed\n%s\nwant tenant 1 with 101 vectors and 2 with 200", out)
 	}
-	res := filepath.Join(t.TempDir(), "res.ivecs")
+	res := filepath.Join(t.TempDir(), "res.u64bin")
 	for _, mode := range []string{"shortlists", "scan", "brute"} {
 		mustShoal(t, []string{"search", "-index", ix, "-queries", filepath.Join(data, "query.fvecs"), "-tenant", "1", "-tenant-mode", mode, "-k", "5", "-out", res})
-		got, err := readIDs(res)
+		got, err := readResults(res)
 		if err != nil {
 			t.Fatal(err)
 		}

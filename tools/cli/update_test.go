@@ -166,3 +166,63 @@ func TestUpdateBadInput(t *testing.T) {
 	// The index is unharmed by all of it.
 	mustShoal(t, []string{"check", "-index", ix}, "OK", " 0 vectors")
 }
+
+// TestBuildFailureCleansUp: a build that fails part-way leaves no index
+// behind: a directory it created is gone, an empty one it was given is
+// empty again, and a non-empty one is never touched.
+func TestBuildFailureCleansUp(t *testing.T) {
+	data := updateData(t, 1000, 8)
+	base := filepath.Join(data, "base.fvecs") // Gaussian floats: not exact uint8
+	fail := func(out string) {
+		t.Helper()
+		code, _, e := shoal(t, "build", "-q", "-elem", "u8", "-data", base, "-out", out)
+		if code != 1 || !strings.Contains(e, "not an exact uint8") {
+			t.Fatalf("build -elem u8 of floats: exit %d, %q; want 1 and the lossy row", code, e)
+		}
+	}
+	created := filepath.Join(t.TempDir(), "new")
+	fail(created)
+	if _, err := os.Stat(created); !os.IsNotExist(err) {
+		t.Errorf("after a failed build %s exists (%v); want it removed", created, err)
+	}
+	empty := t.TempDir()
+	fail(empty)
+	if entries, err := os.ReadDir(empty); err != nil || len(entries) != 0 {
+		t.Errorf("after a failed build the given empty directory holds %d entries (%v); want it empty and kept", len(entries), err)
+	}
+	full := t.TempDir()
+	keep := filepath.Join(full, "keep.txt")
+	if err := os.WriteFile(keep, []byte("mine"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, _ := shoal(t, "build", "-q", "-data", base, "-out", full); code == 0 {
+		t.Fatalf("build into a non-empty directory succeeded")
+	}
+	if b, err := os.ReadFile(keep); err != nil || string(b) != "mine" {
+		t.Errorf("a failed build touched a non-empty directory: %v %q", err, b)
+	}
+}
+
+// TestBuildProgressInLogs: where stderr is no terminal (here a buffer),
+// a build's progress is plain lines, no carriage returns, and the first
+// line of a stage shows no rate.
+func TestBuildProgressInLogs(t *testing.T) {
+	data := updateData(t, 2000, 8)
+	code, _, e := shoal(t, "build", "-data", filepath.Join(data, "base.fvecs"), "-out", filepath.Join(t.TempDir(), "ix"))
+	if code != 0 {
+		t.Fatalf("build exited %d: %s", code, e)
+	}
+	if strings.Contains(e, "\r") {
+		t.Errorf("build progress has carriage returns in a log:\n%q", e)
+	}
+	var first string
+	for _, l := range strings.Split(e, "\n") {
+		if strings.HasPrefix(l, "assign") {
+			first = l
+			break
+		}
+	}
+	if !strings.Contains(first, "-/s  ETA -") && !strings.Contains(first, " in ") {
+		t.Errorf("first progress line of the assign stage %q: want no rate yet (or the final line)", first)
+	}
+}

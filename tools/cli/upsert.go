@@ -11,7 +11,7 @@ import (
 )
 
 func init() {
-	register(&clikit.Command{Name: "upsert", Short: "insert or replace the vectors of a file in an index", Run: runUpsert})
+	register(newUpsert)
 }
 
 // upsertOptions are the flags of `shoal upsert`.
@@ -44,9 +44,11 @@ func (o *upsertOptions) Validate() error {
 }
 
 // runUpsert is `shoal upsert`.
-func runUpsert(ctx context.Context, env *clikit.Env, args []string) error {
+func newUpsert() *clikit.Command {
 	o := upsertOptions{firstID: -1, batch: 1000, cache: 64 << 20}
-	fs := clikit.NewFlags(env, "upsert", "-index DIR -data FILE [-ids FILE | -first-id N] [flags]")
+	c := clikit.NewCommand("upsert", "-index DIR -data FILE [-ids FILE | -first-id N] [flags]", "insert or replace the vectors of a file in an index")
+	c.Group = clikit.GroupIndex
+	fs := c.Flags
 	fs.StringVar(&o.index, "index", "", "index directory (from build or create)")
 	fs.StringVar(&o.data, "data", "", "vector file (.fvecs .bvecs .fbin .u8bin .i8bin .npy)")
 	fs.StringVar(&o.ids, "ids", "", "ids of the vectors, one per row of -data (.ivecs .ibin or int32 .npy)")
@@ -57,11 +59,14 @@ func runUpsert(ctx context.Context, env *clikit.Env, args []string) error {
 	fs.Var(&o.buffer, "buffer", "memory for unfolded posting tails; writers wait above twice it (default 32MiB)")
 	fs.Var(&o.cache, "cache", "posting cache budget, 0 for none (default 64MiB)")
 	fs.BoolVar(&o.quiet, "q", false, "no progress bar")
-	if err := clikit.ParseValid(fs, args, &o); err != nil {
-		return err
+	c.Run = func(ctx context.Context, env *clikit.Env, args []string) error {
+		if err := clikit.Valid(args, &o); err != nil {
+			return err
+		}
+		defer clikit.LowerGC()()
+		return o.Run(ctx, env)
 	}
-	defer clikit.LowerGC()()
-	return o.Run(ctx, env)
+	return c
 }
 
 // Run upserts the file batch by batch, drains maintenance and prints a

@@ -6,10 +6,13 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/shoaldb/shoal/tools/internal/clikit"
 	"github.com/shoaldb/shoal/tools/internal/clitest"
 	"github.com/shoaldb/shoal/tools/internal/sweep"
 )
@@ -24,7 +27,7 @@ func shoal(t *testing.T, args ...string) (int, string, string) {
 // TestHelpListsEveryCommand checks that both packages' commands are wired
 // in: `shoal help` names each of them.
 func TestHelpListsEveryCommand(t *testing.T) {
-	code, _, e := shoal(t, "help")
+	code, e, _ := shoal(t, "help") // help goes to stdout
 	if code != 0 {
 		t.Fatalf("help exited %d", code)
 	}
@@ -52,7 +55,7 @@ func TestEndToEnd(t *testing.T) {
 	if !strings.Contains(out, "built "+ix) || !strings.Contains(out, "peak RSS") {
 		t.Fatalf("build output lacks the summary:\n%s", out)
 	}
-	res := filepath.Join(dir, "res.ivecs")
+	res := filepath.Join(dir, "res.u64bin")
 	code, out, e = shoal(t, "search", "-index", ix, "-queries", filepath.Join(data, "query.fvecs"),
 		"-gt", filepath.Join(data, "groundtruth.ivecs"), "-nprobe", "32", "-out", res)
 	if code != 0 {
@@ -65,8 +68,8 @@ func TestEndToEnd(t *testing.T) {
 	if r, _ := strconv.ParseFloat(m[1], 64); r < 0.9 {
 		t.Fatalf("search recall@10 %v at nprobe 32, want >= 0.9", r)
 	}
-	if fi, err := os.Stat(res); err != nil || fi.Size() != 50*(4+10*4) {
-		t.Fatalf("result file: %v, size %v; want 50 rows of 10 ids", err, fi)
+	if fi, err := os.Stat(res); err != nil || fi.Size() != 8+50*10*8 {
+		t.Fatalf("result file: %v, size %v; want a header and 50 rows of 10 uint64 ids", err, fi)
 	}
 	js, svg := filepath.Join(dir, "b.json"), filepath.Join(dir, "b.svg")
 	code, out, e = shoal(t, "bench", "-index", ix, "-queries", filepath.Join(data, "query.fvecs"),
@@ -108,5 +111,86 @@ func TestBadUsage(t *testing.T) {
 		if code, _, _ := shoal(t, args...); code == 0 {
 			t.Errorf("shoal %v exited 0, want an error", args)
 		}
+	}
+}
+
+// verbs lists every command and sub-command of shoal as the words that
+// name it (["client", "upsert"]).
+func verbs() [][]string {
+	var all [][]string
+	var walk func(path []string, cs []*clikit.Command)
+	walk = func(path []string, cs []*clikit.Command) {
+		for _, c := range cs {
+			p := append(slices.Clone(path), c.Name)
+			all = append(all, p)
+			walk(p, c.Subs)
+		}
+	}
+	walk(nil, commands())
+	return all
+}
+
+// TestHelpForEveryVerb: `shoal help X`, `shoal X -h` and `shoal X --help`
+// print X's usage on stdout and exit 0, for every command and
+// sub-command; no flag's default is printed twice.
+func TestHelpForEveryVerb(t *testing.T) {
+	twice := regexp.MustCompile(`\(default[^)]*\).*\(default`)
+	vs := verbs()
+	if len(vs) < 40 {
+		t.Fatalf("%d commands and sub-commands, want the whole tree (>= 40)", len(vs))
+	}
+	for _, v := range vs {
+		name := strings.Join(v, " ")
+		for _, args := range [][]string{append([]string{"help"}, v...), append(slices.Clone(v), "-h"), append(slices.Clone(v), "--help")} {
+			code, out, e := shoal(t, args...)
+			if code != 0 || e != "" || !strings.Contains(out, "Usage:\n  shoal "+name) {
+				t.Errorf("shoal %s: exit %d, stderr %q, stdout %q; want 0 and the usage of %q on stdout", strings.Join(args, " "), code, e, out, name)
+				continue
+			}
+			if l := twice.FindString(out); l != "" {
+				t.Errorf("shoal %s prints a default twice: %q", strings.Join(args, " "), l)
+			}
+		}
+	}
+}
+
+// TestHelpGroups: `shoal help` lists the commands in groups.
+func TestHelpGroups(t *testing.T) {
+	_, out, _ := shoal(t, "help")
+	for _, g := range []string{"Index commands", "Server commands:", "Benchmarks and data sets:", "Other commands:"} {
+		if !strings.Contains(out, g) {
+			t.Errorf("shoal help lacks the group %q:\n%s", g, out)
+		}
+	}
+	// shoal without a command: the list on stderr, exit 2.
+	if code, out, e := shoal(t); code != 2 || out != "" || !strings.Contains(e, "Index commands") {
+		t.Errorf("shoal: exit %d, stdout %q, stderr %q; want 2 and the list on stderr", code, out, e)
+	}
+}
+
+// TestVersion: `shoal version` names the module version, the VCS
+// revision, the Go version and the platform.
+func TestVersion(t *testing.T) {
+	code, out, _ := shoal(t, "version")
+	for _, want := range []string{"shoal ", "revision ", "time ", "modified ", "go        go1.", "platform  " + runtime.GOOS + "/" + runtime.GOARCH} {
+		if code != 0 || !strings.Contains(out, want) {
+			t.Errorf("shoal version: exit %d, %q; want 0 and %q", code, out, want)
+		}
+	}
+}
+
+// TestCompletion: the completion scripts of bash, zsh and fish name the
+// commands.
+func TestCompletion(t *testing.T) {
+	for _, sh := range []string{"bash", "zsh", "fish"} {
+		code, out, e := shoal(t, "completion", sh)
+		if code != 0 || !strings.Contains(out, "shoal") || len(out) < 500 {
+			t.Errorf("shoal completion %s: exit %d, %d bytes, stderr %q", sh, code, len(out), e)
+		}
+	}
+	// Cobra's hidden __complete: flags of a verb complete.
+	code, out, _ := shoal(t, "__complete", "build", "--da")
+	if code != 0 || !strings.Contains(out, "--data") {
+		t.Errorf("completion of build --da: exit %d, %q; want --data", code, out)
 	}
 }

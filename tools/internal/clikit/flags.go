@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/spf13/pflag"
+
 	"github.com/shoaldb/shoal/index"
 )
 
@@ -12,7 +14,12 @@ import (
 type SizeFlag int64
 
 // String implements flag.Value.
-func (s *SizeFlag) String() string { return FormatBytes(int64(*s)) }
+func (s *SizeFlag) String() string {
+	if *s == 0 {
+		return "0" // so that help prints no "(default 0B)"
+	}
+	return FormatBytes(int64(*s))
+}
 
 // Set implements flag.Value.
 func (s *SizeFlag) Set(v string) error {
@@ -131,4 +138,25 @@ func ParseStorage(metric, elem string) (index.Metric, index.ElemType, error) {
 		}
 	}
 	return m, e, nil
+}
+
+// Type implements pflag.Value.
+func (s *SizeFlag) Type() string { return "size" }
+
+// Type implements pflag.Value.
+func (l *IntList) Type() string { return "ints" }
+
+// Type implements pflag.Value.
+func (l *FloatList) Type() string { return "floats" }
+
+// ElemFlag defines -elem, the element type vectors are stored as, the same
+// way for every command: def is its default ("" for "as the source"),
+// what says what it sets. ParseStorage reads it; it takes f32, f16, u8
+// and i8, and the long spellings float32, float16, uint8 and int8.
+func ElemFlag(fs *pflag.FlagSet, p *string, def, what string) {
+	help := what + ": f32, f16, u8 or i8 (float32, float16, uint8 and int8 work too)"
+	if def == "" {
+		help += "; default: as the source, float→integer only if lossless"
+	}
+	fs.StringVar(p, "elem", def, help)
 }

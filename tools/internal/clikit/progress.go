@@ -7,22 +7,36 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"golang.org/x/term"
 )
 
-// barInterval is the shortest time between two redraws of a Bar: often
-// enough to look alive, rarely enough that a job calling Set in a tight
-// loop spends nothing on the terminal.
+// barInterval is the shortest time between two redraws of a Bar on a
+// terminal: often enough to look alive, rarely enough that a job calling
+// Set in a tight loop spends nothing on the terminal.
 const barInterval = 250 * time.Millisecond
 
-// Bar is a one-line progress report for a long job (build, gen, bench),
-// redrawn in place with a carriage return:
+// logInterval is the shortest time between two progress lines where the
+// output is not a terminal (a log file, CI): a line every 10 s.
+const logInterval = 10 * time.Second
+
+// minRateTime is how long a job must have run before a Bar shows its rate
+// and ETA: the first redraws come too early for the average to mean
+// anything (a first Set after 1 ms of 50 rows would read 50k/s).
+const minRateTime = time.Second
+
+// Bar is a progress report for a long job (build, gen, bench). On a
+// terminal it is one line redrawn in place with a carriage return:
 //
 //	groundtruth  42.0% 126000/300000  12.3k/s  ETA 14s
 //
 // Set records the count and redraws at most once per barInterval; Finish
 // always redraws, showing the elapsed time instead of the ETA, and ends the
-// line. With an unknown total (0) the line shows only the count, the rate
-// and the elapsed time. The rate is the average since NewBar.
+// line. Anywhere else (a file, a pipe, a CI log) a Bar writes plain lines
+// instead, the first at the first Set, then one every logInterval, and a
+// last one at Finish, with no carriage returns. With an unknown total (0)
+// the line shows only the count, the rate and the elapsed time. The rate
+// is the average since NewBar, shown once minRateTime has passed.
 //
 // Progress output is best effort: write errors are ignored, so a closed
 // terminal never fails the job it reports on.
@@ -31,6 +45,7 @@ const barInterval = 250 * time.Millisecond
 type Bar struct {
 	w     io.Writer
 	label string
+	tty   bool             // redraw in place; false: a line per logInterval
 	now   func() time.Time // the clock; tests replace it
 
 	// mu guards the counters and the drawing state; every method holds it
@@ -48,17 +63,25 @@ type Bar struct {
 }
 
 // NewBar returns a Bar that writes to w (nil discards the output) for a job
-// of total units (0 if unknown). Nothing is printed until the first Set.
+// of total units (0 if unknown): redrawn in place where w is a terminal,
+// periodic lines otherwise. Nothing is printed until the first Set.
 func NewBar(w io.Writer, label string, total int64) *Bar {
-	return newBar(w, label, total, time.Now)
+	return newBar(w, label, total, IsTerminal(w), time.Now)
 }
 
-// newBar is NewBar with the clock given, for tests.
-func newBar(w io.Writer, label string, total int64, now func() time.Time) *Bar {
+// IsTerminal reports whether w is a terminal (an *os.File, or anything
+// with a file descriptor, open on one).
+func IsTerminal(w io.Writer) bool {
+	f, ok := w.(interface{ Fd() uintptr })
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// newBar is NewBar with the mode and the clock given, for tests.
+func newBar(w io.Writer, label string, total int64, tty bool, now func() time.Time) *Bar {
 	if w == nil {
 		w = io.Discard
 	}
-	b := &Bar{w: w, label: label, now: now}
+	b := &Bar{w: w, label: label, tty: tty, now: now}
 	b.mu.start = now()
 	b.mu.total = total
 	return b
@@ -102,7 +125,11 @@ func (b *Bar) Finish() {
 
 func (b *Bar) maybeDrawLocked() {
 	now := b.now()
-	if b.mu.drawn && now.Sub(b.mu.lastDraw) < barInterval {
+	interval := barInterval
+	if !b.tty {
+		interval = logInterval
+	}
+	if b.mu.drawn && now.Sub(b.mu.lastDraw) < interval {
 		return
 	}
 	b.drawLocked(now, false)
@@ -110,6 +137,12 @@ func (b *Bar) maybeDrawLocked() {
 
 func (b *Bar) drawLocked(now time.Time, final bool) {
 	line := barLine(b.label, b.mu.done, b.mu.total, now.Sub(b.mu.start), final)
+	b.mu.lastDraw = now
+	b.mu.drawn = true
+	if !b.tty {
+		io.WriteString(b.w, line+"\n") // best effort, see Bar
+		return
+	}
 	var sb strings.Builder
 	sb.WriteByte('\r')
 	sb.WriteString(line)
@@ -121,16 +154,15 @@ func (b *Bar) drawLocked(now time.Time, final bool) {
 	}
 	io.WriteString(b.w, sb.String()) // best effort, see Bar
 	b.mu.width = len(line)
-	b.mu.lastDraw = now
-	b.mu.drawn = true
 }
 
 // barLine formats one progress line, without the carriage return: for a
 // running job the percentage, count, rate and ETA, for a finished one
-// (final) the elapsed time in place of the ETA.
+// (final) the elapsed time in place of the ETA. A running job's rate and
+// ETA are unknown ("-") before minRateTime.
 func barLine(label string, done, total int64, elapsed time.Duration, final bool) string {
 	rate := math.NaN()
-	if elapsed > 0 {
+	if elapsed >= minRateTime || (final && elapsed > 0) {
 		rate = float64(done) / elapsed.Seconds()
 	}
 	var tail string

@@ -113,7 +113,7 @@ func TestBarDuration(t *testing.T) {
 func TestBarRedrawsAtMostEveryInterval(t *testing.T) {
 	clk := &barClock{t: time.Unix(1000, 0)}
 	var out strings.Builder
-	b := newBar(&out, "x", 100, clk.now)
+	b := newBar(&out, "x", 100, true, clk.now)
 
 	b.Set(1) // the first Set always draws
 	clk.advance(100 * time.Millisecond)
@@ -142,7 +142,7 @@ func TestBarRedrawsAtMostEveryInterval(t *testing.T) {
 func TestBarPadsShorterLine(t *testing.T) {
 	clk := &barClock{t: time.Unix(1000, 0)}
 	var out strings.Builder
-	b := newBar(&out, "x", 0, clk.now)
+	b := newBar(&out, "x", 0, true, clk.now)
 	clk.advance(time.Second)
 	b.Set(123456789)
 	long := out.Len() - 1 // without the '\r'
@@ -192,5 +192,56 @@ func TestBarConcurrentSet(t *testing.T) {
 	b.Finish()
 	if !strings.Contains(out.String(), "100.0% 8000/8000") {
 		t.Errorf("final output %q does not show 8000/8000", out.String())
+	}
+}
+
+// TestBarNoRateAtFirst: a redraw before minRateTime shows no rate and no
+// ETA, however many units the first call reports.
+func TestBarNoRateAtFirst(t *testing.T) {
+	for _, tty := range []bool{true, false} {
+		clk := &barClock{t: time.Unix(1000, 0)}
+		var out strings.Builder
+		b := newBar(&out, "x", 1000, tty, clk.now)
+		clk.advance(time.Millisecond)
+		b.Set(50)
+		if got := out.String(); !strings.Contains(got, "50/1000  -/s  ETA -") {
+			t.Errorf("tty %v: first line %q, want no rate and no ETA after 1ms", tty, got)
+		}
+	}
+}
+
+// TestBarLogMode: where the output is not a terminal a Bar writes whole
+// lines, no carriage returns: one at the first Set, then at most one per
+// logInterval, and one at Finish.
+func TestBarLogMode(t *testing.T) {
+	clk := &barClock{t: time.Unix(1000, 0)}
+	var out strings.Builder
+	b := newBar(&out, "build", 100, false, clk.now)
+	b.Set(1) // a line
+	for i := range 30 {
+		clk.advance(time.Second)
+		b.Set(int64(2 + i)) // a line at 10 s and 20 s and 30 s
+	}
+	b.Finish()
+	if strings.Contains(out.String(), "\r") {
+		t.Fatalf("log mode wrote a carriage return: %q", out.String())
+	}
+	lines := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
+	want := []string{"build   1.0% 1/100  -/s  ETA -", "build  11.0% 11/100  1.1/s  ETA 1m21s", "build  21.0% 21/100  1.1/s  ETA 1m15s",
+		"build  31.0% 31/100  1.0/s  ETA 1m07s", "build  31.0% 31/100  1.0/s  in 30s"}
+	if strings.Join(lines, "\n") != strings.Join(want, "\n") {
+		t.Errorf("log lines:\n%s\nwant:\n%s", strings.Join(lines, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// TestNewBarModeFollowsTheWriter: a buffer is no terminal, so NewBar
+// writes log lines to it.
+func TestNewBarModeFollowsTheWriter(t *testing.T) {
+	var out strings.Builder
+	b := NewBar(&out, "x", 10)
+	b.Set(1)
+	b.Finish()
+	if strings.Contains(out.String(), "\r") || strings.Count(out.String(), "\n") != 2 {
+		t.Errorf("NewBar on a buffer wrote %q, want two plain lines", out.String())
 	}
 }

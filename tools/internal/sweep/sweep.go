@@ -10,6 +10,7 @@ import (
 	"io"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"text/tabwriter"
@@ -91,7 +92,15 @@ type Report struct {
 	Kernels    string         `json:"kernels"`
 	GPU        string         `json:"gpu"` // -gpu: where SearchBatch routes
 	GoMaxProcs int            `json:"gomaxprocs"`
-	Points     []Point        `json:"points"`
+	// HasTruth says whether recall was measured (-gt given): without it
+	// Recall and BatchRecall are 0 and print as n/a.
+	HasTruth bool `json:"has_truth"`
+	// FirstPass is the posting cache's state when the one-query-at-a-time
+	// pass (latency, 1-thread QPS) of each point begins: "cold" (left by
+	// the previous point), "warm-up" (after -warmup queries) or "warm"
+	// (-warmcache). The multi-thread passes run after it, always warmer.
+	FirstPass string  `json:"first_pass_cache"`
+	Points    []Point `json:"points"`
 	// Page-cache evidence: the machine's Cached: before and after all
 	// measured queries, and how much of the index files is resident.
 	PageCacheBefore  int64 `json:"page_cache_before"`
@@ -143,9 +152,12 @@ func (o *Options) Run(ctx context.Context, env *clikit.Env) (*Report, error) {
 		}
 	}
 
-	mode, _ := index.ParseGPUMode(o.GPU)
+	mode := index.GPUOff // only SearchBatch (-batch) routes on a GPU
+	if o.Batch {
+		mode, _ = index.ParseGPUMode(o.GPU)
+	}
 	ix, err := index.Open(o.Index, &index.Options{CacheBytes: clikit.CacheOption(o.Cache), BufferedIO: o.Buffered, GPU: mode,
-		Logf: func(f string, a ...any) { fmt.Fprintf(env.Stderr, f+"\n", a...) }})
+		Logf: env.Logf})
 	if err != nil {
 		return nil, err
 	}
@@ -174,6 +186,14 @@ func (o *Options) Run(ctx context.Context, env *clikit.Env) (*Report, error) {
 		OpenRSSBytes:     clikit.ProcStatus("VmRSS"),
 		HeadsMemoryBytes: ix.TreeStats().Bytes,
 		IndexBytes:       clikit.DirSize(o.Index),
+		HasTruth:         truth != nil,
+		FirstPass:        "cold",
+	}
+	switch {
+	case o.WarmCache:
+		rep.FirstPass = "warm"
+	case len(warm) > 0:
+		rep.FirstPass = "warm-up"
 	}
 	rep.PageCacheBefore, _ = directio.PageCacheBytes()
 	start := ix.Stats()
@@ -192,9 +212,9 @@ func (o *Options) Run(ctx context.Context, env *clikit.Env) (*Report, error) {
 			}
 			pt.Epsilon = eps
 			rep.Points = append(rep.Points, *pt)
-			fmt.Fprintf(env.Stderr, "nprobe %d eps %g: recall@%d %.4f, %.3f ms mean, %s\n", np, eps, o.K, pt.Recall, pt.MeanMs, fmtQPS(pt.QPS))
+			fmt.Fprintf(env.Stderr, "nprobe %d eps %g: recall@%d %s, %.3f ms mean, %s\n", np, eps, o.K, fmtRecall(pt.Recall, rep.HasTruth), pt.MeanMs, fmtQPS(pt.QPS, rep.FirstPass))
 			if o.Batch {
-				fmt.Fprintf(env.Stderr, "nprobe %d eps %g: batch (gpu %s) recall@%d %.4f, %.0f QPS\n", np, eps, o.GPU, o.K, pt.BatchRecall, pt.BatchQPS)
+				fmt.Fprintf(env.Stderr, "nprobe %d eps %g: batch (gpu %s) recall@%d %s, %.0f QPS\n", np, eps, o.GPU, o.K, fmtRecall(pt.BatchRecall, rep.HasTruth), pt.BatchQPS)
 			}
 		}
 	}
@@ -320,56 +340,99 @@ func concurrentQPS(ix *index.Index, queries [][]float32, k int, sp *index.Search
 	return float64(len(queries)) / time.Since(t0).Seconds(), nil
 }
 
-func fmtQPS(m map[int]float64) string {
+// fmtQPS formats the QPS of a point for the progress line, each with
+// its thread count and cache state: the 1-thread figure comes from the
+// first pass (first, as Report.FirstPass), the others from later ones.
+func fmtQPS(m map[int]float64, first string) string {
 	var ks []int
 	for k := range m {
 		ks = append(ks, k)
 	}
 	slices.Sort(ks)
-	s := ""
+	var parts []string
 	for _, k := range ks {
-		s += fmt.Sprintf("%.0f QPS@%dt ", m[k], k)
+		state := "warm"
+		if k == 1 {
+			state = first
+		}
+		parts = append(parts, fmt.Sprintf("%.0f QPS (%d thread%s, %s)", m[k], k, plural(k), state))
 	}
-	return s
+	return strings.Join(parts, ", ")
 }
 
-// Print writes the report as a summary line, a table of the points and
-// the page-cache evidence.
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
+}
+
+// fmtRecall formats a recall, "n/a" where there was no ground truth.
+func fmtRecall(r float64, measured bool) string {
+	if !measured {
+		return "n/a"
+	}
+	return fmt.Sprintf("%.4f", r)
+}
+
+// Print writes the report: a summary line, then two tables, because
+// their numbers are not comparable: the one-query-at-a-time pass
+// (recall, latency, 1-thread QPS, I/O per query) and the throughput of
+// the concurrent passes that follow it, on a warmer cache. Then the
+// page-cache evidence.
 func (r *Report) Print(w io.Writer) {
-	fmt.Fprintf(w, "index %s: %d vectors × %d %v %v, %d heads, cache %s, direct I/O %v, kernels %s, batch routing gpu %s\n",
+	fmt.Fprintf(w, "index %s: %d vectors × %d %v %v, %d heads, posting cache %s, direct I/O %v, kernels %s\n",
 		r.Index, r.Manifest.Count, r.Manifest.Dim, r.Manifest.Elem, r.Manifest.Metric, r.Manifest.Heads,
-		clikit.FormatBytes(r.CacheBytes), r.DirectIO, r.Kernels, r.GPU)
-	var ths []int
+		clikit.FormatBytes(r.CacheBytes), r.DirectIO, r.Kernels)
+	var ths []int // the concurrent passes' thread counts
 	if len(r.Points) > 0 {
 		for t := range r.Points[0].QPS {
-			ths = append(ths, t)
+			if t > 1 {
+				ths = append(ths, t)
+			}
 		}
 		slices.Sort(ths)
 	}
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	hdr := "nprobe\teps\trecall@k\tmean ms\tp50 ms\tp99 ms\t"
-	for _, t := range ths {
-		hdr += fmt.Sprintf("QPS %dt\t", t)
-	}
 	batch := len(r.Points) > 0 && r.Points[0].BatchQPS > 0
-	if batch {
-		hdr += "batch QPS\tbatch recall\t"
+
+	state := r.FirstPass
+	if state == "cold" || state == "" {
+		state = "cold at the first point, then as the point before left it"
 	}
-	hdr += "postings/q\tvectors/q\tKiB read/q\tIOs/q\tcache hit\tRSS MiB\t"
-	fmt.Fprintln(tw, hdr)
+	fmt.Fprintf(w, "\nlatency: one query at a time, 1 thread; posting cache %s:\n", state)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintf(tw, "nprobe\teps\trecall@%d\tmean ms\tp50 ms\tp99 ms\tQPS\tpostings/q\tvectors/q\tKiB read/q\tIOs/q\tcache hit\tRSS MiB\t\n", r.K)
 	for _, p := range r.Points {
-		line := fmt.Sprintf("%d\t%g\t%.4f\t%.3f\t%.3f\t%.3f\t", p.NProbe, p.Epsilon, p.Recall, p.MeanMs, p.P50Ms, p.P99Ms)
-		for _, t := range ths {
-			line += fmt.Sprintf("%.0f\t", p.QPS[t])
-		}
-		if batch {
-			line += fmt.Sprintf("%.0f\t%.4f\t", p.BatchQPS, p.BatchRecall)
-		}
-		line += fmt.Sprintf("%.1f\t%.0f\t%.1f\t%.1f\t%.2f\t%.1f\t", p.Postings, p.Vectors, p.KiBRead, p.IOs, p.CacheHit, float64(p.RSSBytes)/(1<<20))
-		fmt.Fprintln(tw, line)
+		fmt.Fprintf(tw, "%d\t%g\t%s\t%.3f\t%.3f\t%.3f\t%.0f\t%.1f\t%.0f\t%.1f\t%.1f\t%.2f\t%.1f\t\n",
+			p.NProbe, p.Epsilon, fmtRecall(p.Recall, r.HasTruth), p.MeanMs, p.P50Ms, p.P99Ms, p.QPS[1],
+			p.Postings, p.Vectors, p.KiBRead, p.IOs, p.CacheHit, float64(p.RSSBytes)/(1<<20))
 	}
 	tw.Flush()
-	fmt.Fprintf(w, "page cache (Cached:) %s before, %s after %d queries that read %s from disk; index %s on disk, %d of %d pages resident\n",
+
+	if len(ths) > 0 || batch {
+		fmt.Fprintf(w, "\nthroughput: concurrent query loops, after the latency pass of the same point (posting cache warm); not comparable with the QPS above:\n")
+		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+		hdr := "nprobe\teps\t"
+		for _, t := range ths {
+			hdr += fmt.Sprintf("QPS %d threads\t", t)
+		}
+		if batch {
+			hdr += fmt.Sprintf("batch QPS (routing gpu %s)\tbatch recall@%d\t", r.GPU, r.K)
+		}
+		fmt.Fprintln(tw, hdr)
+		for _, p := range r.Points {
+			line := fmt.Sprintf("%d\t%g\t", p.NProbe, p.Epsilon)
+			for _, t := range ths {
+				line += fmt.Sprintf("%.0f\t", p.QPS[t])
+			}
+			if batch {
+				line += fmt.Sprintf("%.0f\t%s\t", p.BatchQPS, fmtRecall(p.BatchRecall, r.HasTruth))
+			}
+			fmt.Fprintln(tw, line)
+		}
+		tw.Flush()
+	}
+	fmt.Fprintf(w, "\npage cache (Cached:) %s before, %s after %d queries that read %s from disk; index %s on disk, %d of %d pages resident\n",
 		clikit.FormatBytes(r.PageCacheBefore), clikit.FormatBytes(r.PageCacheAfter), r.TotalQueriesRun, clikit.FormatBytes(r.TotalBytesRead),
 		clikit.FormatBytes(r.IndexBytes), r.ResidentPages, r.IndexPages)
 }
