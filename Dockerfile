@@ -21,8 +21,10 @@ WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
-# The same command as deploy/build-static.sh (which CI runs).
-RUN ./deploy/build-static.sh /out/shoal \
+# The script CI runs too. VERSION names the build in `shoal version`
+# (the context has no .git): docker build --build-arg VERSION=$(git describe --always) .
+ARG VERSION=unknown
+RUN SHOAL_VERSION="$VERSION" ./deploy/build-static.sh /out/shoal \
  && mkdir -p /out/data
 
 FROM gcr.io/distroless/static-debian12:nonroot

@@ -9,6 +9,12 @@ import (
 	"github.com/spf13/cobra"
 )
 
+// Version, when not empty, names this build in place of the module
+// version (which is "(devel)" for a build from a checkout). Builds
+// without VCS information set it with the linker, e.g.
+// deploy/build-static.sh: -ldflags "-X <this package>.Version=v1.2.3".
+var Version string
+
 // versionCommand is `shoal version`.
 func versionCommand(env *Env) *cobra.Command {
 	return &cobra.Command{
@@ -44,6 +50,9 @@ func WriteVersion(w io.Writer, bi *debug.BuildInfo) {
 				vcs[s.Key] = s.Value
 			}
 		}
+	}
+	if Version != "" {
+		version = Version
 	}
 	fmt.Fprintf(w, "shoal %s\n", version)
 	fmt.Fprintf(w, "revision  %s\n", vcs["vcs.revision"])
