@@ -471,8 +471,11 @@ var restRoutes = map[string][]string{
 func TestOpenAPI(t *testing.T) {
 	ts := start(t, "", nil)
 	var doc struct {
-		Swagger string                               `json:"swagger"`
-		Paths   map[string]map[string]map[string]any `json:"paths"`
+		Swagger             string                               `json:"swagger"`
+		Paths               map[string]map[string]map[string]any `json:"paths"`
+		SecurityDefinitions map[string]struct {
+			Type, In, Name string
+		} `json:"securityDefinitions"`
 	}
 	rep := ts.rest("").do("GET", "/openapi.json", nil)
 	if rep.status != http.StatusOK || !strings.HasPrefix(rep.header.Get("Content-Type"), "application/json") {
@@ -483,6 +486,9 @@ func TestOpenAPI(t *testing.T) {
 	}
 	if doc.Swagger != "2.0" {
 		t.Fatalf("swagger %q, want 2.0", doc.Swagger)
+	}
+	if b := doc.SecurityDefinitions["bearer"]; b.Type != "apiKey" || b.In != "header" || b.Name != "Authorization" {
+		t.Fatalf("securityDefinitions.bearer %+v, want an apiKey in the Authorization header", b)
 	}
 	for path, methods := range restRoutes {
 		for _, m := range methods {
