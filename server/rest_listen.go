@@ -297,6 +297,7 @@ type peekedConn struct {
 	tls *tls.Conn // the TLS connection Conn is, if any
 }
 
+// Read reads the peeked bytes first, then the connection.
 func (c *peekedConn) Read(p []byte) (int, error) { return c.r.Read(p) }
 
 // connQueue is a net.Listener whose connections are pushed to it: the
@@ -394,6 +395,7 @@ func (m muxTLSCreds) Clone() credentials.TransportCredentials {
 // gatewayAuthInfo is the AuthInfo of the REST gateway's connections.
 type gatewayAuthInfo struct{}
 
+// AuthType names the gateway's connections in gRPC's peer information.
 func (gatewayAuthInfo) AuthType() string { return "shoal-rest-gateway" }
 
 // gatewayConn is the gRPC server's end of an in-memory connection of the
@@ -407,6 +409,7 @@ type gatewayAddr struct{}
 func (gatewayAddr) Network() string { return "pipe" }
 func (gatewayAddr) String() string  { return "rest-gateway" }
 
+// RemoteAddr is what the call log shows as the peer of a REST call.
 func (c *gatewayConn) RemoteAddr() net.Addr { return gatewayAddr{} }
 
 // pipe returns a new in-memory connection: the client's end, and the
