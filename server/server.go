@@ -190,7 +190,8 @@ func (s *Server) serverOptions() []grpc.ServerOption {
 		grpc.WaitForHandlers(true),
 	}
 	if s.opts.TLS != nil {
-		opts = append(opts, grpc.Creds(credentials.NewTLS(s.opts.TLS)))
+		// The connection router does the handshake (rest_listen.go).
+		opts = append(opts, grpc.Creds(muxTLSCreds{credentials.NewTLS(s.opts.TLS)}))
 	}
 	return opts
 }
@@ -320,11 +321,12 @@ func (s *Server) indexOptions(r collectionRecord) *index.Options {
 	}
 }
 
-// Serve accepts connections on lis until Shutdown or Close. It returns
+// Serve accepts connections on lis until Shutdown or Close: gRPC, and
+// the REST/JSON gateway on the same port (rest_listen.go). It returns
 // nil after a Shutdown.
 func (s *Server) Serve(lis net.Listener) error {
-	s.log.Info("serving", "addr", lis.Addr().String(), "tls", s.opts.TLS != nil)
-	err := s.grpc.Serve(lis)
+	s.log.Info("serving", "addr", lis.Addr().String(), "tls", s.opts.TLS != nil, "rest", true)
+	err := s.serveMux(lis)
 	if errors.Is(err, grpc.ErrServerStopped) {
 		return nil
 	}

@@ -1,0 +1,1 @@
+"""Generated gRPC stubs of shoal.v1 (gen.sh). DO NOT EDIT."""
