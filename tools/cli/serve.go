@@ -110,11 +110,11 @@ func parseLevel(s string) (slog.Level, error) {
 // runServe is `shoal serve`.
 func newServe() *clikit.Command {
 	o := serveOptions{maxMsg: server.DefaultMaxRecvMsgBytes, maxResponse: server.DefaultMaxResponseBytes, cache: server.DefaultCacheBytes}
-	c := clikit.NewCommand("serve", "[flags]", "run the gRPC vector database server")
+	c := clikit.NewCommand("serve", "[flags]", "run the vector database server (gRPC and REST/JSON on one port)")
 	c.Group = clikit.GroupServer
 	fs := c.Flags
 	fs.StringVar(&o.dataDir, "data-dir", defaultDataDir(), "data directory (one Pebble database for all collections)")
-	fs.StringVar(&o.listen, "listen", "localhost:7370", "address to serve gRPC on (host:port)")
+	fs.StringVar(&o.listen, "listen", "localhost:7370", "address to serve gRPC and REST/JSON on (host:port; one port for both)")
 	fs.StringVar(&o.adminKey, "admin-key", os.Getenv("SHOAL_ADMIN_KEY"), "admin API key, at least 16 characters (default $SHOAL_ADMIN_KEY); empty: no authentication, loopback only")
 	fs.BoolVar(&o.noAuth, "no-auth", false, "allow serving a non-loopback address without an admin key (anyone may do anything)")
 	fs.StringVar(&o.tlsCert, "tls-cert", "", "TLS certificate file (PEM); with -tls-key serves TLS")
