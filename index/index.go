@@ -125,6 +125,12 @@ type Index struct {
 	ten     *tenant.Curator
 	lab     *filter.Labels
 	dev     *gpu.Router
+	// names is the label-name dictionary (labelnames.go); fields the
+	// indexed payload fields (payloadlabels.go); hasPayloads whether a
+	// payload was ever stored (deletes then stage their removal).
+	names       *labelNames
+	fields      atomic.Pointer[[]string]
+	hasPayloads atomic.Bool
 
 	// Routing state: searches read it (search.go), the write path and
 	// maintenance publish into it. rmu guards tree and tails: searches
@@ -240,6 +246,12 @@ func open(dir string, opts Options, store posting.Store) (*Index, error) {
 	}
 	if err == nil {
 		err = ix.loadLabels()
+	}
+	if err == nil {
+		err = ix.loadLabelNames()
+	}
+	if err == nil {
+		err = ix.loadPayloadState()
 	}
 	if err == nil {
 		err = ix.finishRetired()

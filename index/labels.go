@@ -42,6 +42,9 @@ func (ix *Index) SetLabels(ids []uint64, labels [][]uint32) error {
 	if err != nil {
 		return err
 	}
+	if err := ix.checkNumbered(norm); err != nil {
+		return err
+	}
 	ix.wmu.Lock()
 	defer ix.wmu.Unlock()
 	for _, id := range ids {
@@ -51,7 +54,7 @@ func (ix *Index) SetLabels(ids []uint64, labels [][]uint32) error {
 	}
 	b := ix.store.NewBatch()
 	defer b.Close()
-	publish, err := ix.lab.StageSet(b, ids, norm)
+	publish, err := ix.stagePayloads(b, ids, norm, nil)
 	if err != nil {
 		return err
 	}
