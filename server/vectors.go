@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strconv"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -81,23 +80,17 @@ func (a vectorsAPI) upsert(ctx context.Context, req *shoalv1.UpsertRequest) (int
 	vecs := make([][]float32, len(ids))
 	seen := make(map[uint64]int, len(ids))
 	// Labels, if any vector carries some, replace every vector's (nil
-	// keeps them).
-	var labels [][]uint32
+	// keeps them); payloads, if any vector carries one, are set for
+	// those that do (nil keeps the others').
+	names := make([][]string, len(ids))
+	var payloads [][]byte
 	for i, v := range req.GetVectors() {
-		for _, s := range v.GetLabels() {
-			l, err := strconv.ParseUint(s, 10, 32)
-			if err != nil {
-				return 0, status.Errorf(codes.InvalidArgument, "vector %d (id %d): label %s: labels are decimal label ids 0..4294967295 (names are not supported)", i, v.GetId(), clip(s))
-			}
-			if labels == nil {
-				labels = make([][]uint32, len(ids))
-			}
-			labels[i] = append(labels[i], uint32(l))
+		what := fmt.Sprintf("vector %d (id %d)", i, v.GetId())
+		if err := checkLabelStrings(what, v.GetLabels()); err != nil {
+			return 0, err
 		}
-		if len(labels) > 0 && len(labels[i]) > index.MaxLabelsPerID {
-			return 0, status.Errorf(codes.InvalidArgument, "vector %d (id %d): %d labels, at most %d", i, v.GetId(), len(labels[i]), index.MaxLabelsPerID)
-		}
-		if err := checkVector(fmt.Sprintf("vector %d (id %d)", i, v.GetId()), v.GetValues(), c.rec.Dim); err != nil {
+		names[i] = v.GetLabels()
+		if err := checkVector(what, v.GetValues(), c.rec.Dim); err != nil {
 			return 0, err
 		}
 		if j, dup := seen[v.GetId()]; dup {
@@ -105,6 +98,16 @@ func (a vectorsAPI) upsert(ctx context.Context, req *shoalv1.UpsertRequest) (int
 		}
 		seen[v.GetId()] = i
 		ids[i], vecs[i] = v.GetId(), v.GetValues()
+		if v.GetPayload() != nil {
+			p, err := a.payloadJSON(what, v.GetPayload())
+			if err != nil {
+				return 0, err
+			}
+			if payloads == nil {
+				payloads = make([][]byte, len(ids))
+			}
+			payloads[i] = p
+		}
 	}
 	// The last point at which the call may still be refused whole.
 	if err := ctxError(ctx, "the upsert was applied"); err != nil {
@@ -115,13 +118,28 @@ func (a vectorsAPI) upsert(ctx context.Context, req *shoalv1.UpsertRequest) (int
 		return 0, err
 	}
 	defer wdone()
-	switch {
-	case t != 0:
+	if t != 0 {
 		if err = checkTenantWrite(c, t, tname, ids); err != nil {
 			return 0, err
 		}
-		if labels != nil {
-			err = c.ix.UpsertLabeled(t, ids, vecs, labels)
+	}
+	// Names are resolved (new ones given ids) once the call can no
+	// longer be refused for its content.
+	labels, err := resolveNamed(c, ids, names)
+	if err != nil {
+		return 0, err
+	}
+	if labels != nil {
+		for i := range labels {
+			if labels[i] == nil {
+				labels[i] = []uint32{}
+			}
+		}
+	}
+	switch {
+	case t != 0:
+		if labels != nil || payloads != nil {
+			err = c.ix.UpsertWithPayloads(t, ids, vecs, labels, payloads)
 		} else {
 			err = c.ix.UpsertOwned(t, ids, vecs)
 		}
@@ -132,8 +150,8 @@ func (a vectorsAPI) upsert(ctx context.Context, req *shoalv1.UpsertRequest) (int
 				return 0, cerr
 			}
 		}
-	case labels != nil:
-		err = c.ix.UpsertLabeled(0, ids, vecs, labels)
+	case labels != nil || payloads != nil:
+		err = c.ix.UpsertWithPayloads(0, ids, vecs, labels, payloads)
 	default:
 		err = c.ix.Upsert(ids, vecs)
 	}
@@ -199,9 +217,12 @@ func (a vectorsAPI) Get(ctx context.Context, req *shoalv1.GetRequest) (*shoalv1.
 		return nil, err
 	}
 	defer c.release()
-	if err := a.checkResponse(fmt.Sprintf("a get of %d vectors of dimension %d", len(req.GetIds()), c.rec.Dim), getBound(len(req.GetIds()), c.rec.Dim), "ask for fewer ids"); err != nil {
+	what := fmt.Sprintf("a get of %d vectors of dimension %d", len(req.GetIds()), c.rec.Dim)
+	if err := a.checkResponse(what, getBound(len(req.GetIds()), c.rec.Dim), "ask for fewer ids"); err != nil {
 		return nil, err
 	}
+	// Labels and payloads are counted as they are read.
+	budget := &responseBudget{left: int64(a.opts.MaxResponseBytes), what: what}
 	resp := &shoalv1.GetResponse{}
 	for i, id := range req.GetIds() {
 		if i%256 == 0 {
@@ -222,7 +243,30 @@ func (a vectorsAPI) Get(ctx context.Context, req *shoalv1.GetRequest) (*shoalv1.
 		if err != nil {
 			return nil, indexError(err)
 		}
-		resp.Vectors = append(resp.Vectors, &shoalv1.Vector{Id: id, Values: v})
+		out := &shoalv1.Vector{Id: id, Values: v}
+		if err := getExtras(c, out); err != nil {
+			return nil, err
+		}
+		if err := budget.charge(out); err != nil {
+			return nil, err
+		}
+		resp.Vectors = append(resp.Vectors, out)
 	}
 	return resp, nil
+}
+
+// getExtras adds the labels (by name where they have one) and the
+// payload of vector v.Id to v. A vector deleted meanwhile gets neither.
+func getExtras(c *collection, v *shoalv1.Vector) error {
+	ls, err := c.ix.Labels(v.Id)
+	if err != nil && !errors.Is(err, index.ErrNotFound) {
+		return indexError(err)
+	}
+	v.Labels = labelStrings(c, ls)
+	p, err := c.ix.Payload(v.Id)
+	if err != nil && !errors.Is(err, index.ErrNotFound) {
+		return indexError(err)
+	}
+	v.Payload, err = payloadStruct(v.Id, p)
+	return err
 }
