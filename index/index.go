@@ -49,7 +49,9 @@
 //     version map), vectors.go (stored vectors, package
 //     index/internal/vectors), posting tails (package
 //     index/internal/tail), labels.go (package filter's Labels),
-//     tenants.go (package tenant's Curator);
+//     labelnames.go (the label-name dictionary), payloads.go (JSON
+//     payloads), payloadlabels.go (labels derived from indexed payload
+//     fields), tenants.go (package tenant's Curator);
 //   - maintenance: maintain.go (the maintainer), fold.go, split.go,
 //     reinsert.go, reassign.go, sweep.go, compact.go, retire.go,
 //     publish.go (publishing to searches in flight), the tree's
