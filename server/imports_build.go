@@ -115,6 +115,15 @@ func (s *Server) importBuild(ctx context.Context, j *importJob, f *index.FileSou
 		s.dropBuild(abs)
 		return fmt.Errorf("open the built index: %s", pathless(err, abs))
 	}
+	// The collection's indexed payload fields are its index's: the built
+	// one gets them before it is swapped in.
+	if fields := orig.ix.IndexedFields(); len(fields) > 0 {
+		if err := ix.SetIndexedFields(fields); err != nil {
+			ix.Close()
+			s.dropBuild(abs)
+			return fmt.Errorf("indexed payload fields: %s", pathless(err, abs))
+		}
+	}
 	if err := s.buildTenants(ctx, j, orig, ix); err != nil {
 		ix.Close()
 		s.dropBuild(abs)
