@@ -130,6 +130,9 @@ func (ix *Index) Payload(id uint64) ([]byte, error) {
 	if !ix.Contains(id) {
 		return nil, fmt.Errorf("id %d: %w", id, ErrNotFound)
 	}
+	if !ix.hasPayloads.Load() {
+		return nil, nil
+	}
 	v, err := ix.store.Get(keys.ID(keys.Payload, id))
 	if errors.Is(err, posting.ErrNotFound) {
 		return nil, nil

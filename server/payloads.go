@@ -261,6 +261,7 @@ func (a vectorsAPI) ListLabels(ctx context.Context, req *shoalv1.ListLabelsReque
 type responseBudget struct {
 	left int64
 	what string
+	hint string // what to do instead
 }
 
 // charge counts m; past the budget it returns ResourceExhausted.
@@ -270,7 +271,7 @@ func (b *responseBudget) charge(m proto.Message) error {
 	}
 	b.left -= int64(proto.Size(m)) + 8
 	if b.left < 0 {
-		return status.Errorf(codes.ResourceExhausted, "%s: the response grew past the server's response limit (payloads are counted as they are read); ask for fewer results or leave include_payload off", b.what)
+		return status.Errorf(codes.ResourceExhausted, "%s: the response grew past the server's response limit (payloads and labels are counted as they are read); %s", b.what, b.hint)
 	}
 	return nil
 }

@@ -317,3 +317,54 @@ func TestTenantPayloads(t *testing.T) {
 		t.Errorf("admin ListLabels = %v, %v; want both", ll.GetLabels(), err)
 	}
 }
+
+// TestPayloadResponseLimit: payloads count against the response limit as
+// they are read: a Get or search whose payloads would pass it is
+// RESOURCE_EXHAUSTED, one that fits is answered.
+func TestPayloadResponseLimit(t *testing.T) {
+	ts := start(t, "", &server.Options{MaxResponseBytes: 6 << 10})
+	c := ts.dial("admin")
+	ctx := context.Background()
+	if _, err := c.CreateCollection(ctx, "docs", &shoalv1.CollectionConfig{Dim: 4}); err != nil {
+		t.Fatal(err)
+	}
+	p := mustStruct(t, map[string]any{"s": strings.Repeat("x", 4<<10)})
+	if _, err := c.Vectors.Upsert(ctx, &shoalv1.UpsertRequest{Collection: "docs", Vectors: []*shoalv1.Vector{
+		{Id: 1, Values: vec4(1), Payload: p}, {Id: 2, Values: vec4(2), Payload: p}}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := getAll(t, c.Vectors, "docs", 1); !proto.Equal(got[1].GetPayload(), p) {
+		t.Errorf("Get of one: %v", got[1])
+	}
+	_, err := c.Vectors.Get(ctx, &shoalv1.GetRequest{Collection: "docs", Ids: []uint64{1, 2}})
+	wantCode(t, "Get of two payloads past the limit", err, codes.ResourceExhausted)
+	_, err = c.Vectors.Search(ctx, &shoalv1.SearchRequest{Collection: "docs", Query: vec4(0), TopK: 2, IncludePayload: true})
+	wantCode(t, "Search of two payloads past the limit", err, codes.ResourceExhausted)
+	if r, err := c.Vectors.Search(ctx, &shoalv1.SearchRequest{Collection: "docs", Query: vec4(0), TopK: 1, IncludePayload: true}); err != nil || !proto.Equal(r.GetHits()[0].GetPayload(), p) {
+		t.Errorf("Search of one payload: %v, %v", r, err)
+	}
+	// A stream sends one query's results per message when they are large.
+	st, err := c.Vectors.SearchBatchStream(ctx, &shoalv1.SearchBatchRequest{Collection: "docs", Queries: []*shoalv1.Query{{Values: vec4(0)}, {Values: vec4(3)}}, TopK: 1, IncludePayload: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	msgs := 0
+	for {
+		m, err := st.Recv()
+		if err != nil {
+			break
+		}
+		msgs++
+		for _, r := range m.GetResults() {
+			if !proto.Equal(r.GetHits()[0].GetPayload(), p) {
+				t.Errorf("stream hit without its payload: %v", r.GetHits()[0])
+			}
+		}
+	}
+	if msgs != 2 {
+		t.Errorf("stream sent %d messages, want 2 (one query's payload each)", msgs)
+	}
+	if resp, err := c.Vectors.Get(ctx, &shoalv1.GetRequest{Collection: "docs", Ids: []uint64{1, 1}}); status.Code(err) != codes.ResourceExhausted && (err != nil || len(resp.GetVectors()) != 2) {
+		t.Errorf("Get with an id twice: %v, %v", resp, err)
+	}
+}

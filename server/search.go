@@ -51,7 +51,7 @@ func (s *searchArgs) budget(what string) *responseBudget {
 	if !s.payloads {
 		return nil
 	}
-	return &responseBudget{left: int64(s.maxBytes), what: what}
+	return &responseBudget{left: int64(s.maxBytes), what: what, hint: "lower top_k, split the batch or leave include_payload off"}
 }
 
 func (a vectorsAPI) searchArgs(ctx context.Context, tenant string, topK uint32, p *shoalv1.SearchParams, f *shoalv1.Filter, expr string, vectors, payloads bool) (searchArgs, error) {

@@ -222,7 +222,7 @@ func (a vectorsAPI) Get(ctx context.Context, req *shoalv1.GetRequest) (*shoalv1.
 		return nil, err
 	}
 	// Labels and payloads are counted as they are read.
-	budget := &responseBudget{left: int64(a.opts.MaxResponseBytes), what: what}
+	budget := &responseBudget{left: int64(a.opts.MaxResponseBytes), what: what, hint: "ask for fewer ids"}
 	resp := &shoalv1.GetResponse{}
 	for i, id := range req.GetIds() {
 		if i%256 == 0 {
@@ -243,30 +243,49 @@ func (a vectorsAPI) Get(ctx context.Context, req *shoalv1.GetRequest) (*shoalv1.
 		if err != nil {
 			return nil, indexError(err)
 		}
-		out := &shoalv1.Vector{Id: id, Values: v}
-		if err := getExtras(c, out); err != nil {
+		resp.Vectors = append(resp.Vectors, &shoalv1.Vector{Id: id, Values: v})
+	}
+	for lo := 0; lo < len(resp.Vectors); lo += getExtrasChunk {
+		if err := getExtras(c, resp.Vectors[lo:min(lo+getExtrasChunk, len(resp.Vectors))], budget); err != nil {
 			return nil, err
 		}
-		if err := budget.charge(out); err != nil {
-			return nil, err
-		}
-		resp.Vectors = append(resp.Vectors, out)
 	}
 	return resp, nil
 }
 
-// getExtras adds the labels (by name where they have one) and the
-// payload of vector v.Id to v. A vector deleted meanwhile gets neither.
-func getExtras(c *collection, v *shoalv1.Vector) error {
-	ls, err := c.ix.Labels(v.Id)
-	if err != nil && !errors.Is(err, index.ErrNotFound) {
+// getExtrasChunk is how many vectors of a Get have their labels and
+// payloads read at once (one ordered scan each).
+const getExtrasChunk = 256
+
+// getExtras adds to each of vs its labels (by name where they have one)
+// and its payload, and charges it to budget. A vector deleted since it
+// was read gets neither.
+func getExtras(c *collection, vs []*shoalv1.Vector, budget *responseBudget) error {
+	pos := make(map[uint64]int, len(vs))
+	var ids []uint64
+	for _, v := range vs {
+		if _, ok := pos[v.Id]; !ok {
+			pos[v.Id] = len(ids)
+			ids = append(ids, v.Id)
+		}
+	}
+	ls, err := c.ix.LabelSets(ids)
+	if err != nil {
 		return indexError(err)
 	}
-	v.Labels = labelStrings(c, ls)
-	p, err := c.ix.Payload(v.Id)
-	if err != nil && !errors.Is(err, index.ErrNotFound) {
+	ps, err := c.ix.Payloads(ids)
+	if err != nil {
 		return indexError(err)
 	}
-	v.Payload, err = payloadStruct(v.Id, p)
-	return err
+	for _, v := range vs {
+		j := pos[v.Id]
+		v.Labels = labelStrings(c, ls[j])
+		if v.Payload, err = payloadStruct(v.Id, ps[j]); err != nil {
+			return err
+		}
+		if err := budget.charge(v); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -202,6 +202,9 @@ func (li *Labels) dropIDs(gone *roaring64.Bitmap) {
 	}
 }
 
+// Empty reports whether no id carries a label.
+func (li *Labels) Empty() bool { return li.len() == 0 }
+
 func (li *Labels) len() int {
 	li.mu.RLock()
 	defer li.mu.RUnlock()
