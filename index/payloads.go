@@ -42,8 +42,9 @@ type payloadWrite struct {
 	json []byte // compact JSON; nil with set: remove it
 }
 
-// normalizePayload checks that p is one JSON object of valid UTF-8 and at
-// most max bytes once compacted, and returns it compacted.
+// normalizePayload checks that p is one JSON object of valid UTF-8 whose
+// numbers are float64s, of at most max bytes once compacted, and returns
+// it compacted.
 func normalizePayload(p []byte, max int) ([]byte, error) {
 	if !utf8.Valid(p) {
 		return nil, fmt.Errorf("%w: payload is not valid UTF-8", ErrBadInput)
@@ -59,6 +60,12 @@ func normalizePayload(p []byte, max int) ([]byte, error) {
 	c := buf.Bytes()
 	if c[0] != '{' {
 		return nil, fmt.Errorf("%w: payload is not a JSON object", ErrBadInput)
+	}
+	// Every number must be a float64 (1e400 is not), as the server's
+	// Struct and most JSON readers take them.
+	var obj map[string]any
+	if err := json.Unmarshal(c, &obj); err != nil {
+		return nil, fmt.Errorf("%w: payload: %v", ErrBadInput, err)
 	}
 	if len(c) > max {
 		return nil, fmt.Errorf("%w: payload of %d bytes (compact JSON), at most %d", ErrBadInput, len(c), max)

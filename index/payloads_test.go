@@ -137,6 +137,7 @@ func TestPayloadBadInput(t *testing.T) {
 		{"invalid UTF-8", "{\"a\":\"\xff\"}", "not valid UTF-8"},
 		{"too large", `{"a":"` + strings.Repeat("x", 40) + `"}`, "at most 32"},
 		{"empty", ``, "not valid JSON"},
+		{"number beyond float64", `{"n":1e400}`, "payload"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := ix.UpsertWithPayloads(0, []uint64{1, 2}, vecs(2, 4, 5), nil, [][]byte{nil, []byte(tc.p)})
