@@ -19,17 +19,22 @@ import (
 // index's Pebble store so that library users, snapshots and the server
 // share it:
 //
-//	'N' name → id u32 LE
+//	'N' name → id u32 LE            a name and its id
+//	'N'      → next u64 LE          (no name) the floor of new names' ids
 //
 // A name is 1..MaxLabelNameBytes bytes of UTF-8 and not all digits: an
 // all-digit string is a label id in decimal (0..4294967295), as ever.
 //
-// Id allocation: names get ids from NamedLabelBase (2^31) upward, the
-// next one above the highest given so far. Ids below NamedLabelBase are
-// the caller's to pick by number; a write may name an id at or above it
-// only by its name or, in decimal, if it is the id of a name (else
-// ErrBadInput), so a name's id never collides with a label a caller
-// chose by number. Reads (filters) take any id.
+// Id allocation, so that a name's id never collides with an id a caller
+// chose by number: ids below NamedLabelBase (2^31) are the caller's;
+// names get ids from NamedLabelBase upward, each above every id given to
+// a name and above every id of NamedLabelBase or more that a write used
+// by number (the floor record keeps the highest such number + 1, written
+// in the batch of the write that used it). A number at or above
+// NamedLabelBase that is a name's id is that name's label (the server
+// and Get show ids and names interchangeably). A write by number of
+// 4294967295 leaves no id for new names: creating one is then
+// ErrBadInput. Reads (filters) take any id and never create anything.
 //
 // Names are created on write (LabelIDs, and the labels derived from
 // indexed payload fields), never on read: a filter naming an unknown
@@ -57,25 +62,37 @@ type labelNames struct {
 	mu     sync.RWMutex
 	byName map[string]uint32
 	byID   map[uint32]string
-	next   uint32 // the next id to give (guarded by the writer lock)
+	// next is the lowest id a new name may get, NamedLabelBase..2^32
+	// (2^32: none left). Guarded by the writer lock; a stage advances
+	// it at once, so a batch that then fails to commit leaves a hole.
+	// floor is next as the floor record has it committed (guarded by
+	// mu): while next is above it, every stage writes the record, so a
+	// number a committed write used is below the committed floor.
+	next  uint64
+	floor uint64
 }
+
+// floorKey is the key of the floor record.
+var floorKey = keys.Prefix(keys.LabelName)
 
 // loadLabelNames reads the dictionary at Open.
 func (ix *Index) loadLabelNames() error {
 	ln := &labelNames{byName: make(map[string]uint32), byID: make(map[uint32]string), next: NamedLabelBase}
 	err := ix.store.ScanPrefix(keys.Prefix(keys.LabelName), func(k, v []byte) error {
-		if len(v) != 4 || len(k) < 2 {
+		if len(k) == 1 {
+			if len(v) != 8 || binary.LittleEndian.Uint64(v) > 1<<32 {
+				return fmt.Errorf("%w: label id floor record of %d bytes", errs.Corrupt, len(v))
+			}
+			ln.floor = binary.LittleEndian.Uint64(v)
+			ln.next = max(ln.next, ln.floor)
+			return nil
+		}
+		if len(v) != 4 {
 			return fmt.Errorf("%w: label name record %q of %d bytes", errs.Corrupt, k, len(v))
 		}
 		name, id := string(k[1:]), binary.LittleEndian.Uint32(v)
 		ln.byName[name], ln.byID[id] = id, name
-		if id >= ln.next {
-			if id == 1<<32-1 {
-				ln.next = 0 // exhausted
-			} else {
-				ln.next = id + 1
-			}
-		}
+		ln.next = max(ln.next, uint64(id)+1)
 		return nil
 	})
 	ix.names = ln
@@ -154,8 +171,7 @@ func (ix *Index) ParseFilter(text string) (*filter.Expr, error) {
 // it returns (a name whose write then fails to use it stays, unused).
 //
 // Errors: ErrBadInput for an invalid name, a decimal id that is not a
-// uint32, or one in the named range that no name has; ErrBadInput too when the
-// named range is exhausted.
+// uint32, or no id left for a new name.
 func (ix *Index) LabelIDs(labels []string) ([]uint32, error) {
 	if ix.closed.Load() {
 		return nil, ErrClosed
@@ -176,26 +192,25 @@ func (ix *Index) LabelIDs(labels []string) ([]uint32, error) {
 }
 
 // stage resolves labels, staging in b the records of the names that are
-// new; publish (nil when none is new) adds them to memory once b
-// committed. The caller holds the writer lock.
+// new (and the floor, for numbers it passes); publish (nil when no name
+// is new) adds them to memory once b committed. The caller holds the
+// writer lock.
 func (ln *labelNames) stage(b posting.Batch, labels []string) (ids []uint32, publish func(), err error) {
 	ids = make([]uint32, len(labels))
 	var fresh map[string]uint32
-	next := ln.next
 	ln.mu.RLock()
 	defer ln.mu.RUnlock()
+	next := ln.next
 	for i, s := range labels {
 		if allDigits(s) {
 			n, err := strconv.ParseUint(s, 10, 32)
 			if err != nil {
 				return nil, nil, fmt.Errorf("%w: label %q is not a label id 0..4294967295", ErrBadInput, s)
 			}
-			if n >= NamedLabelBase {
-				if _, ok := ln.byID[uint32(n)]; !ok {
-					return nil, nil, fmt.Errorf("%w: label id %d is in the range of named labels (%d and up) but names no label", ErrBadInput, n, uint32(NamedLabelBase))
-				}
-			}
 			ids[i] = uint32(n)
+			if _, named := ln.byID[uint32(n)]; !named && n >= next {
+				next = n + 1
+			}
 			continue
 		}
 		if id, ok := ln.byName[s]; ok {
@@ -209,21 +224,29 @@ func (ln *labelNames) stage(b posting.Batch, labels []string) (ids []uint32, pub
 		if err := checkLabelName(s); err != nil {
 			return nil, nil, err
 		}
-		if next == 0 {
-			return nil, nil, fmt.Errorf("%w: every label id for names is taken", ErrBadInput)
-		}
 		if fresh == nil {
 			fresh = make(map[string]uint32)
 		}
-		fresh[s], ids[i] = next, next
-		b.Set(append(keys.Prefix(keys.LabelName), s...), binary.LittleEndian.AppendUint32(nil, next))
-		if next == 1<<32-1 {
-			next = 0
-		} else {
-			next++
-		}
+		fresh[s] = 0 // given an id below, above every number of the call
 	}
-	if fresh == nil {
+	// Names are given ids once the numbers of the call have raised next.
+	for i, s := range labels {
+		if id, ok := fresh[s]; !ok || id != 0 {
+			if ok {
+				ids[i] = id
+			}
+			continue
+		}
+		if next >= 1<<32 {
+			return nil, nil, fmt.Errorf("%w: no label id is left for label name %q (ids %d and up are for names, and a write used %d by number)", ErrBadInput, s, uint32(NamedLabelBase), next-1)
+		}
+		fresh[s], ids[i] = uint32(next), uint32(next)
+		b.Set(append(keys.Prefix(keys.LabelName), s...), binary.LittleEndian.AppendUint32(nil, uint32(next)))
+		next++
+	}
+	ln.next = max(ln.next, next)
+	floor := ln.stageFloor(b)
+	if fresh == nil && floor == 0 {
 		return ids, nil, nil
 	}
 	return ids, func() {
@@ -231,26 +254,47 @@ func (ln *labelNames) stage(b posting.Batch, labels []string) (ids []uint32, pub
 		for n, id := range fresh {
 			ln.byName[n], ln.byID[id] = id, n
 		}
-		ln.next = next
+		ln.floor = max(ln.floor, floor)
 		ln.mu.Unlock()
 	}, nil
 }
 
-// checkNumbered checks labels given by number for a write: one at or
-// above NamedLabelBase must be the id of a name.
-func (ix *Index) checkNumbered(labels [][]uint32) error {
-	ix.names.mu.RLock()
-	defer ix.names.mu.RUnlock()
+// stageFloor stages the floor record when next is above the committed
+// floor, and returns the floor it wrote (0 for none). The caller holds
+// the writer lock and mu, shared at least.
+func (ln *labelNames) stageFloor(b posting.Batch) uint64 {
+	if ln.next <= ln.floor {
+		return 0
+	}
+	b.Set(floorKey, binary.LittleEndian.AppendUint64(nil, ln.next))
+	return ln.next
+}
+
+// stageNumbers stages what labels written by number (normalised) do to
+// the dictionary: ids of NamedLabelBase or more that are no name's raise
+// the floor of new names' ids above them. It returns what to publish
+// once b committed (nil: nothing). The caller holds the writer lock.
+func (ln *labelNames) stageNumbers(b posting.Batch, labels [][]uint32) (publish func()) {
+	ln.mu.RLock()
+	defer ln.mu.RUnlock()
 	for _, ls := range labels {
-		for _, l := range ls {
-			if l >= NamedLabelBase {
-				if _, ok := ix.names.byID[l]; !ok {
-					return fmt.Errorf("%w: label id %d is in the range of named labels (%d and up) but names no label", ErrBadInput, l, uint32(NamedLabelBase))
-				}
+		// Ascending: the last one not named decides.
+		for j := len(ls) - 1; j >= 0 && uint64(ls[j]) >= ln.next; j-- {
+			if _, named := ln.byID[ls[j]]; !named {
+				ln.next = uint64(ls[j]) + 1
+				break
 			}
 		}
 	}
-	return nil
+	floor := ln.stageFloor(b)
+	if floor == 0 {
+		return nil
+	}
+	return func() {
+		ln.mu.Lock()
+		ln.floor = max(ln.floor, floor)
+		ln.mu.Unlock()
+	}
 }
 
 // CheckLabel reports whether s can be a label of a write: a decimal id

@@ -42,9 +42,6 @@ func (ix *Index) SetLabels(ids []uint64, labels [][]uint32) error {
 	if err != nil {
 		return err
 	}
-	if err := ix.checkNumbered(norm); err != nil {
-		return err
-	}
 	ix.wmu.Lock()
 	defer ix.wmu.Unlock()
 	for _, id := range ids {

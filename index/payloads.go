@@ -260,6 +260,12 @@ func (ix *Index) UpsertWithPayloads(owner uint32, ids []uint64, vectors [][]floa
 // payload fields. It returns what to publish once b committed. The
 // caller holds the writer lock; ids are distinct.
 func (ix *Index) stagePayloads(b posting.Batch, ids []uint64, labels [][]uint32, pw []payloadWrite) (publish func(), err error) {
+	publishFloor := func() {}
+	if labels != nil {
+		if p := ix.names.stageNumbers(b, labels); p != nil {
+			publishFloor = p
+		}
+	}
 	wrote := false
 	for i, id := range ids {
 		if pw == nil || !pw[i].set {
@@ -274,15 +280,15 @@ func (ix *Index) stagePayloads(b posting.Batch, ids []uint64, labels [][]uint32,
 	}
 	fields := ix.indexedFields()
 	if len(fields) == 0 {
+		p := ix.payloadsPublished(wrote)
 		if labels == nil {
-			return ix.payloadsPublished(wrote), nil
+			return p, nil
 		}
 		pl, err := ix.lab.StageSet(b, ids, labels)
 		if err != nil {
 			return nil, err
 		}
-		p := ix.payloadsPublished(wrote)
-		return func() { p(); pl() }, nil
+		return func() { publishFloor(); p(); pl() }, nil
 	}
 	// Derived labels: only ids whose payload or labels change.
 	var sub []uint64
@@ -299,7 +305,8 @@ func (ix *Index) stagePayloads(b posting.Batch, ids []uint64, labels [][]uint32,
 		}
 	}
 	if len(sub) == 0 {
-		return ix.payloadsPublished(wrote), nil
+		p := ix.payloadsPublished(wrote)
+		return func() { publishFloor(); p() }, nil
 	}
 	old, err := ix.readPayloads(sub)
 	if err != nil {
@@ -320,7 +327,7 @@ func (ix *Index) stagePayloads(b posting.Batch, ids []uint64, labels [][]uint32,
 		return nil, err
 	}
 	p := ix.payloadsPublished(wrote)
-	return func() { p(); pl() }, nil
+	return func() { publishFloor(); p(); pl() }, nil
 }
 
 // payloadsPublished returns what publishes a write that stored payloads

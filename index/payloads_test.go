@@ -177,7 +177,6 @@ func TestLabelNames(t *testing.T) {
 		{"", "0 bytes"},
 		{strings.Repeat("x", 257), "257 bytes"},
 		{"a\xffb", "UTF-8"},
-		{"2147483650", "names no label"},
 	} {
 		if _, err := ix.LabelIDs([]string{"new", tc.label}); !errors.Is(err, ErrBadInput) || !strings.Contains(err.Error(), tc.msg) {
 			t.Errorf("LabelIDs(%q): %v, want ErrBadInput with %q", tc.label, err, tc.msg)
@@ -189,9 +188,13 @@ func TestLabelNames(t *testing.T) {
 	if err := ix.UpsertLabeled(0, []uint64{1, 2}, vecs(2, 4, 1), [][]uint32{{ids[0], 7}, {ids[2]}}); err != nil {
 		t.Fatal(err)
 	}
-	// A number in the named range that no name has is refused on write.
-	if err := ix.SetLabels([]uint64{1}, [][]uint32{{NamedLabelBase + 5}}); !errors.Is(err, ErrBadInput) {
-		t.Errorf("SetLabels with an unnamed id in the named range: %v, want ErrBadInput", err)
+	// A number in the named range that no name has is the caller's:
+	// names' ids go above it from now on, also after a reopen.
+	if err := ix.SetLabels([]uint64{3}, [][]uint32{{NamedLabelBase + 5}}); !errors.Is(err, ErrNotFound) {
+		t.Errorf("SetLabels of a missing id: %v", err)
+	}
+	if err := ix.UpsertLabeled(0, []uint64{3}, vecs(1, 4, 3), [][]uint32{{NamedLabelBase + 5}}); err != nil {
+		t.Fatal(err)
 	}
 	ix.Close()
 	ix, err = Open(dir, nil)
@@ -205,9 +208,21 @@ func TestLabelNames(t *testing.T) {
 	if n, ok := ix.LabelName(NamedLabelBase + 1); !ok || n != "size=x l" {
 		t.Errorf("LabelName = %q, %v", n, ok)
 	}
-	// The next name continues above the last.
-	if ids, err := ix.LabelIDs([]string{"z"}); err != nil || ids[0] != NamedLabelBase+2 {
-		t.Errorf("LabelIDs after reopen = %v, %v", ids, err)
+	// The next name goes above the number used in the named range.
+	if ids, err := ix.LabelIDs([]string{"z"}); err != nil || ids[0] != NamedLabelBase+6 {
+		t.Errorf("LabelIDs after reopen = %v, %v; want %d", ids, err, NamedLabelBase+6)
+	}
+	// A name's id written by number is that name's label.
+	if err := ix.SetLabels([]uint64{3}, [][]uint32{{NamedLabelBase}}); err != nil {
+		t.Fatal(err)
+	}
+	if e, err := ix.ParseFilter("color=red"); err != nil {
+		t.Fatal(err)
+	} else if res, err := ix.Search(make([]float32, 4), 10, &SearchParams{Filter: e}); err != nil || len(res) != 2 {
+		t.Errorf("color=red after labelling 3 by its number = %v, %v; want ids 1 and 3", res, err)
+	}
+	if err := ix.SetLabels([]uint64{3}, [][]uint32{nil}); err != nil {
+		t.Fatal(err)
 	}
 	e, err := ix.ParseFilter(`color=red AND NOT "size=x l"`)
 	if err != nil {
@@ -392,5 +407,25 @@ func TestDropTenantRemovesPayloads(t *testing.T) {
 	}
 	if err := ix.Check(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestLabelIDsAboveNumbers(t *testing.T) {
+	ix, _ := createTest(t, 4, nil)
+	ids, err := ix.LabelIDs([]string{"a", "3000000000", "b"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []uint32{3000000001, 3000000000, 3000000002}; !slices.Equal(ids, want) {
+		t.Errorf("LabelIDs = %v, want %v (names above the number of the call)", ids, want)
+	}
+	if err := ix.UpsertLabeled(0, []uint64{1}, vecs(1, 4, 1), [][]uint32{{1<<32 - 1}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ix.LabelIDs([]string{"c"}); !errors.Is(err, ErrBadInput) || !strings.Contains(err.Error(), "no label id is left") {
+		t.Errorf("a name after 4294967295 was used by number: %v, want ErrBadInput", err)
+	}
+	if ids, err := ix.LabelIDs([]string{"a", "7"}); err != nil || ids[0] != 3000000001 {
+		t.Errorf("known names still resolve: %v, %v", ids, err)
 	}
 }

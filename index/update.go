@@ -83,9 +83,6 @@ func (ix *Index) upsertWith(owner tenant.ID, ids []uint64, vectors [][]float32, 
 		if norm, err = filter.NormalizeLabels(ids, labels); err != nil {
 			return err
 		}
-		if err = ix.checkNumbered(norm); err != nil {
-			return err
-		}
 	}
 	dim, rb := ix.man.Dim, ix.rowBytes
 	places := make([][]uint32, len(ids))

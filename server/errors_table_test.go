@@ -389,7 +389,7 @@ func TestStatusCodeTable(t *testing.T) {
 				return upsert(admin, "docs", "", &shoalv1.Vector{Id: 5000, Values: v(0), Labels: []string{"4294967296"}})
 			},
 			func() error {
-				return upsert(admin, "docs", "", &shoalv1.Vector{Id: 5000, Values: v(0), Labels: []string{"3000000000"}})
+				return upsert(admin, "docs", "", &shoalv1.Vector{Id: 5000, Values: v(0), Labels: []string{strings.Repeat("n", 257)}})
 			},
 		},
 		"payload": {

@@ -139,7 +139,7 @@ func (a vectorsAPI) SetLabels(ctx context.Context, req *shoalv1.SetLabelsRequest
 	for i, v := range req.GetVectors() {
 		names[i] = v.GetNames()
 	}
-	named, err := resolveNamed(c, ids, names)
+	named, err := resolveNamed(c, names)
 	if err != nil {
 		return nil, err
 	}

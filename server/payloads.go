@@ -102,19 +102,16 @@ func payloadStruct(id uint64, b []byte) (*structpb.Struct, error) {
 }
 
 // resolveNamed returns the label ids of the labels of a write, names[i]
-// those of vector i (id ids[i]; names or decimal ids, checked by
+// those of vector i (names or decimal ids, checked by
 // checkLabelStrings), giving the new names ids, all in one batch. It
 // returns nil when no vector has labels.
-func resolveNamed(c *collection, ids []uint64, names [][]string) ([][]uint32, error) {
+func resolveNamed(c *collection, names [][]string) ([][]uint32, error) {
 	var all []string
 	fresh := false
-	for i, ls := range names {
+	for _, ls := range names {
 		for _, s := range ls {
-			l, ok := c.ix.LabelID(s)
-			if !ok {
-				fresh = true
-			} else if err := checkNamedRange(c, fmt.Sprintf("vector %d (id %d)", i, ids[i]), l); err != nil {
-				return nil, err
+			if _, ok := c.ix.LabelID(s); !ok {
+				fresh = true // a new name
 			}
 		}
 		all = append(all, ls...)
@@ -142,17 +139,6 @@ func resolveNamed(c *collection, ids []uint64, names [][]string) ([][]uint32, er
 		out[i], flat = flat[:len(ls):len(ls)], flat[len(ls):]
 	}
 	return out, nil
-}
-
-// checkNamedRange refuses a decimal id in the range of named labels that
-// no name has (LabelIDs checks it for the labels it resolves).
-func checkNamedRange(c *collection, what string, l uint32) error {
-	if l >= index.NamedLabelBase {
-		if _, ok := c.ix.LabelName(l); !ok {
-			return status.Errorf(codes.InvalidArgument, "%s: label id %d is in the range of named labels (%d and up) but names no label", what, l, uint32(index.NamedLabelBase))
-		}
-	}
-	return nil
 }
 
 // checkLabelStrings checks the label strings of a write without

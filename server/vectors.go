@@ -125,7 +125,7 @@ func (a vectorsAPI) upsert(ctx context.Context, req *shoalv1.UpsertRequest) (int
 	}
 	// Names are resolved (new ones given ids) once the call can no
 	// longer be refused for its content.
-	labels, err := resolveNamed(c, ids, names)
+	labels, err := resolveNamed(c, names)
 	if err != nil {
 		return 0, err
 	}
