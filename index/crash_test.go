@@ -157,6 +157,16 @@ func TestCrashRecovery(t *testing.T) {
 	if _, err := Create(dir, crashDim, &Options{PostingCap: 24}); err != nil {
 		t.Fatal(err)
 	}
+	// Payload field x is indexed: each upsert also writes the label
+	// x=<value> and, for a new value, its name, in its batch.
+	setup, err := Open(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := setup.SetIndexedFields([]string{"x"}); err != nil {
+		t.Fatal(err)
+	}
+	setup.Close()
 	model := map[uint64][]float32{} // acknowledged state: id → vector
 	next := 0                       // first op not known to be applied
 	retired := 0
@@ -205,6 +215,8 @@ func TestCrashRecovery(t *testing.T) {
 				t.Fatalf("cycle %d: id %d holds %v, want %v", cycle, id, got, want)
 			case live && !samePayload(ix, id, want):
 				t.Fatalf("cycle %d: acknowledged payload of %d lost or wrong", cycle, id)
+			case live && !hasDerivedLabel(ix, id, want):
+				t.Fatalf("cycle %d: id %d lacks the label its payload derives (or its name)", cycle, id)
 			case live && !findsExactly(t, ix, id, want):
 				t.Fatalf("cycle %d: id %d not found by exhaustive search", cycle, id)
 			case !live && !errors.Is(err, ErrNotFound):
@@ -233,6 +245,14 @@ func TestCrashRecovery(t *testing.T) {
 func samePayload(ix *Index, id uint64, v []float32) bool {
 	p, err := ix.Payload(id)
 	return err == nil && string(p) == string(crashPayload(v))
+}
+
+// hasDerivedLabel reports whether id carries the label x=<v[0]> that
+// its payload derives, by a name the dictionary holds.
+func hasDerivedLabel(ix *Index, id uint64, v []float32) bool {
+	l, ok := ix.LabelID("x=" + strconv.FormatFloat(float64(v[0]), 'g', -1, 32))
+	ls, err := ix.Labels(id)
+	return ok && err == nil && slices.Contains(ls, l)
 }
 
 func applyModel(model map[uint64][]float32, op crashOp) {
