@@ -210,6 +210,11 @@ type Options struct {
 	// MaxSLSize is Curator's max_sl_size: a tenant's shortlist that grows
 	// past it is split in two (tenants.go). Default 256.
 	MaxSLSize int
+	// IndexedPayloadFields (build) are the payload fields whose values
+	// become labels field=value (payloadlabels.go), recorded in the index
+	// by Build and Create; SetIndexedFields changes them later. Default
+	// none.
+	IndexedPayloadFields []string
 	// MaxPayloadBytes bounds one payload, as compact JSON (payloads.go).
 	// Default 64 KiB.
 	MaxPayloadBytes int
@@ -438,6 +443,8 @@ func (o *Options) Validate() error {
 		return fmt.Errorf("%w: RNGFactor %v / ClosureEpsilon %v must be >= 0", ErrInvalidOptions, o.RNGFactor, o.ClosureEpsilon)
 	case !o.GPU.Valid():
 		return fmt.Errorf("%w: GPU mode %d", ErrInvalidOptions, o.GPU)
+	case CheckIndexedFields(o.IndexedPayloadFields) != nil:
+		return fmt.Errorf("%w: IndexedPayloadFields: %v", ErrInvalidOptions, CheckIndexedFields(o.IndexedPayloadFields))
 	case o.MaxPayloadBytes < 0:
 		return fmt.Errorf("%w: MaxPayloadBytes %d, want >= 0", ErrInvalidOptions, o.MaxPayloadBytes)
 	case o.MaxSLSize < 2:

@@ -91,6 +91,19 @@ func CheckIndexedFields(fields []string) error {
 	return nil
 }
 
+// writeIndexedFields records fields in a new index's store (Build,
+// Create), before its manifest; none writes nothing.
+func writeIndexedFields(store posting.Store, fields []string) error {
+	if len(fields) == 0 {
+		return nil
+	}
+	enc, _ := json.Marshal(fields)
+	b := store.NewBatch()
+	defer b.Close()
+	b.Set(keys.Prefix(keys.IndexedFields), append([]byte{indexedFieldsFormat}, enc...))
+	return b.Commit(true)
+}
+
 // SetIndexedFields replaces the indexed payload fields and re-derives
 // the labels of every vector with a payload, in one atomic batch,
 // durable on return. It reads every payload: meant for an index's setup

@@ -429,3 +429,25 @@ func TestLabelIDsAboveNumbers(t *testing.T) {
 		t.Errorf("known names still resolve: %v, %v", ids, err)
 	}
 }
+
+func TestIndexedFieldsOption(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "ix")
+	if _, err := Create(dir, 4, &Options{IndexedPayloadFields: []string{"a=b"}}); !errors.Is(err, ErrInvalidOptions) {
+		t.Errorf("Create with a field holding =: %v, want ErrInvalidOptions", err)
+	}
+	if _, err := Create(dir, 4, &Options{IndexedPayloadFields: []string{"color"}}); err != nil {
+		t.Fatal(err)
+	}
+	ix, err := Open(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ix.Close()
+	if got := ix.IndexedFields(); !slices.Equal(got, []string{"color"}) {
+		t.Errorf("IndexedFields of a created index = %q", got)
+	}
+	built, _ := buildTest(t, clustered(200, 4, 3, 1, 1), 4, &Options{Ratio: 0.1, IndexedPayloadFields: []string{"n"}})
+	if got := built.IndexedFields(); !slices.Equal(got, []string{"n"}) {
+		t.Errorf("IndexedFields of a built index = %q", got)
+	}
+}
