@@ -69,6 +69,7 @@ func (s *Server) newCollection(ctx context.Context, name string, cfg *shoalv1.Co
 	opts := s.indexOptions(r)
 	opts.Metric, opts.Elem = metrics[cfg.GetMetric()], elems[cfg.GetElementType()]
 	opts.PostingCap, opts.Replicas = int(cfg.GetPostingCap()), int(cfg.GetReplicas())
+	opts.IndexedPayloadFields = r.IndexedFields
 	m, err := index.Create(s.collDir(r), r.Dim, opts)
 	if err != nil {
 		_ = index.Drop(s.collDir(r), &index.Options{Shared: s.db})
@@ -79,13 +80,6 @@ func (s *Server) newCollection(ctx context.Context, name string, cfg *shoalv1.Co
 	if err != nil {
 		_ = index.Drop(s.collDir(r), &index.Options{Shared: s.db})
 		return nil, internal("create collection %q: %v", r.Name, err)
-	}
-	if len(r.IndexedFields) > 0 {
-		if err := ix.SetIndexedFields(r.IndexedFields); err != nil {
-			_ = ix.Close()
-			_ = index.Drop(s.collDir(r), &index.Options{Shared: s.db})
-			return nil, indexError(err)
-		}
 	}
 	return &collection{rec: r, ix: ix, tenants: map[string]uint32{}}, nil
 }

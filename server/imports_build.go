@@ -102,6 +102,9 @@ func (s *Server) importBuild(ctx context.Context, j *importJob, f *index.FileSou
 		Elem:       elems[shoalv1.ElementType(shoalv1.ElementType_value[rec.Elem])],
 		PostingCap: rec.PostingCap,
 		Replicas:   rec.Replicas,
+		// The collection's indexed payload fields are its index's: the
+		// built one records them too.
+		IndexedPayloadFields: orig.ix.IndexedFields(),
 		Progress: func(p index.Progress) {
 			j.setStage(p.Stage, uint64(p.Done), uint64(p.Total))
 		},
@@ -114,15 +117,6 @@ func (s *Server) importBuild(ctx context.Context, j *importJob, f *index.FileSou
 	if err != nil {
 		s.dropBuild(abs)
 		return fmt.Errorf("open the built index: %s", pathless(err, abs))
-	}
-	// The collection's indexed payload fields are its index's: the built
-	// one gets them before it is swapped in.
-	if fields := orig.ix.IndexedFields(); len(fields) > 0 {
-		if err := ix.SetIndexedFields(fields); err != nil {
-			ix.Close()
-			s.dropBuild(abs)
-			return fmt.Errorf("indexed payload fields: %s", pathless(err, abs))
-		}
 	}
 	if err := s.buildTenants(ctx, j, orig, ix); err != nil {
 		ix.Close()
