@@ -5,6 +5,10 @@
 //	_, err = c.CreateCollection(ctx, "docs", &shoalv1.CollectionConfig{Dim: 384})
 //	err = c.Upsert(ctx, "docs", ids, vectors)
 //	hits, err := c.Search(ctx, "docs", query, 10, nil)
+//	err = c.UpsertRecords(ctx, "docs", []client.Record{{ID: 1, Values: v,
+//		Labels: []string{"lang=en"}, Payload: map[string]any{"title": "Hi"}}})
+//	hits, err = c.SearchWith(ctx, "docs", query, 10, &client.SearchOptions{
+//		Filter: "lang=en", IncludePayload: true})
 //
 // The generated stubs (Collections, Vectors, Tenants, Admin) reach every
 // RPC; the methods of Client cover the common calls. Errors are gRPC
@@ -23,6 +27,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/shoaldb/shoal/internal/grpccomp"
 	shoalv1 "github.com/shoaldb/shoal/proto/shoal/v1"
@@ -221,4 +226,121 @@ func (c *Client) Search(ctx context.Context, collection string, q []float32, k i
 		return nil, err
 	}
 	return resp.GetHits(), nil
+}
+
+// Record is a vector with its labels and payload: what UpsertRecords
+// writes and GetRecords reads.
+type Record struct {
+	ID     uint64
+	Values []float32
+	// Labels are label names ("color=red") or decimal label ids. At
+	// upsert, when any record of a call has labels, every record's labels
+	// are set (none for one without); when none has, the vectors keep
+	// theirs. GetRecords returns labels by name where they have one.
+	Labels []string
+	// Payload is a JSON object (values as encoding/json decodes them:
+	// string, float64, bool, nil, []any, map[string]any). At upsert, a
+	// nil Payload keeps the stored one.
+	Payload map[string]any
+}
+
+// toStruct converts a payload; nil stays nil.
+func toStruct(i int, p map[string]any) (*structpb.Struct, error) {
+	if p == nil {
+		return nil, nil
+	}
+	s, err := structpb.NewStruct(p)
+	if err != nil {
+		return nil, fmt.Errorf("client: payload of record %d: %w", i, err)
+	}
+	return s, nil
+}
+
+// UpsertRecords inserts or replaces the vectors of recs, with their
+// labels and payloads, in one request: all or nothing.
+func (c *Client) UpsertRecords(ctx context.Context, collection string, recs []Record) error {
+	vs := make([]*shoalv1.Vector, len(recs))
+	for i, r := range recs {
+		p, err := toStruct(i, r.Payload)
+		if err != nil {
+			return err
+		}
+		vs[i] = &shoalv1.Vector{Id: r.ID, Values: r.Values, Labels: r.Labels, Payload: p}
+	}
+	_, err := c.Vectors.Upsert(ctx, &shoalv1.UpsertRequest{Collection: collection, Vectors: vs})
+	return err
+}
+
+// GetRecords returns the vectors of ids with their labels and payloads,
+// by id; ids without a vector are absent from the map.
+func (c *Client) GetRecords(ctx context.Context, collection string, ids []uint64) (map[uint64]Record, error) {
+	resp, err := c.Vectors.Get(ctx, &shoalv1.GetRequest{Collection: collection, Ids: ids})
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[uint64]Record, len(resp.GetVectors()))
+	for _, v := range resp.GetVectors() {
+		r := Record{ID: v.GetId(), Values: v.GetValues(), Labels: v.GetLabels()}
+		if v.GetPayload() != nil {
+			r.Payload = v.GetPayload().AsMap()
+		}
+		out[v.GetId()] = r
+	}
+	return out, nil
+}
+
+// SetPayloads replaces the payloads of the vectors of ids, atomically: a
+// nil payload removes one. Every id must hold a vector.
+func (c *Client) SetPayloads(ctx context.Context, collection string, payloads map[uint64]map[string]any) error {
+	req := &shoalv1.SetPayloadsRequest{Collection: collection}
+	ids := make([]uint64, 0, len(payloads))
+	for id := range payloads {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	for i, id := range ids {
+		p, err := toStruct(i, payloads[id])
+		if err != nil {
+			return err
+		}
+		req.Vectors = append(req.Vectors, &shoalv1.PayloadSet{Id: id, Payload: p})
+	}
+	_, err := c.Vectors.SetPayloads(ctx, req)
+	return err
+}
+
+// SearchOptions are the optional parts of SearchWith.
+type SearchOptions struct {
+	Params *shoalv1.SearchParams // nil: the collection's defaults
+	// Filter is a label filter in the text syntax
+	// ("color=red AND NOT 7"); "" for none.
+	Filter         string
+	IncludeVectors bool
+	IncludePayload bool // each hit's payload (Hit.Payload; .AsMap())
+}
+
+// SearchWith is Search with a filter and the hits' payloads or vectors.
+func (c *Client) SearchWith(ctx context.Context, collection string, q []float32, k int, o *SearchOptions) ([]*shoalv1.Hit, error) {
+	if k < 1 {
+		return nil, fmt.Errorf("client: k %d, want >= 1", k)
+	}
+	if o == nil {
+		o = &SearchOptions{}
+	}
+	resp, err := c.Vectors.Search(ctx, &shoalv1.SearchRequest{Collection: collection, Query: q, TopK: uint32(k), Params: o.Params,
+		FilterExpr: o.Filter, IncludeVectors: o.IncludeVectors, IncludePayload: o.IncludePayload})
+	if err != nil {
+		return nil, err
+	}
+	return resp.GetHits(), nil
+}
+
+// ListLabels returns the label names of a collection with their ids, by
+// name.
+func (c *Client) ListLabels(ctx context.Context, collection string) ([]*shoalv1.LabelName, error) {
+	resp, err := c.Vectors.ListLabels(ctx, &shoalv1.ListLabelsRequest{Collection: collection})
+	if err != nil {
+		return nil, err
+	}
+	return resp.GetLabels(), nil
 }

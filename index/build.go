@@ -83,7 +83,9 @@ func Build(dir string, src Source, o *Options) (*Manifest, error) {
 			BuildSecs: time.Since(start).Seconds(),
 		}
 		// The commit point: only now does the directory hold an index.
-		err = store.SetMeta(metaManifest, m.marshal())
+		if err = writeIndexedFields(store, opts.IndexedPayloadFields); err == nil {
+			err = store.SetMeta(metaManifest, m.marshal())
+		}
 	}
 	if err == nil {
 		if d, ok := store.(interface{ DropPageCache() error }); ok {

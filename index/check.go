@@ -2,6 +2,7 @@ package index
 
 import (
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/crc32"
@@ -144,6 +145,24 @@ func (ix *Index) CheckWithStats(st *CheckStats) error {
 	})
 	if err != nil {
 		report("scan vectors: %v", err)
+	}
+	// Payloads: well-formed, of live ids.
+	err = ix.store.ScanPrefix(keys.Prefix(keys.Payload), func(k, v []byte) error {
+		if len(k) != 9 {
+			report("payload record key %x", k)
+			return nil
+		}
+		id := binary.BigEndian.Uint64(k[1:])
+		if _, err := decodePayload(v); err != nil || !json.Valid(v[1:]) {
+			report("payload record %d: not a JSON object record", id)
+		}
+		if ix.vers.get(id)&stateLive == 0 {
+			report("payload record %d of an id that is not live", id)
+		}
+		return nil
+	})
+	if err != nil {
+		report("scan payloads: %v", err)
 	}
 	dim, elem := ix.man.Dim, ix.elem()
 	var p posting.Posting

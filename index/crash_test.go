@@ -42,14 +42,17 @@ func crashCycles(t *testing.T, def int) int {
 }
 
 type crashOp struct {
-	del  bool
-	ids  []uint64
-	vecs [][]float32
+	del      bool
+	ids      []uint64
+	vecs     [][]float32
+	payloads bool // upserts store crashPayload of each vector
 }
 
 func crashOpAt(i int) crashOp {
 	rng := rand.New(rand.NewPCG(crashSeed, uint64(i)))
-	return randomOp(rng, rng.IntN(4) == 0, crashIDs, crashDim)
+	op := randomOp(rng, rng.IntN(4) == 0, crashIDs, crashDim)
+	op.payloads = true
+	return op
 }
 
 // randomOp returns a delete (del) or an upsert of 1 to 6 distinct ids
@@ -69,12 +72,27 @@ func randomOp(rng *rand.Rand, del bool, ids, dim int) crashOp {
 	return op
 }
 
+// apply applies op; with payloads, its upserts carry them
+// (crashPayload), written in the vectors' batch.
 func (op crashOp) apply(ix *Index) error {
 	if op.del {
 		_, err := ix.Delete(op.ids)
 		return err
 	}
-	return ix.Upsert(op.ids, op.vecs)
+	if !op.payloads {
+		return ix.Upsert(op.ids, op.vecs)
+	}
+	ps := make([][]byte, len(op.vecs))
+	for i, v := range op.vecs {
+		ps[i] = crashPayload(v)
+	}
+	return ix.UpsertWithPayloads(0, op.ids, op.vecs, nil, ps)
+}
+
+// crashPayload is the payload an upsert of v stores: a function of v, so
+// that the model of the vectors is the model of the payloads too.
+func crashPayload(v []float32) []byte {
+	return []byte(fmt.Sprintf(`{"x":%s}`, strconv.FormatFloat(float64(v[0]), 'g', -1, 32)))
 }
 
 // crashJitter sleeps now and then, up to 300µs. A crash test's child
@@ -126,7 +144,7 @@ func TestCrashChild(t *testing.T) {
 
 // TestCrashRecovery kills a writer with SIGKILL at random moments and
 // checks after every restart that each acknowledged upsert is returned by
-// Get and found by an exhaustive search, that no acknowledged delete is
+// Get (with its payload) and found by an exhaustive search, that no acknowledged delete is
 // ever returned, and that Check passes. The op in flight at the kill may
 // or may not have happened; the next child repeats it.
 func TestCrashRecovery(t *testing.T) {
@@ -139,6 +157,16 @@ func TestCrashRecovery(t *testing.T) {
 	if _, err := Create(dir, crashDim, &Options{PostingCap: 24}); err != nil {
 		t.Fatal(err)
 	}
+	// Payload field x is indexed: each upsert also writes the label
+	// x=<value> and, for a new value, its name, in its batch.
+	setup, err := Open(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := setup.SetIndexedFields([]string{"x"}); err != nil {
+		t.Fatal(err)
+	}
+	setup.Close()
 	model := map[uint64][]float32{} // acknowledged state: id → vector
 	next := 0                       // first op not known to be applied
 	retired := 0
@@ -185,6 +213,10 @@ func TestCrashRecovery(t *testing.T) {
 				t.Fatalf("cycle %d: acknowledged upsert of %d lost: %v", cycle, id, err)
 			case live && !slices.Equal(got, want):
 				t.Fatalf("cycle %d: id %d holds %v, want %v", cycle, id, got, want)
+			case live && !samePayload(ix, id, want):
+				t.Fatalf("cycle %d: acknowledged payload of %d lost or wrong", cycle, id)
+			case live && !hasDerivedLabel(ix, id, want):
+				t.Fatalf("cycle %d: id %d lacks the label its payload derives (or its name)", cycle, id)
 			case live && !findsExactly(t, ix, id, want):
 				t.Fatalf("cycle %d: id %d not found by exhaustive search", cycle, id)
 			case !live && !errors.Is(err, ErrNotFound):
@@ -207,6 +239,20 @@ func TestCrashRecovery(t *testing.T) {
 	if retired == 0 {
 		t.Error("no child was killed between the batches of a split or merge")
 	}
+}
+
+// samePayload reports whether id holds the payload an upsert of v wrote.
+func samePayload(ix *Index, id uint64, v []float32) bool {
+	p, err := ix.Payload(id)
+	return err == nil && string(p) == string(crashPayload(v))
+}
+
+// hasDerivedLabel reports whether id carries the label x=<v[0]> that
+// its payload derives, by a name the dictionary holds.
+func hasDerivedLabel(ix *Index, id uint64, v []float32) bool {
+	l, ok := ix.LabelID("x=" + strconv.FormatFloat(float64(v[0]), 'g', -1, 32))
+	ls, err := ix.Labels(id)
+	return ok && err == nil && slices.Contains(ls, l)
 }
 
 func applyModel(model map[uint64][]float32, op crashOp) {

@@ -55,6 +55,9 @@ func Create(dir string, dim int, o *Options) (*Manifest, error) {
 	}
 	err = treelog.Write(dir, tree)
 	if err == nil {
+		err = writeIndexedFields(store, opts.IndexedPayloadFields)
+	}
+	if err == nil {
 		err = store.SetMeta(metaManifest, m.marshal())
 	}
 	if cerr := store.Close(); err == nil {

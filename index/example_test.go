@@ -48,3 +48,47 @@ func Example() {
 	// indexed 5000 vectors
 	// nearest: id 42 at distance 0
 }
+
+// Payloads and named labels: an indexed payload field becomes a label a
+// filter can name.
+func ExampleIndex_UpsertWithPayloads() {
+	tmp, err := os.MkdirTemp("", "shoal-example-")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(tmp)
+	dir := filepath.Join(tmp, "index")
+	if _, err := index.Create(dir, 2, nil); err != nil {
+		log.Fatal(err)
+	}
+	ix, err := index.Open(dir, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer ix.Close()
+	if err := ix.SetIndexedFields([]string{"color"}); err != nil {
+		log.Fatal(err)
+	}
+	err = ix.UpsertWithPayloads(0, []uint64{1, 2, 3}, [][]float32{{0, 0}, {1, 1}, {5, 5}}, nil, [][]byte{
+		[]byte(`{"color": "red", "name": "origin"}`),
+		[]byte(`{"color": "blue", "name": "one"}`),
+		[]byte(`{"color": "red", "name": "far"}`),
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	f, err := ix.ParseFilter("color=red")
+	if err != nil {
+		log.Fatal(err)
+	}
+	res, err := ix.Search([]float32{1, 1}, 1, &index.SearchParams{Filter: f})
+	if err != nil {
+		log.Fatal(err)
+	}
+	p, err := ix.Payload(res[0].ID)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(res[0].ID, string(p))
+	// Output: 1 {"color":"red","name":"origin"}
+}

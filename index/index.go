@@ -49,7 +49,9 @@
 //     version map), vectors.go (stored vectors, package
 //     index/internal/vectors), posting tails (package
 //     index/internal/tail), labels.go (package filter's Labels),
-//     tenants.go (package tenant's Curator);
+//     labelnames.go (the label-name dictionary), payloads.go (JSON
+//     payloads), payloadlabels.go (labels derived from indexed payload
+//     fields), tenants.go (package tenant's Curator);
 //   - maintenance: maintain.go (the maintainer), fold.go, split.go,
 //     reinsert.go, reassign.go, sweep.go, compact.go, retire.go,
 //     publish.go (publishing to searches in flight), the tree's
@@ -125,6 +127,12 @@ type Index struct {
 	ten     *tenant.Curator
 	lab     *filter.Labels
 	dev     *gpu.Router
+	// names is the label-name dictionary (labelnames.go); fields the
+	// indexed payload fields (payloadlabels.go); hasPayloads whether a
+	// payload was ever stored (deletes then stage their removal).
+	names       *labelNames
+	fields      atomic.Pointer[[]string]
+	hasPayloads atomic.Bool
 
 	// Routing state: searches read it (search.go), the write path and
 	// maintenance publish into it. rmu guards tree and tails: searches
@@ -240,6 +248,12 @@ func open(dir string, opts Options, store posting.Store) (*Index, error) {
 	}
 	if err == nil {
 		err = ix.loadLabels()
+	}
+	if err == nil {
+		err = ix.loadLabelNames()
+	}
+	if err == nil {
+		err = ix.loadPayloadState()
 	}
 	if err == nil {
 		err = ix.finishRetired()

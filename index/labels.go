@@ -51,7 +51,7 @@ func (ix *Index) SetLabels(ids []uint64, labels [][]uint32) error {
 	}
 	b := ix.store.NewBatch()
 	defer b.Close()
-	publish, err := ix.lab.StageSet(b, ids, norm)
+	publish, err := ix.stagePayloads(b, ids, norm, nil)
 	if err != nil {
 		return err
 	}
@@ -75,6 +75,30 @@ func (ix *Index) Labels(id uint64) ([]uint32, error) {
 		return nil, fmt.Errorf("id %d: %w", id, ErrNotFound)
 	}
 	return ix.lab.Get(id, posting.ErrNotFound)
+}
+
+// LabelSets returns the labels of ids (distinct), ascending, read in id
+// order with one iterator: nil for an id with none or with no vector.
+func (ix *Index) LabelSets(ids []uint64) ([][]uint32, error) {
+	if ix.closed.Load() {
+		return nil, ErrClosed
+	}
+	if err := checkIDs(ids); err != nil {
+		return nil, err
+	}
+	if ix.lab.Empty() {
+		return make([][]uint32, len(ids)), nil
+	}
+	out, err := ix.lab.Many(ids)
+	if err != nil {
+		return nil, err
+	}
+	for i, id := range ids {
+		if !ix.Contains(id) {
+			out[i] = nil
+		}
+	}
+	return out, nil
 }
 
 // LabelLen returns the number of vectors that carry label l.

@@ -210,6 +210,14 @@ type Options struct {
 	// MaxSLSize is Curator's max_sl_size: a tenant's shortlist that grows
 	// past it is split in two (tenants.go). Default 256.
 	MaxSLSize int
+	// IndexedPayloadFields (build) are the payload fields whose values
+	// become labels field=value (payloadlabels.go), recorded in the index
+	// by Build and Create; SetIndexedFields changes them later. Default
+	// none.
+	IndexedPayloadFields []string
+	// MaxPayloadBytes bounds one payload, as compact JSON (payloads.go).
+	// Default 64 KiB.
+	MaxPayloadBytes int
 	// Search holds the default search parameters.
 	Search SearchParams
 	// Progress, if set, is called during Build as work advances, from one
@@ -390,6 +398,9 @@ func (o *Options) EnsureDefaults() {
 	if o.UpdateBuffer < 0 {
 		o.UpdateBuffer = 0
 	}
+	if o.MaxPayloadBytes == 0 {
+		o.MaxPayloadBytes = DefaultMaxPayloadBytes
+	}
 	if o.ReassignNeighbors == 0 {
 		o.ReassignNeighbors = 64
 	}
@@ -432,6 +443,10 @@ func (o *Options) Validate() error {
 		return fmt.Errorf("%w: RNGFactor %v / ClosureEpsilon %v must be >= 0", ErrInvalidOptions, o.RNGFactor, o.ClosureEpsilon)
 	case !o.GPU.Valid():
 		return fmt.Errorf("%w: GPU mode %d", ErrInvalidOptions, o.GPU)
+	case CheckIndexedFields(o.IndexedPayloadFields) != nil:
+		return fmt.Errorf("%w: IndexedPayloadFields: %v", ErrInvalidOptions, CheckIndexedFields(o.IndexedPayloadFields))
+	case o.MaxPayloadBytes < 0:
+		return fmt.Errorf("%w: MaxPayloadBytes %d, want >= 0", ErrInvalidOptions, o.MaxPayloadBytes)
 	case o.MaxSLSize < 2:
 		return fmt.Errorf("%w: MaxSLSize %d, want >= 2", ErrInvalidOptions, o.MaxSLSize)
 	case o.Search.TenantMode > TenantBrute:

@@ -190,6 +190,7 @@ func (ix *Index) DropTenant(t uint32) error {
 		}
 		gone, states := ix.stageDelete(b, owned)
 		dropLabels := ix.lab.StageDelete(b, gone)
+		ix.stagePayloadDelete(b, gone)
 		return w, func() {
 			ix.publishDelete(gone, states)
 			dropLabels()

@@ -43,7 +43,7 @@ func (ix *Index) UpsertLabeled(owner uint32, ids []uint64, vectors [][]float32, 
 	if labels == nil {
 		labels = make([][]uint32, len(ids))
 	}
-	return ix.upsert(tenant.ID(owner), ids, vectors, labels)
+	return ix.upsertWith(tenant.ID(owner), ids, vectors, labels, nil)
 }
 
 // UpsertOwned is Upsert with owner as the owner of the vectors: they
@@ -63,6 +63,11 @@ var testHookUpsertPublished func()
 
 // upsert stores the vectors; labels, if not nil, replace the ids' labels.
 func (ix *Index) upsert(owner tenant.ID, ids []uint64, vectors [][]float32, labels [][]uint32) error {
+	return ix.upsertWith(owner, ids, vectors, labels, nil)
+}
+
+// upsertWith is upsert that also writes payloads (pw nil: none).
+func (ix *Index) upsertWith(owner tenant.ID, ids []uint64, vectors [][]float32, labels [][]uint32, pw []payloadWrite) error {
 	if err := ix.writeErr(); err != nil {
 		return err
 	}
@@ -123,8 +128,8 @@ func (ix *Index) upsert(owner tenant.ID, ids []uint64, vectors [][]float32, labe
 		return err
 	}
 	publishLabels := func() {}
-	if norm != nil {
-		if publishLabels, err = ix.lab.StageSet(b, ids, norm); err != nil {
+	if norm != nil || pw != nil {
+		if publishLabels, err = ix.stagePayloads(b, ids, norm, pw); err != nil {
 			ix.wmu.Unlock()
 			return err
 		}
@@ -270,6 +275,7 @@ func (ix *Index) Delete(ids []uint64) (int, error) {
 		return 0, err
 	}
 	dropLabels := ix.lab.StageDelete(b, gone)
+	ix.stagePayloadDelete(b, gone)
 	if err := b.Commit(false); err != nil {
 		ix.wmu.Unlock()
 		return 0, fmt.Errorf("shoal: delete: %w", err)

@@ -91,6 +91,8 @@ var tenantMethods = map[string]bool{
 	shoalv1.VectorService_SearchBatch_FullMethodName:            true,
 	shoalv1.VectorService_SearchBatchStream_FullMethodName:      true,
 	shoalv1.VectorService_SetLabels_FullMethodName:              true,
+	shoalv1.VectorService_SetPayloads_FullMethodName:            true,
+	shoalv1.VectorService_ListLabels_FullMethodName:             true,
 	shoalv1.TenantService_ListTenants_FullMethodName:            true,
 }
 

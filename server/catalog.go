@@ -101,6 +101,9 @@ type collectionRecord struct {
 	Epsilon    float64 `json:"epsilon,omitempty"`
 	Beam       int     `json:"beam,omitempty"`
 	CreatedMs  int64   `json:"created_unix_ms"`
+	// IndexedFields are the indexed payload fields (the index keeps them
+	// too, and is the truth for its labels; this copy describes).
+	IndexedFields []string `json:"indexed_payload_fields,omitempty"`
 }
 
 // keyRecord is a tenant API key in the catalog: only the SHA-256 of its

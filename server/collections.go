@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"path"
+	"slices"
 	"strconv"
 	"time"
 
@@ -68,6 +69,7 @@ func (s *Server) newCollection(ctx context.Context, name string, cfg *shoalv1.Co
 	opts := s.indexOptions(r)
 	opts.Metric, opts.Elem = metrics[cfg.GetMetric()], elems[cfg.GetElementType()]
 	opts.PostingCap, opts.Replicas = int(cfg.GetPostingCap()), int(cfg.GetReplicas())
+	opts.IndexedPayloadFields = r.IndexedFields
 	m, err := index.Create(s.collDir(r), r.Dim, opts)
 	if err != nil {
 		_ = index.Drop(s.collDir(r), &index.Options{Shared: s.db})
@@ -112,6 +114,9 @@ func (s *Server) newRecord(ctx context.Context, name string, cfg *shoalv1.Collec
 	if err := checkSearchParams("config.default_search", sp); err != nil {
 		return collectionRecord{}, err
 	}
+	if err := index.CheckIndexedFields(cfg.GetIndexedPayloadFields()); err != nil {
+		return collectionRecord{}, status.Errorf(codes.InvalidArgument, "config.indexed_payload_fields: %s", clipMessage(err.Error()))
+	}
 	if err := ctxError(ctx, "the collection was created"); err != nil {
 		return collectionRecord{}, err
 	}
@@ -133,7 +138,8 @@ func (s *Server) newRecord(ctx context.Context, name string, cfg *shoalv1.Collec
 		Name: name, Number: num, Dir: path.Join(collectionsDir, strconv.FormatUint(num, 10)),
 		Dim: int(cfg.GetDim()), Metric: metricName(cfg.GetMetric()), Elem: elemName(cfg.GetElementType()),
 		NProbe: int(sp.GetNprobe()), Epsilon: sp.GetEpsilon(), Beam: int(sp.GetBeam()),
-		CreatedMs: time.Now().UnixMilli(),
+		CreatedMs:     time.Now().UnixMilli(),
+		IndexedFields: slices.Clone(cfg.GetIndexedPayloadFields()),
 	}, nil
 }
 
@@ -186,6 +192,7 @@ func describe(r collectionRecord, count int) *shoalv1.Collection {
 			DefaultSearch: &shoalv1.SearchParams{
 				Nprobe: uint32(r.NProbe), Epsilon: r.Epsilon, Beam: uint32(r.Beam),
 			},
+			IndexedPayloadFields: slices.Clone(r.IndexedFields),
 		},
 		VectorCount:   uint64(count),
 		CreatedUnixMs: r.CreatedMs,

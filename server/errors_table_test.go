@@ -19,6 +19,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/shoaldb/shoal/client"
 	shoalv1 "github.com/shoaldb/shoal/proto/shoal/v1"
@@ -370,14 +371,40 @@ func TestStatusCodeTable(t *testing.T) {
 			func() error {
 				return upsert(admin, "docs", "", &shoalv1.Vector{Id: 5000, Values: v(0), Labels: []string{long}})
 			},
+			func() error { return search(admin, &shoalv1.SearchRequest{FilterExpr: "color=purple"}) },
+			func() error {
+				return search(admin, &shoalv1.SearchRequest{Filter: &shoalv1.Filter{AnyOf: []string{"color=purple"}}})
+			},
 		},
-		"labels": {func() error {
-			ls := make([]uint32, 5000)
-			for i := range ls {
-				ls[i] = uint32(i)
-			}
-			_, err := admin.Vectors.SetLabels(ctx, &shoalv1.SetLabelsRequest{Collection: "docs", Vectors: []*shoalv1.LabelSet{{Id: 1000, Labels: ls}}})
-			return err
+		"labels": {
+			func() error {
+				ls := make([]uint32, 5000)
+				for i := range ls {
+					ls[i] = uint32(i)
+				}
+				_, err := admin.Vectors.SetLabels(ctx, &shoalv1.SetLabelsRequest{Collection: "docs", Vectors: []*shoalv1.LabelSet{{Id: 1000, Labels: ls}}})
+				return err
+			},
+			func() error {
+				return upsert(admin, "docs", "", &shoalv1.Vector{Id: 5000, Values: v(0), Labels: []string{"4294967296"}})
+			},
+			func() error {
+				return upsert(admin, "docs", "", &shoalv1.Vector{Id: 5000, Values: v(0), Labels: []string{strings.Repeat("n", 257)}})
+			},
+		},
+		"payload": {
+			func() error {
+				p := &structpb.Struct{Fields: map[string]*structpb.Value{"x": structpb.NewNumberValue(math.NaN())}}
+				return upsert(admin, "docs", "", &shoalv1.Vector{Id: 5000, Values: v(0), Payload: p})
+			},
+			func() error {
+				p := &structpb.Struct{Fields: map[string]*structpb.Value{"x": structpb.NewStringValue(strings.Repeat("x", 70<<10))}}
+				_, err := admin.Vectors.SetPayloads(ctx, &shoalv1.SetPayloadsRequest{Collection: "docs", Vectors: []*shoalv1.PayloadSet{{Id: 1000, Payload: p}}})
+				return err
+			},
+		},
+		"indexed-fields": {func() error {
+			return create("fields", &shoalv1.CollectionConfig{Dim: dim, IndexedPayloadFields: []string{"a=b"}})
 		}},
 		"revoke-owner": {func() error {
 			_, err := admin.Tenants.Revoke(ctx, &shoalv1.RevokeRequest{Collection: "docs", Tenant: "beta", Ids: []uint64{1}})
@@ -423,6 +450,10 @@ func TestStatusCodeTable(t *testing.T) {
 		"missing-vector": {
 			func() error { return labelled(admin, "", 999_999) },
 			func() error {
+				_, err := admin.Vectors.SetPayloads(ctx, &shoalv1.SetPayloadsRequest{Collection: "docs", Vectors: []*shoalv1.PayloadSet{{Id: 999_999}}})
+				return err
+			},
+			func() error {
 				_, err := admin.Tenants.Grant(ctx, &shoalv1.GrantRequest{Collection: "docs", Tenant: "acme", Ids: []uint64{999_999}})
 				return err
 			},
@@ -460,6 +491,10 @@ func TestStatusCodeTable(t *testing.T) {
 			func() error { return upsert(admin, "docs", "acme", vec(1, v(9))) },
 			func() error { _, err := acme.Delete(ctx, "docs", []uint64{1}); return err },
 			func() error { return labelled(acme, "", 1) },
+			func() error {
+				_, err := acme.Vectors.SetPayloads(ctx, &shoalv1.SetPayloadsRequest{Collection: "docs", Vectors: []*shoalv1.PayloadSet{{Id: 1}}})
+				return err
+			},
 		},
 		"import-outside": {
 			func() error { return startImport("../x.fvecs") },

@@ -66,8 +66,9 @@ func TestBadInput(t *testing.T) {
 		{"upsert empty", func() error { return upsert() }, codes.InvalidArgument},
 		{"upsert oversized batch", func() error { return upsert(many...) }, codes.ResourceExhausted},
 		{"upsert oversized message", func() error { return upsert(huge...) }, codes.ResourceExhausted},
-		{"upsert label name", func() error {
-			return upsert(&shoalv1.Vector{Id: 5002, Values: make([]float32, dim), Labels: []string{"x"}})
+		{"upsert label beyond uint32", func() error {
+			// A name is a label ("x"); all digits, it must be a uint32.
+			return upsert(&shoalv1.Vector{Id: 5002, Values: make([]float32, dim), Labels: []string{"4294967296"}})
 		}, codes.InvalidArgument},
 		{"upsert unknown collection", func() error {
 			_, err := c.Vectors.Upsert(ctx, &shoalv1.UpsertRequest{Collection: "nope", Vectors: []*shoalv1.Vector{vec(1)}})

@@ -102,6 +102,9 @@ func (s *Server) importBuild(ctx context.Context, j *importJob, f *index.FileSou
 		Elem:       elems[shoalv1.ElementType(shoalv1.ElementType_value[rec.Elem])],
 		PostingCap: rec.PostingCap,
 		Replicas:   rec.Replicas,
+		// The collection's indexed payload fields are its index's: the
+		// built one records them too.
+		IndexedPayloadFields: orig.ix.IndexedFields(),
 		Progress: func(p index.Progress) {
 			j.setStage(p.Stage, uint64(p.Done), uint64(p.Total))
 		},

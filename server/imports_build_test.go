@@ -12,6 +12,7 @@ import (
 
 	"google.golang.org/grpc/codes"
 
+	"github.com/shoaldb/shoal/client"
 	shoalv1 "github.com/shoaldb/shoal/proto/shoal/v1"
 	"github.com/shoaldb/shoal/server"
 )
@@ -30,7 +31,7 @@ func TestImportBuild(t *testing.T) {
 	ts := start(t, "", buildOpts)
 	admin := ts.dial("admin")
 	ctx := context.Background()
-	if _, err := admin.CreateCollection(ctx, "docs", &shoalv1.CollectionConfig{Dim: dim, Metric: shoalv1.Metric_METRIC_COSINE}); err != nil {
+	if _, err := admin.CreateCollection(ctx, "docs", &shoalv1.CollectionConfig{Dim: dim, Metric: shoalv1.Metric_METRIC_COSINE, IndexedPayloadFields: []string{"color"}}); err != nil {
 		t.Fatal(err)
 	}
 	for _, name := range []string{"acme", "beta"} {
@@ -90,9 +91,13 @@ func TestImportBuild(t *testing.T) {
 	if col, err := admin.Admin.RestoreSnapshot(ctx, &shoalv1.RestoreSnapshotRequest{Directory: "built", Collection: "copy"}); err != nil || col.GetVectorCount() != n {
 		t.Fatalf("RestoreSnapshot = %v, %v; want %d vectors", col, err, n)
 	}
-	// Writable again; no longer empty, so the next import upserts.
-	if err := admin.Upsert(ctx, "docs", []uint64{n}, [][]float32{vecs[0]}); err != nil {
+	// Writable again; no longer empty, so the next import upserts. The
+	// built index kept the collection's indexed payload fields.
+	if err := admin.UpsertRecords(ctx, "docs", []client.Record{{ID: n, Values: vecs[0], Payload: map[string]any{"color": "red"}}}); err != nil {
 		t.Errorf("Upsert after the build: %v", err)
+	}
+	if hits, err := admin.SearchWith(ctx, "docs", vecs[0], 5, &client.SearchOptions{Filter: "color=red", IncludePayload: true}); err != nil || len(hits) != 1 || hits[0].GetId() != n {
+		t.Errorf("search color=red after the build = %v, %v; want id %d alone", hits, err, n)
 	}
 	j2, err := admin.Admin.StartImport(ctx, &shoalv1.StartImportRequest{Collection: "docs", Path: "a.fvecs", FirstId: n + 1})
 	if err != nil || j2.GetMethod() != shoalv1.ImportMethod_IMPORT_METHOD_UPSERT {

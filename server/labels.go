@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
+	"slices"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -14,20 +14,41 @@ import (
 	shoalv1 "github.com/shoaldb/shoal/proto/shoal/v1"
 )
 
-// Labels are the index's uint32 label ids on the wire too: the server
-// keeps no name → id map (index/labels.go leaves names to the caller), so
-// a filter names labels by their decimal ids ("3 AND NOT 7") and a label
-// name in a filter is INVALID_ARGUMENT (filter.ErrUnknownLabel).
+// Labels on the wire are names ("color=red") or decimal ids ("7"),
+// resolved through the collection's dictionary (index/labelnames.go): a
+// write gives a new name an id, a filter naming a name the collection
+// has never seen is INVALID_ARGUMENT (filter.ErrUnknownLabel).
 
-// parseFilter returns the label filter of a search: the structured f or
-// the text expr (at most one of them set), nil for none.
-func parseFilter(f *shoalv1.Filter, expr string) (*filter.Expr, error) {
+// anyName resolves every name, for checking a filter's syntax before
+// the collection is at hand.
+func anyName(string) (uint32, bool) { return 0, true }
+
+// checkFilterSyntax checks the filter of a search before its collection
+// is acquired: at most one of f and expr, expr well formed, f's labels
+// well formed.
+func checkFilterSyntax(f *shoalv1.Filter, expr string) error {
 	structured := len(f.GetAllOf())+len(f.GetAnyOf())+len(f.GetNoneOf()) > 0
 	switch {
 	case structured && expr != "":
-		return nil, status.Error(codes.InvalidArgument, "filter and filter_expr are both set; set at most one")
+		return status.Error(codes.InvalidArgument, "filter and filter_expr are both set; set at most one")
 	case expr != "":
-		e, err := filter.Parse(expr, nil)
+		if _, err := filter.Parse(expr, anyName); err != nil {
+			return status.Errorf(codes.InvalidArgument, "filter_expr %s: %s", clip(expr), clipMessage(err.Error()))
+		}
+	}
+	return nil
+}
+
+// parseFilter returns the label filter of a search on c: the structured
+// f or the text expr (at most one of them set), nil for none.
+func parseFilter(c *collection, f *shoalv1.Filter, expr string) (*filter.Expr, error) {
+	if err := checkFilterSyntax(f, expr); err != nil {
+		return nil, err
+	}
+	structured := len(f.GetAllOf())+len(f.GetAnyOf())+len(f.GetNoneOf()) > 0
+	switch {
+	case expr != "":
+		e, err := filter.Parse(expr, c.ix.FilterNames())
 		if err != nil {
 			return nil, status.Errorf(codes.InvalidArgument, "filter_expr %s: %s", clip(expr), clipMessage(err.Error()))
 		}
@@ -37,7 +58,7 @@ func parseFilter(f *shoalv1.Filter, expr string) (*filter.Expr, error) {
 	}
 	var args []*filter.Expr
 	for _, l := range f.GetAllOf() {
-		id, err := labelID("all_of", l)
+		id, err := labelID(c, "all_of", l)
 		if err != nil {
 			return nil, err
 		}
@@ -45,7 +66,7 @@ func parseFilter(f *shoalv1.Filter, expr string) (*filter.Expr, error) {
 	}
 	var anyOf []*filter.Expr
 	for _, l := range f.GetAnyOf() {
-		id, err := labelID("any_of", l)
+		id, err := labelID(c, "any_of", l)
 		if err != nil {
 			return nil, err
 		}
@@ -55,7 +76,7 @@ func parseFilter(f *shoalv1.Filter, expr string) (*filter.Expr, error) {
 		args = append(args, filter.Or(anyOf...))
 	}
 	for _, l := range f.GetNoneOf() {
-		id, err := labelID("none_of", l)
+		id, err := labelID(c, "none_of", l)
 		if err != nil {
 			return nil, err
 		}
@@ -69,13 +90,16 @@ func parseFilter(f *shoalv1.Filter, expr string) (*filter.Expr, error) {
 	return e, nil
 }
 
-// labelID parses a label of a structured filter: a decimal label id.
-func labelID(field, s string) (uint32, error) {
-	id, err := strconv.ParseUint(s, 10, 32)
-	if err != nil {
-		return 0, status.Errorf(codes.InvalidArgument, "filter.%s label %s: labels are decimal label ids 0..4294967295 (names are not supported)", field, clip(s))
+// labelID resolves a label of a structured filter: a name c knows or a
+// decimal label id.
+func labelID(c *collection, field, s string) (uint32, error) {
+	if id, ok := c.ix.LabelID(s); ok {
+		return id, nil
 	}
-	return uint32(id), nil
+	if err := index.CheckLabel(s); err != nil {
+		return 0, status.Errorf(codes.InvalidArgument, "filter.%s label %s: %s", field, clip(s), clipMessage(err.Error()))
+	}
+	return 0, status.Errorf(codes.InvalidArgument, "filter.%s label %s: %v (the collection has no such label name)", field, clip(s), filter.ErrUnknownLabel)
 }
 
 func (a vectorsAPI) SetLabels(ctx context.Context, req *shoalv1.SetLabelsRequest) (*shoalv1.SetLabelsResponse, error) {
@@ -93,6 +117,9 @@ func (a vectorsAPI) SetLabels(ctx context.Context, req *shoalv1.SetLabelsRequest
 		}
 		seen[v.GetId()] = i
 		ids[i], labels[i] = v.GetId(), v.GetLabels()
+		if err := checkLabelStrings(fmt.Sprintf("vector %d (id %d)", i, v.GetId()), v.GetNames()); err != nil {
+			return nil, err
+		}
 	}
 	wdone, err := c.writing()
 	if err != nil {
@@ -100,7 +127,7 @@ func (a vectorsAPI) SetLabels(ctx context.Context, req *shoalv1.SetLabelsRequest
 	}
 	defer wdone()
 	if t != 0 {
-		if err := tenantLabelable(c, t, tname, ids); err != nil {
+		if err := tenantOwns(c, t, tname, ids, "no labels were set"); err != nil {
 			return nil, err
 		}
 	}
@@ -108,27 +135,41 @@ func (a vectorsAPI) SetLabels(ctx context.Context, req *shoalv1.SetLabelsRequest
 	if err := ctxError(ctx, "the labels were set"); err != nil {
 		return nil, err
 	}
+	names := make([][]string, len(ids))
+	for i, v := range req.GetVectors() {
+		names[i] = v.GetNames()
+	}
+	named, err := resolveNamed(c, names)
+	if err != nil {
+		return nil, err
+	}
+	for i := range named {
+		if len(named[i]) > 0 {
+			labels[i] = append(slices.Clone(labels[i]), named[i]...)
+		}
+	}
 	if err := c.ix.SetLabels(ids, labels); err != nil {
 		return nil, indexError(err)
 	}
 	return &shoalv1.SetLabelsResponse{Updated: uint64(len(ids))}, nil
 }
 
-// tenantLabelable checks that tenant t (named tname) owns the vector of
+// tenantOwns checks that tenant t (named tname) owns the vector of
 // every id: an id that holds none is NotFound, one of another owner, of
 // no owner or merely granted to t is PermissionDenied (telling t that
 // it holds a vector, as a refused upsert or delete does). As for
 // deletes, ownership changes only by the owner's writes or the admin's.
-func tenantLabelable(c *collection, t uint32, tname string, ids []uint64) error {
+// nothing says what did not happen ("no labels were set").
+func tenantOwns(c *collection, t uint32, tname string, ids []uint64, nothing string) error {
 	for _, id := range ids {
 		owner, err := c.ix.Owner(id)
 		switch {
 		case errors.Is(err, index.ErrNotFound):
-			return status.Errorf(codes.NotFound, "id %d holds no vector; no labels were set", id)
+			return status.Errorf(codes.NotFound, "id %d holds no vector; %s", id, nothing)
 		case err != nil:
 			return indexError(err)
 		case owner != t:
-			return status.Errorf(codes.PermissionDenied, "id %d holds a vector tenant %q does not own; no labels were set", id, tname)
+			return status.Errorf(codes.PermissionDenied, "id %d holds a vector tenant %q does not own; %s", id, tname, nothing)
 		}
 	}
 	return nil

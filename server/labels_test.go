@@ -133,7 +133,8 @@ func TestLabels(t *testing.T) {
 		{"unbalanced", "(1 OR 2", nil, "filter: syntax error"},
 		{"label name", "red", nil, "unknown label"},
 		{"label too large", "4294967296", nil, "filter"},
-		{"structured name", "", &shoalv1.Filter{AnyOf: []string{"red"}}, "decimal label ids"},
+		{"structured name", "", &shoalv1.Filter{AnyOf: []string{"red"}}, "unknown label"},
+		{"structured too large", "", &shoalv1.Filter{AllOf: []string{"4294967296"}}, "not a label id"},
 		{"both set", "1", &shoalv1.Filter{AllOf: []string{"1"}}, "both set"},
 	} {
 		_, err := c.Vectors.Search(ctx, &shoalv1.SearchRequest{Collection: "docs", Query: f.vecs[0], TopK: k, FilterExpr: tc.expr, Filter: tc.filter})

@@ -21,6 +21,10 @@ import (
 //	a Get                16 + ids × (24 + 4·dim): a found id is a
 //	                     Vector (id, values), a missing one a varint
 //
+// Payloads (include_payload) and a Get's labels and payloads are not
+// bounded by the request: responseBudget (payloads.go) counts them as
+// they are read and refuses a response that grows past the limit.
+//
 // The same numbers are in docs/server.md ("Response limits").
 
 // streamMessageBytes is the size SearchBatchStream keeps each message

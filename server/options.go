@@ -47,6 +47,11 @@ type Options struct {
 	// any search. It bounds a batch's work and memory as
 	// MaxResponseBytes bounds its size. Default 1,000,000.
 	MaxHits int
+	// MaxPayloadBytes bounds one vector's payload, as compact JSON: a
+	// larger one is InvalidArgument naming the vector, and nothing of
+	// the request is stored (payloads.go). Default 64 KiB
+	// (DefaultMaxPayloadBytes).
+	MaxPayloadBytes int
 	// CacheBytes is each collection's posting cache (the memory budget
 	// for its posting bytes). Default 16 MiB; negative disables it.
 	CacheBytes int64
@@ -90,6 +95,7 @@ const (
 	DefaultMaxRecvMsgBytes  = 64 << 20
 	DefaultMaxResponseBytes = 64 << 20
 	DefaultMaxHits          = 1_000_000
+	DefaultMaxPayloadBytes  = 64 << 10
 	DefaultCacheBytes       = 16 << 20
 	DefaultShutdownGrace    = 10 * time.Second
 	DefaultWriteStall       = time.Second
@@ -113,6 +119,9 @@ func (o *Options) EnsureDefaults() {
 	}
 	if o.MaxHits <= 0 {
 		o.MaxHits = DefaultMaxHits
+	}
+	if o.MaxPayloadBytes <= 0 {
+		o.MaxPayloadBytes = DefaultMaxPayloadBytes
 	}
 	if o.CacheBytes == 0 {
 		o.CacheBytes = DefaultCacheBytes

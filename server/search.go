@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -22,20 +23,38 @@ const searchChunk = 32
 
 // searchArgs are the checked common arguments of Search and SearchBatch.
 type searchArgs struct {
-	k       int
-	params  *index.SearchParams
-	vectors bool
-	tenant  string // the scope's tenant name, "" for none
+	k        int
+	params   *index.SearchParams
+	vectors  bool
+	payloads bool
+	tenant   string // the scope's tenant name, "" for none
+	filter   *shoalv1.Filter
+	expr     string
+	maxBytes int // the response limit, for payloads (responseBudget)
 }
 
-// resolve sets the index's tenant number of the search in c.
+// resolve sets the index's tenant number and the label filter of the
+// search in c.
 func (s *searchArgs) resolve(ctx context.Context, c *collection) error {
 	t, err := tenantFor(ctx, c, s.tenant)
 	s.params.Tenant = t
+	if err != nil {
+		return err
+	}
+	s.params.Filter, err = parseFilter(c, s.filter, s.expr)
 	return err
 }
 
-func (a vectorsAPI) searchArgs(ctx context.Context, tenant string, topK uint32, p *shoalv1.SearchParams, f *shoalv1.Filter, expr string, vectors bool) (searchArgs, error) {
+// budget returns the response budget of a response of what with
+// payloads (nil without: the request bounds it).
+func (s *searchArgs) budget(what string) *responseBudget {
+	if !s.payloads {
+		return nil
+	}
+	return &responseBudget{left: int64(s.maxBytes), what: what, hint: "lower top_k, split the batch or leave include_payload off"}
+}
+
+func (a vectorsAPI) searchArgs(ctx context.Context, tenant string, topK uint32, p *shoalv1.SearchParams, f *shoalv1.Filter, expr string, vectors, payloads bool) (searchArgs, error) {
 	if err := checkTenantName(tenant); err != nil {
 		return searchArgs{}, err
 	}
@@ -52,20 +71,23 @@ func (a vectorsAPI) searchArgs(ctx context.Context, tenant string, topK uint32, 
 	if err := checkSearchParams("params", p); err != nil {
 		return searchArgs{}, err
 	}
-	fe, err := parseFilter(f, expr)
-	if err != nil {
+	if err := checkFilterSyntax(f, expr); err != nil {
 		return searchArgs{}, err
 	}
 	return searchArgs{
-		k:       int(topK),
-		params:  &index.SearchParams{NProbe: int(p.GetNprobe()), Epsilon: p.GetEpsilon(), Beam: int(p.GetBeam()), Filter: fe},
-		vectors: vectors,
-		tenant:  tname,
+		k:        int(topK),
+		params:   &index.SearchParams{NProbe: int(p.GetNprobe()), Epsilon: p.GetEpsilon(), Beam: int(p.GetBeam())},
+		vectors:  vectors,
+		payloads: payloads,
+		tenant:   tname,
+		filter:   f,
+		expr:     expr,
+		maxBytes: a.opts.MaxResponseBytes,
 	}, nil
 }
 
 func (a vectorsAPI) Search(ctx context.Context, req *shoalv1.SearchRequest) (*shoalv1.SearchResponse, error) {
-	args, err := a.searchArgs(ctx, req.GetTenant(), req.GetTopK(), req.GetParams(), req.GetFilter(), req.GetFilterExpr(), req.GetIncludeVectors())
+	args, err := a.searchArgs(ctx, req.GetTenant(), req.GetTopK(), req.GetParams(), req.GetFilter(), req.GetFilterExpr(), req.GetIncludeVectors(), req.GetIncludePayload())
 	if err != nil {
 		return nil, err
 	}
@@ -93,7 +115,7 @@ func (a vectorsAPI) Search(ctx context.Context, req *shoalv1.SearchRequest) (*sh
 	if err := ctxError(ctx, "the search finished"); err != nil {
 		return nil, err
 	}
-	return hits(c, res, args.vectors)
+	return hits(c, res, args.vectors, args.payloads, args.budget(fmt.Sprintf("a search of top_k %d", args.k)))
 }
 
 func withVectors(vectors bool) string {
@@ -106,7 +128,7 @@ func withVectors(vectors bool) string {
 // batchArgs checks a SearchBatch or SearchBatchStream request: its
 // common search arguments and its number of queries and hits.
 func (a vectorsAPI) batchArgs(ctx context.Context, req *shoalv1.SearchBatchRequest) (searchArgs, error) {
-	args, err := a.searchArgs(ctx, req.GetTenant(), req.GetTopK(), req.GetParams(), req.GetFilter(), req.GetFilterExpr(), req.GetIncludeVectors())
+	args, err := a.searchArgs(ctx, req.GetTenant(), req.GetTopK(), req.GetParams(), req.GetFilter(), req.GetFilterExpr(), req.GetIncludeVectors(), req.GetIncludePayload())
 	if err != nil {
 		return searchArgs{}, err
 	}
@@ -133,8 +155,9 @@ func batchQueries(ctx context.Context, c *collection, args *searchArgs, req *sho
 }
 
 // searchChunk runs the queries qs[lo:lo+searchChunk] (fewer at the end)
-// on c and returns their results.
-func (s *searchArgs) searchChunk(ctx context.Context, c *collection, qs [][]float32, lo int) ([]*shoalv1.SearchResponse, error) {
+// on c and returns their results; budget (nil for none) counts their
+// payloads.
+func (s *searchArgs) searchChunk(ctx context.Context, c *collection, qs [][]float32, lo int, budget *responseBudget) ([]*shoalv1.SearchResponse, error) {
 	if err := ctxError(ctx, fmt.Sprintf("query %d of %d was searched", lo, len(qs))); err != nil {
 		return nil, err
 	}
@@ -144,7 +167,12 @@ func (s *searchArgs) searchChunk(ctx context.Context, c *collection, qs [][]floa
 	}
 	out := make([]*shoalv1.SearchResponse, len(res))
 	for i, r := range res {
-		if out[i], err = hits(c, r, s.vectors); err != nil {
+		b := budget
+		if b == nil {
+			// A stream's: each query's results must fit in a message.
+			b = s.budget(fmt.Sprintf("the results of query %d", lo+i))
+		}
+		if out[i], err = hits(c, r, s.vectors, s.payloads, b); err != nil {
 			return nil, err
 		}
 	}
@@ -170,8 +198,12 @@ func (a vectorsAPI) SearchBatch(ctx context.Context, req *shoalv1.SearchBatchReq
 		return nil, err
 	}
 	resp := &shoalv1.SearchBatchResponse{Results: make([]*shoalv1.SearchResponse, 0, len(qs))}
+	budget := args.budget(what)
+	if budget == nil {
+		budget = &responseBudget{left: math.MaxInt64}
+	}
 	for lo := 0; lo < len(qs); lo += searchChunk {
-		res, err := args.searchChunk(ctx, c, qs, lo)
+		res, err := args.searchChunk(ctx, c, qs, lo, budget)
 		if err != nil {
 			return nil, err
 		}
@@ -223,7 +255,7 @@ func (a vectorsAPI) SearchBatchStream(req *shoalv1.SearchBatchRequest, stream gr
 			c.release()
 			return status.Errorf(codes.NotFound, "collection %s was dropped during the stream (after %d queries)", clip(req.GetCollection()), lo)
 		}
-		res, err := args.searchChunk(ctx, c, qs, lo)
+		res, err := args.searchChunk(ctx, c, qs, lo, nil)
 		c.release()
 		if err != nil {
 			return err
@@ -246,10 +278,22 @@ func (a vectorsAPI) SearchBatchStream(req *shoalv1.SearchBatchRequest, stream gr
 	return nil
 }
 
-// hits converts the index's results, with their vectors if asked for. A
-// hit deleted since the search is returned without values.
-func hits(c *collection, res []index.Result, vectors bool) (*shoalv1.SearchResponse, error) {
+// hits converts the index's results, with their vectors and payloads if
+// asked for; budget (nil: none) counts the hits. A hit deleted since the
+// search is returned without values or payload.
+func hits(c *collection, res []index.Result, vectors, payloads bool, budget *responseBudget) (*shoalv1.SearchResponse, error) {
 	out := &shoalv1.SearchResponse{Hits: make([]*shoalv1.Hit, len(res))}
+	var ps [][]byte
+	if payloads && len(res) > 0 {
+		ids := make([]uint64, len(res))
+		for i, r := range res {
+			ids[i] = r.ID
+		}
+		var err error
+		if ps, err = c.ix.Payloads(ids); err != nil {
+			return nil, indexError(err)
+		}
+	}
 	for i, r := range res {
 		h := &shoalv1.Hit{Id: r.ID, Distance: r.Distance}
 		if vectors {
@@ -258,6 +302,16 @@ func hits(c *collection, res []index.Result, vectors bool) (*shoalv1.SearchRespo
 				return nil, indexError(err)
 			}
 			h.Values = v
+		}
+		if ps != nil {
+			p, err := payloadStruct(r.ID, ps[i])
+			if err != nil {
+				return nil, err
+			}
+			h.Payload = p
+		}
+		if err := budget.charge(h); err != nil {
+			return nil, err
 		}
 		out.Hits[i] = h
 	}

@@ -314,10 +314,11 @@ func (s *Server) collDir(r collectionRecord) string {
 // indexOptions are the options a collection's index is opened with.
 func (s *Server) indexOptions(r collectionRecord) *index.Options {
 	return &index.Options{
-		Shared:     s.db,
-		CacheBytes: s.opts.CacheBytes,
-		WriteStall: s.opts.WriteStall,
-		Search:     index.SearchParams{NProbe: r.NProbe, Epsilon: r.Epsilon, Beam: r.Beam},
+		Shared:          s.db,
+		CacheBytes:      s.opts.CacheBytes,
+		WriteStall:      s.opts.WriteStall,
+		MaxPayloadBytes: s.opts.MaxPayloadBytes,
+		Search:          index.SearchParams{NProbe: r.NProbe, Epsilon: r.Epsilon, Beam: r.Beam},
 	}
 }
 

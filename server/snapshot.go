@@ -112,6 +112,9 @@ type snapshotConfig struct {
 	NProbe     int     `json:"nprobe,omitempty"`
 	Epsilon    float64 `json:"epsilon,omitempty"`
 	Beam       int     `json:"beam,omitempty"`
+	// IndexedFields are the collection's indexed payload fields (a
+	// physical snapshot's index holds them too).
+	IndexedFields []string `json:"indexed_payload_fields,omitempty"`
 }
 
 // snapshotFileMD is one file of a manifest; Vectors and RawBytes only
@@ -189,6 +192,7 @@ func (s *Server) writeSnapshot(ctx context.Context, c *collection, parent *os.Fi
 		Config: snapshotConfig{
 			Dim: c.rec.Dim, Metric: c.rec.Metric, Elem: c.rec.Elem, PostingCap: c.rec.PostingCap,
 			Replicas: c.rec.Replicas, NProbe: c.rec.NProbe, Epsilon: c.rec.Epsilon, Beam: c.rec.Beam,
+			IndexedFields: c.rec.IndexedFields,
 		},
 		CreatedMs: time.Now().UnixMilli(),
 	}
@@ -449,6 +453,7 @@ func (a adminAPI) RestoreSnapshot(ctx context.Context, req *shoalv1.RestoreSnaps
 		DefaultSearch: &shoalv1.SearchParams{
 			Nprobe: uint32(m.Config.NProbe), Epsilon: m.Config.Epsilon, Beam: uint32(m.Config.Beam),
 		},
+		IndexedPayloadFields: m.Config.IndexedFields,
 	}
 	// DDL waits for the restore: the new collection is listed only
 	// once it is complete (a crash before leaves an orphan namespace,
@@ -540,6 +545,8 @@ func (s *Server) restorePhysical(ctx context.Context, coll string, cfg *shoalv1.
 		return nil, status.Errorf(codes.DataLoss, "snapshot %s: its index holds %d vectors, its manifest says %d", clip(name), n, m.Vectors)
 	}
 	r.PostingCap, r.Replicas = man.PostingCap, man.Replicas
+	// The index's indexed fields came with it; they are the truth.
+	r.IndexedFields = ix.IndexedFields()
 	c := &collection{rec: r, ix: ix}
 	for _, t := range m.Tenants {
 		if err := s.cat.putTenant(r.Number, tenantRecord{Name: t.Name, ID: t.ID}); err != nil {

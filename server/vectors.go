@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strconv"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -81,23 +80,17 @@ func (a vectorsAPI) upsert(ctx context.Context, req *shoalv1.UpsertRequest) (int
 	vecs := make([][]float32, len(ids))
 	seen := make(map[uint64]int, len(ids))
 	// Labels, if any vector carries some, replace every vector's (nil
-	// keeps them).
-	var labels [][]uint32
+	// keeps them); payloads, if any vector carries one, are set for
+	// those that do (nil keeps the others').
+	names := make([][]string, len(ids))
+	var payloads [][]byte
 	for i, v := range req.GetVectors() {
-		for _, s := range v.GetLabels() {
-			l, err := strconv.ParseUint(s, 10, 32)
-			if err != nil {
-				return 0, status.Errorf(codes.InvalidArgument, "vector %d (id %d): label %s: labels are decimal label ids 0..4294967295 (names are not supported)", i, v.GetId(), clip(s))
-			}
-			if labels == nil {
-				labels = make([][]uint32, len(ids))
-			}
-			labels[i] = append(labels[i], uint32(l))
+		what := fmt.Sprintf("vector %d (id %d)", i, v.GetId())
+		if err := checkLabelStrings(what, v.GetLabels()); err != nil {
+			return 0, err
 		}
-		if len(labels) > 0 && len(labels[i]) > index.MaxLabelsPerID {
-			return 0, status.Errorf(codes.InvalidArgument, "vector %d (id %d): %d labels, at most %d", i, v.GetId(), len(labels[i]), index.MaxLabelsPerID)
-		}
-		if err := checkVector(fmt.Sprintf("vector %d (id %d)", i, v.GetId()), v.GetValues(), c.rec.Dim); err != nil {
+		names[i] = v.GetLabels()
+		if err := checkVector(what, v.GetValues(), c.rec.Dim); err != nil {
 			return 0, err
 		}
 		if j, dup := seen[v.GetId()]; dup {
@@ -105,6 +98,16 @@ func (a vectorsAPI) upsert(ctx context.Context, req *shoalv1.UpsertRequest) (int
 		}
 		seen[v.GetId()] = i
 		ids[i], vecs[i] = v.GetId(), v.GetValues()
+		if v.GetPayload() != nil {
+			p, err := a.payloadJSON(what, v.GetPayload())
+			if err != nil {
+				return 0, err
+			}
+			if payloads == nil {
+				payloads = make([][]byte, len(ids))
+			}
+			payloads[i] = p
+		}
 	}
 	// The last point at which the call may still be refused whole.
 	if err := ctxError(ctx, "the upsert was applied"); err != nil {
@@ -115,13 +118,28 @@ func (a vectorsAPI) upsert(ctx context.Context, req *shoalv1.UpsertRequest) (int
 		return 0, err
 	}
 	defer wdone()
-	switch {
-	case t != 0:
+	if t != 0 {
 		if err = checkTenantWrite(c, t, tname, ids); err != nil {
 			return 0, err
 		}
-		if labels != nil {
-			err = c.ix.UpsertLabeled(t, ids, vecs, labels)
+	}
+	// Names are resolved (new ones given ids) once the call can no
+	// longer be refused for its content.
+	labels, err := resolveNamed(c, names)
+	if err != nil {
+		return 0, err
+	}
+	if labels != nil {
+		for i := range labels {
+			if labels[i] == nil {
+				labels[i] = []uint32{}
+			}
+		}
+	}
+	switch {
+	case t != 0:
+		if labels != nil || payloads != nil {
+			err = c.ix.UpsertWithPayloads(t, ids, vecs, labels, payloads)
 		} else {
 			err = c.ix.UpsertOwned(t, ids, vecs)
 		}
@@ -132,8 +150,8 @@ func (a vectorsAPI) upsert(ctx context.Context, req *shoalv1.UpsertRequest) (int
 				return 0, cerr
 			}
 		}
-	case labels != nil:
-		err = c.ix.UpsertLabeled(0, ids, vecs, labels)
+	case labels != nil || payloads != nil:
+		err = c.ix.UpsertWithPayloads(0, ids, vecs, labels, payloads)
 	default:
 		err = c.ix.Upsert(ids, vecs)
 	}
@@ -199,9 +217,12 @@ func (a vectorsAPI) Get(ctx context.Context, req *shoalv1.GetRequest) (*shoalv1.
 		return nil, err
 	}
 	defer c.release()
-	if err := a.checkResponse(fmt.Sprintf("a get of %d vectors of dimension %d", len(req.GetIds()), c.rec.Dim), getBound(len(req.GetIds()), c.rec.Dim), "ask for fewer ids"); err != nil {
+	what := fmt.Sprintf("a get of %d vectors of dimension %d", len(req.GetIds()), c.rec.Dim)
+	if err := a.checkResponse(what, getBound(len(req.GetIds()), c.rec.Dim), "ask for fewer ids"); err != nil {
 		return nil, err
 	}
+	// Labels and payloads are counted as they are read.
+	budget := &responseBudget{left: int64(a.opts.MaxResponseBytes), what: what, hint: "ask for fewer ids"}
 	resp := &shoalv1.GetResponse{}
 	for i, id := range req.GetIds() {
 		if i%256 == 0 {
@@ -224,5 +245,47 @@ func (a vectorsAPI) Get(ctx context.Context, req *shoalv1.GetRequest) (*shoalv1.
 		}
 		resp.Vectors = append(resp.Vectors, &shoalv1.Vector{Id: id, Values: v})
 	}
+	for lo := 0; lo < len(resp.Vectors); lo += getExtrasChunk {
+		if err := getExtras(c, resp.Vectors[lo:min(lo+getExtrasChunk, len(resp.Vectors))], budget); err != nil {
+			return nil, err
+		}
+	}
 	return resp, nil
+}
+
+// getExtrasChunk is how many vectors of a Get have their labels and
+// payloads read at once (one ordered scan each).
+const getExtrasChunk = 256
+
+// getExtras adds to each of vs its labels (by name where they have one)
+// and its payload, and charges it to budget. A vector deleted since it
+// was read gets neither.
+func getExtras(c *collection, vs []*shoalv1.Vector, budget *responseBudget) error {
+	pos := make(map[uint64]int, len(vs))
+	var ids []uint64
+	for _, v := range vs {
+		if _, ok := pos[v.Id]; !ok {
+			pos[v.Id] = len(ids)
+			ids = append(ids, v.Id)
+		}
+	}
+	ls, err := c.ix.LabelSets(ids)
+	if err != nil {
+		return indexError(err)
+	}
+	ps, err := c.ix.Payloads(ids)
+	if err != nil {
+		return indexError(err)
+	}
+	for _, v := range vs {
+		j := pos[v.Id]
+		v.Labels = labelStrings(c, ls[j])
+		if v.Payload, err = payloadStruct(v.Id, ps[j]); err != nil {
+			return err
+		}
+		if err := budget.charge(v); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -9,7 +9,8 @@ import (
 	"github.com/RoaringBitmap/roaring/v2/roaring64"
 )
 
-var colours = map[string]uint32{"red": 1, "large": 2, "used": 3, "x.y:z-1": 4}
+var colours = map[string]uint32{"red": 1, "large": 2, "used": 3, "x.y:z-1": 4,
+	"color=red": 5, "size=x l": 6, `say "hi" (now)`: 7, "and": 8, "3d": 9, "é=ü": 10, "a\\b": 11}
 
 func names(s string) (uint32, bool) {
 	id, ok := colours[s]
@@ -37,6 +38,12 @@ func TestParse(t *testing.T) {
 		{"((1))", "1"},
 		{"red AND (large OR NOT used)", "1 AND (2 OR NOT 3)"},
 		{"x.y:z-1 | RED", "4 OR 1"},
+		{"color=red", "5"},
+		{"color=red AND NOT \"size=x l\"", "5 AND NOT 6"},
+		{`(color=red|"say \"hi\" (now)")&!3d`, "(5 OR 7) AND NOT 9"},
+		{`"AND" and "7"`, "8 AND 7"},
+		{"é=ü", "10"},
+		{`"a\\b" OR "a\b"`, "11 OR 11"},
 	} {
 		e, err := Parse(tc.in, func(s string) (uint32, bool) { return names(strings.ToLower(s)) })
 		if err != nil {
@@ -63,7 +70,10 @@ func TestParseErrors(t *testing.T) {
 		{"1)", ErrSyntax, `found ")"`},
 		{"1 # 2", ErrSyntax, `offset 2: expected AND, OR or the end, found "#"`},
 		{"4294967296", ErrSyntax, "not a uint32"},
-		{"3d", ErrSyntax, "not a uint32"},
+		{"3e", ErrUnknownLabel, `"3e" at offset 0`},
+		{`"red`, ErrSyntax, "found an unterminated quoted name"},
+		{`red "large"`, ErrSyntax, `expected AND, OR or the end, found "large"`},
+		{`"4294967296"`, ErrSyntax, "not a uint32"},
 		{"NOT", ErrSyntax, "found the end"},
 		{"AND 1", ErrSyntax, `found "AND"`},
 		{"blue", ErrUnknownLabel, `"blue" at offset 0`},
@@ -285,7 +295,7 @@ func TestLabels(t *testing.T) {
 // FuzzParse: Parse never panics; what it accepts is valid, prints, and
 // parses back to the same text.
 func FuzzParse(f *testing.F) {
-	for _, s := range []string{"1", "1 AND 2", "!(1|2)&3", "red OR NOT used", "((((1))))", "1 &&& 2", "NOT NOT NOT 0", "4294967295 | 0", ")", "(", "&"} {
+	for _, s := range []string{"1", "1 AND 2", "!(1|2)&3", "red OR NOT used", "((((1))))", "1 &&& 2", "NOT NOT NOT 0", "4294967295 | 0", ")", "(", "&", "color=red AND NOT \"size=x l\"", `"a\"b`, `"\\"`} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {

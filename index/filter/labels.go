@@ -202,6 +202,9 @@ func (li *Labels) dropIDs(gone *roaring64.Bitmap) {
 	}
 }
 
+// Empty reports whether no id carries a label.
+func (li *Labels) Empty() bool { return li.len() == 0 }
+
 func (li *Labels) len() int {
 	li.mu.RLock()
 	defer li.mu.RUnlock()
@@ -333,8 +336,10 @@ func (li *Labels) StageSet(b Batch, ids []uint64, norm [][]uint32) (publish func
 	}, nil
 }
 
-// many returns the stored labels of ids (distinct; nil for none), read in
-// id order with one iterator.
+// Many returns the stored labels of ids (distinct; nil for none), read
+// in id order with one iterator.
+func (li *Labels) Many(ids []uint64) ([][]uint32, error) { return li.many(ids) }
+
 func (li *Labels) many(ids []uint64) ([][]uint32, error) {
 	order, ks := keys.SortedIDs(keys.Label, ids)
 	out := make([][]uint32, len(ids))

@@ -12,19 +12,25 @@ import (
 //	expr   = term { OR term }
 //	term   = factor { AND factor }
 //	factor = NOT factor | "(" expr ")" | label
-//	label  = number | name
+//	label  = number | name | quoted
 //
 //	OR     = "OR"  | "|" | "||"      (keywords in any case)
 //	AND    = "AND" | "&" | "&&"
 //	NOT    = "NOT" | "!"
 //	number = decimal digits: the label id itself, 0 to 4294967295
-//	name   = a letter or "_", then letters, digits, "_", "-", ".", ":"
-//	         (a label name, turned into its id by the caller's Names)
+//	name   = a run of bytes other than white space and ( ) " & | !,
+//	         not all digits and not a keyword (color=red, size>=3,
+//	         é=ü): a label name, turned into its id by the caller's
+//	         Names
+//	quoted = '"' { any byte but '"' and '\' | '\"' | '\\' } '"':
+//	         a name with spaces, parentheses, quotes or any of the
+//	         above ("size=x l", "AND"); all digits, it is a number
 //
 // NOT binds tightest, then AND, then OR. Tokens may be separated by
 // white space, and must be where they would run together (`red AND
 // large`, `red&large`). Examples: `3`, `3 AND NOT 7`, `!7 & (1 | 2)`,
-// `red AND (large OR NOT used)`. Nesting is limited to MaxDepth.
+// `red AND (large OR NOT used)`, `color=red AND NOT "size=x l"`.
+// Nesting is limited to MaxDepth.
 
 // Parse errors; test with errors.Is.
 var (
@@ -122,24 +128,25 @@ func (p *parser) next() {
 	case c == ')':
 		p.pos++
 		p.tok = tokRParen
-	case isDigit(c):
+	case c == '"':
+		p.quoted()
+		return
+	case isNameByte(c):
 		for p.pos < len(p.s) && isNameByte(p.s[p.pos]) {
 			p.pos++
 		}
-		p.tok = tokNumber
-	case isNameStart(c):
-		for p.pos < len(p.s) && isNameByte(p.s[p.pos]) {
-			p.pos++
-		}
-		p.tok = tokName
-		switch strings.ToUpper(p.s[p.start:p.pos]) {
-		case "AND":
+		p.tok, p.text = tokName, p.s[p.start:p.pos]
+		switch {
+		case isNumber(p.text):
+			p.tok = tokNumber
+		case strings.EqualFold(p.text, "AND"):
 			p.tok = tokAnd
-		case "OR":
+		case strings.EqualFold(p.text, "OR"):
 			p.tok = tokOr
-		case "NOT":
+		case strings.EqualFold(p.text, "NOT"):
 			p.tok = tokNot
 		}
+		return
 	default:
 		p.pos++
 		p.tok = tokBad
@@ -238,6 +245,9 @@ func (p *parser) describe() string {
 	case tokEOF:
 		return "the end"
 	case tokBad:
+		if strings.HasPrefix(p.text, `"`) {
+			return "an unterminated quoted name"
+		}
 		return fmt.Sprintf("%q", p.text)
 	}
 	return strconv.Quote(p.text)
@@ -247,9 +257,55 @@ func (p *parser) errorf(format string, args ...any) error {
 	return fmt.Errorf("%w at offset %d: %s", ErrSyntax, p.start, fmt.Sprintf(format, args...))
 }
 
-func isSpace(c byte) bool     { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
-func isDigit(c byte) bool     { return '0' <= c && c <= '9' }
-func isNameStart(c byte) bool { return c == '_' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' }
+// quoted scans a quoted name (p.s[p.pos] is its opening quote) into
+// p.tok and p.text (unescaped); an unterminated one is tokBad.
+func (p *parser) quoted() {
+	var b strings.Builder
+	for i := p.pos + 1; i < len(p.s); i++ {
+		switch c := p.s[i]; c {
+		case '"':
+			p.pos = i + 1
+			p.tok, p.text = tokName, b.String()
+			if isNumber(p.text) {
+				p.tok = tokNumber
+			}
+			return
+		case '\\':
+			if i+1 < len(p.s) && (p.s[i+1] == '"' || p.s[i+1] == '\\') {
+				i++
+				b.WriteByte(p.s[i])
+				continue
+			}
+			b.WriteByte(c)
+		default:
+			b.WriteByte(c)
+		}
+	}
+	p.pos = len(p.s)
+	p.tok, p.text = tokBad, p.s[p.start:]
+}
+
+func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
+func isDigit(c byte) bool { return '0' <= c && c <= '9' }
+
+// isNameByte reports whether c may be part of an unquoted name.
 func isNameByte(c byte) bool {
-	return isNameStart(c) || isDigit(c) || c == '-' || c == '.' || c == ':'
+	switch c {
+	case '(', ')', '"', '&', '|', '!':
+		return false
+	}
+	return !isSpace(c)
+}
+
+// isNumber reports whether s is all digits (a label id, not a name).
+func isNumber(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if !isDigit(s[i]) {
+			return false
+		}
+	}
+	return true
 }

@@ -53,6 +53,15 @@ const (
 	// Label is an id's labels: id u64 → format u8, label u32 LE × n
 	// (filter).
 	Label Kind = 'l'
+	// Payload is an id's payload: id u64 → format u8, compact JSON object
+	// (index).
+	Payload Kind = 'P'
+	// LabelName maps a label name to its id: name bytes → id u32 LE;
+	// with no name bytes, the floor of names' ids: u64 LE (index).
+	LabelName Kind = 'N'
+	// IndexedFields lists the payload fields labels are derived from: (no
+	// key bytes) → format u8, JSON array of strings (index).
+	IndexedFields Kind = 'F'
 )
 
 // Store key prefixes of package pebblestore, ahead of any record kind.
@@ -97,6 +106,9 @@ var Kinds = []Info{
 	{byte(Access), "access", "tenant (access.go)", "'o' id u64", "vv u8, owner u32 LE, granted u32 LE × n", "record"},
 	{byte(Shortlist), "shortlist", "tenant (shortlist.go)", "'s' tenant u32, posting u32", "rows u32 LE, centroid f32 LE × dim", "record"},
 	{byte(Label), "label", "index/filter (labels.go)", "'l' id u64", "format u8 (1), label u32 LE × n ascending", "record"},
+	{byte(Payload), "payload", "index (payloads.go)", "'P' id u64", "format u8 (1), compact JSON object", "record"},
+	{byte(LabelName), "label name", "index (labelnames.go)", "'N' name | 'N'", "id u32 LE | floor u64 LE", "record"},
+	{byte(IndexedFields), "indexed fields", "index (payloadlabels.go)", "'F'", "format u8 (1), JSON array of field names", "record"},
 	{StoreMeta, "meta", "pebblestore (pebblestore.go)", "'m' name", "blob (the manifest under \"index\", the directory under \"postings\")", "store"},
 	{StoreOverride, "override", "pebblestore (directory.go)", "'p' posting u32", "location: segment u32, offset, length", "store"},
 	{StoreUser, "user", "pebblestore (kv.go)", "'u' record key", "record value", "store"},
