@@ -64,7 +64,7 @@ type Server struct {
 	grpc    *grpc.Server
 	health  *health.Server
 	started time.Time
-	calls   callMetrics // per method and code (metrics.go)
+	calls   callMetrics // the registry and the call metrics (metrics.go)
 	imports imports     // bulk import jobs (imports.go)
 	// ddl serialises CreateCollection and DropCollection.
 	ddl sync.Mutex
@@ -160,6 +160,7 @@ func Open(o *Options) (*Server, error) {
 		s.closeAll()
 		return nil, err
 	}
+	s.initMetrics()
 	s.grpc = grpc.NewServer(s.serverOptions()...)
 	shoalv1.RegisterCollectionServiceServer(s.grpc, collectionsAPI{Server: s})
 	shoalv1.RegisterVectorServiceServer(s.grpc, vectorsAPI{Server: s})
@@ -183,8 +184,8 @@ func (s *Server) serverOptions() []grpc.ServerOption {
 		// Searches and gets are refused up front when their response
 		// could be larger (limits.go); this catches the rest.
 		grpc.MaxSendMsgSize(s.opts.MaxResponseBytes),
-		grpc.ChainUnaryInterceptor(s.unaryInterceptor),
-		grpc.ChainStreamInterceptor(s.streamInterceptor),
+		grpc.ChainUnaryInterceptor(s.metricsUnary, s.unaryInterceptor),
+		grpc.ChainStreamInterceptor(s.metricsStream, s.streamInterceptor),
 		// Stop waits for handlers to return, so nothing uses an index
 		// that Close is about to close.
 		grpc.WaitForHandlers(true),
