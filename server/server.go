@@ -65,6 +65,7 @@ type Server struct {
 	health  *health.Server
 	started time.Time
 	calls   callMetrics // the registry and the call metrics (metrics.go)
+	trace   *tracing    // nil while tracing is off (trace.go)
 	imports imports     // bulk import jobs (imports.go)
 	// ddl serialises CreateCollection and DropCollection.
 	ddl sync.Mutex
@@ -155,6 +156,7 @@ func Open(o *Options) (*Server, error) {
 	if err == nil {
 		s.cleanSnapshotTemps()
 		s.cleanRestoreTemps()
+		err = s.setupTracing()
 	}
 	if err != nil {
 		s.closeAll()
@@ -193,7 +195,7 @@ func (s *Server) serverOptions() []grpc.ServerOption {
 	if s.opts.TLS != nil {
 		opts = append(opts, grpc.Creds(credentials.NewTLS(s.opts.TLS)))
 	}
-	return opts
+	return append(opts, s.traceOptions()...)
 }
 
 // openCollections opens the collections of the catalog, and clears what
@@ -385,7 +387,7 @@ func (s *Server) closeAll() error {
 		c.gone = true
 		c.mu.Unlock()
 	}
-	errs = append(errs, s.db.Close())
+	errs = append(errs, s.db.Close(), s.stopTracing())
 	return errors.Join(errs...)
 }
 
