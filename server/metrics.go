@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -53,17 +54,29 @@ type callMetrics struct {
 	inFlight *prometheus.GaugeVec     // service, method
 	msgsRecv *prometheus.CounterVec   // service, method (streams)
 	msgsSent *prometheus.CounterVec   // service, method (streams)
-	// methods caches each full method's labels and in-flight gauge, so
-	// that a call splits its method name and hashes its labels once.
-	methods sync.Map // full method → *methodSeries
+	// methods caches each full method's series, so that a call neither
+	// splits its method name nor hashes label values (nor allocates).
+	methods struct {
+		sync.RWMutex
+		m map[string]*methodSeries // by full method
+	}
 }
 
-// methodSeries are the series of one gRPC method that do not depend on
-// the call's status.
+// methodSeries are the series of one gRPC method.
 type methodSeries struct {
 	service, method    string
 	inFlight           prometheus.Gauge
 	msgsRecv, msgsSent prometheus.Counter
+	byCode             [numCodes]atomic.Pointer[codeSeries] // made on first use
+}
+
+// numCodes bounds the gRPC status codes (0 OK to 16 Unauthenticated).
+const numCodes = 17
+
+// codeSeries are the series of one gRPC method and status code.
+type codeSeries struct {
+	requests prometheus.Counter
+	duration prometheus.Observer
 }
 
 // initMetrics creates s's registry and registers every collector.
@@ -105,27 +118,51 @@ func (s *Server) initMetrics() {
 
 // series returns the series of the full method /package.Service/Method.
 func (m *callMetrics) series(full string) *methodSeries {
-	if v, ok := m.methods.Load(full); ok {
-		return v.(*methodSeries)
+	m.methods.RLock()
+	ms := m.methods.m[full]
+	m.methods.RUnlock()
+	if ms != nil {
+		return ms
+	}
+	m.methods.Lock()
+	defer m.methods.Unlock()
+	if ms = m.methods.m[full]; ms != nil {
+		return ms
 	}
 	svc, meth := splitMethod(full)
-	ms := &methodSeries{
+	ms = &methodSeries{
 		service:  svc,
 		method:   meth,
 		inFlight: m.inFlight.WithLabelValues(svc, meth),
 		msgsRecv: m.msgsRecv.WithLabelValues(svc, meth),
 		msgsSent: m.msgsSent.WithLabelValues(svc, meth),
 	}
-	v, _ := m.methods.LoadOrStore(full, ms)
-	return v.(*methodSeries)
+	if m.methods.m == nil {
+		m.methods.m = make(map[string]*methodSeries)
+	}
+	m.methods.m[full] = ms
+	return ms
 }
 
 // observe records one finished call.
 func (m *callMetrics) observe(method string, code codes.Code, took time.Duration) {
 	ms := m.series(method)
-	c := code.String()
-	m.requests.WithLabelValues(ms.service, ms.method, c).Inc()
-	m.duration.WithLabelValues(ms.service, ms.method, c).Observe(took.Seconds())
+	var cs *codeSeries
+	if code < numCodes {
+		cs = ms.byCode[code].Load()
+	}
+	if cs == nil {
+		c := code.String()
+		cs = &codeSeries{
+			requests: m.requests.WithLabelValues(ms.service, ms.method, c),
+			duration: m.duration.WithLabelValues(ms.service, ms.method, c),
+		}
+		if code < numCodes {
+			ms.byCode[code].Store(cs) // a racing call stores the same series
+		}
+	}
+	cs.requests.Inc()
+	cs.duration.Observe(took.Seconds())
 }
 
 // metricsUnary counts a unary call in flight.
