@@ -8,6 +8,10 @@ import (
 	"net"
 	"testing"
 
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/shoaldb/shoal/client"
 	shoalv1 "github.com/shoaldb/shoal/proto/shoal/v1"
 	"github.com/shoaldb/shoal/server"
@@ -17,9 +21,20 @@ import (
 // through a loopback gRPC server and client, with the server's default
 // observability (metrics on, tracing off unless the OTEL_ environment
 // says otherwise).
-func BenchmarkServerSearch(b *testing.B) {
+func BenchmarkServerSearch(b *testing.B) { benchServerSearch(b, nil) }
+
+// BenchmarkServerSearchTraced is BenchmarkServerSearch with every call
+// traced (always sampled) into an exporter that drops the spans: the
+// cost of tracing on, less the export.
+func BenchmarkServerSearchTraced(b *testing.B) {
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSampler(sdktrace.AlwaysSample()), sdktrace.WithSyncer(tracetest.NewNoopExporter()))
+	defer tp.Shutdown(context.Background())
+	benchServerSearch(b, tp)
+}
+
+func benchServerSearch(b *testing.B, tp trace.TracerProvider) {
 	const n, dim = 2000, 32
-	s, err := server.Open(&server.Options{DataDir: b.TempDir(), AdminKey: adminKey, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	s, err := server.Open(&server.Options{DataDir: b.TempDir(), AdminKey: adminKey, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), TracerProvider: tp})
 	if err != nil {
 		b.Fatal(err)
 	}
