@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 
 	"github.com/RoaringBitmap/roaring/v2/roaring64"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/shoaldb/shoal/cluster"
 	"github.com/shoaldb/shoal/index/internal/tail"
 	"github.com/shoaldb/shoal/internal/topk"
@@ -48,6 +50,8 @@ type workspace struct {
 	slTenant tenant.ID
 	rank     tenant.Scratch  // for tenant.Curator.Rank
 	ctx      context.Context // SearchContext's; nil for none
+	tracer   trace.Tracer    // of ctx's recording span; nil for none (trace.go)
+	read     int64           // bytes of the postings read by this search
 	stored   bool            // scoring stored vectors (TenantBrute)
 	order    []int
 }
@@ -78,7 +82,8 @@ func (ix *Index) SearchContext(ctx context.Context, q []float32, k int, p *Searc
 	ws := ix.pool.Get().(*workspace)
 	defer ix.pool.Put(ws)
 	ws.ctx = ctx
-	defer func() { ws.ctx = nil }()
+	ws.startTrace()
+	defer func() { ws.ctx, ws.tracer = nil, nil }()
 	return ix.search(ws, q, k, p, nil, nil)
 }
 
@@ -214,6 +219,7 @@ func (ix *Index) search(ws *workspace, q []float32, k int, sp *SearchParams, st 
 	// exits (publish.go).
 	e := ix.readers.Enter()
 	defer ix.readers.Exit(e)
+	route := ws.span(SpanRoute)
 	ix.rmu.RLock()
 	var heads []cluster.Candidate
 	if pre != nil && ix.treeGen.Load() == pre.gen {
@@ -240,6 +246,7 @@ func (ix *Index) search(ws *workspace, q []float32, k int, sp *SearchParams, st 
 	}
 	ws.tails = ix.tails.Of(ws.ids, ws.tails)
 	ix.rmu.RUnlock()
+	endRoute(route, params.NProbe, len(ws.ids))
 	if testHookRouted != nil {
 		testHookRouted()
 	}
@@ -250,11 +257,17 @@ func (ix *Index) search(ws *workspace, q []float32, k int, sp *SearchParams, st 
 	ws.vecs = 0
 	reads := 0
 	// Tails are in memory: score them first, so the heap is primed.
+	tailsSpan, tails := ws.span(SpanTailsScore), 0
 	for _, t := range ws.tails {
 		if t.Len() > 0 {
 			ix.score(ws, t.IDs, t.Vers, t.Vecs)
+			tails++
 		}
 	}
+	endTails(tailsSpan, tails, ws.vecs)
+	tailVecs := ws.vecs
+	read := ws.span(SpanPostingsRead)
+	ws.read = 0
 	// All postings of the query go to the store in one batch; each is
 	// scored as soon as its read completes.
 	err := ix.store.ReadBatch(ws.ids, func(i int, b []byte) error {
@@ -265,9 +278,11 @@ func (ix *Index) search(ws *workspace, q []float32, k int, sp *SearchParams, st 
 			return fmt.Errorf("%w: posting %d: %v", ErrCorrupt, ws.ids[i], err)
 		}
 		reads++
+		ws.read += int64(len(b))
 		ix.score(ws, ws.p.IDs, ws.p.Versions, ws.p.Vectors)
 		return nil
 	})
+	endRead(read, reads, ws.read, ws.vecs-tailVecs, err)
 	if err != nil {
 		return nil, err
 	}

@@ -103,6 +103,10 @@ func public(method string) bool {
 		strings.HasPrefix(method, "/grpc.reflection.")
 }
 
+// keyHint says where the keys come from, for the errors of calls without
+// a valid one.
+const keyHint = "shoal client and shoal import send the key of -key, default $SHOAL_API_KEY; the admin key is the one shoal serve was given with -admin-key, default $SHOAL_ADMIN_KEY"
+
 // authenticate returns the caller of a call to method, or the status
 // that refuses it.
 func (s *Server) authenticate(ctx context.Context, method string) (principal, error) {
@@ -112,11 +116,11 @@ func (s *Server) authenticate(ctx context.Context, method string) (principal, er
 	md, _ := metadata.FromIncomingContext(ctx)
 	vals := md.Get("authorization")
 	if len(vals) == 0 {
-		return principal{}, status.Error(codes.Unauthenticated, `no API key: send metadata "authorization: Bearer <key>"`)
+		return principal{}, status.Error(codes.Unauthenticated, `no API key: send it in the metadata "authorization: Bearer <key>" (`+keyHint+`)`)
 	}
 	key, ok := strings.CutPrefix(vals[0], "Bearer ")
 	if !ok {
-		return principal{}, status.Error(codes.Unauthenticated, `malformed authorization metadata: want "Bearer <key>"`)
+		return principal{}, status.Error(codes.Unauthenticated, `malformed authorization metadata: want "Bearer <key>", the word Bearer, one space, then the key`)
 	}
 	h := sha256.Sum256([]byte(key))
 	admin := sha256.Sum256([]byte(s.opts.AdminKey))
@@ -125,7 +129,7 @@ func (s *Server) authenticate(ctx context.Context, method string) (principal, er
 	}
 	r, ok := s.cat.keyByHash(h)
 	if !ok {
-		return principal{}, status.Error(codes.Unauthenticated, "unknown or revoked API key")
+		return principal{}, status.Error(codes.Unauthenticated, "unknown or revoked API key: send the server's admin key or a tenant key made by CreateAPIKey and not revoked ("+keyHint+")")
 	}
 	if r.legacy() {
 		return principal{}, status.Errorf(codes.Unauthenticated, "API key %s (tenant %q) was made before keys were bound to a collection and no longer authenticates: revoke it and make a new one with CreateAPIKey{collection, tenant}", r.ID, r.Tenant)

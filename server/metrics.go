@@ -1,36 +1,40 @@
 package server
 
 import (
-	"bufio"
+	"context"
 	"fmt"
-	"io"
-	"math"
 	"net/http"
-	"os"
-	"runtime"
-	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 
 	"github.com/shoaldb/shoal/index"
 )
 
-// Prometheus metrics, written by hand in the text exposition format
-// (version 0.0.4: https://prometheus.io/docs/instrumenting/exposition_formats/)
-// so that the server needs no metrics library.
+// Prometheus metrics (github.com/prometheus/client_golang), in a registry
+// of the Server's own: a process may open several servers (tests do), and
+// none of them touches prometheus.DefaultRegisterer.
 //
 // Every gRPC call counts in shoal_grpc_requests_total and
 // shoal_grpc_request_duration_seconds, labelled by service, method and
-// status code (recorded by the interceptors). The index's counters are
-// read at scrape time: summed over all collections, and per collection
-// (label collection) while there are at most metricsPerCollectionMax
-// collections, so that a server of thousands of collections does not
-// answer each scrape with hundreds of thousands of series.
+// status code (recorded by logCall, under the interceptors); calls in
+// progress in shoal_grpc_requests_in_flight, and the messages of streams
+// in shoal_grpc_stream_messages_{received,sent}_total (metricsUnary,
+// metricsStream, around the other interceptors). The index's counters
+// are read at scrape time (indexCollector): summed over all collections,
+// and per collection (label collection) while there are at most
+// metricsPerCollectionMax collections, so that a server of thousands of
+// collections does not answer each scrape with hundreds of thousands of
+// series. The Go runtime and process collectors give go_* and process_*.
+//
+// docs/server.md lists every metric; dashboards depend on the names.
 
 // metricsPerCollectionMax is the number of collections up to which the
 // index's metrics are also given per collection.
@@ -40,119 +44,189 @@ const metricsPerCollectionMax = 256
 // histogram: 250 µs to 10 s.
 var latencyBuckets = []float64{0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}
 
-// callKey labels one series of the call metrics.
-type callKey struct {
-	method string // the gRPC full method, /package.Service/Method
-	code   codes.Code
-}
-
-// callSeries is the count and latency histogram of one callKey. Its
-// fields are updated atomically.
-type callSeries struct {
-	buckets [16]atomic.Uint64 // per bucket of latencyBuckets, then +Inf; not cumulative
-	count   atomic.Uint64
-	sumNs   atomic.Uint64
-}
-
-// callMetrics holds the call series. Safe for concurrent use.
+// callMetrics are the server's gRPC metrics and the registry that holds
+// every metric of the server. Safe for concurrent use once init has run
+// (Open, before the gRPC server exists).
 type callMetrics struct {
-	mu     sync.RWMutex
-	series map[callKey]*callSeries
+	reg      *prometheus.Registry
+	requests *prometheus.CounterVec   // service, method, code
+	duration *prometheus.HistogramVec // service, method, code
+	inFlight *prometheus.GaugeVec     // service, method
+	msgsRecv *prometheus.CounterVec   // service, method (streams)
+	msgsSent *prometheus.CounterVec   // service, method (streams)
+	// methods caches each full method's series, so that a call neither
+	// splits its method name nor hashes label values (nor allocates).
+	methods struct {
+		sync.RWMutex
+		m map[string]*methodSeries // by full method
+	}
 }
 
-// observe records one call.
+// methodSeries are the series of one gRPC method.
+type methodSeries struct {
+	service, method    string
+	inFlight           prometheus.Gauge
+	msgsRecv, msgsSent prometheus.Counter
+	byCode             [numCodes]atomic.Pointer[codeSeries] // made on first use
+}
+
+// numCodes bounds the gRPC status codes (0 OK to 16 Unauthenticated).
+const numCodes = 17
+
+// codeSeries are the series of one gRPC method and status code.
+type codeSeries struct {
+	requests prometheus.Counter
+	duration prometheus.Observer
+}
+
+// initMetrics creates s's registry and registers every collector.
+func (s *Server) initMetrics() {
+	m := &s.calls
+	m.reg = prometheus.NewRegistry()
+	m.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "shoal_grpc_requests_total",
+		Help: "gRPC calls finished, by service, method and status code.",
+	}, []string{"service", "method", "code"})
+	m.duration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "shoal_grpc_request_duration_seconds",
+		Help:    "Time from the call's arrival to its status, by service, method and status code.",
+		Buckets: latencyBuckets,
+	}, []string{"service", "method", "code"})
+	m.inFlight = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "shoal_grpc_requests_in_flight",
+		Help: "gRPC calls started and not yet finished, by service and method.",
+	}, []string{"service", "method"})
+	m.msgsRecv = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "shoal_grpc_stream_messages_received_total",
+		Help: "Messages received on streaming calls, by service and method.",
+	}, []string{"service", "method"})
+	m.msgsSent = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "shoal_grpc_stream_messages_sent_total",
+		Help: "Messages sent on streaming calls, by service and method.",
+	}, []string{"service", "method"})
+	m.reg.MustRegister(
+		m.requests, m.duration, m.inFlight, m.msgsRecv, m.msgsSent,
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "shoal_uptime_seconds",
+			Help: "Seconds since the server opened its data directory.",
+		}, func() float64 { return time.Since(s.started).Seconds() }),
+		indexCollector{s},
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	)
+}
+
+// series returns the series of the full method /package.Service/Method.
+func (m *callMetrics) series(full string) *methodSeries {
+	m.methods.RLock()
+	ms := m.methods.m[full]
+	m.methods.RUnlock()
+	if ms != nil {
+		return ms
+	}
+	m.methods.Lock()
+	defer m.methods.Unlock()
+	if ms = m.methods.m[full]; ms != nil {
+		return ms
+	}
+	svc, meth := splitMethod(full)
+	ms = &methodSeries{
+		service:  svc,
+		method:   meth,
+		inFlight: m.inFlight.WithLabelValues(svc, meth),
+		msgsRecv: m.msgsRecv.WithLabelValues(svc, meth),
+		msgsSent: m.msgsSent.WithLabelValues(svc, meth),
+	}
+	if m.methods.m == nil {
+		m.methods.m = make(map[string]*methodSeries)
+	}
+	m.methods.m[full] = ms
+	return ms
+}
+
+// observe records one finished call.
 func (m *callMetrics) observe(method string, code codes.Code, took time.Duration) {
-	k := callKey{method, code}
-	m.mu.RLock()
-	s := m.series[k]
-	m.mu.RUnlock()
-	if s == nil {
-		m.mu.Lock()
-		if m.series == nil {
-			m.series = make(map[callKey]*callSeries)
-		}
-		if s = m.series[k]; s == nil {
-			s = new(callSeries)
-			m.series[k] = s
-		}
-		m.mu.Unlock()
+	ms := m.series(method)
+	var cs *codeSeries
+	if code < numCodes {
+		cs = ms.byCode[code].Load()
 	}
-	sec := took.Seconds()
-	b := len(latencyBuckets)
-	for i, le := range latencyBuckets {
-		if sec <= le {
-			b = i
-			break
+	if cs == nil {
+		c := code.String()
+		cs = &codeSeries{
+			requests: m.requests.WithLabelValues(ms.service, ms.method, c),
+			duration: m.duration.WithLabelValues(ms.service, ms.method, c),
+		}
+		if code < numCodes {
+			ms.byCode[code].Store(cs) // a racing call stores the same series
 		}
 	}
-	s.buckets[b].Add(1)
-	s.count.Add(1)
-	s.sumNs.Add(uint64(max(took, 0)))
+	cs.requests.Inc()
+	cs.duration.Observe(took.Seconds())
 }
 
-// MetricsHandler returns the handler of GET /metrics: Prometheus text
-// format. It reads every open collection's statistics; serve it on its
-// own listener (shoal serve -metrics-listen).
+// metricsUnary counts a unary call in flight around unaryInterceptor.
+// It calls that directly rather than through grpc.ChainUnaryInterceptor,
+// whose chaining allocates per call.
+func (s *Server) metricsUnary(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	g := s.calls.series(info.FullMethod).inFlight
+	g.Inc()
+	defer g.Dec()
+	return s.unaryInterceptor(ctx, req, info, handler)
+}
+
+// metricsStream counts a streaming call in flight and its messages
+// around streamInterceptor.
+func (s *Server) metricsStream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+	ms := s.calls.series(info.FullMethod)
+	ms.inFlight.Inc()
+	defer ms.inFlight.Dec()
+	return s.streamInterceptor(srv, &countedStream{ServerStream: ss, ms: ms}, info, handler)
+}
+
+// countedStream counts the messages of a stream.
+type countedStream struct {
+	grpc.ServerStream
+	ms *methodSeries
+}
+
+func (c *countedStream) RecvMsg(m any) error {
+	err := c.ServerStream.RecvMsg(m)
+	if err == nil {
+		c.ms.msgsRecv.Inc()
+	}
+	return err
+}
+
+func (c *countedStream) SendMsg(m any) error {
+	err := c.ServerStream.SendMsg(m)
+	if err == nil {
+		c.ms.msgsSent.Inc()
+	}
+	return err
+}
+
+// MetricsHandler returns the handler of GET /metrics: the server's
+// registry in the Prometheus exposition format (promhttp). It reads every
+// open collection's statistics; serve it on its own listener (shoal serve
+// -metrics-listen).
 func (s *Server) MetricsHandler() http.Handler {
+	h := promhttp.HandlerFor(s.calls.reg, promhttp.HandlerOpts{ErrorLog: promLogger{s}})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			http.Error(w, "GET only", http.StatusMethodNotAllowed)
 			return
 		}
-		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
-		bw := bufio.NewWriter(w)
-		s.writeMetrics(bw)
-		bw.Flush()
+		h.ServeHTTP(w, r)
 	})
 }
 
-// metricsWriter writes families of the exposition format.
-type metricsWriter struct{ w io.Writer }
+// promLogger logs promhttp's errors (a collector that failed) to the
+// server's log.
+type promLogger struct{ s *Server }
 
-func (m metricsWriter) family(name, typ, help string) {
-	fmt.Fprintf(m.w, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, typ)
-}
-
-// sample writes one sample; labels alternate names and values.
-func (m metricsWriter) sample(name string, v float64, labels ...string) {
-	var b strings.Builder
-	b.WriteString(name)
-	if len(labels) > 0 {
-		b.WriteByte('{')
-		for i := 0; i+1 < len(labels); i += 2 {
-			if i > 0 {
-				b.WriteByte(',')
-			}
-			b.WriteString(labels[i])
-			b.WriteString(`="`)
-			b.WriteString(escapeLabel(labels[i+1]))
-			b.WriteByte('"')
-		}
-		b.WriteByte('}')
-	}
-	b.WriteByte(' ')
-	b.WriteString(formatValue(v))
-	b.WriteByte('\n')
-	io.WriteString(m.w, b.String())
-}
-
-func escapeLabel(s string) string {
-	if !strings.ContainsAny(s, "\\\"\n") {
-		return s
-	}
-	return strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`).Replace(s)
-}
-
-func formatValue(v float64) string {
-	switch {
-	case math.IsInf(v, 1):
-		return "+Inf"
-	case math.IsInf(v, -1):
-		return "-Inf"
-	case v == math.Trunc(v) && math.Abs(v) < 1e15:
-		return strconv.FormatInt(int64(v), 10)
-	}
-	return strconv.FormatFloat(v, 'g', -1, 64)
+func (l promLogger) Println(v ...any) {
+	l.s.log.Warn("metrics: " + strings.TrimSuffix(fmt.Sprintln(v...), "\n"))
 }
 
 // splitMethod splits /package.Service/Method into service and method.
@@ -164,80 +238,66 @@ func splitMethod(full string) (service, method string) {
 	return service, method
 }
 
-func (s *Server) writeMetrics(w io.Writer) {
-	m := metricsWriter{w}
-	s.writeCallMetrics(m)
-	s.writeIndexMetrics(m)
-	s.writeProcessMetrics(m)
-}
-
-func (s *Server) writeCallMetrics(m metricsWriter) {
-	s.calls.mu.RLock()
-	keys := make([]callKey, 0, len(s.calls.series))
-	for k := range s.calls.series {
-		keys = append(keys, k)
-	}
-	series := make([]*callSeries, len(keys))
-	slices.SortFunc(keys, func(a, b callKey) int {
-		if c := strings.Compare(a.method, b.method); c != 0 {
-			return c
-		}
-		return int(a.code) - int(b.code)
-	})
-	for i, k := range keys {
-		series[i] = s.calls.series[k]
-	}
-	s.calls.mu.RUnlock()
-
-	m.family("shoal_grpc_requests_total", "counter", "gRPC calls finished, by service, method and status code.")
-	for i, k := range keys {
-		svc, meth := splitMethod(k.method)
-		m.sample("shoal_grpc_requests_total", float64(series[i].count.Load()), "service", svc, "method", meth, "code", k.code.String())
-	}
-	m.family("shoal_grpc_request_duration_seconds", "histogram", "Time from the call's arrival to its status, by service, method and status code.")
-	for i, k := range keys {
-		svc, meth := splitMethod(k.method)
-		cs := series[i]
-		code := k.code.String()
-		var cum uint64
-		for b, le := range latencyBuckets {
-			cum += cs.buckets[b].Load()
-			m.sample("shoal_grpc_request_duration_seconds_bucket", float64(cum), "service", svc, "method", meth, "code", code, "le", formatValue(le))
-		}
-		cum += cs.buckets[len(latencyBuckets)].Load()
-		m.sample("shoal_grpc_request_duration_seconds_bucket", float64(cum), "service", svc, "method", meth, "code", code, "le", "+Inf")
-		m.sample("shoal_grpc_request_duration_seconds_sum", float64(cs.sumNs.Load())/1e9, "service", svc, "method", meth, "code", code)
-		m.sample("shoal_grpc_request_duration_seconds_count", float64(cum), "service", svc, "method", meth, "code", code)
-	}
-}
-
 // indexMetric is one metric read from a collection's index.Stats.
 type indexMetric struct {
-	name, typ, help string
-	value           func(st *index.Stats) float64
+	desc, descColl *prometheus.Desc // without and with the collection label
+	typ            prometheus.ValueType
+	value          func(st *index.Stats) float64
 }
+
+func newIndexMetric(name string, typ prometheus.ValueType, help string, value func(st *index.Stats) float64) indexMetric {
+	help += " Without a collection label: all collections."
+	return indexMetric{
+		desc:     prometheus.NewDesc(name, help, nil, nil),
+		descColl: prometheus.NewDesc(name, help, []string{"collection"}, nil),
+		typ:      typ,
+		value:    value,
+	}
+}
+
+var (
+	counter = prometheus.CounterValue
+	gauge   = prometheus.GaugeValue
+)
 
 var indexMetrics = []indexMetric{
-	{"shoal_vectors", "gauge", "Vectors held.", func(st *index.Stats) float64 { return float64(st.Live) }},
-	{"shoal_postings", "gauge", "Postings (SPANN heads).", func(st *index.Stats) float64 { return float64(st.Heads) }},
-	{"shoal_queries_total", "counter", "Searches run (a batch counts each query).", func(st *index.Stats) float64 { return float64(st.Queries) }},
-	{"shoal_postings_read_total", "counter", "Postings read by searches.", func(st *index.Stats) float64 { return float64(st.PostingsRead) }},
-	{"shoal_read_bytes_total", "counter", "Bytes read from disk for postings (direct I/O).", func(st *index.Stats) float64 { return float64(st.ReadBytes) }},
-	{"shoal_read_ops_total", "counter", "Disk reads issued for postings.", func(st *index.Stats) float64 { return float64(st.ReadOps) }},
-	{"shoal_cache_hits_total", "counter", "Posting cache hits.", func(st *index.Stats) float64 { return float64(st.CacheHits) }},
-	{"shoal_cache_misses_total", "counter", "Posting cache misses.", func(st *index.Stats) float64 { return float64(st.CacheMisses) }},
-	{"shoal_cache_bytes", "gauge", "Memory the posting caches hold.", func(st *index.Stats) float64 { return float64(st.CacheBytes) }},
-	{"shoal_upserted_total", "counter", "Vectors upserted.", func(st *index.Stats) float64 { return float64(st.Upserted) }},
-	{"shoal_deleted_total", "counter", "Vectors deleted.", func(st *index.Stats) float64 { return float64(st.Deleted) }},
-	{"shoal_tail_bytes", "gauge", "Background work queue: memory of upserted copies not yet folded into postings.", func(st *index.Stats) float64 { return float64(st.TailBytes) }},
-	{"shoal_writes_busy_total", "counter", "Writes refused with RESOURCE_EXHAUSTED because background maintenance was behind (-write-stall).", func(st *index.Stats) float64 { return float64(st.Busy) }},
-	{"shoal_folds_total", "counter", "Postings rewritten by background maintenance.", func(st *index.Stats) float64 { return float64(st.Folds) }},
-	{"shoal_splits_total", "counter", "Postings split by background maintenance.", func(st *index.Stats) float64 { return float64(st.Splits) }},
-	{"shoal_merges_total", "counter", "Postings merged away by background maintenance.", func(st *index.Stats) float64 { return float64(st.Merges) }},
-	{"shoal_reassigned_total", "counter", "Vectors moved by the reassign step after splits.", func(st *index.Stats) float64 { return float64(st.Reassigned) }},
+	newIndexMetric("shoal_vectors", gauge, "Vectors held.", func(st *index.Stats) float64 { return float64(st.Live) }),
+	newIndexMetric("shoal_postings", gauge, "Postings (SPANN heads).", func(st *index.Stats) float64 { return float64(st.Heads) }),
+	newIndexMetric("shoal_queries_total", counter, "Searches run (a batch counts each query).", func(st *index.Stats) float64 { return float64(st.Queries) }),
+	newIndexMetric("shoal_postings_read_total", counter, "Postings read by searches.", func(st *index.Stats) float64 { return float64(st.PostingsRead) }),
+	newIndexMetric("shoal_read_bytes_total", counter, "Bytes read from disk for postings (direct I/O).", func(st *index.Stats) float64 { return float64(st.ReadBytes) }),
+	newIndexMetric("shoal_read_ops_total", counter, "Disk reads issued for postings.", func(st *index.Stats) float64 { return float64(st.ReadOps) }),
+	newIndexMetric("shoal_cache_hits_total", counter, "Posting cache hits.", func(st *index.Stats) float64 { return float64(st.CacheHits) }),
+	newIndexMetric("shoal_cache_misses_total", counter, "Posting cache misses.", func(st *index.Stats) float64 { return float64(st.CacheMisses) }),
+	newIndexMetric("shoal_cache_bytes", gauge, "Memory the posting caches hold.", func(st *index.Stats) float64 { return float64(st.CacheBytes) }),
+	newIndexMetric("shoal_upserted_total", counter, "Vectors upserted.", func(st *index.Stats) float64 { return float64(st.Upserted) }),
+	newIndexMetric("shoal_deleted_total", counter, "Vectors deleted.", func(st *index.Stats) float64 { return float64(st.Deleted) }),
+	newIndexMetric("shoal_tail_bytes", gauge, "Background work queue: memory of upserted copies not yet folded into postings.", func(st *index.Stats) float64 { return float64(st.TailBytes) }),
+	newIndexMetric("shoal_writes_busy_total", counter, "Writes refused with RESOURCE_EXHAUSTED because background maintenance was behind (-write-stall).", func(st *index.Stats) float64 { return float64(st.Busy) }),
+	newIndexMetric("shoal_folds_total", counter, "Postings rewritten by background maintenance.", func(st *index.Stats) float64 { return float64(st.Folds) }),
+	newIndexMetric("shoal_splits_total", counter, "Postings split by background maintenance.", func(st *index.Stats) float64 { return float64(st.Splits) }),
+	newIndexMetric("shoal_merges_total", counter, "Postings merged away by background maintenance.", func(st *index.Stats) float64 { return float64(st.Merges) }),
+	newIndexMetric("shoal_reassigned_total", counter, "Vectors moved by the reassign step after splits.", func(st *index.Stats) float64 { return float64(st.Reassigned) }),
 }
 
-func (s *Server) writeIndexMetrics(m metricsWriter) {
+var (
+	descCollections = prometheus.NewDesc("shoal_collections", "Open collections.", nil, nil)
+	descTenants     = prometheus.NewDesc("shoal_tenants", "Tenants, summed over collections.", nil, nil)
+	descHitRatio    = prometheus.NewDesc("shoal_cache_hit_ratio", "Posting cache hits / lookups since the collections were opened (all collections); 0 before any lookup.", nil, nil)
+)
+
+// indexCollector reads the open collections' index.Stats at each scrape.
+// It is an unchecked collector (Describe sends nothing): each index
+// metric has a series without labels (the sum over collections) and,
+// with at most metricsPerCollectionMax collections, one per collection,
+// as the hand-written exposition before it had, and the registry refuses
+// two label sets for one name from a checked collector.
+type indexCollector struct{ s *Server }
+
+func (indexCollector) Describe(chan<- *prometheus.Desc) {}
+
+func (c indexCollector) Collect(ch chan<- prometheus.Metric) {
+	s := c.s
 	names := s.names()
 	stats := make([]index.Stats, 0, len(names))
 	tenants := 0
@@ -254,10 +314,8 @@ func (s *Server) writeIndexMetrics(m metricsWriter) {
 		names[len(stats)-1] = name
 	}
 	names = names[:len(stats)]
-	m.family("shoal_collections", "gauge", "Open collections.")
-	m.sample("shoal_collections", float64(len(stats)))
-	m.family("shoal_tenants", "gauge", "Tenants, summed over collections.")
-	m.sample("shoal_tenants", float64(tenants))
+	ch <- prometheus.MustNewConstMetric(descCollections, gauge, float64(len(stats)))
+	ch <- prometheus.MustNewConstMetric(descTenants, gauge, float64(tenants))
 	perColl := len(stats) <= metricsPerCollectionMax
 	var sum index.Stats
 	for i := range stats {
@@ -281,52 +339,16 @@ func (s *Server) writeIndexMetrics(m metricsWriter) {
 		sum.Busy += st.Busy
 	}
 	for _, im := range indexMetrics {
-		m.family(im.name, im.typ, im.help+" Without a collection label: all collections.")
-		m.sample(im.name, im.value(&sum))
+		ch <- prometheus.MustNewConstMetric(im.desc, im.typ, im.value(&sum))
 		if perColl {
 			for i := range stats {
-				m.sample(im.name, im.value(&stats[i]), "collection", names[i])
+				ch <- prometheus.MustNewConstMetric(im.descColl, im.typ, im.value(&stats[i]), names[i])
 			}
 		}
 	}
-	m.family("shoal_cache_hit_ratio", "gauge", "Posting cache hits / lookups since the collections were opened (all collections); 0 before any lookup.")
 	ratio := 0.0
 	if n := sum.CacheHits + sum.CacheMisses; n > 0 {
 		ratio = float64(sum.CacheHits) / float64(n)
 	}
-	m.sample("shoal_cache_hit_ratio", ratio)
-}
-
-func (s *Server) writeProcessMetrics(m metricsWriter) {
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	m.family("shoal_uptime_seconds", "gauge", "Seconds since the server opened its data directory.")
-	m.sample("shoal_uptime_seconds", time.Since(s.started).Seconds())
-	m.family("go_goroutines", "gauge", "Goroutines.")
-	m.sample("go_goroutines", float64(runtime.NumGoroutine()))
-	m.family("go_memstats_heap_alloc_bytes", "gauge", "Go heap bytes allocated and in use.")
-	m.sample("go_memstats_heap_alloc_bytes", float64(ms.HeapAlloc))
-	m.family("go_memstats_sys_bytes", "gauge", "Bytes the Go runtime obtained from the OS.")
-	m.sample("go_memstats_sys_bytes", float64(ms.Sys))
-	if rss, ok := residentBytes(); ok {
-		m.family("process_resident_memory_bytes", "gauge", "Resident set size (RSS).")
-		m.sample("process_resident_memory_bytes", float64(rss))
-	}
-}
-
-// residentBytes returns the process's RSS from /proc/self/statm (Linux).
-func residentBytes() (int64, bool) {
-	b, err := os.ReadFile("/proc/self/statm")
-	if err != nil {
-		return 0, false
-	}
-	f := strings.Fields(string(b))
-	if len(f) < 2 {
-		return 0, false
-	}
-	pages, err := strconv.ParseInt(f[1], 10, 64)
-	if err != nil {
-		return 0, false
-	}
-	return pages * int64(os.Getpagesize()), true
+	ch <- prometheus.MustNewConstMetric(descHitRatio, gauge, ratio)
 }

@@ -1,23 +1,26 @@
 package server_test
 
 import (
-	"bufio"
 	"context"
-	"io"
+	"maps"
+	"math"
 	"net/http"
 	"net/http/httptest"
-	"regexp"
-	"strconv"
+	"slices"
 	"strings"
 	"testing"
 
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 	"google.golang.org/grpc/codes"
 )
 
-// scrape GETs url and parses the Prometheus text format strictly: every
-// sample belongs to a family declared by # TYPE, values parse. It
-// returns the samples by name{labels} as written.
-func scrape(t *testing.T, url string) map[string]float64 {
+// metrics is one scrape of /metrics, parsed.
+type metrics map[string]*dto.MetricFamily
+
+// scrape GETs url and parses it with the Prometheus text parser.
+func scrape(t *testing.T, url string) metrics {
 	t.Helper()
 	resp, err := http.Get(url)
 	if err != nil {
@@ -25,56 +28,85 @@ func scrape(t *testing.T, url string) map[string]float64 {
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/plain; version=0.0.4") {
-		b, _ := io.ReadAll(resp.Body)
-		t.Fatalf("GET %s: %s, %q: %s", url, resp.Status, resp.Header.Get("Content-Type"), b)
+		t.Fatalf("GET %s: %s, Content-Type %q; want 200, text/plain; version=0.0.4", url, resp.Status, resp.Header.Get("Content-Type"))
 	}
-	sampleRE := regexp.MustCompile(`^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\]|\\.)*"(?:,[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\]|\\.)*")*\})? (\S+)$`)
-	types := map[string]string{}
-	out := map[string]float64{}
-	sc := bufio.NewScanner(resp.Body)
-	for sc.Scan() {
-		line := sc.Text()
-		if f := strings.Fields(line); len(f) >= 4 && f[0] == "#" && f[1] == "TYPE" {
-			types[f[2]] = f[3]
-			continue
-		}
-		if strings.HasPrefix(line, "#") {
-			continue
-		}
-		m := sampleRE.FindStringSubmatch(line)
-		if m == nil {
-			t.Fatalf("malformed sample line %q", line)
-		}
-		fam := m[1]
-		if types[fam] == "" {
-			for _, suf := range []string{"_bucket", "_sum", "_count"} {
-				if b, ok := strings.CutSuffix(fam, suf); ok && types[b] == "histogram" {
-					fam = b
-				}
-			}
-		}
-		if types[fam] == "" {
-			t.Errorf("sample %q has no # TYPE line before it", line)
-		}
-		v, err := strconv.ParseFloat(m[3], 64)
-		if err != nil {
-			t.Errorf("sample %q: value: %v", line, err)
-		}
-		out[m[1]+m[2]] = v
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := p.TextToMetricFamilies(resp.Body)
+	if err != nil {
+		t.Fatalf("GET %s: not the Prometheus text format: %v", url, err)
 	}
-	return out
+	return fams
 }
 
-// TestMetrics: /metrics counts calls per method and code with latency
-// histograms, and reports the collections' reads, cache and background
-// work.
+// get returns the sample of family name whose labels are exactly labels
+// (name=value pairs), and whether there is one. A histogram's sample is
+// its count.
+func (m metrics) get(name string, labels ...string) (float64, bool) {
+	f := m[name]
+	if f == nil {
+		return 0, false
+	}
+	want := map[string]string{}
+	for i := 0; i+1 < len(labels); i += 2 {
+		want[labels[i]] = labels[i+1]
+	}
+	for _, s := range f.GetMetric() {
+		got := map[string]string{}
+		for _, lp := range s.GetLabel() {
+			got[lp.GetName()] = lp.GetValue()
+		}
+		if !maps.Equal(got, want) {
+			continue
+		}
+		switch {
+		case s.Counter != nil:
+			return s.GetCounter().GetValue(), true
+		case s.Gauge != nil:
+			return s.GetGauge().GetValue(), true
+		case s.Histogram != nil:
+			return float64(s.GetHistogram().GetSampleCount()), true
+		case s.Untyped != nil:
+			return s.GetUntyped().GetValue(), true
+		}
+	}
+	return 0, false
+}
+
+// histogram returns the histogram of family name with exactly labels.
+func (m metrics) histogram(name string, labels ...string) *dto.Histogram {
+	f := m[name]
+	if f == nil {
+		return nil
+	}
+	for _, s := range f.GetMetric() {
+		got := []string{}
+		for _, lp := range s.GetLabel() {
+			got = append(got, lp.GetName(), lp.GetValue())
+		}
+		if slices.Equal(got, labels) { // the registry sorts label names
+			return s.GetHistogram()
+		}
+	}
+	return nil
+}
+
+// TestMetrics: /metrics counts gRPC calls per method and status code
+// (exactly the calls made), their latency, calls in flight and stream
+// messages, and reports the collections' reads, cache and background
+// work, the Go runtime and the process.
 func TestMetrics(t *testing.T) {
 	ts := start(t, "", nil)
 	hs := httptest.NewServer(ts.s.MetricsHandler())
 	defer hs.Close()
 	c := ts.dial("admin")
 	ctx := context.Background()
-	f := ingest(t, c, "docs", 500, 8, 5)
+	f := ingest(t, c, "docs", 500, 8, 5) // 5 UpsertStream messages of 100
+
+	search := []string{"code", "OK", "method", "Search", "service", "shoal.v1.VectorService"}
+	bad := []string{"code", "InvalidArgument", "method", "Search", "service", "shoal.v1.VectorService"}
+	before := scrape(t, hs.URL+"/metrics")
+	ok0, _ := before.get("shoal_grpc_requests_total", search...)
+	bad0, _ := before.get("shoal_grpc_requests_total", bad...)
 	for i := range 7 {
 		if _, err := c.Search(ctx, "docs", f.vecs[i], 5, nil); err != nil {
 			t.Fatal(err)
@@ -84,47 +116,92 @@ func TestMetrics(t *testing.T) {
 	wantCode(t, "Search of the wrong dimension", err, codes.InvalidArgument)
 
 	got := scrape(t, hs.URL+"/metrics")
-	const search = `service="shoal.v1.VectorService",method="Search"`
-	want := map[string]float64{
-		`shoal_grpc_requests_total{` + search + `,code="OK"}`:                                                 7,
-		`shoal_grpc_requests_total{` + search + `,code="InvalidArgument"}`:                                    1,
-		`shoal_grpc_request_duration_seconds_count{` + search + `,code="OK"}`:                                 7,
-		`shoal_grpc_request_duration_seconds_bucket{` + search + `,code="OK",le="+Inf"}`:                      7,
-		`shoal_grpc_requests_total{service="shoal.v1.CollectionService",method="CreateCollection",code="OK"}`: 1,
-		`shoal_collections`:                      1,
-		`shoal_vectors`:                          500,
-		`shoal_vectors{collection="docs"}`:       500,
-		`shoal_queries_total{collection="docs"}`: 7,
-		`shoal_upserted_total`:                   500,
+	if v, _ := got.get("shoal_grpc_requests_total", search...); v-ok0 != 7 {
+		t.Errorf("Search calls with code OK went from %v to %v, want +7", ok0, v)
 	}
-	for k, v := range want {
-		if g, ok := got[k]; !ok || g != v {
-			t.Errorf("%s = %v (present %v), want %v", k, g, ok, v)
+	if v, _ := got.get("shoal_grpc_requests_total", bad...); v-bad0 != 1 {
+		t.Errorf("Search calls with code InvalidArgument went from %v to %v, want +1", bad0, v)
+	}
+	for _, fam := range []struct {
+		name string
+		typ  dto.MetricType
+	}{
+		{"shoal_grpc_requests_total", dto.MetricType_COUNTER},
+		{"shoal_grpc_request_duration_seconds", dto.MetricType_HISTOGRAM},
+		{"shoal_grpc_requests_in_flight", dto.MetricType_GAUGE},
+		{"shoal_grpc_stream_messages_received_total", dto.MetricType_COUNTER},
+		{"shoal_vectors", dto.MetricType_GAUGE},
+		{"shoal_queries_total", dto.MetricType_COUNTER},
+	} {
+		if got[fam.name] == nil || got[fam.name].GetType() != fam.typ {
+			t.Errorf("family %s: %v, want type %v", fam.name, got[fam.name], fam.typ)
 		}
 	}
-	for _, k := range []string{"shoal_read_bytes_total", "shoal_cache_hits_total", "shoal_cache_misses_total", "shoal_cache_hit_ratio",
-		"shoal_tail_bytes", "shoal_folds_total", "shoal_postings_read_total", "shoal_tenants", "process_resident_memory_bytes", "go_goroutines"} {
-		if _, ok := got[k]; !ok {
-			t.Errorf("%s missing", k)
+	want := []struct {
+		name   string
+		labels []string
+		v      float64
+	}{
+		{"shoal_grpc_requests_total", []string{"code", "OK", "method", "CreateCollection", "service", "shoal.v1.CollectionService"}, 1},
+		{"shoal_grpc_requests_total", []string{"code", "OK", "method", "UpsertStream", "service", "shoal.v1.VectorService"}, 1},
+		{"shoal_grpc_stream_messages_received_total", []string{"method", "UpsertStream", "service", "shoal.v1.VectorService"}, 5},
+		{"shoal_grpc_stream_messages_sent_total", []string{"method", "UpsertStream", "service", "shoal.v1.VectorService"}, 1},
+		{"shoal_grpc_requests_in_flight", []string{"method", "Search", "service", "shoal.v1.VectorService"}, 0},
+		{"shoal_grpc_request_duration_seconds", search, 7},
+		{"shoal_collections", nil, 1},
+		{"shoal_vectors", nil, 500},
+		{"shoal_vectors", []string{"collection", "docs"}, 500},
+		{"shoal_queries_total", []string{"collection", "docs"}, 7},
+		{"shoal_upserted_total", nil, 500},
+		{"shoal_tenants", nil, 0},
+	}
+	for _, w := range want {
+		if v, ok := got.get(w.name, w.labels...); !ok || v != w.v {
+			t.Errorf("%s%v = %v (present %v), want %v", w.name, w.labels, v, ok, w.v)
 		}
 	}
-	if s := got[`shoal_grpc_request_duration_seconds_sum{`+search+`,code="OK"}`]; s <= 0 || s > 60 {
-		t.Errorf("latency sum of 7 searches = %v s", s)
-	}
-	// Buckets are cumulative.
-	prev := 0.0
-	for _, le := range []string{"0.00025", "0.001", "0.01", "0.1", "1", "10", "+Inf"} {
-		v := got[`shoal_grpc_request_duration_seconds_bucket{`+search+`,code="OK",le="`+le+`"}`]
-		if v < prev {
-			t.Errorf("bucket le=%s = %v below the previous %v", le, v, prev)
+	for _, name := range []string{"shoal_read_bytes_total", "shoal_read_ops_total", "shoal_cache_hits_total", "shoal_cache_misses_total",
+		"shoal_cache_hit_ratio", "shoal_cache_bytes", "shoal_tail_bytes", "shoal_folds_total", "shoal_postings_read_total", "shoal_postings",
+		"shoal_uptime_seconds", "process_resident_memory_bytes", "go_goroutines", "go_memstats_heap_alloc_bytes", "go_memstats_sys_bytes"} {
+		if _, ok := got.get(name); !ok {
+			t.Errorf("%s (without labels) missing", name)
 		}
-		prev = v
 	}
+	h := got.histogram("shoal_grpc_request_duration_seconds", search...)
+	if h == nil {
+		t.Fatal("no latency histogram for Search/OK")
+	}
+	if s := h.GetSampleSum(); s <= 0 || s > 60 {
+		t.Errorf("latency sum of the searches = %v s", s)
+	}
+	bs := h.GetBucket()
+	if len(bs) != 16 || bs[0].GetUpperBound() != 0.00025 || bs[14].GetUpperBound() != 10 || !math.IsInf(bs[15].GetUpperBound(), 1) {
+		t.Errorf("latency buckets %v, want 15 from 250 µs to 10 s, then +Inf", bs)
+	} else if bs[15].GetCumulativeCount() != 7 {
+		t.Errorf("bucket le=+Inf = %v, want 7", bs[15].GetCumulativeCount())
+	}
+	prev := uint64(0)
+	for _, b := range h.GetBucket() {
+		if b.GetCumulativeCount() < prev {
+			t.Errorf("bucket le=%v = %v below the previous %v", b.GetUpperBound(), b.GetCumulativeCount(), prev)
+		}
+		prev = b.GetCumulativeCount()
+	}
+
+	// Each server has its own registry: a second one has counted nothing.
+	other := start(t, "", nil)
+	ho := httptest.NewServer(other.s.MetricsHandler())
+	defer ho.Close()
+	if v, ok := scrape(t, ho.URL+"/metrics").get("shoal_grpc_requests_total", search...); ok {
+		t.Errorf("a second server reports %v searches of the first", v)
+	}
+
 	resp, err := http.Post(hs.URL+"/metrics", "text/plain", nil)
-	if err == nil {
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusMethodNotAllowed {
-			t.Errorf("POST /metrics: %s, want 405", resp.Status)
-		}
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusMethodNotAllowed {
+		t.Errorf("POST /metrics: %s, want 405", resp.Status)
 	}
 }

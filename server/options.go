@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"path/filepath"
 	"time"
+
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Options configure a Server. The zero value is usable once DataDir is
@@ -78,6 +80,12 @@ type Options struct {
 	// Default DefaultImportBuildMinRows (docs/BENCHMARKS.md, "Ingest:
 	// bulk import").
 	ImportBuildMinRows int
+	// TracerProvider, if set, receives the server's spans (trace.go): a
+	// span per gRPC call and, under a Search, one per index step; the
+	// caller owns it (the server does not shut it down). Nil: tracing
+	// follows the standard OTEL_ environment (docs/server.md, "Tracing"),
+	// and is off when that does not ask for traces.
+	TracerProvider trace.TracerProvider
 	// ShutdownGrace is how long Shutdown lets calls in flight finish
 	// (GracefulStop) before it cancels them (Stop), when its context has
 	// no earlier deadline. Default 10 s.

@@ -64,7 +64,8 @@ type Server struct {
 	grpc    *grpc.Server
 	health  *health.Server
 	started time.Time
-	calls   callMetrics // per method and code (metrics.go)
+	calls   callMetrics // the registry and the call metrics (metrics.go)
+	trace   *tracing    // nil while tracing is off (trace.go)
 	imports imports     // bulk import jobs (imports.go)
 	// ddl serialises CreateCollection and DropCollection.
 	ddl sync.Mutex
@@ -155,11 +156,13 @@ func Open(o *Options) (*Server, error) {
 	if err == nil {
 		s.cleanSnapshotTemps()
 		s.cleanRestoreTemps()
+		err = s.setupTracing()
 	}
 	if err != nil {
 		s.closeAll()
 		return nil, err
 	}
+	s.initMetrics()
 	s.grpc = grpc.NewServer(s.serverOptions()...)
 	shoalv1.RegisterCollectionServiceServer(s.grpc, collectionsAPI{Server: s})
 	shoalv1.RegisterVectorServiceServer(s.grpc, vectorsAPI{Server: s})
@@ -183,8 +186,10 @@ func (s *Server) serverOptions() []grpc.ServerOption {
 		// Searches and gets are refused up front when their response
 		// could be larger (limits.go); this catches the rest.
 		grpc.MaxSendMsgSize(s.opts.MaxResponseBytes),
-		grpc.ChainUnaryInterceptor(s.unaryInterceptor),
-		grpc.ChainStreamInterceptor(s.streamInterceptor),
+		// metricsUnary and metricsStream call the authenticating
+		// interceptors in auth.go.
+		grpc.ChainUnaryInterceptor(s.metricsUnary),
+		grpc.ChainStreamInterceptor(s.metricsStream),
 		// Stop waits for handlers to return, so nothing uses an index
 		// that Close is about to close.
 		grpc.WaitForHandlers(true),
@@ -193,7 +198,7 @@ func (s *Server) serverOptions() []grpc.ServerOption {
 		// The connection router does the handshake (rest_listen.go).
 		opts = append(opts, grpc.Creds(muxTLSCreds{credentials.NewTLS(s.opts.TLS)}))
 	}
-	return opts
+	return append(opts, s.traceOptions()...)
 }
 
 // openCollections opens the collections of the catalog, and clears what
@@ -387,7 +392,7 @@ func (s *Server) closeAll() error {
 		c.gone = true
 		c.mu.Unlock()
 	}
-	errs = append(errs, s.db.Close())
+	errs = append(errs, s.db.Close(), s.stopTracing())
 	return errors.Join(errs...)
 }
 

@@ -164,7 +164,10 @@ func (a adminAPI) CreateSnapshot(ctx context.Context, req *shoalv1.CreateSnapsho
 	dir := filepath.Join(a.opts.SnapshotDir, filepath.FromSlash(name))
 	a.log.Info("snapshot created", "collection", c.rec.Name, "dir", dir, "vectors", m.Vectors,
 		"bytes", m.Bytes, "files", len(m.Files), "took", time.Since(start).String())
-	return &shoalv1.CreateSnapshotResponse{Directory: dir, Bytes: m.Bytes, Vectors: m.Vectors, RawBytes: m.RawBytes}, nil
+	// The directory as RestoreSnapshot takes it: relative to the
+	// snapshot directory (a path of the server's file system would mean
+	// nothing to a client on another machine).
+	return &shoalv1.CreateSnapshotResponse{Directory: name, Bytes: m.Bytes, Vectors: m.Vectors, RawBytes: m.RawBytes}, nil
 }
 
 // writeSnapshot writes c's snapshot to the directory dst in parent,
@@ -420,7 +423,7 @@ func (m *manifest) checkTenants() error {
 }
 
 func (a adminAPI) RestoreSnapshot(ctx context.Context, req *shoalv1.RestoreSnapshotRequest) (*shoalv1.Collection, error) {
-	name, err := checkSnapshotName(req.GetDirectory())
+	name, err := a.restoreSnapshotName(req.GetDirectory())
 	if err != nil {
 		return nil, err
 	}

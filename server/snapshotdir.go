@@ -76,6 +76,34 @@ func checkSnapshotName(name string) (string, error) {
 	return clean, nil
 }
 
+// restoreSnapshotName checks the directory a RestoreSnapshot names: a
+// relative path in the snapshot directory (what CreateSnapshot answers),
+// or an absolute path that lies in it, as CreateSnapshot answered before
+// it answered relative paths. An absolute path is made relative to the
+// snapshot directory (as given, or with its symbolic links resolved) by
+// its text alone, then checked as a relative one: what it names is
+// still opened beneath the snapshot directory (openBeneath), so a link
+// in it cannot lead out.
+func (s *Server) restoreSnapshotName(dir string) (string, error) {
+	if !filepath.IsAbs(dir) || len(dir) > maxSnapshotName || !utf8.ValidString(dir) {
+		return checkSnapshotName(dir)
+	}
+	clean := filepath.Clean(dir)
+	roots := []string{s.opts.SnapshotDir}
+	if abs, err := filepath.Abs(s.opts.SnapshotDir); err == nil {
+		roots = append(roots, abs)
+	}
+	if real, err := filepath.EvalSymlinks(s.opts.SnapshotDir); err == nil {
+		roots = append(roots, real)
+	}
+	for _, root := range roots {
+		if rel, err := filepath.Rel(filepath.Clean(root), clean); err == nil && rel != "." && filepath.IsLocal(rel) {
+			return checkSnapshotName(filepath.ToSlash(rel))
+		}
+	}
+	return "", status.Errorf(codes.InvalidArgument, "directory %s: an absolute path outside the server's snapshot directory; name a snapshot by its path relative to that directory, as CreateSnapshot answers it", clip(dir))
+}
+
 // openSnapshotRoot opens the snapshot directory, creating it if missing.
 func (s *Server) openSnapshotRoot() (*os.File, error) {
 	if err := os.MkdirAll(s.opts.SnapshotDir, 0o755); err != nil {

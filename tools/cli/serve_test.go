@@ -124,7 +124,7 @@ func TestServe(t *testing.T) {
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	for _, want := range []string{
-		`shoal_grpc_requests_total{service="shoal.v1.VectorService",method="Search",code="OK"} 1`,
+		`shoal_grpc_requests_total{code="OK",method="Search",service="shoal.v1.VectorService"} 1`, // client_golang sorts labels by name
 		"\nshoal_collections 1\n",
 	} {
 		if !strings.Contains(string(body), want) {
