@@ -139,20 +139,23 @@ func TestClientVectorVerbs(t *testing.T) {
 	if first := strings.Split(out, "\n")[0]; json.Unmarshal([]byte(first), &q) != nil || len(q.Hits) != 2 {
 		t.Errorf("search -include-payload printed %q, want JSON lines of 2 hits", first)
 	}
-	// Payloads and label names reach the server (which may not have them yet).
+	// Payloads: set from a file, read back, replaced inline; label names.
+	pid := strconv.FormatUint(1<<40+7, 10)
 	pl := filepath.Join(t.TempDir(), "p.jsonl")
-	if err := os.WriteFile(pl, []byte(`{"id": `+big+`, "payload": {"title": "a"}}`+"\n"), 0o644); err != nil {
+	if err := os.WriteFile(pl, []byte(`{"id": `+pid+`, "payload": {"title": "a"}}`+"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	for _, args := range [][]string{
-		{"payloads", "set", "docs", "-file", pl},
-		{"payloads", "set", "docs", big, `{"title": "b"}`},
-		{"labels", "list", "docs"},
-	} {
-		if code, _, e := f.run(args...); code != 0 && !strings.Contains(e, "Unimplemented") {
-			t.Errorf("shoal client %v: exit %d, %q; want 0 (or Unimplemented from a server without them)", args, code, e)
-		}
+	f.ok([]string{"payloads", "set", "docs", "-file", pl}, "set the payloads of 1 vectors in docs")
+	f.ok([]string{"payloads", "get", "docs", pid}, `{"id":`+pid+`,"payload":{"title":"a"}}`)
+	f.ok([]string{"payloads", "set", "docs", pid, `{"title": "b"}`}, "set the payloads of 1 vectors in docs")
+	f.ok([]string{"payloads", "get", "docs", pid}, `"title":"b"`)
+	f.ok([]string{"labels", "set", "docs", pid, "-names", "color=red"})
+	f.ok([]string{"labels", "list", "docs"}, "color=red\t2147483648")
+	out = f.ok([]string{"search", "docs", f.qry, "-k", "5", "-filter", "color=red"})
+	if first := strings.Split(out, "\n")[0]; !strings.Contains(first, pid+":") || strings.Count(first, ":") != 1 {
+		t.Errorf("search -filter color=red: first line %q, want the one vector labelled color=red (%s)", first, pid)
 	}
+	f.fails(1, "InvalidArgument", "search", "docs", f.qry, "-k", "5", "-filter", "color=blue")
 	f.fails(1, "not a JSON object", "payloads", "set", "docs", big, `[1]`)
 }
 

@@ -39,13 +39,15 @@ type serveOptions struct {
 	// maxResponse and maxHits bound the responses of searches and gets
 	// (server.Options.MaxResponseBytes, MaxHits).
 	maxResponse clikit.SizeFlag
-	maxHits     int
-	maxTopK     int
-	cache       clikit.SizeFlag
-	writeStall  time.Duration
-	grace       time.Duration
-	logLevel    string
-	logJSON     bool
+	// maxPayload bounds one vector's JSON payload.
+	maxPayload clikit.SizeFlag
+	maxHits    int
+	maxTopK    int
+	cache      clikit.SizeFlag
+	writeStall time.Duration
+	grace      time.Duration
+	logLevel   string
+	logJSON    bool
 	// metricsListen is the address of the Prometheus /metrics listener;
 	// empty: none.
 	metricsListen  string
@@ -86,6 +88,8 @@ func (o *serveOptions) Validate() error {
 		return fmt.Errorf("-max-hits %d, want >= 0", o.maxHits)
 	case o.maxTopK < 0:
 		return fmt.Errorf("-max-top-k %d, want >= 0", o.maxTopK)
+	case o.maxPayload < 0 || o.maxPayload > math.MaxInt32:
+		return fmt.Errorf("-max-payload %d, want 0 to 2GiB", o.maxPayload)
 	case o.maxResponse < 0 || o.maxResponse > math.MaxInt32:
 		return fmt.Errorf("-max-response %d, want 0 to 2GiB", o.maxResponse)
 	case o.writeStall < 0:
@@ -109,7 +113,7 @@ func parseLevel(s string) (slog.Level, error) {
 
 // runServe is `shoal serve`.
 func newServe() *clikit.Command {
-	o := serveOptions{maxMsg: server.DefaultMaxRecvMsgBytes, maxResponse: server.DefaultMaxResponseBytes, cache: server.DefaultCacheBytes}
+	o := serveOptions{maxMsg: server.DefaultMaxRecvMsgBytes, maxResponse: server.DefaultMaxResponseBytes, maxPayload: server.DefaultMaxPayloadBytes, cache: server.DefaultCacheBytes}
 	c := clikit.NewCommand("serve", "[flags]", "run the vector database server (gRPC and REST/JSON on one port)")
 	c.Group = clikit.GroupServer
 	fs := c.Flags
@@ -121,6 +125,7 @@ func newServe() *clikit.Command {
 	fs.StringVar(&o.tlsKey, "tls-key", "", "TLS private key file (PEM)")
 	fs.IntVar(&o.maxBatch, "max-batch", server.DefaultMaxBatch, "max vectors, ids or queries per request")
 	fs.Var(&o.maxMsg, "max-msg", "max request message size")
+	fs.Var(&o.maxPayload, "max-payload", "max size of one vector's JSON payload (compact JSON); larger is INVALID_ARGUMENT")
 	fs.Var(&o.maxResponse, "max-response", "max response message size: a search or get that could exceed it is refused before any work")
 	fs.IntVar(&o.maxTopK, "max-top-k", server.DefaultMaxTopK, "max top_k of one search")
 	fs.IntVar(&o.maxHits, "max-hits", server.DefaultMaxHits, "max top_k × queries of one search call")
@@ -208,7 +213,7 @@ func (o *serveOptions) Run(ctx context.Context, env *clikit.Env) error {
 	log := slog.New(h)
 	sopts := &server.Options{
 		DataDir: o.dataDir, AdminKey: o.adminKey, MaxBatch: o.maxBatch,
-		MaxRecvMsgBytes: int(o.maxMsg), MaxResponseBytes: int(o.maxResponse), MaxHits: o.maxHits, MaxTopK: o.maxTopK,
+		MaxRecvMsgBytes: int(o.maxMsg), MaxResponseBytes: int(o.maxResponse), MaxPayloadBytes: int(o.maxPayload), MaxHits: o.maxHits, MaxTopK: o.maxTopK,
 		CacheBytes: int64(o.cache), ShutdownGrace: o.grace, Logger: log,
 		WriteStall:  o.writeStall,
 		SnapshotDir: o.snapshotDir, ImportDir: o.importDir, ImportBuildMinRows: o.importBuildMin,

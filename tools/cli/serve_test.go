@@ -101,7 +101,7 @@ func TestServe(t *testing.T) {
 	// collection.
 	mustShoal(t, []string{"check", "-data-dir", dir}, `OK collection "docs": 1 vectors`, ": 1 collections")
 
-	addr, stop = serve("-metrics-listen", "127.0.0.1:0", "-max-hits", "1", "-max-response", "1MiB")
+	addr, stop = serve("-metrics-listen", "127.0.0.1:0", "-max-hits", "1", "-max-response", "1MiB", "-max-payload", "32")
 	defer stop()
 	c, err = client.Dial(addr, &client.Options{APIKey: key})
 	if err != nil {
@@ -111,6 +111,16 @@ func TestServe(t *testing.T) {
 	hits, err := c.Search(ctx, "docs", []float32{1, 2}, 1, nil)
 	if err != nil || len(hits) != 1 || hits[0].GetId() != 7 {
 		t.Fatalf("after a restart: hits %v, %v; want id 7", hits, err)
+	}
+	// -max-payload 32 reached the server: 32 bytes of compact JSON pass,
+	// 33 do not.
+	ok := map[string]any{"t": strings.Repeat("x", 24)}   // {"t":"xxx…"}: 32 bytes
+	over := map[string]any{"t": strings.Repeat("x", 25)} // 33 bytes
+	if err := c.UpsertRecords(ctx, "docs", []client.Record{{ID: 8, Values: []float32{3, 4}, Payload: ok}}); err != nil {
+		t.Errorf("payload of 32 bytes with -max-payload 32: %v", err)
+	}
+	if err := c.UpsertRecords(ctx, "docs", []client.Record{{ID: 9, Values: []float32{3, 4}, Payload: over}}); status.Code(err) != codes.InvalidArgument {
+		t.Errorf("payload of 33 bytes with -max-payload 32: %v, want InvalidArgument", err)
 	}
 	// -max-hits 1 reached the server.
 	if _, err := c.Search(ctx, "docs", []float32{1, 2}, 2, nil); status.Code(err) != codes.ResourceExhausted {
