@@ -9,7 +9,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -590,23 +589,7 @@ func TestRESTShutdown(t *testing.T) {
 	}
 }
 
-// requirePayloads reports whether the payload tests must run: set
-// SHOAL_REQUIRE_PAYLOADS=1 once the server implements payloads and label
-// names (issue 18), so that their absence fails instead of skipping.
-func requirePayloads() bool { return os.Getenv("SHOAL_REQUIRE_PAYLOADS") == "1" }
-
-// skipWithoutPayloads skips a payload-dependent test while the server
-// answers SetPayloads with UNIMPLEMENTED (the payload server work is not
-// merged yet), unless requirePayloads.
-func skipWithoutPayloads(t *testing.T, rc *restClient, coll string) {
-	t.Helper()
-	rep := rc.do("POST", "/v1/collections/"+coll+"/payloads", map[string]any{"vectors": []any{}})
-	if rep.status == http.StatusNotImplemented && !requirePayloads() {
-		t.Skipf("payload-dependent: SetPayloads is UNIMPLEMENTED on this server (%s)", rep.body)
-	}
-}
-
-// TestRESTPayloadsAndLabelNames (payload-dependent): payloads and label
+// TestRESTPayloadsAndLabelNames: payloads and label
 // names round-trip through REST: upsert with a payload and a label
 // name, search with include_payload and a filter on the name, get,
 // SetPayloads, ListLabels.
@@ -614,7 +597,6 @@ func TestRESTPayloadsAndLabelNames(t *testing.T) {
 	ts := start(t, "", nil)
 	rc := ts.rest("admin")
 	rc.ok("POST", "/v1/collections", map[string]any{"name": "docs", "config": map[string]any{"dim": 4}}, nil)
-	skipWithoutPayloads(t, rc, "docs")
 	vecs := restVectors(4)
 	vecs[0]["payload"] = map[string]any{"title": "first", "n": 1.5, "tags": []any{"a", "b"}}
 	vecs[0]["labels"] = []string{"color=red"}

@@ -7,11 +7,8 @@ venv and runs this program with that venv's python:
     SHOAL_ADDR=127.0.0.1:7370 SHOAL_ADMIN_KEY=... python tests/test_client.py
 
 SHOAL_ADMIN_KEY must be the server's admin key (the tenant-key tests
-need authentication on). PayloadTests need the server's payload and
-label-name support (issue 18): while the server answers SetPayloads with
-UNIMPLEMENTED they are skipped, unless SHOAL_REQUIRE_PAYLOADS=1, which
-makes them run (and fail) instead. ReadmeExampleTest runs the Python
-example of the repository's README.md ("REST and Python").
+need authentication on). ReadmeExampleTest runs the Python example of
+the repository's README.md ("REST and Python").
 """
 
 from __future__ import annotations
@@ -35,12 +32,10 @@ from shoal_client import (
     PermissionDeniedError,
     ShoalError,
     UnauthenticatedError,
-    UnimplementedError,
 )
 
 ADDR = os.environ.get("SHOAL_ADDR", "127.0.0.1:7370")
 ADMIN_KEY = os.environ.get("SHOAL_ADMIN_KEY", "")
-REQUIRE_PAYLOADS = os.environ.get("SHOAL_REQUIRE_PAYLOADS") == "1"
 README = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "README.md")
 
 try:
@@ -203,22 +198,8 @@ class ClientTest(unittest.TestCase):
             src.drop()
 
 
-def payloads_available(coll) -> bool:
-    """Whether the server implements payloads (SetPayloads is not
-    UNIMPLEMENTED); with SHOAL_REQUIRE_PAYLOADS=1 always True."""
-    if REQUIRE_PAYLOADS:
-        return True
-    try:
-        coll.set_payloads({})
-    except UnimplementedError:
-        return False
-    except ShoalError:
-        pass  # e.g. an empty batch refused: the call is implemented
-    return True
-
-
 class PayloadTests(unittest.TestCase):
-    """Payload-dependent: payloads and label names (issue 18)."""
+    """Payloads and label names (issue 18)."""
 
     @classmethod
     def setUpClass(cls):
@@ -226,10 +207,6 @@ class PayloadTests(unittest.TestCase):
             raise unittest.SkipTest("SHOAL_ADMIN_KEY is not set")
         cls.client = Client(ADDR, api_key=ADMIN_KEY)
         cls.coll = cls.client.create_collection(unique("pay"), dim=4)
-        if not payloads_available(cls.coll):
-            cls.coll.drop()
-            cls.client.close()
-            raise unittest.SkipTest("payload-dependent: the server answers SetPayloads with UNIMPLEMENTED")
         cls.coll.upsert(
             [1, 2, 3],
             [[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0]],
@@ -312,16 +289,7 @@ class ReadmeExampleTest(unittest.TestCase):
         # The comment on the print line is what it prints.
         want = re.search(r"print\(.*\)\s*#\s*(.*)", code).group(1).strip()
         self.assertTrue(printed.startswith("1 0.02 "), "README example printed %r, want %r" % (printed, want))
-        self.assertIn(printed[len("1 0.02 ") :], (want[len("1 0.02 ") :], "None"))
-        if printed.endswith("None"):
-            # Payload-dependent: the server ignores payloads until the
-            # payload work is merged.
-            with Client(ADDR, api_key=ADMIN_KEY) as c:
-                coll = c.create_collection(unique("probe"), dim=1)
-                try:
-                    self.assertFalse(payloads_available(coll), "the server has payloads but the example printed None")
-                finally:
-                    coll.drop()
+        self.assertEqual(printed, want)
 
 
 if __name__ == "__main__":
