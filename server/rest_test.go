@@ -635,4 +635,22 @@ func TestRESTPayloadsAndLabelNames(t *testing.T) {
 	wantError(t, "unknown label name in a filter", rc.do("POST", "/v1/collections/docs/vectors:search", map[string]any{
 		"query": vecs[0]["values"], "top_k": 1, "filter_expr": "color=green",
 	}), http.StatusBadRequest, codes.InvalidArgument, "INVALID_ARGUMENT")
+
+	// Bad payloads are 400 INVALID_ARGUMENT and store nothing: not JSON,
+	// not an object, larger than the limit (64 KiB). Id 99 is new and id
+	// 2 keeps its payload.
+	for what, body := range map[string]string{
+		"invalid JSON":  `{"vectors": [{"id": "99", "values": [1, 2, 3, 4], "payload": {"title": }}]}`,
+		"not an object": `{"vectors": [{"id": "99", "values": [1, 2, 3, 4], "payload": [1, 2]}]}`,
+		"oversize":      `{"vectors": [{"id": "99", "values": [1, 2, 3, 4]}, {"id": "2", "values": [1, 2, 3, 4], "payload": {"big": "` + strings.Repeat("x", 65<<10) + `"}}]}`,
+	} {
+		wantError(t, what+" payload", rc.do("POST", "/v1/collections/docs/vectors:upsert", body), http.StatusBadRequest, codes.InvalidArgument, "INVALID_ARGUMENT")
+	}
+	wantError(t, "oversize SetPayloads", rc.do("POST", "/v1/collections/docs/payloads", `{"vectors": [{"id": "2", "payload": {"big": "`+strings.Repeat("x", 65<<10)+`"}}]}`),
+		http.StatusBadRequest, codes.InvalidArgument, "INVALID_ARGUMENT")
+	var after restGet
+	rc.ok("POST", "/v1/collections/docs/vectors:get", map[string]any{"ids": []string{"2", "99"}}, &after)
+	if len(after.Vectors) != 1 || !strings.Contains(string(after.Vectors[0].Payload), `"second"`) || len(after.Missing) != 1 || after.Missing[0] != "99" {
+		t.Fatalf("after bad payloads: %+v, want id 2 with its payload unchanged and 99 missing", after)
+	}
 }

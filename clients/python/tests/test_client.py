@@ -249,6 +249,14 @@ class PayloadTests(unittest.TestCase):
         with self.assertRaises(InvalidArgumentError) as e:
             self.coll.upsert([4], [[1, 1, 0, 0]], payloads=[{"blob": "x" * (128 << 10)}])
         self.assertEqual(e.exception.code, grpc.StatusCode.INVALID_ARGUMENT)
+        self.assertEqual(self.coll.get([4]), [], "nothing stored by a refused upsert")
+
+    def test_payload_not_valid_json_is_invalid_argument(self):
+        # NaN has no JSON form: the server refuses it and stores nothing.
+        with self.assertRaises(InvalidArgumentError) as e:
+            self.coll.upsert([5], [[1, 0, 1, 0]], payloads=[{"score": float("nan")}])
+        self.assertEqual(e.exception.code, grpc.StatusCode.INVALID_ARGUMENT)
+        self.assertEqual(self.coll.get([5]), [], "nothing stored by a refused upsert")
 
     def test_unknown_label_name_in_filter_is_invalid_argument(self):
         with self.assertRaises(InvalidArgumentError) as e:
