@@ -3,6 +3,7 @@ package gpu
 import (
 	"fmt"
 	"os"
+	"strings"
 )
 
 // Options configure Open. The zero value is Mode Off.
@@ -62,6 +63,7 @@ func Open(o *Options) (Backend, error) {
 		return nil, err
 	}
 	c := newCPU(err.Error())
-	logf("gpu: auto: %v; using the CPU kernels (%s)", err, c.Info().Name)
+	// err reads "gpu: no usable CUDA device: …": one "gpu:" prefix.
+	logf("gpu: %s; running on the CPU kernels (%s)", strings.TrimPrefix(err.Error(), "gpu: "), c.Info().Name)
 	return c, nil
 }

@@ -71,7 +71,10 @@ func create(path string, f Format, e Elem, dim int) (*Writer, error) {
 	if fi.bin {
 		w.maxRows = math.MaxUint32
 	}
-	file, err := os.Create(path)
+	// Write-only: os.Create's read-write open of /dev/stdout on a pipe
+	// makes this process a reader of its own pipe, so writes block
+	// instead of failing once the reader is gone.
+	file, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o666)
 	if err != nil {
 		return nil, fmt.Errorf("vecfile: %w", err)
 	}

@@ -75,13 +75,13 @@ type Env struct {
 }
 
 // Logf writes a log line of the library (index.Options.Logf) to Stderr.
-// The GPU backend's choice of the CPU where no GPU is usable ("gpu:
-// auto: gpu: no usable CUDA device: …") is no error, and a command may
+// The GPU backend's choice of the CPU where no GPU is usable ("gpu: no
+// usable CUDA device: …; running on the CPU kernels (…)") is no error, and a command may
 // open several indexes: it is said once, calmly. `-gpu=on` fails with
 // the cause for whoever wants it.
 func (e *Env) Logf(format string, args ...any) {
 	msg := fmt.Sprintf(format, args...)
-	if strings.HasPrefix(msg, "gpu: auto: ") && strings.Contains(msg, "using the CPU") {
+	if strings.HasPrefix(msg, "gpu: ") && strings.Contains(msg, "running on the CPU kernels") {
 		if e.noGPUSaid.Swap(true) {
 			return
 		}

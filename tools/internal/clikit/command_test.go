@@ -12,7 +12,7 @@ func TestLogfNoGPU(t *testing.T) {
 	var e strings.Builder
 	env := &Env{Stderr: &e}
 	for range 3 {
-		env.Logf("gpu: auto: %v; using the CPU kernels (%s)", "gpu: no usable CUDA device: libcuda.so.1: cannot open shared object file", "cpu: avx2+fma")
+		env.Logf("gpu: %s; running on the CPU kernels (%s)", "no usable CUDA device: libcuda.so.1: cannot open shared object file", "cpu: avx2+fma")
 	}
 	env.Logf("build: %s took %.2fs", "sample", 0.01)
 	if want := "no GPU found: running on the CPU\nbuild: sample took 0.01s\n"; e.String() != want {
