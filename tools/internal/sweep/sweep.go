@@ -212,7 +212,7 @@ func (o *Options) Run(ctx context.Context, env *clikit.Env) (*Report, error) {
 			}
 			pt.Epsilon = eps
 			rep.Points = append(rep.Points, *pt)
-			fmt.Fprintf(env.Stderr, "nprobe %d eps %g: recall@%d %s, %.3f ms mean, %s\n", np, eps, o.K, fmtRecall(pt.Recall, rep.HasTruth), pt.MeanMs, fmtQPS(pt.QPS, rep.FirstPass))
+			fmt.Fprintf(env.Stderr, "nprobe %d eps %g: recall@%d %s, %.3f ms mean, %s\n", np, eps, o.K, fmtRecall(pt.Recall, rep.HasTruth), pt.MeanMs, fmtQPS(pt.QPS, rep.FirstPass, len(rep.Points) == 1))
 			if o.Batch {
 				fmt.Fprintf(env.Stderr, "nprobe %d eps %g: batch (gpu %s) recall@%d %s, %.0f QPS\n", np, eps, o.GPU, o.K, fmtRecall(pt.BatchRecall, rep.HasTruth), pt.BatchQPS)
 			}
@@ -342,8 +342,11 @@ func concurrentQPS(ix *index.Index, queries [][]float32, k int, sp *index.Search
 
 // fmtQPS formats the QPS of a point for the progress line, each with
 // its thread count and cache state: the 1-thread figure comes from the
-// first pass (first, as Report.FirstPass), the others from later ones.
-func fmtQPS(m map[int]float64, first string) string {
+// first pass (first, as Report.FirstPass: "cold" only at the first
+// point, firstPoint; after it the cache is as the point before left
+// it), the others from later, warmer passes. The 1-thread figure comes
+// first and the others after a semicolon: they are not comparable.
+func fmtQPS(m map[int]float64, first string, firstPoint bool) string {
 	var ks []int
 	for k := range m {
 		ks = append(ks, k)
@@ -351,13 +354,16 @@ func fmtQPS(m map[int]float64, first string) string {
 	slices.Sort(ks)
 	var parts []string
 	for _, k := range ks {
-		state := "warm"
+		state := "warm cache"
 		if k == 1 {
-			state = first
+			state = first + " cache"
+			if first == "cold" && !firstPoint {
+				state = "cache as left"
+			}
 		}
 		parts = append(parts, fmt.Sprintf("%.0f QPS (%d thread%s, %s)", m[k], k, plural(k), state))
 	}
-	return strings.Join(parts, ", ")
+	return strings.Join(parts, "; ")
 }
 
 func plural(n int) string {

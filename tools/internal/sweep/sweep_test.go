@@ -42,3 +42,22 @@ func TestPrintSplitsTables(t *testing.T) {
 		t.Errorf("with ground truth and 1 thread only: want recall 0.9000 and no throughput table:\n%s", out)
 	}
 }
+
+// TestFmtQPS: the progress line calls the 1-thread pass cold only at
+// the first point and keeps the warm multi-thread figures apart.
+func TestFmtQPS(t *testing.T) {
+	m := map[int]float64{1: 2535, 2: 5752}
+	for _, c := range []struct {
+		first      string
+		firstPoint bool
+		want       string
+	}{
+		{"cold", true, "2535 QPS (1 thread, cold cache); 5752 QPS (2 threads, warm cache)"},
+		{"cold", false, "2535 QPS (1 thread, cache as left); 5752 QPS (2 threads, warm cache)"},
+		{"warm-up", false, "2535 QPS (1 thread, warm-up cache); 5752 QPS (2 threads, warm cache)"},
+	} {
+		if got := fmtQPS(m, c.first, c.firstPoint); got != c.want {
+			t.Errorf("fmtQPS(%v, %q, %v) = %q, want %q", m, c.first, c.firstPoint, got, c.want)
+		}
+	}
+}
