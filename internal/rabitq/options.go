@@ -37,9 +37,10 @@ type Options struct {
 	// sign code; 2..8 are extended RaBitQ codes. Default 1.
 	Bits int
 	// QueryBits is Bq, the bits per dimension the rotated query is
-	// quantized to for the popcount kernels, 1..8. Default 4 (RaBitQ
-	// §3.3.1 shows 4 bits suffice for 1-bit codes; multi-bit codes want
-	// more).
+	// quantized to for the popcount kernels, 1..8. Default 4 for 1-bit
+	// codes (RaBitQ §3.3.1: 4 bits suffice) and 8 for multi-bit codes,
+	// whose code error is so much smaller that a 4-bit query's rounding
+	// error would dominate the bound (4–5× the code term in our tests).
 	QueryBits int
 	// Metric is the distance the factors estimate: vec.L2 (squared
 	// Euclidean, the default), vec.InnerProduct (−⟨o,q⟩) or vec.Cosine
@@ -65,6 +66,9 @@ func (o *Options) EnsureDefaults() {
 	}
 	if o.QueryBits == 0 {
 		o.QueryBits = 4
+		if o.Bits > 1 {
+			o.QueryBits = 8
+		}
 	}
 	if o.Metric == 0 {
 		o.Metric = vec.L2
