@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/shoaldb/shoal/internal/vec"
 )
@@ -55,19 +56,26 @@ func putFactors(f []byte, fs Factors) {
 // Encoder turns rotated vectors into codes. It holds scratch space, so
 // Encode does not allocate; an Encoder is not safe for concurrent use.
 type Encoder struct {
-	z  *Quantizer
-	r  []float64 // residual r′ = o′ − c′
-	e  []int32   // extended-code magnitudes e_i
-	ev []int32   // rescale search: coordinate of each event, in order
-	h  eventHeap
+	z *Quantizer
+	r []float64 // residual r′ = o′ − c′
+	e []int32   // extended-code magnitudes e_i
+	// Rescale search: coordinates by decreasing |r_i|, the coordinate
+	// of each step in sweep order, and the merge heap.
+	order    []int32
+	abs, inv []float64 // |r_i| and 1/|r_i| in that order
+	ev       []int32
+	h        eventHeap
 }
 
 // NewEncoder returns an Encoder for z.
 func (z *Quantizer) NewEncoder() *Encoder {
 	e := &Encoder{z: z, r: make([]float64, z.dpad), e: make([]int32, z.dpad)}
 	if b := z.opts.Bits - 1; b > 0 {
+		e.order = make([]int32, 0, z.dpad)
+		e.abs = make([]float64, 0, z.dpad)
+		e.inv = make([]float64, 0, z.dpad)
 		e.ev = make([]int32, 0, z.dpad*(1<<b-1))
-		e.h = make(eventHeap, 0, z.dpad)
+		e.h = make(eventHeap, 0, 1<<b-1)
 	}
 	return e
 }
@@ -153,63 +161,84 @@ func (e *Encoder) Encode(dst []byte, o, c []float32) error {
 // rescale chooses the magnitudes e_i ∈ [0, 2^b−1] of an extended code
 // (extended RaBitQ §3.2): e_i = min(⌊t·|r_i|⌋, 2^b−1) for the scale t
 // that maximises the cosine between y = ±(e + ½) and r. As t grows, the
-// e_i step up one at a time at t = k/|r_i|; the sweep visits every step in
-// order, keeping Σ(e_i+½)|r_i| and Σ(e_i+½)², and then replays the steps
-// up to the best state. It costs O(D′·2^b·log D′).
+// e_i step up one at a time, coordinate i to k at t = k/|r_i|; the sweep
+// visits every step in order, keeping Σ(e_i+½)|r_i| and Σ(e_i+½)², and
+// then replays the steps up to the best state. For each k the steps come
+// in order of decreasing |r_i|, so the sweep sorts the coordinates once
+// and merges 2^b−1 lists through a heap of that size: O(D′ log D′ +
+// D′·2^b·b).
 func (e *Encoder) rescale(b int) {
 	top := int32(1)<<b - 1
 	clear(e.e)
-	e.h = e.h[:0]
 	e.ev = e.ev[:0]
+	e.order = e.order[:0]
 	var num, den float64
 	for i, r := range e.r {
 		a := math.Abs(r)
 		num += 0.5 * a
 		den += 0.25
 		if a > 0 {
-			e.h = append(e.h, event{t: 1 / a, i: int32(i)})
+			e.order = append(e.order, int32(i))
+		}
+	}
+	slices.SortFunc(e.order, func(x, y int32) int {
+		ax, ay := math.Abs(e.r[x]), math.Abs(e.r[y])
+		switch {
+		case ax > ay:
+			return -1
+		case ax < ay:
+			return 1
+		}
+		return int(x - y)
+	})
+	e.abs, e.inv = e.abs[:0], e.inv[:0]
+	for _, i := range e.order {
+		a := math.Abs(e.r[i])
+		e.abs = append(e.abs, a)
+		e.inv = append(e.inv, 1/a)
+	}
+	e.h = e.h[:0]
+	if len(e.order) > 0 {
+		for k := int32(1); k <= top; k++ {
+			e.h = append(e.h, event{t: float64(k) * e.inv[0], k: k})
 		}
 	}
 	e.h.init()
-	best, bestAt := num/math.Sqrt(den), 0
+	// The cosine num/√den is compared as num²/den, cross-multiplied, to
+	// keep divisions and square roots out of the loop (num > 0 throughout
+	// since some |r_i| > 0).
+	bestNum2, bestDen, bestAt := num*num, den, 0
 	for len(e.h) > 0 {
-		ev := e.h[0]
-		i := ev.i
-		a := math.Abs(e.r[i])
-		k := e.e[i]
-		num += a
-		den += 2*float64(k) + 2 // (k+1.5)² − (k+0.5)²
-		e.e[i] = k + 1
-		e.ev = append(e.ev, i)
-		if cos := num / math.Sqrt(den); cos > best {
-			best, bestAt = cos, len(e.ev)
+		ev := &e.h[0]
+		k := float64(ev.k - 1)
+		num += e.abs[ev.pos]
+		den += 2*k + 2 // (k+1.5)² − (k+0.5)²
+		e.ev = append(e.ev, e.order[ev.pos])
+		if num*num*bestDen > bestNum2*den {
+			bestNum2, bestDen, bestAt = num*num, den, len(e.ev)
 		}
-		if k+1 < top {
-			e.h[0].t = float64(k+2) / a
-			e.h.fix0()
+		if ev.pos++; int(ev.pos) < len(e.order) {
+			ev.t = float64(ev.k) * e.inv[ev.pos]
+			e.h.down(0)
 		} else {
 			e.h.pop0()
 		}
 	}
-	clear(e.e)
 	for _, i := range e.ev[:bestAt] {
 		e.e[i]++
 	}
 }
 
-// event is the scale t at which coordinate i's magnitude next steps up.
+// event is the next step of list k of the rescale sweep: coordinate
+// order[pos] reaches magnitude k at scale t.
 type event struct {
-	t float64
-	i int32
+	t      float64
+	k, pos int32
 }
 
-// eventHeap is a binary min-heap on (t, i); the index breaks ties so the
-// sweep, and so the code, is deterministic.
+// eventHeap is a binary min-heap on (t, k); k breaks ties so the sweep,
+// and so the code, is deterministic.
 type eventHeap []event
-
-func (h eventHeap) less(a, b int) bool {
-	return h[a].t < h[b].t || (h[a].t == h[b].t && h[a].i < h[b].i)
-}
 
 func (h eventHeap) init() {
 	for i := len(h)/2 - 1; i >= 0; i-- {
@@ -217,31 +246,35 @@ func (h eventHeap) init() {
 	}
 }
 
-func (h eventHeap) fix0() { h.down(0) }
-
 func (h *eventHeap) pop0() {
 	old := *h
 	n := len(old) - 1
 	old[0] = old[n]
 	*h = old[:n]
-	h.down(0)
+	if n > 0 {
+		h.down(0)
+	}
 }
 
 func (h eventHeap) down(i int) {
+	// Sift the element at i down by moving children up into the hole and
+	// writing it once at the end.
 	n := len(h)
+	x := h[i]
 	for {
 		l := 2*i + 1
 		if l >= n {
-			return
+			break
 		}
 		m := l
-		if r := l + 1; r < n && h.less(r, l) {
+		if r := l + 1; r < n && (h[r].t < h[l].t || (h[r].t == h[l].t && h[r].k < h[l].k)) {
 			m = r
 		}
-		if !h.less(m, i) {
-			return
+		if !(h[m].t < x.t || (h[m].t == x.t && h[m].k < x.k)) {
+			break
 		}
-		h[i], h[m] = h[m], h[i]
+		h[i] = h[m]
 		i = m
 	}
+	h[i] = x
 }
