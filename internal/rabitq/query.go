@@ -18,7 +18,7 @@ type Query struct {
 	z      *Quantizer
 	rot    []float32 // q′ = P·q
 	qbar   []uint8   // quantized coordinates q̄_i ∈ [0, 2^Bq−1]
-	planes []uint64  // word-major: planes[w·Bq + k] is bit k of q̄ in word w
+	planes []uint64  // plane-major: planes[k·D′/64 + w] is bit k of q̄ in word w
 	low    float64   // v_l: q̃_i = low + delta·q̄_i
 	delta  float64
 	sumQ   float64 // Σ q̃_i
@@ -91,7 +91,7 @@ func (q *Query) quantize() {
 		sumBar += uint64(qb)
 		w, bit := i/64, uint(i%64)
 		for k := range bq {
-			q.planes[w*bq+k] |= uint64(qb>>k&1) << bit
+			q.planes[k*q.z.words+w] |= uint64(qb>>k&1) << bit
 		}
 	}
 	q.sumQ = q.delta*float64(sumBar) + float64(len(q.rot))*lo
@@ -155,6 +155,18 @@ func (q *Query) Estimate(code []byte, ctr Center) Estimate {
 	}
 	ip, pc := dotCodeImpl(code[:len(code)-FactorBytes], z.opts.Bits, z.words, q.planes, z.opts.QueryBits)
 	return q.finish(ip, pc, ReadFactors(code), ctr)
+}
+
+// EstimatePlanes is Estimate for layouts that keep the code planes
+// (Bits·D′/8 bytes) apart from the factors, such as a posting stored as
+// arrays of codes and of factors.
+func (q *Query) EstimatePlanes(planes []byte, f Factors, ctr Center) Estimate {
+	z := q.z
+	if len(planes) != z.CodeSize()-FactorBytes {
+		panic(fmt.Sprintf("rabitq: code planes of %d bytes, want %d", len(planes), z.CodeSize()-FactorBytes))
+	}
+	ip, pc := dotCodeImpl(planes, z.opts.Bits, z.words, q.planes, z.opts.QueryBits)
+	return q.finish(ip, pc, f, ctr)
 }
 
 // yDotQ turns the kernel's integer sums into ⟨y, q̃⟩:

@@ -31,8 +31,12 @@ func TestKernelsMatchReference(t *testing.T) {
 					if gi != ri || gp != rp {
 						t.Fatalf("%s: generic sums (%d, %d), reference (%d, %d)", name, gi, gp, ri, rp)
 					}
-					if got, want := q.Estimate(code, ctr), q.estimateRef(code, ctr); got != want {
+					got, want := q.Estimate(code, ctr), q.estimateRef(code, ctr)
+					if got != want {
 						t.Fatalf("%s: Estimate %+v, reference %+v", name, got, want)
+					}
+					if split := q.EstimatePlanes(planes, ReadFactors(code), ctr); split != got {
+						t.Fatalf("%s: EstimatePlanes %+v, Estimate %+v", name, split, got)
 					}
 				}
 			}
