@@ -18,8 +18,10 @@ func benchCodes(b *testing.B, z *Quantizer, n int) ([][]byte, []float32) {
 }
 
 // benchEstimate measures one op = one scored entry, cycling through 1024
-// codes so that they do not all sit in L1.
-func benchEstimate(b *testing.B, d, bits int, ref bool) {
+// codes so that they do not all sit in L1. impl is "ref" (unpacking
+// oracle), "generic", or "asm" (whatever init() chose; skipped where that
+// is the generic kernel).
+func benchEstimate(b *testing.B, d, bits int, impl string) {
 	z := mustNew(b, Options{Dim: d, Bits: bits})
 	codes, c := benchCodes(b, z, 1024)
 	q := z.NewQuery()
@@ -27,11 +29,21 @@ func benchEstimate(b *testing.B, d, bits int, ref bool) {
 		b.Fatal(err)
 	}
 	ctr := q.Center(c)
+	switch impl {
+	case "generic":
+		saved := dotCodeImpl
+		dotCodeImpl = dotCodeGeneric
+		b.Cleanup(func() { dotCodeImpl = saved })
+	case "asm":
+		if Impl() == "generic" {
+			b.Skip("no assembly kernel here")
+		}
+	}
 	var sink float32
 	b.ResetTimer()
 	for i := 0; b.Loop(); i++ {
 		code := codes[i&1023]
-		if ref {
+		if impl == "ref" {
 			sink += q.estimateRef(code, ctr).Dist
 		} else {
 			sink += q.Estimate(code, ctr).Dist
@@ -40,18 +52,21 @@ func benchEstimate(b *testing.B, d, bits int, ref bool) {
 	_ = sink
 }
 
-func BenchmarkEstimate128B1Generic(b *testing.B)  { benchEstimate(b, 128, 1, false) }
-func BenchmarkEstimate128B1Ref(b *testing.B)      { benchEstimate(b, 128, 1, true) }
-func BenchmarkEstimate128B4Generic(b *testing.B)  { benchEstimate(b, 128, 4, false) }
-func BenchmarkEstimate128B4Ref(b *testing.B)      { benchEstimate(b, 128, 4, true) }
-func BenchmarkEstimate832B1Generic(b *testing.B)  { benchEstimate(b, 784, 1, false) }
-func BenchmarkEstimate832B1Ref(b *testing.B)      { benchEstimate(b, 784, 1, true) }
-func BenchmarkEstimate832B4Generic(b *testing.B)  { benchEstimate(b, 784, 4, false) }
-func BenchmarkEstimate832B4Ref(b *testing.B)      { benchEstimate(b, 784, 4, true) }
-func BenchmarkEstimate1536B1Generic(b *testing.B) { benchEstimate(b, 1536, 1, false) }
-func BenchmarkEstimate1536B1Ref(b *testing.B)     { benchEstimate(b, 1536, 1, true) }
-func BenchmarkEstimate1536B4Generic(b *testing.B) { benchEstimate(b, 1536, 4, false) }
-func BenchmarkEstimate1536B4Ref(b *testing.B)     { benchEstimate(b, 1536, 4, true) }
+func BenchmarkEstimate128B1Ref(b *testing.B)      { benchEstimate(b, 128, 1, "ref") }
+func BenchmarkEstimate128B1Generic(b *testing.B)  { benchEstimate(b, 128, 1, "generic") }
+func BenchmarkEstimate128B1Asm(b *testing.B)      { benchEstimate(b, 128, 1, "asm") }
+func BenchmarkEstimate128B4Ref(b *testing.B)      { benchEstimate(b, 128, 4, "ref") }
+func BenchmarkEstimate128B4Generic(b *testing.B)  { benchEstimate(b, 128, 4, "generic") }
+func BenchmarkEstimate832B1Ref(b *testing.B)      { benchEstimate(b, 784, 1, "ref") }
+func BenchmarkEstimate832B1Generic(b *testing.B)  { benchEstimate(b, 784, 1, "generic") }
+func BenchmarkEstimate832B1Asm(b *testing.B)      { benchEstimate(b, 784, 1, "asm") }
+func BenchmarkEstimate832B4Ref(b *testing.B)      { benchEstimate(b, 784, 4, "ref") }
+func BenchmarkEstimate832B4Generic(b *testing.B)  { benchEstimate(b, 784, 4, "generic") }
+func BenchmarkEstimate1536B1Ref(b *testing.B)     { benchEstimate(b, 1536, 1, "ref") }
+func BenchmarkEstimate1536B1Generic(b *testing.B) { benchEstimate(b, 1536, 1, "generic") }
+func BenchmarkEstimate1536B1Asm(b *testing.B)     { benchEstimate(b, 1536, 1, "asm") }
+func BenchmarkEstimate1536B4Ref(b *testing.B)     { benchEstimate(b, 1536, 4, "ref") }
+func BenchmarkEstimate1536B4Generic(b *testing.B) { benchEstimate(b, 1536, 4, "generic") }
 
 func benchEncode(b *testing.B, d, bits int) {
 	z := mustNew(b, Options{Dim: d, Bits: bits})

@@ -43,6 +43,17 @@
 // ⟨u, q̄⟩ = Σ_j Σ_k 2^(j+k)·popcount(u⁽ʲ⁾ ∧ q̄⁽ᵏ⁾), where u⁽ʲ⁾ is bit j of
 // every u_i and q̄⁽ᵏ⁾ bit k of every q̄_i, packed in uint64 words.
 //
+// # Kernels
+//
+// As in internal/vec, the scoring kernel exists as an unpacking reference
+// (score_ref.go, the oracle), a generic popcount loop over uint64 words
+// (score_generic.go, math/bits.OnesCount64), and AVX2 assembly for the
+// default 1-bit code and 4-bit query (score_amd64.s, nibble-table
+// popcount over 256-bit steps), chosen once at init() when
+// golang.org/x/sys/cpu reports AVX2. -tags noasm leaves the assembly out;
+// Impl reports the choice. Every kernel returns the same integer sums, so
+// estimates are bit-identical across them.
+//
 // # Error bound
 //
 // Query.Estimate returns the estimate d̂ and the interval
