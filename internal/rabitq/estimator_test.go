@@ -97,6 +97,7 @@ func gaussianPairs(t *testing.T, z *Quantizer, n int, seed string) []sample {
 // 3σ/√n, with the float query (RaBitQ Thm 3.1, extended RaBitQ §3) and
 // with the dithered 4-bit query (RaBitQ §3.3.1).
 func TestEstimatorIsUnbiased(t *testing.T) {
+	skipIfShort(t)
 	for _, d := range []int{100, 784} {
 		for _, m := range []vec.Metric{vec.L2, vec.InnerProduct} {
 			for _, bits := range []int{1, 2, 4, 8} {
@@ -188,6 +189,7 @@ func checkBound(t *testing.T, name string, s []sample, tight bool) {
 // rotation: the fast rotation must do as well as the one the analysis
 // assumes.
 func TestBoundViolationRateGaussian(t *testing.T) {
+	skipIfShort(t)
 	for _, d := range []int{128, 784} {
 		for _, m := range []vec.Metric{vec.L2, vec.InnerProduct} {
 			for _, bits := range []int{1, 4} {
@@ -238,6 +240,7 @@ func newClusteredSet(t *testing.T, o Options, n, k, nq int) *clusteredSet {
 // data offset from the origin, where the query is far from the center and
 // its quantization error is largest.
 func TestBoundViolationRateClustered(t *testing.T) {
+	skipIfShort(t)
 	for _, d := range []int{128, 784} {
 		for _, m := range []vec.Metric{vec.L2, vec.InnerProduct, vec.Cosine} {
 			for _, bits := range []int{1, 4} {
@@ -268,6 +271,7 @@ func TestBoundViolationRateClustered(t *testing.T) {
 // rerank exactly every vector whose lower bound is at most the k-th
 // smallest upper bound, and the top k of those is the exact top k.
 func TestRerankOfBoundedCandidatesIsExact(t *testing.T) {
+	skipIfShort(t)
 	const k = 10
 	for _, d := range []int{128, 784} {
 		for _, m := range []vec.Metric{vec.L2, vec.InnerProduct, vec.Cosine} {
@@ -320,5 +324,13 @@ func TestRerankOfBoundedCandidatesIsExact(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// skipIfShort skips the statistical tests, which take tens of seconds on
+// a small machine, under -short.
+func skipIfShort(t *testing.T) {
+	if testing.Short() {
+		t.Skip("statistical test; skipped with -short")
 	}
 }
