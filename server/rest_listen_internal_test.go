@@ -100,7 +100,7 @@ func TestRouterSurvivesTemporaryAcceptErrors(t *testing.T) {
 // hold up the routing of others, and is closed after routeTimeout.
 func TestRouterSilentConnection(t *testing.T) {
 	old := routeTimeout
-	routeTimeout = 300 * time.Millisecond
+	routeTimeout = 2 * time.Second
 	t.Cleanup(func() { routeTimeout = old })
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -112,6 +112,12 @@ func TestRouterSilentConnection(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer silent.Close()
+	opened := time.Now()
+	type routed struct {
+		first        string
+		client, conn net.Conn
+	}
+	var got []routed
 	for _, tc := range []struct {
 		first string
 		q     *connQueue
@@ -120,18 +126,26 @@ func TestRouterSilentConnection(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		defer c.Close()
 		if _, err := c.Write([]byte(tc.first)); err != nil {
 			t.Fatal(err)
 		}
-		got := acceptWithin(t, tc.q, routeTimeout/2)
-		// Routed: the sniffing deadline is gone.
-		time.Sleep(routeTimeout + 100*time.Millisecond)
-		buf := make([]byte, len(tc.first))
-		if _, err := io.ReadFull(got, buf); err != nil || string(buf) != tc.first {
-			t.Fatalf("routed connection reads %q, %v; want %q", buf, err, tc.first)
+		g := acceptWithin(t, tc.q, routeTimeout/2)
+		defer g.Close()
+		got = append(got, routed{tc.first, c, g})
+	}
+	// Routed connections lose the sniffing deadline: past it, they read
+	// what the client sends next.
+	time.Sleep(time.Until(opened.Add(routeTimeout + 200*time.Millisecond)))
+	for _, g := range got {
+		if _, err := g.client.Write([]byte("more")); err != nil {
+			t.Fatal(err)
 		}
-		got.Close()
-		c.Close()
+		want := g.first + "more"
+		buf := make([]byte, len(want))
+		if _, err := io.ReadFull(g.conn, buf); err != nil || string(buf) != want {
+			t.Fatalf("routed connection reads %q, %v; want %q", buf, err, want)
+		}
 	}
 	silent.SetReadDeadline(time.Now().Add(5 * time.Second))
 	if n, err := silent.Read(make([]byte, 1)); err != io.EOF {
