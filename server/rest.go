@@ -147,14 +147,16 @@ func (s *Server) restLimit(next http.Handler) http.Handler {
 // tests).
 var restBodyIdle = 30 * time.Second
 
-// idleReader reads a request body, giving each read restBodyIdle.
+// idleReader reads a request body, giving each read restBodyIdle (where
+// the connection supports deadlines).
 type idleReader struct {
 	r  io.Reader
 	rc *http.ResponseController
 }
 
 func (b *idleReader) Read(p []byte) (int, error) {
-	if err := b.rc.SetReadDeadline(time.Now().Add(restBodyIdle)); err != nil {
+	err := b.rc.SetReadDeadline(time.Now().Add(restBodyIdle))
+	if err != nil && !errors.Is(err, http.ErrNotSupported) {
 		return 0, err
 	}
 	return b.r.Read(p)
