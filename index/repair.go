@@ -95,13 +95,16 @@ type LostWrites struct {
 	// Deletes are ids whose delete is dropped: each comes back with the
 	// vector it held before.
 	Deletes []uint64
-	// Labels and Access are the other ids whose labels, or owner and
-	// grants, lose a change (SetLabels, Own, Grant, Revoke, DropTenant).
-	Labels []uint64
-	Access []uint64
+	// Labels, Payloads and Access are the other ids whose labels,
+	// payload, or owner and grants lose a change (SetLabels,
+	// SetPayloads, Own, Grant, Revoke, DropTenant).
+	Labels   []uint64
+	Payloads []uint64
+	Access   []uint64
 	// Batches counts the dropped batches, Synced those the log says were
 	// synced (acknowledged, unless written with NoSync), Maintenance
-	// those that changed no id's vector, state, labels or access:
+	// those that changed no id's vector, state, labels, payload or
+	// access:
 	// maintenance and tenant records, whose work the index redoes.
 	Batches, Synced, Maintenance int
 	// FirstSeq and LastSeq are the sequence numbers of the first and the
@@ -189,12 +192,12 @@ func (rep *RepairReport) check() error {
 // (internal/keys).
 func lostWrites(dropped []pebblestore.DroppedBatch) map[string]*LostWrites {
 	out := map[string]*LostWrites{}
-	type idSets struct{ upserts, deletes, labels, access map[uint64]bool }
+	type idSets struct{ upserts, deletes, labels, payloads, access map[uint64]bool }
 	sets := map[string]*idSets{}
 	get := func(name string) (*LostWrites, *idSets) {
 		if out[name] == nil {
 			out[name] = &LostWrites{}
-			sets[name] = &idSets{map[uint64]bool{}, map[uint64]bool{}, map[uint64]bool{}, map[uint64]bool{}}
+			sets[name] = &idSets{map[uint64]bool{}, map[uint64]bool{}, map[uint64]bool{}, map[uint64]bool{}, map[uint64]bool{}}
 		}
 		return out[name], sets[name]
 	}
@@ -232,6 +235,11 @@ func lostWrites(dropped []pebblestore.DroppedBatch) map[string]*LostWrites {
 					s.labels[id] = true
 					changed[name] = true
 				}
+			case keys.Payload:
+				if set || del {
+					s.payloads[id] = true
+					changed[name] = true
+				}
 			case keys.Access:
 				s.access[id] = true
 				changed[name] = true
@@ -262,15 +270,16 @@ func lostWrites(dropped []pebblestore.DroppedBatch) map[string]*LostWrites {
 	}
 	for name, lw := range out {
 		s := sets[name]
-		// An upsert's or a delete's own label and access records are
-		// part of it.
+		// An upsert's or a delete's own label, payload and access
+		// records are part of it.
 		for _, m := range []map[uint64]bool{s.upserts, s.deletes} {
 			for id := range m {
 				delete(s.labels, id)
+				delete(s.payloads, id)
 				delete(s.access, id)
 			}
 		}
-		lw.Upserts, lw.Deletes, lw.Labels, lw.Access = sorted(s.upserts), sorted(s.deletes), sorted(s.labels), sorted(s.access)
+		lw.Upserts, lw.Deletes, lw.Labels, lw.Payloads, lw.Access = sorted(s.upserts), sorted(s.deletes), sorted(s.labels), sorted(s.payloads), sorted(s.access)
 	}
 	return out
 }

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/klauspost/compress/zstd"
 )
@@ -136,4 +137,12 @@ func OnImportCancel(t testing.TB) <-chan string {
 	}
 	t.Cleanup(func() { testHookImportCancel = nil })
 	return ch
+}
+
+// SetRESTBodyIdle sets how long a REST request body may go without a
+// byte, until the test ends.
+func SetRESTBodyIdle(t testing.TB, d time.Duration) {
+	old := restBodyIdle
+	restBodyIdle = d
+	t.Cleanup(func() { restBodyIdle = old })
 }

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"time"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	codepb "google.golang.org/genproto/googleapis/rpc/code"
@@ -119,20 +120,46 @@ func (s *Server) restLimit(next http.Handler) http.Handler {
 			tooLarge()
 			return
 		}
-		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+		// The body is read before the key is checked: a client that
+		// stops sending it must not hold the connection forever (the
+		// HTTP server's deadlines end with the headers).
+		rc := http.NewResponseController(w)
+		body, err := io.ReadAll(&idleReader{r: http.MaxBytesReader(w, r.Body, limit), rc: rc})
 		var mbe *http.MaxBytesError
 		switch {
 		case errors.As(err, &mbe):
 			tooLarge()
 			return
 		case err != nil:
+			w.Header().Set("Connection", "close")
 			writeRESTError(w, http.StatusBadRequest, codes.InvalidArgument, "reading the request body: "+err.Error())
 			return
 		}
+		rc.SetReadDeadline(time.Time{})
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		r.ContentLength = int64(len(body))
 		next.ServeHTTP(w, r)
 	})
+}
+
+// restBodyIdle is how long a REST request body may go without a byte
+// before the request fails and its connection is closed (a variable for
+// tests).
+var restBodyIdle = 30 * time.Second
+
+// idleReader reads a request body, giving each read restBodyIdle (where
+// the connection supports deadlines).
+type idleReader struct {
+	r  io.Reader
+	rc *http.ResponseController
+}
+
+func (b *idleReader) Read(p []byte) (int, error) {
+	err := b.rc.SetReadDeadline(time.Now().Add(restBodyIdle))
+	if err != nil && !errors.Is(err, http.ErrNotSupported) {
+		return 0, err
+	}
+	return b.r.Read(p)
 }
 
 // restError is the JSON body of a REST error: the gRPC code as a number

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"slices"
 	"sync"
+	"syscall"
 	"time"
 
 	"google.golang.org/grpc/credentials"
@@ -45,10 +46,12 @@ import (
 // h2Preface is the HTTP/2 client connection preface (RFC 9113 §3.4).
 var h2Preface = []byte("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
 
+// routeTimeout bounds how long a new connection may take to send its
+// first bytes (or finish its TLS handshake) before it is closed (a
+// variable for tests).
+var routeTimeout = 10 * time.Second
+
 const (
-	// routeTimeout bounds how long a new connection may take to send its
-	// first bytes (or finish its TLS handshake) before it is closed.
-	routeTimeout = 10 * time.Second
 	// restDrain is how long the HTTP server may take to finish its last
 	// responses once the gRPC server is down.
 	restDrain = 5 * time.Second
@@ -160,8 +163,7 @@ func (r *router) run() {
 	for {
 		c, err := r.lis.Accept()
 		if err != nil {
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
+			if retryableAccept(err) {
 				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
 				r.log.Warn("accept failed; retrying", "err", err, "in", backoff)
 				time.Sleep(backoff)
@@ -185,6 +187,19 @@ func (r *router) run() {
 		r.wg.Add(1)
 		go r.route(c)
 	}
+}
+
+// retryableAccept reports whether an Accept error is one the listener
+// recovers from: a timeout, a temporary error (EMFILE and ENFILE when a
+// connection flood or a leak ran out of file descriptors, ECONNABORTED:
+// what grpc.Server and http.Server retry) or a shortage of kernel
+// memory. Any other error ends the accept loop, and with it the server.
+func retryableAccept(err error) bool {
+	var te interface{ Temporary() bool }
+	var ne net.Error
+	return (errors.As(err, &ne) && ne.Timeout()) ||
+		(errors.As(err, &te) && te.Temporary()) ||
+		errors.Is(err, syscall.ENOBUFS) || errors.Is(err, syscall.ENOMEM)
 }
 
 // track records c as being routed; false after stop.

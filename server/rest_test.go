@@ -654,3 +654,52 @@ func TestRESTPayloadsAndLabelNames(t *testing.T) {
 		t.Fatalf("after bad payloads: %+v, want id 2 with its payload unchanged and 99 missing", after)
 	}
 }
+
+// TestRESTStalledBody: a client that sends a request's headers and then
+// stops sending its body (before any key is checked) does not hold its
+// connection and a goroutine forever: after restBodyIdle without a byte
+// the request fails and the connection is closed; a body that keeps
+// coming is read whole.
+func TestRESTStalledBody(t *testing.T) {
+	server.SetRESTBodyIdle(t, 500*time.Millisecond)
+	ts := start(t, "", nil)
+	c, err := net.Dial("tcp", ts.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := fmt.Fprintf(c, "POST /v1/collections HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"name\":"); err != nil {
+		t.Fatal(err)
+	}
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	start := time.Now()
+	reply, err := io.ReadAll(c)
+	if err != nil {
+		t.Fatalf("stalled body: %v after %v (%q); want the server to answer and close", err, time.Since(start), reply)
+	}
+	if !strings.HasPrefix(string(reply), "HTTP/1.1 400") && !strings.HasPrefix(string(reply), "HTTP/1.1 408") {
+		t.Fatalf("stalled body: reply %q, want 400 or 408", reply)
+	}
+
+	// A slow body that keeps coming is fine.
+	rc := ts.rest("admin")
+	pr, pw := io.Pipe()
+	go func() {
+		body := `{"name":"slow","config":{"dim":4}}`
+		for i := range body {
+			pw.Write([]byte{body[i]})
+			time.Sleep(20 * time.Millisecond)
+		}
+		pw.Close()
+	}()
+	req, _ := http.NewRequest("POST", rc.base+"/v1/collections", pr)
+	req.Header.Set("Authorization", "Bearer "+rc.key)
+	resp, err := rc.hc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if b, _ := io.ReadAll(resp.Body); resp.StatusCode != http.StatusOK {
+		t.Fatalf("slow body: HTTP %d %s, want 200", resp.StatusCode, b)
+	}
+}

@@ -133,6 +133,7 @@ func writeRepair(w io.Writer, rep *index.RepairReport, salvage bool) {
 		writeIDs(w, "upserts lost", lw.Upserts)
 		writeIDs(w, "deletes undone", lw.Deletes)
 		writeIDs(w, "label changes lost", lw.Labels)
+		writeIDs(w, "payload changes lost", lw.Payloads)
 		writeIDs(w, "access changes lost", lw.Access)
 	}
 	for i, s := range rep.Unreadable {
