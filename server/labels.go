@@ -117,7 +117,11 @@ func (a vectorsAPI) SetLabels(ctx context.Context, req *shoalv1.SetLabelsRequest
 		}
 		seen[v.GetId()] = i
 		ids[i], labels[i] = v.GetId(), v.GetLabels()
-		if err := checkLabelStrings(fmt.Sprintf("vector %d (id %d)", i, v.GetId()), v.GetNames()); err != nil {
+		what := fmt.Sprintf("vector %d (id %d)", i, v.GetId())
+		if err := checkLabelStrings(what, v.GetNames()); err != nil {
+			return nil, err
+		}
+		if err := checkReservedLabels(ctx, c, what, v.GetNames(), v.GetLabels()); err != nil {
 			return nil, err
 		}
 	}

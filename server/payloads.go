@@ -155,6 +155,41 @@ func checkLabelStrings(what string, labels []string) error {
 	return nil
 }
 
+// checkReservedLabels refuses, for a tenant key, label ids written by
+// number in the range of label names (index.NamedLabelBase and up) that
+// no name holds: names take ids above every number ever written, so one
+// tenant writing 4294967295 would leave no id for any tenant's new names
+// (nor for names derived from indexed payload fields). strs are label
+// strings (names or decimal ids), nums label ids. The admin key may
+// write any id.
+func checkReservedLabels(ctx context.Context, c *collection, what string, strs []string, nums []uint32) error {
+	if principalOf(ctx).admin {
+		return nil
+	}
+	check := func(id uint64) error {
+		if id < index.NamedLabelBase {
+			return nil
+		}
+		if _, named := c.ix.LabelName(uint32(id)); named {
+			return nil
+		}
+		return status.Errorf(codes.InvalidArgument, "%s: label id %d: ids %d and up belong to label names and no name has this one; a tenant key may write ids below %d, or names", what, id, uint64(index.NamedLabelBase), uint64(index.NamedLabelBase))
+	}
+	for _, s := range strs {
+		if id, err := strconv.ParseUint(s, 10, 32); err == nil {
+			if err := check(id); err != nil {
+				return err
+			}
+		}
+	}
+	for _, id := range nums {
+		if err := check(uint64(id)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // labelStrings returns labels as Get shows them: names where they have
 // one, else decimal ids.
 func labelStrings(c *collection, ls []uint32) []string {

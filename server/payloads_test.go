@@ -4,6 +4,7 @@ import (
 	"context"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -314,6 +315,26 @@ func TestTenantPayloads(t *testing.T) {
 	ll, err = admin.Vectors.ListLabels(ctx, &shoalv1.ListLabelsRequest{Collection: "docs"})
 	if err != nil || len(ll.GetLabels()) != 2 {
 		t.Errorf("admin ListLabels = %v, %v; want both", ll.GetLabels(), err)
+	}
+
+	// A tenant key may not write, by number, a label id of the names'
+	// range that no name holds: 4294967295 would leave no id for any
+	// tenant's new names. Refused whole, nothing stored; ids of existing
+	// names and ids below the range pass; names keep being created.
+	acmeSecret, _ := acme.Vectors.ListLabels(ctx, &shoalv1.ListLabelsRequest{Collection: "docs"})
+	named := strconv.FormatUint(uint64(acmeSecret.GetLabels()[0].GetId()), 10)
+	_, err = beta.Vectors.Upsert(ctx, &shoalv1.UpsertRequest{Collection: "docs", Vectors: []*shoalv1.Vector{{Id: 12, Values: vec4(3), Labels: []string{"4294967295"}}}})
+	wantCode(t, "beta Upsert with label 4294967295", err, codes.InvalidArgument)
+	_, err = beta.Vectors.SetLabels(ctx, &shoalv1.SetLabelsRequest{Collection: "docs", Vectors: []*shoalv1.LabelSet{{Id: 11, Labels: []uint32{1<<31 + 1000}}}})
+	wantCode(t, "beta SetLabels with label 2^31+1000", err, codes.InvalidArgument)
+	if got := getAll(t, admin.Vectors, "docs", 12); len(got) != 0 {
+		t.Errorf("a refused upsert stored id 12: %v", got)
+	}
+	if _, err := beta.Vectors.SetLabels(ctx, &shoalv1.SetLabelsRequest{Collection: "docs", Vectors: []*shoalv1.LabelSet{{Id: 11, Labels: []uint32{7}, Names: []string{named, "beta-new"}}}}); err != nil {
+		t.Errorf("beta SetLabels with id 7, a name's id and a new name: %v", err)
+	}
+	if _, err := admin.Vectors.Upsert(ctx, &shoalv1.UpsertRequest{Collection: "docs", Vectors: []*shoalv1.Vector{{Id: 13, Values: vec4(3), Labels: []string{"3000000000"}}}}); err != nil {
+		t.Errorf("admin Upsert with label 3000000000: %v", err)
 	}
 }
 

@@ -89,6 +89,9 @@ func (a vectorsAPI) upsert(ctx context.Context, req *shoalv1.UpsertRequest) (int
 		if err := checkLabelStrings(what, v.GetLabels()); err != nil {
 			return 0, err
 		}
+		if err := checkReservedLabels(ctx, c, what, v.GetLabels(), nil); err != nil {
+			return 0, err
+		}
 		names[i] = v.GetLabels()
 		if err := checkVector(what, v.GetValues(), c.rec.Dim); err != nil {
 			return 0, err
