@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"strconv"
 	"unicode/utf8"
 
 	"github.com/shoaldb/shoal/internal/errs"
@@ -61,16 +63,73 @@ func normalizePayload(p []byte, max int) ([]byte, error) {
 	if c[0] != '{' {
 		return nil, fmt.Errorf("%w: payload is not a JSON object", ErrBadInput)
 	}
-	// Every number must be a float64 (1e400 is not), as the server's
-	// Struct and most JSON readers take them.
-	var obj map[string]any
-	if err := json.Unmarshal(c, &obj); err != nil {
+	if err := checkPayloadTokens(c); err != nil {
 		return nil, fmt.Errorf("%w: payload: %v", ErrBadInput, err)
 	}
 	if len(c) > max {
 		return nil, fmt.Errorf("%w: payload of %d bytes (compact JSON), at most %d", ErrBadInput, len(c), max)
 	}
 	return c, nil
+}
+
+// checkPayloadTokens walks valid JSON c and refuses what the server's
+// Struct (and most JSON readers) cannot hold the same way: a number that
+// is no float64 (1e400), and an object with a key twice (readers keep
+// one or the other; the server could not return it).
+func checkPayloadTokens(c []byte) error {
+	d := json.NewDecoder(bytes.NewReader(c))
+	d.UseNumber()
+	// keys[i] holds the keys seen in the i-th open object, nil for an
+	// array; expectKey says whether the next string token is a key.
+	var keys []map[string]bool
+	inObject := func() bool { return len(keys) > 0 && keys[len(keys)-1] != nil }
+	expectKey := false // whether the next string token is a key
+	for {
+		tok, err := d.Token()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		switch t := tok.(type) {
+		case json.Delim:
+			switch t {
+			case '{':
+				keys, expectKey = append(keys, map[string]bool{}), true
+			case '[':
+				keys, expectKey = append(keys, nil), false
+			default: // '}' or ']' ends a value
+				keys = keys[:len(keys)-1]
+				expectKey = inObject()
+			}
+		case string:
+			if expectKey {
+				top := keys[len(keys)-1]
+				if top[t] {
+					return fmt.Errorf("key %q appears twice in one object", clipKey(t))
+				}
+				top[t], expectKey = true, false
+				continue
+			}
+			expectKey = inObject()
+		case json.Number:
+			if _, err := strconv.ParseFloat(string(t), 64); err != nil {
+				return fmt.Errorf("number %s does not fit a float64", clipKey(string(t)))
+			}
+			expectKey = inObject()
+		default: // bool, null
+			expectKey = inObject()
+		}
+	}
+}
+
+// clipKey shortens s for an error message.
+func clipKey(s string) string {
+	if len(s) > 64 {
+		return s[:64] + "…"
+	}
+	return s
 }
 
 // preparePayloads checks the payloads of a write to ids; keepNil says

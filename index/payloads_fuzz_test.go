@@ -13,7 +13,7 @@ import (
 // bytes gives a payload or an error wrapping ErrCorrupt; derivedNames
 // never panics and gives valid label names. None of them panic.
 func FuzzPayload(f *testing.F) {
-	for _, s := range []string{`{}`, ` {"a" : [1, 2.50, true, null, "x"], "b": {"c": -0}} `, `[1]`, `"s"`, `{"a":`, "{\"a\":\"\xff\"}", ``, `{"n":1e400}`} {
+	for _, s := range []string{`{}`, ` {"a" : [1, 2.50, true, null, "x"], "b": {"c": -0}} `, `[1]`, `"s"`, `{"a":`, "{\"a\":\"\xff\"}", ``, `{"n":1e400}`, `{"a":1,"a":2}`, `{"o":[{"k":1},{"k":{"k":"k"}}]}`} {
 		f.Add([]byte(s))
 	}
 	fields := []string{"a", "b", "n"}

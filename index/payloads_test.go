@@ -137,7 +137,9 @@ func TestPayloadBadInput(t *testing.T) {
 		{"invalid UTF-8", "{\"a\":\"\xff\"}", "not valid UTF-8"},
 		{"too large", `{"a":"` + strings.Repeat("x", 40) + `"}`, "at most 32"},
 		{"empty", ``, "not valid JSON"},
-		{"number beyond float64", `{"n":1e400}`, "payload"},
+		{"number beyond float64", `{"n":1e400}`, "does not fit a float64"},
+		{"duplicate key", `{"a":1,"a":2}`, "key \"a\" appears twice"},
+		{"duplicate nested key", `{"o":{"b":[{"c":1,"c":1}]}}`, "key \"c\" appears twice"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := ix.UpsertWithPayloads(0, []uint64{1, 2}, vecs(2, 4, 5), nil, [][]byte{nil, []byte(tc.p)})
@@ -159,6 +161,12 @@ func TestPayloadBadInput(t *testing.T) {
 	}
 	if err := ix.SetPayloads([]uint64{1}, nil); !errors.Is(err, ErrBadInput) {
 		t.Errorf("SetPayloads with no payloads: %v", err)
+	}
+	// The same key in sibling objects, keys equal to values, nesting:
+	// all fine.
+	ok := `{"a":{"k":"k"},"k":[{"k":1}]}` // 30 bytes
+	if err := ix.SetPayloads([]uint64{1}, [][]byte{[]byte(ok)}); err != nil {
+		t.Errorf("SetPayloads %s: %v", ok, err)
 	}
 }
 
