@@ -86,6 +86,12 @@ type Options struct {
 	// follows the standard OTEL_ environment (docs/server.md, "Tracing"),
 	// and is off when that does not ask for traces.
 	TracerProvider trace.TracerProvider
+	// IdleTimeout closes a gRPC connection that has had no call in flight
+	// for this long (with a GOAWAY: its client redials when it next
+	// calls), so idle and unauthenticated connections are not held
+	// forever. Default 15 minutes. (REST connections close after 2
+	// minutes idle between requests.)
+	IdleTimeout time.Duration
 	// ShutdownGrace is how long Shutdown lets calls in flight finish
 	// (GracefulStop) before it cancels them (Stop), when its context has
 	// no earlier deadline. Default 10 s.
@@ -106,6 +112,7 @@ const (
 	DefaultMaxPayloadBytes  = 64 << 10
 	DefaultCacheBytes       = 16 << 20
 	DefaultShutdownGrace    = 10 * time.Second
+	DefaultIdleTimeout      = 15 * time.Minute
 	DefaultWriteStall       = time.Second
 	// DefaultImportBuildMinRows is Options.ImportBuildMinRows's default.
 	DefaultImportBuildMinRows = 1_000
@@ -139,6 +146,9 @@ func (o *Options) EnsureDefaults() {
 	}
 	if o.ImportBuildMinRows <= 0 {
 		o.ImportBuildMinRows = DefaultImportBuildMinRows
+	}
+	if o.IdleTimeout <= 0 {
+		o.IdleTimeout = DefaultIdleTimeout
 	}
 	if o.ShutdownGrace <= 0 {
 		o.ShutdownGrace = DefaultShutdownGrace

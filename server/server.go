@@ -45,6 +45,7 @@ import (
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/reflection"
 	"google.golang.org/grpc/status"
 
@@ -193,6 +194,11 @@ func (s *Server) serverOptions() []grpc.ServerOption {
 		// Stop waits for handlers to return, so nothing uses an index
 		// that Close is about to close.
 		grpc.WaitForHandlers(true),
+		// An idle connection (no call in flight) is sent a GOAWAY after
+		// IdleTimeout; its client redials when it next calls. Clients'
+		// keepalive pings are allowed every 10 s, also between calls.
+		grpc.KeepaliveParams(keepalive.ServerParameters{MaxConnectionIdle: s.opts.IdleTimeout}),
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
 	}
 	if s.opts.TLS != nil {
 		// The connection router does the handshake (rest_listen.go).

@@ -46,6 +46,7 @@ type serveOptions struct {
 	cache      clikit.SizeFlag
 	writeStall time.Duration
 	grace      time.Duration
+	idle       time.Duration // gRPC connections with no call in flight close after it
 	logLevel   string
 	logJSON    bool
 	// metricsListen is the address of the Prometheus /metrics listener;
@@ -131,6 +132,7 @@ func newServe() *clikit.Command {
 	fs.IntVar(&o.maxHits, "max-hits", server.DefaultMaxHits, "max top_k × queries of one search call")
 	fs.Var(&o.cache, "cache", "posting cache per collection")
 	fs.DurationVar(&o.writeStall, "write-stall", server.DefaultWriteStall, "how long a write waits for background maintenance to catch up before it is refused with RESOURCE_EXHAUSTED")
+	fs.DurationVar(&o.idle, "idle-timeout", server.DefaultIdleTimeout, "close a gRPC connection that has had no call in flight this long (its client redials)")
 	fs.DurationVar(&o.grace, "grace", server.DefaultShutdownGrace, "how long calls in flight may finish at shutdown")
 	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug (one line per call), info, warn, error")
 	fs.BoolVar(&o.logJSON, "log-json", false, "log JSON lines instead of text")
@@ -214,7 +216,7 @@ func (o *serveOptions) Run(ctx context.Context, env *clikit.Env) error {
 	sopts := &server.Options{
 		DataDir: o.dataDir, AdminKey: o.adminKey, MaxBatch: o.maxBatch,
 		MaxRecvMsgBytes: int(o.maxMsg), MaxResponseBytes: int(o.maxResponse), MaxPayloadBytes: int(o.maxPayload), MaxHits: o.maxHits, MaxTopK: o.maxTopK,
-		CacheBytes: int64(o.cache), ShutdownGrace: o.grace, Logger: log,
+		CacheBytes: int64(o.cache), ShutdownGrace: o.grace, IdleTimeout: o.idle, Logger: log,
 		WriteStall:  o.writeStall,
 		SnapshotDir: o.snapshotDir, ImportDir: o.importDir, ImportBuildMinRows: o.importBuildMin,
 	}
