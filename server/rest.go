@@ -120,6 +120,17 @@ func (s *Server) restLimit(next http.Handler) http.Handler {
 			tooLarge()
 			return
 		}
+		// Without any key the call will be refused: say so before
+		// reading (and holding) a body of up to the limit.
+		if s.opts.AdminKey != "" && r.Header.Get("Authorization") == "" {
+			w.Header().Set("WWW-Authenticate", "Bearer")
+			w.Header().Set("Connection", "close")
+			// The server would read what is left of a small body before
+			// closing: not a body that never comes.
+			http.NewResponseController(w).SetReadDeadline(time.Now())
+			writeRESTError(w, http.StatusUnauthorized, codes.Unauthenticated, `no API key: send the header "Authorization: Bearer <key>" (`+keyHint+`)`)
+			return
+		}
 		// The body is read before the key is checked: a client that
 		// stops sending it must not hold the connection forever (the
 		// HTTP server's deadlines end with the headers).

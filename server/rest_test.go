@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/tls"
@@ -351,6 +352,23 @@ func TestRESTAuth(t *testing.T) {
 	if resp.StatusCode != http.StatusUnauthorized {
 		t.Fatalf("Basic authorization: HTTP %d, want 401", resp.StatusCode)
 	}
+	// A body without any key is refused before it is read: a client
+	// that declares 1 MB and sends none gets 401 at once.
+	raw, err := net.Dial("tcp", ts.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	raw.SetDeadline(time.Now().Add(5 * time.Second))
+	fmt.Fprintf(raw, "POST /v1/collections HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000000\r\n\r\n")
+	rresp, err := http.ReadResponse(bufio.NewReader(raw), nil)
+	if err != nil {
+		t.Fatalf("a keyless POST whose body never comes: %v, want a 401 at once", err)
+	}
+	rresp.Body.Close()
+	if rresp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("a keyless POST whose body never comes: HTTP %d, want 401", rresp.StatusCode)
+	}
 	var health struct {
 		Status string `json:"status"`
 	}
@@ -668,7 +686,7 @@ func TestRESTStalledBody(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	if _, err := fmt.Fprintf(c, "POST /v1/collections HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"name\":"); err != nil {
+	if _, err := fmt.Fprintf(c, "POST /v1/collections HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer not-checked-before-the-body\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"name\":"); err != nil {
 		t.Fatal(err)
 	}
 	c.SetReadDeadline(time.Now().Add(10 * time.Second))
