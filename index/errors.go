@@ -36,4 +36,8 @@ var (
 	// behind: the posting tails stayed over twice Options.UpdateBuffer for
 	// Options.WriteStall. Nothing was written; retry after a back-off.
 	ErrBusy = errors.New("shoal: busy: background maintenance is behind")
+	// ErrNotOwned reports a write, on behalf of a tenant, to a vector
+	// that tenant does not own (SetLabelsOwned, SetPayloadsOwned).
+	// Nothing was written.
+	ErrNotOwned = errors.New("shoal: vector not owned by the tenant")
 )

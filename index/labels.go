@@ -32,6 +32,22 @@ func (ix *Index) loadLabels() error {
 // twice in the batch or more than MaxLabelsPerID labels on one id;
 // ErrNotFound.
 func (ix *Index) SetLabels(ids []uint64, labels [][]uint32) error {
+	return ix.setLabels(0, false, ids, labels)
+}
+
+// SetLabelsOwned is SetLabels on behalf of tenant owner (not 0): every
+// id must hold a vector owner owns, checked under the writer lock with
+// the write (else ErrNotOwned, and nothing changes), so a concurrent
+// delete and re-insert of an id by another tenant cannot slip between
+// the check and the write.
+func (ix *Index) SetLabelsOwned(owner uint32, ids []uint64, labels [][]uint32) error {
+	if owner == 0 {
+		return fmt.Errorf("%w: SetLabelsOwned with owner 0 (use SetLabels)", ErrBadInput)
+	}
+	return ix.setLabels(owner, true, ids, labels)
+}
+
+func (ix *Index) setLabels(owner uint32, owned bool, ids []uint64, labels [][]uint32) error {
 	if ix.closed.Load() {
 		return ErrClosed
 	}
@@ -44,10 +60,8 @@ func (ix *Index) SetLabels(ids []uint64, labels [][]uint32) error {
 	}
 	ix.wmu.Lock()
 	defer ix.wmu.Unlock()
-	for _, id := range ids {
-		if !ix.Contains(id) {
-			return fmt.Errorf("shoal: set labels: id %d: %w", id, ErrNotFound)
-		}
+	if err := ix.checkWritable("set labels", owner, owned, ids); err != nil {
+		return err
 	}
 	b := ix.store.NewBatch()
 	defer b.Close()

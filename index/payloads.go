@@ -263,6 +263,42 @@ func (ix *Index) readPayloads(ids []uint64) ([][]byte, error) {
 // id twice in the batch, a payload that is not a JSON object of valid
 // UTF-8 or is larger than Options.MaxPayloadBytes; ErrNotFound.
 func (ix *Index) SetPayloads(ids []uint64, payloads [][]byte) error {
+	return ix.setPayloads(0, false, ids, payloads)
+}
+
+// SetPayloadsOwned is SetPayloads on behalf of tenant owner (not 0):
+// every id must hold a vector owner owns, checked under the writer lock
+// with the write (else ErrNotOwned, and nothing changes).
+func (ix *Index) SetPayloadsOwned(owner uint32, ids []uint64, payloads [][]byte) error {
+	if owner == 0 {
+		return fmt.Errorf("%w: SetPayloadsOwned with owner 0 (use SetPayloads)", ErrBadInput)
+	}
+	return ix.setPayloads(owner, true, ids, payloads)
+}
+
+// checkWritable checks, under the writer lock, that every id holds a
+// vector (ErrNotFound) and, when owned, that owner owns it
+// (ErrNotOwned).
+func (ix *Index) checkWritable(what string, owner uint32, owned bool, ids []uint64) error {
+	for _, id := range ids {
+		if !ix.Contains(id) {
+			return fmt.Errorf("shoal: %s: id %d: %w", what, id, ErrNotFound)
+		}
+		if !owned {
+			continue
+		}
+		o, err := ix.ten.Owner(id)
+		if err != nil {
+			return fmt.Errorf("shoal: %s: id %d: %w", what, id, err)
+		}
+		if uint32(o) != owner {
+			return fmt.Errorf("shoal: %s: id %d: %w", what, id, ErrNotOwned)
+		}
+	}
+	return nil
+}
+
+func (ix *Index) setPayloads(owner uint32, owned bool, ids []uint64, payloads [][]byte) error {
 	if ix.closed.Load() {
 		return ErrClosed
 	}
@@ -275,10 +311,8 @@ func (ix *Index) SetPayloads(ids []uint64, payloads [][]byte) error {
 	}
 	ix.wmu.Lock()
 	defer ix.wmu.Unlock()
-	for _, id := range ids {
-		if !ix.Contains(id) {
-			return fmt.Errorf("shoal: set payloads: id %d: %w", id, ErrNotFound)
-		}
+	if err := ix.checkWritable("set payloads", owner, owned, ids); err != nil {
+		return err
 	}
 	b := ix.store.NewBatch()
 	defer b.Close()

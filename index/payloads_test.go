@@ -459,3 +459,63 @@ func TestIndexedFieldsOption(t *testing.T) {
 		t.Errorf("IndexedFields of a built index = %q", got)
 	}
 }
+
+// TestOwnedWrites: SetPayloadsOwned and SetLabelsOwned write only the
+// vectors their tenant owns, checked with the write: another tenant's,
+// an unowned or a missing id refuses the whole batch.
+func TestOwnedWrites(t *testing.T) {
+	ix, _ := createTest(t, 4, nil)
+	for _, tn := range []uint32{1, 2} {
+		if err := ix.CreateTenant(tn); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := ix.UpsertWithPayloads(1, []uint64{10}, vecs(1, 4, 1), nil, [][]byte{[]byte(`{"o":1}`)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := ix.UpsertWithPayloads(2, []uint64{20}, vecs(1, 4, 2), nil, [][]byte{[]byte(`{"o":2}`)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := ix.Upsert([]uint64{30}, vecs(1, 4, 3)); err != nil {
+		t.Fatal(err)
+	}
+	p := []byte(`{"x":1}`)
+	for _, tc := range []struct {
+		ids  []uint64
+		want error
+	}{
+		{[]uint64{10, 20}, ErrNotOwned}, // 20 is tenant 2's
+		{[]uint64{10, 30}, ErrNotOwned}, // 30 has no owner
+		{[]uint64{10, 40}, ErrNotFound}, // 40 holds no vector
+	} {
+		ps := make([][]byte, len(tc.ids))
+		ls := make([][]uint32, len(tc.ids))
+		for i := range ps {
+			ps[i], ls[i] = p, []uint32{7}
+		}
+		if err := ix.SetPayloadsOwned(1, tc.ids, ps); !errors.Is(err, tc.want) {
+			t.Errorf("SetPayloadsOwned(1, %v): %v, want %v", tc.ids, err, tc.want)
+		}
+		if err := ix.SetLabelsOwned(1, tc.ids, ls); !errors.Is(err, tc.want) {
+			t.Errorf("SetLabelsOwned(1, %v): %v, want %v", tc.ids, err, tc.want)
+		}
+	}
+	if got := payloadOf(t, ix, 10); got != `{"o":1}` {
+		t.Errorf("payload of 10 after refused owned writes: %q", got)
+	}
+	if l, _ := ix.Labels(10); len(l) != 0 {
+		t.Errorf("labels of 10 after refused owned writes: %v", l)
+	}
+	if err := ix.SetPayloadsOwned(1, []uint64{10}, [][]byte{p}); err != nil {
+		t.Errorf("SetPayloadsOwned of its own: %v", err)
+	}
+	if err := ix.SetLabelsOwned(1, []uint64{10}, [][]uint32{{7}}); err != nil {
+		t.Errorf("SetLabelsOwned of its own: %v", err)
+	}
+	if got := payloadOf(t, ix, 10); got != `{"x":1}` {
+		t.Errorf("payload of 10 = %q, want the owned write's", got)
+	}
+	if err := ix.SetPayloadsOwned(0, []uint64{30}, [][]byte{p}); !errors.Is(err, ErrBadInput) {
+		t.Errorf("SetPayloadsOwned with owner 0: %v, want ErrBadInput", err)
+	}
+}

@@ -36,6 +36,8 @@ func indexError(err error) error {
 		code = codes.NotFound
 	case errors.Is(err, index.ErrTenantExists):
 		code = codes.AlreadyExists
+	case errors.Is(err, index.ErrNotOwned):
+		code = codes.PermissionDenied
 	case errors.Is(err, index.ErrCorrupt):
 		// Stored data failed its checks (or maintenance stopped on it):
 		// this collection's, not the server's; others keep serving.

@@ -152,7 +152,13 @@ func (a vectorsAPI) SetLabels(ctx context.Context, req *shoalv1.SetLabelsRequest
 			labels[i] = append(slices.Clone(labels[i]), named[i]...)
 		}
 	}
-	if err := c.ix.SetLabels(ids, labels); err != nil {
+	// As in SetPayloads: ownership checked again with the write.
+	if t != 0 {
+		err = c.ix.SetLabelsOwned(t, ids, labels)
+	} else {
+		err = c.ix.SetLabels(ids, labels)
+	}
+	if err != nil {
 		return nil, indexError(err)
 	}
 	return &shoalv1.SetLabelsResponse{Updated: uint64(len(ids))}, nil

@@ -241,7 +241,15 @@ func (a vectorsAPI) SetPayloads(ctx context.Context, req *shoalv1.SetPayloadsReq
 	if err := ctxError(ctx, "the payloads were set"); err != nil {
 		return nil, err
 	}
-	if err := c.ix.SetPayloads(ids, ps); err != nil {
+	// tenantOwns said who owns what; the index checks it again with the
+	// write, under its writer lock, against a delete and re-insert by
+	// another tenant in between.
+	if t != 0 {
+		err = c.ix.SetPayloadsOwned(t, ids, ps)
+	} else {
+		err = c.ix.SetPayloads(ids, ps)
+	}
+	if err != nil {
 		return nil, indexError(err)
 	}
 	return &shoalv1.SetPayloadsResponse{Updated: uint64(len(ids))}, nil
