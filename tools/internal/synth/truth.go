@@ -29,7 +29,7 @@ func truthChunkRows(dim int) int { return max(1, truthChunkBytes/(4*dim)) }
 // goroutines with the batch kernels. progress, if not nil, gets the rows
 // scanned so far.
 func ExactTruth(ctx context.Context, src index.Source, skip []bool, queries []float32, k int, metric index.Metric, progress func(done int)) ([][]int32, error) {
-	tops, err := exactTopK(ctx, src, skip, queries, k, metric, truthChunkRows(src.Dim()), progress)
+	tops, err := exactTopK(ctx, src, skip, queries, k, metric, truthChunkRows(src.Dim()), nil, progress)
 	if err != nil {
 		return nil, err
 	}
@@ -42,20 +42,24 @@ func ExactTruth(ctx context.Context, src index.Source, skip []bool, queries []fl
 	return truth, nil
 }
 
-// groundTruth is the ground truth of Generate: the exact k nearest rows
-// by squared L2 of the float32 vector file at path for every query,
-// chunkRows rows at a time. It returns nq·k ids and distances, row-major.
-func groundTruth(ctx context.Context, path string, queries []float32, dim, k, chunkRows int, progress func(done int)) ([]int32, []float32, error) {
+// groundTruth is the exact k nearest rows by metric of the vector file at
+// path (float32, uint8 or int8) for every query (dim floats each),
+// chunkRows rows at a time, scored by flat (nil: the CPU kernels). It
+// returns nq·k ids and distances, row-major.
+func groundTruth(ctx context.Context, path string, queries []float32, dim, k int, metric index.Metric, chunkRows int, flat FlatTopK, progress func(done int)) ([]int32, []float32, error) {
 	src, err := index.OpenFile(path)
 	if err != nil {
 		return nil, nil, err
 	}
 	defer src.Close()
-	if src.Dim() != dim || src.Elem() != index.Float32 {
-		return nil, nil, fmt.Errorf("gen: %s holds %d-dimensional %v vectors, want %d-dimensional float32", path, src.Dim(), src.Elem(), dim)
+	if src.Dim() != dim {
+		return nil, nil, fmt.Errorf("gt: %s holds %d-dimensional vectors, the queries are %d-dimensional: %w", path, src.Dim(), dim, index.ErrDimensionMismatch)
+	}
+	if src.Len() == 0 {
+		return nil, nil, fmt.Errorf("gt: %s holds no vectors", path)
 	}
 	k = min(k, src.Len())
-	tops, err := exactTopK(ctx, src, nil, queries, k, index.L2, chunkRows, progress)
+	tops, err := exactTopK(ctx, src, nil, queries, k, metric, chunkRows, flat, progress)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -71,8 +75,11 @@ func groundTruth(ctx context.Context, path string, queries []float32, dim, k, ch
 }
 
 // exactTopK is ExactTruth's search, chunkRows rows of src at a time; it
-// returns each query's top k.
-func exactTopK(ctx context.Context, src index.Source, skip []bool, queries []float32, k int, metric index.Metric, chunkRows int, progress func(done int)) ([]TopK, error) {
+// returns each query's top k. With flat nil each chunk is scored on
+// GOMAXPROCS goroutines, one query at a time, straight into the queries'
+// heaps; otherwise flat finds each chunk's top k for all queries at once
+// and those are merged into the heaps (see FlatTopK).
+func exactTopK(ctx context.Context, src index.Source, skip []bool, queries []float32, k int, metric index.Metric, chunkRows int, flat FlatTopK, progress func(done int)) ([]TopK, error) {
 	dim := src.Dim()
 	nq := len(queries) / dim
 	qs := slices.Clone(queries)
@@ -116,7 +123,11 @@ func exactTopK(ctx context.Context, src index.Source, skip []bool, queries []flo
 			ids = append(ids, int32(lo+i))
 		}
 		rows := len(ids)
-		if rows > 0 {
+		if rows > 0 && flat != nil {
+			if err := mergeFlat(flat, metric, qs, data[:rows*dim], dim, ids, tops); err != nil {
+				return nil, err
+			}
+		} else if rows > 0 {
 			var next atomic.Int64
 			var wg sync.WaitGroup
 			for w := range workers {
