@@ -97,9 +97,9 @@ func exactTopK(ctx context.Context, src index.Source, skip []bool, queries []flo
 	data := make([]float32, chunkRows*dim)
 	ids := make([]int32, 0, chunkRows)
 	workers := max(1, min(nq, runtime.GOMAXPROCS(0)))
-	dists := make([][]float32, workers)
+	dists := make([][]float32, workers) // one per worker
 	for w := range dists {
-		dists[w] = make([]float32, chunkRows)
+		dists[w] = make([]float32, min(chunkRows, truthTileRows(dim)))
 	}
 	for lo := 0; lo < src.Len(); lo += chunkRows {
 		if err := ctx.Err(); err != nil {
@@ -128,21 +128,55 @@ func exactTopK(ctx context.Context, src index.Source, skip []bool, queries []flo
 				return nil, err
 			}
 		} else if rows > 0 {
-			var next atomic.Int64
-			var wg sync.WaitGroup
-			for w := range workers {
-				wg.Go(func() {
-					out := dists[w][:rows]
-					for {
-						q := int(next.Add(1)) - 1
-						if q >= nq {
-							return
-						}
+			scoreChunk(metric, qs, data[:rows*dim], dim, ids, tops, dists)
+		}
+		if progress != nil {
+			progress(lo + n)
+		}
+	}
+	return tops, nil
+}
+
+// The CPU scoring of a chunk is tiled for the cache: a worker takes a
+// block of up to truthQueryBlock queries and runs them all over one tile
+// of truthTileBytes of rows before the next, so each tile is read from
+// memory once per block rather than once per query.
+const (
+	truthQueryBlock = 16
+	truthTileBytes  = 128 << 10
+)
+
+// truthTileRows is the rows of dim float32 in a tile.
+func truthTileRows(dim int) int { return max(1, truthTileBytes/(4*dim)) }
+
+// scoreChunk pushes the distance of every row of data (row numbers ids)
+// to every query of qs into the queries' tops, on len(dists) goroutines,
+// each with its own distance buffer. Each query's heap is touched by one
+// goroutine only, and the result does not depend on the order of the
+// pushes (TopK's order is total), so it is deterministic.
+func scoreChunk(metric index.Metric, qs, data []float32, dim int, ids []int32, tops []TopK, dists [][]float32) {
+	nq, rows := len(tops), len(ids)
+	block := max(1, min(truthQueryBlock, (nq+len(dists)-1)/len(dists)))
+	blocks := (nq + block - 1) / block
+	tile := truthTileRows(dim)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for w := range min(len(dists), blocks) {
+		wg.Go(func() {
+			for {
+				b := int(next.Add(1)) - 1
+				if b >= blocks {
+					return
+				}
+				for r0 := 0; r0 < rows; r0 += tile {
+					r1 := min(r0+tile, rows)
+					out := dists[w][:r1-r0]
+					for q := b * block; q < min((b+1)*block, nq); q++ {
 						qv, t := qs[q*dim:(q+1)*dim], &tops[q]
 						if metric == index.L2 {
-							vec.L2SquaredF32Batch(qv, data[:rows*dim], out)
+							vec.L2SquaredF32Batch(qv, data[r0*dim:r1*dim], out)
 						} else {
-							vec.DotF32Batch(qv, data[:rows*dim], out)
+							vec.DotF32Batch(qv, data[r0*dim:r1*dim], out)
 							for i := range out {
 								out[i] = -out[i]
 							}
@@ -153,16 +187,12 @@ func exactTopK(ctx context.Context, src index.Source, skip []bool, queries []flo
 							if len(t.h) == t.k && d > t.h[0].Dist {
 								continue
 							}
-							t.Push(d, ids[i])
+							t.Push(d, ids[r0+i])
 						}
 					}
-				})
+				}
 			}
-			wg.Wait()
-		}
-		if progress != nil {
-			progress(lo + n)
-		}
+		})
 	}
-	return tops, nil
+	wg.Wait()
 }
