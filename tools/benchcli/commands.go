@@ -1,6 +1,6 @@
 // Package benchcli implements the benchmark and workload commands of
 // shoal: bench (a search-parameter sweep) and its sub-command bench churn
-// (the SPFresh update benchmark, also bench -churn), gen, tenantgen, tenantbench, labelbench,
+// (the SPFresh update benchmark, also bench -churn), gen, gt, tenantgen, tenantbench, labelbench,
 // loadtest, ingestbench and importbench, one file per command, each
 // with an options struct, its flags, Validate and Run. The user's commands are in package cli;
 // tools/shoal hands both lists to clikit.Main.

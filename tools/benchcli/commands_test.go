@@ -23,3 +23,7 @@ func runGen(ctx context.Context, env *clikit.Env, args []string) error {
 func runTenantGen(ctx context.Context, env *clikit.Env, args []string) error {
 	return clikit.Exec(ctx, newTenantGen(), env, args)
 }
+
+func runGT(ctx context.Context, env *clikit.Env, args []string) error {
+	return clikit.Exec(ctx, newGT(), env, args)
+}

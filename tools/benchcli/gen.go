@@ -17,12 +17,45 @@ func init() {
 }
 
 // genFormats are the formats `shoal gen -format` writes.
-var genFormats = map[string]vecfile.Format{"fvecs": vecfile.FVecs, "fbin": vecfile.FBin, "npy": vecfile.NPY}
+var genFormats = map[string]vecfile.Format{
+	"fvecs": vecfile.FVecs, "fbin": vecfile.FBin, "npy": vecfile.NPY,
+	"u8bin": vecfile.U8Bin, "bvecs": vecfile.BVecs,
+}
+
+// genElems are the element types `shoal gen -elem` writes.
+var genElems = map[string]vecfile.Elem{
+	"f32": vecfile.Float32, "float32": vecfile.Float32,
+	"u8": vecfile.Uint8, "uint8": vecfile.Uint8,
+}
+
+// genPreset is what `shoal gen -preset` sets; flags given on the command
+// line win.
+type genPreset struct {
+	dim          int
+	elem, format string
+}
+
+// genPresets imitate the two big-ann-benchmarks shapes: BIGANN (SIFT,
+// 128-d bytes) and Deep1B (96-d floats).
+var genPresets = map[string]genPreset{
+	"sift": {dim: 128, elem: "u8", format: "u8bin"},
+	"deep": {dim: 96, elem: "f32", format: "fbin"},
+}
 
 // runGen is `shoal gen`.
 func newGen() *clikit.Command {
-	o := genOptions{format: "fvecs"}
+	o := genOptions{}
 	c := clikit.NewCommand("gen", "-n N -q Q -dim D -out DIR [flags]", "write a synthetic data set with exact ground truth")
+	c.Long = `Writes N base and Q query vectors drawn from a seeded Gaussian mixture, and
+the exact K nearest base vectors of each query (squared L2). The vectors
+are generated and written a chunk at a time and the ground truth streams the
+base file back (as shoal gt does), so memory does not grow with N; the same
+seed gives the same files.
+
+-elem u8 quantises the mixture to SIFT-like bytes (mean 64, one standard
+deviation 32 units, clipped to 0..255). -preset sift is -dim 128 -elem u8
+-format u8bin (BIGANN-like), -preset deep is -dim 96 -elem f32 -format fbin
+(Deep1B-like); flags given with a preset win.`
 	c.Group = clikit.GroupBench
 	fs := c.Flags
 	fs.IntVar(&o.spec.N, "n", 300_000, "number of base vectors")
@@ -31,7 +64,9 @@ func newGen() *clikit.Command {
 	fs.IntVar(&o.spec.K, "k", 100, "ground-truth neighbours per query")
 	fs.Uint64Var(&o.spec.Seed, "seed", 1, "random seed")
 	fs.StringVar(&o.out, "out", "", "output directory (created if missing)")
-	fs.StringVar(&o.format, "format", "fvecs", "file format: fvecs, fbin or npy")
+	fs.StringVar(&o.format, "format", "", "file format: fvecs, fbin, npy (f32); u8bin, bvecs, npy (u8); default fvecs for f32, u8bin for u8")
+	fs.StringVar(&o.elem, "elem", "f32", "element type: f32 or u8 (SIFT-like bytes)")
+	fs.StringVar(&o.preset, "preset", "", "sift (-dim 128 -elem u8 -format u8bin) or deep (-dim 96 -elem f32 -format fbin)")
 	fs.IntVar(&o.spec.Clusters, "clusters", 1000, "number of Gaussian clusters")
 	fs.IntVar(&o.spec.Rank, "rank", 32, "dimension of the subspace the clusters live in")
 	fs.Float64Var(&o.spec.Noise, "noise", 0.15, "stddev of the isotropic noise (0: none)")
@@ -39,6 +74,24 @@ func newGen() *clikit.Command {
 	c.Run = func(ctx context.Context, env *clikit.Env, args []string) error {
 		if o.spec.Noise == 0 {
 			o.spec.Noise = -1 // -noise 0 means none; synth.Spec's 0 means the default
+		}
+		if p, ok := genPresets[o.preset]; ok {
+			if !fs.Changed("dim") {
+				o.spec.Dim = p.dim
+			}
+			if !fs.Changed("elem") {
+				o.elem = p.elem
+			}
+			if !fs.Changed("format") {
+				o.format = p.format
+			}
+		}
+		o.spec.Elem = genElems[o.elem] // 0 if unknown, which Validate reports
+		if o.format == "" {
+			o.format = "fvecs"
+			if o.spec.Elem == vecfile.Uint8 {
+				o.format = "u8bin"
+			}
 		}
 		if err := clikit.Valid(args, &o); err != nil {
 			return err
@@ -52,7 +105,9 @@ func newGen() *clikit.Command {
 type genOptions struct {
 	spec   synth.Spec
 	out    string
-	format string
+	format string // "": by elem
+	elem   string
+	preset string
 }
 
 // Validate reports flags that cannot work.
@@ -60,8 +115,19 @@ func (o *genOptions) Validate() error {
 	if o.out == "" {
 		return errors.New("-out is required")
 	}
-	if _, ok := genFormats[o.format]; !ok {
-		return fmt.Errorf("-format %q, want fvecs, fbin or npy", o.format)
+	if _, ok := genPresets[o.preset]; !ok && o.preset != "" {
+		return fmt.Errorf("-preset %q, want sift or deep", o.preset)
+	}
+	e, ok := genElems[o.elem]
+	if !ok {
+		return fmt.Errorf("-elem %q, want f32 or u8", o.elem)
+	}
+	f, ok := genFormats[o.format]
+	if !ok {
+		return fmt.Errorf("-format %q, want fvecs, fbin, npy, u8bin or bvecs", o.format)
+	}
+	if f != vecfile.NPY && f.Elem() != e {
+		return fmt.Errorf("-format %s holds %v, not %v (-elem %s)", o.format, f.Elem(), e, o.elem)
 	}
 	// synth.Spec takes zeros for defaults; a flag set to 0 is a mistake.
 	if o.spec.N < 1 || o.spec.Queries < 1 || o.spec.Dim < 1 || o.spec.K < 1 || o.spec.Clusters < 1 || o.spec.Rank < 1 || !(o.spec.Spread > 0) {
@@ -84,8 +150,8 @@ func (o *genOptions) Run(ctx context.Context, env *clikit.Env) error {
 	spec.EnsureDefaults()
 	fmt.Fprintf(env.Stdout, "wrote %s in %.1fs (seed %d, %d clusters of rank %d, noise %g, spread %g):\n",
 		o.out, time.Since(start).Seconds(), spec.Seed, spec.Clusters, spec.Rank, spec.Noise, spec.Spread)
-	fmt.Fprintf(env.Stdout, "  %-24s %d × %d float32\n", filepath.Base(files.Base), spec.N, spec.Dim)
-	fmt.Fprintf(env.Stdout, "  %-24s %d × %d float32\n", filepath.Base(files.Query), spec.Queries, spec.Dim)
+	fmt.Fprintf(env.Stdout, "  %-24s %d × %d %v\n", filepath.Base(files.Base), spec.N, spec.Dim, spec.Elem)
+	fmt.Fprintf(env.Stdout, "  %-24s %d × %d %v\n", filepath.Base(files.Query), spec.Queries, spec.Dim, spec.Elem)
 	what := "ids"
 	if files.GTDist == "" {
 		what = "ids, then squared L2 distances"

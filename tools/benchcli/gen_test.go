@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/shoaldb/shoal/internal/vecfile"
 	"github.com/shoaldb/shoal/tools/internal/clikit"
 )
 
@@ -48,6 +49,58 @@ func TestGenCommandRejectsBadFlags(t *testing.T) {
 	} {
 		env := &clikit.Env{Stdout: io.Discard, Stderr: io.Discard}
 		if err := runGen(context.Background(), env, args); err == nil {
+			t.Errorf("shoal gen %v succeeded, want an error", args)
+		}
+	}
+}
+
+// TestGenPresetsAndElems: -preset and -elem give the files they promise,
+// and flags given with a preset win.
+func TestGenPresetsAndElems(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		base string
+		dim  int
+		elem vecfile.Elem
+	}{
+		{[]string{"-preset", "sift"}, "base.u8bin", 128, vecfile.Uint8},
+		{[]string{"-preset", "deep"}, "base.fbin", 96, vecfile.Float32},
+		{[]string{"-preset", "sift", "-dim", "24", "-format", "bvecs"}, "base.bvecs", 24, vecfile.Uint8},
+		{[]string{"-elem", "u8", "-dim", "16"}, "base.u8bin", 16, vecfile.Uint8},
+		{[]string{"-elem", "uint8", "-dim", "16", "-format", "npy"}, "base.npy", 16, vecfile.Uint8},
+		{[]string{"-dim", "16"}, "base.fvecs", 16, vecfile.Float32},
+	} {
+		dir := t.TempDir()
+		args := append([]string{"-n", "1100", "-q", "3", "-k", "5", "-out", dir}, c.args...)
+		var stdout bytes.Buffer
+		if err := runGen(context.Background(), &clikit.Env{Stdout: &stdout, Stderr: io.Discard}, args); err != nil {
+			t.Fatalf("shoal gen %v: %v", args, err)
+		}
+		r, err := vecfile.Open(filepath.Join(dir, c.base))
+		if err != nil {
+			t.Errorf("shoal gen %v: %v", c.args, err)
+			continue
+		}
+		if r.Len() != 1100 || r.Dim() != c.dim || r.Elem() != c.elem {
+			t.Errorf("shoal gen %v: %s is %d × %d %v, want 1100 × %d %v", c.args, c.base, r.Len(), r.Dim(), r.Elem(), c.dim, c.elem)
+		}
+		r.Close()
+		if !strings.Contains(stdout.String(), c.elem.String()) {
+			t.Errorf("shoal gen %v: stdout %q does not say %v", c.args, stdout.String(), c.elem)
+		}
+	}
+}
+
+func TestGenRejectsMismatchedElem(t *testing.T) {
+	for _, args := range [][]string{
+		{"-out", "x", "-elem", "u8", "-format", "fvecs"},
+		{"-out", "x", "-elem", "u8", "-format", "fbin"},
+		{"-out", "x", "-format", "u8bin"}, // f32 by default
+		{"-out", "x", "-preset", "sift", "-format", "fbin"},
+		{"-out", "x", "-elem", "f16"},
+		{"-out", "x", "-preset", "glove"},
+	} {
+		if err := runGen(context.Background(), genQuietEnv(), args); err == nil {
 			t.Errorf("shoal gen %v succeeded, want an error", args)
 		}
 	}

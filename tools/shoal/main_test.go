@@ -31,7 +31,7 @@ func TestHelpListsEveryCommand(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("help exited %d", code)
 	}
-	for _, c := range []string{"bench", "build", "check", "client", "create", "delete", "demo", "gen", "inspect",
+	for _, c := range []string{"bench", "build", "check", "client", "create", "delete", "demo", "gen", "gt", "inspect",
 		"labelbench", "loadtest", "repair", "search", "serve", "tenant", "tenantbench", "tenantgen", "upsert"} {
 		if !strings.Contains(e, "\n  "+c+" ") {
 			t.Errorf("help does not list %q:\n%s", c, e)

@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/shoaldb/shoal/index"
 	"github.com/shoaldb/shoal/internal/vecfile"
 	"github.com/shoaldb/shoal/tools/internal/clikit"
 )
@@ -36,36 +37,86 @@ func Generate(ctx context.Context, progress io.Writer, spec Spec, dir string) er
 // Files are the paths of one generated data set.
 type Files struct {
 	Base, Query string
-	GT          string // ids (and, for fbin, distances)
-	GTDist      string // distances; "" for fbin, whose GT holds them
+	GT          string // ids (and, for .ibin, distances)
+	GTDist      string // distances; "" for .ibin, whose GT holds them
 }
 
 // paths names the files of a data set in format f:
 //
 //	fvecs  base.fvecs query.fvecs groundtruth.ivecs groundtruth.dist.fvecs
+//	bvecs  base.bvecs query.bvecs groundtruth.ivecs groundtruth.dist.fvecs
 //	npy    base.npy   query.npy   groundtruth.npy   groundtruth.dist.npy
 //	fbin   base.fbin  query.fbin  groundtruth.ibin
+//	u8bin  base.u8bin query.u8bin groundtruth.ibin
 //
 // groundtruth.ibin is big-ann-benchmarks' ground-truth layout: uint32 nq,
 // uint32 k, then nq·k int32 ids, then nq·k float32 distances, which
 // vecfile reads as an .ibin of ids.
 func paths(dir string, f vecfile.Format) Files {
 	p := func(name string) string { return filepath.Join(dir, name) }
-	switch f {
-	case vecfile.FBin:
-		return Files{Base: p("base.fbin"), Query: p("query.fbin"), GT: p("groundtruth.ibin")}
-	case vecfile.NPY:
-		return Files{Base: p("base.npy"), Query: p("query.npy"), GT: p("groundtruth.npy"), GTDist: p("groundtruth.dist.npy")}
-	}
-	return Files{Base: p("base.fvecs"), Query: p("query.fvecs"), GT: p("groundtruth.ivecs"), GTDist: p("groundtruth.dist.fvecs")}
+	ext := "." + f.String()
+	files := Files{Base: p("base" + ext), Query: p("query" + ext)}
+	files.GT, files.GTDist = truthPaths(p("groundtruth" + truthExt(f)))
+	return files
 }
 
-// GenerateFormat is Generate in format f (vecfile.FVecs, FBin or NPY,
-// named as paths lists); it returns the paths written.
-func GenerateFormat(ctx context.Context, progress io.Writer, spec Spec, dir string, f vecfile.Format) (files Files, err error) {
+// truthExt is the extension of the ground truth of a data set in format f.
+func truthExt(f vecfile.Format) string {
+	switch f {
+	case vecfile.FBin, vecfile.U8Bin:
+		return ".ibin"
+	case vecfile.NPY:
+		return ".npy"
+	}
+	return ".ivecs"
+}
+
+// Options configure GenerateWith. The zero value writes .fvecs (.u8bin for
+// uint8 specs) with no progress output.
+type Options struct {
+	// Format is the vector files' format: FVecs, FBin or NPY for float32
+	// specs, U8Bin, BVecs or NPY for uint8 ones. Default FVecs for float32,
+	// U8Bin for uint8.
+	Format vecfile.Format
+	// ChunkRows is how many base vectors are generated and written at a
+	// time, rounded up to whole blocks of 1024 rows. Memory is bounded by
+	// it, not by N, and the files do not depend on it. Default 16384.
+	ChunkRows int
+	// TruthChunkRows is how many base rows the ground truth scores at a
+	// time (as float32). Default 4 MiB worth.
+	TruthChunkRows int
+	// Progress, if not nil, receives progress bars (redrawn in place on a
+	// terminal, periodic lines elsewhere).
+	Progress io.Writer
+}
+
+// GenerateFormat is Generate in format f (named as paths lists); it returns
+// the paths written.
+func GenerateFormat(ctx context.Context, progress io.Writer, spec Spec, dir string, f vecfile.Format) (Files, error) {
+	return GenerateWith(ctx, spec, dir, Options{Format: f, Progress: progress})
+}
+
+// GenerateWith is Generate with options: the base and query vectors are
+// written a chunk at a time, then the base file is streamed back for the
+// exact ground truth (squared L2) of the queries read back from theirs,
+// so the truth is exact for the values written, uint8 included.
+func GenerateWith(ctx context.Context, spec Spec, dir string, o Options) (files Files, err error) {
 	spec.EnsureDefaults()
 	if err := spec.Validate(); err != nil {
 		return Files{}, err
+	}
+	f := o.Format
+	if f == 0 {
+		f = vecfile.FVecs
+		if spec.Elem == vecfile.Uint8 {
+			f = vecfile.U8Bin
+		}
+	}
+	if f != vecfile.NPY && f.Elem() != spec.Elem {
+		return Files{}, fmt.Errorf("gen: format %v cannot hold %v vectors", f, spec.Elem)
+	}
+	if o.ChunkRows <= 0 {
+		o.ChunkRows = chunkBlocks * blockRows
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return Files{}, err
@@ -82,24 +133,20 @@ func GenerateFormat(ctx context.Context, progress io.Writer, spec Spec, dir stri
 	}()
 
 	m := newModel(spec)
-	bar := clikit.NewBar(progress, "generate   ", int64(spec.N+spec.Queries))
-	err = m.writeFile(ctx, files.Base, f, streamBase, spec.N, func(done int) { bar.Set(int64(done)) })
+	bar := clikit.NewBar(o.Progress, "generate   ", int64(spec.N+spec.Queries))
+	err = m.writeFile(ctx, files.Base, f, streamBase, spec.N, o.ChunkRows, func(done int) { bar.Set(int64(done)) })
 	if err == nil {
-		err = m.writeFile(ctx, files.Query, f, streamQuery, spec.Queries, func(done int) { bar.Set(int64(spec.N + done)) })
+		err = m.writeFile(ctx, files.Query, f, streamQuery, spec.Queries, o.ChunkRows, func(done int) { bar.Set(int64(spec.N + done)) })
 	}
 	bar.Finish()
 	if err != nil {
 		return files, err
 	}
-	queries := m.sample(streamQuery, 0, spec.Queries) // the same rows as query.*
-
-	bar = clikit.NewBar(progress, "groundtruth", int64(spec.N))
-	ids, dists, err := groundTruth(ctx, files.Base, queries, spec.Dim, spec.K, truthChunkRows(spec.Dim), func(done int) { bar.Set(int64(done)) })
-	bar.Finish()
-	if err != nil {
-		return files, err
-	}
-	return files, writeTruth(files, f, spec.K, ids, dists)
+	_, err = WriteTruth(ctx, TruthOptions{
+		Base: files.Base, Queries: files.Query, Out: files.GT, K: spec.K, Metric: index.L2,
+		ChunkRows: o.TruthChunkRows, Progress: o.Progress,
+	})
+	return files, err
 }
 
 // createFile creates a vector file of format f (for NPY, of element e).
@@ -110,23 +157,28 @@ func createFile(path string, f vecfile.Format, e vecfile.Elem, dim int) (*vecfil
 	return vecfile.Create(path, f, dim)
 }
 
-// writeTruth writes the ground truth files of files in format f. The
-// ids file comes last and appears under its name only when complete, so
-// its presence marks a finished data set.
-func writeTruth(files Files, f vecfile.Format, k int, ids []int32, dists []float32) error {
-	tmp := files.GT + ".tmp"
+// writeTruth writes nq·k ids and distances to gt, whose extension picks
+// the layout (.ivecs, .ibin or .npy, see truthPaths), and the distances to
+// dist where it is not "". The ids file comes last and appears under its
+// name only when complete, so its presence marks a finished data set.
+func writeTruth(gt, dist string, k int, ids []int32, dists []float32) error {
+	f, err := vecfile.FormatFromPath(gt)
+	if err != nil {
+		return err
+	}
+	tmp := gt + ".tmp"
 	defer os.Remove(tmp) // after a successful rename there is nothing to remove
-	if f == vecfile.FBin {
+	if f == vecfile.IBin {
 		if err := writeBigANNTruth(tmp, k, ids, dists); err != nil {
 			return err
 		}
-		return os.Rename(tmp, files.GT)
+		return os.Rename(tmp, gt)
 	}
-	idFormat, distFormat := vecfile.IVecs, vecfile.FVecs
+	distFormat := vecfile.FVecs
 	if f == vecfile.NPY {
-		idFormat, distFormat = vecfile.NPY, vecfile.NPY
+		distFormat = vecfile.NPY
 	}
-	w, err := createFile(files.GTDist, distFormat, vecfile.Float32, k)
+	w, err := createFile(dist, distFormat, vecfile.Float32, k)
 	if err != nil {
 		return err
 	}
@@ -137,7 +189,7 @@ func writeTruth(files Files, f vecfile.Format, k int, ids []int32, dists []float
 	if err := w.Close(); err != nil {
 		return err
 	}
-	w, err = createFile(tmp, idFormat, vecfile.Int32, k)
+	w, err = createFile(tmp, f, vecfile.Int32, k)
 	if err != nil {
 		return err
 	}
@@ -148,7 +200,7 @@ func writeTruth(files Files, f vecfile.Format, k int, ids []int32, dists []float
 	if err := w.Close(); err != nil {
 		return err
 	}
-	return os.Rename(tmp, files.GT)
+	return os.Rename(tmp, gt)
 }
 
 // writeBigANNTruth writes big-ann-benchmarks' ground-truth layout (see

@@ -133,7 +133,7 @@ func TestGenWriteFileMatchesOneShot(t *testing.T) {
 	spec.EnsureDefaults()
 	m := newModel(spec)
 	path := filepath.Join(t.TempDir(), "base.fvecs")
-	if err := m.writeFile(context.Background(), path, vecfile.FVecs, streamBase, spec.N, func(int) {}); err != nil {
+	if err := m.writeFile(context.Background(), path, vecfile.FVecs, streamBase, spec.N, chunkBlocks*blockRows, func(int) {}); err != nil {
 		t.Fatal(err)
 	}
 	got, _ := genReadF32(t, path)

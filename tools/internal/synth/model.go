@@ -42,6 +42,8 @@ type model struct {
 	centres   []float64 // clusters rows of rank
 	factors   []float64 // clusters matrices rank×rank, row-major: x = centre + F·z
 	cumWeight []float64 // cumulative cluster probabilities; the last is 1
+	elem      vecfile.Elem
+	quant     quantizer // for elem Uint8
 }
 
 func newModel(s Spec) *model {
@@ -87,6 +89,10 @@ func newModel(s Spec) *model {
 	m.cumWeight[s.Clusters-1] = 1
 
 	m.mean = normals(rng, s.Dim, 0.5)
+	m.elem = s.Elem
+	if m.elem == vecfile.Uint8 {
+		m.quant = newQuantizer(m)
+	}
 	return m
 }
 
@@ -197,23 +203,35 @@ func (m *model) sample(stream, first, n int) []float32 {
 	return out
 }
 
-// writeFile writes n rows of a stream to path in format f, a chunk of
-// blocks at a time, calling progress with the rows written so far. It
-// checks ctx between chunks.
-func (m *model) writeFile(ctx context.Context, path string, f vecfile.Format, stream, n int, progress func(done int)) error {
-	w, err := createFile(path, f, vecfile.Float32, m.dim)
+// writeFile writes n rows of a stream to path in format f, as the model's
+// element type, chunkRows rows at a time (rounded up to whole blocks, so
+// the bytes do not depend on it), calling progress with the rows written
+// so far. Only one chunk is ever in memory. It checks ctx between chunks.
+func (m *model) writeFile(ctx context.Context, path string, f vecfile.Format, stream, n, chunkRows int, progress func(done int)) error {
+	w, err := createFile(path, f, m.elem, m.dim)
 	if err != nil {
 		return err
 	}
-	buf := make([]float32, min(n, chunkBlocks*blockRows)*m.dim)
+	chunk := max(1, (chunkRows+blockRows-1)/blockRows) * blockRows
+	buf := make([]float32, min(n, chunk)*m.dim)
+	var bytes []byte
+	if m.elem == vecfile.Uint8 {
+		bytes = make([]byte, len(buf))
+	}
 	for done := 0; done < n; {
 		if err := ctx.Err(); err != nil {
 			w.Close()
 			return err
 		}
-		rows := min(n-done, chunkBlocks*blockRows)
+		rows := min(n-done, chunk)
 		m.fill(stream, done, buf[:rows*m.dim])
-		if err := w.WriteFloat32(buf[:rows*m.dim]); err != nil {
+		if bytes != nil {
+			m.quant.quantize(buf[:rows*m.dim], bytes)
+			err = w.Write(bytes[:rows*m.dim])
+		} else {
+			err = w.WriteFloat32(buf[:rows*m.dim])
+		}
+		if err != nil {
 			w.Close()
 			return err
 		}
@@ -224,8 +242,9 @@ func (m *model) writeFile(ctx context.Context, path string, f vecfile.Format, st
 }
 
 // BaseVectors returns the N base vectors of spec, row-major, as Generate
-// writes them to base.fvecs, computed in memory. The spec must be valid
-// once its defaults are filled in.
+// writes them to base.fvecs, computed in memory (as float32, before any
+// uint8 quantisation). The spec must be valid once its defaults are filled
+// in.
 func BaseVectors(spec Spec) []float32 {
 	spec.EnsureDefaults()
 	return newModel(spec).sample(streamBase, 0, spec.N)

@@ -51,6 +51,10 @@ type Spec struct {
 	// Spread is the median scale of a cluster's standard deviation (the
 	// centres have unit scale). Default 2.
 	Spread float64
+	// Elem is the element type written: vecfile.Float32 (the default) or
+	// vecfile.Uint8, SIFT-like bytes quantised from the same mixture (see
+	// quantizer). The ground truth is exact for the values written.
+	Elem vecfile.Elem
 }
 
 // EnsureDefaults fills unset fields with their defaults.
@@ -81,6 +85,9 @@ func (s *Spec) EnsureDefaults() {
 	if s.Spread == 0 {
 		s.Spread = 2
 	}
+	if s.Elem == 0 {
+		s.Elem = vecfile.Float32
+	}
 }
 
 // Validate reports a spec that cannot be generated. Call it after
@@ -101,6 +108,8 @@ func (s *Spec) Validate() error {
 		return fmt.Errorf("gen: Rank %d, want >= 1", s.Rank)
 	case !(s.Spread > 0) || math.IsInf(s.Spread, 0) || math.IsNaN(s.Noise) || math.IsInf(s.Noise, 0):
 		return fmt.Errorf("gen: Spread %v must be > 0 and Noise %v finite", s.Spread, s.Noise)
+	case s.Elem != vecfile.Float32 && s.Elem != vecfile.Uint8:
+		return fmt.Errorf("gen: Elem %v, want float32 or uint8", s.Elem)
 	}
 	return nil
 }

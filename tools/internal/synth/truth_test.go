@@ -87,7 +87,7 @@ func TestGroundTruthAcrossChunks(t *testing.T) {
 	queries, _ := genReadF32(t, files.Query)
 	wantIDs, wantDists := genNaiveTruth(base, queries, dim, genSmallSpec.K)
 	var calls []int
-	ids, dists, err := groundTruth(context.Background(), files.Base, queries, dim, genSmallSpec.K, 300, func(done int) { calls = append(calls, done) })
+	ids, dists, err := groundTruth(context.Background(), files.Base, queries, dim, genSmallSpec.K, index.L2, 300, nil, func(done int) { calls = append(calls, done) })
 	if err != nil {
 		t.Fatal(err)
 	}
