@@ -47,8 +47,12 @@ func Build(dir string, src Source, o *Options) (*Manifest, error) {
 	case n > math.MaxUint32:
 		return nil, fmt.Errorf("%w: %d vectors, at most %d per build", ErrBadInput, n, uint32(math.MaxUint32))
 	}
+	qi, entryBytes, err := quantSetup(&opts, dim, elem)
+	if err != nil {
+		return nil, err
+	}
 	if opts.PostingCap == 0 {
-		opts.PostingCap = defaultPostingCap(dim * elem.Size())
+		opts.PostingCap = defaultPostingCap(entryBytes)
 	}
 	if err := prepareDir(dir); err != nil {
 		return nil, err
@@ -64,6 +68,12 @@ func Build(dir string, src Source, o *Options) (*Manifest, error) {
 		Candidates: opts.Candidates, K: opts.K, SampleSize: opts.SampleSize, Seed: opts.Seed,
 		Workers: opts.Workers, GPU: opts.GPU, GPUBackend: opts.GPUBackend, Logf: opts.Logf,
 	}
+	if qi != nil {
+		m := Manifest{Dim: dim, Metric: opts.Metric, Quant: qi}
+		if bo.Quant, err = newQuantizer(&m); err != nil {
+			return nil, err
+		}
+	}
 	if opts.Progress != nil {
 		bo.Progress = func(stage string, done, total int64) {
 			opts.Progress(Progress{Stage: stage, Done: done, Total: total})
@@ -76,7 +86,7 @@ func Build(dir string, src Source, o *Options) (*Manifest, error) {
 	}
 	if err == nil {
 		m = &Manifest{
-			Version: manifestVersion, Dim: dim, Elem: elem, Metric: opts.Metric, Count: n,
+			Version: manifestVersionOf(qi), Quant: qi, Dim: dim, Elem: elem, Metric: opts.Metric, Count: n,
 			Heads: res.Tree.NumLeaves(), Replicas: opts.Replicas, PostingCap: opts.PostingCap,
 			Ratio: opts.Ratio, RNGFactor: opts.RNGFactor, Seed: opts.Seed,
 			Entries: res.Entries, Dropped: res.Dropped, BuiltAt: start.UTC(),

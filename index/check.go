@@ -188,10 +188,14 @@ func (ix *Index) CheckWithStats(st *CheckStats) error {
 		if !tree.IsLeaf(id) {
 			report("posting %d is stored but is no head of the tree", id)
 		}
-		for i, v := range p.IDs {
-			if ix.vers.live(v, p.Versions[i]) {
-				covered[v] = struct{}{}
-				sameAsStored(id, v, p.Row(i))
+		if p.Quantized() {
+			ix.checkCodes(tree, id, &p, covered, report)
+		} else {
+			for i, v := range p.IDs {
+				if ix.vers.live(v, p.Versions[i]) {
+					covered[v] = struct{}{}
+					sameAsStored(id, v, p.Row(i))
+				}
 			}
 		}
 		if found >= maxProblems {

@@ -33,8 +33,12 @@ func Create(dir string, dim int, o *Options) (*Manifest, error) {
 	case opts.Metric == Cosine && elem != Float32 && elem != Float16:
 		return nil, fmt.Errorf("%w: the cosine metric needs float32 or float16 vectors, not %v", ErrInvalidOptions, elem)
 	}
+	qi, entryBytes, err := quantSetup(&opts, dim, elem)
+	if err != nil {
+		return nil, err
+	}
 	if opts.PostingCap == 0 {
-		opts.PostingCap = defaultPostingCap(dim * elem.Size())
+		opts.PostingCap = defaultPostingCap(entryBytes)
 	}
 	if err := prepareDir(dir); err != nil {
 		return nil, err
@@ -49,7 +53,7 @@ func Create(dir string, dim int, o *Options) (*Manifest, error) {
 		return nil, err
 	}
 	m := &Manifest{
-		Version: manifestVersion, Dim: dim, Elem: elem, Metric: opts.Metric,
+		Version: manifestVersionOf(qi), Quant: qi, Dim: dim, Elem: elem, Metric: opts.Metric,
 		Heads: 1, Replicas: opts.Replicas, PostingCap: opts.PostingCap,
 		Ratio: opts.Ratio, RNGFactor: opts.RNGFactor, Seed: opts.Seed, BuiltAt: time.Now().UTC(),
 	}

@@ -106,7 +106,7 @@ func (ix *Index) foldMany(ps []uint32) (int, error) {
 			continue
 		}
 		last := t.Last()
-		if err := ix.putPosting(b, p, m); err != nil {
+		if err := ix.putPosting(b, p, m, nil); err != nil {
 			return 0, err
 		}
 		stageTrim(b, p, t, last)
@@ -156,7 +156,7 @@ func (ix *Index) rewrite(p uint32) error {
 	}
 	b := ix.store.NewBatch()
 	defer b.Close()
-	if err := ix.putPosting(b, p, &m); err != nil {
+	if err := ix.putPosting(b, p, &m, nil); err != nil {
 		return err
 	}
 	stageTrim(b, p, t, last)
@@ -283,22 +283,20 @@ func (ix *Index) addStored(m *posting.Posting, p uint32, b []byte, dec *posting.
 	if err := posting.Decode(b, dec); err != nil {
 		return fmt.Errorf("%w: posting %d: %v", ErrCorrupt, p, err)
 	}
-	for i, id := range dec.IDs {
-		if ix.vers.live(id, dec.Versions[i]) {
-			m.Add(id, dec.Versions[i], dec.Row(i))
-		}
-	}
-	return nil
+	return ix.appendStored(m, p, dec, ix.vers.live)
 }
 
 // putPosting stages posting p with m's content in b (deleting it when m is
-// empty).
-func (ix *Index) putPosting(b posting.Batch, p uint32, m *posting.Posting) error {
+// empty). In a quantized index the codes are relative to center, or to
+// p's head in the tree now when center is nil.
+func (ix *Index) putPosting(b posting.Batch, p uint32, m *posting.Posting, center []float32) error {
 	if m.Len() == 0 {
 		b.DeletePosting(p)
 		return nil
 	}
-	m.Elem, m.Dim = ix.elem(), ix.man.Dim
-	enc := posting.Encode(nil, m)
+	enc, err := ix.encodePosting(p, m, center)
+	if err != nil {
+		return err
+	}
 	return b.PutPosting(p, enc)
 }

@@ -124,9 +124,11 @@ type Index struct {
 	// (package filter) and SearchBatch's device (gpu.Router).
 	store   posting.Store
 	vectors *vectors.Store
-	ten     *tenant.Curator
-	lab     *filter.Labels
-	dev     *gpu.Router
+	// qs is the quantizer of a quantized index (quant.go), nil otherwise.
+	qs  *quantState
+	ten *tenant.Curator
+	lab *filter.Labels
+	dev *gpu.Router
 	// names is the label-name dictionary (labelnames.go); fields the
 	// indexed payload fields (payloadlabels.go); hasPayloads whether a
 	// payload was ever stored (deletes then stage their removal).
@@ -229,6 +231,13 @@ func open(dir string, opts Options, store posting.Store) (*Index, error) {
 	}
 	ix := &Index{dir: dir, opts: opts, man: man, store: store, rowBytes: man.Dim * man.Elem.Size(),
 		routing: make(chan struct{}, max(1, runtime.GOMAXPROCS(0)-1))}
+	z, err := newQuantizer(man)
+	if err != nil {
+		return nil, err
+	}
+	if z != nil {
+		ix.qs = newQuantState(z)
+	}
 	tree, tlog, seq, err := treelog.Load(store, dir)
 	if err != nil {
 		return nil, err
@@ -333,10 +342,13 @@ type Stats struct {
 	// Compacted the live posting bytes segment compaction moved.
 	Swept     int64
 	Compacted int64
-	// ReadOps and ReadBytes count device reads issued for postings (direct
-	// I/O reads of aligned pages).
-	ReadOps   int64
-	ReadBytes int64
+	// ReadOps and ReadBytes count device reads issued for searches (direct
+	// I/O reads of aligned pages): of postings, and of rows to rerank in a
+	// quantized index, which RerankReads and RerankBytes count apart.
+	ReadOps     int64
+	ReadBytes   int64
+	RerankReads int64
+	RerankBytes int64
 	// CacheHits and CacheMisses count posting-cache lookups; CacheBytes is
 	// the memory the cache holds now, CacheCapacity its bound.
 	CacheHits     int64
@@ -374,7 +386,17 @@ func (ix *Index) Stats() Stats {
 		Busy:         ix.ctr.busy.Load(),
 		Swept:        ix.maint.swept.Load(),
 		Compacted:    ix.maint.compacted.Load(),
-	}.withStore(ix.store.Stats())
+	}.withStore(ix.store.Stats()).withRerank(ix.vectors)
+}
+
+// withRerank adds the direct reads of rows for the rerank of a quantized
+// index to the device reads.
+func (st Stats) withRerank(v *vectors.Store) Stats {
+	ops, bytes := v.DirectStats()
+	st.RerankReads, st.RerankBytes = ops, bytes
+	st.ReadOps += ops
+	st.ReadBytes += bytes
+	return st
 }
 
 func (st Stats) withStore(ps posting.Stats) Stats {

@@ -81,7 +81,7 @@ func (ix *Index) ScanPostings(fn func(p *PostingInfo) error) error {
 		if err := posting.Decode(b, &dec); err != nil {
 			return fmt.Errorf("%w: posting %d: %v", ErrCorrupt, id, err)
 		}
-		info = PostingInfo{ID: id, IDs: dec.IDs, Versions: dec.Versions, VectorBytes: len(dec.Vectors)}
+		info = PostingInfo{ID: id, IDs: dec.IDs, Versions: dec.Versions, VectorBytes: len(dec.Vectors) + len(dec.Codes)}
 		return fn(&info)
 	})
 }

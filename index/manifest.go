@@ -10,7 +10,13 @@ import (
 const metaManifest = "index"
 
 // manifestVersion is bumped on incompatible changes of the index layout.
-const manifestVersion = 1
+// Version 2 is a quantized index (Quant set, posting format version 2);
+// an index without codes is still written as version 1, so that older
+// binaries keep opening it.
+const (
+	manifestVersion      = 1
+	manifestVersionQuant = 2
+)
 
 // Manifest describes a built index. It is the last thing Build writes (with
 // a synced write), so a directory whose store has a manifest holds a
@@ -34,6 +40,18 @@ type Manifest struct {
 	Dropped   int64     `json:"dropped"`
 	BuiltAt   time.Time `json:"built_at"`
 	BuildSecs float64   `json:"build_secs"`
+	// Quant describes the codes of a quantized index (version 2); nil for
+	// an index whose postings hold rows.
+	Quant *QuantInfo `json:"quant,omitempty"`
+}
+
+// manifestVersionOf returns the manifest version of an index with
+// quantization qi (nil for none).
+func manifestVersionOf(qi *QuantInfo) int {
+	if qi != nil {
+		return manifestVersionQuant
+	}
+	return manifestVersion
 }
 
 func (m *Manifest) marshal() []byte {
@@ -49,8 +67,12 @@ func unmarshalManifest(b []byte) (*Manifest, error) {
 	if err := json.Unmarshal(b, &m); err != nil {
 		return nil, fmt.Errorf("%w: manifest: %v", ErrCorrupt, err)
 	}
-	if m.Version != manifestVersion {
-		return nil, fmt.Errorf("%w: manifest version %d, this build reads %d", ErrCorrupt, m.Version, manifestVersion)
+	switch {
+	case m.Version == manifestVersion && m.Quant == nil, m.Version == manifestVersionQuant && m.Quant != nil:
+	case m.Version > manifestVersionQuant:
+		return nil, fmt.Errorf("%w: manifest version %d, this build of Shoal reads 1 and 2: open it with the Shoal that built it, or rebuild it", ErrCorrupt, m.Version)
+	default:
+		return nil, fmt.Errorf("%w: manifest version %d with quantization %v", ErrCorrupt, m.Version, m.Quant)
 	}
 	if m.Dim <= 0 || !m.Elem.Valid() || !m.Metric.Valid() || m.Heads <= 0 {
 		return nil, fmt.Errorf("%w: manifest dim %d elem %d metric %d heads %d", ErrCorrupt, m.Dim, m.Elem, m.Metric, m.Heads)

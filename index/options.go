@@ -139,6 +139,14 @@ type Options struct {
 	SampleSize int
 	// Seed (build) makes builds deterministic. Default 1.
 	Seed uint64
+	// Quant (build) selects what postings hold: QuantNone (the default)
+	// the full row of every replica, QuantRaBitQ a RaBitQ code of each
+	// entry with an error bound, the rows stored once and read only to
+	// rerank the candidates the bounds cannot settle (quant.go).
+	Quant Quant
+	// QuantBits (build) is the bits per dimension of RaBitQ codes, 1..8.
+	// Default DefaultQuantBits(dim).
+	QuantBits int
 
 	// Workers is the number of goroutines for build and batch search.
 	// Default GOMAXPROCS.
@@ -431,6 +439,10 @@ func (o *Options) Validate() error {
 		return fmt.Errorf("%w: Replicas %d, want 1..64", ErrInvalidOptions, o.Replicas)
 	case o.PostingCap < 0:
 		return fmt.Errorf("%w: PostingCap %d, want >= 0", ErrInvalidOptions, o.PostingCap)
+	case o.Quant > QuantRaBitQ:
+		return fmt.Errorf("%w: Quant %v", ErrInvalidOptions, o.Quant)
+	case o.QuantBits < 0 || o.QuantBits > 8:
+		return fmt.Errorf("%w: QuantBits %d, want 1..8 (0 for the default)", ErrInvalidOptions, o.QuantBits)
 	case o.WriteStall < 0:
 		return fmt.Errorf("%w: WriteStall %v, want >= 0", ErrInvalidOptions, o.WriteStall)
 	case o.Candidates < o.Replicas:
@@ -457,7 +469,27 @@ func (o *Options) Validate() error {
 	return nil
 }
 
-// defaultPostingCap returns the default cap for vectors of rowBytes bytes.
-func defaultPostingCap(rowBytes int) int {
-	return max(16, (48<<10)/(rowBytes+9))
+// defaultPostingCap returns the default cap for entries of entryBytes
+// bytes each (a row, or a code): as many as fit in 48 KiB, at least 16.
+func defaultPostingCap(entryBytes int) int {
+	return max(16, (48<<10)/(entryBytes+9))
+}
+
+// quantSetup returns the manifest record and the posting entry size of
+// an index of dim dimensions built or created with opts: the codes' size
+// for a quantized one, the row's otherwise.
+func quantSetup(opts *Options, dim int, elem ElemType) (*QuantInfo, int, error) {
+	if opts.Quant == QuantNone {
+		return nil, dim * elem.Size(), nil
+	}
+	bits := opts.QuantBits
+	if bits == 0 {
+		bits = DefaultQuantBits(dim)
+	}
+	qi := &QuantInfo{Kind: "rabitq", Bits: bits, Seed: opts.Seed}
+	z, err := newQuantizer(&Manifest{Dim: dim, Metric: opts.Metric, Quant: qi})
+	if err != nil {
+		return nil, 0, fmt.Errorf("%w: %v", ErrInvalidOptions, err)
+	}
+	return qi, z.CodeSize(), nil
 }

@@ -86,15 +86,27 @@ func (ix *Index) reassignAfterSplit(p, q uint32, old, c1, c2 []float32, parts *[
 			seen[id] = struct{}{}
 			cand.Add(id, ver, row)
 		}
-		var dec posting.Posting
+		var dec, rows posting.Posting
 		err := ix.store.ReadBatch(ids, func(r int, b []byte) error {
 			if err := posting.Decode(b, &dec); err != nil {
 				return fmt.Errorf("%w: posting %d: %v", ErrCorrupt, ids[r], err)
 			}
-			for i, id := range dec.IDs {
-				check(r, id, dec.Versions[i], dec.Row(i))
+			if !dec.Quantized() {
+				for i, id := range dec.IDs {
+					check(r, id, dec.Versions[i], dec.Row(i))
+				}
+				return nil
 			}
-			return nil
+			// Codes: the rows of the live entries not yet seen.
+			rows = posting.Posting{IDs: rows.IDs[:0], Versions: rows.Versions[:0], Vectors: rows.Vectors[:0]}
+			err := ix.appendStored(&rows, ids[r], &dec, func(id uint64, ver uint8) bool {
+				_, dup := seen[id]
+				return !dup && ix.vers.live(id, ver)
+			})
+			for i, id := range rows.IDs {
+				check(r, id, rows.Versions[i], rows.Vectors[i*rb:(i+1)*rb])
+			}
+			return err
 		})
 		if err != nil {
 			return err

@@ -75,17 +75,15 @@ func (ix *Index) finishRetired() error {
 			if err := posting.Decode(buf, &dec); err != nil {
 				return fmt.Errorf("%w: posting %d: %v", ErrCorrupt, r.p, err)
 			}
-			for i, id := range dec.IDs {
-				if _, ok := r.keep[id]; ok {
-					m.Add(id, dec.Versions[i], dec.Row(i))
-				}
-			}
-			return nil
+			return ix.appendStored(&m, r.p, &dec, func(id uint64, _ uint8) bool {
+				_, ok := r.keep[id]
+				return ok
+			})
 		})
 		if err != nil && !errors.Is(err, posting.ErrNotFound) {
 			return err
 		}
-		if err := ix.putPosting(b, r.p, &m); err != nil {
+		if err := ix.putPosting(b, r.p, &m, nil); err != nil {
 			return err
 		}
 	}

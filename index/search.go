@@ -54,6 +54,7 @@ type workspace struct {
 	read     int64           // bytes of the postings read by this search
 	stored   bool            // scoring stored vectors (TenantBrute)
 	order    []int
+	qw       quantWork // codes of a quantized index (search_quant.go)
 }
 
 func newWorkspace(ix *Index) *workspace {
@@ -162,6 +163,11 @@ type QueryStats struct {
 	Plan        FilterPlan
 	Matches     int64
 	StoredBytes int64
+	// Reranked is how many candidates a search of a quantized index scored
+	// exactly (their rows read), and Pruned how many of the codes it read
+	// its error bounds ruled out at once.
+	Reranked int
+	Pruned   int
 }
 
 // SearchWithStats is Search that also reports the work it did.
@@ -197,6 +203,12 @@ func (ix *Index) search(ws *workspace, q []float32, k int, sp *SearchParams, st 
 		return nil, fmt.Errorf("%w: zero query vector has no cosine", ErrBadInput)
 	}
 	ws.query.Prepare(ix.elem(), ws.q)
+	if ix.quantized() {
+		if err := ix.prepareQuant(ws); err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrBadInput, err)
+		}
+		ws.qw.uppers.Reset(k)
+	}
 	ws.filter, ws.slTenant = params.bits, 0
 	if params.Filter != nil {
 		return ix.searchFilter(ws, q, k, &params, st, pre)
@@ -244,6 +256,9 @@ func (ix *Index) search(ws *workspace, q []float32, k int, sp *SearchParams, st 
 	for _, h := range heads {
 		ws.ids = append(ws.ids, h.Leaf)
 	}
+	if ix.quantized() {
+		ix.routeCenters(ws, heads)
+	}
 	ws.tails = ix.tails.Of(ws.ids, ws.tails)
 	ix.rmu.RUnlock()
 	endRoute(route, params.NProbe, len(ws.ids))
@@ -279,10 +294,17 @@ func (ix *Index) search(ws *workspace, q []float32, k int, sp *SearchParams, st 
 		}
 		reads++
 		ws.read += int64(len(b))
-		ix.score(ws, ws.p.IDs, ws.p.Versions, ws.p.Vectors)
+		if ws.p.Quantized() {
+			ix.scoreCodes(ws, i)
+		} else {
+			ix.score(ws, ws.p.IDs, ws.p.Versions, ws.p.Vectors)
+		}
 		return nil
 	})
 	endRead(read, reads, ws.read, ws.vecs-tailVecs, err)
+	if err == nil && ix.quantized() {
+		err = ix.rerank(ws)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -315,6 +337,9 @@ func (ix *Index) results(ws *workspace, heads, reads int, st *QueryStats) []Resu
 	}
 	if st != nil {
 		*st = QueryStats{Heads: heads, Vectors: int(ws.vecs), Distinct: len(out)}
+		if ix.quantized() {
+			st.Reranked, st.Pruned = ws.qw.rr, ws.qw.skipped
+		}
 	}
 	return out
 }

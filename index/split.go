@@ -75,7 +75,7 @@ func (ix *Index) splitCommit(p uint32, m *posting.Posting, last uint64) (q uint3
 	old = slices.Clone(ix.tree.Head(int(p)))
 	b := ix.store.NewBatch()
 	defer b.Close()
-	if err = ix.putPosting(b, q, &parts[1]); err != nil {
+	if err = ix.putPosting(b, q, &parts[1], c2); err != nil {
 		return
 	}
 	seq := ix.seq + 1
@@ -112,7 +112,7 @@ func (ix *Index) splitCommit(p uint32, m *posting.Posting, last uint64) (q uint3
 	// content.
 	b2 := ix.store.NewBatch()
 	defer b2.Close()
-	if err = ix.putPosting(b2, p, &parts[0]); err != nil {
+	if err = ix.putPosting(b2, p, &parts[0], c1); err != nil {
 		return
 	}
 	stageTrim(b2, p, t, seq)

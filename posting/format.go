@@ -74,8 +74,17 @@ type Posting struct {
 	Dim      int
 	IDs      []uint64
 	Versions []uint8
-	// Vectors holds len(IDs) rows of Dim elements as raw little-endian bytes.
+	// Vectors holds len(IDs) rows of Dim elements as raw little-endian bytes
+	// (version 1); nil for a quantized posting.
 	Vectors []byte
+
+	// Version 2 (codes.go): Codes holds len(IDs) codes of CodeSize bytes,
+	// Bits per dimension, relative to the head whose CenterStamp is Stamp.
+	// CodeSize is 0 for a posting of rows.
+	Codes    []byte
+	CodeSize int
+	Bits     int
+	Stamp    uint32
 }
 
 // Len returns the number of entries.
@@ -127,12 +136,16 @@ func Encode(dst []byte, p *Posting) []byte {
 	return dst
 }
 
-// Decode parses b into p without copying: p's slices alias b. IDs are
+// Decode parses b, a posting of version 1 (rows) or 2 (codes, codes.go),
+// into p without copying: p's slices alias b. IDs are
 // decoded into p.IDs, reusing its capacity. Any malformed input returns an
 // error wrapping ErrCorrupt; Decode never panics.
 func Decode(b []byte, p *Posting) error {
 	if len(b) < headerSize+crcSize {
 		return fmt.Errorf("%w: %d bytes is shorter than a header", ErrCorrupt, len(b))
+	}
+	if b[0] == CodesVersion {
+		return decodeCodes(b, p)
 	}
 	if b[0] != FormatVersion {
 		return fmt.Errorf("%w: unknown format version %d", ErrCorrupt, b[0])
@@ -170,5 +183,6 @@ func Decode(b []byte, p *Posting) error {
 	p.Versions = b[off : off+n]
 	vo := vectorOffset(n)
 	p.Vectors = b[vo:body]
+	p.Codes, p.CodeSize, p.Bits, p.Stamp = nil, 0, 0, 0
 	return nil
 }

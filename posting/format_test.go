@@ -81,13 +81,19 @@ func FuzzDecode(f *testing.F) {
 	f.Add(Encode(nil, randomPosting(rng, vec.Float32, 4, 3)))
 	f.Add(Encode(nil, randomPosting(rng, vec.Uint8, 7, 1)))
 	f.Add([]byte{1, 1, 0, 0, 255, 255, 255, 255, 0, 0, 0, 0})
+	f.Add(EncodeCodes(nil, randomCodes(rng, 70, 2, 3)))
+	f.Add(EncodeCodes(nil, randomCodes(rng, 5, 1, 0)))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var p Posting
 		if err := Decode(b, &p); err != nil {
 			return
 		}
 		// A posting that decodes must re-encode to the same bytes.
-		if got := Encode(nil, &p); !bytes.Equal(got, b) {
+		enc := Encode
+		if p.Quantized() {
+			enc = EncodeCodes
+		}
+		if got := enc(nil, &p); !bytes.Equal(got, b) {
 			t.Fatalf("decoded posting re-encodes differently")
 		}
 	})

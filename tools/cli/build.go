@@ -31,6 +31,7 @@ type buildOptions struct {
 	seed     uint64
 	workers  int
 	gpu      string
+	quant    string
 	quiet    bool
 }
 
@@ -40,6 +41,9 @@ func (o *buildOptions) Validate() error {
 	}
 	if _, err := index.ParseGPUMode(o.gpu); err != nil {
 		return fmt.Errorf("-gpu: %w", err)
+	}
+	if _, _, err := index.ParseQuant(o.quant); err != nil {
+		return fmt.Errorf("-quant: %w", err)
 	}
 	_, _, err := clikit.ParseStorage(o.metric, o.elem)
 	return err
@@ -64,6 +68,7 @@ func newBuild() *clikit.Command {
 	fs.Uint64Var(&o.seed, "seed", 0, "random seed (default 1)")
 	fs.IntVar(&o.workers, "workers", 0, "goroutines (default: all cores)")
 	fs.StringVar(&o.gpu, "gpu", "auto", "k-means and nearest heads on a CUDA GPU: auto (when one is usable), on (or fail), off")
+	fs.StringVar(&o.quant, "quant", "none", "what postings hold: none (rows), rabitq (codes, bits by dimension) or rabitq1…rabitq8 (bits per dimension)")
 	fs.BoolVar(&o.quiet, "q", false, "no progress bars")
 	c.Run = func(ctx context.Context, env *clikit.Env, args []string) error {
 		if err := clikit.Valid(args, &o); err != nil {
@@ -83,10 +88,12 @@ func (o *buildOptions) Run(ctx context.Context, env *clikit.Env) error {
 	defer src.Close()
 	metric, elem, _ := clikit.ParseStorage(o.metric, o.elem)
 	mode, _ := index.ParseGPUMode(o.gpu)
+	quant, bits, _ := index.ParseQuant(o.quant)
 	opts := &index.Options{
 		Metric: metric, Elem: elem, Ratio: o.ratio, Replicas: o.replicas, PostingCap: o.cap,
 		RNGFactor: o.rng, ClosureEpsilon: o.closure, K: o.k,
 		SampleSize: o.sample, Seed: o.seed, Workers: o.workers, GPU: mode,
+		Quant: quant, QuantBits: bits,
 	}
 	var bar *clikit.Bar
 	stage := ""

@@ -14,6 +14,7 @@ package build
 
 import (
 	"fmt"
+	"github.com/shoaldb/shoal/internal/rabitq"
 	"math"
 	"runtime/debug"
 	"time"
@@ -65,7 +66,10 @@ type Options struct {
 	Workers        int
 	GPU            gpu.Mode
 	GPUBackend     gpu.Backend
-	Logf           func(format string, args ...any)
+	// Quant, if set, makes postings of RaBitQ codes (posting format 2,
+	// package index/internal/qcodes) relative to each posting's head.
+	Quant *rabitq.Quantizer
+	Logf  func(format string, args ...any)
 	// Progress, if set, is called from one goroutine at a time with the
 	// stage ("sample", "cluster", "assign" or "write") and how far it is.
 	Progress func(stage string, done, total int64)

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"github.com/shoaldb/shoal/index/internal/qcodes"
 	"os"
 	"path/filepath"
 	"slices"
@@ -417,7 +418,7 @@ func (b *builder) write(store Store, lists [][]entry) (int64, error) {
 				}
 				var r result
 				for p := g * group; p < min((g+1)*group, len(lists)); p++ {
-					e, err := enc.encode(lists[p])
+					e, err := enc.encode(p, lists[p])
 					if err != nil {
 						r.err = err
 						break
@@ -462,14 +463,15 @@ func (b *builder) write(store Store, lists [][]entry) (int64, error) {
 // encoder reads the member vectors of a posting and encodes it.
 type encoder struct {
 	b   *builder
-	src []byte // one source row
-	raw []byte // the posting's rows, stored element type
+	q   *qcodes.Encoder // for a quantized build
+	src []byte          // one source row
+	raw []byte          // the posting's rows, stored element type
 	ids []uint64
 	ver []uint8
 	f   []float32
 }
 
-func (e *encoder) encode(l []entry) ([]byte, error) {
+func (e *encoder) encode(head int, l []entry) ([]byte, error) {
 	if len(l) == 0 {
 		return nil, nil
 	}
@@ -505,6 +507,16 @@ func (e *encoder) encode(l []entry) ([]byte, error) {
 	if len(e.ver) < len(l) {
 		e.ver = make([]uint8, len(l))
 	}
+	if b.opts.Quant != nil {
+		if e.q == nil {
+			e.q = qcodes.New(b.opts.Quant)
+		}
+		enc, err := e.q.Posting(nil, b.elem, b.tree.Head(head), e.ids, e.ver[:len(l)], e.raw)
+		if err != nil {
+			return nil, fmt.Errorf("%w: posting %d: %v", errs.BadInput, head, err)
+		}
+		return enc, nil
+	}
 	p := posting.Posting{Elem: b.elem, Dim: b.dim, IDs: e.ids, Versions: e.ver[:len(l)], Vectors: e.raw}
 	return posting.Encode(nil, &p), nil
 }
@@ -520,7 +532,12 @@ func (b *builder) writeVectors(dir string) error {
 	bw := bufio.NewWriterSize(f, 1<<20)
 	srb := b.dim * b.srcElem.Size()
 	rb := b.dim * b.elem.Size()
-	w, err := vectors.NewWriter(bw, b.n, rb)
+	newWriter := vectors.NewWriter
+	if b.opts.Quant != nil {
+		// The rerank reads single blocks with direct I/O.
+		newWriter = vectors.NewAlignedWriter
+	}
+	w, err := newWriter(bw, b.n, rb)
 	raw := make([]byte, chunkRows*srb)
 	row := make([]byte, rb)
 	x := make([]float32, b.dim)

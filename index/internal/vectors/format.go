@@ -33,11 +33,23 @@ import (
 // version 0 exactly when its size is count·rowBytes (a version 1 file
 // is always larger).
 
+// Version 2 is version 1 with every block on its own page-aligned
+// extent, for direct-I/O reads of single blocks (the rerank of a
+// quantized index): the header is padded to 4096 bytes, a block holds
+// B = max(1, (4096 − 4) / rowBytes) rows, and block k starts at
+// 4096 + k·S, S = ⌈(B·rowBytes + 4) / 4096⌉·4096, its checksum right
+// after its rows and zeros up to S (the last block too), so that the file
+// is 4096 + ⌈count/B⌉·S bytes.
+
 const (
 	magic         = "SHVD"
 	formatVersion = 1
-	headerSize    = 32
-	crcSize       = 4
+	// alignedVersion is version 2, the page-aligned layout.
+	alignedVersion = 2
+	// pageSize is the alignment of version 2 blocks.
+	pageSize   = 4096
+	headerSize = 32
+	crcSize    = 4
 	// blockBytes is the most row bytes a block holds (unless one row is
 	// larger).
 	blockBytes = 4096
@@ -53,22 +65,47 @@ type layout struct {
 	count     uint64
 }
 
-func newLayout(count uint64, rowBytes int) layout {
+func newLayout(count uint64, rowBytes int, aligned bool) layout {
+	if aligned {
+		return layout{version: alignedVersion, rowBytes: rowBytes, blockRows: uint64(max(1, (pageSize-crcSize)/rowBytes)), count: count}
+	}
 	return layout{version: formatVersion, rowBytes: rowBytes, blockRows: uint64(max(1, blockBytes/rowBytes)), count: count}
 }
+
+// stride returns the distance between the starts of two blocks.
+func (l layout) stride() int64 {
+	n := int64(l.blockRows)*int64(l.rowBytes) + crcSize
+	if l.version == alignedVersion {
+		n = (n + pageSize - 1) &^ (pageSize - 1)
+	}
+	return n
+}
+
+// dataStart returns the offset of block 0.
+func (l layout) dataStart() int64 {
+	if l.version == alignedVersion {
+		return pageSize
+	}
+	return headerSize
+}
+
+// blocks returns the number of blocks.
+func (l layout) blocks() uint64 { return (l.count + l.blockRows - 1) / l.blockRows }
 
 // size returns the file's size in bytes.
 func (l layout) size() int64 {
 	if l.version == 0 {
 		return int64(l.count) * int64(l.rowBytes)
 	}
-	blocks := (l.count + l.blockRows - 1) / l.blockRows
-	return headerSize + int64(l.count)*int64(l.rowBytes) + int64(blocks)*crcSize
+	if l.version == alignedVersion {
+		return pageSize + int64(l.blocks())*l.stride()
+	}
+	return headerSize + int64(l.count)*int64(l.rowBytes) + int64(l.blocks())*crcSize
 }
 
-// blockOff returns the offset of block k (version 1).
+// blockOff returns the offset of block k (versions 1 and 2).
 func (l layout) blockOff(k uint64) int64 {
-	return headerSize + int64(k)*(int64(l.blockRows)*int64(l.rowBytes)+crcSize)
+	return l.dataStart() + int64(k)*l.stride()
 }
 
 // rowOff returns the offset of row i.
@@ -99,11 +136,12 @@ func (l layout) spanStart(i uint64) int64 {
 	return l.blockOff(i / l.blockRows)
 }
 
-// header returns the encoded header of a version 1 file.
+// header returns the encoded header of a version 1 or 2 file, with
+// version 2's padding.
 func (l layout) header() []byte {
-	h := make([]byte, headerSize)
+	h := make([]byte, l.dataStart())
 	copy(h, magic)
-	binary.LittleEndian.PutUint32(h[4:], formatVersion)
+	binary.LittleEndian.PutUint32(h[4:], uint32(l.version))
 	binary.LittleEndian.PutUint32(h[8:], uint32(l.rowBytes))
 	binary.LittleEndian.PutUint32(h[12:], uint32(l.blockRows))
 	binary.LittleEndian.PutUint64(h[16:], l.count)
@@ -120,7 +158,7 @@ func readLayout(r io.ReaderAt, size int64, count uint64, rowBytes int) (layout, 
 	}
 	var h [headerSize]byte
 	if size < headerSize {
-		return layout{}, fmt.Errorf("%w: %s holds %d bytes, want %d", errs.Corrupt, File, size, newLayout(count, rowBytes).size())
+		return layout{}, fmt.Errorf("%w: %s holds %d bytes, want %d", errs.Corrupt, File, size, newLayout(count, rowBytes, false).size())
 	}
 	if _, err := r.ReadAt(h[:], 0); err != nil {
 		return layout{}, fmt.Errorf("%w: %s: header: %v", errs.Corrupt, File, err)
@@ -131,11 +169,12 @@ func readLayout(r io.ReaderAt, size int64, count uint64, rowBytes int) (layout, 
 	if got, want := crc32.Checksum(h[:28], castagnoli), binary.LittleEndian.Uint32(h[28:]); got != want {
 		return layout{}, fmt.Errorf("%w: %s: header checksum %08x, want %08x", errs.Corrupt, File, got, want)
 	}
-	if v := binary.LittleEndian.Uint32(h[4:]); v != formatVersion {
-		return layout{}, fmt.Errorf("%w: %s: format version %d, this build reads 0 and %d", errs.Corrupt, File, v, formatVersion)
+	v := binary.LittleEndian.Uint32(h[4:])
+	if v != formatVersion && v != alignedVersion {
+		return layout{}, fmt.Errorf("%w: %s: format version %d, this build reads 0 to %d", errs.Corrupt, File, v, alignedVersion)
 	}
 	l := layout{
-		version:   formatVersion,
+		version:   int(v),
 		rowBytes:  int(binary.LittleEndian.Uint32(h[8:])),
 		blockRows: uint64(binary.LittleEndian.Uint32(h[12:])),
 		count:     binary.LittleEndian.Uint64(h[16:]),
@@ -151,20 +190,22 @@ func readLayout(r io.ReaderAt, size int64, count uint64, rowBytes int) (layout, 
 }
 
 // checkBlocks verifies the checksums of the whole blocks in b, which
-// starts at the start of block first (version 1).
+// starts at the start of block first (versions 1 and 2) and ends with the
+// checksum of its last block (or, in version 2, anywhere in its padding).
 func (l layout) checkBlocks(b []byte, first uint64) error {
 	full := int(l.blockRows) * l.rowBytes
+	stride := int(l.stride())
 	for k := first; len(b) > 0; k++ {
 		rows := int(min(l.blockRows, l.count-k*l.blockRows))
 		n := rows * l.rowBytes
-		if len(b) < n+crcSize || (n < full && len(b) != n+crcSize) {
+		if len(b) < n+crcSize || (n < full && l.version != alignedVersion && len(b) != n+crcSize) {
 			return fmt.Errorf("%w: %s: block %d cut short", errs.Corrupt, File, k)
 		}
 		if got, want := blockSum(k, b[:n]), binary.LittleEndian.Uint32(b[n:]); got != want {
 			return fmt.Errorf("%w: %s: block %d (rows %d..%d): checksum %08x, want %08x",
 				errs.Corrupt, File, k, k*l.blockRows, k*l.blockRows+uint64(rows)-1, got, want)
 		}
-		b = b[n+crcSize:]
+		b = b[min(len(b), max(stride, n+crcSize)):]
 	}
 	return nil
 }
@@ -176,7 +217,8 @@ func blockSum(k uint64, rows []byte) uint32 {
 	return crc32.Update(crc32.Checksum(num[:], castagnoli), castagnoli, rows)
 }
 
-// Writer writes a vectors file (version 1) of a known number of rows.
+// Writer writes a vectors file (version 1, or 2 with NewAlignedWriter) of
+// a known number of rows.
 // It is not safe for concurrent use.
 type Writer struct {
 	w     io.Writer
@@ -193,8 +235,20 @@ func NewWriter(w io.Writer, count, rowBytes int) (*Writer, error) {
 	if count < 0 || rowBytes <= 0 {
 		return nil, fmt.Errorf("vectors: %d rows of %d bytes", count, rowBytes)
 	}
-	vw := &Writer{w: w, l: newLayout(uint64(count), rowBytes)}
-	if _, err := w.Write(vw.l.header()); err != nil {
+	return newWriter(w, newLayout(uint64(count), rowBytes, false))
+}
+
+// NewAlignedWriter is NewWriter for the page-aligned version 2.
+func NewAlignedWriter(w io.Writer, count, rowBytes int) (*Writer, error) {
+	if count < 0 || rowBytes <= 0 {
+		return nil, fmt.Errorf("vectors: %d rows of %d bytes", count, rowBytes)
+	}
+	return newWriter(w, newLayout(uint64(count), rowBytes, true))
+}
+
+func newWriter(w io.Writer, l layout) (*Writer, error) {
+	vw := &Writer{w: w, l: l}
+	if _, err := w.Write(l.header()); err != nil {
 		return nil, err
 	}
 	return vw, nil
@@ -226,6 +280,11 @@ func (w *Writer) Write(rows []byte) error {
 			binary.LittleEndian.PutUint32(w.sum[:], w.crc)
 			if _, err := w.w.Write(w.sum[:]); err != nil {
 				return err
+			}
+			if pad := w.l.stride() - int64(w.inBlk)*int64(rb) - crcSize; w.l.version == alignedVersion && pad > 0 {
+				if _, err := w.w.Write(make([]byte, pad)); err != nil {
+					return err
+				}
 			}
 			w.inBlk = 0
 		}
@@ -260,8 +319,8 @@ func (s *Store) Verify(problem func(string) bool) (verified, unverified int64, e
 		problem(err.Error())
 		return 0, size, nil
 	}
-	verified = headerSize
-	blocks := (s.l.count + s.l.blockRows - 1) / s.l.blockRows
+	verified = s.l.dataStart()
+	blocks := s.l.blocks()
 	per := max(1, (1<<20)/(s.l.blockOff(1)-s.l.blockOff(0)))
 	var buf []byte
 	going := true
@@ -284,6 +343,9 @@ func (s *Store) Verify(problem func(string) bool) (verified, unverified int64, e
 				continue
 			}
 			verified += next - off
+			if s.l.version == alignedVersion {
+				verified += s.l.stride() - (next - off) // the block's zero padding
+			}
 		}
 	}
 	return verified, size - verified, nil

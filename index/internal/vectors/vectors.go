@@ -35,7 +35,8 @@ type Store struct {
 	count    uint64   // ids [0, count) are the build's rows
 	rowBytes int
 	kv       KV
-	notFound error // kv's error for a missing key
+	notFound error  // kv's error for a missing key
+	dio      direct // direct reads for rerank (direct.go)
 }
 
 // Open opens the stored vectors of the index in dir: count build rows of
@@ -73,6 +74,7 @@ func (s *Store) Close() error {
 	if s == nil || s.f == nil {
 		return nil
 	}
+	s.closeDirect()
 	return s.f.Close()
 }
 
@@ -191,24 +193,7 @@ type Reader struct {
 func (r *Reader) Read(s *Store, ids []uint64, vers []uint8) ([]byte, []uint64, []uint8, error) {
 	rb := s.rowBytes
 	n := len(ids)
-	r.keys = r.keys[:0]
-	for _, id := range ids {
-		r.keys = append(r.keys, keys.ID(keys.Vector, id))
-	}
-	r.found = append(r.found[:0], make([]bool, n)...)
-	if cap(r.rows) < n*rb {
-		r.rows = make([]byte, n*rb)
-	}
-	rows := r.rows[:n*rb]
-	err := s.kv.GetSorted(r.keys, func(i int, v []byte) error {
-		if len(v) != rb {
-			return fmt.Errorf("%w: vector record of id %d holds %d bytes, want %d", errs.Corrupt, ids[i], len(v), rb)
-		}
-		copy(rows[i*rb:], v)
-		r.found[i] = true
-		r.Bytes += int64(rb)
-		return nil
-	})
+	rows, err := r.records(s, ids)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -240,10 +225,42 @@ func (r *Reader) Read(s *Store, ids []uint64, vers []uint8) ([]byte, []uint64, [
 		}
 		i = j
 	}
-	// Ids past the build without a record were deleted meanwhile.
+	return r.keepFound(s, rows, ids, vers)
+}
+
+// records sizes r for ids and reads their upserted records into the rows
+// it returns (len(ids) rows), marking them found.
+func (r *Reader) records(s *Store, ids []uint64) ([]byte, error) {
+	rb := s.rowBytes
+	n := len(ids)
+	r.keys = r.keys[:0]
+	for _, id := range ids {
+		r.keys = append(r.keys, keys.ID(keys.Vector, id))
+	}
+	r.found = append(r.found[:0], make([]bool, n)...)
+	if cap(r.rows) < n*rb {
+		r.rows = make([]byte, n*rb)
+	}
+	rows := r.rows[:n*rb]
+	err := s.kv.GetSorted(r.keys, func(i int, v []byte) error {
+		if len(v) != rb {
+			return fmt.Errorf("%w: vector record of id %d holds %d bytes, want %d", errs.Corrupt, ids[i], len(v), rb)
+		}
+		copy(rows[i*rb:], v)
+		r.found[i] = true
+		r.Bytes += int64(rb)
+		return nil
+	})
+	return rows, err
+}
+
+// keepFound returns the rows, ids and versions of the ids found: ids past
+// the build without a record were deleted meanwhile.
+func (r *Reader) keepFound(s *Store, rows []byte, ids []uint64, vers []uint8) ([]byte, []uint64, []uint8, error) {
+	rb := s.rowBytes
 	m := 0
 	r.ids, r.vers = r.ids[:0], r.vers[:0]
-	for i := range n {
+	for i := range ids {
 		if !r.found[i] {
 			continue
 		}

@@ -2,6 +2,7 @@ package vectors
 
 import (
 	"bytes"
+	"io"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -25,6 +26,10 @@ func (noRecords) GetSorted([][]byte, func(int, []byte) error) error {
 // writeFile writes a vectors file of count random rows to a new
 // directory of t's and returns the directory and the rows.
 func writeFile(t *testing.T, count, rowBytes int) (string, []byte) {
+	return writeFileWith(t, count, rowBytes, NewWriter)
+}
+
+func writeFileWith(t *testing.T, count, rowBytes int, newWriter func(io.Writer, int, int) (*Writer, error)) (string, []byte) {
 	t.Helper()
 	rng := rand.New(rand.NewPCG(uint64(count), uint64(rowBytes)))
 	rows := make([]byte, count*rowBytes)
@@ -32,7 +37,7 @@ func writeFile(t *testing.T, count, rowBytes int) (string, []byte) {
 		rows[i] = byte(rng.Uint32())
 	}
 	var buf bytes.Buffer
-	w, err := NewWriter(&buf, count, rowBytes)
+	w, err := newWriter(&buf, count, rowBytes)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -123,7 +128,7 @@ func TestFormatDamage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l := newLayout(count, rb)
+	l := newLayout(count, rb, false)
 	row := make([]byte, rb)
 	for off := int64(0); off < int64(len(clean)); off += 97 {
 		b := bytes.Clone(clean)
@@ -205,7 +210,7 @@ func TestOpenWrongSize(t *testing.T) {
 // FuzzReadLayout: any bytes as a vectors file's header decode to an
 // error or to a layout that matches the size, never a panic.
 func FuzzReadLayout(f *testing.F) {
-	f.Add(newLayout(10, 8).header(), int64(newLayout(10, 8).size()), uint64(10), 8)
+	f.Add(newLayout(10, 8, false).header(), int64(newLayout(10, 8, false).size()), uint64(10), 8)
 	f.Add([]byte("SHVD"), int64(80), uint64(10), 8)
 	f.Fuzz(func(t *testing.T, h []byte, size int64, count uint64, rb int) {
 		if rb <= 0 || rb > 1<<20 || count > 1<<40 {
