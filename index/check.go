@@ -182,6 +182,9 @@ func (ix *Index) CheckWithStats(st *CheckStats) error {
 			if tree.IsLeaf(id) {
 				report("posting %d is both a head and a shortlist of tenant %d", id, t)
 			}
+			if p.Quantized() {
+				report("shortlist %d of tenant %d holds codes, not rows", id, t)
+			}
 			tc.Rows(t, id, &p, sameAsStored)
 			return nil
 		}

@@ -151,10 +151,16 @@ func TestCrashRecovery(t *testing.T) {
 	if testing.Short() {
 		t.Skip("spawns processes")
 	}
+	for _, q := range []Quant{QuantNone, QuantRaBitQ} {
+		t.Run(q.String(), func(t *testing.T) { testCrashRecovery(t, q) })
+	}
+}
+
+func testCrashRecovery(t *testing.T, quant Quant) {
 	dir := filepath.Join(t.TempDir(), "ix")
 	// A small posting cap makes maintenance fold (and later split) often,
 	// so kills land in the middle of it too.
-	if _, err := Create(dir, crashDim, &Options{PostingCap: 24}); err != nil {
+	if _, err := Create(dir, crashDim, &Options{PostingCap: 24, Quant: quant}); err != nil {
 		t.Fatal(err)
 	}
 	// Payload field x is indexed: each upsert also writes the label

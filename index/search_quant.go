@@ -24,10 +24,13 @@ import (
 // stops at the first candidate whose lower bound is above T. The results
 // are exact distances.
 
-// rerankChunk is how many candidates one rerank read fetches: enough to
-// overlap a few reads in one submission, few enough that a falling
-// threshold stops the rerank soon after the top k settles.
-const rerankChunk = 8
+// rerankFirst and rerankChunk are how many candidates the first and each
+// later rerank read fetch: the first about as many as a query usually
+// reranks in all (12–16 at k = 10 in the offline simulation, docs/
+// decisions.md), in one submission; the later ones enough to overlap a
+// few reads, few enough that a falling threshold stops the rerank soon
+// after the top k settles.
+const rerankFirst, rerankChunk = 16, 8
 
 // qcand is a candidate of a quantized search: an entry read as a code,
 // admitted (live, visible), with its estimate.
@@ -160,7 +163,11 @@ func (ix *Index) rerank(ws *workspace) error {
 	for pos := 0; pos < len(qw.order); {
 		t = ws.threshold()
 		qw.ids, qw.vers = qw.ids[:0], qw.vers[:0]
-		for ; pos < len(qw.order) && len(qw.ids) < rerankChunk; pos++ {
+		chunk := rerankChunk
+		if pos == 0 {
+			chunk = rerankFirst
+		}
+		for ; pos < len(qw.order) && len(qw.ids) < chunk; pos++ {
 			c := &qw.cands[qw.order[pos]]
 			if c.est.Lower > t {
 				pos = len(qw.order)

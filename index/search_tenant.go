@@ -44,6 +44,9 @@ func (ix *Index) searchShortlists(ws *workspace, k int, sp *SearchParams, st *Qu
 		if err := posting.Decode(b, &ws.p); err != nil {
 			return fmt.Errorf("%w: shortlist %d of tenant %d: %v", ErrCorrupt, ws.ids[i], t, err)
 		}
+		if ws.p.Quantized() {
+			return fmt.Errorf("%w: shortlist %d of tenant %d holds codes, not rows", ErrCorrupt, ws.ids[i], t)
+		}
 		reads++
 		ix.score(ws, ws.p.IDs, ws.p.Versions, ws.p.Vectors)
 		return nil

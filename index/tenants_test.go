@@ -102,11 +102,18 @@ func openTenantTest(t *testing.T, dir string) *Index {
 // revokes, owned upserts, deletes, drops and restarts, a tenant's search
 // never returns a vector it cannot read, and an exhaustive one returns
 // every vector it can, at its current value.
+// It runs on an index of rows and on a quantized one.
 func TestTenantIsolation(t *testing.T) {
+	for _, q := range []Quant{QuantNone, QuantRaBitQ} {
+		t.Run(q.String(), func(t *testing.T) { testTenantIsolation(t, q) })
+	}
+}
+
+func testTenantIsolation(t *testing.T, quant Quant) {
 	const dim, n, tenants = 8, 1200, 5
 	data := clustered(n, dim, 12, 21, 22)
 	dir := filepath.Join(t.TempDir(), "ix")
-	if _, err := Build(dir, SliceSource(data, dim), &Options{Ratio: 0.05}); err != nil {
+	if _, err := Build(dir, SliceSource(data, dim), &Options{Ratio: 0.05, Quant: quant}); err != nil {
 		t.Fatal(err)
 	}
 	ix := openTenantTest(t, dir)

@@ -107,6 +107,7 @@ func (ix *Index) upsertWith(owner tenant.ID, ids []uint64, vectors [][]float32, 
 
 	b := ix.store.NewBatch()
 	defer b.Close()
+	ix.vectors.NoteRecords() // before the first record is visible
 	states := make([]uint8, len(ids))
 	seq0 := ix.seq
 	seq := seq0

@@ -194,10 +194,14 @@ func TestUpsertBadInput(t *testing.T) {
 
 func TestCreateEmptyGrowByUpserts(t *testing.T) {
 	const dim = 12
-	for _, m := range []Metric{L2, Cosine, InnerProduct} {
-		t.Run(m.String(), func(t *testing.T) {
+	for _, c := range []struct {
+		m Metric
+		q Quant
+	}{{L2, QuantNone}, {Cosine, QuantNone}, {InnerProduct, QuantNone}, {L2, QuantRaBitQ}, {Cosine, QuantRaBitQ}, {InnerProduct, QuantRaBitQ}} {
+		m := c.m
+		t.Run(m.String()+"/"+c.q.String(), func(t *testing.T) {
 			dir := filepath.Join(t.TempDir(), "ix")
-			if _, err := Create(dir, dim, &Options{Metric: m, PostingCap: 32}); err != nil {
+			if _, err := Create(dir, dim, &Options{Metric: m, PostingCap: 32, Quant: c.q}); err != nil {
 				t.Fatal(err)
 			}
 			ix, err := Open(dir, nil)
@@ -370,9 +374,15 @@ func TestConcurrentUpdates(t *testing.T) {
 // miss one (publish.go's protocol). Without the grace period a search
 // routed by the old tree reads a merged posting after it is gone.
 func TestSearchDuringMaintenance(t *testing.T) {
+	for _, q := range []Quant{QuantNone, QuantRaBitQ} {
+		t.Run(q.String(), func(t *testing.T) { testSearchDuringMaintenance(t, q) })
+	}
+}
+
+func testSearchDuringMaintenance(t *testing.T, quant Quant) {
 	const dim, n = 8, 3000
 	data := clustered(n, dim, 30, 5, 5)
-	ix, _ := buildTest(t, data, dim, &Options{Ratio: 0.05, PostingCap: 64, NoSync: true})
+	ix, _ := buildTest(t, data, dim, &Options{Ratio: 0.05, PostingCap: 64, NoSync: true, Quant: quant})
 	// Every 30th built vector is stable; the others are deleted, which
 	// empties postings into merges, while new vectors split others.
 	var stable []uint64

@@ -1,6 +1,9 @@
 package index
 
 import (
+	"errors"
+
+	"github.com/shoaldb/shoal/internal/keys"
 	"github.com/shoaldb/shoal/index/internal/vectors"
 	"github.com/shoaldb/shoal/posting"
 )
@@ -9,5 +12,18 @@ import (
 // index/internal/vectors): the build's rows and the upserted records.
 func (ix *Index) openVectors() (err error) {
 	ix.vectors, err = vectors.Open(ix.dir, ix.man.Count, ix.rowBytes, ix.store, posting.ErrNotFound)
-	return err
+	if err != nil {
+		return err
+	}
+	// Reranks skip the record lookup while no vector was ever upserted.
+	errFound := errors.New("found")
+	err = ix.store.ScanPrefix(keys.Prefix(keys.Vector), func(_, _ []byte) error { return errFound })
+	switch {
+	case errors.Is(err, errFound):
+		ix.vectors.NoteRecords()
+	case err != nil:
+		ix.vectors.Close()
+		return err
+	}
+	return nil
 }

@@ -52,7 +52,7 @@ func (ck *Check) Rows(t ID, p uint32, dec *posting.Posting, same func(p uint32, 
 		ck.rows[t] = m
 	}
 	view, err := ck.c.lists.View(t)
-	if err != nil {
+	if err != nil || dec.Quantized() {
 		return
 	}
 	for i, id := range dec.IDs {

@@ -107,6 +107,9 @@ func (c *Curator) readShortlists(t ID, ids []uint32, ms []*posting.Posting) erro
 		if err := posting.Decode(b, &dec); err != nil {
 			return fmt.Errorf("%w: shortlist %d of tenant %d: %v", errs.Corrupt, ids[i], t, err)
 		}
+		if dec.Quantized() {
+			return fmt.Errorf("%w: shortlist %d of tenant %d holds codes, not rows", errs.Corrupt, ids[i], t)
+		}
 		for r, id := range dec.IDs {
 			if c.RowCurrent(view, id, dec.Versions[r]) {
 				ms[i].Add(id, dec.Versions[r], dec.Row(r))

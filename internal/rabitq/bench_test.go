@@ -57,6 +57,10 @@ func BenchmarkEstimate128B1Generic(b *testing.B)  { benchEstimate(b, 128, 1, "ge
 func BenchmarkEstimate128B1Asm(b *testing.B)      { benchEstimate(b, 128, 1, "asm") }
 func BenchmarkEstimate128B4Ref(b *testing.B)      { benchEstimate(b, 128, 4, "ref") }
 func BenchmarkEstimate128B4Generic(b *testing.B)  { benchEstimate(b, 128, 4, "generic") }
+func BenchmarkEstimate128B4Asm(b *testing.B)      { benchEstimate(b, 128, 4, "asm") }
+func BenchmarkEstimate832B2Generic(b *testing.B)  { benchEstimate(b, 784, 2, "generic") }
+func BenchmarkEstimate832B2Asm(b *testing.B)      { benchEstimate(b, 784, 2, "asm") }
+func BenchmarkEstimate832B4Asm(b *testing.B)      { benchEstimate(b, 784, 4, "asm") }
 func BenchmarkEstimate832B1Ref(b *testing.B)      { benchEstimate(b, 784, 1, "ref") }
 func BenchmarkEstimate832B1Generic(b *testing.B)  { benchEstimate(b, 784, 1, "generic") }
 func BenchmarkEstimate832B1Asm(b *testing.B)      { benchEstimate(b, 784, 1, "asm") }

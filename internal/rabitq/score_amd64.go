@@ -25,13 +25,19 @@ func init() {
 //go:noescape
 func dot1x4AVX2(code *byte, qp *uint64, stride, chunks int) (ip, pc uint64)
 
-// dotCodeAVX2 runs the assembly on the default 1-bit code and 4-bit query
-// in whole 256-bit steps and leaves the remaining words, and every other
-// shape, to the generic kernel.
+// dotCodeAVX2 runs the assembly on every code plane against each group of
+// four query planes (queries of 4 or 8 bits) in whole 256-bit steps and
+// leaves the remaining words, and every other shape, to the generic
+// kernel.
 func dotCodeAVX2(planes []byte, nbits, words int, qp []uint64, bq int) (ip, pc uint64) {
-	if nbits != 1 || bq != 4 || words < 4 {
+	if bq%4 != 0 || words < 4 {
 		return dotCodeGeneric(planes, nbits, words, qp, bq)
 	}
+	return dotPlanesBy4(planes, nbits, words, qp, bq, dot1x4Plane)
+}
+
+// dot1x4Plane is dot1x4Words on the assembly.
+func dot1x4Plane(planes []byte, qp []uint64, words int) (ip, pc uint64) {
 	planes, qp = planes[:words*8], qp[:4*words]
 	chunks := words / 4
 	ip, pc = dot1x4AVX2(unsafe.SliceData(planes), unsafe.SliceData(qp), words*8, chunks)

@@ -17,7 +17,7 @@ func init() {
 // report goes.
 type benchOptions struct {
 	sweep.Options
-	report reportOptions // -json only: bench has no -cpuprofile
+	report reportOptions // -json and -cpuprofile
 	plot   string
 }
 
@@ -39,7 +39,7 @@ func newBench() *clikit.Command {
 	fs.Var(&o.Threads, "threads", "concurrent query loops, a list; 1 also gives latency (default 1,GOMAXPROCS)")
 	fs.Var(&o.Cache, "cache", "posting cache budget, 0 for none (default 64MiB)")
 	fs.BoolVar(&o.Buffered, "buffered", false, "read through the OS page cache instead of direct I/O")
-	fs.StringVar(&o.report.jsonOut, "json", "", "write results as JSON to this file")
+	o.report.define(fs, "write results as JSON to this file")
 	fs.StringVar(&o.plot, "plot", "", "write a recall–QPS plot (SVG) to this file")
 	fs.StringVar(&o.Label, "label", "shoal", "name of this run in JSON and plots")
 	fs.IntVar(&o.MaxQ, "nq", 0, "use only the first nq queries")

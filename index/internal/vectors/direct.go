@@ -27,7 +27,15 @@ type direct struct {
 	readers chan *DirectReader // idle readers, each with its AIO context
 	ops     atomic.Int64
 	bytes   atomic.Int64
+	// records is set once the store may hold upserted records: until
+	// then a rerank reads build rows without looking records up.
+	records atomic.Bool
 }
+
+// NoteRecords tells s that its KV may hold upserted records (call it
+// before the first one is written); until it is called ReadRerank takes
+// every id below the build's count to be a build row.
+func (s *Store) NoteRecords() { s.dio.records.Store(true) }
 
 // DirectStats returns the reads and bytes of the direct reads so far.
 func (s *Store) DirectStats() (ops, bytes int64) {
@@ -125,9 +133,14 @@ func (r *DirectReader) read(s *Store, ids []uint64, vers []uint8) ([]byte, []uin
 		// Not page-aligned: the build rows through the page cache.
 		return r.rd.Read(s, ids, vers)
 	}
-	rows, err := r.rd.records(s, ids)
-	if err != nil {
-		return nil, nil, nil, err
+	var rows []byte
+	if s.dio.records.Load() {
+		var err error
+		if rows, err = r.rd.records(s, ids); err != nil {
+			return nil, nil, nil, err
+		}
+	} else {
+		rows = r.rd.none(s, ids)
 	}
 	if err := r.readBlocks(s, ids, rows); err != nil {
 		return nil, nil, nil, err

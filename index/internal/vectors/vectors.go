@@ -228,20 +228,25 @@ func (r *Reader) Read(s *Store, ids []uint64, vers []uint8) ([]byte, []uint64, [
 	return r.keepFound(s, rows, ids, vers)
 }
 
-// records sizes r for ids and reads their upserted records into the rows
-// it returns (len(ids) rows), marking them found.
-func (r *Reader) records(s *Store, ids []uint64) ([]byte, error) {
-	rb := s.rowBytes
-	n := len(ids)
-	r.keys = r.keys[:0]
-	for _, id := range ids {
-		r.keys = append(r.keys, keys.ID(keys.Vector, id))
-	}
+// none sizes r for ids, none found, and returns their rows (len(ids)).
+func (r *Reader) none(s *Store, ids []uint64) []byte {
+	n, rb := len(ids), s.rowBytes
 	r.found = append(r.found[:0], make([]bool, n)...)
 	if cap(r.rows) < n*rb {
 		r.rows = make([]byte, n*rb)
 	}
-	rows := r.rows[:n*rb]
+	return r.rows[:n*rb]
+}
+
+// records sizes r for ids and reads their upserted records into the rows
+// it returns (len(ids) rows), marking them found.
+func (r *Reader) records(s *Store, ids []uint64) ([]byte, error) {
+	rb := s.rowBytes
+	rows := r.none(s, ids)
+	r.keys = r.keys[:0]
+	for _, id := range ids {
+		r.keys = append(r.keys, keys.ID(keys.Vector, id))
+	}
 	err := s.kv.GetSorted(r.keys, func(i int, v []byte) error {
 		if len(v) != rb {
 			return fmt.Errorf("%w: vector record of id %d holds %d bytes, want %d", errs.Corrupt, ids[i], len(v), rb)
