@@ -3,8 +3,8 @@ package index
 import (
 	"errors"
 
-	"github.com/shoaldb/shoal/internal/keys"
 	"github.com/shoaldb/shoal/index/internal/vectors"
+	"github.com/shoaldb/shoal/internal/keys"
 	"github.com/shoaldb/shoal/posting"
 )
 
