@@ -136,6 +136,9 @@ func (o *buildOptions) Run(ctx context.Context, env *clikit.Env) error {
 	size := clikit.DirSize(o.out)
 	fmt.Fprintf(env.Stdout, "built %s in %.1fs: %d heads, %d entries (%.2f per vector, %d dropped by the cap of %d)\n",
 		o.out, secs, m.Heads, m.Entries, float64(m.Entries)/float64(m.Count), m.Dropped, m.PostingCap)
+	if m.Quant != nil {
+		fmt.Fprintf(env.Stdout, "postings hold %s codes of %d bits per dimension; rows are stored once and read to rerank\n", m.Quant.Kind, m.Quant.Bits)
+	}
 	fmt.Fprintf(env.Stdout, "peak RSS %s (%.2f× the %s raw data); index on disk %s\n",
 		clikit.FormatBytes(peak), float64(peak)/float64(raw), clikit.FormatBytes(raw), clikit.FormatBytes(size))
 	_ = os.Stdout.Sync()

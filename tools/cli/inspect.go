@@ -89,7 +89,8 @@ type inspectReport struct {
 	Replicas  inspectReplicas `json:"replicas"`
 	// Live is the number of vectors the index holds now (after updates;
 	// the manifest's counts are the build's).
-	Live int `json:"live"`
+	Live      int              `json:"live"`
+	PerVector inspectPerVector `json:"per_vector"`
 }
 
 // inspectManifest is index.Manifest with names for the enumerations.
@@ -109,6 +110,18 @@ type inspectManifest struct {
 	Dropped    int64     `json:"dropped"`
 	BuiltAt    time.Time `json:"built_at"`
 	BuildSecs  float64   `json:"build_secs"`
+	// Quant is what postings hold: "none" (rows) or "rabitq"; QuantBits
+	// the bits per dimension of the codes.
+	Quant     string `json:"quant"`
+	QuantBits int    `json:"quant_bits,omitempty"`
+}
+
+// inspectPerVector is bytes per live vector: in RAM, the routing tree
+// (every other per-vector structure is listed in docs/memory.md); on
+// disk, the whole index directory.
+type inspectPerVector struct {
+	TreeRAM float64 `json:"tree_ram"`
+	Disk    float64 `json:"disk"`
 }
 
 // inspectTree describes the routing tree.
@@ -246,8 +259,11 @@ func inspectIndex(ctx context.Context, ix *index.Index) (*inspectReport, error) 
 			Version: m.Version, Dim: m.Dim, Elem: m.Elem.String(), Metric: m.Metric.String(),
 			Count: m.Count, Heads: m.Heads, Replicas: m.Replicas, PostingCap: m.PostingCap,
 			Ratio: m.Ratio, RNGFactor: m.RNGFactor, Seed: m.Seed, Entries: m.Entries, Dropped: m.Dropped,
-			BuiltAt: m.BuiltAt, BuildSecs: m.BuildSecs,
+			BuiltAt: m.BuiltAt, BuildSecs: m.BuildSecs, Quant: "none",
 		},
+	}
+	if m.Quant != nil {
+		rep.Manifest.Quant, rep.Manifest.QuantBits = m.Quant.Kind, m.Quant.Bits
 	}
 
 	rep.Live = ix.Len()
@@ -255,6 +271,8 @@ func inspectIndex(ctx context.Context, ix *index.Index) (*inspectReport, error) 
 	// slots and leaf ids behind.
 	t := ix.TreeStats()
 	rep.Tree = inspectTree{Depth: t.Depth, Nodes: t.Nodes, Leaves: t.Heads}
+	perVec := float64(max(1, rep.Live))
+	rep.PerVector = inspectPerVector{TreeRAM: float64(t.Bytes) / perVec, Disk: float64(rep.DiskBytes) / perVec}
 	var fanout, leafSize []int64
 	for _, c := range t.Fanout {
 		fanout = append(fanout, int64(c))
@@ -359,11 +377,17 @@ func (r *inspectReport) print(w io.Writer) error {
 	line("  vectors\t%d × %d %s, metric %s", m.Count, m.Dim, m.Elem, m.Metric)
 	line("  heads\t%d\t(ratio %g, seed %d)", m.Heads, m.Ratio, m.Seed)
 	line("  replicas\t≤ %d per vector\t(RNG factor %g)", m.Replicas, m.RNGFactor)
-	line("  posting cap\t%d vectors", m.PostingCap)
+	if m.Quant == "none" {
+		line("  postings hold\trows (no quantization)")
+	} else {
+		line("  postings hold\t%s codes, %d bits per dimension; rows stored once, read to rerank", m.Quant, m.QuantBits)
+	}
+	line("  posting cap\t%d entries", m.PostingCap)
 	line("  entries\t%d\t(%.2f per vector)", m.Entries, float64(m.Entries)/float64(max(1, m.Count)))
 	line("  dropped\t%d\t(replicas over the posting cap)", m.Dropped)
 	line("  built\t%s in %.1fs", m.BuiltAt.Format(time.RFC3339), m.BuildSecs)
 	line("now\t%d vectors, %d heads", r.Live, r.Tree.Leaves)
+	line("bytes per vector\t%.1f B in RAM for the routing tree, %.1f B on disk", r.PerVector.TreeRAM, r.PerVector.Disk)
 	line("")
 	line("tree")
 	line("  depth\t%d", r.Tree.Depth)

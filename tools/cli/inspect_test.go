@@ -126,6 +126,10 @@ func TestInspect(t *testing.T) {
 			t.Errorf("-json disk_bytes %d, want > 0", got.DiskBytes)
 		}
 		got.DiskBytes = rep.DiskBytes // every open of the store rewrites a few small files
+		if got.PerVector.Disk <= 0 || got.PerVector.TreeRAM <= 0 {
+			t.Errorf("-json per_vector %+v, want > 0", got.PerVector)
+		}
+		got.PerVector.Disk = rep.PerVector.Disk
 		if !reflect.DeepEqual(&got, rep) {
 			t.Errorf("-json output\n%+v\nwant\n%+v", got, *rep)
 		}
