@@ -15,6 +15,12 @@ const wholeChunk = 1 << 20
 // gives an error wrapping ErrFormat. It is meant for small files such as
 // query sets; stream large files with a Reader.
 func ReadFloat32(path string) (data []float32, dim int, err error) {
+	return ReadFloat32Head(path, 0)
+}
+
+// ReadFloat32Head is ReadFloat32 of at most the first max rows (all of
+// them for max ≤ 0), holding only those in memory.
+func ReadFloat32Head(path string, max int) (data []float32, dim int, err error) {
 	r, err := Open(path)
 	if err != nil {
 		return nil, 0, err
@@ -23,9 +29,13 @@ func ReadFloat32(path string) (data []float32, dim int, err error) {
 	if r.Elem() == Int32 {
 		return nil, 0, errorf(path, ErrFormat, "ReadFloat32: elements are int32, not float32, uint8 or int8 (use ReadInt32)")
 	}
-	data = make([]float32, r.Len()*r.Dim())
+	rows := r.Len()
+	if max > 0 && max < rows {
+		rows = max
+	}
+	data = make([]float32, rows*r.Dim())
 	out := data
-	err = readAll(r, func(b []byte) {
+	err = readRows(r, rows, func(b []byte) {
 		switch r.Elem() {
 		case Float32:
 			for i := range len(b) / 4 {
@@ -78,15 +88,20 @@ func ReadInt32(path string) (data []int32, dim int, err error) {
 }
 
 // readAll passes all rows of r, a batch at a time, to fn.
-func readAll(r *Reader, fn func(rows []byte)) error {
-	if r.Len() == 0 {
+func readAll(r *Reader, fn func(rows []byte)) error { return readRows(r, r.Len(), fn) }
+
+// readRows passes the first n rows of r, a batch at a time, to fn.
+func readRows(r *Reader, n int, fn func(rows []byte)) error {
+	if n == 0 {
 		return nil
 	}
-	rows := max(1, min(r.Len(), wholeChunk/r.RowBytes()))
+	rows := max(1, min(n, wholeChunk/r.RowBytes()))
 	buf := make([]byte, rows*r.RowBytes())
-	for {
-		n, err := r.Next(buf)
-		fn(buf[:n*r.RowBytes()])
+	for n > 0 {
+		want := min(rows, n)
+		got, err := r.Next(buf[:want*r.RowBytes()])
+		fn(buf[:got*r.RowBytes()])
+		n -= got
 		if err == io.EOF {
 			return nil
 		}
@@ -94,4 +109,5 @@ func readAll(r *Reader, fn func(rows []byte)) error {
 			return err
 		}
 	}
+	return nil
 }

@@ -62,3 +62,19 @@ func TestReadWholeCorrupt(t *testing.T) {
 	_, _, err := ReadInt32(path)
 	wantErr(t, err, ErrFormat, path, "row 1 at offset 8: dimension 2, want 1")
 }
+
+// TestReadFloat32Head reads the first rows only, and all of them for a
+// max of 0 or past the end.
+func TestReadFloat32Head(t *testing.T) {
+	raw := []byte{0, 1, 2, 3, 4, 5, 6, 7, 8}
+	path := writeKind(t, t.TempDir(), kind{U8Bin, Uint8}, 3, raw)
+	for _, c := range []struct {
+		max  int
+		want string
+	}{{1, "[0 1 2]"}, {2, "[0 1 2 3 4 5]"}, {0, "[0 1 2 3 4 5 6 7 8]"}, {9, "[0 1 2 3 4 5 6 7 8]"}} {
+		got, dim, err := ReadFloat32Head(path, c.max)
+		if err != nil || dim != 3 || fmt.Sprint(got) != c.want {
+			t.Errorf("max %d: %v (dim %d, %v), want %s", c.max, got, dim, err, c.want)
+		}
+	}
+}

@@ -118,14 +118,12 @@ type Report struct {
 // one-query-at-a-time pass for latency and recall, a pass per thread count
 // for QPS and, with Batch, one SearchBatch; progress goes to env.Stderr.
 func (o *Options) Run(ctx context.Context, env *clikit.Env) (*Report, error) {
-	qs, dim, err := vecfile.ReadFloat32(o.Queries)
+	// Only the queries run are held: they count in the measured RSS.
+	qs, dim, err := vecfile.ReadFloat32Head(o.Queries, o.MaxQ)
 	if err != nil {
 		return nil, err
 	}
-	nq := len(qs) / dim
-	if o.MaxQ > 0 && o.MaxQ < nq {
-		nq = o.MaxQ
-	}
+	nq := len(qs) / max(1, dim)
 	queries := make([][]float32, nq)
 	for i := range queries {
 		queries[i] = qs[i*dim : (i+1)*dim]
