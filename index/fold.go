@@ -84,6 +84,9 @@ func (ix *Index) foldMany(ps []uint32) (int, error) {
 		tails = append(tails, ix.tails.Get(p))
 	}
 	ix.rmu.RUnlock()
+	if ix.quantized() {
+		return ix.foldCodes(read, tails, rest)
+	}
 	ms := make([]posting.Posting, len(read))
 	stored := make([]int, len(read))
 	var dec posting.Posting

@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 
 	"github.com/shoaldb/shoal/cluster"
 	"github.com/shoaldb/shoal/index/internal/qcodes"
+	"github.com/shoaldb/shoal/index/internal/tail"
 	"github.com/shoaldb/shoal/internal/errs"
 	"github.com/shoaldb/shoal/internal/rabitq"
 	"github.com/shoaldb/shoal/internal/vec"
@@ -228,4 +230,113 @@ func (ix *Index) checkCodes(tree *cluster.Tree, id uint32, p *posting.Posting, c
 			report("posting %d: the code of id %d is not its stored vector's", id, v)
 		}
 	}
+}
+
+// foldCodes is foldMany for a quantized index: a posting that needs
+// neither a split nor a merge keeps the codes of its live stored entries
+// as they are (its head has not moved: the stamp says so) and gets codes
+// for the live copies of its tail, encoded once; its rows are not read.
+// The others (rest, and any whose stamp is not its head's) go through
+// rewrite, which works on rows.
+func (ix *Index) foldCodes(read []uint32, tails []*tail.Tail, rest []uint32) (int, error) {
+	ms := make([]posting.Posting, len(read))
+	stored := make([]int, len(read))
+	stamps := make([]uint32, len(read))
+	var dec posting.Posting
+	err := ix.store.ReadBatch(read, func(i int, b []byte) error {
+		if err := posting.Decode(b, &dec); err != nil {
+			return fmt.Errorf("%w: posting %d: %v", ErrCorrupt, read[i], err)
+		}
+		stored[i] = dec.Len()
+		if !dec.Quantized() || dec.CodeSize != ix.qs.z.CodeSize() {
+			return nil // stamp 0: rewritten from rows
+		}
+		stamps[i] = dec.Stamp
+		m := &ms[i]
+		m.CodeSize, m.Bits = dec.CodeSize, dec.Bits
+		for j, id := range dec.IDs {
+			if ix.vers.live(id, dec.Versions[j]) {
+				m.AddCode(id, dec.Versions[j], dec.Code(j))
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	b := ix.store.NewBatch()
+	defer b.Close()
+	live := ix.routeTree().LiveLeaves()
+	e := ix.qs.encs.Get().(*qcodes.Encoder)
+	defer ix.qs.encs.Put(e)
+	type staged struct {
+		p    uint32
+		last uint64
+	}
+	var fold []staged
+	for i, p := range read {
+		t, m := tails[i], &ms[i]
+		ix.rmu.RLock()
+		var head []float32
+		if ix.tree.IsLeaf(p) {
+			head = slices.Clone(ix.tree.Head(int(p)))
+		}
+		ix.rmu.RUnlock()
+		if head == nil || (stored[i] > 0 && stamps[i] != posting.CenterStamp(head)) {
+			rest = append(rest, p)
+			continue
+		}
+		n := m.Len()
+		if t != nil {
+			for j, id := range t.IDs {
+				if ix.vers.live(id, t.Vers[j]) {
+					n++
+				}
+			}
+		}
+		if n > ix.splitAbove() || ix.shouldMerge(n, stored[i]+t.Len(), live) {
+			rest = append(rest, p)
+			continue
+		}
+		if err := e.SetCenter(head); err != nil {
+			return 0, err
+		}
+		m.CodeSize, m.Bits = ix.qs.z.CodeSize(), ix.man.Quant.Bits
+		if t != nil {
+			for j, id := range t.IDs {
+				if !ix.vers.live(id, t.Vers[j]) {
+					continue
+				}
+				if err := e.Code(ix.elem(), t.Vecs[j*ix.rowBytes:(j+1)*ix.rowBytes]); err != nil {
+					return 0, fmt.Errorf("%w: encode a copy of id %d: %v", ErrCorrupt, id, err)
+				}
+				m.AddCode(id, t.Vers[j], e.Last())
+			}
+		}
+		last := t.Last()
+		if m.Len() == 0 {
+			b.DeletePosting(p)
+		} else {
+			m.Elem, m.Dim, m.Stamp = ix.elem(), ix.man.Dim, posting.CenterStamp(head)
+			if err := b.PutPosting(p, posting.EncodeCodes(nil, m)); err != nil {
+				return 0, err
+			}
+		}
+		stageTrim(b, p, t, last)
+		fold = append(fold, staged{p, last})
+	}
+	if len(fold) > 0 {
+		if err := b.Commit(true); err != nil {
+			return 0, fmt.Errorf("shoal: fold %d postings: %w", len(fold), err)
+		}
+		for _, f := range fold {
+			ix.trimTail(f.p, f.last)
+		}
+	}
+	for _, p := range rest {
+		if err := ix.rewrite(p); err != nil {
+			return 0, err
+		}
+	}
+	return len(fold) + len(rest), nil
 }
