@@ -4,7 +4,9 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"slices"
+	"sync"
 
 	"github.com/shoaldb/shoal/internal/vec"
 )
@@ -104,10 +106,13 @@ func (e *Encoder) Encode(dst []byte, o, c []float32) error {
 		return nil
 	}
 	bits := z.opts.Bits
-	if bits == 1 {
+	switch {
+	case bits == 1:
 		clear(e.e)
-	} else {
+	case z.opts.ExactScale:
 		e.rescale(bits - 1)
+	default:
+		e.rescaleFixed(bits-1, z.scale/math.Sqrt(n2))
 	}
 	// u_i = sign·2^b + (e_i if positive else 2^b−1−e_i), so that
 	// y_i = u_i − (2^B−1)/2 = ±(e_i + ½). Plane p holds bit B−1−p of u:
@@ -167,7 +172,26 @@ func (e *Encoder) Encode(dst []byte, o, c []float32) error {
 // in order of decreasing |r_i|, so the sweep sorts the coordinates once
 // and merges 2^b−1 lists through a heap of that size: O(D′ log D′ +
 // D′·2^b·b).
-func (e *Encoder) rescale(b int) {
+func (e *Encoder) rescale(b int) { e.rescaleSearch(b) }
+
+// rescaleFixed sets e_i = min(⌊t·|r_i|⌋, 2^b−1) for the given t: the fast
+// variant of extended RaBitQ, with t = t0/‖r‖ and t0 the typical best
+// scale of a vector of this dimension and these bits (fixedScale). The
+// estimator stays unbiased and its bound exact for the code chosen (the
+// factors are computed from it); only the cosine between y and r, and so
+// the bound's width, is a little worse than the searched scale's.
+func (e *Encoder) rescaleFixed(b int, t float64) {
+	top := int32(1)<<b - 1
+	for i, r := range e.r {
+		k := int32(math.Abs(r) * t)
+		e.e[i] = min(max(k, 0), top)
+	}
+}
+
+// rescaleSearch finds the scale exactly (see rescale) and returns the
+// scale t, times ‖r‖, at which the best state holds: the middle of the
+// interval of t over which it does.
+func (e *Encoder) rescaleSearch(b int) float64 {
 	top := int32(1)<<b - 1
 	clear(e.e)
 	e.ev = e.ev[:0]
@@ -208,14 +232,16 @@ func (e *Encoder) rescale(b int) {
 	// keep divisions and square roots out of the loop (num > 0 throughout
 	// since some |r_i| > 0).
 	bestNum2, bestDen, bestAt := num*num, den, 0
+	var bestT, nextT float64
 	for len(e.h) > 0 {
 		ev := &e.h[0]
 		k := float64(ev.k - 1)
 		num += e.abs[ev.pos]
 		den += 2*k + 2 // (k+1.5)² − (k+0.5)²
 		e.ev = append(e.ev, e.order[ev.pos])
-		if num*num*bestDen > bestNum2*den {
-			bestNum2, bestDen, bestAt = num*num, den, len(e.ev)
+		better := num*num*bestDen > bestNum2*den
+		if better {
+			bestNum2, bestDen, bestAt, bestT = num*num, den, len(e.ev), ev.t
 		}
 		if ev.pos++; int(ev.pos) < len(e.order) {
 			ev.t = float64(ev.k) * e.inv[ev.pos]
@@ -223,10 +249,50 @@ func (e *Encoder) rescale(b int) {
 		} else {
 			e.h.pop0()
 		}
+		if better {
+			nextT = 2 * bestT
+			if len(e.h) > 0 {
+				nextT = e.h[0].t
+			}
+		}
 	}
 	for _, i := range e.ev[:bestAt] {
 		e.e[i]++
 	}
+	var n2 float64
+	for _, r := range e.r {
+		n2 += r * r
+	}
+	return (bestT + nextT) / 2 * math.Sqrt(n2)
+}
+
+// fixedScales caches fixedScale by (D′, b).
+var fixedScales sync.Map // [2]int → float64
+
+// fixedScale returns t0 for codes of b+1 bits in dimension dpad: the
+// median, over 33 Gaussian vectors drawn from a fixed seed, of the best
+// scale times the vector's norm. A Gaussian vector is what a residual
+// looks like after the random rotation, so t0/‖r‖ is close to the best
+// scale of any vector; the same (dpad, b) gives the same t0 everywhere.
+func fixedScale(dpad, b int) float64 {
+	key := [2]int{dpad, b}
+	if v, ok := fixedScales.Load(key); ok {
+		return v.(float64)
+	}
+	z := &Quantizer{opts: Options{Bits: b + 1}, dpad: dpad, words: dpad / 64}
+	e := z.NewEncoder()
+	rng := rand.New(rand.NewPCG(0x5ca1e, uint64(dpad)<<8|uint64(b)))
+	ts := make([]float64, 33)
+	for j := range ts {
+		for i := range e.r {
+			e.r[i] = rng.NormFloat64()
+		}
+		ts[j] = e.rescaleSearch(b)
+	}
+	slices.Sort(ts)
+	t := ts[len(ts)/2]
+	fixedScales.Store(key, t)
+	return t
 }
 
 // event is the next step of list k of the rescale sweep: coordinate

@@ -117,9 +117,14 @@ func TestRescaleFindsTheBestScale(t *testing.T) {
 		}
 		prev := 0.0
 		for bits := 1; bits <= 8; bits++ {
-			z := mustNew(t, Options{Dim: d, Bits: bits})
+			z := mustNew(t, Options{Dim: d, Bits: bits, ExactScale: true})
 			code := encode(t, z.NewEncoder(), o, zero)
 			got := cosine(code, bits, res)
+			// The default fixed scale codes almost as well.
+			zf := mustNew(t, Options{Dim: d, Bits: bits})
+			if fast := cosine(encode(t, zf.NewEncoder(), o, zero), bits, res); fast > got+1e-9 || fast < got-0.01 {
+				t.Errorf("trial %d B=%d: fixed-scale cos %v, searched %v: want at most 0.01 below", trial, bits, fast, got)
+			}
 			if got < prev-1e-12 {
 				t.Errorf("trial %d: B=%d codes worse (cos %v) than B=%d (%v)", trial, bits, got, bits-1, prev)
 			}

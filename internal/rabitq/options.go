@@ -54,6 +54,12 @@ type Options struct {
 	// Eps0 is ε0 of the error bound; default DefaultEps0. Larger values
 	// give wider, safer bounds.
 	Eps0 float64
+	// ExactScale makes multi-bit codes search the best scale for every
+	// vector (extended RaBitQ §3.2, O(D′·2^B·B) per vector). By default
+	// one scale per dimension and bits, measured once on Gaussian vectors,
+	// is used for all (the fast variant: O(D′) per vector, a slightly
+	// wider bound).
+	ExactScale bool
 	// QueryZ is the number of standard deviations of query-quantization
 	// error added to the bound; default DefaultQueryZ.
 	QueryZ float64
@@ -109,7 +115,8 @@ type Quantizer struct {
 	opts  Options
 	rot   Rotator
 	dpad  int
-	words int // D′/64, uint64 words per code plane
+	words int     // D′/64, uint64 words per code plane
+	scale float64 // t0 of the fixed-scale encoding (fixedScale)
 }
 
 // New returns a Quantizer for opts (defaults filled in).
@@ -129,7 +136,11 @@ func New(opts Options) (*Quantizer, error) {
 		return nil, err
 	}
 	dpad := rot.PaddedDim()
-	return &Quantizer{opts: opts, rot: rot, dpad: dpad, words: dpad / 64}, nil
+	z := &Quantizer{opts: opts, rot: rot, dpad: dpad, words: dpad / 64}
+	if opts.Bits > 1 && !opts.ExactScale {
+		z.scale = fixedScale(dpad, opts.Bits-1)
+	}
+	return z, nil
 }
 
 // Options returns the options with defaults filled in.
