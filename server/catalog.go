@@ -104,6 +104,11 @@ type collectionRecord struct {
 	// IndexedFields are the indexed payload fields (the index keeps them
 	// too, and is the truth for its labels; this copy describes).
 	IndexedFields []string `json:"indexed_payload_fields,omitempty"`
+	// Quant is what the postings hold, as the API names it with its bits
+	// ("rabitq4"), "" for rows: the index manifest's (the truth, which
+	// openCollections copies here; records written before quantized
+	// postings have none).
+	Quant string `json:"quant,omitempty"`
 }
 
 // keyRecord is a tenant API key in the catalog: only the SHA-256 of its

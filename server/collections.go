@@ -70,12 +70,13 @@ func (s *Server) newCollection(ctx context.Context, name string, cfg *shoalv1.Co
 	opts.Metric, opts.Elem = metrics[cfg.GetMetric()], elems[cfg.GetElementType()]
 	opts.PostingCap, opts.Replicas = int(cfg.GetPostingCap()), int(cfg.GetReplicas())
 	opts.IndexedPayloadFields = r.IndexedFields
+	opts.Quant, opts.QuantBits, _ = index.ParseQuant(cfg.GetQuant()) // newRecord checked it
 	m, err := index.Create(s.collDir(r), r.Dim, opts)
 	if err != nil {
 		_ = index.Drop(s.collDir(r), &index.Options{Shared: s.db})
 		return nil, indexError(err)
 	}
-	r.PostingCap, r.Replicas = m.PostingCap, m.Replicas
+	r.PostingCap, r.Replicas, r.Quant = m.PostingCap, m.Replicas, quantName(m.Quant)
 	ix, err := index.Open(s.collDir(r), s.indexOptions(r))
 	if err != nil {
 		_ = index.Drop(s.collDir(r), &index.Options{Shared: s.db})
@@ -85,8 +86,8 @@ func (s *Server) newCollection(ctx context.Context, name string, cfg *shoalv1.Co
 }
 
 // newRecord checks a new collection's name and config and returns its
-// record, with a collection number of its own (PostingCap and Replicas
-// are the index's to set). The caller holds s.ddl.
+// record, with a collection number of its own (PostingCap, Replicas and
+// Quant are the index's to set). The caller holds s.ddl.
 func (s *Server) newRecord(ctx context.Context, name string, cfg *shoalv1.CollectionConfig) (collectionRecord, error) {
 	if err := checkName("collection", name); err != nil {
 		return collectionRecord{}, err
@@ -110,6 +111,9 @@ func (s *Server) newRecord(ctx context.Context, name string, cfg *shoalv1.Collec
 		return collectionRecord{}, status.Errorf(codes.InvalidArgument, "config.replicas %d, want at most 64", cfg.GetReplicas())
 	case cfg.GetPostingCap() > 1<<20:
 		return collectionRecord{}, status.Errorf(codes.InvalidArgument, "config.posting_cap %d, want at most %d", cfg.GetPostingCap(), 1<<20)
+	}
+	if _, _, err := index.ParseQuant(cfg.GetQuant()); err != nil {
+		return collectionRecord{}, status.Errorf(codes.InvalidArgument, "config.quant %s, want none, rabitq or rabitq1 to rabitq8", clip(cfg.GetQuant()))
 	}
 	if err := checkSearchParams("config.default_search", sp); err != nil {
 		return collectionRecord{}, err
@@ -153,7 +157,8 @@ func (s *Server) addCollection(c *collection) error {
 	s.mu.Lock()
 	s.mu.colls[c.rec.Name] = c
 	s.mu.Unlock()
-	s.log.Info("collection created", "collection", c.rec.Name, "dim", c.rec.Dim, "metric", c.rec.Metric, "elem", c.rec.Elem, "dir", c.rec.Dir)
+	s.log.Info("collection created", "collection", c.rec.Name, "dim", c.rec.Dim, "metric", c.rec.Metric, "elem", c.rec.Elem,
+		"quant", describeQuant(c.rec.Quant), "dir", c.rec.Dir)
 	return nil
 }
 
@@ -179,6 +184,33 @@ func elemName(e shoalv1.ElementType) string {
 	return e.String()
 }
 
+// quantName is the API's name of an index's quantization qi (its
+// manifest's): "rabitq" with its bits, "" for none.
+func quantName(qi *index.QuantInfo) string {
+	if qi == nil {
+		return ""
+	}
+	return qi.Kind + strconv.Itoa(qi.Bits)
+}
+
+// quantOptions are the index options that make an index quantized as
+// qi (an index manifest's) is.
+func quantOptions(qi *index.QuantInfo) (index.Quant, int) {
+	if qi == nil {
+		return index.QuantNone, 0
+	}
+	return index.QuantRaBitQ, qi.Bits
+}
+
+// describeQuant is a record's Quant as the API describes it: "none"
+// for rows.
+func describeQuant(q string) string {
+	if q == "" {
+		return "none"
+	}
+	return q
+}
+
 // describe returns the API's view of a collection.
 func describe(r collectionRecord, count int) *shoalv1.Collection {
 	return &shoalv1.Collection{
@@ -193,6 +225,7 @@ func describe(r collectionRecord, count int) *shoalv1.Collection {
 				Nprobe: uint32(r.NProbe), Epsilon: r.Epsilon, Beam: uint32(r.Beam),
 			},
 			IndexedPayloadFields: slices.Clone(r.IndexedFields),
+			Quant:                describeQuant(r.Quant),
 		},
 		VectorCount:   uint64(count),
 		CreatedUnixMs: r.CreatedMs,

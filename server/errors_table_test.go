@@ -356,6 +356,7 @@ func TestStatusCodeTable(t *testing.T) {
 				return create("c5", &shoalv1.CollectionConfig{Dim: dim, Metric: shoalv1.Metric_METRIC_COSINE, ElementType: shoalv1.ElementType_ELEMENT_TYPE_INT8})
 			},
 			func() error { return create("c5", &shoalv1.CollectionConfig{Dim: dim, Replicas: 65}) },
+			func() error { return create("c5", &shoalv1.CollectionConfig{Dim: dim, Quant: "rabitq9"}) },
 		},
 		"filter": {
 			func() error {

@@ -109,6 +109,9 @@ func (s *Server) importBuild(ctx context.Context, j *importJob, f *index.FileSou
 			j.setStage(p.Stage, uint64(p.Done), uint64(p.Total))
 		},
 	}
+	// Its postings hold what the collection's do, bits included: the
+	// swap keeps the record, which describes them.
+	opts.Quant, opts.QuantBits = quantOptions(orig.ix.Manifest().Quant)
 	if _, err := index.Build(abs, importSource{f, ctx}, opts); err != nil {
 		s.dropBuild(abs)
 		return fmt.Errorf("build: %s", pathless(err, abs))

@@ -238,6 +238,9 @@ func (s *Server) openCollections() error {
 		if err != nil {
 			return fmt.Errorf("server: open collection %s: %w", r.Name, err)
 		}
+		// The index says what its postings hold (a record written
+		// before quantized postings does not).
+		r.Quant = quantName(ix.Manifest().Quant)
 		c := &collection{rec: r, ix: ix}
 		if err := s.loadTenants(c); err != nil {
 			ix.Close()

@@ -174,12 +174,18 @@ type fixture struct {
 
 func ingest(t *testing.T, c *client.Client, name string, n, dim int, seed uint64) fixture {
 	t.Helper()
+	return ingestConfig(t, c, name, &shoalv1.CollectionConfig{Dim: uint32(dim)}, n, seed)
+}
+
+// ingestConfig is ingest into a collection created with cfg.
+func ingestConfig(t *testing.T, c *client.Client, name string, cfg *shoalv1.CollectionConfig, n int, seed uint64) fixture {
+	t.Helper()
 	ctx := context.Background()
-	if _, err := c.CreateCollection(ctx, name, &shoalv1.CollectionConfig{Dim: uint32(dim)}); err != nil {
+	if _, err := c.CreateCollection(ctx, name, cfg); err != nil {
 		t.Fatalf("CreateCollection: %v", err)
 	}
 	rng := rand.New(rand.NewPCG(seed, 7))
-	f := fixture{vecs: clustered(rng, n, dim)}
+	f := fixture{vecs: clustered(rng, n, int(cfg.GetDim()))}
 	for i := range f.vecs {
 		f.ids = append(f.ids, uint64(1000+i))
 	}

@@ -115,6 +115,10 @@ type snapshotConfig struct {
 	// IndexedFields are the collection's indexed payload fields (a
 	// physical snapshot's index holds them too).
 	IndexedFields []string `json:"indexed_payload_fields,omitempty"`
+	// Quant is what the collection's postings hold ("rabitq4"; "" for
+	// rows): a physical snapshot's index says so too, and is the truth
+	// for a restore.
+	Quant string `json:"quant,omitempty"`
 }
 
 // snapshotFileMD is one file of a manifest; Vectors and RawBytes only
@@ -195,7 +199,7 @@ func (s *Server) writeSnapshot(ctx context.Context, c *collection, parent *os.Fi
 		Config: snapshotConfig{
 			Dim: c.rec.Dim, Metric: c.rec.Metric, Elem: c.rec.Elem, PostingCap: c.rec.PostingCap,
 			Replicas: c.rec.Replicas, NProbe: c.rec.NProbe, Epsilon: c.rec.Epsilon, Beam: c.rec.Beam,
-			IndexedFields: c.rec.IndexedFields,
+			IndexedFields: c.rec.IndexedFields, Quant: c.rec.Quant,
 		},
 		CreatedMs: time.Now().UnixMilli(),
 	}
@@ -457,6 +461,7 @@ func (a adminAPI) RestoreSnapshot(ctx context.Context, req *shoalv1.RestoreSnaps
 			Nprobe: uint32(m.Config.NProbe), Epsilon: m.Config.Epsilon, Beam: uint32(m.Config.Beam),
 		},
 		IndexedPayloadFields: m.Config.IndexedFields,
+		Quant:                m.Config.Quant,
 	}
 	// DDL waits for the restore: the new collection is listed only
 	// once it is complete (a crash before leaves an orphan namespace,
@@ -547,7 +552,7 @@ func (s *Server) restorePhysical(ctx context.Context, coll string, cfg *shoalv1.
 	if n := ix.Len(); uint64(n) != m.Vectors {
 		return nil, status.Errorf(codes.DataLoss, "snapshot %s: its index holds %d vectors, its manifest says %d", clip(name), n, m.Vectors)
 	}
-	r.PostingCap, r.Replicas = man.PostingCap, man.Replicas
+	r.PostingCap, r.Replicas, r.Quant = man.PostingCap, man.Replicas, quantName(man.Quant)
 	// The index's indexed fields came with it; they are the truth.
 	r.IndexedFields = ix.IndexedFields()
 	c := &collection{rec: r, ix: ix}

@@ -68,7 +68,7 @@ func newBuild() *clikit.Command {
 	fs.Uint64Var(&o.seed, "seed", 0, "random seed (default 1)")
 	fs.IntVar(&o.workers, "workers", 0, "goroutines (default: all cores)")
 	fs.StringVar(&o.gpu, "gpu", "auto", "k-means and nearest heads on a CUDA GPU: auto (when one is usable), on (or fail), off")
-	fs.StringVar(&o.quant, "quant", "none", "what postings hold: none (rows), rabitq (codes, bits by dimension) or rabitq1…rabitq8 (bits per dimension)")
+	clikit.QuantFlag(fs, &o.quant)
 	fs.BoolVar(&o.quiet, "q", false, "no progress bars")
 	c.Run = func(ctx context.Context, env *clikit.Env, args []string) error {
 		if err := clikit.Valid(args, &o); err != nil {

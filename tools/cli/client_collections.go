@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/shoaldb/shoal/client"
+	"github.com/shoaldb/shoal/index"
 	shoalv1 "github.com/shoaldb/shoal/proto/shoal/v1"
 	"github.com/shoaldb/shoal/tools/internal/clikit"
 )
@@ -21,7 +22,7 @@ func collectionsCommand(conn *connOptions) *clikit.Command {
 
 func createCollectionVerb(conn *connOptions) *clikit.Command {
 	var dim, postingCap, replicas int
-	var metric, elem string
+	var metric, elem, quant string
 	c := clientVerb(conn, "create", "NAME -dim N [flags]", "create a collection", func(ctx context.Context, env *clikit.Env, c *client.Client, args []string) error {
 		if err := needArgs(args, 1, "NAME"); err != nil {
 			return err
@@ -35,9 +36,12 @@ func createCollectionVerb(conn *connOptions) *clikit.Command {
 		case postingCap < 0 || replicas < 0:
 			return clikit.Invalidf("-cap and -replicas must be >= 0")
 		}
+		if _, _, err := index.ParseQuant(quant); err != nil {
+			return clikit.Invalidf("-quant: %v", err)
+		}
 		col, err := c.CreateCollection(ctx, args[0], &shoalv1.CollectionConfig{
 			Dim: uint32(dim), Metric: apiMetric(m), ElementType: apiElem(e),
-			PostingCap: uint32(postingCap), Replicas: uint32(replicas),
+			PostingCap: uint32(postingCap), Replicas: uint32(replicas), Quant: quant,
 		})
 		if err != nil {
 			return err
@@ -50,6 +54,7 @@ func createCollectionVerb(conn *connOptions) *clikit.Command {
 	clikit.ElemFlag(c.Flags, &elem, "f32", "how the collection stores vectors")
 	c.Flags.IntVar(&postingCap, "cap", 0, "max vectors per posting before a split (0: 48 KiB worth)")
 	c.Flags.IntVar(&replicas, "replicas", 0, "max postings per vector (0: 8)")
+	clikit.QuantFlag(c.Flags, &quant)
 	return c
 }
 
@@ -118,6 +123,10 @@ func printStats(env *clikit.Env, st *shoalv1.CollectionStats) {
 
 func printCollection(env *clikit.Env, col *shoalv1.Collection) {
 	cfg := col.GetConfig()
-	fmt.Fprintf(env.Stdout, "%s\t%d vectors\tdim %d\t%s\t%s\n", col.GetName(), col.GetVectorCount(), cfg.GetDim(),
-		strings.TrimPrefix(cfg.GetMetric().String(), "METRIC_"), strings.TrimPrefix(cfg.GetElementType().String(), "ELEMENT_TYPE_"))
+	quant := cfg.GetQuant()
+	if quant == "" {
+		quant = "none" // a server from before quantized postings
+	}
+	fmt.Fprintf(env.Stdout, "%s\t%d vectors\tdim %d\t%s\t%s\tquant %s\n", col.GetName(), col.GetVectorCount(), cfg.GetDim(),
+		strings.TrimPrefix(cfg.GetMetric().String(), "METRIC_"), strings.TrimPrefix(cfg.GetElementType().String(), "ELEMENT_TYPE_"), quant)
 }

@@ -24,6 +24,7 @@ type createOptions struct {
 	rng      float64
 	k        int
 	seed     uint64
+	quant    string
 }
 
 // Validate reports flags that cannot work.
@@ -35,6 +36,9 @@ func (o *createOptions) Validate() error {
 		return fmt.Errorf("-dim %d, want >= 1", o.dim)
 	case o.cap < 0:
 		return fmt.Errorf("-cap %d, want >= 0", o.cap)
+	}
+	if _, _, err := index.ParseQuant(o.quant); err != nil {
+		return fmt.Errorf("-quant: %w", err)
 	}
 	_, _, err := clikit.ParseStorage(o.metric, o.elem)
 	return err
@@ -55,6 +59,7 @@ func newCreate() *clikit.Command {
 	fs.Float64Var(&o.rng, "rng", 0, "RNG rule factor; smaller keeps more replicas (default 1)")
 	fs.IntVar(&o.k, "k", 0, "tree branching factor (default 32)")
 	fs.Uint64Var(&o.seed, "seed", 0, "random seed of splits (default 1)")
+	clikit.QuantFlag(fs, &o.quant)
 	c.Run = func(ctx context.Context, env *clikit.Env, args []string) error {
 		if err := clikit.Valid(args, &o); err != nil {
 			return err
@@ -67,13 +72,18 @@ func newCreate() *clikit.Command {
 // Run creates the index and prints its shape.
 func (o *createOptions) Run(ctx context.Context, env *clikit.Env) error {
 	metric, elem, _ := clikit.ParseStorage(o.metric, o.elem)
+	quant, bits, _ := index.ParseQuant(o.quant)
 	m, err := index.Create(o.index, o.dim, &index.Options{
 		Metric: metric, Elem: elem, PostingCap: o.cap, Replicas: o.replicas, RNGFactor: o.rng, K: o.k, Seed: o.seed,
+		Quant: quant, QuantBits: bits,
 	})
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(env.Stdout, "created %s: empty index of %d-dim %v vectors, metric %v, posting cap %d, %d replicas\n",
 		o.index, m.Dim, m.Elem, m.Metric, m.PostingCap, m.Replicas)
+	if m.Quant != nil {
+		fmt.Fprintf(env.Stdout, "postings hold %s codes of %d bits per dimension; rows are stored once and read to rerank\n", m.Quant.Kind, m.Quant.Bits)
+	}
 	return nil
 }

@@ -226,3 +226,22 @@ func TestBuildProgressInLogs(t *testing.T) {
 		t.Errorf("first progress line of the assign stage %q: want no rate yet (or the final line)", first)
 	}
 }
+
+// TestCreateQuant: create -quant makes an empty index whose postings
+// hold RaBitQ codes (rabitq: the bits of the dimension), which grows by
+// upserts, checks and searches; a bad -quant is refused naming it.
+func TestCreateQuant(t *testing.T) {
+	data := updateData(t, 1000, 8)
+	ix := filepath.Join(t.TempDir(), "ix")
+	mustShoal(t, []string{"create", "-index", ix, "-dim", "8", "-quant", "rabitq"},
+		"created "+ix, "postings hold rabitq codes of 4 bits per dimension")
+	mustShoal(t, []string{"upsert", "-q", "-index", ix, "-data", filepath.Join(data, "base.fvecs")}, "upserted 1000 vectors")
+	mustShoal(t, []string{"check", "-index", ix}, "OK", " 1000 vectors")
+	mustShoal(t, []string{"inspect", ix}, "rabitq codes, 4 bits per dimension")
+	mustShoal(t, []string{"search", "-index", ix, "-queries", filepath.Join(data, "query.fvecs"), "-k", "5"}, "50 queries")
+	for _, q := range []string{"rabitq9", "pq"} {
+		if code, _, e := shoal(t, "create", "-index", filepath.Join(t.TempDir(), "bad"), "-dim", "8", "-quant", q); code == 0 || !strings.Contains(e, "-quant") {
+			t.Errorf("create -quant %s: exit %d, %q; want a failure naming -quant", q, code, e)
+		}
+	}
+}

@@ -198,6 +198,44 @@ class ClientTest(unittest.TestCase):
             src.drop()
 
 
+class QuantTests(unittest.TestCase):
+    """A collection whose postings hold RaBitQ codes (issue 15)."""
+
+    def setUp(self):
+        if not ADMIN_KEY:
+            raise unittest.SkipTest("SHOAL_ADMIN_KEY is not set")
+        self.client = Client(ADDR, api_key=ADMIN_KEY)
+        self.addCleanup(self.client.close)
+
+    def test_quantized_collection_searches_exactly(self):
+        dim = 16
+        rng = random.Random(3)
+        data = {i: [rng.gauss(0, 1) for _ in range(dim)] for i in range(400)}
+        coll = self.client.create_collection(unique("quant"), dim=dim, quant="rabitq")
+        try:
+            self.assertEqual(coll.info().quant, "rabitq4", "rabitq gets the bits of the dimension")
+            coll.upsert(list(data), list(data.values()))
+            q = [x + 0.1 for x in data[7]]
+            hits = coll.search(q, k=10, nprobe=64)
+            self.assertEqual(hits[0].id, 7)
+            for h in hits:
+                exact = sum((a - b) ** 2 for a, b in zip(data[h.id], q))
+                self.assertAlmostEqual(h.distance, exact, delta=1e-4 * max(1.0, exact))
+            self.assertGreaterEqual(len(set(brute_force(data, q, 10)) & {h.id for h in hits}), 9)
+        finally:
+            coll.drop()
+
+    def test_default_is_none_and_bad_quant_is_invalid_argument(self):
+        coll = self.client.create_collection(unique("rows"), dim=4)
+        try:
+            self.assertEqual(coll.info().quant, "none")
+        finally:
+            coll.drop()
+        with self.assertRaises(InvalidArgumentError) as e:
+            self.client.create_collection(unique("bad"), dim=4, quant="rabitq9")
+        self.assertIn("config.quant", e.exception.message)
+
+
 class PayloadTests(unittest.TestCase):
     """Payloads and label names (issue 18)."""
 

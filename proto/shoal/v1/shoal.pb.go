@@ -288,8 +288,18 @@ type CollectionConfig struct {
 	// addition to its own labels. At most 64 fields, each a label-name
 	// prefix (1..128 bytes, no "=").
 	IndexedPayloadFields []string `protobuf:"bytes,7,rep,name=indexed_payload_fields,json=indexedPayloadFields,proto3" json:"indexed_payload_fields,omitempty"`
-	unknownFields        protoimpl.UnknownFields
-	sizeCache            protoimpl.SizeCache
+	// What the collection's postings hold: "none" (the default; "" too)
+	// the full row of each vector in every posting it is in; "rabitq" a
+	// RaBitQ code of each, with the bits per dimension chosen by the
+	// dimension (2 above 448 dimensions, else 4); "rabitq1" ... "rabitq8"
+	// a code of that many bits per dimension. With codes, the rows are
+	// stored once and read only to rerank a search's candidates exactly,
+	// so distances are exact either way. Fixed when the collection is
+	// created. A described collection names what it has, bits included
+	// ("rabitq4"), or "none".
+	Quant         string `protobuf:"bytes,8,opt,name=quant,proto3" json:"quant,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *CollectionConfig) Reset() {
@@ -369,6 +379,13 @@ func (x *CollectionConfig) GetIndexedPayloadFields() []string {
 		return x.IndexedPayloadFields
 	}
 	return nil
+}
+
+func (x *CollectionConfig) GetQuant() string {
+	if x != nil {
+		return x.Quant
+	}
+	return ""
 }
 
 type Collection struct {
@@ -3950,7 +3967,7 @@ var File_shoal_proto protoreflect.FileDescriptor
 
 const file_shoal_proto_rawDesc = "" +
 	"\n" +
-	"\vshoal.proto\x12\bshoal.v1\x1a\x1cgoogle/protobuf/struct.proto\"\xba\x02\n" +
+	"\vshoal.proto\x12\bshoal.v1\x1a\x1cgoogle/protobuf/struct.proto\"\xd0\x02\n" +
 	"\x10CollectionConfig\x12\x10\n" +
 	"\x03dim\x18\x01 \x01(\rR\x03dim\x12(\n" +
 	"\x06metric\x18\x02 \x01(\x0e2\x10.shoal.v1.MetricR\x06metric\x128\n" +
@@ -3959,7 +3976,8 @@ const file_shoal_proto_rawDesc = "" +
 	"postingCap\x12\x1a\n" +
 	"\breplicas\x18\x05 \x01(\rR\breplicas\x12=\n" +
 	"\x0edefault_search\x18\x06 \x01(\v2\x16.shoal.v1.SearchParamsR\rdefaultSearch\x124\n" +
-	"\x16indexed_payload_fields\x18\a \x03(\tR\x14indexedPayloadFields\"\x9f\x01\n" +
+	"\x16indexed_payload_fields\x18\a \x03(\tR\x14indexedPayloadFields\x12\x14\n" +
+	"\x05quant\x18\b \x01(\tR\x05quant\"\x9f\x01\n" +
 	"\n" +
 	"Collection\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x122\n" +

@@ -160,3 +160,10 @@ func ElemFlag(fs *pflag.FlagSet, p *string, def, what string) {
 	}
 	fs.StringVar(p, "elem", def, help)
 }
+
+// QuantFlag defines -quant, what the postings of a new index or
+// collection hold, the same way for build, create and client create;
+// index.ParseQuant reads it.
+func QuantFlag(fs *pflag.FlagSet, p *string) {
+	fs.StringVar(p, "quant", "none", "what postings hold: none (rows), rabitq (codes, bits by dimension) or rabitq1…rabitq8 (bits per dimension); rows are stored once and read to rerank exactly")
+}

@@ -118,6 +118,7 @@ def _collection(c: pb.Collection) -> CollectionInfo:
         vector_count=c.vector_count,
         created_unix_ms=c.created_unix_ms,
         indexed_payload_fields=list(cfg.indexed_payload_fields),
+        quant=cfg.quant or "none",  # "": a server from before quantized postings
     )
 
 
@@ -229,10 +230,15 @@ class Client:
         replicas: int = 0,
         nprobe: Optional[int] = None,
         indexed_payload_fields: Sequence[str] = (),
+        quant: str = "none",
     ) -> "Collection":
         """Creates a collection and returns its handle. ``metric`` is l2,
         inner_product (ip) or cosine; ``element_type`` float32, float16,
-        uint8 or int8; zero/None knobs take the server's defaults."""
+        uint8 or int8; zero/None knobs take the server's defaults.
+        ``quant`` is what postings hold: "none" (rows), "rabitq" (RaBitQ
+        codes, bits by dimension) or "rabitq1" ... "rabitq8"; with codes
+        the rows are stored once and read only to rerank exactly
+        (``describe_collection`` names the bits it got)."""
         if metric not in _METRICS:
             raise ValueError("metric %r: want one of %s" % (metric, sorted(_METRICS)))
         if element_type not in _ELEMENT_TYPES:
@@ -244,6 +250,7 @@ class Client:
             posting_cap=posting_cap,
             replicas=replicas,
             indexed_payload_fields=list(indexed_payload_fields),
+            quant=quant,
         )
         if nprobe:
             cfg.default_search.nprobe = nprobe

@@ -33,7 +33,8 @@ class Record:
 @dataclass
 class CollectionInfo:
     """A collection's shape and size (``vector_count`` is, for a tenant
-    key, the vectors its tenant may read)."""
+    key, the vectors its tenant may read). ``quant`` is what its postings
+    hold: "none", or "rabitq" with its bits ("rabitq4")."""
 
     name: str
     dim: int
@@ -42,6 +43,7 @@ class CollectionInfo:
     vector_count: int
     created_unix_ms: int
     indexed_payload_fields: List[str] = field(default_factory=list)
+    quant: str = "none"
 
 
 @dataclass
