@@ -110,7 +110,7 @@ type Options struct {
 	// mean fewer bytes read per posting.
 	Elem ElemType
 	// Ratio (build) is the number of heads (postings) per vector. SPTAG
-	// uses 0.12–0.16. Default 0.12.
+	// uses 0.12–0.16. Default 0.12, and 0.04 for QuantRaBitQ.
 	Ratio float64
 	// Replicas (build) bounds the postings one vector is stored in
 	// (SPANN §3.2 closure assignment). Default 8.
@@ -260,6 +260,18 @@ type SearchParams struct {
 	// Cosine only). Default 7, i.e. SPTAG's MaxDistRatio of 8. A negative
 	// value disables pruning.
 	Epsilon float64
+	// RerankEps is ε0 of the error bounds of a quantized index's
+	// estimates, in standard errors: a candidate is reranked (its row
+	// read, its distance computed exactly) while its lower bound can still
+	// reach the top k. Default 1.9 (RaBitQ's); larger reranks more and
+	// misses less, smaller reads fewer rows at a risk to recall. An index
+	// without codes ignores it.
+	RerankEps float64
+	// RerankMax, if positive, caps the candidates one search of a
+	// quantized index reranks (at least k): past it the search returns the
+	// exact top k of those reranked, a latency bound that may cost recall.
+	// Default 0: no cap.
+	RerankMax int
 	// Beam is the routing beam width down the tree: more finds the true
 	// nearest heads more often, at more routing CPU. Default
 	// max(4·NProbe, 128).
@@ -354,6 +366,12 @@ func (p *SearchParams) ensureDefaults(def SearchParams) {
 	if p.FilterMaxProbe <= 0 {
 		p.FilterMaxProbe = def.FilterMaxProbe
 	}
+	if p.RerankEps <= 0 {
+		p.RerankEps = def.RerankEps
+	}
+	if p.RerankMax <= 0 {
+		p.RerankMax = def.RerankMax
+	}
 }
 
 func (p *SearchParams) ensureBuiltinDefaults() {
@@ -372,6 +390,12 @@ func (o *Options) EnsureDefaults() {
 	}
 	if o.Ratio == 0 {
 		o.Ratio = 0.12
+		if o.Quant == QuantRaBitQ {
+			// Code postings are 6–13× smaller than rows: fewer, larger
+			// postings (about 3× fewer heads) read fewer pages for the
+			// same recall (issue 15; docs/BENCHMARKS.md).
+			o.Ratio = 0.04
+		}
 	}
 	if o.Replicas == 0 {
 		o.Replicas = 8

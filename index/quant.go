@@ -55,8 +55,11 @@ func ParseQuant(s string) (Quant, int, error) {
 		if rest == "" {
 			return QuantRaBitQ, 0, nil
 		}
-		b, err := strconv.Atoi(rest)
-		if err != nil || b < 1 || b > 8 {
+		b := 0
+		if len(rest) == 1 && rest[0] >= '1' && rest[0] <= '8' {
+			b = int(rest[0] - '0')
+		}
+		if b == 0 {
 			return 0, 0, fmt.Errorf("%w: quantization %q: bits must be 1..8 (rabitq1 … rabitq8)", ErrInvalidOptions, s)
 		}
 		return QuantRaBitQ, b, nil

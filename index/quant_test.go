@@ -199,3 +199,54 @@ func TestQuantManifestVersions(t *testing.T) {
 		t.Fatalf("%v %+v", err, m)
 	}
 }
+
+func TestParseQuant(t *testing.T) {
+	for s, want := range map[string][2]int{"": {0, 0}, "none": {0, 0}, "rabitq": {1, 0}, "rabitq1": {1, 1}, "rabitq8": {1, 8}} {
+		q, b, err := ParseQuant(s)
+		if err != nil || int(q) != want[0] || b != want[1] {
+			t.Errorf("ParseQuant(%q) = %v, %d, %v; want %v", s, q, b, err, want)
+		}
+	}
+	for _, s := range []string{"rabitq0", "rabitq9", "rabitq+4", "rabitq04", "rabitq 4", "RABITQ", "pq", "sq8"} {
+		if _, _, err := ParseQuant(s); !errors.Is(err, ErrInvalidOptions) {
+			t.Errorf("ParseQuant(%q): %v, want ErrInvalidOptions", s, err)
+		}
+	}
+}
+
+// TestQuantRerankKnobs: a wider bound reranks at least as many candidates
+// and finds at least as much; a cap bounds the reranks and still returns
+// k exact results.
+func TestQuantRerankKnobs(t *testing.T) {
+	const dim, n, k = 64, 5000, 10
+	data := clustered(n, dim, 20, 4, 1)
+	ix, _ := buildTest(t, data, dim, &Options{Quant: QuantRaBitQ})
+	qs := clustered(30, dim, 20, 4, 9)
+	var rrLow, rrHigh int
+	for i := range 30 {
+		q := qs[i*dim : (i+1)*dim]
+		var lo, hi, capped QueryStats
+		if _, err := ix.SearchWithStats(q, k, &SearchParams{NProbe: 16, RerankEps: 1}, &lo); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ix.SearchWithStats(q, k, &SearchParams{NProbe: 16, RerankEps: 4}, &hi); err != nil {
+			t.Fatal(err)
+		}
+		rrLow, rrHigh = rrLow+lo.Reranked, rrHigh+hi.Reranked
+		res, err := ix.SearchWithStats(q, k, &SearchParams{NProbe: 16, RerankEps: 4, RerankMax: 3}, &capped)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if capped.Reranked > k || len(res) != k {
+			t.Fatalf("query %d: cap 3 (at least k) reranked %d, returned %d", i, capped.Reranked, len(res))
+		}
+		for _, r := range res {
+			if d := vec.L2SquaredF32(q, data[int(r.ID)*dim:int(r.ID+1)*dim]); math.Abs(float64(d-r.Distance)) > 1e-3*math.Max(1, float64(d)) {
+				t.Fatalf("query %d: id %d at %v, exact %v", i, r.ID, r.Distance, d)
+			}
+		}
+	}
+	if rrHigh <= rrLow {
+		t.Errorf("ε0 4 reranked %d, ε0 1 %d: want more", rrHigh, rrLow)
+	}
+}

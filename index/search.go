@@ -208,6 +208,11 @@ func (ix *Index) search(ws *workspace, q []float32, k int, sp *SearchParams, st 
 			return nil, fmt.Errorf("%w: %v", ErrBadInput, err)
 		}
 		ws.qw.uppers.Reset(k)
+		ws.qw.qq.SetEps0(params.RerankEps)
+		ws.qw.max = 0
+		if params.RerankMax > 0 {
+			ws.qw.max = max(params.RerankMax, k)
+		}
 	}
 	ws.filter, ws.slTenant = params.bits, 0
 	if params.Filter != nil {

@@ -51,6 +51,7 @@ type quantWork struct {
 	ids     []uint64
 	vers    []uint8
 	dists   []float32
+	max     int // SearchParams.RerankMax (0: no cap)
 	rr      int // candidates reranked
 	codes   int // entries estimated
 	skipped int // entries whose bound ruled them out as read
@@ -166,6 +167,9 @@ func (ix *Index) rerank(ws *workspace) error {
 		chunk := rerankChunk
 		if pos == 0 {
 			chunk = rerankFirst
+		}
+		if qw.max > 0 {
+			chunk = min(chunk, qw.max-qw.rr)
 		}
 		for ; pos < len(qw.order) && len(qw.ids) < chunk; pos++ {
 			c := &qw.cands[qw.order[pos]]

@@ -23,7 +23,13 @@ type Query struct {
 	delta  float64
 	sumQ   float64 // Σ q̃_i
 	normSq float64 // ‖q‖²
+	eps0   float64 // ε0 of the bounds (SetEps0), 0 for the quantizer's
 }
+
+// SetEps0 sets the ε0 of the bounds Estimate returns for this query (0
+// or less: the quantizer's Options.Eps0): larger is a wider, safer
+// interval.
+func (q *Query) SetEps0(e float64) { q.eps0 = e }
 
 // NewQuery returns an empty Query for z; call Prepare before scoring.
 func (z *Quantizer) NewQuery() *Query {
@@ -178,6 +184,10 @@ func (q *Query) yDotQ(ip, pc uint64) float64 {
 
 func (q *Query) finish(ip, pc uint64, f Factors, ctr Center) Estimate {
 	d := float64(f.Add) + ctr.Add + float64(f.Rescale)*q.yDotQ(ip, pc)
-	slack := q.z.opts.Eps0*float64(f.Err)*ctr.Err + q.z.opts.QueryZ*float64(f.Quant)*q.delta/2
+	eps0 := q.z.opts.Eps0
+	if q.eps0 > 0 {
+		eps0 = q.eps0
+	}
+	slack := eps0*float64(f.Err)*ctr.Err + q.z.opts.QueryZ*float64(f.Quant)*q.delta/2
 	return Estimate{Dist: float32(d), Lower: float32(d - slack), Upper: float32(d + slack)}
 }

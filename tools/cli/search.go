@@ -28,6 +28,8 @@ type searchOptions struct {
 	k       int
 	nprobe  int
 	eps     float64
+	rrEps   float64
+	rrMax   int
 	cache   clikit.SizeFlag
 	tenant  uint
 	tmode   string
@@ -87,6 +89,8 @@ func newSearch() *clikit.Command {
 	fs.IntVar(&o.k, "k", 10, "neighbours per query")
 	fs.IntVar(&o.nprobe, "nprobe", 32, "postings read per query")
 	fs.Float64Var(&o.eps, "eps", 7, "query-aware pruning ε (negative: off)")
+	fs.Float64Var(&o.rrEps, "rerank-eps", 0, "quantized index: ε0 of the estimates' error bounds, in standard errors (default 1.9; larger reranks more)")
+	fs.IntVar(&o.rrMax, "rerank-max", 0, "quantized index: most candidates reranked per query (default: no cap)")
 	fs.Var(&o.cache, "cache", "posting cache budget, 0 for none (default 64MiB)")
 	fs.UintVar(&o.tenant, "tenant", 0, "search as this tenant: only the vectors it may read (0: none)")
 	fs.StringVar(&o.tmode, "tenant-mode", "shortlists", "how a tenant search runs: shortlists, scan (the shared index, filtered) or brute")
@@ -135,7 +139,7 @@ func (o *searchOptions) Run(ctx context.Context, env *clikit.Env) error {
 	if err != nil {
 		return err
 	}
-	sp := &index.SearchParams{NProbe: o.nprobe, Epsilon: o.eps, Tenant: uint32(o.tenant), TenantMode: mode, SearchEF: o.ef, Filter: fe}
+	sp := &index.SearchParams{NProbe: o.nprobe, Epsilon: o.eps, Tenant: uint32(o.tenant), TenantMode: mode, SearchEF: o.ef, Filter: fe, RerankEps: o.rrEps, RerankMax: o.rrMax}
 	lat := make([]float64, nq)
 	hits := 0
 	ids := make([]uint64, 0, o.k)

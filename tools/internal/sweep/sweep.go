@@ -39,6 +39,8 @@ type Options struct {
 	Label     string           // -label: the name of the run in the report
 	MaxQ      int              // -nq: use only the first MaxQ queries (0: all)
 	Beam      int              // -beam: routing beam width (0: the default)
+	RerankEps float64          // -rerank-eps: ε0 of a quantized index's bounds (0: the default)
+	RerankMax int              // -rerank-max: cap on reranked candidates (0: none)
 	WarmCache bool             // -warmcache: fill the posting cache before measuring
 	Batch     bool             // -batch: also measure SearchBatch of all queries
 	GPU       string           // -gpu: where SearchBatch routes (auto, on, off)
@@ -200,7 +202,7 @@ func (o *Options) Run(ctx context.Context, env *clikit.Env) (*Report, error) {
 			if err := ctx.Err(); err != nil {
 				return nil, err
 			}
-			sp := &index.SearchParams{NProbe: np, Epsilon: eps, Beam: o.Beam}
+			sp := &index.SearchParams{NProbe: np, Epsilon: eps, Beam: o.Beam, RerankEps: o.RerankEps, RerankMax: o.RerankMax}
 			if eps == 0 {
 				sp.Epsilon = -1 // flag value 0 means "no pruning"
 			}
