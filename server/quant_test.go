@@ -66,8 +66,8 @@ func wantExactHits(t *testing.T, c *client.Client, name string, f fixture, nq in
 
 // TestCollectionQuant: config.quant picks what postings hold; Create,
 // Describe and List name it with its bits ("rabitq" gets the bits of
-// its dimension), also after a restart; a quantized collection searches
-// with exact distances.
+// its dimension, and so does an empty quant, the default), also after a
+// restart; a quantized collection searches with exact distances.
 func TestCollectionQuant(t *testing.T) {
 	const n, dim = 2000, 16
 	ts := start(t, "", nil)
@@ -78,10 +78,14 @@ func TestCollectionQuant(t *testing.T) {
 		t.Fatalf("CreateCollection quant rabitq, dim %d = %v, %v; want quant rabitq4 (the default bits of the dimension)", dim, col, err)
 	}
 	f := ingestConfig(t, c, "q", &shoalv1.CollectionConfig{Dim: dim, Quant: "rabitq2"}, n, 1)
-	if _, err := c.CreateCollection(ctx, "rows", &shoalv1.CollectionConfig{Dim: dim}); err != nil {
+	if _, err := c.CreateCollection(ctx, "rows", &shoalv1.CollectionConfig{Dim: dim, Quant: "none"}); err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]string{"auto": "rabitq4", "q": "rabitq2", "rows": "none"}
+	// No quant: the default, RaBitQ with the bits of the dimension.
+	if _, err := c.CreateCollection(ctx, "default", &shoalv1.CollectionConfig{Dim: dim}); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"auto": "rabitq4", "q": "rabitq2", "rows": "none", "default": "rabitq4"}
 	check := func(when string) {
 		t.Helper()
 		for name, q := range want {

@@ -225,8 +225,13 @@ class QuantTests(unittest.TestCase):
         finally:
             coll.drop()
 
-    def test_default_is_none_and_bad_quant_is_invalid_argument(self):
-        coll = self.client.create_collection(unique("rows"), dim=4)
+    def test_default_is_rabitq_none_keeps_rows_bad_quant_is_invalid(self):
+        coll = self.client.create_collection(unique("dflt"), dim=4)
+        try:
+            self.assertEqual(coll.info().quant, "rabitq4")
+        finally:
+            coll.drop()
+        coll = self.client.create_collection(unique("rows"), dim=4, quant="none")
         try:
             self.assertEqual(coll.info().quant, "none")
         finally:

@@ -165,5 +165,5 @@ func ElemFlag(fs *pflag.FlagSet, p *string, def, what string) {
 // collection hold, the same way for build, create and client create;
 // index.ParseQuant reads it.
 func QuantFlag(fs *pflag.FlagSet, p *string) {
-	fs.StringVar(p, "quant", "none", "what postings hold: none (rows), rabitq (codes, bits by dimension) or rabitq1…rabitq8 (bits per dimension); rows are stored once and read to rerank exactly")
+	fs.StringVar(p, "quant", "rabitq", "what postings hold: rabitq (codes, bits by dimension), rabitq1…rabitq8 (bits per dimension) or none (full rows in every posting); with codes the rows are stored once and read to rerank exactly")
 }
