@@ -23,11 +23,16 @@ import (
 // so the same recall.
 func TestBuildAcceleratedMatchesCPU(t *testing.T) {
 	const dim, n = 24, 20000
-	for _, m := range []Metric{L2, InnerProduct, Cosine} {
-		t.Run(m.String(), func(t *testing.T) {
+	type variant struct {
+		m Metric
+		q Quant
+	}
+	for _, v := range []variant{{L2, QuantNone}, {InnerProduct, QuantNone}, {Cosine, QuantNone}, {L2, QuantRaBitQ}, {Cosine, QuantRaBitQ}} {
+		m := v.m
+		t.Run(m.String()+"/"+v.q.String(), func(t *testing.T) {
 			data := clustered(n, dim, 40, 1, 1)
 			var logged []string
-			o := &Options{Metric: m, Ratio: 0.05, Workers: 2}
+			o := &Options{Metric: m, Ratio: 0.05, Workers: 2, Quant: v.q}
 			cpuIx, cpuDir := buildTest(t, data, dim, o)
 			o.GPUBackend = gpu.CPU()
 			o.Logf = func(f string, args ...any) { logged = append(logged, fmt.Sprintf(f, args...)) }
