@@ -274,7 +274,11 @@ type SearchParams struct {
 	RerankMax int
 	// Beam is the routing beam width down the tree: more finds the true
 	// nearest heads more often, at more routing CPU. Default
-	// max(4·NProbe, 128).
+	// max(4·NProbe, 32). (It was max(4·NProbe, 128) until the
+	// measurement in docs/BENCHMARKS.md, "Routing beam": at recall@10 ≈
+	// 0.92 on MNIST, a 300k × 128 and a held-out 200k × 200 set, with and
+	// without codes, the floor of 128 cost 10–35 % of the QPS for 0.0002–
+	// 0.0018 of recall.)
 	Beam int
 	// Tenant, if not 0, restricts the search to the vectors tenant Tenant
 	// may read: those it owns and those granted to it (tenants.go). An
@@ -352,7 +356,7 @@ func (p *SearchParams) ensureDefaults(def SearchParams) {
 		p.Beam = def.Beam
 	}
 	if p.Beam <= 0 {
-		p.Beam = max(4*p.NProbe, 128)
+		p.Beam = max(4*p.NProbe, 32)
 	}
 	if p.SearchEF <= 0 {
 		p.SearchEF = def.SearchEF

@@ -44,7 +44,7 @@ func newBench() *clikit.Command {
 	fs.StringVar(&o.Label, "label", "shoal", "name of this run in JSON and plots")
 	fs.IntVar(&o.MaxQ, "nq", 0, "use only the first nq queries")
 	fs.BoolVar(&o.WarmCache, "warmcache", false, "fill the posting cache before measuring (in-memory end)")
-	fs.IntVar(&o.Beam, "beam", 0, "routing beam width (default max(4·nprobe, 128))")
+	fs.IntVar(&o.Beam, "beam", 0, "routing beam width (default max(4·nprobe, 32))")
 	fs.Float64Var(&o.RerankEps, "rerank-eps", 0, "quantized index: ε0 of the estimates' error bounds, in standard errors (default 1.9; larger reranks more)")
 	fs.IntVar(&o.RerankMax, "rerank-max", 0, "quantized index: most candidates reranked per query (default: no cap)")
 	fs.BoolVar(&o.Batch, "batch", false, "also measure SearchBatch of all queries at once: batch QPS and recall")

@@ -48,6 +48,7 @@ unless -keep.`
 // churnOptions are the flags of `shoal bench -churn`.
 type churnOptions struct {
 	data, queries   string
+	quant           string // -quant: what the postings of both builds hold
 	nq, nprobe, k   int
 	eps             float64
 	initial, delete float64
@@ -77,6 +78,8 @@ func (o *churnOptions) Validate() error {
 	switch {
 	case o.data == "" || o.queries == "":
 		return errors.New("-data and -queries are required")
+	case quantErr(o.quant) != nil:
+		return fmt.Errorf("-quant: %w", quantErr(o.quant))
 	case o.nq < 1 || o.nprobe < 1 || o.k < 1:
 		return fmt.Errorf("-nq %d, -nprobe %d and -k %d must be >= 1", o.nq, o.nprobe, o.k)
 	case !(o.initial > 0 && o.initial < 1):
@@ -124,7 +127,8 @@ func newChurn() *clikit.Command {
 	fs.Var(&o.curve, "curve", "more nprobes to measure both indexes at (e.g. 32,48): the churned index's recall at the static index's bytes read per query is interpolated from them")
 	fs.StringVar(&o.metric, "metric", "l2", "build: distance: l2, ip or cosine")
 	clikit.ElemFlag(fs, &o.elem, "", "build: store vectors as")
-	fs.Float64Var(&o.ratio, "ratio", 0, "build: heads per vector (default 0.12)")
+	fs.Float64Var(&o.ratio, "ratio", 0, "build: heads per vector (default 0.04 with codes, 0.12 without)")
+	clikit.QuantFlag(fs, &o.quant)
 	fs.IntVar(&o.replicas, "replicas", 0, "build: max postings per vector (default 8)")
 	fs.Float64Var(&o.rng, "rng", 0, "build: RNG rule factor (default 1)")
 	fs.Float64Var(&o.closure, "closure", 0, "build: closure assignment ε₁ (default 10)")
@@ -244,9 +248,11 @@ type churnReport struct {
 // buildOptions returns the index options of both builds.
 func (o *churnOptions) buildOptions() *index.Options {
 	metric, elem, _ := clikit.ParseStorage(o.metric, o.elem)
+	quant, bits, _ := index.ParseQuant(o.quant)
 	return &index.Options{
 		Metric: metric, Elem: elem, Ratio: o.ratio, Replicas: o.replicas, PostingCap: o.cap,
 		RNGFactor: o.rng, ClosureEpsilon: o.closure, K: o.branch, Seed: o.seed, Workers: o.workers,
+		Quant: quant, QuantBits: bits,
 	}
 }
 
@@ -705,4 +711,10 @@ func (r *churnReport) Print(w io.Writer) {
 		fmt.Fprintf(w, "at the static index's %.1f KiB read per query the churned index's recall@%d is %.4f (%+.4f)\n",
 			r.Static.KiBPerQ, r.K, r.RecallEqualKiB, r.RecallEqualKiB-r.Static.Recall)
 	}
+}
+
+// quantErr is index.ParseQuant's error for s.
+func quantErr(s string) error {
+	_, _, err := index.ParseQuant(s)
+	return err
 }
