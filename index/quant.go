@@ -350,3 +350,20 @@ func (ix *Index) foldCodes(read []uint32, tails []*tail.Tail, rest []uint32) (in
 	}
 	return len(fold) + len(rest), nil
 }
+
+// checkPosting reports a decoded posting that does not fit this index: of
+// another dimension or element type, or codes of another shape (or codes
+// in an index without a quantizer). Such bytes pass their checksum only
+// if written by something else, but scoring them would index out of
+// range.
+func (ix *Index) checkPosting(p *posting.Posting) error {
+	switch {
+	case p.Dim != ix.man.Dim || p.Elem != ix.elem():
+		return fmt.Errorf("holds %d-dim %v, index %d-dim %v", p.Dim, p.Elem, ix.man.Dim, ix.elem())
+	case p.Quantized() && !ix.quantized():
+		return errors.New("holds codes, but the index has no quantizer")
+	case p.Quantized() && p.CodeSize != ix.qs.z.CodeSize():
+		return fmt.Errorf("holds %d-bit codes of %d bytes, index %d-byte codes", p.Bits, p.CodeSize, ix.qs.z.CodeSize())
+	}
+	return nil
+}

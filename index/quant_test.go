@@ -7,7 +7,9 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/shoaldb/shoal/internal/rabitq"
 	"github.com/shoaldb/shoal/internal/vec"
+	"github.com/shoaldb/shoal/posting"
 )
 
 // TestQuantSearchMatchesRows: a quantized index built with the heads of
@@ -248,5 +250,32 @@ func TestQuantRerankKnobs(t *testing.T) {
 	}
 	if rrHigh <= rrLow {
 		t.Errorf("ε0 4 reranked %d, ε0 1 %d: want more", rrHigh, rrLow)
+	}
+}
+
+// TestQuantPostingOfAnotherShape: a posting whose checksum holds but
+// whose codes do not fit the index (other bits), or codes in an index of
+// rows, is ErrCorrupt for a search, never a panic.
+func TestQuantPostingOfAnotherShape(t *testing.T) {
+	const dim = 16
+	data := clustered(2000, dim, 10, 6, 6)
+	for _, q := range []Quant{QuantRaBitQ, QuantNone} {
+		ix, _ := buildTest(t, data, dim, &Options{Ratio: 0.02, Quant: q, QuantBits: 4})
+		p := &posting.Posting{Elem: ix.elem(), Dim: dim, Bits: 2, CodeSize: rabitq.CodeSize(rabitq.PaddedDim(dim), 2), Stamp: 1}
+		p.AddCode(0, 0, make([]byte, p.CodeSize))
+		b := ix.store.NewBatch()
+		for h := uint32(0); h < uint32(ix.tree.NumLeaves()); h++ {
+			if err := b.PutPosting(h, posting.EncodeCodes(nil, p)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := b.Commit(true); err != nil {
+			t.Fatal(err)
+		}
+		b.Close()
+		_, err := ix.Search(data[:dim], 10, &SearchParams{NProbe: 8})
+		if !errors.Is(err, ErrCorrupt) {
+			t.Errorf("%v index: search over 2-bit codes: %v, want ErrCorrupt", q, err)
+		}
 	}
 }

@@ -299,6 +299,9 @@ func (ix *Index) search(ws *workspace, q []float32, k int, sp *SearchParams, st 
 		}
 		reads++
 		ws.read += int64(len(b))
+		if err := ix.checkPosting(&ws.p); err != nil {
+			return fmt.Errorf("%w: posting %d: %v", ErrCorrupt, ws.ids[i], err)
+		}
 		if ws.p.Quantized() {
 			ix.scoreCodes(ws, i)
 		} else {
