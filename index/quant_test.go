@@ -279,3 +279,68 @@ func TestQuantPostingOfAnotherShape(t *testing.T) {
 		}
 	}
 }
+
+// TestQuantShapes: quantized indexes of tiny and odd dimensions, of
+// integer and half-precision storage and of every metric return the
+// exact distances of their stored vectors, and find a stored vector as
+// its own nearest neighbour.
+func TestQuantShapes(t *testing.T) {
+	type shape struct {
+		dim  int
+		elem ElemType
+		m    Metric
+	}
+	for _, c := range []shape{{1, Float32, L2}, {3, Float32, L2}, {65, Uint8, L2}, {65, Int8, InnerProduct}, {130, Float16, Cosine}, {300, Float32, L2}} {
+		t.Run(fmt.Sprintf("%d/%v/%v", c.dim, c.elem, c.m), func(t *testing.T) {
+			const n = 600
+			data := clustered(n, c.dim, 8, uint64(c.dim), 1)
+			if c.elem == Uint8 || c.elem == Int8 {
+				for i := range data {
+					v := math.Round(float64(data[i]) * 8)
+					if c.elem == Uint8 {
+						v = math.Abs(v)
+					}
+					data[i] = float32(max(-127, min(127, v)))
+				}
+			}
+			ix, _ := buildTest(t, data, c.dim, &Options{Metric: c.m, Elem: c.elem, Quant: QuantRaBitQ, Ratio: 0.05})
+			hits := 0
+			for i := 0; i < n; i += 20 {
+				q := data[i*c.dim : (i+1)*c.dim]
+				res, err := ix.Search(q, 5, &SearchParams{NProbe: 64})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(res) == 0 {
+					t.Fatalf("query %d: no results", i)
+				}
+				for _, r := range res {
+					v, err := ix.Get(r.ID)
+					if err != nil {
+						t.Fatal(err)
+					}
+					var d float32
+					switch c.m {
+					case L2:
+						d = vec.L2SquaredF32(q, v)
+					case InnerProduct:
+						d = -vec.DotF32(q, v)
+					case Cosine:
+						qq := append([]float32(nil), q...)
+						vec.Normalize(qq)
+						d = 1 - vec.DotF32(qq, v)
+					}
+					if math.Abs(float64(d-r.Distance)) > 2e-3*math.Max(1, math.Abs(float64(d))) {
+						t.Fatalf("query %d: id %d at %v, its stored vector at %v", i, r.ID, r.Distance, d)
+					}
+				}
+				if c.m != InnerProduct && res[0].Distance <= 1e-3 {
+					hits++
+				}
+			}
+			if c.m != InnerProduct && hits < n/20*9/10 {
+				t.Errorf("a stored vector was its own nearest neighbour in %d of %d searches", hits, n/20)
+			}
+		})
+	}
+}
