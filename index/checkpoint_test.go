@@ -218,16 +218,18 @@ func checkCut(t *testing.T, c *Index, dim, n int, before [ckptWriters]int64) [ck
 // checkpoint is also restored into another namespace of that database.
 func TestCheckpointConcurrent(t *testing.T) {
 	for _, shared := range []bool{false, true} {
-		name := map[bool]string{false: "Own", true: "Shared"}[shared]
-		t.Run(name, func(t *testing.T) { testCheckpointConcurrent(t, shared) })
+		for _, q := range []Quant{QuantNone, QuantRaBitQ} {
+			name := map[bool]string{false: "Own", true: "Shared"}[shared] + "/" + q.String()
+			t.Run(name, func(t *testing.T) { testCheckpointConcurrent(t, shared, q) })
+		}
 	}
 }
 
-func testCheckpointConcurrent(t *testing.T, shared bool) {
+func testCheckpointConcurrent(t *testing.T, shared bool, quant Quant) {
 	const dim, n = 16, 3000
 	root := t.TempDir()
 	dir := filepath.Join(root, "ix")
-	opts := &Options{Ratio: 0.05, PostingCap: 48, Seed: 3}
+	opts := &Options{Ratio: 0.05, PostingCap: 48, Seed: 3, Quant: quant}
 	if shared {
 		db, err := OpenSharedDB(root)
 		if err != nil {
