@@ -185,10 +185,17 @@ func TestSetLabelsErrors(t *testing.T) {
 // reopen, every result of a filtered search (any plan, with and without
 // a tenant) satisfies the filter, and a pre-filtered search returns the
 // exact filtered nearest neighbours.
+// It runs on an index of rows and on a quantized one.
 func TestFilterSearchProperty(t *testing.T) {
+	for _, q := range []Quant{QuantNone, QuantRaBitQ} {
+		t.Run(q.String(), func(t *testing.T) { testFilterSearchProperty(t, q) })
+	}
+}
+
+func testFilterSearchProperty(t *testing.T, quant Quant) {
 	const dim, n, nl = 8, 3000, 6
 	data := clustered(n, dim, 20, 4, 1)
-	ix, dir := buildTest(t, data, dim, &Options{Ratio: 0.05})
+	ix, dir := buildTest(t, data, dim, &Options{Ratio: 0.05, Quant: quant})
 	rng := rand.New(rand.NewPCG(5, 6))
 	model := labelModel{}
 	for id := range uint64(n) {
