@@ -44,18 +44,12 @@ func (q Quant) String() string {
 }
 
 // ParseQuant reads a quantization as the CLI and the API write it:
-// "none", or "rabitq" optionally followed by the bits per dimension
-// ("rabitq1" … "rabitq8"; 0 bits means the default for the dimension).
-// The empty string is the default of the CLI and the server, "rabitq":
-// measured against "none" on MNIST-784, a 300k × 128 and a 200k × 200
-// synthetic set it reads 0.27–0.64× the bytes per query for 0.98–1.8×
-// the QPS at recall@10 0.92, with 0.4–0.5× the disk and faster ingest
-// (docs/BENCHMARKS.md). The library's zero Options stay QuantNone.
+// "none" (or ""), or "rabitq" optionally followed by the bits per
+// dimension ("rabitq1" … "rabitq8"; 0 bits means the default for the
+// dimension).
 func ParseQuant(s string) (Quant, int, error) {
 	switch {
-	case s == "":
-		return QuantRaBitQ, 0, nil
-	case s == "none":
+	case s == "none" || s == "":
 		return QuantNone, 0, nil
 	case strings.HasPrefix(s, "rabitq"):
 		rest := strings.TrimPrefix(s, "rabitq")

@@ -203,7 +203,7 @@ func TestQuantManifestVersions(t *testing.T) {
 }
 
 func TestParseQuant(t *testing.T) {
-	for s, want := range map[string][2]int{"": {1, 0}, "none": {0, 0}, "rabitq": {1, 0}, "rabitq1": {1, 1}, "rabitq8": {1, 8}} {
+	for s, want := range map[string][2]int{"": {0, 0}, "none": {0, 0}, "rabitq": {1, 0}, "rabitq1": {1, 1}, "rabitq8": {1, 8}} {
 		q, b, err := ParseQuant(s)
 		if err != nil || int(q) != want[0] || b != want[1] {
 			t.Errorf("ParseQuant(%q) = %v, %d, %v; want %v", s, q, b, err, want)

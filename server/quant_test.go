@@ -66,8 +66,8 @@ func wantExactHits(t *testing.T, c *client.Client, name string, f fixture, nq in
 
 // TestCollectionQuant: config.quant picks what postings hold; Create,
 // Describe and List name it with its bits ("rabitq" gets the bits of
-// its dimension, and so does an empty quant, the default), also after a
-// restart; a quantized collection searches with exact distances.
+// its dimension; an empty quant is "none"), also after a restart; a
+// quantized collection searches with exact distances.
 func TestCollectionQuant(t *testing.T) {
 	const n, dim = 2000, 16
 	ts := start(t, "", nil)
@@ -81,11 +81,11 @@ func TestCollectionQuant(t *testing.T) {
 	if _, err := c.CreateCollection(ctx, "rows", &shoalv1.CollectionConfig{Dim: dim, Quant: "none"}); err != nil {
 		t.Fatal(err)
 	}
-	// No quant: the default, RaBitQ with the bits of the dimension.
+	// No quant: the default for a collection grown by upserts, rows.
 	if _, err := c.CreateCollection(ctx, "default", &shoalv1.CollectionConfig{Dim: dim}); err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]string{"auto": "rabitq4", "q": "rabitq2", "rows": "none", "default": "rabitq4"}
+	want := map[string]string{"auto": "rabitq4", "q": "rabitq2", "rows": "none", "default": "none"}
 	check := func(when string) {
 		t.Helper()
 		for name, q := range want {

@@ -128,7 +128,7 @@ func newChurn() *clikit.Command {
 	fs.StringVar(&o.metric, "metric", "l2", "build: distance: l2, ip or cosine")
 	clikit.ElemFlag(fs, &o.elem, "", "build: store vectors as")
 	fs.Float64Var(&o.ratio, "ratio", 0, "build: heads per vector (default 0.04 with codes, 0.12 without)")
-	clikit.QuantFlag(fs, &o.quant)
+	clikit.QuantFlag(fs, &o.quant, "rabitq")
 	fs.IntVar(&o.replicas, "replicas", 0, "build: max postings per vector (default 8)")
 	fs.Float64Var(&o.rng, "rng", 0, "build: RNG rule factor (default 1)")
 	fs.Float64Var(&o.closure, "closure", 0, "build: closure assignment ε₁ (default 10)")

@@ -68,7 +68,7 @@ func newBuild() *clikit.Command {
 	fs.Uint64Var(&o.seed, "seed", 0, "random seed (default 1)")
 	fs.IntVar(&o.workers, "workers", 0, "goroutines (default: all cores)")
 	fs.StringVar(&o.gpu, "gpu", "auto", "k-means and nearest heads on a CUDA GPU: auto (when one is usable), on (or fail), off")
-	clikit.QuantFlag(fs, &o.quant)
+	clikit.QuantFlag(fs, &o.quant, "rabitq")
 	fs.BoolVar(&o.quiet, "q", false, "no progress bars")
 	c.Run = func(ctx context.Context, env *clikit.Env, args []string) error {
 		if err := clikit.Valid(args, &o); err != nil {

@@ -54,7 +54,7 @@ func createCollectionVerb(conn *connOptions) *clikit.Command {
 	clikit.ElemFlag(c.Flags, &elem, "f32", "how the collection stores vectors")
 	c.Flags.IntVar(&postingCap, "cap", 0, "max vectors per posting before a split (0: 48 KiB worth)")
 	c.Flags.IntVar(&replicas, "replicas", 0, "max postings per vector (0: 8)")
-	clikit.QuantFlag(c.Flags, &quant)
+	clikit.QuantFlag(c.Flags, &quant, "none")
 	return c
 }
 

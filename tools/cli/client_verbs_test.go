@@ -262,7 +262,7 @@ func TestClientCreateQuant(t *testing.T) {
 	f := newClientFixture(t)
 	f.ok([]string{"collections", "create", "docs", "-dim", "8", "-quant", "rabitq"}, "docs\t0 vectors\tdim 8\tL2\tFLOAT32\tquant rabitq4")
 	f.ok([]string{"create", "rows", "-dim", "8", "-quant", "none"}, "\tquant none")
-	f.ok([]string{"create", "dflt", "-dim", "8"}, "\tquant rabitq4")
+	f.ok([]string{"create", "dflt", "-dim", "8"}, "\tquant none")
 	f.ok([]string{"upsert", "docs", f.base, "-first-id", "0"}, "upserted 600 vectors")
 	f.ok([]string{"search", "docs", f.qry, "-k", "3"})
 	f.ok([]string{"describe", "docs"}, "600 vectors", "quant rabitq4")

@@ -59,7 +59,7 @@ func newCreate() *clikit.Command {
 	fs.Float64Var(&o.rng, "rng", 0, "RNG rule factor; smaller keeps more replicas (default 1)")
 	fs.IntVar(&o.k, "k", 0, "tree branching factor (default 32)")
 	fs.Uint64Var(&o.seed, "seed", 0, "random seed of splits (default 1)")
-	clikit.QuantFlag(fs, &o.quant)
+	clikit.QuantFlag(fs, &o.quant, "none")
 	c.Run = func(ctx context.Context, env *clikit.Env, args []string) error {
 		if err := clikit.Valid(args, &o); err != nil {
 			return err

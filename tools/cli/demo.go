@@ -77,7 +77,7 @@ func (o *demoOptions) Run(ctx context.Context, env *clikit.Env) error {
 	}
 	fmt.Fprintf(env.Stderr, "== building the index in %s\n", dir)
 	t0 := time.Now()
-	b := buildOptions{data: base, out: dir, metric: "l2"}
+	b := buildOptions{data: base, out: dir, metric: "l2", quant: "rabitq"}
 	if err := b.Run(ctx, env); err != nil {
 		return err
 	}

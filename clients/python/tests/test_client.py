@@ -225,10 +225,10 @@ class QuantTests(unittest.TestCase):
         finally:
             coll.drop()
 
-    def test_default_is_rabitq_none_keeps_rows_bad_quant_is_invalid(self):
+    def test_default_is_none_bad_quant_is_invalid(self):
         coll = self.client.create_collection(unique("dflt"), dim=4)
         try:
-            self.assertEqual(coll.info().quant, "rabitq4")
+            self.assertEqual(coll.info().quant, "none")
         finally:
             coll.drop()
         coll = self.client.create_collection(unique("rows"), dim=4, quant="none")

@@ -162,8 +162,11 @@ func ElemFlag(fs *pflag.FlagSet, p *string, def, what string) {
 }
 
 // QuantFlag defines -quant, what the postings of a new index or
-// collection hold, the same way for build, create and client create;
-// index.ParseQuant reads it.
-func QuantFlag(fs *pflag.FlagSet, p *string) {
-	fs.StringVar(p, "quant", "rabitq", "what postings hold: rabitq (codes, bits by dimension), rabitq1…rabitq8 (bits per dimension) or none (full rows in every posting); with codes the rows are stored once and read to rerank exactly")
+// collection hold, the same way for build, create and client create,
+// with default def; index.ParseQuant reads it. Offline builds default to
+// "rabitq" and indexes grown from empty by upserts to "none"
+// (docs/decisions.md, "Quantized postings": a quantized index grown from
+// empty re-reads rows at every split and ingests 3× slower).
+func QuantFlag(fs *pflag.FlagSet, p *string, def string) {
+	fs.StringVar(p, "quant", def, "what postings hold: rabitq (codes, bits by dimension), rabitq1…rabitq8 (bits per dimension) or none (full rows in every posting); with codes the rows are stored once and read to rerank exactly")
 }

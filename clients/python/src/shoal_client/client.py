@@ -235,11 +235,11 @@ class Client:
         """Creates a collection and returns its handle. ``metric`` is l2,
         inner_product (ip) or cosine; ``element_type`` float32, float16,
         uint8 or int8; zero/None knobs take the server's defaults.
-        ``quant`` is what postings hold: "rabitq" (RaBitQ codes, bits by
-        dimension; the server's default, ""), "rabitq1" ... "rabitq8" or
-        "none" (full rows in every posting); with codes the rows are stored
-        once and read only to rerank exactly (``describe_collection`` names
-        the bits it got)."""
+        ``quant`` is what postings hold: "none" (full rows in every
+        posting; the server's default, ""), "rabitq" (RaBitQ codes, bits
+        by dimension) or "rabitq1" ... "rabitq8"; with codes the rows are
+        stored once and read only to rerank exactly
+        (``describe_collection`` names the bits it got)."""
         if metric not in _METRICS:
             raise ValueError("metric %r: want one of %s" % (metric, sorted(_METRICS)))
         if element_type not in _ELEMENT_TYPES:
