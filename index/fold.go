@@ -66,11 +66,7 @@ func (ix *Index) pickFolds(all bool, n int) []uint32 {
 // in one submission, one sync for all); the others go through rewrite.
 // It returns how many postings it rewrote.
 func (ix *Index) foldMany(ps []uint32) (int, error) {
-	type staged struct {
-		p    uint32
-		last uint64
-	}
-	var fold []staged
+	var fold []foldStaged
 	var rest []uint32
 	tails := make([]*tail.Tail, 0, len(ps))
 	var read []uint32
@@ -113,8 +109,22 @@ func (ix *Index) foldMany(ps []uint32) (int, error) {
 			return 0, err
 		}
 		stageTrim(b, p, t, last)
-		fold = append(fold, staged{p, last})
+		fold = append(fold, foldStaged{p, last})
 	}
+	return ix.finishFolds(b, fold, rest)
+}
+
+// foldStaged is a fold staged in a batch: posting p, with its tail up to
+// sequence last.
+type foldStaged struct {
+	p    uint32
+	last uint64
+}
+
+// finishFolds commits b, which stages the folds fold, trims their tails,
+// and rewrites the postings rest one at a time (rewrite); it returns how
+// many postings it rewrote in all.
+func (ix *Index) finishFolds(b posting.Batch, fold []foldStaged, rest []uint32) (int, error) {
 	if len(fold) > 0 {
 		if err := b.Commit(true); err != nil {
 			return 0, fmt.Errorf("shoal: fold %d postings: %w", len(fold), err)

@@ -273,11 +273,7 @@ func (ix *Index) foldCodes(read []uint32, tails []*tail.Tail, rest []uint32) (in
 	live := ix.routeTree().LiveLeaves()
 	e := ix.qs.encs.Get().(*qcodes.Encoder)
 	defer ix.qs.encs.Put(e)
-	type staged struct {
-		p    uint32
-		last uint64
-	}
-	var fold []staged
+	var fold []foldStaged
 	for i, p := range read {
 		t, m := tails[i], &ms[i]
 		ix.rmu.RLock()
@@ -327,22 +323,9 @@ func (ix *Index) foldCodes(read []uint32, tails []*tail.Tail, rest []uint32) (in
 			}
 		}
 		stageTrim(b, p, t, last)
-		fold = append(fold, staged{p, last})
+		fold = append(fold, foldStaged{p, last})
 	}
-	if len(fold) > 0 {
-		if err := b.Commit(true); err != nil {
-			return 0, fmt.Errorf("shoal: fold %d postings: %w", len(fold), err)
-		}
-		for _, f := range fold {
-			ix.trimTail(f.p, f.last)
-		}
-	}
-	for _, p := range rest {
-		if err := ix.rewrite(p); err != nil {
-			return 0, err
-		}
-	}
-	return len(fold) + len(rest), nil
+	return ix.finishFolds(b, fold, rest)
 }
 
 // checkPosting reports a decoded posting that does not fit this index: of
