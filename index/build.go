@@ -47,7 +47,7 @@ func Build(dir string, src Source, o *Options) (*Manifest, error) {
 	case n > math.MaxUint32:
 		return nil, fmt.Errorf("%w: %d vectors, at most %d per build", ErrBadInput, n, uint32(math.MaxUint32))
 	}
-	qi, entryBytes, err := quantSetup(&opts, dim, elem)
+	qi, z, entryBytes, err := quantSetup(&opts, dim, elem)
 	if err != nil {
 		return nil, err
 	}
@@ -67,12 +67,7 @@ func Build(dir string, src Source, o *Options) (*Manifest, error) {
 		PostingCap: opts.PostingCap, RNGFactor: opts.RNGFactor, ClosureEpsilon: opts.ClosureEpsilon,
 		Candidates: opts.Candidates, K: opts.K, SampleSize: opts.SampleSize, Seed: opts.Seed,
 		Workers: opts.Workers, GPU: opts.GPU, GPUBackend: opts.GPUBackend, Logf: opts.Logf,
-	}
-	if qi != nil {
-		m := Manifest{Dim: dim, Metric: opts.Metric, Quant: qi}
-		if bo.Quant, err = newQuantizer(&m); err != nil {
-			return nil, err
-		}
+		Quant: z,
 	}
 	if opts.Progress != nil {
 		bo.Progress = func(stage string, done, total int64) {

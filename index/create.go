@@ -33,7 +33,7 @@ func Create(dir string, dim int, o *Options) (*Manifest, error) {
 	case opts.Metric == Cosine && elem != Float32 && elem != Float16:
 		return nil, fmt.Errorf("%w: the cosine metric needs float32 or float16 vectors, not %v", ErrInvalidOptions, elem)
 	}
-	qi, entryBytes, err := quantSetup(&opts, dim, elem)
+	qi, _, entryBytes, err := quantSetup(&opts, dim, elem)
 	if err != nil {
 		return nil, err
 	}

@@ -8,6 +8,7 @@ import (
 	"github.com/RoaringBitmap/roaring/v2/roaring64"
 	"github.com/shoaldb/shoal/gpu"
 	"github.com/shoaldb/shoal/index/filter"
+	"github.com/shoaldb/shoal/internal/rabitq"
 	"github.com/shoaldb/shoal/internal/vec"
 	"github.com/shoaldb/shoal/posting"
 )
@@ -503,12 +504,13 @@ func defaultPostingCap(entryBytes int) int {
 	return max(16, (48<<10)/(entryBytes+9))
 }
 
-// quantSetup returns the manifest record and the posting entry size of
-// an index of dim dimensions built or created with opts: the codes' size
-// for a quantized one, the row's otherwise.
-func quantSetup(opts *Options, dim int, elem ElemType) (*QuantInfo, int, error) {
+// quantSetup returns the manifest record, the quantizer (nil for none)
+// and the posting entry size of an index of dim dimensions built or
+// created with opts: the codes' size for a quantized one, the row's
+// otherwise.
+func quantSetup(opts *Options, dim int, elem ElemType) (*QuantInfo, *rabitq.Quantizer, int, error) {
 	if opts.Quant == QuantNone {
-		return nil, dim * elem.Size(), nil
+		return nil, nil, dim * elem.Size(), nil
 	}
 	bits := opts.QuantBits
 	if bits == 0 {
@@ -517,7 +519,7 @@ func quantSetup(opts *Options, dim int, elem ElemType) (*QuantInfo, int, error) 
 	qi := &QuantInfo{Kind: "rabitq", Bits: bits, Seed: opts.Seed}
 	z, err := newQuantizer(&Manifest{Dim: dim, Metric: opts.Metric, Quant: qi})
 	if err != nil {
-		return nil, 0, fmt.Errorf("%w: %v", ErrInvalidOptions, err)
+		return nil, nil, 0, fmt.Errorf("%w: %v", ErrInvalidOptions, err)
 	}
-	return qi, z.CodeSize(), nil
+	return qi, z, z.CodeSize(), nil
 }

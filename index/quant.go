@@ -220,15 +220,28 @@ func (ix *Index) checkCodes(tree *cluster.Tree, id uint32, p *posting.Posting, c
 		report("posting %d: %v", id, err)
 		return
 	}
+	var live []int
+	var ids []uint64
 	for i, v := range p.IDs {
-		if !ix.vers.live(v, p.Versions[i]) {
-			continue
+		if ix.vers.live(v, p.Versions[i]) {
+			covered[v] = struct{}{}
+			live, ids = append(live, i), append(ids, v)
 		}
-		covered[v] = struct{}{}
-		row, err := ix.vectors.Row(v)
-		if err != nil {
-			report("id %d: stored vector: %v", v, err)
-			continue
+	}
+	// The rows of the posting in one batched read; one at a time (naming
+	// the id that fails) only if that read fails.
+	rows, batchErr := ix.vectors.Rows(ids)
+	for j, i := range live {
+		v := ids[j]
+		var row []byte
+		if batchErr == nil {
+			row = rows[j*ix.rowBytes : (j+1)*ix.rowBytes]
+		} else {
+			var err error
+			if row, err = ix.vectors.Row(v); err != nil {
+				report("id %d: stored vector: %v", v, err)
+				continue
+			}
 		}
 		if err := e.Code(ix.elem(), row); err != nil || !bytes.Equal(e.Last(), p.Code(i)) {
 			report("posting %d: the code of id %d is not its stored vector's", id, v)
@@ -282,7 +295,11 @@ func (ix *Index) foldCodes(read []uint32, tails []*tail.Tail, rest []uint32) (in
 			head = slices.Clone(ix.tree.Head(int(p)))
 		}
 		ix.rmu.RUnlock()
-		if head == nil || (stored[i] > 0 && stamps[i] != posting.CenterStamp(head)) {
+		var stamp uint32
+		if head != nil {
+			stamp = posting.CenterStamp(head)
+		}
+		if head == nil || (stored[i] > 0 && stamps[i] != stamp) {
 			rest = append(rest, p)
 			continue
 		}
@@ -317,7 +334,7 @@ func (ix *Index) foldCodes(read []uint32, tails []*tail.Tail, rest []uint32) (in
 		if m.Len() == 0 {
 			b.DeletePosting(p)
 		} else {
-			m.Elem, m.Dim, m.Stamp = ix.elem(), ix.man.Dim, posting.CenterStamp(head)
+			m.Elem, m.Dim, m.Stamp = ix.elem(), ix.man.Dim, stamp
 			if err := b.PutPosting(p, posting.EncodeCodes(nil, m)); err != nil {
 				return 0, err
 			}

@@ -47,6 +47,7 @@ package index
 // reads.
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"os"
@@ -590,14 +591,7 @@ func (tb *qsimTable) bounded(ps []*qsimPosting, ci int) (res, resSeq, rr, rrSeq 
 	// Sequential: increasing Lower, stop past min(U_k, d_k).
 	byLower := slices.Clone(rr)
 	slices.SortFunc(byLower, func(a, b uint64) int {
-		la, lb := tb.est[a].Lower, tb.est[b].Lower
-		switch {
-		case la < lb:
-			return -1
-		case la > lb:
-			return 1
-		}
-		return 0
+		return cmp.Compare(tb.est[a].Lower, tb.est[b].Lower)
 	})
 	var top []float32 // exact distances so far, sorted, at most k
 	for _, id := range byLower {

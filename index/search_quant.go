@@ -1,6 +1,8 @@
 package index
 
 import (
+	"cmp"
+	"math"
 	"slices"
 
 	"github.com/shoaldb/shoal/cluster"
@@ -50,10 +52,8 @@ type quantWork struct {
 	order   []int32
 	ids     []uint64
 	vers    []uint8
-	dists   []float32
 	max     int // SearchParams.RerankMax (0: no cap)
 	rr      int // candidates reranked
-	codes   int // entries estimated
 	skipped int // entries whose bound ruled them out as read
 }
 
@@ -66,7 +66,7 @@ func (ix *Index) prepareQuant(ws *workspace) error {
 	}
 	qw.cands = qw.cands[:0]
 	clear(qw.slot)
-	qw.rr, qw.codes, qw.skipped = 0, 0, 0
+	qw.rr, qw.skipped = 0, 0
 	return qw.qq.Prepare(ws.q)
 }
 
@@ -92,7 +92,7 @@ func (ix *Index) routeCenters(ws *workspace, heads []cluster.Candidate) {
 // threshold returns T: no candidate whose lower bound is above it can
 // make the top k.
 func (ws *workspace) threshold() float32 {
-	t := float32(inf32)
+	t := float32(math.MaxFloat32)
 	if u := &ws.qw.uppers; u.Len() == u.K() && u.Len() > 0 {
 		t = u.Items()[0].Dist
 	}
@@ -102,8 +102,6 @@ func (ws *workspace) threshold() float32 {
 	return t
 }
 
-const inf32 = 3.4028234663852886e38
-
 // scoreCodes estimates every entry of the quantized posting in ws.p,
 // read for the routed head at index h.
 func (ix *Index) scoreCodes(ws *workspace, h int) {
@@ -111,7 +109,6 @@ func (ix *Index) scoreCodes(ws *workspace, h int) {
 	p := &ws.p
 	n := p.Len()
 	ws.vecs += int64(n)
-	qw.codes += n
 	ctr := qw.ctrs[h]
 	t := ws.threshold()
 	for i := range n {
@@ -152,14 +149,7 @@ func (ix *Index) rerank(ws *workspace) error {
 		}
 	}
 	slices.SortFunc(qw.order, func(a, b int32) int {
-		la, lb := qw.cands[a].est.Lower, qw.cands[b].est.Lower
-		switch {
-		case la < lb:
-			return -1
-		case la > lb:
-			return 1
-		}
-		return 0
+		return cmp.Compare(qw.cands[a].est.Lower, qw.cands[b].est.Lower)
 	})
 	for pos := 0; pos < len(qw.order); {
 		t = ws.threshold()
@@ -186,10 +176,10 @@ func (ix *Index) rerank(ws *workspace) error {
 		sortIDsVers(qw.ids, qw.vers)
 		err := ix.vectors.ReadRerank(qw.ids, qw.vers, func(rows []byte, ids []uint64, _ []uint8) error {
 			n := len(ids)
-			if cap(qw.dists) < n {
-				qw.dists = make([]float32, n)
+			if cap(ws.dists) < n {
+				ws.dists = make([]float32, n)
 			}
-			d := qw.dists[:n]
+			d := ws.dists[:n]
 			ws.query.ScoreRows(ix.elem(), vec.Metric(ix.man.Metric), rows, ix.man.Dim, d)
 			for i, dist := range d {
 				ws.top.PushUnique(dist, ids[i])

@@ -7,7 +7,6 @@ import (
 	"math"
 
 	"github.com/shoaldb/shoal/internal/rabitq"
-	"github.com/shoaldb/shoal/internal/vec"
 )
 
 // # Encoding, version 2: quantized postings
@@ -105,24 +104,13 @@ func EncodeCodes(dst []byte, p *Posting) []byte {
 	case len(p.Versions) != n || len(p.Codes) != n*p.CodeSize:
 		panic(fmt.Sprintf("posting: EncodeCodes: %d ids, %d versions, %d code bytes", n, len(p.Versions), len(p.Codes)))
 	}
-	start := len(dst)
-	size := CodesEncodedSize(p.CodeSize, n)
-	dst = append(dst, make([]byte, size)...)
-	b := dst[start:]
-	b[0] = CodesVersion
-	b[1] = byte(p.Elem)
-	binary.LittleEndian.PutUint16(b[2:], uint16(p.Dim))
-	binary.LittleEndian.PutUint32(b[4:], uint32(n))
+	dst, b := grow(dst, CodesEncodedSize(p.CodeSize, n))
+	putHeader(b, CodesVersion, p)
 	b[8] = byte(p.Bits)
 	binary.LittleEndian.PutUint32(b[12:], p.Stamp)
-	off := codesHeaderSize
-	for _, id := range p.IDs {
-		binary.LittleEndian.PutUint64(b[off:], id)
-		off += 8
-	}
-	copy(b[off:], p.Versions)
+	putEntries(b, codesHeaderSize, p)
 	copy(b[codeOffset(n):], p.Codes)
-	binary.LittleEndian.PutUint32(b[size-crcSize:], crc32.Checksum(b[:size-crcSize], castagnoli))
+	seal(b)
 	return dst
 }
 
@@ -131,43 +119,28 @@ func decodeCodes(b []byte, p *Posting) error {
 	if len(b) < codesHeaderSize+crcSize {
 		return fmt.Errorf("%w: %d bytes is shorter than a header", ErrCorrupt, len(b))
 	}
-	elem := vec.ElemType(b[1])
-	if !elem.Valid() {
-		return fmt.Errorf("%w: unknown element type %d", ErrCorrupt, b[1])
+	elem, dim, n, err := readHeader(b)
+	if err != nil {
+		return err
 	}
-	dim := int(binary.LittleEndian.Uint16(b[2:]))
-	n := int(binary.LittleEndian.Uint32(b[4:]))
 	bits := int(b[8])
 	switch {
-	case dim == 0:
-		return fmt.Errorf("%w: dim 0", ErrCorrupt)
 	case bits < 1 || bits > 8:
 		return fmt.Errorf("%w: %d bits per dimension", ErrCorrupt, bits)
 	case b[9] != 0 || b[10] != 0 || b[11] != 0:
 		return fmt.Errorf("%w: reserved header bytes set", ErrCorrupt)
-	case n > len(b):
-		return fmt.Errorf("%w: %d entries in %d bytes", ErrCorrupt, n, len(b))
 	}
 	codeSize := rabitq.CodeSize(rabitq.PaddedDim(dim), bits)
 	if want := CodesEncodedSize(codeSize, n); want != len(b) {
 		return fmt.Errorf("%w: %d codes of dim %d at %d bits need %d bytes, have %d", ErrCorrupt, n, dim, bits, want, len(b))
 	}
-	body := len(b) - crcSize
-	if got, want := crc32.Checksum(b[:body], castagnoli), binary.LittleEndian.Uint32(b[body:]); got != want {
-		return fmt.Errorf("%w: checksum %08x, want %08x", ErrCorrupt, got, want)
+	body, err := checkSeal(b)
+	if err != nil {
+		return err
 	}
 	p.Elem, p.Dim, p.Bits, p.CodeSize = elem, dim, bits, codeSize
 	p.Stamp = binary.LittleEndian.Uint32(b[12:])
-	if cap(p.IDs) < n {
-		p.IDs = make([]uint64, n)
-	}
-	p.IDs = p.IDs[:n]
-	off := codesHeaderSize
-	for i := range p.IDs {
-		p.IDs[i] = binary.LittleEndian.Uint64(b[off:])
-		off += 8
-	}
-	p.Versions = b[off : off+n]
+	readEntries(b, codesHeaderSize, n, p)
 	p.Codes = b[codeOffset(n):body]
 	p.Vectors = nil
 	return nil

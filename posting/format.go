@@ -117,23 +117,87 @@ func Encode(dst []byte, p *Posting) []byte {
 	if len(p.Versions) != n || len(p.Vectors) != n*p.Dim*p.Elem.Size() {
 		panic(fmt.Sprintf("posting: Encode: %d ids, %d versions, %d vector bytes", n, len(p.Versions), len(p.Vectors)))
 	}
+	dst, b := grow(dst, EncodedSize(p.Elem, p.Dim, n))
+	putHeader(b, FormatVersion, p)
+	putEntries(b, headerSize, p)
+	copy(b[vectorOffset(n):], p.Vectors)
+	seal(b)
+	return dst
+}
+
+// The steps both encodings share: the first 8 header bytes (version,
+// element type, dim, n), the ids and versions after the header, and the
+// trailing checksum.
+
+// grow appends size zero bytes to dst and returns dst and the new bytes.
+func grow(dst []byte, size int) ([]byte, []byte) {
 	start := len(dst)
-	size := EncodedSize(p.Elem, p.Dim, n)
 	dst = append(dst, make([]byte, size)...)
-	b := dst[start:]
-	b[0] = FormatVersion
+	return dst, dst[start:]
+}
+
+// putHeader writes the shared header bytes of p, of encoding version.
+func putHeader(b []byte, version byte, p *Posting) {
+	b[0] = version
 	b[1] = byte(p.Elem)
 	binary.LittleEndian.PutUint16(b[2:], uint16(p.Dim))
-	binary.LittleEndian.PutUint32(b[4:], uint32(n))
-	off := headerSize
+	binary.LittleEndian.PutUint32(b[4:], uint32(len(p.IDs)))
+}
+
+// putEntries writes p's ids, then its versions, from offset off.
+func putEntries(b []byte, off int, p *Posting) {
 	for _, id := range p.IDs {
 		binary.LittleEndian.PutUint64(b[off:], id)
 		off += 8
 	}
 	copy(b[off:], p.Versions)
-	copy(b[vectorOffset(n):], p.Vectors)
-	binary.LittleEndian.PutUint32(b[size-crcSize:], crc32.Checksum(b[:size-crcSize], castagnoli))
-	return dst
+}
+
+// seal writes the CRC-32C of everything before the last crcSize bytes.
+func seal(b []byte) {
+	body := len(b) - crcSize
+	binary.LittleEndian.PutUint32(b[body:], crc32.Checksum(b[:body], castagnoli))
+}
+
+// checkSeal verifies seal's checksum and returns the length before it.
+func checkSeal(b []byte) (int, error) {
+	body := len(b) - crcSize
+	if got, want := crc32.Checksum(b[:body], castagnoli), binary.LittleEndian.Uint32(b[body:]); got != want {
+		return 0, fmt.Errorf("%w: checksum %08x, want %08x", ErrCorrupt, got, want)
+	}
+	return body, nil
+}
+
+// readHeader returns the element type, dim and entry count of the shared
+// header bytes, checked as far as they go alone.
+func readHeader(b []byte) (vec.ElemType, int, int, error) {
+	elem := vec.ElemType(b[1])
+	dim := int(binary.LittleEndian.Uint16(b[2:]))
+	n := int(binary.LittleEndian.Uint32(b[4:]))
+	switch {
+	case !elem.Valid():
+		return 0, 0, 0, fmt.Errorf("%w: unknown element type %d", ErrCorrupt, b[1])
+	case dim == 0:
+		return 0, 0, 0, fmt.Errorf("%w: dim 0", ErrCorrupt)
+	case n > len(b):
+		// Bound n by the length before multiplying, so sizes cannot overflow.
+		return 0, 0, 0, fmt.Errorf("%w: %d entries in %d bytes", ErrCorrupt, n, len(b))
+	}
+	return elem, dim, n, nil
+}
+
+// readEntries decodes n ids into p.IDs (reusing its capacity) and aliases
+// p.Versions, from offset off of b.
+func readEntries(b []byte, off, n int, p *Posting) {
+	if cap(p.IDs) < n {
+		p.IDs = make([]uint64, n)
+	}
+	p.IDs = p.IDs[:n]
+	for i := range p.IDs {
+		p.IDs[i] = binary.LittleEndian.Uint64(b[off:])
+		off += 8
+	}
+	p.Versions = b[off : off+n]
 }
 
 // Decode parses b, a posting of version 1 (rows) or 2 (codes, codes.go),
@@ -150,39 +214,20 @@ func Decode(b []byte, p *Posting) error {
 	if b[0] != FormatVersion {
 		return fmt.Errorf("%w: unknown format version %d", ErrCorrupt, b[0])
 	}
-	elem := vec.ElemType(b[1])
-	if !elem.Valid() {
-		return fmt.Errorf("%w: unknown element type %d", ErrCorrupt, b[1])
-	}
-	dim := int(binary.LittleEndian.Uint16(b[2:]))
-	n := int(binary.LittleEndian.Uint32(b[4:]))
-	if dim == 0 {
-		return fmt.Errorf("%w: dim 0", ErrCorrupt)
-	}
-	// Bound n by the length before multiplying, so the size cannot overflow.
-	if n > len(b) {
-		return fmt.Errorf("%w: %d entries in %d bytes", ErrCorrupt, n, len(b))
+	elem, dim, n, err := readHeader(b)
+	if err != nil {
+		return err
 	}
 	if want := EncodedSize(elem, dim, n); want != len(b) {
 		return fmt.Errorf("%w: %d entries of dim %d need %d bytes, have %d", ErrCorrupt, n, dim, want, len(b))
 	}
-	body := len(b) - crcSize
-	if got, want := crc32.Checksum(b[:body], castagnoli), binary.LittleEndian.Uint32(b[body:]); got != want {
-		return fmt.Errorf("%w: checksum %08x, want %08x", ErrCorrupt, got, want)
+	body, err := checkSeal(b)
+	if err != nil {
+		return err
 	}
 	p.Elem, p.Dim = elem, dim
-	if cap(p.IDs) < n {
-		p.IDs = make([]uint64, n)
-	}
-	p.IDs = p.IDs[:n]
-	off := headerSize
-	for i := range p.IDs {
-		p.IDs[i] = binary.LittleEndian.Uint64(b[off:])
-		off += 8
-	}
-	p.Versions = b[off : off+n]
-	vo := vectorOffset(n)
-	p.Vectors = b[vo:body]
+	readEntries(b, headerSize, n, p)
+	p.Vectors = b[vectorOffset(n):body]
 	p.Codes, p.CodeSize, p.Bits, p.Stamp = nil, 0, 0, 0
 	return nil
 }
