@@ -115,12 +115,6 @@ func TestCrashChild(t *testing.T) {
 	start, _ := strconv.Atoi(os.Getenv("SHOAL_CRASH_START"))
 	// Set before the maintainer starts, which reads them unlocked.
 	testHookUpsertPublished, testHookStep = crashJitter, crashJitter
-	ix, err := Open(dir, &Options{CacheBytes: -1})
-	if err != nil {
-		fmt.Println("error", err)
-		os.Exit(2)
-	}
-	fmt.Println("open")
 	var acked atomic.Bool
 	if os.Getenv("SHOAL_CRASH_AT_RETIRE") != "" {
 		// Once an op is acknowledged, stop the maintainer between a
@@ -132,6 +126,12 @@ func TestCrashChild(t *testing.T) {
 			}
 		}
 	}
+	ix, err := Open(dir, &Options{CacheBytes: -1})
+	if err != nil {
+		fmt.Println("error", err)
+		os.Exit(2)
+	}
+	fmt.Println("open")
 	for i := start; ; i++ {
 		if err := crashOpAt(i).apply(ix); err != nil {
 			fmt.Println("error", err)
