@@ -10,32 +10,18 @@ import (
 
 	"github.com/shoaldb/shoal/internal/directio"
 	"github.com/shoaldb/shoal/internal/errs"
+	"github.com/shoaldb/shoal/internal/filecopy"
 )
 
 // WriteFile writes t to dir/name through a synced temporary file, renamed
 // into place (and the directory synced), and drops the file from the page
 // cache.
 func (t *Tree) WriteFile(dir, name string) error {
-	tmp := filepath.Join(dir, name+".tmp")
-	f, err := os.Create(tmp)
-	if err != nil {
+	err := filecopy.WriteAtomic(filepath.Join(dir, name), func(w io.Writer) error {
+		_, err := t.WriteTo(w)
 		return err
-	}
-	_, err = t.WriteTo(f)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, filepath.Join(dir, name))
-	}
-	if err == nil {
-		err = syncDir(dir)
-	}
+	})
 	if err != nil {
-		os.Remove(tmp)
 		return fmt.Errorf("cluster: write tree: %w", err)
 	}
 	_ = directio.DropCache(filepath.Join(dir, name))
@@ -97,13 +83,4 @@ func VerifyFile(path string) (int64, error) {
 		return size, fmt.Errorf("%w: %s: checksum %08x, want %08x", errs.Corrupt, path, got, want)
 	}
 	return size, nil
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }

@@ -111,6 +111,8 @@ func (s *Server) newRecord(ctx context.Context, name string, cfg *shoalv1.Collec
 		return collectionRecord{}, status.Errorf(codes.InvalidArgument, "config.replicas %d, want at most 64", cfg.GetReplicas())
 	case cfg.GetPostingCap() > 1<<20:
 		return collectionRecord{}, status.Errorf(codes.InvalidArgument, "config.posting_cap %d, want at most %d", cfg.GetPostingCap(), 1<<20)
+	case cfg.GetShards() > 1 || cfg.GetReplication() > 1:
+		return collectionRecord{}, status.Errorf(codes.InvalidArgument, "config.shards %d, config.replication %d: a single-node server holds one copy of one shard (several need cluster mode: shoal serve -cluster)", cfg.GetShards(), cfg.GetReplication())
 	}
 	if _, _, err := index.ParseQuant(cfg.GetQuant()); err != nil {
 		return collectionRecord{}, status.Errorf(codes.InvalidArgument, "config.quant %s, want none, rabitq or rabitq1 to rabitq8", clip(cfg.GetQuant()))

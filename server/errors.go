@@ -91,9 +91,10 @@ func (s *Server) checkBatch(what string, n int) error {
 	return nil
 }
 
-// checkVector checks that v has dim finite values; what names it in the
-// message.
-func checkVector(what string, v []float32, dim int) error {
+// CheckVector checks that v has dim finite values; what names it in the
+// InvalidArgument status it returns otherwise. Cluster mode's router
+// (package fleet) checks writes with it before they are logged.
+func CheckVector(what string, v []float32, dim int) error {
 	if len(v) != dim {
 		return status.Errorf(codes.InvalidArgument, "%s has %d values, the collection's dimension is %d", what, len(v), dim)
 	}

@@ -69,7 +69,7 @@ func (s *Server) importRows(ctx context.Context, j *importJob, f *index.FileSour
 		for i := range ids {
 			ids[i] = j.firstID + uint64(start+i)
 			vecs[i] = flat[i*dim : (i+1)*dim : (i+1)*dim]
-			if err := checkVector(fmt.Sprintf("row %d", start+i), vecs[i], dim); err != nil {
+			if err := CheckVector(fmt.Sprintf("row %d", start+i), vecs[i], dim); err != nil {
 				return errors.New(status.Convert(err).Message())
 			}
 		}

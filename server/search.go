@@ -102,7 +102,7 @@ func (a vectorsAPI) Search(ctx context.Context, req *shoalv1.SearchRequest) (*sh
 	if err := args.resolve(ctx, c); err != nil {
 		return nil, err
 	}
-	if err := checkVector("query", req.GetQuery(), c.rec.Dim); err != nil {
+	if err := CheckVector("query", req.GetQuery(), c.rec.Dim); err != nil {
 		return nil, err
 	}
 	if err := a.checkResponse(fmt.Sprintf("a search of top_k %d%s", args.k, withVectors(args.vectors)), searchBound(1, args.k, c.rec.Dim, args.vectors), "lower top_k, or leave include_vectors off"); err != nil {
@@ -146,7 +146,7 @@ func batchQueries(ctx context.Context, c *collection, args *searchArgs, req *sho
 	}
 	qs := make([][]float32, len(req.GetQueries()))
 	for i, q := range req.GetQueries() {
-		if err := checkVector(fmt.Sprintf("query %d", i), q.GetValues(), c.rec.Dim); err != nil {
+		if err := CheckVector(fmt.Sprintf("query %d", i), q.GetValues(), c.rec.Dim); err != nil {
 			return nil, err
 		}
 		qs[i] = q.GetValues()

@@ -93,7 +93,7 @@ func (a vectorsAPI) upsert(ctx context.Context, req *shoalv1.UpsertRequest) (int
 			return 0, err
 		}
 		names[i] = v.GetLabels()
-		if err := checkVector(what, v.GetValues(), c.rec.Dim); err != nil {
+		if err := CheckVector(what, v.GetValues(), c.rec.Dim); err != nil {
 			return 0, err
 		}
 		if j, dup := seen[v.GetId()]; dup {

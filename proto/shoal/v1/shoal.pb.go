@@ -297,7 +297,14 @@ type CollectionConfig struct {
 	// so distances are exact either way. Fixed when the collection is
 	// created. A described collection names what it has, bits included
 	// ("rabitq4"), or "none".
-	Quant         string `protobuf:"bytes,8,opt,name=quant,proto3" json:"quant,omitempty"`
+	Quant string `protobuf:"bytes,8,opt,name=quant,proto3" json:"quant,omitempty"`
+	// Cluster mode only (shoal serve -cluster): how many shards the
+	// collection's ids are hashed into; 0 is one per live node. A
+	// single-node server takes 0 or 1.
+	Shards uint32 `protobuf:"varint,9,opt,name=shards,proto3" json:"shards,omitempty"`
+	// Cluster mode only: how many nodes hold a replica of each shard; 0 is
+	// min(3, live nodes). A single-node server takes 0 or 1.
+	Replication   uint32 `protobuf:"varint,10,opt,name=replication,proto3" json:"replication,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -386,6 +393,20 @@ func (x *CollectionConfig) GetQuant() string {
 		return x.Quant
 	}
 	return ""
+}
+
+func (x *CollectionConfig) GetShards() uint32 {
+	if x != nil {
+		return x.Shards
+	}
+	return 0
+}
+
+func (x *CollectionConfig) GetReplication() uint32 {
+	if x != nil {
+		return x.Replication
+	}
+	return 0
 }
 
 type Collection struct {
@@ -3967,7 +3988,7 @@ var File_shoal_proto protoreflect.FileDescriptor
 
 const file_shoal_proto_rawDesc = "" +
 	"\n" +
-	"\vshoal.proto\x12\bshoal.v1\x1a\x1cgoogle/protobuf/struct.proto\"\xd0\x02\n" +
+	"\vshoal.proto\x12\bshoal.v1\x1a\x1cgoogle/protobuf/struct.proto\"\x8a\x03\n" +
 	"\x10CollectionConfig\x12\x10\n" +
 	"\x03dim\x18\x01 \x01(\rR\x03dim\x12(\n" +
 	"\x06metric\x18\x02 \x01(\x0e2\x10.shoal.v1.MetricR\x06metric\x128\n" +
@@ -3977,7 +3998,10 @@ const file_shoal_proto_rawDesc = "" +
 	"\breplicas\x18\x05 \x01(\rR\breplicas\x12=\n" +
 	"\x0edefault_search\x18\x06 \x01(\v2\x16.shoal.v1.SearchParamsR\rdefaultSearch\x124\n" +
 	"\x16indexed_payload_fields\x18\a \x03(\tR\x14indexedPayloadFields\x12\x14\n" +
-	"\x05quant\x18\b \x01(\tR\x05quant\"\x9f\x01\n" +
+	"\x05quant\x18\b \x01(\tR\x05quant\x12\x16\n" +
+	"\x06shards\x18\t \x01(\rR\x06shards\x12 \n" +
+	"\vreplication\x18\n" +
+	" \x01(\rR\vreplication\"\x9f\x01\n" +
 	"\n" +
 	"Collection\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x122\n" +

@@ -1,0 +1,298 @@
+package fleet
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/shoaldb/shoal/internal/filecopy"
+	shoalv1 "github.com/shoaldb/shoal/proto/shoal/v1"
+)
+
+// Operations of a shard's log. A message's "Shoal-Op" header names the
+// operation and its data is the shard-level request in protobuf, the
+// collection field left empty (the applier sets its local name).
+const (
+	opHeader   = "Shoal-Op"
+	opUpsert   = "upsert"
+	opDelete   = "delete"
+	opLabels   = "labels"
+	opPayloads = "payloads"
+)
+
+// replica is this node's copy of one shard: a local collection that an
+// apply loop keeps equal to the shard's log, in log order.
+//
+// Every operation of the log sets state (a vector, its labels, its
+// payload) or removes it, so applying a suffix of the log again to a
+// state that already holds it gives the same state. The applied sequence
+// is therefore recorded lazily (appliedFile, every flushEvery and at
+// stop), after the writes it covers are durable in the local collection:
+// a restart replays at most the operations since the last record, and
+// the collection ends as if each had applied exactly once.
+type replica struct {
+	rec         collRecord
+	coll, local string
+	shard       int
+	incarnation string
+	file        string // applied-sequence record
+	applied     atomic.Uint64
+	saved       uint64 // the sequence last recorded in file; owned by the flusher
+	rejected    atomic.Uint64
+	// broken is set when the log no longer holds the operations after
+	// applied (they were removed): the replica cannot catch up by
+	// replay and stops serving (status: see err).
+	broken atomic.Pointer[error]
+	mu     sync.Mutex
+	moved  chan struct{} // closed and replaced when applied advances
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// appliedRecord is the content of a replica's applied file.
+type appliedRecord struct {
+	Incarnation string `json:"incarnation"`
+	Seq         uint64 `json:"seq"`
+}
+
+func newReplica(dir string, r collRecord, shard int) *replica {
+	local := shardName(r.Name, shard)
+	return &replica{rec: r, coll: r.Name, local: local, shard: shard, incarnation: r.Incarnation,
+		file: filepath.Join(dir, local+".json"), moved: make(chan struct{})}
+}
+
+// load reads the applied record; fresh is true when there is none for
+// this incarnation (the local collection must then be created empty).
+func (r *replica) load() (fresh bool, err error) {
+	b, err := os.ReadFile(r.file)
+	if errors.Is(err, os.ErrNotExist) {
+		return true, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("fleet: %w", err)
+	}
+	var a appliedRecord
+	if err := json.Unmarshal(b, &a); err != nil {
+		// A torn record: replay the whole log into a fresh copy.
+		return true, nil
+	}
+	if a.Incarnation != r.incarnation {
+		return true, nil
+	}
+	r.applied.Store(a.Seq)
+	r.saved = a.Seq
+	return false, nil
+}
+
+// save records the applied sequence (write, fsync, rename, fsync dir).
+func (r *replica) save() error {
+	seq := r.applied.Load()
+	if seq == r.saved {
+		return nil
+	}
+	b, _ := json.Marshal(appliedRecord{Incarnation: r.incarnation, Seq: seq})
+	err := filecopy.WriteAtomic(r.file, func(w io.Writer) error {
+		_, err := w.Write(b)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("fleet: applied record of %s: %w", r.local, err)
+	}
+	r.saved = seq
+	return nil
+}
+
+// reset forgets the applied record (before a fresh copy replays the log).
+func (r *replica) reset() error {
+	r.applied.Store(0)
+	r.saved = 0
+	if err := os.Remove(r.file); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("fleet: %w", err)
+	}
+	return nil
+}
+
+// advance publishes a new applied sequence to waiters.
+func (r *replica) advance(seq uint64) {
+	r.mu.Lock()
+	r.applied.Store(seq)
+	close(r.moved)
+	r.moved = make(chan struct{})
+	r.mu.Unlock()
+}
+
+// waitApplied waits until the replica has applied seq, ctx ends, or the
+// replica breaks.
+func (r *replica) waitApplied(ctx context.Context, seq uint64) error {
+	for {
+		r.mu.Lock()
+		ch := r.moved
+		r.mu.Unlock()
+		if r.applied.Load() >= seq {
+			return nil
+		}
+		if p := r.broken.Load(); p != nil {
+			return *p
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return status.Errorf(codes.DeadlineExceeded, "replica %s has applied %d of the %d writes asked for before the deadline", r.local, r.applied.Load(), seq)
+		}
+	}
+}
+
+// applier applies one operation to the local collection.
+type applier func(ctx context.Context, op string, local string, data []byte) error
+
+// run consumes the shard's log from the applied sequence on until ctx
+// ends, reconnecting after errors.
+func (r *replica) run(ctx context.Context, js jetstream.JetStream, apply applier, logf func(msg string, args ...any)) {
+	defer close(r.done)
+	backoff := 100 * time.Millisecond
+	for ctx.Err() == nil {
+		err := r.consume(ctx, js, apply)
+		if ctx.Err() != nil {
+			return
+		}
+		if r.broken.Load() != nil {
+			logf("replica stopped", "replica", r.local, "err", err)
+			return
+		}
+		logf("replica consumer restarts", "replica", r.local, "err", err, "applied", r.applied.Load())
+		select {
+		case <-time.After(backoff):
+		case <-ctx.Done():
+			return
+		}
+		backoff = min(2*backoff, 2*time.Second)
+	}
+}
+
+func (r *replica) consume(ctx context.Context, js jetstream.JetStream, apply applier) error {
+	cfg := jetstream.OrderedConsumerConfig{}
+	if a := r.applied.Load(); a > 0 {
+		cfg.DeliverPolicy = jetstream.DeliverByStartSequencePolicy
+		cfg.OptStartSeq = a + 1
+	}
+	cons, err := js.OrderedConsumer(ctx, streamName(r.rec, r.shard), cfg)
+	if err != nil {
+		return err
+	}
+	it, err := cons.Messages()
+	if err != nil {
+		return err
+	}
+	stop := context.AfterFunc(ctx, it.Stop)
+	defer stop()
+	defer it.Stop()
+	for {
+		msg, err := it.Next()
+		if err != nil {
+			return err
+		}
+		md, err := msg.Metadata()
+		if err != nil {
+			return err
+		}
+		seq := md.Sequence.Stream
+		applied := r.applied.Load()
+		if seq <= applied {
+			continue
+		}
+		if seq > applied+1 {
+			err := fmt.Errorf("replica %s applied the log to %d, and the log now starts at %d: the operations between are gone (the stream was purged); drop this node's data for the collection to rebuild it from the log", r.local, applied, seq)
+			r.broken.Store(&err)
+			return err
+		}
+		if err := r.applyOne(ctx, apply, msg.Headers().Get(opHeader), msg.Data()); err != nil {
+			return err
+		}
+		r.advance(seq)
+	}
+}
+
+// applyOne applies an operation, retrying while the local collection
+// cannot take it for now. An operation the collection refuses for what
+// it is (a label name too long, a payload over the limit) is refused the
+// same way by every replica, which all skip it: it is counted in
+// rejected and logged.
+func (r *replica) applyOne(ctx context.Context, apply applier, op string, data []byte) error {
+	backoff := 10 * time.Millisecond
+	for {
+		err := apply(ctx, op, r.local, data)
+		switch status.Code(err) {
+		case codes.OK:
+			return nil
+		case codes.InvalidArgument, codes.NotFound, codes.AlreadyExists, codes.PermissionDenied, codes.OutOfRange:
+			r.rejected.Add(1)
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		select {
+		case <-time.After(backoff):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		backoff = min(2*backoff, time.Second)
+	}
+}
+
+// encodeOp is the log message of a shard-level request.
+func encodeOp(m proto.Message) ([]byte, error) {
+	return proto.MarshalOptions{Deterministic: true}.Marshal(m)
+}
+
+// decodeOp parses an operation's request and names its collection.
+func decodeOp(op, local string, data []byte) (proto.Message, error) {
+	var m interface {
+		proto.Message
+	}
+	switch op {
+	case opUpsert:
+		req := &shoalv1.UpsertRequest{}
+		if err := proto.Unmarshal(data, req); err != nil {
+			return nil, err
+		}
+		req.Collection = local
+		m = req
+	case opDelete:
+		req := &shoalv1.DeleteRequest{}
+		if err := proto.Unmarshal(data, req); err != nil {
+			return nil, err
+		}
+		req.Collection = local
+		m = req
+	case opLabels:
+		req := &shoalv1.SetLabelsRequest{}
+		if err := proto.Unmarshal(data, req); err != nil {
+			return nil, err
+		}
+		req.Collection = local
+		m = req
+	case opPayloads:
+		req := &shoalv1.SetPayloadsRequest{}
+		if err := proto.Unmarshal(data, req); err != nil {
+			return nil, err
+		}
+		req.Collection = local
+		m = req
+	default:
+		return nil, fmt.Errorf("unknown operation %q", op)
+	}
+	return m, nil
+}
