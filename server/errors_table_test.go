@@ -357,6 +357,8 @@ func TestStatusCodeTable(t *testing.T) {
 			},
 			func() error { return create("c5", &shoalv1.CollectionConfig{Dim: dim, Replicas: 65}) },
 			func() error { return create("c5", &shoalv1.CollectionConfig{Dim: dim, Quant: "rabitq9"}) },
+			func() error { return create("c5", &shoalv1.CollectionConfig{Dim: dim, Shards: 2}) },
+			func() error { return create("c5", &shoalv1.CollectionConfig{Dim: dim, Replication: 3}) },
 		},
 		"filter": {
 			func() error {

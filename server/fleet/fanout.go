@@ -20,6 +20,10 @@ import (
 // (shardName), served from this node's copy, never routed further.
 const replicaKey = "shoal-replica"
 
+// replicaStartWait is how long a replica call waits for this node's
+// replica to start (a collection just created).
+const replicaStartWait = 3 * time.Second
+
 func isReplicaCall(ctx context.Context) bool { return incoming(ctx, replicaKey) != "" }
 
 // peerClients are the clients of one peer's services.
@@ -30,10 +34,9 @@ type peerClients struct {
 
 // liveIDs lists the live nodes' ids, sorted.
 func (n *Node) liveIDs() []string {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	ids := make([]string, 0, len(n.mu.live))
-	for id := range n.mu.live {
+	live := n.live()
+	ids := make([]string, 0, len(live))
+	for id := range live {
 		ids = append(ids, id)
 	}
 	sort.Strings(ids)
@@ -43,11 +46,10 @@ func (n *Node) liveIDs() []string {
 // replicaAddrs lists the addresses of the live nodes holding shard s of
 // r, this node first when it holds one.
 func (n *Node) replicaAddrs(r collRecord, s int) []string {
-	n.mu.Lock()
-	defer n.mu.Unlock()
+	live := n.live()
 	var addrs []string
 	for _, id := range r.Placement[s] {
-		rec, ok := n.mu.live[id]
+		rec, ok := live[id]
 		if !ok {
 			continue
 		}
@@ -197,6 +199,19 @@ func (n *Node) hedged(ctx context.Context, addrs []string, call func(context.Con
 // replica call, after it has applied what the call's minSeqKey asks.
 func (n *Node) servingReplica(ctx context.Context, local string) (*replica, error) {
 	rep := n.replicaOf(local)
+	if rep == nil {
+		// A collection just created: its replicas start as the nodes
+		// see its record. Wait a little for this node's.
+		wait, cancel := context.WithTimeout(ctx, replicaStartWait)
+		defer cancel()
+		for rep == nil && wait.Err() == nil {
+			select {
+			case <-wait.Done():
+			case <-time.After(20 * time.Millisecond):
+			}
+			rep = n.replicaOf(local)
+		}
+	}
 	if rep == nil {
 		return nil, status.Errorf(codes.Unavailable, "node %s holds no replica %s", n.opts.ID, clip(local))
 	}

@@ -3,7 +3,6 @@ package fleet
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"regexp"
 	"sort"
@@ -134,32 +133,6 @@ func (m *meta) heartbeat(ctx context.Context, r nodeRecord) error {
 	b, _ := json.Marshal(r)
 	_, err := m.nodes.Put(ctx, r.ID, b)
 	return err
-}
-
-// liveNodes returns the nodes whose records were put within lease.
-func (m *meta) liveNodes(ctx context.Context, lease time.Duration) (map[string]nodeRecord, error) {
-	keys, err := m.nodes.ListKeys(ctx)
-	if err != nil {
-		return nil, err
-	}
-	live := make(map[string]nodeRecord)
-	for k := range keys.Keys() {
-		e, err := m.nodes.Get(ctx, k)
-		if err != nil {
-			if errors.Is(err, jetstream.ErrKeyNotFound) {
-				continue
-			}
-			return nil, err
-		}
-		if time.Since(e.Created()) > lease {
-			continue
-		}
-		var r nodeRecord
-		if json.Unmarshal(e.Value(), &r) == nil && r.ID == k {
-			live[k] = r
-		}
-	}
-	return live, nil
 }
 
 // createColl stores r unless a collection of its name exists.

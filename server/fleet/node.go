@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -120,6 +121,10 @@ type Node struct {
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
 	startedMs int64
+	// membersSeen is closed once the membership watch has delivered
+	// the records there were when it started; Open waits for it.
+	membersSeen     chan struct{}
+	membersSeenOnce sync.Once
 	// adoptMu serialises adopt and forget: a replica is started and
 	// dropped by one of them at a time.
 	adoptMu sync.Mutex
@@ -127,7 +132,7 @@ type Node struct {
 	mu struct {
 		sync.Mutex
 		colls    map[string]collRecord       // by name, from the metadata watch
-		live     map[string]nodeRecord       // by id, from the heartbeats
+		nodes    map[string]nodeSeen         // by id, from the membership watch
 		replicas map[string]*replica         // by local name
 		peers    map[string]*grpc.ClientConn // by address
 		synced   bool                        // the watch delivered the initial records
@@ -144,13 +149,13 @@ func Open(o Options, lis net.Listener) (*Node, error) {
 	if err := o.validate(); err != nil {
 		return nil, err
 	}
-	n := &Node{opts: o, log: o.Logger.With("node", o.ID), lis: lis, startedMs: time.Now().UnixMilli()}
+	n := &Node{opts: o, log: o.Logger.With("node", o.ID), lis: lis, startedMs: time.Now().UnixMilli(), membersSeen: make(chan struct{})}
 	n.addr = o.Advertise
 	if n.addr == "" {
 		n.addr = lis.Addr().String()
 	}
 	n.mu.colls = make(map[string]collRecord)
-	n.mu.live = make(map[string]nodeRecord)
+	n.mu.nodes = make(map[string]nodeSeen)
 	n.mu.replicas = make(map[string]*replica)
 	n.mu.peers = make(map[string]*grpc.ClientConn)
 	n.ctx, n.cancel = context.WithCancel(context.Background())
@@ -167,10 +172,16 @@ func Open(o Options, lis net.Listener) (*Node, error) {
 	shoalv1.RegisterVectorServiceServer(n.grpc, vectorsAPI{n: n})
 	hs := health.NewServer()
 	healthpb.RegisterHealthServer(n.grpc, hs)
-	n.wg.Add(3)
+	n.wg.Add(4)
 	go n.heartbeatLoop()
+	go n.membershipLoop()
 	go n.watchLoop()
 	go n.flushLoop()
+	select {
+	case <-n.membersSeen:
+	case <-time.After(10 * time.Second):
+		n.log.Warn("membership not read within 10s; serving anyway")
+	}
 	go n.grpc.Serve(lis)
 	return n, nil
 }
@@ -264,21 +275,85 @@ func (n *Node) peer(addr string) (*grpc.ClientConn, error) {
 	return c, nil
 }
 
-// beat renews the node's lease and refreshes the live set.
+// beat renews the node's lease.
 func (n *Node) beat() error {
 	ctx, cancel := context.WithTimeout(n.ctx, n.opts.Lease)
 	defer cancel()
 	if err := n.meta.heartbeat(ctx, nodeRecord{ID: n.opts.ID, Addr: n.addr, StartedUnixMs: n.startedMs}); err != nil {
 		return fmt.Errorf("fleet: heartbeat: %w", err)
 	}
-	live, err := n.meta.liveNodes(ctx, n.opts.Lease)
-	if err != nil {
-		return fmt.Errorf("fleet: membership: %w", err)
-	}
-	n.mu.Lock()
-	n.mu.live = live
-	n.mu.Unlock()
 	return nil
+}
+
+// nodeSeen is a node's last membership record and when it was put.
+type nodeSeen struct {
+	rec nodeRecord
+	at  time.Time
+}
+
+// live returns the live nodes: those whose record was put within the
+// lease.
+func (n *Node) live() map[string]nodeRecord {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	out := make(map[string]nodeRecord, len(n.mu.nodes))
+	for id, s := range n.mu.nodes {
+		if time.Since(s.at) <= n.opts.Lease {
+			out[id] = s.rec
+		}
+	}
+	return out
+}
+
+// membershipLoop follows the nodes bucket. A watch reads the bucket's
+// stream in order from its leader, so every put is seen, where listing
+// and reading keys may be answered by a lagging follower.
+func (n *Node) membershipLoop() {
+	defer n.wg.Done()
+	for n.ctx.Err() == nil {
+		err := n.watchMembers()
+		if n.ctx.Err() != nil {
+			return
+		}
+		n.log.Warn("membership watch restarts", "err", err)
+		select {
+		case <-time.After(500 * time.Millisecond):
+		case <-n.ctx.Done():
+			return
+		}
+	}
+}
+
+func (n *Node) watchMembers() error {
+	w, err := n.meta.nodes.WatchAll(n.ctx)
+	if err != nil {
+		return err
+	}
+	defer w.Stop()
+	for {
+		select {
+		case <-n.ctx.Done():
+			return nil
+		case e, ok := <-w.Updates():
+			if !ok {
+				return errors.New("watcher closed")
+			}
+			if e == nil {
+				n.membersSeenOnce.Do(func() { close(n.membersSeen) })
+				continue
+			}
+			n.mu.Lock()
+			if e.Operation() != jetstream.KeyValuePut {
+				delete(n.mu.nodes, e.Key())
+			} else {
+				var r nodeRecord
+				if json.Unmarshal(e.Value(), &r) == nil && r.ID == e.Key() {
+					n.mu.nodes[r.ID] = nodeSeen{r, e.Created()}
+				}
+			}
+			n.mu.Unlock()
+		}
+	}
 }
 
 func (n *Node) heartbeatLoop() {

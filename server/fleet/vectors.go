@@ -3,9 +3,11 @@ package fleet
 import (
 	"cmp"
 	"context"
+	"io"
 	"slices"
 	"strconv"
 
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
@@ -360,3 +362,25 @@ func (a vectorsAPI) SearchBatch(ctx context.Context, req *shoalv1.SearchBatchReq
 }
 
 func itoa(v uint64) string { return strconv.FormatUint(v, 10) }
+
+// UpsertStream takes upserts as a stream, each message handled as an
+// Upsert, and answers with how many vectors were upserted. A message
+// that fails ends the stream with its error; the messages before it
+// stand.
+func (a vectorsAPI) UpsertStream(st grpc.ClientStreamingServer[shoalv1.UpsertRequest, shoalv1.UpsertResponse]) error {
+	var total uint64
+	for {
+		req, err := st.Recv()
+		if err == io.EOF {
+			return st.SendAndClose(&shoalv1.UpsertResponse{Upserted: total})
+		}
+		if err != nil {
+			return err
+		}
+		resp, err := a.Upsert(st.Context(), req)
+		if err != nil {
+			return status.Errorf(status.Code(err), "after %d vectors: %s", total, status.Convert(err).Message())
+		}
+		total += resp.GetUpserted()
+	}
+}

@@ -21,7 +21,7 @@ func collectionsCommand(conn *connOptions) *clikit.Command {
 }
 
 func createCollectionVerb(conn *connOptions) *clikit.Command {
-	var dim, postingCap, replicas int
+	var dim, postingCap, replicas, shards, replication int
 	var metric, elem, quant string
 	c := clientVerb(conn, "create", "NAME -dim N [flags]", "create a collection", func(ctx context.Context, env *clikit.Env, c *client.Client, args []string) error {
 		if err := needArgs(args, 1, "NAME"); err != nil {
@@ -35,6 +35,8 @@ func createCollectionVerb(conn *connOptions) *clikit.Command {
 			return clikit.Invalidf("-dim %d, want >= 1", dim)
 		case postingCap < 0 || replicas < 0:
 			return clikit.Invalidf("-cap and -replicas must be >= 0")
+		case shards < 0 || replication < 0:
+			return clikit.Invalidf("-shards and -replication must be >= 0")
 		}
 		if _, _, err := index.ParseQuant(quant); err != nil {
 			return clikit.Invalidf("-quant: %v", err)
@@ -42,6 +44,7 @@ func createCollectionVerb(conn *connOptions) *clikit.Command {
 		col, err := c.CreateCollection(ctx, args[0], &shoalv1.CollectionConfig{
 			Dim: uint32(dim), Metric: apiMetric(m), ElementType: apiElem(e),
 			PostingCap: uint32(postingCap), Replicas: uint32(replicas), Quant: quant,
+			Shards: uint32(shards), Replication: uint32(replication),
 		})
 		if err != nil {
 			return err
@@ -55,6 +58,8 @@ func createCollectionVerb(conn *connOptions) *clikit.Command {
 	c.Flags.IntVar(&postingCap, "cap", 0, "max vectors per posting before a split (0: 48 KiB worth)")
 	c.Flags.IntVar(&replicas, "replicas", 0, "max postings per vector (0: 8)")
 	clikit.QuantFlag(c.Flags, &quant, "none")
+	c.Flags.IntVar(&shards, "shards", 0, "cluster mode: shards of the collection (0: one per live node)")
+	c.Flags.IntVar(&replication, "replication", 0, "cluster mode: nodes holding each shard (0: min(3, live nodes))")
 	return c
 }
 
@@ -127,6 +132,10 @@ func printCollection(env *clikit.Env, col *shoalv1.Collection) {
 	if quant == "" {
 		quant = "none" // a server from before quantized postings
 	}
-	fmt.Fprintf(env.Stdout, "%s\t%d vectors\tdim %d\t%s\t%s\tquant %s\n", col.GetName(), col.GetVectorCount(), cfg.GetDim(),
+	fmt.Fprintf(env.Stdout, "%s\t%d vectors\tdim %d\t%s\t%s\tquant %s", col.GetName(), col.GetVectorCount(), cfg.GetDim(),
 		strings.TrimPrefix(cfg.GetMetric().String(), "METRIC_"), strings.TrimPrefix(cfg.GetElementType().String(), "ELEMENT_TYPE_"), quant)
+	if cfg.GetShards() > 0 {
+		fmt.Fprintf(env.Stdout, "\t%d shards × %d replicas", cfg.GetShards(), cfg.GetReplication())
+	}
+	fmt.Fprintln(env.Stdout)
 }

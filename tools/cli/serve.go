@@ -56,6 +56,13 @@ type serveOptions struct {
 	snapshotDir    string
 	importDir      string
 	importBuildMin int
+	// cluster is the NATS servers of cluster mode (comma-separated
+	// URLs); empty: a single node. nodeID, advertise and streamReplicas
+	// configure the node (serve_cluster.go).
+	cluster        string
+	nodeID         string
+	advertise      string
+	streamReplicas int
 }
 
 // defaultDataDir is $XDG_DATA_HOME/shoal, or ~/.local/share/shoal, or
@@ -97,6 +104,12 @@ func (o *serveOptions) Validate() error {
 		return fmt.Errorf("-write-stall %v, want > 0", o.writeStall)
 	case o.importBuildMin < 0:
 		return fmt.Errorf("-import-build-min %d, want >= 0", o.importBuildMin)
+	case o.cluster != "" && o.tlsCert != "":
+		return errors.New("-cluster with -tls-cert: cluster mode serves plaintext only (yet)")
+	case o.cluster != "" && o.metricsListen != "":
+		return errors.New("-cluster with -metrics-listen: cluster mode has no metrics listener (yet)")
+	case o.cluster != "" && (o.streamReplicas < 1 || o.streamReplicas > 5):
+		return fmt.Errorf("-stream-replicas %d, want 1..5", o.streamReplicas)
 	}
 	if _, err := parseLevel(o.logLevel); err != nil {
 		return err
@@ -141,6 +154,10 @@ func newServe() *clikit.Command {
 	fs.IntVar(&o.importBuildMin, "import-build-min", server.DefaultImportBuildMinRows, "fewest rows for which an import into an empty collection builds it offline (method AUTO)")
 	fs.BoolVar(&o.pprof, "pprof", false, "also serve Go's /debug/pprof/ profiles on the -metrics-listen address (for diagnosis; do not expose it)")
 	fs.StringVar(&o.metricsListen, "metrics-listen", "", "address to serve Prometheus /metrics on over HTTP (e.g. localhost:9370); empty: off")
+	fs.StringVar(&o.cluster, "cluster", "", "cluster mode: join the cluster of these NATS servers (nats://host:port, comma-separated; docs/cluster.md)")
+	fs.StringVar(&o.nodeID, "node-id", defaultNodeID(), "cluster mode: this node's id, kept across restarts")
+	fs.StringVar(&o.advertise, "advertise", "", "cluster mode: the address peers dial to reach this node (default: the -listen address)")
+	fs.IntVar(&o.streamReplicas, "stream-replicas", 3, "cluster mode: NATS servers persisting each write (at most the cluster's NATS servers)")
 	config := fs.String("config", "", "read settings from this file: lines of `flag-name = value` (# comments); flags given on the command line win")
 	c.Run = func(ctx context.Context, env *clikit.Env, args []string) error {
 		if len(args) > 0 {
@@ -153,6 +170,9 @@ func newServe() *clikit.Command {
 		}
 		if err := o.Validate(); err != nil {
 			return clikit.InvalidError(err)
+		}
+		if o.cluster != "" {
+			return o.runNode(ctx, env)
 		}
 		return o.Run(ctx, env)
 	}
@@ -203,23 +223,33 @@ func unquote(v string) string {
 	return v
 }
 
-// Run serves until ctx is cancelled or SIGTERM arrives, then shuts down
-// gracefully. It prints the address it listens on to stdout.
-func (o *serveOptions) Run(ctx context.Context, env *clikit.Env) error {
+// logger is the logger the flags ask for, writing to env.Stderr.
+func (o *serveOptions) logger(env *clikit.Env) *slog.Logger {
 	level, _ := parseLevel(o.logLevel)
 	hopts := &slog.HandlerOptions{Level: level}
 	var h slog.Handler = slog.NewTextHandler(env.Stderr, hopts)
 	if o.logJSON {
 		h = slog.NewJSONHandler(env.Stderr, hopts)
 	}
-	log := slog.New(h)
-	sopts := &server.Options{
+	return slog.New(h)
+}
+
+// serverOptions are the server's options from the flags.
+func (o *serveOptions) serverOptions(log *slog.Logger) *server.Options {
+	return &server.Options{
 		DataDir: o.dataDir, AdminKey: o.adminKey, MaxBatch: o.maxBatch,
 		MaxRecvMsgBytes: int(o.maxMsg), MaxResponseBytes: int(o.maxResponse), MaxPayloadBytes: int(o.maxPayload), MaxHits: o.maxHits, MaxTopK: o.maxTopK,
 		CacheBytes: int64(o.cache), ShutdownGrace: o.grace, IdleTimeout: o.idle, Logger: log,
 		WriteStall:  o.writeStall,
 		SnapshotDir: o.snapshotDir, ImportDir: o.importDir, ImportBuildMinRows: o.importBuildMin,
 	}
+}
+
+// Run serves until ctx is cancelled or SIGTERM arrives, then shuts down
+// gracefully. It prints the address it listens on to stdout.
+func (o *serveOptions) Run(ctx context.Context, env *clikit.Env) error {
+	log := o.logger(env)
+	sopts := o.serverOptions(log)
 	if o.tlsCert != "" {
 		cert, err := tls.LoadX509KeyPair(o.tlsCert, o.tlsKey)
 		if err != nil {

@@ -1,0 +1,45 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/shoaldb/shoal/server/fleet"
+	"github.com/shoaldb/shoal/tools/internal/clikit"
+)
+
+// defaultNodeID is the host name, or "node" without one.
+func defaultNodeID() string {
+	if h, err := os.Hostname(); err == nil && h != "" {
+		return h
+	}
+	return "node"
+}
+
+// runNode is `shoal serve -cluster`: one node of a cluster (package
+// fleet), serving until ctx is cancelled or SIGTERM arrives.
+func (o *serveOptions) runNode(ctx context.Context, env *clikit.Env) error {
+	log := o.logger(env)
+	lis, err := net.Listen("tcp", o.listen)
+	if err != nil {
+		return err
+	}
+	n, err := fleet.Open(fleet.Options{
+		ID: o.nodeID, DataDir: o.dataDir, NATSURLs: o.cluster, Advertise: o.advertise,
+		AdminKey: o.adminKey, StreamReplicas: o.streamReplicas, Server: *o.serverOptions(log), Logger: log,
+	}, lis)
+	if err != nil {
+		lis.Close()
+		return err
+	}
+	fmt.Fprintf(env.Stdout, "shoal node %s serving on %s (cluster %s, data %s)\n", o.nodeID, n.Addr(), o.cluster, o.dataDir)
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM)
+	defer stop()
+	<-ctx.Done()
+	log.Info("shutting down")
+	return n.Close()
+}
