@@ -110,6 +110,8 @@ func (o *serveOptions) Validate() error {
 		return errors.New("-cluster with -metrics-listen: cluster mode has no metrics listener (yet)")
 	case o.cluster != "" && (o.streamReplicas < 1 || o.streamReplicas > 5):
 		return fmt.Errorf("-stream-replicas %d, want 1..5", o.streamReplicas)
+	case o.cluster != "" && o.advertise == "" && unspecifiedHost(o.listen):
+		return fmt.Errorf("-cluster with -listen %s: set -advertise to the address peers dial (host:port)", o.listen)
 	}
 	if _, err := parseLevel(o.logLevel); err != nil {
 		return err

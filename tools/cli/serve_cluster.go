@@ -43,3 +43,14 @@ func (o *serveOptions) runNode(ctx context.Context, env *clikit.Env) error {
 	log.Info("shutting down")
 	return n.Close()
 }
+
+// unspecifiedHost reports whether addr listens on every interface
+// (":7370", "0.0.0.0:7370", "[::]:7370"), an address peers cannot dial.
+func unspecifiedHost(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	ip := net.ParseIP(host)
+	return host == "" || ip != nil && ip.IsUnspecified()
+}

@@ -161,6 +161,17 @@ func TestServeValidate(t *testing.T) {
 		{"no data dir", func(o *serveOptions) { o.dataDir = "" }, "data-dir"},
 		{"negative max hits", func(o *serveOptions) { o.maxHits = -1 }, "-max-hits"},
 		{"max response above 2GiB", func(o *serveOptions) { o.maxResponse = 3 << 30 }, "-max-response"},
+		{"cluster node", func(o *serveOptions) { o.cluster = "nats://n:4222"; o.streamReplicas = 3 }, ""},
+		{"cluster on all interfaces without advertise", func(o *serveOptions) {
+			o.cluster, o.streamReplicas, o.listen, o.adminKey = "nats://n:4222", 3, "0.0.0.0:7370", "0123456789abcdef"
+		}, "-advertise"},
+		{"cluster with advertise", func(o *serveOptions) {
+			o.cluster, o.streamReplicas, o.listen, o.adminKey, o.advertise = "nats://n:4222", 3, ":7370", "0123456789abcdef", "h:7370"
+		}, ""},
+		{"cluster stream replicas", func(o *serveOptions) { o.cluster = "nats://n:4222"; o.streamReplicas = 7 }, "-stream-replicas"},
+		{"cluster with TLS", func(o *serveOptions) {
+			o.cluster, o.streamReplicas, o.tlsCert, o.tlsKey = "nats://n:4222", 3, "c", "k"
+		}, "plaintext"},
 	} {
 		o := ok
 		tc.edit(&o)

@@ -50,7 +50,7 @@ class Collection(_message.Message):
     def __init__(self, name: _Optional[str] = ..., config: _Optional[_Union[CollectionConfig, _Mapping]] = ..., vector_count: _Optional[int] = ..., created_unix_ms: _Optional[int] = ...) -> None: ...
 
 class CollectionConfig(_message.Message):
-    __slots__ = ["default_search", "dim", "element_type", "indexed_payload_fields", "metric", "posting_cap", "quant", "replicas"]
+    __slots__ = ["default_search", "dim", "element_type", "indexed_payload_fields", "metric", "posting_cap", "quant", "replicas", "replication", "shards"]
     DEFAULT_SEARCH_FIELD_NUMBER: _ClassVar[int]
     DIM_FIELD_NUMBER: _ClassVar[int]
     ELEMENT_TYPE_FIELD_NUMBER: _ClassVar[int]
@@ -59,6 +59,8 @@ class CollectionConfig(_message.Message):
     POSTING_CAP_FIELD_NUMBER: _ClassVar[int]
     QUANT_FIELD_NUMBER: _ClassVar[int]
     REPLICAS_FIELD_NUMBER: _ClassVar[int]
+    REPLICATION_FIELD_NUMBER: _ClassVar[int]
+    SHARDS_FIELD_NUMBER: _ClassVar[int]
     default_search: SearchParams
     dim: int
     element_type: ElementType
@@ -67,7 +69,9 @@ class CollectionConfig(_message.Message):
     posting_cap: int
     quant: str
     replicas: int
-    def __init__(self, dim: _Optional[int] = ..., metric: _Optional[_Union[Metric, str]] = ..., element_type: _Optional[_Union[ElementType, str]] = ..., posting_cap: _Optional[int] = ..., replicas: _Optional[int] = ..., default_search: _Optional[_Union[SearchParams, _Mapping]] = ..., indexed_payload_fields: _Optional[_Iterable[str]] = ..., quant: _Optional[str] = ...) -> None: ...
+    replication: int
+    shards: int
+    def __init__(self, dim: _Optional[int] = ..., metric: _Optional[_Union[Metric, str]] = ..., element_type: _Optional[_Union[ElementType, str]] = ..., posting_cap: _Optional[int] = ..., replicas: _Optional[int] = ..., default_search: _Optional[_Union[SearchParams, _Mapping]] = ..., indexed_payload_fields: _Optional[_Iterable[str]] = ..., quant: _Optional[str] = ..., shards: _Optional[int] = ..., replication: _Optional[int] = ...) -> None: ...
 
 class CollectionStats(_message.Message):
     __slots__ = ["bytes_read", "cache_bytes", "cache_hits", "cache_misses", "collection", "deleted", "heads", "merges", "postings_read", "queries", "read_ops", "reassigned", "splits", "tail_bytes", "upserted", "vector_count", "vectors_read"]
