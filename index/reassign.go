@@ -14,10 +14,12 @@ import (
 //   - members of the split posting that are farther from their new head
 //     than from the old one (a third head may be nearest now);
 //   - copies in the ReassignNeighbors postings nearest the old head that
-//     are closer to one of the new heads than to their own.
+//     are closer to one of the new heads than to their own and than to
+//     the old head.
 //
-// A member whose nearest head is now neither half, and every neighbour
-// copy found, is re-inserted: fresh copies at a new version in the postings the RNG rule
+// A member for which neither half is among the heads an insert would
+// choose from now (the Candidates nearest), and every neighbour copy
+// found, is re-inserted: fresh copies at a new version in the postings the RNG rule
 // picks now, so all its old copies become stale. It runs after the split
 // committed and without the writer lock while it reads; the re-inserts
 // commit in one batch, skipping vectors that changed meanwhile.
@@ -30,16 +32,19 @@ func (ix *Index) reassignAfterSplit(p, q uint32, old, c1, c2 []float32, parts *[
 	ws := ix.pool.Get().(*workspace)
 	defer ix.pool.Put(ws)
 
-	// nearestIs reports whether x's nearest live head is one of want.
-	nearestIs := func(x []float32, want ...uint32) bool {
+	// stillCandidate reports whether p or q is among the heads an insert
+	// of x would choose its postings from now (the Candidates nearest):
+	// a copy there may have been placed by the RNG rule away from x's
+	// nearest head, and is no more misplaced after the split than before.
+	stillCandidate := func(x []float32) bool {
 		ix.rmu.RLock()
-		c := ix.tree.Search(x, 1, 2*ix.opts.Candidates, &ws.route)
+		c := ix.tree.Search(x, ix.opts.Candidates, 2*ix.opts.Candidates, &ws.route)
 		ix.rmu.RUnlock()
 		if len(c) == 0 {
 			return true
 		}
-		for _, w := range want {
-			if c[0].Leaf == w {
+		for _, h := range c {
+			if h.Leaf == p || h.Leaf == q {
 				return true
 			}
 		}
@@ -53,11 +58,22 @@ func (ix *Index) reassignAfterSplit(p, q uint32, old, c1, c2 []float32, parts *[
 			if ix.routeDist(x, heads[h]) <= ix.routeDist(x, old) {
 				continue
 			}
-			if _, dup := seen[id]; dup || nearestIs(x, p, q) {
+			if _, dup := seen[id]; dup || stillCandidate(x) {
 				continue
 			}
 			seen[id] = struct{}{}
 			cand.Add(id, m.Versions[i], row)
+		}
+	}
+	// The members' copies in neighbour postings were placed beside
+	// their copy in the split posting, and the members were just
+	// checked: the neighbour check below is for other vectors. (The
+	// new heads are nearer their members than the old one was, so
+	// without this every member's other copies passed it, and every
+	// split re-inserted most of its posting.)
+	for h := range parts {
+		for _, id := range parts[h].IDs {
+			seen[id] = struct{}{}
 		}
 	}
 
@@ -79,10 +95,18 @@ func (ix *Index) reassignAfterSplit(p, q uint32, old, c1, c2 []float32, parts *[
 				return
 			}
 			vec.ToFloat32(ix.elem(), row, x)
-			dr := ix.routeDist(x, own[r])
-			if ix.routeDist(x, c1) >= dr && ix.routeDist(x, c2) >= dr {
+			// SPFresh's second condition: only a copy that a new head is
+			// nearer to than the old head was can have lost its place
+			// (before the split, the old head did not draw it away from
+			// its posting; now a nearer head might). Copies kept by the
+			// RNG rule away from their nearest head are usually nearer
+			// to several heads than to their own: without this test
+			// every split re-inserted hundreds of them.
+			dn := min(ix.routeDist(x, c1), ix.routeDist(x, c2))
+			if dn >= ix.routeDist(x, old) || dn >= ix.routeDist(x, own[r]) {
 				return
 			}
+
 			seen[id] = struct{}{}
 			cand.Add(id, ver, row)
 		}

@@ -25,8 +25,11 @@ import (
 //
 // Commands:
 //
-//	create dim=D cap=C [reassign=N]  an empty index (Create), opened;
-//	                                 reassign=-1 turns reassignment off
+//	create dim=D cap=C [reassign=N] [candidates=C replicas=R]
+//	                                 an empty index (Create), opened;
+//	                                 reassign=-1 turns reassignment off;
+//	                                 candidates and replicas set
+//	                                 Options.Candidates and Replicas
 //	upsert                           input: one "id: x y …" per line
 //	delete                           input: ids
 //	step                             one unit of maintenance (all due)
@@ -89,8 +92,14 @@ func (s *script) run(t *testing.T, td *datadriven.TestData) (string, error) {
 		if td.HasArg("reassign") {
 			td.ScanArgs(t, "reassign", &reassign)
 		}
+		var candidates, replicas int // 0: the defaults
+		if td.HasArg("candidates") {
+			td.ScanArgs(t, "candidates", &candidates)
+			td.ScanArgs(t, "replicas", &replicas)
+		}
 		s.dir = filepath.Join(t.TempDir(), "ix")
-		s.opts = Options{PostingCap: capacity, ReassignNeighbors: reassign, MaintenancePaused: true, Workers: 1, CacheBytes: -1}
+		s.opts = Options{PostingCap: capacity, ReassignNeighbors: reassign, Candidates: candidates, Replicas: replicas,
+			MaintenancePaused: true, Workers: 1, CacheBytes: -1}
 		if s.mem {
 			s.opts.store = memstore.New()
 		}

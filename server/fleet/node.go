@@ -167,7 +167,12 @@ func Open(o Options, lis net.Listener) (*Node, error) {
 		n.Close()
 		return nil, err
 	}
-	n.grpc = grpc.NewServer(grpc.ChainUnaryInterceptor(n.authUnary), grpc.ChainStreamInterceptor(n.authStream))
+	maxMsg := o.Server.MaxRecvMsgBytes
+	if maxMsg == 0 {
+		maxMsg = server.DefaultMaxRecvMsgBytes
+	}
+	n.grpc = grpc.NewServer(grpc.MaxRecvMsgSize(maxMsg), grpc.MaxSendMsgSize(1<<30),
+		grpc.ChainUnaryInterceptor(n.authUnary), grpc.ChainStreamInterceptor(n.authStream))
 	shoalv1.RegisterCollectionServiceServer(n.grpc, collectionsAPI{n: n})
 	shoalv1.RegisterVectorServiceServer(n.grpc, vectorsAPI{n: n})
 	hs := health.NewServer()
