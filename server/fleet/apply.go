@@ -225,7 +225,7 @@ func (r *replica) consume(ctx context.Context, js jetstream.JetStream, apply app
 }
 
 // applyOne applies an operation, retrying while the local collection
-// cannot take it for now. An operation the collection refuses for what
+// cannot take it for now; a damaged one (DATA_LOSS) breaks the replica. An operation the collection refuses for what
 // it is (a label name too long, a payload over the limit) is refused the
 // same way by every replica, which all skip it: it is counted in
 // rejected and logged.
@@ -239,6 +239,12 @@ func (r *replica) applyOne(ctx context.Context, apply applier, op string, data [
 		case codes.InvalidArgument, codes.NotFound, codes.AlreadyExists, codes.PermissionDenied, codes.OutOfRange:
 			r.rejected.Add(1)
 			return nil
+		case codes.DataLoss:
+			// The local collection is damaged: retrying cannot help.
+			// The replica stops, and reads go to the others.
+			err := fmt.Errorf("replica %s is damaged, stopped at sequence %d: %v (drop this node's data for the collection to rebuild it from the log)", r.local, r.applied.Load(), status.Convert(err).Message())
+			r.broken.Store(&err)
+			return err
 		}
 		if ctx.Err() != nil {
 			return ctx.Err()

@@ -8,7 +8,10 @@ import (
 	"io"
 	"slices"
 	"strings"
+	"time"
 
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/shoaldb/shoal/client"
@@ -64,7 +67,7 @@ func upsertVerb(conn *connOptions) *clikit.Command {
 					return err
 				}
 			}
-			upserted, err := streamRows(ctx, c, name, tenant, src, ids)
+			upserted, err := sendRows(ctx, c, name, tenant, src, ids)
 			if err != nil {
 				return err
 			}
@@ -100,34 +103,48 @@ func refuseExisting(ctx context.Context, c *client.Client, name, tenant string, 
 	return nil
 }
 
-// streamRows sends the rows of src with ids through one UpsertStream.
-func streamRows(ctx context.Context, c *client.Client, name, tenant string, src index.Source, ids []uint64) (uint64, error) {
-	st, err := c.Vectors.UpsertStream(ctx)
-	if err != nil {
-		return 0, err
-	}
+// sendRows upserts the rows of src with ids, a batch of clientBatch rows
+// a call. A batch the server pushes back (RESOURCE_EXHAUSTED: background
+// maintenance is behind; UNAVAILABLE: a cluster's log lost its quorum
+// for a moment) is sent again after a back-off, growing from 100 ms to
+// 5 s, for up to busyPatience in all: upserts are idempotent.
+func sendRows(ctx context.Context, c *client.Client, name, tenant string, src index.Source, ids []uint64) (uint64, error) {
 	rr := clikit.NewRowReader(src)
 	n := src.Len()
+	var upserted uint64
 	for lo := 0; lo < n; lo += clientBatch {
 		rows, err := rr.Read(lo, min(clientBatch, n-lo))
 		if err != nil {
-			st.CloseSend()
-			return 0, err
+			return upserted, err
 		}
 		msg := &shoalv1.UpsertRequest{Collection: name, Tenant: tenant, Vectors: make([]*shoalv1.Vector, len(rows))}
 		for i, r := range rows {
 			msg.Vectors[i] = &shoalv1.Vector{Id: ids[lo+i], Values: slices.Clone(r)}
 		}
-		if err := st.Send(msg); err != nil {
-			break // the server ended the stream: CloseAndRecv says why
+		backoff, waited := 100*time.Millisecond, time.Duration(0)
+		for {
+			resp, err := c.Vectors.Upsert(ctx, msg)
+			if err == nil {
+				upserted += resp.GetUpserted()
+				break
+			}
+			if code := status.Code(err); (code != codes.ResourceExhausted && code != codes.Unavailable) || waited >= busyPatience {
+				return upserted, fmt.Errorf("rows %d..%d: %w (the %d rows before them are stored)", lo, lo+len(rows)-1, err, lo)
+			}
+			select {
+			case <-time.After(backoff):
+			case <-ctx.Done():
+				return upserted, ctx.Err()
+			}
+			waited += backoff
+			backoff = min(2*backoff, 5*time.Second)
 		}
 	}
-	resp, err := st.CloseAndRecv()
-	if err != nil {
-		return 0, err
-	}
-	return resp.GetUpserted(), nil
+	return upserted, nil
 }
+
+// busyPatience bounds how long sendRows retries one pushed-back batch.
+const busyPatience = 5 * time.Minute
 
 // getVerb is `shoal client get NAME ID...`: one JSON line per vector.
 func getVerb(conn *connOptions) *clikit.Command {
