@@ -22,7 +22,9 @@ func TestApplyOne(t *testing.T) {
 	if err := r.applyOne(context.Background(), retry, opUpsert, nil); err != nil || calls != 3 {
 		t.Fatalf("transient errors: %v after %d calls, want nil after 3", err, calls)
 	}
-	refuse := func(context.Context, string, string, []byte) error { return status.Error(codes.InvalidArgument, "label too long") }
+	refuse := func(context.Context, string, string, []byte) error {
+		return status.Error(codes.InvalidArgument, "label too long")
+	}
 	if err := r.applyOne(context.Background(), refuse, opUpsert, nil); err != nil || r.rejected.Load() != 1 {
 		t.Fatalf("refused: %v, %d rejected; want nil, 1", err, r.rejected.Load())
 	}
