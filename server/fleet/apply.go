@@ -16,6 +16,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/shoaldb/shoal/internal/filecopy"
 	shoalv1 "github.com/shoaldb/shoal/proto/shoal/v1"
@@ -49,16 +50,20 @@ type replica struct {
 	incarnation string
 	file        string // applied-sequence record
 	applied     atomic.Uint64
-	saved       uint64 // the sequence last recorded in file; owned by the flusher
+	saved       uint64 // the sequence last recorded in file
 	rejected    atomic.Uint64
 	// broken is set when the log no longer holds the operations after
 	// applied (they were removed): the replica cannot catch up by
 	// replay and stops serving (status: see err).
 	broken atomic.Pointer[error]
-	mu     sync.Mutex
-	moved  chan struct{} // closed and replaced when applied advances
-	cancel context.CancelFunc
-	done   chan struct{}
+	// mu guards saved, dropped and moved.
+	mu    sync.Mutex
+	moved chan struct{} // closed and replaced when applied advances
+	// dropped is set when the replica's collection is dropped: its
+	// applied record is removed and must not be written again.
+	dropped bool
+	cancel  context.CancelFunc
+	done    chan struct{}
 }
 
 // appliedRecord is the content of a replica's applied file.
@@ -97,9 +102,10 @@ func (r *replica) load() (fresh bool, err error) {
 }
 
 // save records the applied sequence (write, fsync, rename, fsync dir).
+// Callers hold r.mu. A dropped replica records nothing.
 func (r *replica) save() error {
 	seq := r.applied.Load()
-	if seq == r.saved {
+	if seq == r.saved || r.dropped {
 		return nil
 	}
 	b, _ := json.Marshal(appliedRecord{Incarnation: r.incarnation, Seq: seq})
@@ -116,6 +122,8 @@ func (r *replica) save() error {
 
 // reset forgets the applied record (before a fresh copy replays the log).
 func (r *replica) reset() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	r.applied.Store(0)
 	r.saved = 0
 	if err := os.Remove(r.file); err != nil && !errors.Is(err, os.ErrNotExist) {
@@ -263,42 +271,30 @@ func encodeOp(m proto.Message) ([]byte, error) {
 	return proto.MarshalOptions{Deterministic: true}.Marshal(m)
 }
 
-// decodeOp parses an operation's request and names its collection.
+// opTypes makes the request of each operation.
+var opTypes = map[string]func() proto.Message{
+	opUpsert:       func() proto.Message { return &shoalv1.UpsertRequest{} },
+	opDelete:       func() proto.Message { return &shoalv1.DeleteRequest{} },
+	opLabels:       func() proto.Message { return &shoalv1.SetLabelsRequest{} },
+	opPayloads:     func() proto.Message { return &shoalv1.SetPayloadsRequest{} },
+	opCreateTenant: func() proto.Message { return &shoalv1.CreateTenantRequest{} },
+	opDeleteTenant: func() proto.Message { return &shoalv1.DeleteTenantRequest{} },
+	opGrant:        func() proto.Message { return &shoalv1.GrantRequest{} },
+	opRevoke:       func() proto.Message { return &shoalv1.RevokeRequest{} },
+}
+
+// decodeOp parses an operation's request and names its collection (every
+// request type has a "collection" field).
 func decodeOp(op, local string, data []byte) (proto.Message, error) {
-	var m interface {
-		proto.Message
-	}
-	switch op {
-	case opUpsert:
-		req := &shoalv1.UpsertRequest{}
-		if err := proto.Unmarshal(data, req); err != nil {
-			return nil, err
-		}
-		req.Collection = local
-		m = req
-	case opDelete:
-		req := &shoalv1.DeleteRequest{}
-		if err := proto.Unmarshal(data, req); err != nil {
-			return nil, err
-		}
-		req.Collection = local
-		m = req
-	case opLabels:
-		req := &shoalv1.SetLabelsRequest{}
-		if err := proto.Unmarshal(data, req); err != nil {
-			return nil, err
-		}
-		req.Collection = local
-		m = req
-	case opPayloads:
-		req := &shoalv1.SetPayloadsRequest{}
-		if err := proto.Unmarshal(data, req); err != nil {
-			return nil, err
-		}
-		req.Collection = local
-		m = req
-	default:
+	mk, ok := opTypes[op]
+	if !ok {
 		return nil, fmt.Errorf("unknown operation %q", op)
 	}
+	m := mk()
+	if err := proto.Unmarshal(data, m); err != nil {
+		return nil, err
+	}
+	pr := m.ProtoReflect()
+	pr.Set(pr.Descriptor().Fields().ByName("collection"), protoreflect.ValueOfString(local))
 	return m, nil
 }

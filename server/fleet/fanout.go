@@ -30,6 +30,7 @@ func isReplicaCall(ctx context.Context) bool { return incoming(ctx, replicaKey) 
 type peerClients struct {
 	coll shoalv1.CollectionServiceClient
 	vec  shoalv1.VectorServiceClient
+	ten  shoalv1.TenantServiceClient
 }
 
 // liveIDs lists the live nodes' ids, sorted.
@@ -162,7 +163,7 @@ func (n *Node) hedged(ctx context.Context, addrs []string, call func(context.Con
 				ch <- result{nil, status.Errorf(codes.Unavailable, "%s: %v", addr, err)}
 				return
 			}
-			v, err := call(ctx, peerClients{shoalv1.NewCollectionServiceClient(conn), shoalv1.NewVectorServiceClient(conn)})
+			v, err := call(ctx, peerClients{shoalv1.NewCollectionServiceClient(conn), shoalv1.NewVectorServiceClient(conn), shoalv1.NewTenantServiceClient(conn)})
 			ch <- result{v, err}
 		}()
 	}

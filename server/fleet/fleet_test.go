@@ -457,3 +457,130 @@ func TestClusterUnavailable(t *testing.T) {
 		time.Sleep(200 * time.Millisecond)
 	}
 }
+
+// tokens merges the sequence tokens of writes, for reads that must see
+// them all.
+type tokens struct{ s seqs }
+
+func (tk *tokens) add(t *testing.T, hdr metadata.MD) {
+	t.Helper()
+	v := hdr.Get(seqHeader)
+	if len(v) != 1 {
+		t.Fatalf("write header %v: no %s", hdr, seqHeader)
+	}
+	s, err := parseSeqs(v[0], maxShards)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, q := range s {
+		tk.s[k] = max(tk.s[k], q)
+	}
+}
+
+func (tk *tokens) ctx(ctx context.Context) context.Context {
+	return metadata.AppendToOutgoingContext(ctx, minSeqKey, tk.s.String())
+}
+
+// TestClusterTenants: tenants, their vectors and grants travel the logs;
+// a search as a tenant sees its own vectors and those granted to it,
+// on every shard; deleting the tenant deletes its vectors everywhere.
+func TestClusterTenants(t *testing.T) {
+	c := startCluster(t, 3, 3)
+	ctx, cancel := context.WithTimeout(authed(context.Background()), 60*time.Second)
+	defer cancel()
+	conn, err := grpc.NewClient(c.addrs[1], grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	cc, vc, tc := shoalv1.NewCollectionServiceClient(conn), shoalv1.NewVectorServiceClient(conn), shoalv1.NewTenantServiceClient(conn)
+	const dim = 4
+	if _, err := cc.CreateCollection(ctx, &shoalv1.CreateCollectionRequest{Name: "t", Config: &shoalv1.CollectionConfig{Dim: dim}}); err != nil {
+		t.Fatal(err)
+	}
+	tk := &tokens{s: seqs{}}
+	var hdr metadata.MD
+	for _, name := range []string{"acme", "beta"} {
+		if _, err := tc.CreateTenant(ctx, &shoalv1.CreateTenantRequest{Collection: "t", Tenant: name}, grpc.Header(&hdr)); err != nil {
+			t.Fatal(err)
+		}
+		tk.add(t, hdr)
+	}
+	if _, err := tc.CreateTenant(tk.ctx(ctx), &shoalv1.CreateTenantRequest{Collection: "t", Tenant: "acme"}); status.Code(err) != codes.AlreadyExists {
+		t.Fatalf("second create: %v, want AlreadyExists", err)
+	}
+	r := rand.New(rand.NewPCG(5, 6))
+	owned := map[string][]uint64{}
+	var vs [][]float32
+	for _, name := range []string{"acme", "beta"} {
+		var ids []uint64
+		base := uint64(len(vs))
+		batch := randVecs(r, 60, dim)
+		for i := range batch {
+			ids = append(ids, base+uint64(i))
+		}
+		vs = append(vs, batch...)
+		req := upsertReq("t", ids, batch)
+		req.Tenant = name
+		if _, err := vc.Upsert(tk.ctx(ctx), req, grpc.Header(&hdr)); err != nil {
+			t.Fatal(err)
+		}
+		tk.add(t, hdr)
+		owned[name] = ids
+	}
+	bad := upsertReq("t", []uint64{999}, [][]float32{vs[0]})
+	bad.Tenant = "nope"
+	if _, err := vc.Upsert(ctx, bad); status.Code(err) != codes.NotFound {
+		t.Fatalf("upsert for an unknown tenant: %v, want NotFound", err)
+	}
+	// search as tenant: only its own ids, from every shard.
+	visible := func(tenant string, q []float32) map[uint64]bool {
+		t.Helper()
+		res, err := vc.Search(tk.ctx(ctx), &shoalv1.SearchRequest{Collection: "t", Query: q, TopK: 200, Tenant: tenant, Params: &shoalv1.SearchParams{Nprobe: 64}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[uint64]bool{}
+		for _, h := range res.GetHits() {
+			got[h.GetId()] = true
+		}
+		return got
+	}
+	got := visible("acme", vs[0])
+	if len(got) != 60 {
+		t.Fatalf("acme sees %d vectors, want its 60", len(got))
+	}
+	for _, id := range owned["beta"] {
+		if got[id] {
+			t.Fatalf("acme sees beta's vector %d", id)
+		}
+	}
+	if _, err := tc.Grant(tk.ctx(ctx), &shoalv1.GrantRequest{Collection: "t", Tenant: "acme", Ids: owned["beta"][:5]}, grpc.Header(&hdr)); err != nil {
+		t.Fatal(err)
+	}
+	tk.add(t, hdr)
+	if got := visible("acme", vs[0]); len(got) != 65 || !got[owned["beta"][0]] {
+		t.Fatalf("after a grant of 5, acme sees %d vectors, want 65", len(got))
+	}
+	if _, err := tc.Revoke(tk.ctx(ctx), &shoalv1.RevokeRequest{Collection: "t", Tenant: "acme", Ids: owned["beta"][:5]}, grpc.Header(&hdr)); err != nil {
+		t.Fatal(err)
+	}
+	tk.add(t, hdr)
+	if got := visible("acme", vs[0]); len(got) != 60 {
+		t.Fatalf("after the revoke, acme sees %d vectors, want 60", len(got))
+	}
+	if _, err := tc.DeleteTenant(tk.ctx(ctx), &shoalv1.DeleteTenantRequest{Collection: "t", Tenant: "acme"}, grpc.Header(&hdr)); err != nil {
+		t.Fatal(err)
+	}
+	tk.add(t, hdr)
+	if got := visible("", vs[0]); len(got) != 60 || !got[owned["beta"][0]] {
+		t.Fatalf("after deleting acme, %d vectors are left, want beta's 60", len(got))
+	}
+	ls, err := tc.ListTenants(tk.ctx(ctx), &shoalv1.ListTenantsRequest{Collection: "t"})
+	if err != nil || len(ls.GetTenants()) != 1 || ls.GetTenants()[0] != "beta" {
+		t.Fatalf("tenants %v, %v; want [beta]", ls.GetTenants(), err)
+	}
+	if _, err := vc.Search(ctx, &shoalv1.SearchRequest{Collection: "t", Query: vs[0], TopK: 1, Tenant: "acme"}); status.Code(err) != codes.NotFound {
+		t.Fatalf("search as a deleted tenant: %v, want NotFound", err)
+	}
+}

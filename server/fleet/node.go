@@ -175,6 +175,7 @@ func Open(o Options, lis net.Listener) (*Node, error) {
 		grpc.ChainUnaryInterceptor(n.authUnary), grpc.ChainStreamInterceptor(n.authStream))
 	shoalv1.RegisterCollectionServiceServer(n.grpc, collectionsAPI{n: n})
 	shoalv1.RegisterVectorServiceServer(n.grpc, vectorsAPI{n: n})
+	shoalv1.RegisterTenantServiceServer(n.grpc, tenantsAPI{n: n})
 	hs := health.NewServer()
 	healthpb.RegisterHealthServer(n.grpc, hs)
 	n.wg.Add(4)
@@ -600,6 +601,9 @@ func (n *Node) forgetLocked(name string) {
 		if _, err := cc.DropCollection(n.localCtx(n.ctx), &shoalv1.DropCollectionRequest{Name: r.local}); err != nil && status.Code(err) != codes.NotFound {
 			n.log.Warn("dropping replica", "replica", r.local, "err", err)
 		}
+		r.mu.Lock()
+		r.dropped = true
+		r.mu.Unlock()
 		r.reset()
 	}
 }
@@ -633,6 +637,7 @@ func (n *Node) applyLocal(ctx context.Context, op, local string, data []byte) er
 		return status.Errorf(codes.InvalidArgument, "undecodable operation: %v", err)
 	}
 	vc := shoalv1.NewVectorServiceClient(n.localConn)
+	tc := shoalv1.NewTenantServiceClient(n.localConn)
 	ctx = n.localCtx(ctx)
 	switch req := m.(type) {
 	case *shoalv1.UpsertRequest:
@@ -643,6 +648,14 @@ func (n *Node) applyLocal(ctx context.Context, op, local string, data []byte) er
 		_, err = vc.SetLabels(ctx, req)
 	case *shoalv1.SetPayloadsRequest:
 		_, err = vc.SetPayloads(ctx, req)
+	case *shoalv1.CreateTenantRequest:
+		_, err = tc.CreateTenant(ctx, req)
+	case *shoalv1.DeleteTenantRequest:
+		_, err = tc.DeleteTenant(ctx, req)
+	case *shoalv1.GrantRequest:
+		_, err = tc.Grant(ctx, req)
+	case *shoalv1.RevokeRequest:
+		_, err = tc.Revoke(ctx, req)
 	}
 	return err
 }

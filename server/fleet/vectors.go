@@ -27,22 +27,19 @@ type vectorsAPI struct {
 	n *Node
 }
 
-// notInCluster refuses what cluster mode does not do yet.
-func notInCluster(what string) error {
-	return status.Errorf(codes.Unimplemented, "%s is not supported in cluster mode yet (docs/cluster.md)", what)
-}
-
 // writable resolves a write's collection; replica names take no writes.
 func (a vectorsAPI) writable(ctx context.Context, coll, tenant string, count int) (collRecord, *shoalv1.CollectionConfig, error) {
 	if isReplicaCall(ctx) {
 		return collRecord{}, nil, status.Error(codes.FailedPrecondition, "a shard's replica changes only through the shard's log: write to the collection")
 	}
-	if tenant != "" {
-		return collRecord{}, nil, notInCluster("tenants")
-	}
 	r, cfg, err := a.n.collection(ctx, coll)
 	if err != nil {
 		return r, nil, err
+	}
+	if tenant != "" {
+		if err := a.n.checkTenant(ctx, r, tenant); err != nil {
+			return r, nil, err
+		}
 	}
 	if count == 0 {
 		return r, nil, status.Error(codes.InvalidArgument, "nothing to write")
@@ -147,7 +144,9 @@ func (a vectorsAPI) Upsert(ctx context.Context, req *shoalv1.UpsertRequest) (*sh
 				return err
 			}
 			return a.checkPayload(v.GetId(), v.GetPayload())
-		}, opUpsert, func(vs []*shoalv1.Vector) proto.Message { return &shoalv1.UpsertRequest{Vectors: vs} })
+		}, opUpsert, func(vs []*shoalv1.Vector) proto.Message {
+			return &shoalv1.UpsertRequest{Vectors: vs, Tenant: req.GetTenant()}
+		})
 	if err != nil {
 		return nil, err
 	}
@@ -170,7 +169,7 @@ func (a vectorsAPI) Delete(ctx context.Context, req *shoalv1.DeleteRequest) (*sh
 	}
 	var ops []shardOp
 	for s, ids := range byShard {
-		ops = append(ops, shardOp{shard: s, msgs: []proto.Message{&shoalv1.DeleteRequest{Ids: ids}}})
+		ops = append(ops, shardOp{shard: s, msgs: []proto.Message{&shoalv1.DeleteRequest{Ids: ids, Tenant: req.GetTenant()}}})
 	}
 	if _, err := a.n.publish(ctx, r, opDelete, ops); err != nil {
 		return nil, err
@@ -180,7 +179,9 @@ func (a vectorsAPI) Delete(ctx context.Context, req *shoalv1.DeleteRequest) (*sh
 
 func (a vectorsAPI) SetLabels(ctx context.Context, req *shoalv1.SetLabelsRequest) (*shoalv1.SetLabelsResponse, error) {
 	n, err := logItems(a, ctx, req.GetCollection(), req.GetTenant(), req.GetVectors(), (*shoalv1.LabelSet).GetId, nil,
-		opLabels, func(vs []*shoalv1.LabelSet) proto.Message { return &shoalv1.SetLabelsRequest{Vectors: vs} })
+		opLabels, func(vs []*shoalv1.LabelSet) proto.Message {
+			return &shoalv1.SetLabelsRequest{Vectors: vs, Tenant: req.GetTenant()}
+		})
 	if err != nil {
 		return nil, err
 	}
@@ -192,7 +193,9 @@ func (a vectorsAPI) SetPayloads(ctx context.Context, req *shoalv1.SetPayloadsReq
 		func(v *shoalv1.PayloadSet, _ *shoalv1.CollectionConfig) error {
 			return a.checkPayload(v.GetId(), v.GetPayload())
 		},
-		opPayloads, func(vs []*shoalv1.PayloadSet) proto.Message { return &shoalv1.SetPayloadsRequest{Vectors: vs} })
+		opPayloads, func(vs []*shoalv1.PayloadSet) proto.Message {
+			return &shoalv1.SetPayloadsRequest{Vectors: vs, Tenant: req.GetTenant()}
+		})
 	if err != nil {
 		return nil, err
 	}
@@ -201,10 +204,11 @@ func (a vectorsAPI) SetPayloads(ctx context.Context, req *shoalv1.SetPayloadsReq
 
 // readable resolves a read's collection.
 func (a vectorsAPI) readable(ctx context.Context, coll, tenant string) (collRecord, *shoalv1.CollectionConfig, error) {
-	if tenant != "" {
-		return collRecord{}, nil, notInCluster("tenants")
+	r, cfg, err := a.n.collection(ctx, coll)
+	if err == nil && tenant != "" {
+		err = a.n.checkTenant(ctx, r, tenant)
 	}
-	return a.n.collection(ctx, coll)
+	return r, cfg, err
 }
 
 // local serves a replica call from this node's copy.
@@ -241,7 +245,7 @@ func (a vectorsAPI) Get(ctx context.Context, req *shoalv1.GetRequest) (*shoalv1.
 	}
 	res, err := a.n.fanout(ctx, r, shards, func(ctx context.Context, p peerClients, local string) (any, error) {
 		s, _ := shardOfLocal(local)
-		return p.vec.Get(ctx, &shoalv1.GetRequest{Collection: local, Ids: byShard[s]})
+		return p.vec.Get(ctx, &shoalv1.GetRequest{Collection: local, Ids: byShard[s], Tenant: req.GetTenant()})
 	})
 	if err != nil {
 		return nil, err
