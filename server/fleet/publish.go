@@ -28,6 +28,16 @@ func shardOf(id uint64, shards int) int {
 	return int(z % uint64(shards))
 }
 
+// groupIDs groups ids by shard, in their order.
+func groupIDs(ids []uint64, shards int) map[int][]uint64 {
+	by := make(map[int][]uint64)
+	for _, id := range ids {
+		s := shardOf(id, shards)
+		by[s] = append(by[s], id)
+	}
+	return by
+}
+
 // shardOp is the operations of one write for one shard: each message a
 // shard-level request of at most the NATS payload limit.
 type shardOp struct {

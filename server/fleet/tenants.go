@@ -143,11 +143,7 @@ func (a tenantsAPI) grant(ctx context.Context, coll, t string, ids []uint64, op 
 	if err := n.checkTenant(ctx, r, t); err != nil {
 		return err
 	}
-	byShard := make(map[int][]uint64)
-	for _, id := range ids {
-		s := shardOf(id, r.Shards)
-		byShard[s] = append(byShard[s], id)
-	}
+	byShard := groupIDs(ids, r.Shards)
 	var ops []shardOp
 	for s, ids := range byShard {
 		var m proto.Message = &shoalv1.GrantRequest{Tenant: t, Ids: ids}

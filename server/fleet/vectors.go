@@ -162,11 +162,7 @@ func (a vectorsAPI) Delete(ctx context.Context, req *shoalv1.DeleteRequest) (*sh
 		return nil, err
 	}
 	ids := req.GetIds()
-	byShard := make(map[int][]uint64)
-	for _, id := range ids {
-		s := shardOf(id, r.Shards)
-		byShard[s] = append(byShard[s], id)
-	}
+	byShard := groupIDs(ids, r.Shards)
 	var ops []shardOp
 	for s, ids := range byShard {
 		ops = append(ops, shardOp{shard: s, msgs: []proto.Message{&shoalv1.DeleteRequest{Ids: ids, Tenant: req.GetTenant()}}})
@@ -234,11 +230,7 @@ func (a vectorsAPI) Get(ctx context.Context, req *shoalv1.GetRequest) (*shoalv1.
 	if len(req.GetIds()) > a.n.maxBatch() {
 		return nil, status.Errorf(codes.ResourceExhausted, "%d ids, above the max batch %d", len(req.GetIds()), a.n.maxBatch())
 	}
-	byShard := make(map[int][]uint64)
-	for _, id := range req.GetIds() {
-		s := shardOf(id, r.Shards)
-		byShard[s] = append(byShard[s], id)
-	}
+	byShard := groupIDs(req.GetIds(), r.Shards)
 	shards := make([]int, 0, len(byShard))
 	for s := range byShard {
 		shards = append(shards, s)
