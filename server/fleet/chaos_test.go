@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	natsserver "github.com/nats-io/nats-server/v2/server"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
@@ -55,6 +56,111 @@ func TestFleetNodeChild(t *testing.T) {
 	_ = n
 	fmt.Println("ready")
 	select {}
+}
+
+// TestFleetNATSChild is a NATS server of TestClusterChaos, run in a
+// process of its own so that the test can kill it with SIGKILL.
+func TestFleetNATSChild(t *testing.T) {
+	name := os.Getenv("SHOAL_FLEET_NATS_NAME")
+	if name == "" {
+		t.Skip("child of TestClusterChaos")
+	}
+	port, _ := strconv.Atoi(os.Getenv("SHOAL_FLEET_NATS_PORT"))
+	cport, _ := strconv.Atoi(os.Getenv("SHOAL_FLEET_NATS_CLUSTER_PORT"))
+	o := &natsserver.Options{
+		ServerName: name, Host: "127.0.0.1", Port: port, JetStream: true,
+		StoreDir: os.Getenv("SHOAL_FLEET_NATS_DIR"), NoSigs: true, NoLog: true, MaxPayload: 8 << 20,
+		Cluster: natsserver.ClusterOpts{Name: "shoal", Host: "127.0.0.1", Port: cport},
+		Routes:  natsserver.RoutesFromStr(os.Getenv("SHOAL_FLEET_NATS_ROUTES")),
+	}
+	s, err := natsserver.NewServer(o)
+	if err != nil {
+		fmt.Println("error", err)
+		os.Exit(2)
+	}
+	s.Start()
+	if !s.ReadyForConnections(20 * time.Second) {
+		fmt.Println("error not ready")
+		os.Exit(2)
+	}
+	fmt.Println("ready")
+	select {}
+}
+
+// natsProcs are the chaos test's NATS servers, one process each.
+type natsProcs struct {
+	env  [][]string
+	cmds []*exec.Cmd
+	urls string
+}
+
+func startNATSProcs(t *testing.T, dir string, n int) *natsProcs {
+	t.Helper()
+	ports, err := freePorts(2 * n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var routes, urls []string
+	for i := 0; i < n; i++ {
+		routes = append(routes, fmt.Sprintf("nats://127.0.0.1:%d", ports[n+i]))
+		urls = append(urls, fmt.Sprintf("nats://127.0.0.1:%d", ports[i]))
+	}
+	p := &natsProcs{cmds: make([]*exec.Cmd, n), urls: strings.Join(urls, ",")}
+	for i := 0; i < n; i++ {
+		p.env = append(p.env, []string{
+			fmt.Sprintf("SHOAL_FLEET_NATS_NAME=nats-%d", i),
+			fmt.Sprintf("SHOAL_FLEET_NATS_PORT=%d", ports[i]),
+			fmt.Sprintf("SHOAL_FLEET_NATS_CLUSTER_PORT=%d", ports[n+i]),
+			"SHOAL_FLEET_NATS_DIR=" + filepath.Join(dir, fmt.Sprintf("nats-%d", i)),
+			"SHOAL_FLEET_NATS_ROUTES=" + strings.Join(routes, ","),
+		})
+		p.start(t, i)
+	}
+	return p
+}
+
+func (p *natsProcs) start(t *testing.T, i int) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestFleetNATSChild$", "-test.count=1")
+	cmd.Env = append(os.Environ(), p.env[i]...)
+	cmd.Stderr = os.Stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(out)
+	for sc.Scan() {
+		if line := sc.Text(); line == "ready" {
+			break
+		} else if strings.HasPrefix(line, "error") {
+			cmd.Process.Kill()
+			cmd.Wait()
+			t.Fatalf("NATS server %d: %s", i, line)
+		}
+	}
+	go func() {
+		for sc.Scan() {
+		}
+	}()
+	p.cmds[i] = cmd
+}
+
+// kill sends server i SIGKILL.
+func (p *natsProcs) kill(i int) {
+	if c := p.cmds[i]; c != nil {
+		c.Process.Kill()
+		c.Wait()
+		p.cmds[i] = nil
+	}
+}
+
+func (p *natsProcs) close() {
+	for i := range p.cmds {
+		p.kill(i)
+	}
 }
 
 // chaosNode is a node process of the chaos test.
@@ -127,8 +233,8 @@ func (m *chaosModel) ack(id uint64, v []float32, hdr metadata.MD, shards int) {
 
 // TestClusterChaos: eight clients upsert, delete and search through any
 // node while, round after round, a random node is killed with SIGKILL
-// and restarted, and every third round a NATS server is stopped and
-// started. Afterwards every acknowledged write is on every replica, no
+// and restarted, and every third round a NATS server is killed with
+// SIGKILL too and restarted. Afterwards every acknowledged write is on every replica, no
 // acknowledged delete is visible, the replicas of each shard are equal,
 // and every node's data directory passes Check. SHOAL_CHAOS_ROUNDS sets
 // the rounds (default 4; the run is 20).
@@ -141,11 +247,8 @@ func TestClusterChaos(t *testing.T) {
 		rounds = v
 	}
 	dir := t.TempDir()
-	nc, err := StartNATS(filepath.Join(dir, "nats"), 3, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
+	nc := startNATSProcs(t, filepath.Join(dir, "nats"), 3)
+	defer nc.close()
 	ports, err := freePorts(3)
 	if err != nil {
 		t.Fatal(err)
@@ -153,7 +256,7 @@ func TestClusterChaos(t *testing.T) {
 	nodes := make([]*chaosNode, 3)
 	for i := range nodes {
 		nodes[i] = &chaosNode{id: fmt.Sprintf("n%d", i), dir: filepath.Join(dir, fmt.Sprintf("n%d", i)), addr: fmt.Sprintf("127.0.0.1:%d", ports[i])}
-		nodes[i].start(t, nc.URLs())
+		nodes[i].start(t, nc.urls)
 	}
 	defer func() {
 		for _, cn := range nodes {
@@ -254,16 +357,14 @@ func TestClusterChaos(t *testing.T) {
 		stopped := -1
 		if round%3 == 2 {
 			stopped = r.IntN(3)
-			nc.Stop(stopped)
+			nc.kill(stopped)
 		}
 		time.Sleep(time.Duration(300+r.IntN(700)) * time.Millisecond)
 		if stopped >= 0 {
-			if err := nc.Start(stopped); err != nil {
-				t.Fatal(err)
-			}
+			nc.start(t, stopped)
 		}
-		victim.start(t, nc.URLs())
-		t.Logf("round %d: killed %s, stopped NATS %d; %d writes acknowledged, %d retried, %d searches", round, victim.id, stopped, ops.Load(), retries.Load(), searches.Load())
+		victim.start(t, nc.urls)
+		t.Logf("round %d: killed node %s and NATS server %d (-1: none); %d writes acknowledged, %d retried, %d searches", round, victim.id, stopped, ops.Load(), retries.Load(), searches.Load())
 	}
 	time.Sleep(500 * time.Millisecond)
 	stop.Store(true)

@@ -240,6 +240,12 @@ class QuantTests(unittest.TestCase):
             self.client.create_collection(unique("bad"), dim=4, quant="rabitq9")
         self.assertIn("config.quant", e.exception.message)
 
+    def test_shards_need_cluster_mode(self):
+        # A single-node server holds one copy of one shard.
+        with self.assertRaises(InvalidArgumentError) as e:
+            self.client.create_collection(unique("sharded"), dim=4, shards=3)
+        self.assertIn("cluster", e.exception.message)
+
 
 class PayloadTests(unittest.TestCase):
     """Payloads and label names (issue 18)."""

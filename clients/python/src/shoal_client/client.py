@@ -231,6 +231,8 @@ class Client:
         nprobe: Optional[int] = None,
         indexed_payload_fields: Sequence[str] = (),
         quant: str = "",
+        shards: int = 0,
+        replication: int = 0,
     ) -> "Collection":
         """Creates a collection and returns its handle. ``metric`` is l2,
         inner_product (ip) or cosine; ``element_type`` float32, float16,
@@ -239,7 +241,11 @@ class Client:
         posting; the server's default, ""), "rabitq" (RaBitQ codes, bits
         by dimension) or "rabitq1" ... "rabitq8"; with codes the rows are
         stored once and read only to rerank exactly
-        (``describe_collection`` names the bits it got)."""
+        (``describe_collection`` names the bits it got). ``shards`` and
+        ``replication`` are for a cluster node (shoal serve -cluster):
+        the shards the ids are hashed into and the nodes holding each (0:
+        one shard per live node, min(3, live nodes) replicas); a
+        single-node server takes 0 or 1."""
         if metric not in _METRICS:
             raise ValueError("metric %r: want one of %s" % (metric, sorted(_METRICS)))
         if element_type not in _ELEMENT_TYPES:
@@ -252,6 +258,8 @@ class Client:
             replicas=replicas,
             indexed_payload_fields=list(indexed_payload_fields),
             quant=quant,
+            shards=shards,
+            replication=replication,
         )
         if nprobe:
             cfg.default_search.nprobe = nprobe
