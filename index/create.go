@@ -12,16 +12,22 @@ import (
 	"github.com/shoaldb/shoal/posting/pebblestore"
 )
 
-// Create makes an empty index of dim-dimensional vectors in dir, which
-// must not exist or be empty, and returns its manifest. The index grows by
-// Upsert alone: its tree starts as one head, and maintenance splits
-// postings as they fill. Options fields marked (build) apply: Metric,
-// Elem (default Float32), Replicas, PostingCap, RNGFactor, Ratio is
-// unused.
-func Create(dir string, dim int, o *Options) (*Manifest, error) {
+// CheckCreate reports, as Create would, why an index of dim-dimensional
+// vectors with options o cannot be created, without creating anything.
+func CheckCreate(dim int, o *Options) error {
+	opts, elem, err := createOptions(dim, o)
+	if err == nil {
+		_, _, _, err = quantSetup(&opts, dim, elem)
+	}
+	return err
+}
+
+// createOptions resolves o for Create and checks it against dim; elem is
+// the element type (Float32 by default).
+func createOptions(dim int, o *Options) (Options, ElemType, error) {
 	opts, err := resolveOptions(o)
 	if err != nil {
-		return nil, err
+		return opts, 0, err
 	}
 	elem := opts.Elem
 	if elem == 0 {
@@ -29,9 +35,23 @@ func Create(dir string, dim int, o *Options) (*Manifest, error) {
 	}
 	switch {
 	case dim <= 0 || dim > posting.MaxDim:
-		return nil, fmt.Errorf("%w: dim %d, want 1..%d", ErrBadInput, dim, posting.MaxDim)
+		return opts, elem, fmt.Errorf("%w: dim %d, want 1..%d", ErrBadInput, dim, posting.MaxDim)
 	case opts.Metric == Cosine && elem != Float32 && elem != Float16:
-		return nil, fmt.Errorf("%w: the cosine metric needs float32 or float16 vectors, not %v", ErrInvalidOptions, elem)
+		return opts, elem, fmt.Errorf("%w: the cosine metric needs float32 or float16 vectors, not %v", ErrInvalidOptions, elem)
+	}
+	return opts, elem, nil
+}
+
+// Create makes an empty index of dim-dimensional vectors in dir, which
+// must not exist or be empty, and returns its manifest. The index grows by
+// Upsert alone: its tree starts as one head, and maintenance splits
+// postings as they fill. Options fields marked (build) apply: Metric,
+// Elem (default Float32), Replicas, PostingCap, RNGFactor, Ratio is
+// unused.
+func Create(dir string, dim int, o *Options) (*Manifest, error) {
+	opts, elem, err := createOptions(dim, o)
+	if err != nil {
+		return nil, err
 	}
 	qi, _, entryBytes, err := quantSetup(&opts, dim, elem)
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/shoaldb/shoal/index"
 	shoalv1 "github.com/shoaldb/shoal/proto/shoal/v1"
@@ -66,11 +67,10 @@ func (s *Server) newCollection(ctx context.Context, name string, cfg *shoalv1.Co
 	if err != nil {
 		return nil, err
 	}
-	opts := s.indexOptions(r)
-	opts.Metric, opts.Elem = metrics[cfg.GetMetric()], elems[cfg.GetElementType()]
-	opts.PostingCap, opts.Replicas = int(cfg.GetPostingCap()), int(cfg.GetReplicas())
+	opts, c := s.indexOptions(r), configOptions(cfg)
+	opts.Metric, opts.Elem, opts.PostingCap, opts.Replicas = c.Metric, c.Elem, c.PostingCap, c.Replicas
 	opts.IndexedPayloadFields = r.IndexedFields
-	opts.Quant, opts.QuantBits, _ = index.ParseQuant(cfg.GetQuant()) // newRecord checked it
+	opts.Quant, opts.QuantBits = c.Quant, c.QuantBits
 	m, err := index.Create(s.collDir(r), r.Dim, opts)
 	if err != nil {
 		_ = index.Drop(s.collDir(r), &index.Options{Shared: s.db})
@@ -85,6 +85,70 @@ func (s *Server) newCollection(ctx context.Context, name string, cfg *shoalv1.Co
 	return &collection{rec: r, ix: ix, tenants: map[string]uint32{}}, nil
 }
 
+// checkConfig checks a new collection's config, as far as it can be
+// checked without the index (newCollection's index.Create checks the
+// rest).
+func checkConfig(cfg *shoalv1.CollectionConfig) error {
+	if cfg == nil {
+		return status.Error(codes.InvalidArgument, "config is required (at least config.dim)")
+	}
+	if _, ok := metrics[cfg.GetMetric()]; !ok {
+		return status.Errorf(codes.InvalidArgument, "unknown metric %d", cfg.GetMetric())
+	}
+	if _, ok := elems[cfg.GetElementType()]; !ok {
+		return status.Errorf(codes.InvalidArgument, "unknown element type %d", cfg.GetElementType())
+	}
+	switch {
+	case cfg.GetDim() == 0:
+		return status.Error(codes.InvalidArgument, "config.dim is required")
+	case cfg.GetDim() > maxDim:
+		return status.Errorf(codes.InvalidArgument, "config.dim %d above the maximum %d", cfg.GetDim(), maxDim)
+	case cfg.GetReplicas() > 64:
+		return status.Errorf(codes.InvalidArgument, "config.replicas %d, want at most 64", cfg.GetReplicas())
+	case cfg.GetPostingCap() > 1<<20:
+		return status.Errorf(codes.InvalidArgument, "config.posting_cap %d, want at most %d", cfg.GetPostingCap(), 1<<20)
+	case cfg.GetShards() > 1 || cfg.GetReplication() > 1:
+		return status.Errorf(codes.InvalidArgument, "config.shards %d, config.replication %d: a single-node server holds one copy of one shard (several need cluster mode: shoal serve -cluster)", cfg.GetShards(), cfg.GetReplication())
+	}
+	if _, _, err := index.ParseQuant(cfg.GetQuant()); err != nil {
+		return status.Errorf(codes.InvalidArgument, "config.quant %s, want none, rabitq or rabitq1 to rabitq8", clip(cfg.GetQuant()))
+	}
+	if err := checkSearchParams("config.default_search", cfg.GetDefaultSearch()); err != nil {
+		return err
+	}
+	if err := index.CheckIndexedFields(cfg.GetIndexedPayloadFields()); err != nil {
+		return status.Errorf(codes.InvalidArgument, "config.indexed_payload_fields: %s", clipMessage(err.Error()))
+	}
+	return nil
+}
+
+// CheckCollectionConfig reports, as CreateCollection would (status
+// InvalidArgument), why a collection with cfg cannot be created, without
+// creating anything. Cluster mode's router (package fleet) checks a
+// collection's config with it before any node creates a replica; shards
+// and replication, its own fields, are left to it.
+func CheckCollectionConfig(cfg *shoalv1.CollectionConfig) error {
+	if cfg != nil && (cfg.GetShards() > 1 || cfg.GetReplication() > 1) {
+		cfg = proto.Clone(cfg).(*shoalv1.CollectionConfig)
+		cfg.Shards, cfg.Replication = 0, 0
+	}
+	if err := checkConfig(cfg); err != nil {
+		return err
+	}
+	if err := index.CheckCreate(int(cfg.GetDim()), configOptions(cfg)); err != nil {
+		return indexError(err)
+	}
+	return nil
+}
+
+// configOptions are the index options of a collection config.
+func configOptions(cfg *shoalv1.CollectionConfig) *index.Options {
+	opts := &index.Options{Metric: metrics[cfg.GetMetric()], Elem: elems[cfg.GetElementType()],
+		PostingCap: int(cfg.GetPostingCap()), Replicas: int(cfg.GetReplicas()), IndexedPayloadFields: cfg.GetIndexedPayloadFields()}
+	opts.Quant, opts.QuantBits, _ = index.ParseQuant(cfg.GetQuant()) // checkConfig checked it
+	return opts
+}
+
 // newRecord checks a new collection's name and config and returns its
 // record, with a collection number of its own (PostingCap, Replicas and
 // Quant are the index's to set). The caller holds s.ddl.
@@ -92,37 +156,10 @@ func (s *Server) newRecord(ctx context.Context, name string, cfg *shoalv1.Collec
 	if err := checkName("collection", name); err != nil {
 		return collectionRecord{}, err
 	}
-	if cfg == nil {
-		return collectionRecord{}, status.Error(codes.InvalidArgument, "config is required (at least config.dim)")
-	}
-	if _, ok := metrics[cfg.GetMetric()]; !ok {
-		return collectionRecord{}, status.Errorf(codes.InvalidArgument, "unknown metric %d", cfg.GetMetric())
-	}
-	if _, ok := elems[cfg.GetElementType()]; !ok {
-		return collectionRecord{}, status.Errorf(codes.InvalidArgument, "unknown element type %d", cfg.GetElementType())
-	}
-	sp := cfg.GetDefaultSearch()
-	switch {
-	case cfg.GetDim() == 0:
-		return collectionRecord{}, status.Error(codes.InvalidArgument, "config.dim is required")
-	case cfg.GetDim() > maxDim:
-		return collectionRecord{}, status.Errorf(codes.InvalidArgument, "config.dim %d above the maximum %d", cfg.GetDim(), maxDim)
-	case cfg.GetReplicas() > 64:
-		return collectionRecord{}, status.Errorf(codes.InvalidArgument, "config.replicas %d, want at most 64", cfg.GetReplicas())
-	case cfg.GetPostingCap() > 1<<20:
-		return collectionRecord{}, status.Errorf(codes.InvalidArgument, "config.posting_cap %d, want at most %d", cfg.GetPostingCap(), 1<<20)
-	case cfg.GetShards() > 1 || cfg.GetReplication() > 1:
-		return collectionRecord{}, status.Errorf(codes.InvalidArgument, "config.shards %d, config.replication %d: a single-node server holds one copy of one shard (several need cluster mode: shoal serve -cluster)", cfg.GetShards(), cfg.GetReplication())
-	}
-	if _, _, err := index.ParseQuant(cfg.GetQuant()); err != nil {
-		return collectionRecord{}, status.Errorf(codes.InvalidArgument, "config.quant %s, want none, rabitq or rabitq1 to rabitq8", clip(cfg.GetQuant()))
-	}
-	if err := checkSearchParams("config.default_search", sp); err != nil {
+	if err := checkConfig(cfg); err != nil {
 		return collectionRecord{}, err
 	}
-	if err := index.CheckIndexedFields(cfg.GetIndexedPayloadFields()); err != nil {
-		return collectionRecord{}, status.Errorf(codes.InvalidArgument, "config.indexed_payload_fields: %s", clipMessage(err.Error()))
-	}
+	sp := cfg.GetDefaultSearch()
 	if err := ctxError(ctx, "the collection was created"); err != nil {
 		return collectionRecord{}, err
 	}

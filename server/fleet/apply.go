@@ -44,14 +44,13 @@ const (
 // a restart replays at most the operations since the last record, and
 // the collection ends as if each had applied exactly once.
 type replica struct {
-	rec         collRecord
-	coll, local string
-	shard       int
-	incarnation string
-	file        string // applied-sequence record
-	applied     atomic.Uint64
-	saved       uint64 // the sequence last recorded in file
-	rejected    atomic.Uint64
+	rec      collRecord // the collection, of the incarnation this replica holds
+	local    string     // shardName(rec.Name, shard)
+	shard    int
+	file     string // applied-sequence record
+	applied  atomic.Uint64
+	saved    uint64 // the sequence last recorded in file
+	rejected atomic.Uint64
 	// broken is set when the log no longer holds the operations after
 	// applied (they were removed): the replica cannot catch up by
 	// replay and stops serving (status: see err).
@@ -74,7 +73,7 @@ type appliedRecord struct {
 
 func newReplica(dir string, r collRecord, shard int) *replica {
 	local := shardName(r.Name, shard)
-	return &replica{rec: r, coll: r.Name, local: local, shard: shard, incarnation: r.Incarnation,
+	return &replica{rec: r, local: local, shard: shard,
 		file: filepath.Join(dir, local+".json"), moved: make(chan struct{})}
 }
 
@@ -93,7 +92,7 @@ func (r *replica) load() (fresh bool, err error) {
 		// A torn record: replay the whole log into a fresh copy.
 		return true, nil
 	}
-	if a.Incarnation != r.incarnation {
+	if a.Incarnation != r.rec.Incarnation {
 		return true, nil
 	}
 	r.applied.Store(a.Seq)
@@ -101,14 +100,21 @@ func (r *replica) load() (fresh bool, err error) {
 	return false, nil
 }
 
-// save records the applied sequence (write, fsync, rename, fsync dir).
-// Callers hold r.mu. A dropped replica records nothing.
+// record records the applied sequence (write, fsync, rename, fsync
+// dir), unless it is recorded already or the replica was dropped.
+func (r *replica) record() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.save()
+}
+
+// save is record with r.mu held.
 func (r *replica) save() error {
 	seq := r.applied.Load()
 	if seq == r.saved || r.dropped {
 		return nil
 	}
-	b, _ := json.Marshal(appliedRecord{Incarnation: r.incarnation, Seq: seq})
+	b, _ := json.Marshal(appliedRecord{Incarnation: r.rec.Incarnation, Seq: seq})
 	err := filecopy.WriteAtomic(r.file, func(w io.Writer) error {
 		_, err := w.Write(b)
 		return err

@@ -38,7 +38,7 @@ func TestApplyOne(t *testing.T) {
 
 	r2 := newReplica(dir, rec, 1)
 	r2.advance(41)
-	if err := r2.save(); err != nil {
+	if err := r2.record(); err != nil {
 		t.Fatal(err)
 	}
 	again := newReplica(dir, rec, 1)

@@ -121,8 +121,16 @@ func startNATSProcs(t *testing.T, dir string, n int) *natsProcs {
 
 func (p *natsProcs) start(t *testing.T, i int) {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestFleetNATSChild$", "-test.count=1")
-	cmd.Env = append(os.Environ(), p.env[i]...)
+	p.cmds[i] = startChild(t, "TestFleetNATSChild", fmt.Sprintf("NATS server %d", i), p.env[i]...)
+}
+
+// startChild runs test in a child process of this test binary with env
+// added, and returns once it prints "ready"; a line "error …" fails t,
+// naming the child what.
+func startChild(t *testing.T, test, what string, env ...string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^"+test+"$", "-test.count=1")
+	cmd.Env = append(os.Environ(), env...)
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {
@@ -138,14 +146,14 @@ func (p *natsProcs) start(t *testing.T, i int) {
 		} else if strings.HasPrefix(line, "error") {
 			cmd.Process.Kill()
 			cmd.Wait()
-			t.Fatalf("NATS server %d: %s", i, line)
+			t.Fatalf("%s: %s", what, line)
 		}
 	}
 	go func() {
 		for sc.Scan() {
 		}
 	}()
-	p.cmds[i] = cmd
+	return cmd
 }
 
 // kill sends server i SIGKILL.
@@ -171,34 +179,8 @@ type chaosNode struct {
 
 func (cn *chaosNode) start(t *testing.T, natsURLs string) {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestFleetNodeChild$", "-test.count=1")
-	cmd.Env = append(os.Environ(), "SHOAL_FLEET_NODE="+cn.id, "SHOAL_FLEET_DIR="+cn.dir,
+	cn.cmd = startChild(t, "TestFleetNodeChild", "node "+cn.id, "SHOAL_FLEET_NODE="+cn.id, "SHOAL_FLEET_DIR="+cn.dir,
 		"SHOAL_FLEET_NATS="+natsURLs, "SHOAL_FLEET_LISTEN="+cn.addr)
-	cmd.Stderr = os.Stderr
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	sc := bufio.NewScanner(out)
-	for sc.Scan() {
-		line := sc.Text()
-		if line == "ready" {
-			break
-		}
-		if strings.HasPrefix(line, "error") {
-			cmd.Process.Kill()
-			cmd.Wait()
-			t.Fatalf("node %s: %s", cn.id, line)
-		}
-	}
-	go func() {
-		for sc.Scan() {
-		}
-	}()
-	cn.cmd = cmd
 }
 
 // kill sends SIGKILL and reaps the process.

@@ -18,6 +18,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	shoalv1 "github.com/shoaldb/shoal/proto/shoal/v1"
+	"github.com/shoaldb/shoal/server"
 )
 
 // collectionsAPI is the cluster's CollectionService: collections live in
@@ -61,10 +62,8 @@ func (a collectionsAPI) CreateCollection(ctx context.Context, req *shoalv1.Creat
 	case repl > len(live):
 		return nil, status.Errorf(codes.FailedPrecondition, "config.replication %d: only %d nodes are live", repl, len(live))
 	}
-	// The local server checks the configuration as the replicas will.
-	local := proto.Clone(cfg).(*shoalv1.CollectionConfig)
-	local.Shards, local.Replication = 0, 0
-	if err := n.probeConfig(ctx, local); err != nil {
+	// Checked as every replica's server will check it.
+	if err := server.CheckCollectionConfig(cfg); err != nil {
 		return nil, err
 	}
 	stored := proto.Clone(cfg).(*shoalv1.CollectionConfig)
@@ -75,7 +74,7 @@ func (a collectionsAPI) CreateCollection(ctx context.Context, req *shoalv1.Creat
 	}
 	inc := make([]byte, 4)
 	rand.Read(inc)
-	rec := collRecord{Name: req.GetName(), Config: cj, Shards: shards, Placement: place(live, shards, repl),
+	rec := collRecord{Name: req.GetName(), Config: cj, cfg: stored, Shards: shards, Placement: place(live, shards, repl),
 		Incarnation: hex.EncodeToString(inc), CreatedUnixMs: time.Now().UnixMilli()}
 	if _, err := n.meta.getColl(ctx, rec.Name); err == nil {
 		return nil, status.Errorf(codes.AlreadyExists, "collection %s exists", rec.Name)
@@ -102,20 +101,6 @@ func (a collectionsAPI) CreateCollection(ctx context.Context, req *shoalv1.Creat
 	n.mu.colls[rec.Name] = rec
 	n.mu.Unlock()
 	return describe(rec, stored, 0), nil
-}
-
-// probeConfig creates and drops a scratch local collection with cfg, so
-// that a configuration the replicas would refuse is refused now.
-func (n *Node) probeConfig(ctx context.Context, cfg *shoalv1.CollectionConfig) error {
-	b := make([]byte, 8)
-	rand.Read(b)
-	name := "probe" + hex.EncodeToString(b)
-	cc := shoalv1.NewCollectionServiceClient(n.localConn)
-	if _, err := cc.CreateCollection(n.localCtx(ctx), &shoalv1.CreateCollectionRequest{Name: name, Config: cfg}); err != nil {
-		return err
-	}
-	_, err := cc.DropCollection(n.localCtx(context.WithoutCancel(ctx)), &shoalv1.DropCollectionRequest{Name: name})
-	return err
 }
 
 // deleteStreams removes r's shard streams (best effort, logged).
@@ -148,11 +133,7 @@ func (n *Node) collection(ctx context.Context, name string) (collRecord, *shoalv
 			return r, nil, status.Errorf(codes.Unavailable, "reading the collection's record: %v", err)
 		}
 	}
-	cfg := &shoalv1.CollectionConfig{}
-	if err := protojson.Unmarshal(r.Config, cfg); err != nil {
-		return r, nil, status.Errorf(codes.DataLoss, "collection %s: config: %v", r.Name, err)
-	}
-	return r, cfg, nil
+	return r, r.cfg, nil
 }
 
 func (a collectionsAPI) DescribeCollection(ctx context.Context, req *shoalv1.DescribeCollectionRequest) (*shoalv1.Collection, error) {

@@ -47,13 +47,15 @@ func (n *Node) liveIDs() []string {
 // replicaAddrs lists the addresses of the live nodes holding shard s of
 // r, this node first when it holds one.
 func (n *Node) replicaAddrs(r collRecord, s int) []string {
-	live := n.live()
+	n.mu.Lock()
+	defer n.mu.Unlock()
 	var addrs []string
 	for _, id := range r.Placement[s] {
-		rec, ok := live[id]
-		if !ok {
+		seen, ok := n.mu.nodes[id]
+		if !ok || !n.isLive(seen) {
 			continue
 		}
+		rec := seen.rec
 		if id == n.opts.ID {
 			addrs = append([]string{rec.Addr}, addrs...)
 		} else {

@@ -176,6 +176,13 @@ func TestClusterWritesReadsAndFailover(t *testing.T) {
 	if _, err := cc.CreateCollection(ctx, &shoalv1.CreateCollectionRequest{Name: "docs", Config: &shoalv1.CollectionConfig{Dim: dim}}); status.Code(err) != codes.AlreadyExists {
 		t.Fatalf("second create: %v, want AlreadyExists", err)
 	}
+	// A config the replicas' servers would refuse is refused at once.
+	for _, bad := range []*shoalv1.CollectionConfig{{}, {Dim: dim, Quant: "rabitq9"},
+		{Dim: dim, Metric: shoalv1.Metric_METRIC_COSINE, ElementType: shoalv1.ElementType_ELEMENT_TYPE_INT8}} {
+		if _, err := cc.CreateCollection(ctx, &shoalv1.CreateCollectionRequest{Name: "bad", Config: bad}); status.Code(err) != codes.InvalidArgument {
+			t.Fatalf("create with %v: %v, want InvalidArgument", bad, err)
+		}
+	}
 	r := rand.New(rand.NewPCG(1, 2))
 	vs := randVecs(r, n, dim)
 	ids := make([]uint64, n)

@@ -11,6 +11,9 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	shoalv1 "github.com/shoaldb/shoal/proto/shoal/v1"
 )
 
 // Cluster metadata lives in two JetStream key-value buckets, replicated
@@ -33,9 +36,11 @@ const (
 // collRecord is a collection of the cluster.
 type collRecord struct {
 	Name string `json:"name"`
-	// Config is the collection's shoalv1.CollectionConfig in protojson.
+	// Config is the collection's shoalv1.CollectionConfig in protojson;
+	// cfg is it parsed, by decodeColl (or by the create that made it).
 	Config json.RawMessage `json:"config"`
-	Shards int             `json:"shards"`
+	cfg    *shoalv1.CollectionConfig
+	Shards int `json:"shards"`
 	// Placement lists, per shard, the ids of the nodes that hold a
 	// replica of it, in the order the router prefers them.
 	Placement [][]string `json:"placement"`
@@ -161,6 +166,10 @@ func decodeColl(b []byte) (collRecord, error) {
 	}
 	if r.Shards < 1 || r.Shards > maxShards || len(r.Placement) != r.Shards {
 		return r, fmt.Errorf("fleet: collection record %q: %d shards, %d placements", r.Name, r.Shards, len(r.Placement))
+	}
+	r.cfg = &shoalv1.CollectionConfig{}
+	if err := protojson.Unmarshal(r.Config, r.cfg); err != nil {
+		return r, fmt.Errorf("fleet: collection record %q: config: %w", r.Name, err)
 	}
 	return r, nil
 }

@@ -24,7 +24,7 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
-	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
 
 	shoalv1 "github.com/shoaldb/shoal/proto/shoal/v1"
 	"github.com/shoaldb/shoal/server"
@@ -180,8 +180,8 @@ func Open(o Options, lis net.Listener) (*Node, error) {
 	healthpb.RegisterHealthServer(n.grpc, hs)
 	n.wg.Add(4)
 	go n.heartbeatLoop()
-	go n.membershipLoop()
-	go n.watchLoop()
+	go n.follow("membership", n.watchMembers)
+	go n.follow("metadata", n.watch)
 	go n.flushLoop()
 	select {
 	case <-n.membersSeen:
@@ -304,24 +304,26 @@ func (n *Node) live() map[string]nodeRecord {
 	defer n.mu.Unlock()
 	out := make(map[string]nodeRecord, len(n.mu.nodes))
 	for id, s := range n.mu.nodes {
-		if time.Since(s.at) <= n.opts.Lease {
+		if n.isLive(s) {
 			out[id] = s.rec
 		}
 	}
 	return out
 }
 
-// membershipLoop follows the nodes bucket. A watch reads the bucket's
-// stream in order from its leader, so every put is seen, where listing
-// and reading keys may be answered by a lagging follower.
-func (n *Node) membershipLoop() {
+// isLive reports whether a node's last record is within the lease.
+func (n *Node) isLive(s nodeSeen) bool { return time.Since(s.at) <= n.opts.Lease }
+
+// follow runs watch again, after a pause, whenever it fails, until the
+// node closes; what names it in the log.
+func (n *Node) follow(what string, watch func() error) {
 	defer n.wg.Done()
 	for n.ctx.Err() == nil {
-		err := n.watchMembers()
+		err := watch()
 		if n.ctx.Err() != nil {
 			return
 		}
-		n.log.Warn("membership watch restarts", "err", err)
+		n.log.Warn(what+" watch restarts", "err", err)
 		select {
 		case <-time.After(500 * time.Millisecond):
 		case <-n.ctx.Done():
@@ -330,6 +332,9 @@ func (n *Node) membershipLoop() {
 	}
 }
 
+// watchMembers follows the nodes bucket. A watch reads the bucket's
+// stream in order from its leader, so every put is seen, where listing
+// and reading keys may be answered by a lagging follower.
 func (n *Node) watchMembers() error {
 	w, err := n.meta.nodes.WatchAll(n.ctx)
 	if err != nil {
@@ -405,32 +410,13 @@ func (n *Node) flush() {
 	n.mu.Unlock()
 	for _, r := range rs {
 		// A flush may race a replica's stop; save is idempotent.
-		r.mu.Lock()
-		err := r.save()
-		r.mu.Unlock()
-		if err != nil {
+		if err := r.record(); err != nil {
 			n.log.Warn("recording applied sequence", "err", err)
 		}
 	}
 }
 
-// watchLoop follows the collection bucket, opening and dropping replicas.
-func (n *Node) watchLoop() {
-	defer n.wg.Done()
-	for n.ctx.Err() == nil {
-		err := n.watch()
-		if n.ctx.Err() != nil {
-			return
-		}
-		n.log.Warn("metadata watch restarts", "err", err)
-		select {
-		case <-time.After(500 * time.Millisecond):
-		case <-n.ctx.Done():
-			return
-		}
-	}
-}
-
+// watch follows the collection bucket, opening and dropping replicas.
 func (n *Node) watch() error {
 	w, err := n.meta.coll.WatchAll(n.ctx)
 	if err != nil {
@@ -540,10 +526,7 @@ func (n *Node) startReplica(r collRecord, s int) error {
 	if err != nil {
 		return err
 	}
-	cfg := &shoalv1.CollectionConfig{}
-	if err := protojson.Unmarshal(r.Config, cfg); err != nil {
-		return fmt.Errorf("fleet: collection %s config: %w", r.Name, err)
-	}
+	cfg := proto.Clone(r.cfg).(*shoalv1.CollectionConfig)
 	cfg.Shards, cfg.Replication = 0, 0 // a replica is one copy of one shard
 	cc := shoalv1.NewCollectionServiceClient(n.localConn)
 	ctx := n.localCtx(n.ctx)
@@ -588,7 +571,7 @@ func (n *Node) forgetLocked(name string) {
 	delete(n.mu.colls, name)
 	var rs []*replica
 	for local, r := range n.mu.replicas {
-		if r.coll == name {
+		if r.rec.Name == name {
 			rs = append(rs, r)
 			delete(n.mu.replicas, local)
 		}
@@ -687,11 +670,9 @@ func (n *Node) Close() error {
 	for _, r := range rs {
 		r.cancel()
 		<-r.done
-		r.mu.Lock()
-		if err := r.save(); err != nil {
+		if err := r.record(); err != nil {
 			n.log.Warn("recording applied sequence", "err", err)
 		}
-		r.mu.Unlock()
 	}
 	n.wg.Wait()
 	for _, c := range peers {

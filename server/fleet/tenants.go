@@ -54,55 +54,53 @@ func (n *Node) checkTenant(ctx context.Context, r collRecord, t string) error {
 	return nil
 }
 
-// everyShard is one message per shard, each made by mk.
-func everyShard(r collRecord, mk func() proto.Message) []shardOp {
+// everyShard is message m for every shard (publish only reads it).
+func everyShard(r collRecord, m proto.Message) []shardOp {
 	ops := make([]shardOp, r.Shards)
 	for s := range ops {
-		ops[s] = shardOp{shard: s, msgs: []proto.Message{mk()}}
+		ops[s] = shardOp{shard: s, msgs: []proto.Message{m}}
 	}
 	return ops
 }
 
-func (a tenantsAPI) CreateTenant(ctx context.Context, req *shoalv1.CreateTenantRequest) (*shoalv1.CreateTenantResponse, error) {
+// tenantEverywhere logs op, the creation (exists false) or deletion
+// (exists true) of tenant t, to every shard, after checking that t does
+// not or does exist.
+func (a tenantsAPI) tenantEverywhere(ctx context.Context, coll, t string, exists bool, op string, m proto.Message) error {
 	n := a.n
 	if isReplicaCall(ctx) {
-		return nil, status.Error(codes.FailedPrecondition, "a shard's replica changes only through the shard's log")
+		return status.Error(codes.FailedPrecondition, "a shard's replica changes only through the shard's log")
 	}
-	r, _, err := n.collection(ctx, req.GetCollection())
+	r, _, err := n.collection(ctx, coll)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	if req.GetTenant() == "" {
-		return nil, status.Error(codes.InvalidArgument, "tenant is required")
+	if t == "" && !exists {
+		return status.Error(codes.InvalidArgument, "tenant is required")
 	}
 	ts, err := n.tenants(ctx, r)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	if slices.Contains(ts, req.GetTenant()) {
-		return nil, status.Errorf(codes.AlreadyExists, "tenant %s exists in collection %s", clip(req.GetTenant()), r.Name)
+	switch has := slices.Contains(ts, t); {
+	case has && !exists:
+		return status.Errorf(codes.AlreadyExists, "tenant %s exists in collection %s", clip(t), r.Name)
+	case !has && exists:
+		return status.Errorf(codes.NotFound, "tenant %s not found in collection %s", clip(t), r.Name)
 	}
-	t := req.GetTenant()
-	if _, err := n.publish(ctx, r, opCreateTenant, everyShard(r, func() proto.Message { return &shoalv1.CreateTenantRequest{Tenant: t} })); err != nil {
+	_, err = n.publish(ctx, r, op, everyShard(r, m))
+	return err
+}
+
+func (a tenantsAPI) CreateTenant(ctx context.Context, req *shoalv1.CreateTenantRequest) (*shoalv1.CreateTenantResponse, error) {
+	if err := a.tenantEverywhere(ctx, req.GetCollection(), req.GetTenant(), false, opCreateTenant, &shoalv1.CreateTenantRequest{Tenant: req.GetTenant()}); err != nil {
 		return nil, err
 	}
 	return &shoalv1.CreateTenantResponse{}, nil
 }
 
 func (a tenantsAPI) DeleteTenant(ctx context.Context, req *shoalv1.DeleteTenantRequest) (*shoalv1.DeleteTenantResponse, error) {
-	n := a.n
-	if isReplicaCall(ctx) {
-		return nil, status.Error(codes.FailedPrecondition, "a shard's replica changes only through the shard's log")
-	}
-	r, _, err := n.collection(ctx, req.GetCollection())
-	if err != nil {
-		return nil, err
-	}
-	if err := n.checkTenant(ctx, r, req.GetTenant()); err != nil {
-		return nil, err
-	}
-	t := req.GetTenant()
-	if _, err := n.publish(ctx, r, opDeleteTenant, everyShard(r, func() proto.Message { return &shoalv1.DeleteTenantRequest{Tenant: t} })); err != nil {
+	if err := a.tenantEverywhere(ctx, req.GetCollection(), req.GetTenant(), true, opDeleteTenant, &shoalv1.DeleteTenantRequest{Tenant: req.GetTenant()}); err != nil {
 		return nil, err
 	}
 	return &shoalv1.DeleteTenantResponse{}, nil

@@ -140,7 +140,7 @@ func (a vectorsAPI) checkPayload(id uint64, p *structpb.Struct) error {
 func (a vectorsAPI) Upsert(ctx context.Context, req *shoalv1.UpsertRequest) (*shoalv1.UpsertResponse, error) {
 	n, err := logItems(a, ctx, req.GetCollection(), req.GetTenant(), req.GetVectors(), (*shoalv1.Vector).GetId,
 		func(v *shoalv1.Vector, cfg *shoalv1.CollectionConfig) error {
-			if err := server.CheckVector("vector "+itoa(v.GetId()), v.GetValues(), int(cfg.GetDim())); err != nil {
+			if err := server.CheckVector("vector "+strconv.FormatUint(v.GetId(), 10), v.GetValues(), int(cfg.GetDim())); err != nil {
 				return err
 			}
 			return a.checkPayload(v.GetId(), v.GetPayload())
@@ -332,7 +332,7 @@ func (a vectorsAPI) SearchBatch(ctx context.Context, req *shoalv1.SearchBatchReq
 		return nil, err
 	}
 	for i, q := range req.GetQueries() {
-		if err := server.CheckVector("query "+itoa(uint64(i)), q.GetValues(), int(cfg.GetDim())); err != nil {
+		if err := server.CheckVector("query "+strconv.Itoa(i), q.GetValues(), int(cfg.GetDim())); err != nil {
 			return nil, err
 		}
 	}
@@ -356,8 +356,6 @@ func (a vectorsAPI) SearchBatch(ctx context.Context, req *shoalv1.SearchBatchReq
 	}
 	return out, nil
 }
-
-func itoa(v uint64) string { return strconv.FormatUint(v, 10) }
 
 // UpsertStream takes upserts as a stream, each message handled as an
 // Upsert, and answers with how many vectors were upserted. A message
