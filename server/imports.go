@@ -174,9 +174,9 @@ func (j *importJob) running() bool {
 }
 
 // finish records the job's end in memory.
-func (j *importJob) finish(state shoalv1.ImportJob_State, err string) {
+func (j *importJob) finish(state shoalv1.ImportJob_State, err string, at time.Time) {
 	j.mu.Lock()
-	j.mu.state, j.mu.err, j.mu.finished = state, err, time.Now()
+	j.mu.state, j.mu.err, j.mu.finished = state, err, at
 	j.mu.stage, j.mu.stageDone, j.mu.stageTotal = "", 0, 0
 	j.mu.Unlock()
 }
@@ -550,10 +550,14 @@ func (s *Server) runImport(ctx context.Context, j *importJob, f *index.FileSourc
 }
 
 // endJob records a job's end, removes its spool file and forgets the
-// oldest finished jobs past the limit.
+// oldest finished jobs past the limit. The end is recorded first (a
+// restart then never resumes a job whose rows are gone) and shown to
+// callers last, so a job seen ended has no spool file left.
 func (s *Server) endJob(j *importJob, state shoalv1.ImportJob_State, msg string) {
-	j.finish(state, msg)
-	if err := s.saveJob(j); err != nil {
+	finished := time.Now()
+	rec := j.record()
+	rec.State, rec.Error, rec.FinishedMs = state.String(), msg, finished.UnixMilli()
+	if err := s.cat.putImport(rec); err != nil {
 		s.log.Warn("import job end not recorded", "job", j.id, "err", err)
 	}
 	if j.spool {
@@ -561,6 +565,7 @@ func (s *Server) endJob(j *importJob, state shoalv1.ImportJob_State, msg string)
 			s.log.Warn("import spool file not removed", "job", j.id, "err", err)
 		}
 	}
+	j.finish(state, msg, finished)
 	log := s.log.Info
 	if state == shoalv1.ImportJob_STATE_FAILED {
 		log = s.log.Warn
