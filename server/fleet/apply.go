@@ -51,6 +51,17 @@ type replica struct {
 	applied  atomic.Uint64
 	saved    uint64 // the sequence last recorded in file
 	rejected atomic.Uint64
+	// ready is set once the copy has caught up: it had data at start, or
+	// it has applied the log up to readyAt, the log's last sequence when
+	// it started (or bootstrapped). A replica not ready serves no reads.
+	ready   atomic.Bool
+	readyAt atomic.Uint64
+	// bootstraps counts the copy's restores from snapshots.
+	bootstraps atomic.Uint64
+	// snap is the shard's newest snapshot as this node knows it
+	// (snapKnown: looked up); used by the compactor loop only.
+	snap      snapInfo
+	snapKnown bool
 	// broken is set when the log no longer holds the operations after
 	// applied (they were removed): the replica cannot catch up by
 	// replay and stops serving (status: see err).
@@ -138,10 +149,25 @@ func (r *replica) reset() error {
 	return nil
 }
 
+// serving reports whether the replica serves reads: caught up, not
+// stopped.
+func (r *replica) serving() bool { return r.ready.Load() && r.broken.Load() == nil }
+
+// catchUp marks the replica ready once it has applied target.
+func (r *replica) catchUp(target uint64) {
+	r.readyAt.Store(target)
+	if r.applied.Load() >= target {
+		r.ready.Store(true)
+	}
+}
+
 // advance publishes a new applied sequence to waiters.
 func (r *replica) advance(seq uint64) {
 	r.mu.Lock()
 	r.applied.Store(seq)
+	if seq >= r.readyAt.Load() {
+		r.ready.Store(true)
+	}
 	close(r.moved)
 	r.moved = make(chan struct{})
 	r.mu.Unlock()
@@ -171,13 +197,22 @@ func (r *replica) waitApplied(ctx context.Context, seq uint64) error {
 // applier applies one operation to the local collection.
 type applier func(ctx context.Context, op string, local string, data []byte) error
 
+// booter replaces the replica's copy by a snapshot covering the log up
+// to first-1 (Node.bootstrap).
+type booter func(ctx context.Context, r *replica, first uint64) error
+
+// errGap is returned by consume when the log skipped operations (purged
+// behind a snapshot while this replica lagged): the next round
+// bootstraps.
+var errGap = errors.New("the log skipped operations")
+
 // run consumes the shard's log from the applied sequence on until ctx
 // ends, reconnecting after errors.
-func (r *replica) run(ctx context.Context, js jetstream.JetStream, apply applier, logf func(msg string, args ...any)) {
+func (r *replica) run(ctx context.Context, js jetstream.JetStream, apply applier, boot booter, logf func(msg string, args ...any)) {
 	defer close(r.done)
 	backoff := 100 * time.Millisecond
 	for ctx.Err() == nil {
-		err := r.consume(ctx, js, apply)
+		err := r.consume(ctx, js, apply, boot)
 		if ctx.Err() != nil {
 			return
 		}
@@ -195,7 +230,26 @@ func (r *replica) run(ctx context.Context, js jetstream.JetStream, apply applier
 	}
 }
 
-func (r *replica) consume(ctx context.Context, js jetstream.JetStream, apply applier) error {
+// consume applies the log from the applied sequence on. When the log no
+// longer holds the next operation it bootstraps from a snapshot first;
+// a replica not yet ready becomes ready at the log's current end.
+func (r *replica) consume(ctx context.Context, js jetstream.JetStream, apply applier, boot booter) error {
+	st, err := js.Stream(ctx, streamName(r.rec, r.shard))
+	if err != nil {
+		return err
+	}
+	info, err := st.Info(ctx)
+	if err != nil {
+		return err
+	}
+	if first := info.State.FirstSeq; first > r.applied.Load()+1 {
+		if err := boot(ctx, r, first); err != nil {
+			return err
+		}
+	}
+	if !r.ready.Load() {
+		r.catchUp(info.State.LastSeq)
+	}
 	cfg := jetstream.OrderedConsumerConfig{}
 	if a := r.applied.Load(); a > 0 {
 		cfg.DeliverPolicy = jetstream.DeliverByStartSequencePolicy
@@ -227,9 +281,7 @@ func (r *replica) consume(ctx context.Context, js jetstream.JetStream, apply app
 			continue
 		}
 		if seq > applied+1 {
-			err := fmt.Errorf("replica %s applied the log to %d, and the log now starts at %d: the operations between are gone (the stream was purged); drop this node's data for the collection to rebuild it from the log", r.local, applied, seq)
-			r.broken.Store(&err)
-			return err
+			return fmt.Errorf("replica %s applied the log to %d, and its next operation is %d: %w", r.local, applied, seq, errGap)
 		}
 		if err := r.applyOne(ctx, apply, msg.Headers().Get(opHeader), msg.Data()); err != nil {
 			return err

@@ -48,6 +48,9 @@ func TestFleetNodeChild(t *testing.T) {
 	}
 	n, err := Open(Options{ID: id, DataDir: os.Getenv("SHOAL_FLEET_DIR"), NATSURLs: os.Getenv("SHOAL_FLEET_NATS"),
 		AdminKey: testKey, Lease: time.Second, Logger: testLogger(),
+		// Small thresholds: logs are purged behind snapshots during the
+		// run, and nodes killed for a while come back by bootstrapping.
+		SnapshotBytes: 16 << 10, CompactEvery: 100 * time.Millisecond,
 		Server: server.Options{Logger: testLogger()}}, lis)
 	if err != nil {
 		fmt.Println("error", err)

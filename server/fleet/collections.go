@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"math"
 	"regexp"
 	"sort"
 	"strings"
@@ -31,9 +32,9 @@ type collectionsAPI struct {
 // collNameRe is what cluster collection names may be (maxCollName).
 var collNameRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,55}$`)
 
-// streamMaxBytes is a shard stream's size limit: none, since a replica
-// that lost its disk rebuilds from the whole log (docs/cluster.md: the log
-// is not yet truncated behind snapshots).
+// streamMaxBytes is a shard stream's size limit: none; the log is purged
+// behind snapshots (snapshot.go), never by JetStream's limits, which
+// would drop operations no snapshot holds.
 const streamMaxBytes = -1
 
 func (a collectionsAPI) CreateCollection(ctx context.Context, req *shoalv1.CreateCollectionRequest) (*shoalv1.Collection, error) {
@@ -90,20 +91,26 @@ func (a collectionsAPI) CreateCollection(ctx context.Context, req *shoalv1.Creat
 			return nil, status.Errorf(codes.Unavailable, "creating the log of shard %d: %v", s, err)
 		}
 	}
-	if err := n.meta.createColl(ctx, rec); err != nil {
+	rev, err := n.meta.createColl(ctx, rec)
+	if err != nil {
 		n.deleteStreams(rec)
 		if errors.Is(err, jetstream.ErrKeyExists) {
 			return nil, status.Errorf(codes.AlreadyExists, "collection %s exists", rec.Name)
 		}
 		return nil, status.Errorf(codes.Unavailable, "recording the collection: %v", err)
 	}
+	rec.rev = rev
 	n.mu.Lock()
-	n.mu.colls[rec.Name] = rec
+	if cur, ok := n.mu.colls[rec.Name]; !ok || cur.rev < rec.rev {
+		// (The watch may have brought it, or a later revision, first.)
+		n.mu.colls[rec.Name] = rec
+	}
 	n.mu.Unlock()
 	return describe(rec, stored, 0), nil
 }
 
-// deleteStreams removes r's shard streams (best effort, logged).
+// deleteStreams removes r's shard streams and their snapshots (best
+// effort, logged).
 func (n *Node) deleteStreams(r collRecord) {
 	ctx, cancel := context.WithTimeout(n.ctx, 10*time.Second)
 	defer cancel()
@@ -111,6 +118,7 @@ func (n *Node) deleteStreams(r collRecord) {
 		if err := n.js.DeleteStream(ctx, streamName(r, s)); err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
 			n.log.Warn("deleting a shard's log", "stream", streamName(r, s), "err", err)
 		}
+		n.deleteSnapshots(ctx, streamName(r, s), math.MaxUint64)
 	}
 }
 

@@ -222,6 +222,8 @@ func (n *Node) servingReplica(ctx context.Context, local string) (*replica, erro
 		return nil, status.Errorf(codes.Unavailable, "replica %s is stopped: %v", local, *p)
 	}
 	if tok := incoming(ctx, minSeqKey); tok != "" {
+		// Having applied what the caller asks is enough, caught up or
+		// not: the copy then holds every operation up to seq.
 		_, seqStr, _ := strings.Cut(tok, ":")
 		seq, err := strconv.ParseUint(seqStr, 10, 64)
 		if err != nil {
@@ -229,6 +231,23 @@ func (n *Node) servingReplica(ctx context.Context, local string) (*replica, erro
 		}
 		if err := rep.waitApplied(ctx, seq); err != nil {
 			return nil, err
+		}
+		return rep, nil
+	}
+	if !rep.ready.Load() {
+		// A replica catching up (started after writes, or restoring a
+		// snapshot) serves no reads; one that is about to be caught up
+		// is waited for a little.
+		wait, cancel := context.WithTimeout(ctx, replicaStartWait)
+		defer cancel()
+		for !rep.ready.Load() && wait.Err() == nil && rep.broken.Load() == nil {
+			select {
+			case <-wait.Done():
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+		if !rep.ready.Load() {
+			return nil, status.Errorf(codes.Unavailable, "replica %s is catching up: applied %d of %d", local, rep.applied.Load(), rep.readyAt.Load())
 		}
 	}
 	return rep, nil

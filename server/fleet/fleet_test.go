@@ -29,7 +29,9 @@ const testKey = "fleet-test-admin-key-0123"
 
 // testCluster is NATS servers and nodes in this process.
 type testCluster struct {
-	t     *testing.T
+	t *testing.T
+	// tune, when set, adjusts every node's options.
+	tune  func(*Options)
 	dir   string
 	nats  *NATS
 	nodes []*Node
@@ -38,10 +40,16 @@ type testCluster struct {
 
 func startCluster(t *testing.T, natsServers, nodes int) *testCluster {
 	t.Helper()
+	return startClusterWith(t, natsServers, nodes, nil)
+}
+
+// startClusterWith is startCluster with tune adjusting the nodes' options.
+func startClusterWith(t *testing.T, natsServers, nodes int, tune func(*Options)) *testCluster {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("starts NATS servers")
 	}
-	c := &testCluster{t: t, dir: t.TempDir()}
+	c := &testCluster{t: t, dir: t.TempDir(), tune: tune}
 	var err error
 	if c.nats, err = StartNATS(filepath.Join(c.dir, "nats"), natsServers, false); err != nil {
 		t.Fatal(err)
@@ -73,18 +81,25 @@ func (c *testCluster) startNode(i int) {
 	if c.nats.Len() < 3 {
 		repl = 1
 	}
-	n, err := Open(Options{
-		ID: fmt.Sprintf("node-%d", i), DataDir: filepath.Join(c.dir, fmt.Sprintf("node-%d", i)),
+	o := Options{
+		ID: fmt.Sprintf("node-%d", i), DataDir: c.nodeDir(i),
 		NATSURLs: c.nats.URLs(), AdminKey: testKey, StreamReplicas: repl, Lease: time.Second,
 		Logger: testLogger(),
 		Server: server.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))},
-	}, lis)
+	}
+	if c.tune != nil {
+		c.tune(&o)
+	}
+	n, err := Open(o, lis)
 	if err != nil {
 		c.t.Fatal(err)
 	}
 	c.nodes[i] = n
 	c.addrs[i] = n.Addr()
 }
+
+// nodeDir is node i's data directory.
+func (c *testCluster) nodeDir(i int) string { return filepath.Join(c.dir, fmt.Sprintf("node-%d", i)) }
 
 func (c *testCluster) stopNode(i int) {
 	c.nodes[i].Close()
@@ -336,8 +351,9 @@ func waitReplicasEqual(t *testing.T, ctx context.Context, c *testCluster, coll s
 	}
 }
 
-// replicaDigests reads ids from every node's replica of every shard and
-// returns an error unless the replicas of each shard agree.
+// replicaDigests reads ids from every node's replica of every shard (of
+// the shards placed on the node) and returns an error unless the
+// replicas of each shard agree.
 func replicaDigests(ctx context.Context, c *testCluster, coll string, shards int, ids []uint64) (map[string]string, error) {
 	out := map[string]string{}
 	for s := 0; s < shards; s++ {
@@ -349,7 +365,7 @@ func replicaDigests(ctx context.Context, c *testCluster, coll string, shards int
 			}
 		}
 		for i := range c.nodes {
-			if c.nodes[i] == nil {
+			if c.nodes[i] == nil || placedHere(c.nodes[i], coll, s) == 0 {
 				continue
 			}
 			_, vc := c.client(i)

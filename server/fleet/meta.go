@@ -17,7 +17,8 @@ import (
 )
 
 // Cluster metadata lives in two JetStream key-value buckets, replicated
-// like the streams, and nowhere else:
+// like the streams, and nowhere else (shard snapshots, in the object
+// store snapBucket, are data: snapshot.go):
 //
 //   - metaBucket: one key per collection, "coll.<name>", holding its
 //     collRecord (configuration, shard count, placement of replicas).
@@ -49,6 +50,12 @@ type collRecord struct {
 	// it and replays the new stream from its start.
 	Incarnation   string `json:"incarnation"`
 	CreatedUnixMs int64  `json:"created_unix_ms"`
+	// Moves are the replica moves in flight (balance.go): the target is
+	// in the shard's placement already, the source still.
+	Moves []move `json:"moves,omitempty"`
+	// rev is the record's revision in the bucket (0 if not known), for
+	// compare-and-set updates.
+	rev uint64
 }
 
 // nodeRecord is a node's membership record.
@@ -57,6 +64,13 @@ type nodeRecord struct {
 	// Addr is the node's public gRPC address, which peers dial.
 	Addr          string `json:"addr"`
 	StartedUnixMs int64  `json:"started_unix_ms"`
+	// Applied is, per shard stream, the sequence this node's replica has
+	// applied, for the replicas that are not stopped; the compactor does
+	// not purge a log past them.
+	Applied map[string]uint64 `json:"applied,omitempty"`
+	// NotServing lists the shard streams whose replica on this node is
+	// catching up or stopped: it is no shard's compactor.
+	NotServing []string `json:"not_serving,omitempty"`
 }
 
 // idRe is what node ids may be: they are KV keys and parts of file names.
@@ -117,6 +131,7 @@ func place(live []string, shards, replicas int) [][]string {
 type meta struct {
 	coll  jetstream.KeyValue
 	nodes jetstream.KeyValue
+	snaps jetstream.ObjectStore // shard snapshots (snapshot.go)
 }
 
 // openMeta creates the buckets if missing (replicas: the JetStream
@@ -130,7 +145,11 @@ func openMeta(ctx context.Context, js jetstream.JetStream, replicas int, lease t
 	if err != nil {
 		return nil, fmt.Errorf("fleet: bucket %s: %w", nodesBucket, err)
 	}
-	return &meta{coll: coll, nodes: nodes}, nil
+	snaps, err := js.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{Bucket: snapBucket, Replicas: replicas, Storage: jetstream.FileStorage})
+	if err != nil {
+		return nil, fmt.Errorf("fleet: bucket %s: %w", snapBucket, err)
+	}
+	return &meta{coll: coll, nodes: nodes, snaps: snaps}, nil
 }
 
 // heartbeat puts the node's record, renewing its lease.
@@ -140,13 +159,24 @@ func (m *meta) heartbeat(ctx context.Context, r nodeRecord) error {
 	return err
 }
 
-// createColl stores r unless a collection of its name exists.
-func (m *meta) createColl(ctx context.Context, r collRecord) error {
+// createColl stores r unless a collection of its name exists, and
+// returns the record's revision.
+func (m *meta) createColl(ctx context.Context, r collRecord) (uint64, error) {
+	b, err := json.Marshal(r)
+	if err != nil {
+		return 0, err
+	}
+	return m.coll.Create(ctx, collPrefix+r.Name, b)
+}
+
+// updateColl replaces the record of r's collection if its revision is
+// still rev.
+func (m *meta) updateColl(ctx context.Context, r collRecord, rev uint64) error {
 	b, err := json.Marshal(r)
 	if err != nil {
 		return err
 	}
-	_, err = m.coll.Create(ctx, collPrefix+r.Name, b)
+	_, err = m.coll.Update(ctx, collPrefix+r.Name, b, rev)
 	return err
 }
 
@@ -156,7 +186,9 @@ func (m *meta) getColl(ctx context.Context, name string) (collRecord, error) {
 	if err != nil {
 		return collRecord{}, err
 	}
-	return decodeColl(e.Value())
+	r, err := decodeColl(e.Value())
+	r.rev = e.Revision()
+	return r, err
 }
 
 func decodeColl(b []byte) (collRecord, error) {
@@ -166,6 +198,11 @@ func decodeColl(b []byte) (collRecord, error) {
 	}
 	if r.Shards < 1 || r.Shards > maxShards || len(r.Placement) != r.Shards {
 		return r, fmt.Errorf("fleet: collection record %q: %d shards, %d placements", r.Name, r.Shards, len(r.Placement))
+	}
+	for _, m := range r.Moves {
+		if m.Shard < 0 || m.Shard >= r.Shards {
+			return r, fmt.Errorf("fleet: collection record %q: a move of shard %d", r.Name, m.Shard)
+		}
 	}
 	r.cfg = &shoalv1.CollectionConfig{}
 	if err := protojson.Unmarshal(r.Config, r.cfg); err != nil {

@@ -11,6 +11,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -60,6 +61,19 @@ type Options struct {
 	// HedgeAfter is how long a search waits on a shard's replica before
 	// asking the next one too. Default 100 ms.
 	HedgeAfter time.Duration
+	// SnapshotBytes is how many bytes a shard's log may hold after the
+	// shard's newest snapshot before a new one is taken and the log is
+	// purged behind it (snapshot.go); the threshold is at least the
+	// newest snapshot's size. Default 256 MiB; negative: never (the log
+	// grows without bound).
+	SnapshotBytes int64
+	// CompactEvery is how often a node checks the logs of the shards it
+	// compacts. Default 30 s.
+	CompactEvery time.Duration
+	// BalanceEvery is how often the balancer (the live node of lowest
+	// id) takes a step of moving replicas onto nodes that hold fewer
+	// (balance.go). Default 2 s; negative: never.
+	BalanceEvery time.Duration
 	// Server configures the local server (cache, limits); its DataDir
 	// and AdminKey are set by the node.
 	Server server.Options
@@ -76,6 +90,15 @@ func (o *Options) ensureDefaults() {
 	}
 	if o.HedgeAfter == 0 {
 		o.HedgeAfter = 100 * time.Millisecond
+	}
+	if o.SnapshotBytes == 0 {
+		o.SnapshotBytes = 256 << 20
+	}
+	if o.CompactEvery == 0 {
+		o.CompactEvery = 30 * time.Second
+	}
+	if o.BalanceEvery == 0 {
+		o.BalanceEvery = 2 * time.Second
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
@@ -94,6 +117,10 @@ func (o *Options) validate() error {
 		return fmt.Errorf("fleet: StreamReplicas %d, want 1..5", o.StreamReplicas)
 	case o.Lease < 100*time.Millisecond:
 		return fmt.Errorf("fleet: Lease %v, want >= 100ms", o.Lease)
+	case o.CompactEvery < 10*time.Millisecond:
+		return fmt.Errorf("fleet: CompactEvery %v, want >= 10ms", o.CompactEvery)
+	case o.BalanceEvery >= 0 && o.BalanceEvery < 10*time.Millisecond:
+		return fmt.Errorf("fleet: BalanceEvery %v, want >= 10ms (or negative: never)", o.BalanceEvery)
 	}
 	return nil
 }
@@ -112,6 +139,10 @@ type Node struct {
 	localConn *grpc.ClientConn
 	localKey  string
 	localLis  net.Listener
+	// snapDir is the local server's snapshot directory, where shard
+	// snapshots are written and read on their way to and from the
+	// object store.
+	snapDir   string
 	nc        *nats.Conn
 	js        jetstream.JetStream
 	meta      *meta
@@ -178,11 +209,16 @@ func Open(o Options, lis net.Listener) (*Node, error) {
 	shoalv1.RegisterTenantServiceServer(n.grpc, tenantsAPI{n: n})
 	hs := health.NewServer()
 	healthpb.RegisterHealthServer(n.grpc, hs)
-	n.wg.Add(4)
-	go n.heartbeatLoop()
+	n.wg.Add(5)
+	if o.BalanceEvery > 0 {
+		n.wg.Add(1)
+		go n.every(o.BalanceEvery, n.balanceStep)
+	}
+	go n.every(o.CompactEvery, n.compactAll)
+	go n.every(o.Lease/4, n.heartbeat)
+	go n.every(flushEvery, n.flush)
 	go n.follow("membership", n.watchMembers)
 	go n.follow("metadata", n.watch)
-	go n.flushLoop()
 	select {
 	case <-n.membersSeen:
 	case <-time.After(10 * time.Second):
@@ -204,6 +240,10 @@ func (n *Node) openLocal() error {
 	so := n.opts.Server
 	so.DataDir = filepath.Join(n.opts.DataDir, "local")
 	so.AdminKey = n.localKey
+	if so.SnapshotDir == "" {
+		so.SnapshotDir = filepath.Join(so.DataDir, "snapshots")
+	}
+	n.snapDir = so.SnapshotDir
 	if so.Logger == nil {
 		so.Logger = n.log
 	}
@@ -215,6 +255,7 @@ func (n *Node) openLocal() error {
 		return err
 	}
 	n.local = s
+	n.cleanSnapDir()
 	if n.localLis, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
 		return fmt.Errorf("fleet: local listener: %w", err)
 	}
@@ -285,7 +326,17 @@ func (n *Node) peer(addr string) (*grpc.ClientConn, error) {
 func (n *Node) beat() error {
 	ctx, cancel := context.WithTimeout(n.ctx, n.opts.Lease)
 	defer cancel()
-	if err := n.meta.heartbeat(ctx, nodeRecord{ID: n.opts.ID, Addr: n.addr, StartedUnixMs: n.startedMs}); err != nil {
+	rec := nodeRecord{ID: n.opts.ID, Addr: n.addr, StartedUnixMs: n.startedMs, Applied: map[string]uint64{}}
+	for _, r := range n.replicaList() {
+		stream := streamName(r.rec, r.shard)
+		if r.broken.Load() == nil {
+			rec.Applied[stream] = r.applied.Load()
+		}
+		if !r.serving() {
+			rec.NotServing = append(rec.NotServing, stream)
+		}
+	}
+	if err := n.meta.heartbeat(ctx, rec); err != nil {
 		return fmt.Errorf("fleet: heartbeat: %w", err)
 	}
 	return nil
@@ -367,48 +418,34 @@ func (n *Node) watchMembers() error {
 	}
 }
 
-func (n *Node) heartbeatLoop() {
+// every runs f every d until the node closes (the caller added to n.wg).
+func (n *Node) every(d time.Duration, f func()) {
 	defer n.wg.Done()
-	t := time.NewTicker(n.opts.Lease / 4)
+	t := time.NewTicker(d)
 	defer t.Stop()
 	for {
 		select {
 		case <-n.ctx.Done():
 			return
 		case <-t.C:
-			if err := n.beat(); err != nil && n.ctx.Err() == nil {
-				n.log.Warn("heartbeat failed", "err", err)
-			}
+			f()
 		}
 	}
 }
 
-// flushLoop records replicas' applied sequences every flushEvery.
-func (n *Node) flushLoop() {
-	defer n.wg.Done()
-	t := time.NewTicker(flushEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-n.ctx.Done():
-			return
-		case <-t.C:
-			n.flush()
-		}
+// heartbeat renews the lease, logging a failure.
+func (n *Node) heartbeat() {
+	if err := n.beat(); err != nil && n.ctx.Err() == nil {
+		n.log.Warn("heartbeat failed", "err", err)
 	}
 }
 
 // flushEvery is how often applied sequences are recorded.
 const flushEvery = 200 * time.Millisecond
 
+// flush records the replicas' applied sequences (every flushEvery).
 func (n *Node) flush() {
-	n.mu.Lock()
-	rs := make([]*replica, 0, len(n.mu.replicas))
-	for _, r := range n.mu.replicas {
-		rs = append(rs, r)
-	}
-	n.mu.Unlock()
-	for _, r := range rs {
+	for _, r := range n.replicaList() {
 		// A flush may race a replica's stop; save is idempotent.
 		if err := r.record(); err != nil {
 			n.log.Warn("recording applied sequence", "err", err)
@@ -423,7 +460,7 @@ func (n *Node) watch() error {
 		return err
 	}
 	defer w.Stop()
-	seen := make(map[string]bool)
+	seen := make(map[string]collRecord)
 	initial := true
 	for {
 		select {
@@ -453,7 +490,8 @@ func (n *Node) watch() error {
 				n.log.Error("bad collection record", "key", e.Key(), "err", err)
 				continue
 			}
-			seen[name] = true
+			r.rev = e.Revision()
+			seen[name] = r
 			if err := n.adopt(r); err != nil {
 				n.log.Error("opening replicas", "collection", name, "err", err)
 				n.wg.Add(1)
@@ -474,7 +512,17 @@ func (n *Node) adopt(r collRecord) error {
 		n.mu.Lock()
 	}
 	n.mu.colls[r.Name] = r
+	// Replicas of shards no longer placed here (moved off by the
+	// balancer) stop and are dropped.
+	var gone []*replica
+	for local, rep := range n.mu.replicas {
+		if rep.rec.Name == r.Name && !slices.Contains(r.Placement[rep.shard], n.opts.ID) {
+			gone = append(gone, rep)
+			delete(n.mu.replicas, local)
+		}
+	}
 	n.mu.Unlock()
+	n.dropReplicas(gone)
 	var errs []error
 	for s, nodes := range r.Placement {
 		for _, id := range nodes {
@@ -543,6 +591,11 @@ func (n *Node) startReplica(r collRecord, s int) error {
 	if _, err := cc.CreateCollection(ctx, &shoalv1.CreateCollectionRequest{Name: rep.local, Config: cfg}); err != nil && status.Code(err) != codes.AlreadyExists {
 		return fmt.Errorf("fleet: creating %s: %w", rep.local, err)
 	}
+	if !fresh {
+		rep.ready.Store(true)
+	} else if st, err := n.js.Stream(ctx, streamName(r, s)); err == nil && st.CachedInfo().State.LastSeq == 0 {
+		rep.ready.Store(true) // an empty log: nothing to catch up on
+	}
 	rctx, cancel := context.WithCancel(n.ctx)
 	rep.cancel, rep.done = cancel, make(chan struct{})
 	n.mu.Lock()
@@ -553,7 +606,7 @@ func (n *Node) startReplica(r collRecord, s int) error {
 	}
 	n.mu.replicas[rep.local] = rep
 	n.mu.Unlock()
-	go rep.run(rctx, n.js, n.applyLocal, n.log.Warn)
+	go rep.run(rctx, n.js, n.applyLocal, n.bootstrap, n.log.Warn)
 	n.log.Info("replica started", "replica", rep.local, "applied", rep.applied.Load())
 	return nil
 }
@@ -577,8 +630,15 @@ func (n *Node) forgetLocked(name string) {
 		}
 	}
 	n.mu.Unlock()
+	n.dropReplicas(rs)
+}
+
+// dropReplicas stops replicas and drops their local collections and
+// applied records.
+func (n *Node) dropReplicas(rs []*replica) {
 	cc := shoalv1.NewCollectionServiceClient(n.localConn)
 	for _, r := range rs {
+		n.log.Info("replica dropped", "replica", r.local)
 		r.cancel()
 		<-r.done
 		if _, err := cc.DropCollection(n.localCtx(n.ctx), &shoalv1.DropCollectionRequest{Name: r.local}); err != nil && status.Code(err) != codes.NotFound {
@@ -592,8 +652,9 @@ func (n *Node) forgetLocked(name string) {
 }
 
 // dropOrphans drops local shard collections of collections the cluster
-// no longer has (dropped while this node was down).
-func (n *Node) dropOrphans(known map[string]bool) {
+// no longer has (dropped while this node was down), and of shards no
+// longer placed on this node (moved off while it was down).
+func (n *Node) dropOrphans(known map[string]collRecord) {
 	cc := shoalv1.NewCollectionServiceClient(n.localConn)
 	resp, err := cc.ListCollections(n.localCtx(n.ctx), &shoalv1.ListCollectionsRequest{})
 	if err != nil {
@@ -601,11 +662,14 @@ func (n *Node) dropOrphans(known map[string]bool) {
 		return
 	}
 	for _, c := range resp.Collections {
-		coll, _, ok := parseShardName(c.Name)
-		if !ok || known[coll] {
+		coll, shard, ok := parseShardName(c.Name)
+		if !ok {
 			continue
 		}
-		n.log.Info("dropping replica of a dropped collection", "replica", c.Name)
+		if r, ok := known[coll]; ok && shard < r.Shards && slices.Contains(r.Placement[shard], n.opts.ID) {
+			continue
+		}
+		n.log.Info("dropping a replica the cluster no longer places here", "replica", c.Name)
 		if _, err := cc.DropCollection(n.localCtx(n.ctx), &shoalv1.DropCollectionRequest{Name: c.Name}); err != nil {
 			n.log.Warn("dropping replica", "replica", c.Name, "err", err)
 		}

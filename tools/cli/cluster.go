@@ -92,10 +92,12 @@ func (o *clusterUpOptions) Run(ctx context.Context, env *clikit.Env) error {
 			return fmt.Errorf("node %d: %w", i, err)
 		}
 		serve.dataDir = filepath.Join(o.dataDir, fmt.Sprintf("node-%d", i))
-		n, err := fleet.Open(fleet.Options{
+		fo := fleet.Options{
 			ID: fmt.Sprintf("node-%d", i), DataDir: serve.dataDir, NATSURLs: nc.URLs(), AdminKey: o.adminKey,
 			StreamReplicas: min(3, o.nats), Server: *serve.serverOptions(log), Logger: log,
-		}, lis)
+		}
+		serve.fleetTuning(&fo)
+		n, err := fleet.Open(fo, lis)
 		if err != nil {
 			lis.Close()
 			return fmt.Errorf("node %d: %w", i, err)

@@ -57,12 +57,14 @@ type serveOptions struct {
 	importDir      string
 	importBuildMin int
 	// cluster is the NATS servers of cluster mode (comma-separated
-	// URLs); empty: a single node. nodeID, advertise and streamReplicas
-	// configure the node (serve_cluster.go).
+	// URLs); empty: a single node. The fields after it configure the
+	// node (serve_cluster.go).
 	cluster        string
 	nodeID         string
 	advertise      string
 	streamReplicas int
+	logSnapshot    int64         // fleet.Options.SnapshotBytes
+	rebalanceEvery time.Duration // fleet.Options.BalanceEvery
 }
 
 // defaultDataDir is $XDG_DATA_HOME/shoal, or ~/.local/share/shoal, or
@@ -108,6 +110,8 @@ func (o *serveOptions) Validate() error {
 		return errors.New("-cluster with -tls-cert: cluster mode serves plaintext only (yet)")
 	case o.cluster != "" && o.metricsListen != "":
 		return errors.New("-cluster with -metrics-listen: cluster mode has no metrics listener (yet)")
+	case o.cluster != "" && o.rebalanceEvery > 0 && o.rebalanceEvery < 10*time.Millisecond:
+		return fmt.Errorf("-rebalance-every %v, want >= 10ms (or negative: never)", o.rebalanceEvery)
 	case o.cluster != "" && (o.streamReplicas < 1 || o.streamReplicas > 5):
 		return fmt.Errorf("-stream-replicas %d, want 1..5", o.streamReplicas)
 	case o.cluster != "" && o.advertise == "" && unspecifiedHost(o.listen):
@@ -160,6 +164,8 @@ func newServe() *clikit.Command {
 	fs.StringVar(&o.nodeID, "node-id", defaultNodeID(), "cluster mode: this node's id, kept across restarts")
 	fs.StringVar(&o.advertise, "advertise", "", "cluster mode: the address peers dial to reach this node (default: the -listen address)")
 	fs.IntVar(&o.streamReplicas, "stream-replicas", 3, "cluster mode: NATS servers persisting each write (at most the cluster's NATS servers)")
+	fs.Int64Var(&o.logSnapshot, "log-snapshot-bytes", 256<<20, "cluster mode: snapshot a shard and purge its log once this many bytes follow its newest snapshot (at least the snapshot's size); negative: never")
+	fs.DurationVar(&o.rebalanceEvery, "rebalance-every", 2*time.Second, "cluster mode: how often the balancer moves a replica onto nodes holding fewer; negative: never")
 	config := fs.String("config", "", "read settings from this file: lines of `flag-name = value` (# comments); flags given on the command line win")
 	c.Run = func(ctx context.Context, env *clikit.Env, args []string) error {
 		if len(args) > 0 {

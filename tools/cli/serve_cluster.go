@@ -28,10 +28,12 @@ func (o *serveOptions) runNode(ctx context.Context, env *clikit.Env) error {
 	if err != nil {
 		return err
 	}
-	n, err := fleet.Open(fleet.Options{
+	fo := fleet.Options{
 		ID: o.nodeID, DataDir: o.dataDir, NATSURLs: o.cluster, Advertise: o.advertise,
 		AdminKey: o.adminKey, StreamReplicas: o.streamReplicas, Server: *o.serverOptions(log), Logger: log,
-	}, lis)
+	}
+	o.fleetTuning(&fo)
+	n, err := fleet.Open(fo, lis)
 	if err != nil {
 		lis.Close()
 		return err
@@ -53,4 +55,9 @@ func unspecifiedHost(addr string) bool {
 	}
 	ip := net.ParseIP(host)
 	return host == "" || ip != nil && ip.IsUnspecified()
+}
+
+// fleetTuning copies the cluster flags that tune a node into fo.
+func (o *serveOptions) fleetTuning(fo *fleet.Options) {
+	fo.SnapshotBytes, fo.BalanceEvery = o.logSnapshot, o.rebalanceEvery
 }
