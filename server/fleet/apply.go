@@ -62,6 +62,8 @@ type replica struct {
 	// (snapKnown: looked up); used by the compactor loop only.
 	snap      snapInfo
 	snapKnown bool
+	// logf logs (Info), if set.
+	logf func(msg string, args ...any)
 	// broken is set when the log no longer holds the operations after
 	// applied (they were removed): the replica cannot catch up by
 	// replay and stops serving (status: see err).
@@ -157,7 +159,14 @@ func (r *replica) serving() bool { return r.ready.Load() && r.broken.Load() == n
 func (r *replica) catchUp(target uint64) {
 	r.readyAt.Store(target)
 	if r.applied.Load() >= target {
-		r.ready.Store(true)
+		r.setReady()
+	}
+}
+
+// setReady marks the replica ready, logging when it was not.
+func (r *replica) setReady() {
+	if !r.ready.Swap(true) && r.logf != nil {
+		r.logf("replica caught up", "replica", r.local, "applied", r.applied.Load())
 	}
 }
 
@@ -166,7 +175,7 @@ func (r *replica) advance(seq uint64) {
 	r.mu.Lock()
 	r.applied.Store(seq)
 	if seq >= r.readyAt.Load() {
-		r.ready.Store(true)
+		r.setReady()
 	}
 	close(r.moved)
 	r.moved = make(chan struct{})

@@ -63,9 +63,9 @@ type Options struct {
 	HedgeAfter time.Duration
 	// SnapshotBytes is how many bytes a shard's log may hold after the
 	// shard's newest snapshot before a new one is taken and the log is
-	// purged behind it (snapshot.go); the threshold is at least the
-	// newest snapshot's size. Default 256 MiB; negative: never (the log
-	// grows without bound).
+	// purged behind it (snapshot.go); the threshold is at least a
+	// quarter of the newest snapshot's size. Default 64 MiB; negative:
+	// never (the log grows without bound).
 	SnapshotBytes int64
 	// CompactEvery is how often a node checks the logs of the shards it
 	// compacts. Default 30 s.
@@ -92,7 +92,7 @@ func (o *Options) ensureDefaults() {
 		o.HedgeAfter = 100 * time.Millisecond
 	}
 	if o.SnapshotBytes == 0 {
-		o.SnapshotBytes = 256 << 20
+		o.SnapshotBytes = 64 << 20
 	}
 	if o.CompactEvery == 0 {
 		o.CompactEvery = 30 * time.Second
@@ -564,6 +564,7 @@ func (n *Node) retryAdopt(r collRecord) {
 // starts its apply loop.
 func (n *Node) startReplica(r collRecord, s int) error {
 	rep := newReplica(filepath.Join(n.opts.DataDir, "applied"), r, s)
+	rep.logf = n.log.Info
 	n.mu.Lock()
 	if _, ok := n.mu.replicas[rep.local]; ok || n.mu.closed {
 		n.mu.Unlock()

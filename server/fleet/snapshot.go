@@ -38,9 +38,12 @@ import (
 // same state (every operation sets or removes state: apply.go).
 //
 // When: a snapshot is taken when the log holds, after the newest
-// snapshot, at least max(Options.SnapshotBytes, that snapshot's size)
-// bytes, so snapshots cost at most about as many bytes as the log they
-// replace; the log is purged up to the newest snapshot, but not past an
+// snapshot, at least max(Options.SnapshotBytes, a quarter of that
+// snapshot's size) bytes, so snapshots cost at most about four times the
+// bytes of the log they replace; or when no write came for two checks'
+// time (CompactEvery) and the log holds at least max(1 MiB, 1/64 of the
+// snapshot) after it, so that a replica that bootstraps after a load has
+// little to replay. The log is purged up to the newest snapshot, but not past an
 // operation a live replica (caught up or catching up, not stopped) still
 // has to apply: such a replica would otherwise have to bootstrap.
 // Replicas that are down do not hold the log back: they bootstrap when
@@ -199,7 +202,16 @@ func (n *Node) compactShard(rep *replica) error {
 	if state.Msgs > 0 {
 		logBytes = state.Bytes / state.Msgs * after
 	}
-	if rep.applied.Load() > rep.snap.seq && logBytes >= max(uint64(n.opts.SnapshotBytes), rep.snap.size) {
+	// Busy: the log after the snapshot reached its budget. Quiet: no
+	// write for two checks' time, and what follows the snapshot is worth
+	// replacing (replaying the log is far slower per byte than restoring
+	// a snapshot: docs/BENCHMARKS.md, "Cluster"). The time is the log's
+	// own, not "no growth since the last check": a snapshot slows the
+	// writers down while it is taken, which must not count as a pause.
+	busy := logBytes >= max(uint64(n.opts.SnapshotBytes), rep.snap.size/4)
+	quiet := !state.LastTime.IsZero() && time.Since(state.LastTime) >= 2*n.opts.CompactEvery &&
+		logBytes >= max(1<<20, rep.snap.size/64)
+	if rep.applied.Load() > rep.snap.seq && (busy || quiet) {
 		s, err := n.takeSnapshot(ctx, rep)
 		if err != nil {
 			return err
@@ -259,11 +271,19 @@ func (n *Node) localSnapshot(ctx context.Context, local string) (string, error) 
 func (n *Node) takeSnapshot(ctx context.Context, rep *replica) (snapInfo, error) {
 	t0 := time.Now()
 	seq := rep.applied.Load() // read before the cut: see the comment at the top
+	if seq == 0 {
+		return snapInfo{}, errors.New("nothing applied to snapshot")
+	}
 	dir, err := n.localSnapshot(ctx, rep.local)
 	if err != nil {
 		return snapInfo{}, err
 	}
 	defer os.RemoveAll(dir)
+	if !rep.serving() {
+		// A bootstrap began meanwhile: what the snapshot holds is not
+		// known to match seq.
+		return snapInfo{}, fmt.Errorf("replica %s stopped serving during its snapshot", rep.local)
+	}
 	pr, pw := io.Pipe()
 	go func() { pw.CloseWithError(packDir(pw, dir)) }()
 	stream := streamName(rep.rec, rep.shard)

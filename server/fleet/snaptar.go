@@ -8,16 +8,34 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+
+	"github.com/klauspost/compress/zstd"
 )
 
-// A shard snapshot travels through the object store as one tar stream
-// of the local server's snapshot directory (manifest.json and index/).
-// Only directories and regular files are packed or unpacked; the
-// server's restore checks every file against the manifest's SHA-256, and
-// the object store checks the whole object's digest.
+// A shard snapshot travels through the object store as one
+// zstd-compressed tar stream of the local server's snapshot directory
+// (manifest.json and index/). Only directories and regular files are
+// packed or unpacked; the server's restore checks every file against the
+// manifest's SHA-256, and the object store checks the whole object's
+// digest. (Compression matters: an index's files hold preallocated and
+// dead space.)
 
-// packDir writes the tree under dir to w as a tar stream.
+// packDir writes the tree under dir to w as a zstd-compressed tar
+// stream.
 func packDir(w io.Writer, dir string) error {
+	zw, err := zstd.NewWriter(w, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(2))
+	if err != nil {
+		return err
+	}
+	if err := packTar(zw, dir); err != nil {
+		zw.Close()
+		return err
+	}
+	return zw.Close()
+}
+
+// packTar writes the tree under dir to w as a tar stream.
+func packTar(w io.Writer, dir string) error {
 	tw := tar.NewWriter(w)
 	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -58,13 +76,19 @@ func packDir(w io.Writer, dir string) error {
 // snapshot's.
 var errBadArchive = errors.New("fleet: snapshot archive is malformed")
 
-// unpackDir extracts the tar stream r into dir, which it creates; every
-// entry must be a directory or a regular file with a local path.
+// unpackDir extracts the stream packDir wrote into dir, which it
+// creates; every entry must be a directory or a regular file with a
+// local path.
 func unpackDir(r io.Reader, dir string) error {
+	zr, err := zstd.NewReader(r, zstd.WithDecoderConcurrency(2))
+	if err != nil {
+		return err
+	}
+	defer zr.Close()
 	if err := os.Mkdir(dir, 0o755); err != nil {
 		return err
 	}
-	tr := tar.NewReader(r)
+	tr := tar.NewReader(zr)
 	for {
 		h, err := tr.Next()
 		if err == io.EOF {

@@ -28,8 +28,8 @@ type clusterUpOptions struct {
 
 func (o *clusterUpOptions) Validate() error {
 	switch {
-	case o.nodes < 1 || o.nodes > 16:
-		return fmt.Errorf("-nodes %d, want 1..16", o.nodes)
+	case o.nodes < 0 || o.nodes > 16:
+		return fmt.Errorf("-nodes %d, want 0..16", o.nodes)
 	case o.nats != 1 && o.nats != 3 && o.nats != 5:
 		return fmt.Errorf("-nats %d, want 1, 3 or 5", o.nats)
 	case o.basePort < 1 || o.basePort+o.nodes > 65535:
@@ -49,7 +49,7 @@ func newCluster() *clikit.Command {
 	up := clikit.NewCommand("up", "[flags]", "start NATS servers and nodes on loopback ports, serving until interrupted")
 	up.Long = "up starts -nats embedded NATS servers with JetStream and -nodes Shoal nodes in this process, node i listening on 127.0.0.1:(base-port+i). Every node serves the whole cluster's collections (shoal client -addr 127.0.0.1:7371 ...). Data stays in -data-dir, so running up again with the same flags brings the same cluster back. For real deployments run NATS servers of your own and `shoal serve -cluster` on each machine (docs/cluster.md)."
 	fs := up.Flags
-	fs.IntVar(&o.nodes, "nodes", 3, "Shoal nodes to start")
+	fs.IntVar(&o.nodes, "nodes", 3, "Shoal nodes to start (0: the NATS servers only, for nodes run as shoal serve -cluster processes)")
 	fs.IntVar(&o.nats, "nats", 3, "embedded NATS servers to start (1, 3 or 5); writes persist on min(3, this) of them")
 	fs.StringVar(&o.dataDir, "data-dir", filepath.Join(defaultDataDir(), "cluster"), "directory of the NATS servers' and nodes' data")
 	fs.IntVar(&o.basePort, "base-port", 7371, "node i listens on 127.0.0.1:(base-port+i)")
@@ -105,7 +105,11 @@ func (o *clusterUpOptions) Run(ctx context.Context, env *clikit.Env) error {
 		nodes = append(nodes, n)
 		fmt.Fprintf(env.Stdout, "node-%d serving on %s\n", i, n.Addr())
 	}
-	fmt.Fprintf(env.Stdout, "cluster up (data %s); try: shoal client -addr %s create docs -dim 128; Ctrl-C stops it\n", o.dataDir, nodes[0].Addr())
+	if len(nodes) == 0 {
+		fmt.Fprintf(env.Stdout, "NATS up (data %s); start nodes with: shoal serve -cluster %s -node-id ID -listen ADDR; Ctrl-C stops it\n", o.dataDir, nc.URLs())
+	} else {
+		fmt.Fprintf(env.Stdout, "cluster up (data %s); try: shoal client -addr %s create docs -dim 128; Ctrl-C stops it\n", o.dataDir, nodes[0].Addr())
+	}
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM)
 	defer stop()
 	<-ctx.Done()

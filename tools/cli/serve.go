@@ -164,7 +164,7 @@ func newServe() *clikit.Command {
 	fs.StringVar(&o.nodeID, "node-id", defaultNodeID(), "cluster mode: this node's id, kept across restarts")
 	fs.StringVar(&o.advertise, "advertise", "", "cluster mode: the address peers dial to reach this node (default: the -listen address)")
 	fs.IntVar(&o.streamReplicas, "stream-replicas", 3, "cluster mode: NATS servers persisting each write (at most the cluster's NATS servers)")
-	fs.Int64Var(&o.logSnapshot, "log-snapshot-bytes", 256<<20, "cluster mode: snapshot a shard and purge its log once this many bytes follow its newest snapshot (at least the snapshot's size); negative: never")
+	fs.Int64Var(&o.logSnapshot, "log-snapshot-bytes", 64<<20, "cluster mode: snapshot a shard and purge its log once this many bytes follow its newest snapshot (at least a quarter of the snapshot's size), or sooner once writes pause; negative: never")
 	fs.DurationVar(&o.rebalanceEvery, "rebalance-every", 2*time.Second, "cluster mode: how often the balancer moves a replica onto nodes holding fewer; negative: never")
 	config := fs.String("config", "", "read settings from this file: lines of `flag-name = value` (# comments); flags given on the command line win")
 	c.Run = func(ctx context.Context, env *clikit.Env, args []string) error {
