@@ -3,6 +3,7 @@ package fleet
 import (
 	"context"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"os"
 	"slices"
@@ -220,6 +221,45 @@ func TestClusterRebalance(t *testing.T) {
 	waitCount(t, ctx, cc, "docs", len(ids))
 	_, vc2 := c.client(2)
 	checkExact(t, ctx, vc2, "docs", ids, vs, 10)
+
+	// SearchBatchStream through a router answers as SearchBatch does, in
+	// order, over more queries than one fan-out takes.
+	qs := make([]*shoalv1.Query, searchStreamChunk+44)
+	for i := range qs {
+		qs[i] = &shoalv1.Query{Values: vs[i%len(vs)]}
+	}
+	req := &shoalv1.SearchBatchRequest{Collection: "docs", Queries: qs, TopK: 5}
+	batch, err := vc2.SearchBatch(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := vc2.SearchBatchStream(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []*shoalv1.SearchResponse
+	for {
+		m, err := st.Recv()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if int(m.GetFirstQuery()) != len(got) {
+			t.Fatalf("stream message starts at query %d, want %d", m.GetFirstQuery(), len(got))
+		}
+		got = append(got, m.GetResults()...)
+	}
+	if len(got) != len(qs) {
+		t.Fatalf("stream answered %d queries, want %d", len(got), len(qs))
+	}
+	for i := range got {
+		a, b := got[i].GetHits(), batch.GetResults()[i].GetHits()
+		if len(a) != len(b) || len(a) == 0 || a[0].GetId() != b[0].GetId() {
+			t.Fatalf("query %d: stream %v, batch %v", i, a, b)
+		}
+	}
 }
 
 // placedOn counts the replicas of coll placed on node id, as n sees it.

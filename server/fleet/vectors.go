@@ -357,6 +357,56 @@ func (a vectorsAPI) SearchBatch(ctx context.Context, req *shoalv1.SearchBatchReq
 	return out, nil
 }
 
+// searchStreamChunk is how many queries of a SearchBatchStream the
+// router fans out at a time.
+const searchStreamChunk = 256
+
+// searchStreamMsg bounds a SearchBatchStream message (gRPC clients'
+// default receive limit is 4 MiB), unless one query's results alone are
+// larger.
+const searchStreamMsg = 4<<20 - 64<<10
+
+// SearchBatchStream answers a SearchBatch in a stream: the queries are
+// searched searchStreamChunk at a time, as SearchBatch does, and the
+// results sent in order, each message under searchStreamMsg.
+func (a vectorsAPI) SearchBatchStream(req *shoalv1.SearchBatchRequest, st grpc.ServerStreamingServer[shoalv1.SearchBatchResponse]) error {
+	if isReplicaCall(st.Context()) {
+		return status.Error(codes.Unimplemented, "replica calls use SearchBatch")
+	}
+	qs := req.GetQueries()
+	msg := &shoalv1.SearchBatchResponse{}
+	size := 0
+	for lo := 0; lo < len(qs) || lo == 0; lo += searchStreamChunk {
+		sub := proto.Clone(req).(*shoalv1.SearchBatchRequest)
+		sub.Queries = qs[lo:min(lo+searchStreamChunk, len(qs))]
+		resp, err := a.SearchBatch(st.Context(), sub)
+		if err != nil {
+			if lo > 0 {
+				return status.Errorf(status.Code(err), "after %d queries: %s", lo, status.Convert(err).Message())
+			}
+			return err
+		}
+		for i, r := range resp.GetResults() {
+			n := proto.Size(r) + 8
+			if len(msg.Results) > 0 && size+n > searchStreamMsg {
+				if err := st.Send(msg); err != nil {
+					return err
+				}
+				msg, size = &shoalv1.SearchBatchResponse{FirstQuery: uint32(lo + i)}, 0
+			}
+			msg.Results = append(msg.Results, r)
+			size += n
+		}
+		if len(qs) == 0 {
+			break
+		}
+	}
+	if len(msg.Results) > 0 {
+		return st.Send(msg)
+	}
+	return nil
+}
+
 // UpsertStream takes upserts as a stream, each message handled as an
 // Upsert, and answers with how many vectors were upserted. A message
 // that fails ends the stream with its error; the messages before it
