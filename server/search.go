@@ -243,9 +243,7 @@ func (a vectorsAPI) SearchBatchStream(req *shoalv1.SearchBatchRequest, stream gr
 	if err := a.checkResponse(what, searchBound(1, args.k, dim, args.vectors), "lower top_k, or leave include_vectors off"); err != nil {
 		return err
 	}
-	target := min(a.opts.MaxResponseBytes, streamMessageBytes)
-	msg := &shoalv1.SearchBatchResponse{}
-	size := 0
+	pk := NewResultPacker(a.opts.MaxResponseBytes, stream.Send)
 	for lo := 0; lo < len(qs); lo += searchChunk {
 		c, err := a.acquire(req.GetCollection())
 		if err != nil {
@@ -260,22 +258,58 @@ func (a vectorsAPI) SearchBatchStream(req *shoalv1.SearchBatchRequest, stream gr
 		if err != nil {
 			return err
 		}
-		for i, r := range res {
-			n := proto.Size(r) + 8
-			if len(msg.Results) > 0 && size+n > target-16 {
-				if err := stream.Send(msg); err != nil {
-					return err
-				}
-				msg, size = &shoalv1.SearchBatchResponse{FirstQuery: uint32(lo + i)}, 0
-			}
-			msg.Results = append(msg.Results, r)
-			size += n
+		if err := pk.Add(lo, res); err != nil {
+			return err
 		}
 	}
-	if len(msg.Results) > 0 {
-		return stream.Send(msg)
+	return pk.Flush()
+}
+
+// ResultPacker packs the results of a SearchBatchStream, in query order,
+// into messages under a size limit (a message holds at least one
+// query's results), and sends each one full. SearchBatchStream uses it,
+// and so does cluster mode's router (package fleet).
+type ResultPacker struct {
+	send  func(*shoalv1.SearchBatchResponse) error
+	limit int
+	msg   *shoalv1.SearchBatchResponse
+	size  int
+}
+
+// NewResultPacker returns a packer of messages under min(maxResponse,
+// 4 MiB), the default receive limit of gRPC clients (maxResponse <= 0:
+// 4 MiB), sent with send.
+func NewResultPacker(maxResponse int, send func(*shoalv1.SearchBatchResponse) error) *ResultPacker {
+	limit := streamMessageBytes
+	if maxResponse > 0 {
+		limit = min(maxResponse, limit)
+	}
+	return &ResultPacker{send: send, limit: limit, msg: &shoalv1.SearchBatchResponse{}}
+}
+
+// Add appends the results of queries first, first+1, ..., sending the
+// message before whenever the next result would take it over the limit.
+func (p *ResultPacker) Add(first int, rs []*shoalv1.SearchResponse) error {
+	for i, r := range rs {
+		n := proto.Size(r) + 8
+		if len(p.msg.Results) > 0 && p.size+n > p.limit-16 {
+			if err := p.send(p.msg); err != nil {
+				return err
+			}
+			p.msg, p.size = &shoalv1.SearchBatchResponse{FirstQuery: uint32(first + i)}, 0
+		}
+		p.msg.Results = append(p.msg.Results, r)
+		p.size += n
 	}
 	return nil
+}
+
+// Flush sends the last message, if it holds results.
+func (p *ResultPacker) Flush() error {
+	if len(p.msg.Results) == 0 {
+		return nil
+	}
+	return p.send(p.msg)
 }
 
 // hits converts the index's results, with their vectors and payloads if

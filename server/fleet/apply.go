@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"sync"
@@ -62,8 +63,8 @@ type replica struct {
 	// (snapKnown: looked up); used by the compactor loop only.
 	snap      snapInfo
 	snapKnown bool
-	// logf logs (Info), if set.
-	logf func(msg string, args ...any)
+	// log receives the replica's logs (the node's; none by default).
+	log *slog.Logger
 	// broken is set when the log no longer holds the operations after
 	// applied (they were removed): the replica cannot catch up by
 	// replay and stops serving (status: see err).
@@ -86,7 +87,7 @@ type appliedRecord struct {
 
 func newReplica(dir string, r collRecord, shard int) *replica {
 	local := shardName(r.Name, shard)
-	return &replica{rec: r, local: local, shard: shard,
+	return &replica{rec: r, local: local, shard: shard, log: slog.New(slog.DiscardHandler),
 		file: filepath.Join(dir, local+".json"), moved: make(chan struct{})}
 }
 
@@ -165,8 +166,8 @@ func (r *replica) catchUp(target uint64) {
 
 // setReady marks the replica ready, logging when it was not.
 func (r *replica) setReady() {
-	if !r.ready.Swap(true) && r.logf != nil {
-		r.logf("replica caught up", "replica", r.local, "applied", r.applied.Load())
+	if !r.ready.Swap(true) {
+		r.log.Info("replica caught up", "replica", r.local, "applied", r.applied.Load())
 	}
 }
 
@@ -217,7 +218,7 @@ var errGap = errors.New("the log skipped operations")
 
 // run consumes the shard's log from the applied sequence on until ctx
 // ends, reconnecting after errors.
-func (r *replica) run(ctx context.Context, js jetstream.JetStream, apply applier, boot booter, logf func(msg string, args ...any)) {
+func (r *replica) run(ctx context.Context, js jetstream.JetStream, apply applier, boot booter) {
 	defer close(r.done)
 	backoff := 100 * time.Millisecond
 	for ctx.Err() == nil {
@@ -226,10 +227,10 @@ func (r *replica) run(ctx context.Context, js jetstream.JetStream, apply applier
 			return
 		}
 		if r.broken.Load() != nil {
-			logf("replica stopped", "replica", r.local, "err", err)
+			r.log.Warn("replica stopped", "replica", r.local, "err", err)
 			return
 		}
-		logf("replica consumer restarts", "replica", r.local, "err", err, "applied", r.applied.Load())
+		r.log.Warn("replica consumer restarts", "replica", r.local, "err", err, "applied", r.applied.Load())
 		select {
 		case <-time.After(backoff):
 		case <-ctx.Done():

@@ -66,7 +66,7 @@ func (n *Node) balance() {
 			continue
 		}
 		ctx, cancel := context.WithTimeout(n.ctx, 10*time.Second)
-		err := n.meta.updateColl(ctx, *next, r.rev)
+		err := n.meta.updateColl(ctx, *next) // next.rev is r's: compare-and-set
 		cancel()
 		if err != nil {
 			// Another writer changed the record (a drop, another

@@ -162,11 +162,7 @@ func (a collectionsAPI) DescribeCollection(ctx context.Context, req *shoalv1.Des
 
 // count sums the vectors of one replica of every shard.
 func (n *Node) count(ctx context.Context, r collRecord) (uint64, error) {
-	all := make([]int, r.Shards)
-	for i := range all {
-		all[i] = i
-	}
-	res, err := n.fanout(ctx, r, all, func(ctx context.Context, p peerClients, local string) (any, error) {
+	res, err := n.fanout(ctx, r, allShards(r), func(ctx context.Context, p peerClients, local string) (any, error) {
 		return p.coll.DescribeCollection(ctx, &shoalv1.DescribeCollectionRequest{Name: local})
 	})
 	if err != nil {

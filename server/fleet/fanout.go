@@ -201,20 +201,10 @@ func (n *Node) hedged(ctx context.Context, addrs []string, call func(context.Con
 // servingReplica returns this node's replica of a shard-local name for a
 // replica call, after it has applied what the call's minSeqKey asks.
 func (n *Node) servingReplica(ctx context.Context, local string) (*replica, error) {
-	rep := n.replicaOf(local)
-	if rep == nil {
-		// A collection just created: its replicas start as the nodes
-		// see its record. Wait a little for this node's.
-		wait, cancel := context.WithTimeout(ctx, replicaStartWait)
-		defer cancel()
-		for rep == nil && wait.Err() == nil {
-			select {
-			case <-wait.Done():
-			case <-time.After(20 * time.Millisecond):
-			}
-			rep = n.replicaOf(local)
-		}
-	}
+	// A collection just created: its replicas start as the nodes see its
+	// record. Wait a little for this node's.
+	var rep *replica
+	waitUntil(ctx, replicaStartWait, func() bool { rep = n.replicaOf(local); return rep != nil })
 	if rep == nil {
 		return nil, status.Errorf(codes.Unavailable, "node %s holds no replica %s", n.opts.ID, clip(local))
 	}
@@ -234,23 +224,29 @@ func (n *Node) servingReplica(ctx context.Context, local string) (*replica, erro
 		}
 		return rep, nil
 	}
+	// A replica catching up (started after writes, or restoring a
+	// snapshot) serves no reads; one that is about to be caught up is
+	// waited for a little.
+	waitUntil(ctx, replicaStartWait, func() bool { return rep.ready.Load() || rep.broken.Load() != nil })
 	if !rep.ready.Load() {
-		// A replica catching up (started after writes, or restoring a
-		// snapshot) serves no reads; one that is about to be caught up
-		// is waited for a little.
-		wait, cancel := context.WithTimeout(ctx, replicaStartWait)
-		defer cancel()
-		for !rep.ready.Load() && wait.Err() == nil && rep.broken.Load() == nil {
-			select {
-			case <-wait.Done():
-			case <-time.After(20 * time.Millisecond):
-			}
-		}
-		if !rep.ready.Load() {
-			return nil, status.Errorf(codes.Unavailable, "replica %s is catching up: applied %d of %d", local, rep.applied.Load(), rep.readyAt.Load())
-		}
+		return nil, status.Errorf(codes.Unavailable, "replica %s is catching up: applied %d of %d", local, rep.applied.Load(), rep.readyAt.Load())
 	}
 	return rep, nil
+}
+
+// waitUntil polls cond every 20 ms until it holds, d has passed or ctx
+// ends, and returns its last value.
+func waitUntil(ctx context.Context, d time.Duration, cond func() bool) bool {
+	wait, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	for !cond() {
+		select {
+		case <-wait.Done():
+			return cond()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	return true
 }
 
 // localDescribe serves a replica call's DescribeCollection.

@@ -170,13 +170,13 @@ func (m *meta) createColl(ctx context.Context, r collRecord) (uint64, error) {
 }
 
 // updateColl replaces the record of r's collection if its revision is
-// still rev.
-func (m *meta) updateColl(ctx context.Context, r collRecord, rev uint64) error {
+// still r.rev.
+func (m *meta) updateColl(ctx context.Context, r collRecord) error {
 	b, err := json.Marshal(r)
 	if err != nil {
 		return err
 	}
-	_, err = m.coll.Update(ctx, collPrefix+r.Name, b, rev)
+	_, err = m.coll.Update(ctx, collPrefix+r.Name, b, r.rev)
 	return err
 }
 

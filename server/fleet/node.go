@@ -564,7 +564,7 @@ func (n *Node) retryAdopt(r collRecord) {
 // starts its apply loop.
 func (n *Node) startReplica(r collRecord, s int) error {
 	rep := newReplica(filepath.Join(n.opts.DataDir, "applied"), r, s)
-	rep.logf = n.log.Info
+	rep.log = n.log
 	n.mu.Lock()
 	if _, ok := n.mu.replicas[rep.local]; ok || n.mu.closed {
 		n.mu.Unlock()
@@ -607,7 +607,7 @@ func (n *Node) startReplica(r collRecord, s int) error {
 	}
 	n.mu.replicas[rep.local] = rep
 	n.mu.Unlock()
-	go rep.run(rctx, n.js, n.applyLocal, n.bootstrap, n.log.Warn)
+	go rep.run(rctx, n.js, n.applyLocal, n.bootstrap)
 	n.log.Info("replica started", "replica", rep.local, "applied", rep.applied.Load())
 	return nil
 }
@@ -706,6 +706,17 @@ func (n *Node) applyLocal(ctx context.Context, op, local string, data []byte) er
 		_, err = tc.Revoke(ctx, req)
 	}
 	return err
+}
+
+// replicaList returns this node's replicas.
+func (n *Node) replicaList() []*replica {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	rs := make([]*replica, 0, len(n.mu.replicas))
+	for _, r := range n.mu.replicas {
+		rs = append(rs, r)
+	}
+	return rs
 }
 
 // replicaOf returns this node's replica by local name, or nil.

@@ -126,17 +126,6 @@ func (n *Node) compactAll() {
 	}
 }
 
-// replicaList returns this node's replicas.
-func (n *Node) replicaList() []*replica {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	rs := make([]*replica, 0, len(n.mu.replicas))
-	for _, r := range n.mu.replicas {
-		rs = append(rs, r)
-	}
-	return rs
-}
-
 // isCompactor reports whether this node compacts rep's shard: it is the
 // first live node of the shard's placement whose replica is not
 // reported catching up or stopped. (Two nodes may briefly both think so

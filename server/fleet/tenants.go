@@ -68,10 +68,7 @@ func everyShard(r collRecord, m proto.Message) []shardOp {
 // not or does exist.
 func (a tenantsAPI) tenantEverywhere(ctx context.Context, coll, t string, exists bool, op string, m proto.Message) error {
 	n := a.n
-	if isReplicaCall(ctx) {
-		return status.Error(codes.FailedPrecondition, "a shard's replica changes only through the shard's log")
-	}
-	r, _, err := n.collection(ctx, coll)
+	r, _, err := n.logTarget(ctx, coll)
 	if err != nil {
 		return err
 	}
@@ -128,10 +125,7 @@ func (a tenantsAPI) ListTenants(ctx context.Context, req *shoalv1.ListTenantsReq
 // grant logs a grant or revoke of ids to t, split by shard.
 func (a tenantsAPI) grant(ctx context.Context, coll, t string, ids []uint64, op string) error {
 	n := a.n
-	if isReplicaCall(ctx) {
-		return status.Error(codes.FailedPrecondition, "a shard's replica changes only through the shard's log")
-	}
-	r, _, err := n.collection(ctx, coll)
+	r, _, err := n.logTarget(ctx, coll)
 	if err != nil {
 		return err
 	}

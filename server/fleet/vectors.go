@@ -27,12 +27,18 @@ type vectorsAPI struct {
 	n *Node
 }
 
-// writable resolves a write's collection; replica names take no writes.
-func (a vectorsAPI) writable(ctx context.Context, coll, tenant string, count int) (collRecord, *shoalv1.CollectionConfig, error) {
+// logTarget resolves the collection of a change that goes through the
+// shards' logs; a replica call takes none.
+func (n *Node) logTarget(ctx context.Context, coll string) (collRecord, *shoalv1.CollectionConfig, error) {
 	if isReplicaCall(ctx) {
 		return collRecord{}, nil, status.Error(codes.FailedPrecondition, "a shard's replica changes only through the shard's log: write to the collection")
 	}
-	r, cfg, err := a.n.collection(ctx, coll)
+	return n.collection(ctx, coll)
+}
+
+// writable resolves a write's collection; replica names take no writes.
+func (a vectorsAPI) writable(ctx context.Context, coll, tenant string, count int) (collRecord, *shoalv1.CollectionConfig, error) {
+	r, cfg, err := a.n.logTarget(ctx, coll)
 	if err != nil {
 		return r, nil, err
 	}
@@ -336,9 +342,10 @@ func (a vectorsAPI) SearchBatch(ctx context.Context, req *shoalv1.SearchBatchReq
 			return nil, err
 		}
 	}
+	tmpl := withoutQueries(req)
 	res, err := a.n.fanout(ctx, r, allShards(r), func(ctx context.Context, p peerClients, local string) (any, error) {
-		sub := proto.Clone(req).(*shoalv1.SearchBatchRequest)
-		sub.Collection = local
+		sub := proto.Clone(tmpl).(*shoalv1.SearchBatchRequest)
+		sub.Collection, sub.Queries = local, req.Queries // shared: the call only marshals them
 		return p.vec.SearchBatch(ctx, sub)
 	})
 	if err != nil {
@@ -357,27 +364,31 @@ func (a vectorsAPI) SearchBatch(ctx context.Context, req *shoalv1.SearchBatchReq
 	return out, nil
 }
 
+// withoutQueries is a copy of req with no queries, to address its
+// parts without copying every query.
+func withoutQueries(req *shoalv1.SearchBatchRequest) *shoalv1.SearchBatchRequest {
+	qs := req.Queries
+	req.Queries = nil
+	tmpl := proto.Clone(req).(*shoalv1.SearchBatchRequest)
+	req.Queries = qs
+	return tmpl
+}
+
 // searchStreamChunk is how many queries of a SearchBatchStream the
 // router fans out at a time.
 const searchStreamChunk = 256
 
-// searchStreamMsg bounds a SearchBatchStream message (gRPC clients'
-// default receive limit is 4 MiB), unless one query's results alone are
-// larger.
-const searchStreamMsg = 4<<20 - 64<<10
-
 // SearchBatchStream answers a SearchBatch in a stream: the queries are
 // searched searchStreamChunk at a time, as SearchBatch does, and the
-// results sent in order, each message under searchStreamMsg.
+// results sent in order (server.ResultPacker).
 func (a vectorsAPI) SearchBatchStream(req *shoalv1.SearchBatchRequest, st grpc.ServerStreamingServer[shoalv1.SearchBatchResponse]) error {
 	if isReplicaCall(st.Context()) {
 		return status.Error(codes.Unimplemented, "replica calls use SearchBatch")
 	}
-	qs := req.GetQueries()
-	msg := &shoalv1.SearchBatchResponse{}
-	size := 0
-	for lo := 0; lo < len(qs) || lo == 0; lo += searchStreamChunk {
-		sub := proto.Clone(req).(*shoalv1.SearchBatchRequest)
+	qs, tmpl := req.GetQueries(), withoutQueries(req)
+	pk := server.NewResultPacker(a.n.opts.Server.MaxResponseBytes, st.Send)
+	for lo := 0; ; lo += searchStreamChunk {
+		sub := proto.Clone(tmpl).(*shoalv1.SearchBatchRequest)
 		sub.Queries = qs[lo:min(lo+searchStreamChunk, len(qs))]
 		resp, err := a.SearchBatch(st.Context(), sub)
 		if err != nil {
@@ -386,25 +397,13 @@ func (a vectorsAPI) SearchBatchStream(req *shoalv1.SearchBatchRequest, st grpc.S
 			}
 			return err
 		}
-		for i, r := range resp.GetResults() {
-			n := proto.Size(r) + 8
-			if len(msg.Results) > 0 && size+n > searchStreamMsg {
-				if err := st.Send(msg); err != nil {
-					return err
-				}
-				msg, size = &shoalv1.SearchBatchResponse{FirstQuery: uint32(lo + i)}, 0
-			}
-			msg.Results = append(msg.Results, r)
-			size += n
+		if err := pk.Add(lo, resp.GetResults()); err != nil {
+			return err
 		}
-		if len(qs) == 0 {
-			break
+		if lo+searchStreamChunk >= len(qs) {
+			return pk.Flush()
 		}
 	}
-	if len(msg.Results) > 0 {
-		return st.Send(msg)
-	}
-	return nil
 }
 
 // UpsertStream takes upserts as a stream, each message handled as an
