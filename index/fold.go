@@ -96,7 +96,7 @@ func (ix *Index) foldMany(ps []uint32) (int, error) {
 	}
 	b := ix.store.NewBatch()
 	defer b.Close()
-	live := ix.routeTree().LiveLeaves()
+	live := ix.liveLeaves()
 	for i, p := range read {
 		t, m := tails[i], &ms[i]
 		ix.addLive(m, t)
@@ -164,7 +164,7 @@ func (ix *Index) rewrite(p uint32) error {
 	switch {
 	case m.Len() > ix.splitAbove():
 		return ix.split(p, &m, last)
-	case ix.shouldMerge(m.Len(), stored+t.Len(), ix.routeTree().LiveLeaves()):
+	case ix.shouldMerge(m.Len(), stored+t.Len(), ix.liveLeaves()):
 		return ix.merge(p, &m, last)
 	}
 	b := ix.store.NewBatch()

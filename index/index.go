@@ -373,7 +373,7 @@ func (ix *Index) Stats() Stats {
 		Upserted:     ix.ctr.upserts.Load(),
 		Deleted:      ix.ctr.deletes.Load(),
 		Live:         ix.live.Load(),
-		Heads:        ix.routeTree().LiveLeaves(),
+		Heads:        ix.liveLeaves(),
 		TailBytes:    ix.tails.Bytes(),
 		UpdateBuffer: ix.opts.UpdateBuffer,
 		MaintLockP99: ix.holds.quantile(0.99),
@@ -420,7 +420,7 @@ func (ix *Index) WarmCache() error {
 	}
 	const chunk = 256
 	ids := make([]uint32, 0, chunk)
-	n := ix.routeTree().NumLeaves()
+	n := ix.numLeaves()
 	for p := 0; p < n; p++ {
 		ids = append(ids, uint32(p))
 		if len(ids) < chunk && p+1 < n {

@@ -3,7 +3,6 @@ package index
 import (
 	"fmt"
 
-	"github.com/shoaldb/shoal/cluster"
 	"github.com/shoaldb/shoal/posting"
 )
 
@@ -86,10 +85,18 @@ func (ix *Index) ScanPostings(fn func(p *PostingInfo) error) error {
 	})
 }
 
-// routeTree returns the routing tree under the route lock's read side:
-// a tree maintenance may edit later, for counts read at once.
-func (ix *Index) routeTree() *cluster.Tree {
+// liveLeaves returns the number of live heads, read under the route
+// lock: maintenance edits the tree in place under its write side.
+func (ix *Index) liveLeaves() int {
 	ix.rmu.RLock()
 	defer ix.rmu.RUnlock()
-	return ix.tree
+	return ix.tree.LiveLeaves()
+}
+
+// numLeaves returns the number of leaf id slots (live or dead), read
+// under the route lock.
+func (ix *Index) numLeaves() int {
+	ix.rmu.RLock()
+	defer ix.rmu.RUnlock()
+	return ix.tree.NumLeaves()
 }

@@ -111,7 +111,7 @@ func TestMemoryModel(t *testing.T) {
 			return
 		}
 		// The model, read from the structures.
-		tr := ix.routeTree()
+		tr := ix.tree // maintenance is paused: nothing edits it
 		nodes, leaves := int64(tr.NumNodes()), int64(tr.NumLeaves())
 		treeB := int64(cap(tr.Centroids))*4 + int64(cap(tr.ChildStart)+cap(tr.ChildCount)+cap(tr.LeafID)+cap(tr.Parent))*4 +
 			int64(cap(tr.LeafNode)+cap(tr.LeafSize))*4

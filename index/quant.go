@@ -283,7 +283,7 @@ func (ix *Index) foldCodes(read []uint32, tails []*tail.Tail, rest []uint32) (in
 	}
 	b := ix.store.NewBatch()
 	defer b.Close()
-	live := ix.routeTree().LiveLeaves()
+	live := ix.liveLeaves()
 	e := ix.qs.encs.Get().(*qcodes.Encoder)
 	defer ix.qs.encs.Put(e)
 	var fold []foldStaged

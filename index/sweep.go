@@ -51,7 +51,7 @@ func (m *maintainer) sweepStep(all bool) (bool, error) {
 	}
 	// The next sweepBatch postings are read in one batch; those worth it
 	// are rewritten.
-	n := ix.routeTree().NumLeaves()
+	n := ix.numLeaves()
 	if m.cursor >= n {
 		m.cursor = -1
 		m.sweeps.Add(1)
@@ -88,7 +88,7 @@ const sweepBatch = 64
 func (ix *Index) worthRewrite(ids []uint32) ([]uint32, error) {
 	var dec posting.Posting
 	var out []uint32
-	leaves := ix.routeTree().LiveLeaves()
+	leaves := ix.liveLeaves()
 	err := ix.store.ReadBatch(ids, func(i int, b []byte) error {
 		if err := posting.Decode(b, &dec); err != nil {
 			return fmt.Errorf("%w: posting %d: %v", ErrCorrupt, ids[i], err)

@@ -279,7 +279,7 @@ func TestCreateEmptyGrowByUpserts(t *testing.T) {
 	}
 }
 
-// TestConcurrentUpdates runs upserts, deletes, searches and maintenance
+// TestConcurrentUpdates runs upserts, deletes, searches, Stats and maintenance
 // together (run it with -race); afterwards every vector's last write is
 // what the index holds.
 func TestConcurrentUpdates(t *testing.T) {
@@ -341,6 +341,12 @@ func TestConcurrentUpdates(t *testing.T) {
 				}
 				if _, err := ix.Search(randVec(rng, dim), 10, nil); err != nil {
 					t.Error(err)
+					return
+				}
+				// Stats reads the tree that maintenance edits (a
+				// gRPC GetStats does this beside searches).
+				if st := ix.Stats(); st.Heads < 1 {
+					t.Errorf("Stats: %d heads", st.Heads)
 					return
 				}
 			}
