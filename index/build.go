@@ -16,8 +16,9 @@ import (
 
 // Build builds an index of src in dir, which must not exist or be empty,
 // and returns its manifest. The build streams src: it holds at most
-// Options.SampleSize vectors (for clustering) plus the assignment table
-// (16 bytes per posting entry) in memory.
+// Options.SampleSize vectors (for clustering; a partitioned build, one
+// partition of at most as many) plus the assignment table (16 bytes per
+// posting entry) in memory.
 //
 // Build is SPANN's offline build (package index/internal/build):
 // hierarchical balanced k-means picks the heads (package cluster), every

@@ -136,7 +136,13 @@ type Options struct {
 	// K (build) is the branching factor of the clustering tree. Default 32.
 	K int
 	// SampleSize (build) bounds the vectors held in memory for clustering;
-	// the rest of the data set is streamed. Default 1,000,000.
+	// the rest of the data set is streamed. A build that wants more than
+	// SampleSize/8 heads from a larger data set partitions it: it
+	// clusters the sample into partitions of about SampleSize/2 vectors,
+	// spills each partition to the index directory (as many bytes as the
+	// input) and clusters every vector of one partition at a time, so the
+	// heads are Ratio × n at any n (package index/internal/build,
+	// partition.go). Default 1,000,000.
 	SampleSize int
 	// Seed (build) makes builds deterministic. Default 1.
 	Seed uint64
@@ -246,7 +252,7 @@ type Options struct {
 
 // Progress describes how far a build has come.
 type Progress struct {
-	Stage string // "sample", "cluster", "assign" or "write"
+	Stage string // "sample", "partition" (partitioned builds), "cluster", "assign" or "write"
 	Done  int64
 	Total int64
 }

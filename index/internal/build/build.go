@@ -7,8 +7,9 @@
 // writes the tree file and the manifest, the commit point.
 //
 // A build streams its source: it holds at most Options.SampleSize vectors
-// (for clustering) plus the assignment table (16 bytes per posting entry)
-// in memory. Run is not safe to call twice on one directory at once; its
+// (for clustering; a partitioned build, partition.go, one partition of at
+// most as many) plus the assignment table (16 bytes per posting entry) in
+// memory. Run is not safe to call twice on one directory at once; its
 // workers are its own.
 package build
 
@@ -71,7 +72,8 @@ type Options struct {
 	Quant *rabitq.Quantizer
 	Logf  func(format string, args ...any)
 	// Progress, if set, is called from one goroutine at a time with the
-	// stage ("sample", "cluster", "assign" or "write") and how far it is.
+	// stage ("sample", "partition", "cluster", "assign" or "write") and how
+	// far it is.
 	Progress func(stage string, done, total int64)
 }
 
@@ -112,34 +114,14 @@ func Run(src Source, store Store, dir string, opts Options) (*Result, error) {
 	}
 	b.logStage("sample", start)
 	stage := time.Now()
-	leaves := min(max(1, int(math.Round(opts.Ratio*float64(n)))), len(sample)/dim)
-	co := cluster.Options{
-		K:       opts.K,
-		Leaves:  leaves,
-		Seed:    opts.Seed,
-		Workers: opts.Workers,
-		Metric:  RoutingMetric(opts.Metric),
-		Progress: func(done, total int) {
-			b.progress("cluster", int64(done), int64(total))
-		},
-	}
-	var pts gpu.Points
-	if accel != nil {
-		if pts, err = loadOnDevice(b, "the clustering sample", func() (gpu.Points, error) { return accel.LoadPoints(sample, dim) }); err != nil {
+	leaves := max(1, int(math.Round(opts.Ratio*float64(n))))
+	var tree *cluster.Tree
+	if partitioned(n, len(sample)/dim, leaves) {
+		if tree, err = b.clusterPartitioned(&sample, dir, leaves, accel); err != nil {
 			return nil, err
 		}
-		if pts != nil {
-			co.Accel = pts
-		}
-	}
-	tree, err := cluster.Build(sample, dim, co)
-	if pts != nil {
-		if cerr := pts.Close(); err == nil {
-			err = cerr
-		}
-	}
-	if err != nil {
-		return nil, fmt.Errorf("shoal: cluster: %w", err)
+	} else if tree, err = b.clusterSample(sample, min(leaves, len(sample)/dim), accel); err != nil {
+		return nil, err
 	}
 	b.logStage("cluster", stage)
 	b.tree = tree
@@ -178,4 +160,40 @@ func Run(src Source, store Store, dir string, opts Options) (*Result, error) {
 	}
 	b.logStage("write", stage)
 	return &Result{Tree: tree, Entries: written, Dropped: dropped}, nil
+}
+
+// clusterSample builds the tree of a sampled build: the sample clustered
+// into leaves heads (on accel's device when it holds the sample).
+func (b *builder) clusterSample(sample []float32, leaves int, accel gpu.Backend) (*cluster.Tree, error) {
+	dim := b.dim
+	co := cluster.Options{
+		K:       b.opts.K,
+		Leaves:  leaves,
+		Seed:    b.opts.Seed,
+		Workers: b.opts.Workers,
+		Metric:  RoutingMetric(b.opts.Metric),
+		Progress: func(done, total int) {
+			b.progress("cluster", int64(done), int64(total))
+		},
+	}
+	var pts gpu.Points
+	var err error
+	if accel != nil {
+		if pts, err = loadOnDevice(b, "the clustering sample", func() (gpu.Points, error) { return accel.LoadPoints(sample, dim) }); err != nil {
+			return nil, err
+		}
+		if pts != nil {
+			co.Accel = pts
+		}
+	}
+	tree, err := cluster.Build(sample, dim, co)
+	if pts != nil {
+		if cerr := pts.Close(); err == nil {
+			err = cerr
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("shoal: cluster: %w", err)
+	}
+	return tree, nil
 }

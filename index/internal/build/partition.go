@@ -1,0 +1,315 @@
+package build
+
+import (
+	"bufio"
+	"cmp"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+	"slices"
+	"sync"
+	"sync/atomic"
+
+	"github.com/shoaldb/shoal/cluster"
+	"github.com/shoaldb/shoal/gpu"
+)
+
+// A partitioned build clusters every vector, not a sample, so the number
+// of heads is Ratio × n at any n (a sampled build can have at most one
+// head per sample row, and has few sample rows per head long before
+// that). It runs when the sample does not hold the whole source and the
+// heads wanted outnumber the sample rows / minSamplePerHead:
+//
+//  1. the sample is clustered into P partitions, P = ⌈n / partRows⌉
+//     (partRows = SampleSize / 2, so that a partition twice the average
+//     size still fits the sample's memory);
+//  2. one streaming pass routes every vector to its nearest partition and
+//     appends (id, row) to that partition's spill file in the index
+//     directory (PartitionDir; as many bytes as the source);
+//  3. each partition in turn is read back (its rows sorted by id, so the
+//     result does not depend on the order the workers wrote them; at most
+//     SampleSize rows, picked by a hash of the id if it holds more) and
+//     clustered into Ratio × its size heads, on all workers;
+//  4. cluster.Graft puts the partitions' trees under the top tree, and the
+//     spill files are removed.
+//
+// The assignment that follows routes through the whole tree as for a
+// sampled build, so a vector near a partition border still gets heads on
+// both sides. Memory: one partition's rows (≤ SampleSize) at a time, as
+// the sample.
+
+// minSamplePerHead is the fewest sample rows per head a sampled build
+// clusters; with fewer, the build partitions.
+const minSamplePerHead = 8
+
+// PartitionDir is the directory, in the index directory, that holds a
+// partitioned build's spill files while it runs.
+const PartitionDir = "build-partitions"
+
+// partitioned reports whether a build of n rows wanting leaves heads from
+// a sample of sampleRows rows partitions.
+func partitioned(n, sampleRows, leaves int) bool {
+	return sampleRows < n && leaves > sampleRows/minSamplePerHead
+}
+
+// clusterPartitioned builds the tree of a partitioned build from the
+// sample (float32 rows) and the source.
+// sample (float32 rows, released once the partitions are found) and the
+// source; accel, if not nil, runs each partition's k-means.
+func (b *builder) clusterPartitioned(sample *[]float32, dir string, leaves int, accel gpu.Backend) (*cluster.Tree, error) {
+	partRows := max(1, b.opts.SampleSize/2)
+	parts := max(2, (b.n+partRows-1)/partRows)
+	sampleRows := len(*sample) / b.dim
+	top, err := cluster.Build(*sample, b.dim, cluster.Options{
+		K: b.opts.K, Leaves: parts, Seed: b.opts.Seed, Workers: b.opts.Workers, Metric: RoutingMetric(b.opts.Metric),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("shoal: cluster the partitions: %w", err)
+	}
+	*sample = nil
+	debug.FreeOSMemory()
+	parts = top.NumLeaves()
+	b.logf("build: %d heads wanted, %d sample rows: %d partitions of about %d rows, each clustered whole", leaves, sampleRows, parts, b.n/parts)
+	pdir := filepath.Join(dir, PartitionDir)
+	if err := os.MkdirAll(pdir, 0o755); err != nil {
+		return nil, fmt.Errorf("shoal: %w", err)
+	}
+	defer os.RemoveAll(pdir)
+	sizes, err := b.spill(top, pdir, parts)
+	if err != nil {
+		return nil, err
+	}
+	subs := make([]*cluster.Tree, parts)
+	var done int64
+	for p := range subs {
+		want := max(1, int(math.Round(b.opts.Ratio*float64(sizes[p]))))
+		if sizes[p] == 0 {
+			continue // the top leaf stays a head with no points
+		}
+		pts, err := b.readPartition(pdir, p, sizes[p])
+		if err != nil {
+			return nil, err
+		}
+		base := done
+		co := cluster.Options{
+			K: b.opts.K, Leaves: want, Seed: b.opts.Seed + uint64(p) + 1, Workers: b.opts.Workers, Metric: RoutingMetric(b.opts.Metric),
+			Progress: func(d, total int) {
+				b.progress("cluster", base+int64(d)*sizes[p]/int64(total), int64(b.n))
+			},
+		}
+		var dev gpu.Points
+		if accel != nil {
+			if dev, err = loadOnDevice(b, fmt.Sprintf("partition %d", p), func() (gpu.Points, error) { return accel.LoadPoints(pts, b.dim) }); err != nil {
+				return nil, err
+			}
+			if dev != nil {
+				co.Accel = dev
+			}
+		}
+		subs[p], err = cluster.Build(pts, b.dim, co)
+		if dev != nil {
+			if cerr := dev.Close(); err == nil {
+				err = cerr
+			}
+		}
+		if err != nil {
+			return nil, fmt.Errorf("shoal: cluster partition %d: %w", p, err)
+		}
+		done += sizes[p]
+		if err := os.Remove(partFile(pdir, p)); err != nil {
+			return nil, fmt.Errorf("shoal: %w", err)
+		}
+	}
+	t, err := cluster.Graft(top, subs)
+	if err != nil {
+		return nil, fmt.Errorf("shoal: %w", err)
+	}
+	return t, nil
+}
+
+func partFile(pdir string, p int) string {
+	return filepath.Join(pdir, fmt.Sprintf("part-%06d", p))
+}
+
+// spillFile is one partition's spill file: records of a u32 LE id and a
+// row in the source's element type, appended by many workers.
+type spillFile struct {
+	mu sync.Mutex
+	f  *os.File
+	w  *bufio.Writer
+}
+
+// spill routes every source row to its nearest leaf of top and appends
+// it to that partition's file; it returns the rows per partition.
+func (b *builder) spill(top *cluster.Tree, pdir string, parts int) ([]int64, error) {
+	files := make([]*spillFile, parts)
+	for p := range files {
+		f, err := os.Create(partFile(pdir, p))
+		if err != nil {
+			closeSpills(files)
+			return nil, fmt.Errorf("shoal: %w", err)
+		}
+		files[p] = &spillFile{f: f, w: bufio.NewWriterSize(f, 256<<10)}
+	}
+	sizes := make([]atomic.Int64, parts)
+	var next, done atomic.Int64
+	chunks := (b.n + chunkRows - 1) / chunkRows
+	err := runWorkers(b.opts.Workers, func() error {
+		return b.spillWorker(top, files, sizes, &next, &done, chunks)
+	})
+	for _, sf := range files {
+		if ferr := sf.w.Flush(); err == nil && ferr != nil {
+			err = fmt.Errorf("shoal: write %s: %w", sf.f.Name(), ferr)
+		}
+	}
+	if cerr := closeSpills(files); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return nil, err
+	}
+	out := make([]int64, parts)
+	for p := range out {
+		out[p] = sizes[p].Load()
+	}
+	return out, nil
+}
+
+// runWorkers runs work on workers goroutines and joins their errors.
+func runWorkers(workers int, work func() error) error {
+	errs := make([]error, workers)
+	var wg sync.WaitGroup
+	for w := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[w] = work()
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+func closeSpills(files []*spillFile) error {
+	var errs []error
+	for _, sf := range files {
+		if sf != nil {
+			errs = append(errs, sf.f.Close())
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (b *builder) spillWorker(top *cluster.Tree, files []*spillFile, sizes []atomic.Int64, next, done *atomic.Int64, chunks int) error {
+	dim := b.dim
+	rb := dim * b.srcElem.Size()
+	raw := make([]byte, chunkRows*rb)
+	xs := make([]float32, chunkRows*dim)
+	var ws cluster.BatchWorkspace
+	beam := min(top.NumNodes(), 64)
+	byPart := make([][]int32, len(files)) // rows of the chunk, per partition
+	var rec []byte
+	for {
+		c := int(next.Add(1) - 1)
+		if c >= chunks {
+			return nil
+		}
+		lo := c * chunkRows
+		cnt := min(chunkRows, b.n-lo)
+		if err := b.src.ReadRows(lo, cnt, raw[:cnt*rb]); err != nil {
+			return fmt.Errorf("shoal: read rows %d..%d: %w", lo, lo+cnt, err)
+		}
+		for j := 0; j < cnt; j++ {
+			if err := b.toFloat32(raw[j*rb:(j+1)*rb], xs[j*dim:(j+1)*dim], lo+j); err != nil {
+				return err
+			}
+		}
+		for p := range byPart {
+			byPart[p] = byPart[p][:0]
+		}
+		for j, cands := range top.SearchBatch(xs[:cnt*dim], 1, beam, &ws) {
+			p := cands[0].Leaf
+			byPart[p] = append(byPart[p], int32(j))
+		}
+		for p, rows := range byPart {
+			if len(rows) == 0 {
+				continue
+			}
+			rec = rec[:0]
+			for _, j := range rows {
+				rec = binary.LittleEndian.AppendUint32(rec, uint32(lo+int(j)))
+				rec = append(rec, raw[int(j)*rb:(int(j)+1)*rb]...)
+			}
+			sf := files[p]
+			sf.mu.Lock()
+			_, err := sf.w.Write(rec)
+			sf.mu.Unlock()
+			if err != nil {
+				return fmt.Errorf("shoal: write %s: %w", sf.f.Name(), err)
+			}
+			sizes[p].Add(int64(len(rows)))
+		}
+		b.progress("partition", done.Add(int64(cnt)), int64(b.n))
+	}
+}
+
+// readPartition reads partition p's spill file of size records back as
+// float32 rows sorted by id: all of them, or about SampleSize picked by a
+// hash of the id when there are more.
+func (b *builder) readPartition(pdir string, p int, size int64) ([]float32, error) {
+	name := partFile(pdir, p)
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, fmt.Errorf("shoal: %w", err)
+	}
+	defer f.Close()
+	rb := b.dim * b.srcElem.Size()
+	keep := func(uint32) bool { return true }
+	if limit := int64(b.opts.SampleSize); size > limit {
+		keep = func(id uint32) bool { return splitmix64(uint64(id)^b.opts.Seed)%uint64(size) < uint64(limit) }
+	}
+	type row struct {
+		id  uint32
+		raw []byte
+	}
+	var rows []row
+	r := bufio.NewReaderSize(f, 1<<20)
+	rec := make([]byte, 4+rb)
+	var buf []byte // the kept rows' bytes, in blocks
+	for i := int64(0); i < size; i++ {
+		if _, err := io.ReadFull(r, rec); err != nil {
+			return nil, fmt.Errorf("shoal: read %s record %d of %d: %w", name, i, size, err)
+		}
+		id := binary.LittleEndian.Uint32(rec)
+		if !keep(id) {
+			continue
+		}
+		if len(buf)+rb > cap(buf) {
+			buf = make([]byte, 0, 4096*rb)
+		}
+		buf = append(buf, rec[4:]...)
+		rows = append(rows, row{id: id, raw: buf[len(buf)-rb:]})
+	}
+	slices.SortFunc(rows, func(a, b row) int { return cmp.Compare(a.id, b.id) })
+	pts := make([]float32, len(rows)*b.dim)
+	for i, rw := range rows {
+		if err := b.toFloat32(rw.raw, pts[i*b.dim:(i+1)*b.dim], int(rw.id)); err != nil {
+			return nil, err
+		}
+	}
+	return pts, nil
+}
+
+// splitmix64 is a 64-bit mixing function (Steele et al.'s SplitMix64
+// finaliser): a well-spread hash of an id.
+func splitmix64(x uint64) uint64 {
+	x += 0x9E3779B97F4A7C15
+	x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9
+	x = (x ^ (x >> 27)) * 0x94D049BB133111EB
+	return x ^ (x >> 31)
+}
