@@ -66,7 +66,7 @@ func Build(dir string, src Source, o *Options) (*Manifest, error) {
 	bo := build.Options{
 		Metric: vec.Metric(opts.Metric), Elem: vec.ElemType(elem), Ratio: opts.Ratio, Replicas: opts.Replicas,
 		PostingCap: opts.PostingCap, RNGFactor: opts.RNGFactor, ClosureEpsilon: opts.ClosureEpsilon,
-		Candidates: opts.Candidates, K: opts.K, SampleSize: opts.SampleSize, Seed: opts.Seed,
+		Candidates: opts.Candidates, K: opts.K, SampleSize: opts.SampleSize, AssignMemory: max(opts.AssignMemory, 0), Seed: opts.Seed,
 		Workers: opts.Workers, GPU: opts.GPU, GPUBackend: opts.GPUBackend, Logf: opts.Logf,
 		Quant: z,
 	}

@@ -144,6 +144,14 @@ type Options struct {
 	// heads are Ratio × n at any n (package index/internal/build,
 	// partition.go). Default 1,000,000.
 	SampleSize int
+	// AssignMemory (build) bounds the memory of the assignment table, one
+	// entry per posting entry (32 bytes with its grouped copy; 2–3
+	// entries per vector). A larger table is spilled to bucket files in
+	// the index directory (13 bytes per entry) and its postings written a
+	// bucket at a time, so the build's memory stops growing with n
+	// (index/internal/build, entryspill.go). Default 2 GiB; negative: never
+	// spill.
+	AssignMemory int64
 	// Seed (build) makes builds deterministic. Default 1.
 	Seed uint64
 	// Quant (build) selects what postings hold: QuantNone (the default)
@@ -425,6 +433,9 @@ func (o *Options) EnsureDefaults() {
 	}
 	if o.K == 0 {
 		o.K = 32
+	}
+	if o.AssignMemory == 0 {
+		o.AssignMemory = 2 << 30
 	}
 	if o.SampleSize == 0 {
 		o.SampleSize = 1_000_000

@@ -1,9 +1,11 @@
 package index
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/shoaldb/shoal/index/internal/build"
@@ -56,4 +58,56 @@ func TestPartitionedBuild(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestSpilledAssignment: a build whose assignment table passes
+// AssignMemory spills it to bucket files and writes the postings a bucket
+// at a time; the index is the in-memory build's, posting for posting, and
+// no bucket file stays behind.
+func TestSpilledAssignment(t *testing.T) {
+	const dim, n = 16, 8000
+	data := clustered(n, dim, 30, 5, 1)
+	for _, q := range []Quant{QuantNone, QuantRaBitQ} {
+		t.Run(q.String(), func(t *testing.T) {
+			o := &Options{Ratio: 0.05, Quant: q, AssignMemory: -1}
+			mem, _ := buildTest(t, data, dim, o)
+			o2 := *o
+			o2.AssignMemory = 64 << 10 // about 2,000 entries: spills early
+			var logged []string
+			o2.Logf = func(format string, args ...any) { logged = append(logged, fmt.Sprintf(format, args...)) }
+			spilled, dir := buildTest(t, data, dim, &o2)
+			if !slices.ContainsFunc(logged, func(l string) bool { return strings.Contains(l, "spilling it to") }) {
+				t.Fatalf("the build did not spill its assignment table; it logged %q", logged)
+			}
+			if _, err := os.Stat(filepath.Join(dir, build.EntryDir)); !os.IsNotExist(err) {
+				t.Errorf("bucket directory left behind: %v", err)
+			}
+			want := postingIDs(t, mem)
+			got := postingIDs(t, spilled)
+			if len(got) != len(want) {
+				t.Fatalf("%d postings spilled, %d in memory", len(got), len(want))
+			}
+			for p, ids := range want {
+				if !slices.Equal(got[p], ids) {
+					t.Fatalf("posting %d: spilled build holds %v, in-memory build %v", p, got[p], ids)
+				}
+			}
+			if err := spilled.Check(); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+// postingIDs returns the ids of every stored posting, by posting id.
+func postingIDs(t *testing.T, ix *Index) map[uint32][]uint64 {
+	t.Helper()
+	out := map[uint32][]uint64{}
+	if err := ix.ScanPostings(func(p *PostingInfo) error {
+		out[p.ID] = slices.Clone(p.IDs)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return out
 }

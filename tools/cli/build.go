@@ -28,6 +28,7 @@ type buildOptions struct {
 	k        int
 	cap      int
 	sample   int
+	mem      clikit.SizeFlag
 	seed     uint64
 	workers  int
 	gpu      string
@@ -64,7 +65,8 @@ func newBuild() *clikit.Command {
 	fs.Float64Var(&o.closure, "closure", 0, "closure assignment ε₁ (default 10)")
 	fs.IntVar(&o.k, "k", 0, "tree branching factor (default 32)")
 	fs.IntVar(&o.cap, "cap", 0, "max vectors per posting (default: 48 KiB worth)")
-	fs.IntVar(&o.sample, "sample", 0, "max vectors held in memory for clustering (default 1000000)")
+	fs.IntVar(&o.sample, "sample", 0, "max vectors held in memory for clustering; more heads than sample/8 cluster every vector, a partition at a time (default 1000000)")
+	fs.Var(&o.mem, "mem", "memory for the assignment table; a larger one spills to the index directory (default 2GiB)")
 	fs.Uint64Var(&o.seed, "seed", 0, "random seed (default 1)")
 	fs.IntVar(&o.workers, "workers", 0, "goroutines (default: all cores)")
 	fs.StringVar(&o.gpu, "gpu", "auto", "k-means and nearest heads on a CUDA GPU: auto (when one is usable), on (or fail), off")
@@ -92,7 +94,7 @@ func (o *buildOptions) Run(ctx context.Context, env *clikit.Env) error {
 	opts := &index.Options{
 		Metric: metric, Elem: elem, Ratio: o.ratio, Replicas: o.replicas, PostingCap: o.cap,
 		RNGFactor: o.rng, ClosureEpsilon: o.closure, K: o.k,
-		SampleSize: o.sample, Seed: o.seed, Workers: o.workers, GPU: mode,
+		SampleSize: o.sample, AssignMemory: int64(o.mem), Seed: o.seed, Workers: o.workers, GPU: mode,
 		Quant: quant, QuantBits: bits,
 	}
 	var bar *clikit.Bar

@@ -63,6 +63,7 @@ type Options struct {
 	Candidates     int
 	K              int
 	SampleSize     int
+	AssignMemory   int64
 	Seed           uint64
 	Workers        int
 	GPU            gpu.Mode
@@ -100,7 +101,8 @@ func RoutingMetric(m vec.Metric) vec.Metric {
 // dir. It returns the tree, which the caller persists.
 func Run(src Source, store Store, dir string, opts Options) (*Result, error) {
 	n, dim := src.Len(), src.Dim()
-	b := &builder{src: src, opts: opts, n: n, dim: dim, srcElem: src.Elem(), elem: opts.Elem}
+	b := &builder{src: src, opts: opts, n: n, dim: dim, srcElem: src.Elem(), elem: opts.Elem, dir: dir}
+	b.spillState.budget = opts.AssignMemory
 	accel, closeAccel, err := b.openAccel()
 	if err != nil {
 		return nil, err
@@ -149,9 +151,7 @@ func Run(src Source, store Store, dir string, opts Options) (*Result, error) {
 	}
 	b.logStage("assign", stage)
 	stage = time.Now()
-	lists, dropped := b.capPostings(entries)
-	entries = nil
-	written, err := b.write(store, lists)
+	written, dropped, err := b.write(store, entries)
 	if err == nil {
 		err = b.writeVectors(dir)
 	}

@@ -30,6 +30,9 @@ type builder struct {
 	elem    vec.ElemType // as the index stores them
 	tree    *cluster.Tree
 	device  string // the accelerator's name, "" on the CPU
+	dir     string // the index directory
+
+	spillState spillState
 
 	progressMu sync.Mutex
 }
@@ -239,12 +242,17 @@ func (b *builder) assignWorker(next, done *atomic.Int64, chunks int) ([]entry, e
 			}
 		}
 		heads := b.tree.SearchBatch(xs[:cnt*dim], b.opts.Candidates, beam, &ws)
+		before := len(out)
 		for j, cands := range heads {
 			id := lo + j
 			kept = b.selectReplicas(xs[j*dim:(j+1)*dim], cands, kept[:0], closure)
 			for i, h := range kept {
 				out = append(out, entry{posting: h.Leaf, id: uint32(id), dist: h.Dist, primary: i == 0})
 			}
+		}
+		var err error
+		if out, err = b.keepOrSpill(out, before, cnt); err != nil {
+			return nil, err
 		}
 		d := done.Add(int64(cnt))
 		b.progress("assign", d, int64(b.n))
@@ -297,6 +305,7 @@ func (b *builder) assignAccelWorker(heads gpu.TreeIndex, next, done *atomic.Int6
 		if err := heads.Search(xs[:cnt*dim], nc, beam, leaves[:cnt*nc], dists[:cnt*nc]); err != nil {
 			return nil, fmt.Errorf("shoal: nearest heads of rows %d..%d: %w", lo, lo+cnt, err)
 		}
+		before := len(out)
 		for j := 0; j < cnt; j++ {
 			cands = cands[:0]
 			for r := j * nc; r < (j+1)*nc && leaves[r] >= 0; r++ {
@@ -307,24 +316,42 @@ func (b *builder) assignAccelWorker(heads gpu.TreeIndex, next, done *atomic.Int6
 				out = append(out, entry{posting: h.Leaf, id: uint32(lo + j), dist: h.Dist, primary: i == 0})
 			}
 		}
+		var err error
+		if out, err = b.keepOrSpill(out, before, cnt); err != nil {
+			return nil, err
+		}
 		d := done.Add(int64(cnt))
 		b.progress("assign", d, int64(b.n))
 	}
+}
+
+// keepOrSpill notes the entries a worker added to out (from index
+// before on) for rows vectors, and once the table spills (entryspill.go)
+// moves all of out to the spill; it returns what the worker keeps.
+func (b *builder) keepOrSpill(out []entry, before, rows int) ([]entry, error) {
+	s, err := b.noteEntries(len(out)-before, rows)
+	if err != nil || s == nil {
+		return out, err
+	}
+	if err := s.add(out); err != nil {
+		return nil, err
+	}
+	return out[:0], nil
 }
 
 func (b *builder) selectReplicas(x []float32, cands, kept []cluster.Candidate, closure bool) []cluster.Candidate {
 	return cluster.SelectReplicas(b.tree, cluster.ReplicaRule{Replicas: b.opts.Replicas, RNGFactor: b.opts.RNGFactor, ClosureEpsilon: b.opts.ClosureEpsilon, Closure: closure}, x, cands, kept)
 }
 
-// capPostings groups entries by posting, sorts each posting nearest first
-// and drops the farthest replica entries beyond PostingCap (primary entries
-// are never dropped, so every vector stays reachable). It returns the
-// per-posting lists and the number of entries dropped.
-func (b *builder) capPostings(entries []entry) ([][]entry, int64) {
-	heads := b.tree.NumLeaves()
+// capPostings groups entries, all of postings lo..lo+heads-1, by posting,
+// sorts each posting nearest first and drops the farthest replica entries
+// beyond PostingCap (primary entries are never dropped, so every vector
+// stays reachable). It returns the lists of postings lo.. and the number
+// of entries dropped.
+func (b *builder) capPostings(entries []entry, lo, heads int) ([][]entry, int64) {
 	counts := make([]int, heads+1)
 	for _, e := range entries {
-		counts[e.posting+1]++
+		counts[int(e.posting)-lo+1]++
 	}
 	for i := 1; i <= heads; i++ {
 		counts[i] += counts[i-1]
@@ -332,8 +359,9 @@ func (b *builder) capPostings(entries []entry) ([][]entry, int64) {
 	sorted := make([]entry, len(entries))
 	pos := append([]int(nil), counts[:heads]...)
 	for _, e := range entries {
-		sorted[pos[e.posting]] = e
-		pos[e.posting]++
+		p := int(e.posting) - lo
+		sorted[pos[p]] = e
+		pos[p]++
 	}
 	lists := make([][]entry, heads)
 	var dropped int64
@@ -373,14 +401,59 @@ func (b *builder) capPostings(entries []entry) ([][]entry, int64) {
 	return lists, dropped
 }
 
-// write encodes every non-empty posting and loads them into store with one
-// bulk ingestion. Postings are encoded by workers in groups and added in
-// id order. It returns the number of entries written.
-func (b *builder) write(store Store, lists [][]entry) (int64, error) {
+// write caps the postings of entries (all of them in memory) or of the
+// spilled table, encodes every non-empty posting and loads them into
+// store with one bulk ingestion, in id order. It returns the entries
+// written and the entries the cap dropped.
+func (b *builder) write(store Store, entries []entry) (written, dropped int64, err error) {
 	bw, err := store.NewBulkWriter()
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
+	heads := b.tree.NumLeaves()
+	s := b.spillState.spill.Load()
+	if s == nil {
+		lists, d := b.capPostings(entries, 0, heads)
+		entries = nil
+		written, err = b.writeLists(bw, 0, lists)
+		dropped = d
+	} else {
+		defer os.RemoveAll(s.dir)
+		if err = s.add(entries); err == nil {
+			err = s.finish()
+		}
+		entries = nil
+		for k := range s.files {
+			if err != nil {
+				break
+			}
+			var es []entry
+			if es, err = s.read(k); err != nil {
+				break
+			}
+			lo := k * s.per
+			lists, d := b.capPostings(es, lo, min(s.per, heads-lo))
+			dropped += d
+			var w int64
+			w, err = b.writeLists(bw, lo, lists)
+			written += w
+			if err == nil {
+				err = os.Remove(s.name(k))
+			}
+		}
+	}
+	if err != nil {
+		bw.Abort()
+		return 0, 0, err
+	}
+	return written, dropped, bw.Commit()
+}
+
+// writeLists encodes the postings lo, lo+1, ... of lists and adds them to
+// bw in id order. Postings are encoded by workers in groups. It returns
+// the number of entries written; on error the caller aborts bw.
+func (b *builder) writeLists(bw posting.BulkWriter, lo int, lists [][]entry) (int64, error) {
+	heads := int64(b.tree.NumLeaves())
 	const group = 64
 	groups := (len(lists) + group - 1) / group
 	type result struct {
@@ -418,7 +491,7 @@ func (b *builder) write(store Store, lists [][]entry) (int64, error) {
 				}
 				var r result
 				for p := g * group; p < min((g+1)*group, len(lists)); p++ {
-					e, err := enc.encode(p, lists[p])
+					e, err := enc.encode(lo+p, lists[p])
 					if err != nil {
 						r.err = err
 						break
@@ -443,21 +516,17 @@ func (b *builder) write(store Store, lists [][]entry) (int64, error) {
 			if len(lists[p]) == 0 {
 				continue
 			}
-			if err := bw.Add(uint32(p), e); err != nil {
+			if err := bw.Add(uint32(lo+p), e); err != nil {
 				werr = err
 				break
 			}
 			written += int64(len(lists[p]))
 		}
-		b.progress("write", int64(min((g+1)*group, len(lists))), int64(len(lists)))
+		b.progress("write", int64(lo+min((g+1)*group, len(lists))), heads)
 	}
 	close(stop)
 	wg.Wait()
-	if werr != nil {
-		bw.Abort()
-		return 0, werr
-	}
-	return written, bw.Commit()
+	return written, werr
 }
 
 // encoder reads the member vectors of a posting and encodes it.
