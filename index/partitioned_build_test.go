@@ -17,17 +17,17 @@ import (
 // true neighbours, passes Check, leaves no spill files behind, and is the
 // same tree whatever the number of workers.
 func TestPartitionedBuild(t *testing.T) {
-	const dim, n = 16, 20000
+	const dim, n = 16, 8000
 	for _, m := range []Metric{L2, Cosine} {
 		t.Run(m.String(), func(t *testing.T) {
 			data := clustered(n, dim, 40, 3, 1)
-			// 2,000 heads wanted from a sample of 1,000 rows: a sampled
-			// build would stop at 1,000 heads of one row each.
-			o := &Options{Metric: m, Ratio: 0.1, SampleSize: 1000}
+			// 800 heads wanted from a sample of 400 rows: a sampled
+			// build would stop at 400 heads of one row each.
+			o := &Options{Metric: m, Ratio: 0.1, SampleSize: 400}
 			ix, dir := buildTest(t, data, dim, o)
 			heads := ix.TreeStats().Heads
-			if heads < 1600 || heads > 2400 {
-				t.Fatalf("%d heads, want about Ratio × n = 2000", heads)
+			if heads < 640 || heads > 960 {
+				t.Fatalf("%d heads, want about Ratio × n = 800", heads)
 			}
 			if _, err := os.Stat(filepath.Join(dir, build.PartitionDir)); !os.IsNotExist(err) {
 				t.Errorf("spill directory left behind: %v", err)
