@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"github.com/shoaldb/shoal/internal/rabitq"
 	"math"
+	"os"
 	"runtime/debug"
 	"time"
 
@@ -118,6 +119,11 @@ func Run(src Source, store Store, dir string, opts Options) (*Result, error) {
 	stage := time.Now()
 	leaves := max(1, int(math.Round(opts.Ratio*float64(n))))
 	var tree *cluster.Tree
+	defer func() {
+		if b.parts != nil {
+			os.RemoveAll(b.parts.dir)
+		}
+	}()
 	if partitioned(n, len(sample)/dim, leaves) {
 		if tree, err = b.clusterPartitioned(&sample, dir, leaves, accel); err != nil {
 			return nil, err
@@ -143,8 +149,13 @@ func Run(src Source, store Store, dir string, opts Options) (*Result, error) {
 		if cerr := heads.Close(); err == nil {
 			err = cerr
 		}
+	} else if b.parts != nil {
+		entries, err = b.assignPartitioned()
 	} else {
 		entries, err = b.assign()
+	}
+	if b.parts != nil {
+		os.RemoveAll(b.parts.dir) // before the write needs the disk
 	}
 	if err != nil {
 		return nil, err

@@ -29,8 +29,9 @@ type builder struct {
 	srcElem vec.ElemType // as the source holds vectors
 	elem    vec.ElemType // as the index stores them
 	tree    *cluster.Tree
-	device  string // the accelerator's name, "" on the CPU
-	dir     string // the index directory
+	device  string      // the accelerator's name, "" on the CPU
+	dir     string      // the index directory
+	parts   *partitions // a partitioned build's spill files, or nil
 
 	spillState spillState
 
@@ -212,14 +213,44 @@ func gatherEntries(workers int, work func() ([]entry, error)) ([]entry, error) {
 	return all, nil
 }
 
-// assignWorker assigns chunks of chunkRows vectors, routing each chunk
-// with one SearchBatch: the same nearest heads as a Search per vector, a
-// few times faster because the tree's centroid blocks are read once per
-// chunk instead of once per vector.
+// assignWorker assigns chunks of chunkRows vectors in id order.
 func (b *builder) assignWorker(next, done *atomic.Int64, chunks int) ([]entry, error) {
+	rb := b.dim * b.srcElem.Size()
+	raw := make([]byte, chunkRows*rb)
+	ids := make([]uint32, 0, chunkRows)
+	var readErr error
+	out, err := b.assignChunks(func() ([]uint32, []byte, bool) {
+		c := int(next.Add(1) - 1)
+		if c >= chunks {
+			return nil, nil, false
+		}
+		lo := c * chunkRows
+		cnt := min(chunkRows, b.n-lo)
+		if err := b.src.ReadRows(lo, cnt, raw[:cnt*rb]); err != nil {
+			readErr = fmt.Errorf("shoal: read rows %d..%d: %w", lo, lo+cnt, err)
+			return nil, nil, false
+		}
+		ids = ids[:0]
+		for j := range cnt {
+			ids = append(ids, uint32(lo+j))
+		}
+		return ids, raw[:cnt*rb], true
+	}, nil, done)
+	if readErr != nil {
+		return nil, readErr
+	}
+	return out, err
+}
+
+// assignChunks assigns the vectors that next returns, a chunk (ids and
+// their rows, at most chunkRows) at a time until it returns false,
+// routing each chunk with one SearchBatch: the same nearest heads as a
+// Search per vector, a few times faster because the tree's centroid
+// blocks are read once per chunk instead of once per vector. recycle, if
+// not nil, takes each chunk back once assigned.
+func (b *builder) assignChunks(next func() ([]uint32, []byte, bool), recycle func([]uint32, []byte), done *atomic.Int64) ([]entry, error) {
 	dim := b.dim
 	rb := dim * b.srcElem.Size()
-	raw := make([]byte, chunkRows*rb)
 	xs := make([]float32, chunkRows*dim)
 	var ws cluster.BatchWorkspace
 	var kept []cluster.Candidate
@@ -227,28 +258,26 @@ func (b *builder) assignWorker(next, done *atomic.Int64, chunks int) ([]entry, e
 	beam := 2 * b.opts.Candidates
 	closure := b.opts.Metric != vec.InnerProduct
 	for {
-		c := int(next.Add(1) - 1)
-		if c >= chunks {
+		ids, raw, ok := next()
+		if !ok {
 			return out, nil
 		}
-		lo := c * chunkRows
-		cnt := min(chunkRows, b.n-lo)
-		if err := b.src.ReadRows(lo, cnt, raw[:cnt*rb]); err != nil {
-			return nil, fmt.Errorf("shoal: read rows %d..%d: %w", lo, lo+cnt, err)
-		}
+		cnt := len(ids)
 		for j := 0; j < cnt; j++ {
-			if err := b.toFloat32(raw[j*rb:(j+1)*rb], xs[j*dim:(j+1)*dim], lo+j); err != nil {
+			if err := b.toFloat32(raw[j*rb:(j+1)*rb], xs[j*dim:(j+1)*dim], int(ids[j])); err != nil {
 				return nil, err
 			}
 		}
 		heads := b.tree.SearchBatch(xs[:cnt*dim], b.opts.Candidates, beam, &ws)
 		before := len(out)
 		for j, cands := range heads {
-			id := lo + j
 			kept = b.selectReplicas(xs[j*dim:(j+1)*dim], cands, kept[:0], closure)
 			for i, h := range kept {
-				out = append(out, entry{posting: h.Leaf, id: uint32(id), dist: h.Dist, primary: i == 0})
+				out = append(out, entry{posting: h.Leaf, id: ids[j], dist: h.Dist, primary: i == 0})
 			}
+		}
+		if recycle != nil {
+			recycle(ids, raw)
 		}
 		var err error
 		if out, err = b.keepOrSpill(out, before, cnt); err != nil {

@@ -79,11 +79,12 @@ func (b *builder) clusterPartitioned(sample *[]float32, dir string, leaves int, 
 	if err := os.MkdirAll(pdir, 0o755); err != nil {
 		return nil, fmt.Errorf("shoal: %w", err)
 	}
-	defer os.RemoveAll(pdir)
+	b.parts = &partitions{dir: pdir} // Run removes pdir
 	sizes, err := b.spill(top, pdir, parts)
 	if err != nil {
 		return nil, err
 	}
+	b.parts.sizes = sizes
 	subs := make([]*cluster.Tree, parts)
 	var done int64
 	for p := range subs {
@@ -121,15 +122,119 @@ func (b *builder) clusterPartitioned(sample *[]float32, dir string, leaves int, 
 			return nil, fmt.Errorf("shoal: cluster partition %d: %w", p, err)
 		}
 		done += sizes[p]
-		if err := os.Remove(partFile(pdir, p)); err != nil {
-			return nil, fmt.Errorf("shoal: %w", err)
-		}
 	}
 	t, err := cluster.Graft(top, subs)
 	if err != nil {
 		return nil, fmt.Errorf("shoal: %w", err)
 	}
 	return t, nil
+}
+
+// partitions are a partitioned build's spill files, kept for the
+// assignment (assignPartitioned).
+type partitions struct {
+	dir   string
+	sizes []int64 // records per partition
+}
+
+// assignPartitioned is assign reading the vectors partition by partition
+// from the spill files instead of in id order: the vectors of a chunk
+// then route through the same part of the tree, whose centroid blocks
+// stay in cache from one vector to the next. The entries are assign's
+// (routing a vector does not depend on the others of its chunk).
+func (b *builder) assignPartitioned() ([]entry, error) {
+	type chunk struct {
+		ids []uint32
+		raw []byte
+	}
+	rb := b.dim * b.srcElem.Size()
+	chunks := make(chan chunk, b.opts.Workers)
+	free := make(chan chunk, 2*b.opts.Workers)
+	stop := make(chan struct{})
+	var readErr error
+	go func() {
+		defer close(chunks)
+		readErr = b.readChunks(rb, func(ids []uint32, raw []byte) bool {
+			var c chunk
+			select {
+			case c = <-free:
+			default:
+				c = chunk{raw: make([]byte, 0, chunkRows*rb)}
+			}
+			c.ids = append(c.ids[:0], ids...)
+			c.raw = append(c.raw[:0], raw...)
+			select {
+			case chunks <- c:
+				return true
+			case <-stop:
+				return false
+			}
+		})
+	}()
+	var done atomic.Int64
+	var stopOnce sync.Once
+	entries, err := gatherEntries(b.opts.Workers, func() ([]entry, error) {
+		out, err := b.assignChunks(func() ([]uint32, []byte, bool) {
+			c, ok := <-chunks
+			return c.ids, c.raw, ok
+		}, func(ids []uint32, raw []byte) {
+			select {
+			case free <- chunk{ids: ids, raw: raw}:
+			default:
+			}
+		}, &done)
+		if err != nil {
+			stopOnce.Do(func() { close(stop) })
+			for range chunks { // let the reader finish
+			}
+		}
+		return out, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if readErr != nil {
+		return nil, readErr
+	}
+	return entries, nil
+}
+
+// readChunks reads the spill files in partition order and calls fn with
+// up to chunkRows records at a time (ids, rows); fn returns false to stop.
+func (b *builder) readChunks(rb int, fn func(ids []uint32, raw []byte) bool) error {
+	ids := make([]uint32, 0, chunkRows)
+	raw := make([]byte, 0, chunkRows*rb)
+	rec := make([]byte, 4+rb)
+	for p, size := range b.parts.sizes {
+		if size == 0 {
+			continue
+		}
+		name := partFile(b.parts.dir, p)
+		f, err := os.Open(name)
+		if err != nil {
+			return fmt.Errorf("shoal: %w", err)
+		}
+		r := bufio.NewReaderSize(f, 1<<20)
+		for i := int64(0); i < size; i++ {
+			if _, err := io.ReadFull(r, rec); err != nil {
+				f.Close()
+				return fmt.Errorf("shoal: read %s record %d of %d: %w", name, i, size, err)
+			}
+			ids = append(ids, binary.LittleEndian.Uint32(rec))
+			raw = append(raw, rec[4:]...)
+			if len(ids) == chunkRows || i == size-1 {
+				if !fn(ids, raw) {
+					f.Close()
+					return nil
+				}
+				ids, raw = ids[:0], raw[:0]
+			}
+		}
+		if err := f.Close(); err != nil {
+			return fmt.Errorf("shoal: %w", err)
+		}
+	}
+	return nil
 }
 
 func partFile(pdir string, p int) string {
