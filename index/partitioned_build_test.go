@@ -18,7 +18,7 @@ import (
 // same tree whatever the number of workers.
 func TestPartitionedBuild(t *testing.T) {
 	const dim, n = 16, 8000
-	for _, m := range []Metric{L2, Cosine} {
+	for _, m := range []Metric{L2, Cosine, InnerProduct} {
 		t.Run(m.String(), func(t *testing.T) {
 			data := clustered(n, dim, 40, 3, 1)
 			// 800 heads wanted from a sample of 400 rows: a sampled

@@ -17,6 +17,7 @@ import (
 
 	"github.com/shoaldb/shoal/cluster"
 	"github.com/shoaldb/shoal/gpu"
+	"github.com/shoaldb/shoal/internal/vec"
 )
 
 // A partitioned build clusters every vector, not a sample, so the number
@@ -65,8 +66,12 @@ func (b *builder) clusterPartitioned(sample *[]float32, dir string, leaves int, 
 	partRows := max(1, b.opts.SampleSize/2)
 	parts := max(2, (b.n+partRows-1)/partRows)
 	sampleRows := len(*sample) / b.dim
+	// Vectors go to their nearest partition in L2, as k-means partitions
+	// (for an inner-product index too: by −dot they would crowd into the
+	// partitions of the longest centroids); the grafted tree routes by
+	// the index's routing metric, as a sampled build's does.
 	top, err := cluster.Build(*sample, b.dim, cluster.Options{
-		K: b.opts.K, Leaves: parts, Seed: b.opts.Seed, Workers: b.opts.Workers, Metric: RoutingMetric(b.opts.Metric),
+		K: b.opts.K, Leaves: parts, Seed: b.opts.Seed, Workers: b.opts.Workers, Metric: vec.L2,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("shoal: cluster the partitions: %w", err)
@@ -123,6 +128,7 @@ func (b *builder) clusterPartitioned(sample *[]float32, dir string, leaves int, 
 		}
 		done += sizes[p]
 	}
+	top.Metric = RoutingMetric(b.opts.Metric)
 	t, err := cluster.Graft(top, subs)
 	if err != nil {
 		return nil, fmt.Errorf("shoal: %w", err)
