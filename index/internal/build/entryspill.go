@@ -131,7 +131,7 @@ func (s *entrySpill) add(es []entry) error {
 		_, err := sf.w.Write(rec)
 		sf.mu.Unlock()
 		if err != nil {
-			return fmt.Errorf("shoal: write %s: %w", sf.f.Name(), err)
+			return fmt.Errorf("shoal: spill: %w", err)
 		}
 		s.counts[k].Add(int64(len(rec) / diskEntryBytes))
 	}
@@ -143,7 +143,7 @@ func (s *entrySpill) finish() error {
 	var err error
 	for _, sf := range s.files {
 		if ferr := sf.w.Flush(); ferr != nil && err == nil {
-			err = fmt.Errorf("shoal: write %s: %w", sf.f.Name(), ferr)
+			err = fmt.Errorf("shoal: spill: %w", ferr)
 		}
 	}
 	if cerr := s.close(); err == nil {

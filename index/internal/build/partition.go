@@ -275,7 +275,7 @@ func (b *builder) spill(top *cluster.Tree, pdir string, parts int) ([]int64, err
 	})
 	for _, sf := range files {
 		if ferr := sf.w.Flush(); err == nil && ferr != nil {
-			err = fmt.Errorf("shoal: write %s: %w", sf.f.Name(), ferr)
+			err = fmt.Errorf("shoal: spill: %w", ferr)
 		}
 	}
 	if cerr := closeSpills(files); err == nil {
@@ -361,7 +361,7 @@ func (b *builder) spillWorker(top *cluster.Tree, files []*spillFile, sizes []ato
 			_, err := sf.w.Write(rec)
 			sf.mu.Unlock()
 			if err != nil {
-				return fmt.Errorf("shoal: write %s: %w", sf.f.Name(), err)
+				return fmt.Errorf("shoal: spill: %w", err)
 			}
 			sizes[p].Add(int64(len(rows)))
 		}
