@@ -174,10 +174,9 @@ func Run(src Source, store Store, dir string, opts Options) (*Result, error) {
 }
 
 // clusterSample builds the tree of a sampled build: the sample clustered
-// into leaves heads (on accel's device when it holds the sample).
+// into leaves heads.
 func (b *builder) clusterSample(sample []float32, leaves int, accel gpu.Backend) (*cluster.Tree, error) {
-	dim := b.dim
-	co := cluster.Options{
+	tree, err := b.clusterOn(accel, "the clustering sample", sample, cluster.Options{
 		K:       b.opts.K,
 		Leaves:  leaves,
 		Seed:    b.opts.Seed,
@@ -186,25 +185,32 @@ func (b *builder) clusterSample(sample []float32, leaves int, accel gpu.Backend)
 		Progress: func(done, total int) {
 			b.progress("cluster", int64(done), int64(total))
 		},
-	}
-	var pts gpu.Points
-	var err error
-	if accel != nil {
-		if pts, err = loadOnDevice(b, "the clustering sample", func() (gpu.Points, error) { return accel.LoadPoints(sample, dim) }); err != nil {
-			return nil, err
-		}
-		if pts != nil {
-			co.Accel = pts
-		}
-	}
-	tree, err := cluster.Build(sample, dim, co)
-	if pts != nil {
-		if cerr := pts.Close(); err == nil {
-			err = cerr
-		}
-	}
+	})
 	if err != nil {
 		return nil, fmt.Errorf("shoal: cluster: %w", err)
 	}
 	return tree, nil
+}
+
+// clusterOn runs cluster.Build of pts with co, its k-means on accel's
+// device when accel is not nil and pts fit there (what names pts in a
+// message otherwise).
+func (b *builder) clusterOn(accel gpu.Backend, what string, pts []float32, co cluster.Options) (*cluster.Tree, error) {
+	var dev gpu.Points
+	if accel != nil {
+		var err error
+		if dev, err = loadOnDevice(b, what, func() (gpu.Points, error) { return accel.LoadPoints(pts, b.dim) }); err != nil {
+			return nil, err
+		}
+		if dev != nil {
+			co.Accel = dev
+		}
+	}
+	tree, err := cluster.Build(pts, b.dim, co)
+	if dev != nil {
+		if cerr := dev.Close(); err == nil {
+			err = cerr
+		}
+	}
+	return tree, err
 }

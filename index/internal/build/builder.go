@@ -215,19 +215,33 @@ func gatherEntries(workers int, work func() ([]entry, error)) ([]entry, error) {
 
 // assignWorker assigns chunks of chunkRows vectors in id order.
 func (b *builder) assignWorker(next, done *atomic.Int64, chunks int) ([]entry, error) {
+	nextChunk, readErr := b.idChunks(next, chunks)
+	out, err := b.assignChunks(nextChunk, nil, done)
+	if err := readErr(); err != nil {
+		return nil, err
+	}
+	return out, err
+}
+
+// idChunks returns a worker's source of chunks in id order: each call of
+// nextChunk claims chunk next of chunks (chunkRows rows each, fewer at the
+// end) and returns its ids and rows, read from the source into buffers
+// reused from call to call, or false once none is left or a read failed;
+// readErr then returns the read's error.
+func (b *builder) idChunks(next *atomic.Int64, chunks int) (nextChunk func() ([]uint32, []byte, bool), readErr func() error) {
 	rb := b.dim * b.srcElem.Size()
 	raw := make([]byte, chunkRows*rb)
 	ids := make([]uint32, 0, chunkRows)
-	var readErr error
-	out, err := b.assignChunks(func() ([]uint32, []byte, bool) {
+	var err error
+	nextChunk = func() ([]uint32, []byte, bool) {
 		c := int(next.Add(1) - 1)
-		if c >= chunks {
+		if c >= chunks || err != nil {
 			return nil, nil, false
 		}
 		lo := c * chunkRows
 		cnt := min(chunkRows, b.n-lo)
-		if err := b.src.ReadRows(lo, cnt, raw[:cnt*rb]); err != nil {
-			readErr = fmt.Errorf("shoal: read rows %d..%d: %w", lo, lo+cnt, err)
+		if rerr := b.src.ReadRows(lo, cnt, raw[:cnt*rb]); rerr != nil {
+			err = fmt.Errorf("shoal: read rows %d..%d: %w", lo, lo+cnt, rerr)
 			return nil, nil, false
 		}
 		ids = ids[:0]
@@ -235,11 +249,21 @@ func (b *builder) assignWorker(next, done *atomic.Int64, chunks int) ([]entry, e
 			ids = append(ids, uint32(lo+j))
 		}
 		return ids, raw[:cnt*rb], true
-	}, nil, done)
-	if readErr != nil {
-		return nil, readErr
 	}
-	return out, err
+	return nextChunk, func() error { return err }
+}
+
+// toFloat32Chunk converts the rows raw of ids to float32 rows of xs,
+// checked and normalised as toFloat32 does.
+func (b *builder) toFloat32Chunk(ids []uint32, raw []byte, xs []float32) error {
+	dim := b.dim
+	rb := dim * b.srcElem.Size()
+	for j, id := range ids {
+		if err := b.toFloat32(raw[j*rb:(j+1)*rb], xs[j*dim:(j+1)*dim], int(id)); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // assignChunks assigns the vectors that next returns, a chunk (ids and
@@ -250,7 +274,6 @@ func (b *builder) assignWorker(next, done *atomic.Int64, chunks int) ([]entry, e
 // not nil, takes each chunk back once assigned.
 func (b *builder) assignChunks(next func() ([]uint32, []byte, bool), recycle func([]uint32, []byte), done *atomic.Int64) ([]entry, error) {
 	dim := b.dim
-	rb := dim * b.srcElem.Size()
 	xs := make([]float32, chunkRows*dim)
 	var ws cluster.BatchWorkspace
 	var kept []cluster.Candidate
@@ -263,10 +286,8 @@ func (b *builder) assignChunks(next func() ([]uint32, []byte, bool), recycle fun
 			return out, nil
 		}
 		cnt := len(ids)
-		for j := 0; j < cnt; j++ {
-			if err := b.toFloat32(raw[j*rb:(j+1)*rb], xs[j*dim:(j+1)*dim], int(ids[j])); err != nil {
-				return nil, err
-			}
+		if err := b.toFloat32Chunk(ids, raw, xs); err != nil {
+			return nil, err
 		}
 		heads := b.tree.SearchBatch(xs[:cnt*dim], b.opts.Candidates, beam, &ws)
 		before := len(out)

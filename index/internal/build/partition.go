@@ -59,7 +59,6 @@ func partitioned(n, sampleRows, leaves int) bool {
 }
 
 // clusterPartitioned builds the tree of a partitioned build from the
-// sample (float32 rows) and the source.
 // sample (float32 rows, released once the partitions are found) and the
 // source; accel, if not nil, runs each partition's k-means.
 func (b *builder) clusterPartitioned(sample *[]float32, dir string, leaves int, accel gpu.Backend) (*cluster.Tree, error) {
@@ -108,21 +107,7 @@ func (b *builder) clusterPartitioned(sample *[]float32, dir string, leaves int, 
 				b.progress("cluster", base+int64(d)*sizes[p]/int64(total), int64(b.n))
 			},
 		}
-		var dev gpu.Points
-		if accel != nil {
-			if dev, err = loadOnDevice(b, fmt.Sprintf("partition %d", p), func() (gpu.Points, error) { return accel.LoadPoints(pts, b.dim) }); err != nil {
-				return nil, err
-			}
-			if dev != nil {
-				co.Accel = dev
-			}
-		}
-		subs[p], err = cluster.Build(pts, b.dim, co)
-		if dev != nil {
-			if cerr := dev.Close(); err == nil {
-				err = cerr
-			}
-		}
+		subs[p], err = b.clusterOn(accel, fmt.Sprintf("partition %d", p), pts, co)
 		if err != nil {
 			return nil, fmt.Errorf("shoal: cluster partition %d: %w", p, err)
 		}
@@ -319,26 +304,20 @@ func closeSpills(files []*spillFile) error {
 func (b *builder) spillWorker(top *cluster.Tree, files []*spillFile, sizes []atomic.Int64, next, done *atomic.Int64, chunks int) error {
 	dim := b.dim
 	rb := dim * b.srcElem.Size()
-	raw := make([]byte, chunkRows*rb)
+	nextChunk, readErr := b.idChunks(next, chunks)
 	xs := make([]float32, chunkRows*dim)
 	var ws cluster.BatchWorkspace
 	beam := min(top.NumNodes(), 64)
 	byPart := make([][]int32, len(files)) // rows of the chunk, per partition
 	var rec []byte
 	for {
-		c := int(next.Add(1) - 1)
-		if c >= chunks {
-			return nil
+		ids, raw, ok := nextChunk()
+		if !ok {
+			return readErr()
 		}
-		lo := c * chunkRows
-		cnt := min(chunkRows, b.n-lo)
-		if err := b.src.ReadRows(lo, cnt, raw[:cnt*rb]); err != nil {
-			return fmt.Errorf("shoal: read rows %d..%d: %w", lo, lo+cnt, err)
-		}
-		for j := 0; j < cnt; j++ {
-			if err := b.toFloat32(raw[j*rb:(j+1)*rb], xs[j*dim:(j+1)*dim], lo+j); err != nil {
-				return err
-			}
+		cnt := len(ids)
+		if err := b.toFloat32Chunk(ids, raw, xs); err != nil {
+			return err
 		}
 		for p := range byPart {
 			byPart[p] = byPart[p][:0]
@@ -353,7 +332,7 @@ func (b *builder) spillWorker(top *cluster.Tree, files []*spillFile, sizes []ato
 			}
 			rec = rec[:0]
 			for _, j := range rows {
-				rec = binary.LittleEndian.AppendUint32(rec, uint32(lo+int(j)))
+				rec = binary.LittleEndian.AppendUint32(rec, ids[j])
 				rec = append(rec, raw[int(j)*rb:(int(j)+1)*rb]...)
 			}
 			sf := files[p]
