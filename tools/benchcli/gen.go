@@ -66,6 +66,7 @@ deviation 32 units, clipped to 0..255). -preset sift is -dim 128 -elem u8
 	fs.StringVar(&o.out, "out", "", "output directory (created if missing)")
 	fs.StringVar(&o.format, "format", "", "file format: fvecs, fbin, npy (f32); u8bin, bvecs, npy (u8); default fvecs for f32, u8bin for u8")
 	fs.StringVar(&o.elem, "elem", "f32", "element type: f32 or u8 (SIFT-like bytes)")
+	fs.BoolVar(&o.truth, "truth", true, "compute the exact ground truth on the CPU; -truth=false leaves it to shoal gt (-gpu for large sets)")
 	fs.StringVar(&o.preset, "preset", "", "sift (-dim 128 -elem u8 -format u8bin) or deep (-dim 96 -elem f32 -format fbin)")
 	fs.IntVar(&o.spec.Clusters, "clusters", 1000, "number of Gaussian clusters")
 	fs.IntVar(&o.spec.Rank, "rank", 32, "dimension of the subspace the clusters live in")
@@ -108,6 +109,7 @@ type genOptions struct {
 	format string // "": by elem
 	elem   string
 	preset string
+	truth  bool
 }
 
 // Validate reports flags that cannot work.
@@ -142,7 +144,7 @@ func (o *genOptions) Validate() error {
 // Run writes the data set and prints what it wrote.
 func (o *genOptions) Run(ctx context.Context, env *clikit.Env) error {
 	start := time.Now()
-	files, err := synth.GenerateFormat(ctx, env.Stderr, o.spec, o.out, genFormats[o.format])
+	files, err := synth.GenerateWith(ctx, o.spec, o.out, synth.Options{Format: genFormats[o.format], Progress: env.Stderr, NoTruth: !o.truth})
 	if err != nil {
 		return err
 	}
@@ -152,6 +154,10 @@ func (o *genOptions) Run(ctx context.Context, env *clikit.Env) error {
 		o.out, time.Since(start).Seconds(), spec.Seed, spec.Clusters, spec.Rank, spec.Noise, spec.Spread)
 	fmt.Fprintf(env.Stdout, "  %-24s %d × %d %v\n", filepath.Base(files.Base), spec.N, spec.Dim, spec.Elem)
 	fmt.Fprintf(env.Stdout, "  %-24s %d × %d %v\n", filepath.Base(files.Query), spec.Queries, spec.Dim, spec.Elem)
+	if files.GT == "" {
+		fmt.Fprintf(env.Stdout, "  no ground truth (-truth=false): shoal gt -base %s -queries %s -out %s\n", files.Base, files.Query, synth.TruthFile(o.out, genFormats[o.format]))
+		return nil
+	}
 	what := "ids"
 	if files.GTDist == "" {
 		what = "ids, then squared L2 distances"

@@ -105,3 +105,41 @@ func TestGenRejectsMismatchedElem(t *testing.T) {
 		}
 	}
 }
+
+// TestGenWithoutTruth: -truth=false writes the vectors and no ground
+// truth, and shoal gt on its output gives what gen would have written.
+func TestGenWithoutTruth(t *testing.T) {
+	with, without := t.TempDir(), t.TempDir()
+	args := []string{"-n", "500", "-q", "4", "-dim", "8", "-k", "10", "-preset", "sift", "-dim", "8"}
+	if err := runGen(context.Background(), genQuietEnv(), append(args, "-out", with)); err != nil {
+		t.Fatal(err)
+	}
+	var stdout bytes.Buffer
+	env := &clikit.Env{Stdout: &stdout, Stderr: io.Discard}
+	if err := runGen(context.Background(), env, append(args, "-truth=false", "-out", without)); err != nil {
+		t.Fatal(err)
+	}
+	gt := filepath.Join(without, "groundtruth.ibin")
+	if _, err := os.Stat(gt); !os.IsNotExist(err) {
+		t.Fatalf("-truth=false wrote %s (stat: %v)", gt, err)
+	}
+	if !strings.Contains(stdout.String(), "shoal gt") || !strings.Contains(stdout.String(), gt) {
+		t.Errorf("stdout %q does not say how to make the truth", stdout.String())
+	}
+	for _, f := range []string{"base.u8bin", "query.u8bin"} {
+		a, _ := os.ReadFile(filepath.Join(with, f))
+		b, _ := os.ReadFile(filepath.Join(without, f))
+		if len(a) == 0 || !bytes.Equal(a, b) {
+			t.Errorf("%s differs with -truth=false (%d and %d bytes)", f, len(a), len(b))
+		}
+	}
+	gtArgs := []string{"-base", filepath.Join(without, "base.u8bin"), "-queries", filepath.Join(without, "query.u8bin"), "-out", gt, "-k", "10"}
+	if err := runGT(context.Background(), genQuietEnv(), gtArgs); err != nil {
+		t.Fatal(err)
+	}
+	a, _ := os.ReadFile(filepath.Join(with, "groundtruth.ibin"))
+	b, _ := os.ReadFile(gt)
+	if len(a) == 0 || !bytes.Equal(a, b) {
+		t.Errorf("shoal gt after gen -truth=false: %d bytes, gen's own truth %d bytes, equal %v", len(b), len(a), bytes.Equal(a, b))
+	}
+}

@@ -60,6 +60,12 @@ func paths(dir string, f vecfile.Format) Files {
 	return files
 }
 
+// TruthFile is the ids file of the ground truth of a data set in format f
+// in dir, as Generate names it.
+func TruthFile(dir string, f vecfile.Format) string {
+	return filepath.Join(dir, "groundtruth"+truthExt(f))
+}
+
 // truthExt is the extension of the ground truth of a data set in format f.
 func truthExt(f vecfile.Format) string {
 	switch f {
@@ -88,6 +94,10 @@ type Options struct {
 	// Progress, if not nil, receives progress bars (redrawn in place on a
 	// terminal, periodic lines elsewhere).
 	Progress io.Writer
+	// NoTruth skips the ground truth: the returned Files name no truth
+	// files. For sets too large for the CPU's brute force, whose truth
+	// `shoal gt -gpu` computes afterwards.
+	NoTruth bool
 }
 
 // GenerateFormat is Generate in format f (named as paths lists); it returns
@@ -141,6 +151,10 @@ func GenerateWith(ctx context.Context, spec Spec, dir string, o Options) (files 
 	bar.Finish()
 	if err != nil {
 		return files, err
+	}
+	if o.NoTruth {
+		files.GT, files.GTDist = "", ""
+		return files, nil
 	}
 	_, err = WriteTruth(ctx, TruthOptions{
 		Base: files.Base, Queries: files.Query, Out: files.GT, K: spec.K, Metric: index.L2,
