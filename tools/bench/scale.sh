@@ -27,7 +27,7 @@ step() { # step NAME CMD...: run CMD, log its output and time
 	t0=$(date +%s.%N)
 	"$@" >"$logs/$name.out" 2>"$logs/$name.err"
 	rc=$?
-	printf '%s done  %s rc %d wall %.1f s\n' "$(date -u +%T)" "$name" "$rc" "$(echo "$(date +%s.%N) - $t0" | bc)" >>"$sum"
+	printf '%s done  %s rc %d wall %.1f s\n' "$(date -u +%T)" "$name" "$rc" "$(awk -v a="$(date +%s.%N)" -v b="$t0" 'BEGIN{print a-b}')" >>"$sum"
 	df -h "$work" "$data" | tail -n +2 >>"$sum"
 	return $rc
 }
