@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/shoaldb/shoal/index/internal/build"
 	"github.com/shoaldb/shoal/index/internal/treelog"
+	"github.com/shoaldb/shoal/internal/filecopy"
 	"github.com/shoaldb/shoal/internal/vec"
 	"github.com/shoaldb/shoal/posting"
 	"github.com/shoaldb/shoal/posting/pebblestore"
@@ -55,7 +57,11 @@ func Build(dir string, src Source, o *Options) (*Manifest, error) {
 	if opts.PostingCap == 0 {
 		opts.PostingCap = defaultPostingCap(entryBytes)
 	}
-	if err := prepareDir(dir); err != nil {
+	prepare := prepareDir
+	if opts.Resume {
+		prepare = prepareResume
+	}
+	if err := prepare(dir); err != nil {
 		return nil, err
 	}
 	start := time.Now()
@@ -68,7 +74,7 @@ func Build(dir string, src Source, o *Options) (*Manifest, error) {
 		PostingCap: opts.PostingCap, RNGFactor: opts.RNGFactor, ClosureEpsilon: opts.ClosureEpsilon,
 		Candidates: opts.Candidates, K: opts.K, SampleSize: opts.SampleSize, AssignMemory: max(opts.AssignMemory, 0), Seed: opts.Seed,
 		Workers: opts.Workers, GPU: opts.GPU, GPUBackend: opts.GPUBackend, Logf: opts.Logf,
-		Quant: z,
+		Quant: z, Resume: opts.Resume,
 	}
 	if opts.Progress != nil {
 		bo.Progress = func(stage string, done, total int64) {
@@ -76,9 +82,17 @@ func Build(dir string, src Source, o *Options) (*Manifest, error) {
 		}
 	}
 	res, err := build.Run(buildSource{src}, store, dir, bo)
+	if errors.Is(err, build.ErrCheckpointMismatch) {
+		err = fmt.Errorf("%w: %w", ErrInvalidOptions, err)
+	}
 	var m *Manifest
 	if err == nil {
 		err = treelog.Write(dir, res.Tree)
+	}
+	if err == nil {
+		// Before the commit point: a directory holding a manifest never
+		// holds a checkpoint, so a resume cannot take an index for one.
+		err = removeCheckpoint(dir)
 	}
 	if err == nil {
 		m = &Manifest{
@@ -125,4 +139,38 @@ func prepareDir(dir string) error {
 		return fmt.Errorf("%w: %s", ErrExists, dir)
 	}
 	return nil
+}
+
+// prepareResume readies dir for a resumed build: a missing or empty dir
+// as prepareDir does; one holding a build checkpoint loses everything but
+// the checkpoint and the partition spill files (the killed build's store
+// and files). Anything else is ErrExists: a finished index has no
+// checkpoint (Build removes it before the commit point).
+func prepareResume(dir string) error {
+	ents, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) || (err == nil && len(ents) == 0) {
+		return prepareDir(dir)
+	}
+	if err != nil {
+		return err
+	}
+	if _, err := os.Stat(filepath.Join(dir, build.CheckpointDir, "state.json")); err != nil {
+		return fmt.Errorf("%w: %s holds no build checkpoint to resume (remove it to build from scratch)", ErrExists, dir)
+	}
+	for _, e := range ents {
+		if n := e.Name(); n != build.CheckpointDir && n != build.PartitionDir {
+			if err := os.RemoveAll(filepath.Join(dir, n)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// removeCheckpoint removes a build's checkpoint directory, durably.
+func removeCheckpoint(dir string) error {
+	if err := os.RemoveAll(filepath.Join(dir, build.CheckpointDir)); err != nil {
+		return err
+	}
+	return filecopy.SyncDir(dir)
 }

@@ -152,6 +152,15 @@ type Options struct {
 	// (index/internal/build, entryspill.go). Default 2 GiB; negative: never
 	// spill.
 	AssignMemory int64
+	// Resume (build) continues a build of the same source with the same
+	// options that was killed in dir: Build keeps the checkpoints it left
+	// (the tree, or the partitions already clustered; index/internal/build,
+	// checkpoint.go), removes the rest and builds on, to the index an
+	// uninterrupted build makes. A dir that does not exist or is empty is
+	// built from scratch; one holding anything but a checkpoint (an index,
+	// other files) is ErrExists, one whose checkpoint was made from other
+	// data or options ErrInvalidOptions.
+	Resume bool
 	// Seed (build) makes builds deterministic. Default 1.
 	Seed uint64
 	// Quant (build) selects what postings hold: QuantNone (the default)

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"io"
 	"os"
-	"runtime/pprof"
 
 	"github.com/shoaldb/shoal/tools/internal/clikit"
 	"github.com/spf13/pflag"
@@ -28,7 +27,7 @@ func (r *reportOptions) define(fs *pflag.FlagSet, jsonHelp string) {
 // file, and returns it.
 func runReport[R interface{ Print(io.Writer) }](env *clikit.Env, r reportOptions, run func() (R, error)) (R, error) {
 	var zero R
-	stop, err := startCPUProfile(r.cpuprofile)
+	stop, err := clikit.StartCPUProfile(r.cpuprofile)
 	if err != nil {
 		return zero, err
 	}
@@ -46,24 +45,4 @@ func runReport[R interface{ Print(io.Writer) }](env *clikit.Env, r reportOptions
 		}
 	}
 	return rep, nil
-}
-
-// startCPUProfile starts a CPU profile written to path (none for "") and
-// returns the function that ends it.
-func startCPUProfile(path string) (stop func(), err error) {
-	if path == "" {
-		return func() {}, nil
-	}
-	f, err := os.Create(path)
-	if err != nil {
-		return nil, err
-	}
-	if err := pprof.StartCPUProfile(f); err != nil {
-		f.Close()
-		return nil, err
-	}
-	return func() {
-		pprof.StopCPUProfile()
-		f.Close()
-	}, nil
 }

@@ -34,6 +34,8 @@ type buildOptions struct {
 	gpu      string
 	quant    string
 	quiet    bool
+	profile  string
+	resume   bool
 }
 
 func (o *buildOptions) Validate() error {
@@ -72,6 +74,8 @@ func newBuild() *clikit.Command {
 	fs.StringVar(&o.gpu, "gpu", "auto", "k-means and nearest heads on a CUDA GPU: auto (when one is usable), on (or fail), off")
 	clikit.QuantFlag(fs, &o.quant, "rabitq")
 	fs.BoolVar(&o.quiet, "q", false, "no progress bars")
+	fs.StringVar(&o.profile, "cpuprofile", "", "write a CPU profile of the build to this file")
+	fs.BoolVar(&o.resume, "resume", false, "continue a killed build of the same data and flags in -out from its checkpoint (the tree, or the partitions already clustered)")
 	c.Run = func(ctx context.Context, env *clikit.Env, args []string) error {
 		if err := clikit.Valid(args, &o); err != nil {
 			return err
@@ -83,6 +87,11 @@ func newBuild() *clikit.Command {
 
 func (o *buildOptions) Run(ctx context.Context, env *clikit.Env) error {
 	defer clikit.LowerGC()()
+	stop, err := clikit.StartCPUProfile(o.profile)
+	if err != nil {
+		return err
+	}
+	defer stop()
 	src, err := index.OpenFile(o.data)
 	if err != nil {
 		return err
@@ -95,7 +104,7 @@ func (o *buildOptions) Run(ctx context.Context, env *clikit.Env) error {
 		Metric: metric, Elem: elem, Ratio: o.ratio, Replicas: o.replicas, PostingCap: o.cap,
 		RNGFactor: o.rng, ClosureEpsilon: o.closure, K: o.k,
 		SampleSize: o.sample, AssignMemory: int64(o.mem), Seed: o.seed, Workers: o.workers, GPU: mode,
-		Quant: quant, QuantBits: bits,
+		Quant: quant, QuantBits: bits, Resume: o.resume,
 	}
 	var bar *clikit.Bar
 	stage := ""

@@ -15,15 +15,16 @@ package build
 
 import (
 	"fmt"
-	"github.com/shoaldb/shoal/internal/rabitq"
 	"math"
 	"os"
+	"path/filepath"
 	"runtime/debug"
 	"time"
 
 	"github.com/shoaldb/shoal/cluster"
 	"github.com/shoaldb/shoal/gpu"
 	"github.com/shoaldb/shoal/index/internal/vectors"
+	"github.com/shoaldb/shoal/internal/rabitq"
 	"github.com/shoaldb/shoal/internal/vec"
 	"github.com/shoaldb/shoal/posting"
 )
@@ -69,6 +70,9 @@ type Options struct {
 	Workers        int
 	GPU            gpu.Mode
 	GPUBackend     gpu.Backend
+	// Resume reuses the checkpoint (checkpoint.go) a killed build of the
+	// same data and options left in the directory, if there is one.
+	Resume bool
 	// Quant, if set, makes postings of RaBitQ codes (posting format 2,
 	// package index/internal/qcodes) relative to each posting's head.
 	Quant *rabitq.Quantizer
@@ -110,13 +114,10 @@ func Run(src Source, store Store, dir string, opts Options) (*Result, error) {
 	}
 	defer closeAccel()
 
-	start := time.Now()
-	sample, err := b.readSample()
+	cp, resumed, err := b.openCheckpoint(dir, opts.Resume)
 	if err != nil {
 		return nil, err
 	}
-	b.logStage("sample", start)
-	stage := time.Now()
 	leaves := max(1, int(math.Round(opts.Ratio*float64(n))))
 	var tree *cluster.Tree
 	defer func() {
@@ -124,19 +125,42 @@ func Run(src Source, store Store, dir string, opts Options) (*Result, error) {
 			os.RemoveAll(b.parts.dir)
 		}
 	}()
-	if partitioned(n, len(sample)/dim, leaves) {
-		if tree, err = b.clusterPartitioned(&sample, dir, leaves, accel); err != nil {
+	if resumed && cp.state.Tree {
+		if tree, err = cp.loadTree("tree.shct"); err == nil && tree == nil {
+			err = fmt.Errorf("shoal: checkpoint %s names a tree it does not hold; remove the directory to start over", cp.dir)
+		}
+		if err != nil {
 			return nil, err
 		}
-	} else if tree, err = b.clusterSample(sample, min(leaves, len(sample)/dim), accel); err != nil {
-		return nil, err
+		pdir := filepath.Join(dir, PartitionDir)
+		if b.spillsComplete(pdir, cp.state.Sizes) {
+			b.parts = &partitions{dir: pdir, sizes: cp.state.Sizes}
+		} else if err := os.RemoveAll(pdir); err != nil {
+			return nil, fmt.Errorf("shoal: %w", err)
+		}
+		b.logf("build: resumed after the cluster stage: the checkpointed tree of %d heads", tree.NumLeaves())
+	} else {
+		if partitioned(n, min(n, opts.SampleSize), leaves) {
+			tree, err = b.clusterPartitioned(cp, resumed, dir, leaves, accel)
+		} else {
+			tree, err = b.clusterSampled(leaves, accel)
+		}
+		if err == nil {
+			err = cp.treeDone(tree)
+		}
+		if err != nil {
+			return nil, err
+		}
 	}
-	b.logStage("cluster", stage)
 	b.tree = tree
-	sample = nil
 	debug.FreeOSMemory() // the sample is the largest allocation of the build
 
-	stage = time.Now()
+	if hook := TestHook; hook != nil {
+		if err := hook("assign", 0); err != nil {
+			return nil, err
+		}
+	}
+	stage := time.Now()
 	var entries []entry
 	var heads gpu.TreeIndex
 	if accel != nil {
@@ -171,6 +195,24 @@ func Run(src Source, store Store, dir string, opts Options) (*Result, error) {
 	}
 	b.logStage("write", stage)
 	return &Result{Tree: tree, Entries: written, Dropped: dropped}, nil
+}
+
+// clusterSampled reads the sample and clusters it into leaves heads (at
+// most one per sample row): the tree of a sampled build.
+func (b *builder) clusterSampled(leaves int, accel gpu.Backend) (*cluster.Tree, error) {
+	start := time.Now()
+	sample, err := b.readSample()
+	if err != nil {
+		return nil, err
+	}
+	b.logStage("sample", start)
+	start = time.Now()
+	tree, err := b.clusterSample(sample, min(leaves, len(sample)/b.dim), accel)
+	if err != nil {
+		return nil, err
+	}
+	b.logStage("cluster", start)
+	return tree, nil
 }
 
 // clusterSample builds the tree of a sampled build: the sample clustered

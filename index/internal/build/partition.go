@@ -14,6 +14,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/shoaldb/shoal/cluster"
 	"github.com/shoaldb/shoal/gpu"
@@ -58,43 +59,91 @@ func partitioned(n, sampleRows, leaves int) bool {
 	return sampleRows < n && leaves > sampleRows/minSamplePerHead
 }
 
-// clusterPartitioned builds the tree of a partitioned build from the
-// sample (float32 rows, released once the partitions are found) and the
-// source; accel, if not nil, runs each partition's k-means.
-func (b *builder) clusterPartitioned(sample *[]float32, dir string, leaves int, accel gpu.Backend) (*cluster.Tree, error) {
+// clusterPartitioned builds the tree of a partitioned build from a
+// sample of the source and the source; accel, if not nil, runs each
+// partition's k-means. It checkpoints the partitions' tree, the spill and
+// each partition's sub-tree in cp and, when resumed, reuses those that cp
+// holds.
+func (b *builder) clusterPartitioned(cp *checkpoint, resumed bool, dir string, leaves int, accel gpu.Backend) (*cluster.Tree, error) {
+	start := time.Now()
 	partRows := max(1, b.opts.SampleSize/2)
 	parts := max(2, (b.n+partRows-1)/partRows)
-	sampleRows := len(*sample) / b.dim
-	// Vectors go to their nearest partition in L2, as k-means partitions
-	// (for an inner-product index too: by −dot they would crowd into the
-	// partitions of the longest centroids); the grafted tree routes by
-	// the index's routing metric, as a sampled build's does.
-	top, err := cluster.Build(*sample, b.dim, cluster.Options{
-		K: b.opts.K, Leaves: parts, Seed: b.opts.Seed, Workers: b.opts.Workers, Metric: vec.L2,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("shoal: cluster the partitions: %w", err)
-	}
-	*sample = nil
-	debug.FreeOSMemory()
-	parts = top.NumLeaves()
-	b.logf("build: %d heads wanted, %d sample rows: %d partitions of about %d rows, each clustered whole", leaves, sampleRows, parts, b.n/parts)
 	pdir := filepath.Join(dir, PartitionDir)
-	if err := os.MkdirAll(pdir, 0o755); err != nil {
-		return nil, fmt.Errorf("shoal: %w", err)
-	}
 	b.parts = &partitions{dir: pdir} // Run removes pdir
-	sizes, err := b.spill(top, pdir, parts)
-	if err != nil {
-		return nil, err
+	var top *cluster.Tree
+	var err error
+	if resumed {
+		if top, err = cp.loadTree("top.shct"); err != nil {
+			return nil, err
+		}
+	}
+	if top == nil {
+		sample, err := b.readSample()
+		if err != nil {
+			return nil, err
+		}
+		b.logStage("sample", start)
+		start = time.Now()
+		sampleRows := len(sample) / b.dim
+		// Vectors go to their nearest partition in L2, as k-means
+		// partitions (for an inner-product index too: by −dot they would
+		// crowd into the partitions of the longest centroids); the grafted
+		// tree routes by the index's routing metric, as a sampled build's
+		// does.
+		top, err = cluster.Build(sample, b.dim, cluster.Options{
+			K: b.opts.K, Leaves: parts, Seed: b.opts.Seed, Workers: b.opts.Workers, Metric: vec.L2,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("shoal: cluster the partitions: %w", err)
+		}
+		sample = nil
+		debug.FreeOSMemory()
+		b.logf("build: %d heads wanted, %d sample rows: %d partitions of about %d rows, each clustered whole", leaves, sampleRows, top.NumLeaves(), b.n/top.NumLeaves())
+		if err := cp.saveTree(top, "top.shct"); err != nil {
+			return nil, err
+		}
+	}
+	parts = top.NumLeaves()
+	var sizes []int64
+	if resumed && len(cp.state.Sizes) == parts && b.spillsComplete(pdir, cp.state.Sizes) {
+		sizes = cp.state.Sizes
+		b.logf("build: resumed: %d partitions already spilled", parts)
+	} else {
+		if err := os.RemoveAll(pdir); err != nil {
+			return nil, fmt.Errorf("shoal: %w", err)
+		}
+		if err := os.MkdirAll(pdir, 0o755); err != nil {
+			return nil, fmt.Errorf("shoal: %w", err)
+		}
+		if sizes, err = b.spill(top, pdir, parts); err != nil {
+			return nil, err
+		}
+		if err := syncSpills(pdir, parts); err != nil {
+			return nil, err
+		}
+		cp.state.Sizes = sizes
+		if err := cp.save(); err != nil {
+			return nil, err
+		}
 	}
 	b.parts.sizes = sizes
 	subs := make([]*cluster.Tree, parts)
 	var done int64
+	reused := 0
 	for p := range subs {
 		want := max(1, int(math.Round(b.opts.Ratio*float64(sizes[p]))))
 		if sizes[p] == 0 {
 			continue // the top leaf stays a head with no points
+		}
+		if resumed {
+			if subs[p], err = cp.loadTree(subName(p)); err != nil {
+				return nil, err
+			}
+			if subs[p] != nil {
+				reused++
+				done += sizes[p]
+				continue
+			}
 		}
 		pts, err := b.readPartition(pdir, p, sizes[p])
 		if err != nil {
@@ -111,8 +160,20 @@ func (b *builder) clusterPartitioned(sample *[]float32, dir string, leaves int, 
 		if err != nil {
 			return nil, fmt.Errorf("shoal: cluster partition %d: %w", p, err)
 		}
+		if err := cp.saveTree(subs[p], subName(p)); err != nil {
+			return nil, err
+		}
+		if hook := TestHook; hook != nil {
+			if err := hook("partition", p); err != nil {
+				return nil, err
+			}
+		}
 		done += sizes[p]
 	}
+	if reused > 0 {
+		b.logf("build: resumed: %d of %d partitions' sub-trees from the checkpoint", reused, parts)
+	}
+	b.logStage("cluster", start)
 	top.Metric = RoutingMetric(b.opts.Metric)
 	t, err := cluster.Graft(top, subs)
 	if err != nil {

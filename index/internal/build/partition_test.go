@@ -34,11 +34,11 @@ func TestAssignPartitioned(t *testing.T) {
 	opts := Options{Metric: vec.L2, Elem: vec.Float32, Ratio: 0.05, Replicas: 8, PostingCap: 100, RNGFactor: 1,
 		ClosureEpsilon: 10, Candidates: 16, K: 8, SampleSize: 400, Seed: 1, Workers: 2}
 	b := &builder{src: sliceSource{data, dim}, opts: opts, n: n, dim: dim, srcElem: vec.Float32, elem: vec.Float32, dir: t.TempDir()}
-	sample, err := b.readSample()
+	cp, _, err := b.openCheckpoint(b.dir, false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if b.tree, err = b.clusterPartitioned(&sample, b.dir, 250, nil); err != nil {
+	if b.tree, err = b.clusterPartitioned(cp, false, b.dir, 250, nil); err != nil {
 		t.Fatal(err)
 	}
 	if b.parts == nil || len(b.parts.sizes) < 2 {
