@@ -77,8 +77,8 @@ func Build(dir string, src Source, o *Options) (*Manifest, error) {
 		Quant: z, Resume: opts.Resume,
 	}
 	if opts.Progress != nil {
-		bo.Progress = func(stage string, done, total int64) {
-			opts.Progress(Progress{Stage: stage, Done: done, Total: total})
+		bo.Progress = func(p build.Progress) {
+			opts.Progress(Progress{Stage: p.Stage, Done: p.Done, Total: p.Total, Part: p.Part, Parts: p.Parts})
 		}
 	}
 	res, err := build.Run(buildSource{src}, store, dir, bo)

@@ -272,6 +272,10 @@ type Progress struct {
 	Stage string // "sample", "partition" (partitioned builds), "cluster", "assign" or "write"
 	Done  int64
 	Total int64
+	// Part and Parts are the partition being clustered (from 1) and the
+	// number of partitions, in a partitioned build's cluster stage; 0
+	// otherwise.
+	Part, Parts int
 }
 
 // SearchParams tune one search. Zero fields take the index defaults.

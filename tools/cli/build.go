@@ -125,6 +125,9 @@ func (o *buildOptions) Run(ctx context.Context, env *clikit.Env) error {
 				stage = p.Stage
 				bar = clikit.NewBar(env.Stderr, fmt.Sprintf("%-8s", p.Stage), p.Total)
 			}
+			if p.Parts > 0 {
+				bar.SetNote(fmt.Sprintf("partition %d/%d", p.Part, p.Parts))
+			}
 			bar.Set(p.Done)
 		}
 	}

@@ -77,10 +77,19 @@ type Options struct {
 	// package index/internal/qcodes) relative to each posting's head.
 	Quant *rabitq.Quantizer
 	Logf  func(format string, args ...any)
-	// Progress, if set, is called from one goroutine at a time with the
-	// stage ("sample", "partition", "cluster", "assign" or "write") and how
-	// far it is.
-	Progress func(stage string, done, total int64)
+	// Progress, if set, is called from one goroutine at a time with how
+	// far the build is.
+	Progress func(Progress)
+}
+
+// Progress is how far a build is.
+type Progress struct {
+	Stage       string // "sample", "partition", "cluster", "assign" or "write"
+	Done, Total int64
+	// Part and Parts are the partition being clustered (from 1) and the
+	// number of partitions, in a partitioned build's cluster stage; 0
+	// otherwise.
+	Part, Parts int
 }
 
 // Result is what a build made.

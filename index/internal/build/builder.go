@@ -36,6 +36,7 @@ type builder struct {
 	spillState spillState
 
 	progressMu sync.Mutex
+	part       int // the partition being clustered, from 1 (under progressMu)
 }
 
 func (b *builder) logf(format string, args ...any) {
@@ -108,7 +109,11 @@ func (b *builder) progress(stage string, done, total int64) {
 	}
 	b.progressMu.Lock()
 	defer b.progressMu.Unlock()
-	b.opts.Progress(stage, done, total)
+	p := Progress{Stage: stage, Done: done, Total: total}
+	if stage == "cluster" {
+		p.Part, p.Parts = b.part, b.parts.count()
+	}
+	b.opts.Progress(p)
 }
 
 // readSample reads the clustering sample: every vector if there are at most

@@ -149,6 +149,9 @@ func (b *builder) clusterPartitioned(cp *checkpoint, resumed bool, dir string, l
 		if err != nil {
 			return nil, err
 		}
+		b.progressMu.Lock()
+		b.part = p + 1
+		b.progressMu.Unlock()
 		base := done
 		co := cluster.Options{
 			K: b.opts.K, Leaves: want, Seed: b.opts.Seed + uint64(p) + 1, Workers: b.opts.Workers, Metric: RoutingMetric(b.opts.Metric),
@@ -187,6 +190,15 @@ func (b *builder) clusterPartitioned(cp *checkpoint, resumed bool, dir string, l
 type partitions struct {
 	dir   string
 	sizes []int64 // records per partition
+}
+
+// count is the number of partitions; 0 for none (nil) or before the
+// spill.
+func (ps *partitions) count() int {
+	if ps == nil {
+		return 0
+	}
+	return len(ps.sizes)
 }
 
 // assignPartitioned is assign reading the vectors partition by partition

@@ -59,6 +59,7 @@ type Bar struct {
 		drawn    bool // a line has been written since NewBar
 		width    int  // length of the last line, to blank what a shorter one leaves
 		finished bool
+		note     string // shown after the ETA ("partition 3/20"); "" for none
 	}
 }
 
@@ -111,6 +112,18 @@ func (b *Bar) SetTotal(total int64) {
 	b.maybeDrawLocked()
 }
 
+// SetNote sets a short note shown at the end of the line (which part of
+// the job runs, say; "" for none), redrawn like Set.
+func (b *Bar) SetNote(note string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.mu.finished || b.mu.note == note {
+		return
+	}
+	b.mu.note = note
+	b.maybeDrawLocked()
+}
+
 // Finish draws the final line, with the elapsed time, and ends it with a
 // newline. Later calls of any method do nothing.
 func (b *Bar) Finish() {
@@ -137,6 +150,9 @@ func (b *Bar) maybeDrawLocked() {
 
 func (b *Bar) drawLocked(now time.Time, final bool) {
 	line := barLine(b.label, b.mu.done, b.mu.total, now.Sub(b.mu.start), final)
+	if b.mu.note != "" && !final {
+		line += "  " + b.mu.note
+	}
 	b.mu.lastDraw = now
 	b.mu.drawn = true
 	if !b.tty {

@@ -245,3 +245,28 @@ func TestNewBarModeFollowsTheWriter(t *testing.T) {
 		t.Errorf("NewBar on a buffer wrote %q, want two plain lines", out.String())
 	}
 }
+
+// TestBarNote: a note follows the ETA on running lines and is dropped
+// from the final one.
+func TestBarNote(t *testing.T) {
+	clk := &barClock{t: time.Unix(1000, 0)}
+	var out strings.Builder
+	b := newBar(&out, "cluster", 100, false, clk.now)
+	b.SetNote("partition 3/20")
+	clk.advance(logInterval)
+	b.Set(40)
+	clk.advance(logInterval)
+	b.Finish()
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) < 2 {
+		t.Fatalf("got %q, want a running line and a final one", out.String())
+	}
+	for _, l := range lines[:len(lines)-1] {
+		if !strings.HasSuffix(l, "  partition 3/20") {
+			t.Errorf("running line %q does not end with the note", l)
+		}
+	}
+	if last := lines[len(lines)-1]; strings.Contains(last, "partition") {
+		t.Errorf("final line %q keeps the note", last)
+	}
+}
