@@ -15,8 +15,9 @@ import (
 var shoalLine = regexp.MustCompile(`(?:^|[\s(;])(?:\./shoal|"\$shoal"|\$SHOAL|\$shoal|shoal)\s+([a-z].*)$`)
 
 // placeholder matches the error of a value the document leaves to the
-// reader (-server-pid PID).
-var placeholder = regexp.MustCompile(`invalid argument "[A-Z]+" for`)
+// reader (-server-pid PID) or a script to the shell (-n $n, -threads
+// $(nproc)).
+var placeholder = regexp.MustCompile(`invalid argument "(?:[A-Z]+|\$[A-Za-z_][A-Za-z0-9_]*|\$\([^)]*\))" for`)
 
 // TestDocumentedCommandsParse: every shoal command line in the README,
 // the docs, the benchmark scripts and CI parses with the current flags
