@@ -274,8 +274,22 @@ var walDamages = []walDamage{
 	}},
 	{"sector zeroed, a third in", func(t *testing.T, path string, recs []walRecord) int64 {
 		off := recs[len(recs)/3].off &^ 511
-		patchFile(t, path, func(b []byte) []byte { clear(b[off : off+512]); return b })
-		i, _ := slices.BinarySearchFunc(recs, off, func(r walRecord, off int64) int {
+		// The damage starts at the first byte the zeroing changes: a
+		// record whose bytes in the sector were zero already is intact.
+		first := int64(-1)
+		patchFile(t, path, func(b []byte) []byte {
+			for j := off; j < off+512 && first < 0; j++ {
+				if b[j] != 0 {
+					first = j
+				}
+			}
+			clear(b[off : off+512])
+			return b
+		})
+		if first < 0 {
+			return -1 // nothing changed
+		}
+		i, _ := slices.BinarySearchFunc(recs, first, func(r walRecord, off int64) int {
 			if r.end <= off {
 				return -1
 			}
