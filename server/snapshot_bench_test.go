@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -98,8 +99,9 @@ func maxP99(ds []time.Duration) (float64, float64) {
 }
 
 // runWriters upserts batches of random vectors of dim with fresh ids
-// through up until stop is closed, logging each call.
-func runWriters(b *testing.B, dim int, first uint64, up func(ids []uint64, vs [][]float32) error, stop chan struct{}, log *upsertLog) *sync.WaitGroup {
+// through up until stop is closed, logging each call. The values are
+// exact in elem: whole numbers in range for Uint8 and Int8 indexes.
+func runWriters(b *testing.B, dim int, elem index.ElemType, first uint64, up func(ids []uint64, vs [][]float32) error, stop chan struct{}, log *upsertLog) *sync.WaitGroup {
 	var wg sync.WaitGroup
 	var next atomic.Uint64
 	next.Store(first)
@@ -121,7 +123,7 @@ func runWriters(b *testing.B, dim int, first uint64, up func(ids []uint64, vs []
 					ids[i] = base + uint64(i)
 					v := make([]float32, dim)
 					for d := range v {
-						v[d] = float32(rng.NormFloat64() * 20)
+						v[d] = benchValue(elem, rng.NormFloat64())
 					}
 					vs[i] = v
 				}
@@ -135,6 +137,17 @@ func runWriters(b *testing.B, dim int, first uint64, up func(ids []uint64, vs []
 		}()
 	}
 	return &wg
+}
+
+// benchValue maps a standard normal draw to a value exact in elem.
+func benchValue(elem index.ElemType, z float64) float32 {
+	switch elem {
+	case index.Uint8:
+		return float32(math.Round(max(0, min(255, 64+32*z))))
+	case index.Int8:
+		return float32(math.Round(max(-128, min(127, 32*z))))
+	}
+	return float32(z * 20)
 }
 
 func runSnapshotBench(b *testing.B, src, work string) {
@@ -153,7 +166,8 @@ func runSnapshotBench(b *testing.B, src, work string) {
 	dim := ix.Dim()
 	var log upsertLog
 	stop := make(chan struct{})
-	wg := runWriters(b, dim, uint64(time.Now().UnixNano())&(1<<52-1)|1<<60, ix.Upsert, stop, &log)
+	elem := ix.Manifest().Elem
+	wg := runWriters(b, dim, elem, uint64(time.Now().UnixNano())&(1<<52-1)|1<<60, ix.Upsert, stop, &log)
 	time.Sleep(3 * time.Second)
 	c0 := time.Now()
 	st, err := ix.Checkpoint(filepath.Join(snaps, "ck", snapshotIndexDir), nil)
@@ -243,7 +257,7 @@ func runSnapshotBench(b *testing.B, src, work string) {
 		_, err := va.Upsert(admin, req)
 		return err
 	}
-	wg = runWriters(b, dim, 1<<61|uint64(time.Now().UnixNano())&(1<<52-1), up, stop, &slog2)
+	wg = runWriters(b, dim, elem, 1<<61|uint64(time.Now().UnixNano())&(1<<52-1), up, stop, &slog2)
 	time.Sleep(3 * time.Second)
 	c0 = time.Now()
 	resp, err := (adminAPI{Server: s}).CreateSnapshot(admin, &shoalv1.CreateSnapshotRequest{Collection: "bench", Directory: "srv"})
