@@ -91,13 +91,31 @@ func TestResumeBuild(t *testing.T) {
 		}
 	}
 
-	t.Run("partitions", func(t *testing.T) {
-		dir := filepath.Join(t.TempDir(), "ix")
-		const killAt = 5 // after partition 5's sub-tree is checkpointed
-		resumeHook(t, "partition", killAt)
+	r := o
+	r.Resume = true
+	// kill builds into dir until the hook fails it at stage and p.
+	kill := func(t *testing.T, dir, stage string, p int) {
+		t.Helper()
+		resumeHook(t, stage, p)
 		if _, err := Build(dir, SliceSource(data, dim), &o); !errors.Is(err, errKilled) {
 			t.Fatalf("Build = %v, want the hook's error", err)
 		}
+	}
+	// resume builds into dir with Resume and returns the partitions it
+	// clustered.
+	resume := func(t *testing.T, dir string) int {
+		t.Helper()
+		clustered := resumeHook(t, "", 0)
+		if _, err := Build(dir, SliceSource(data, dim), &r); err != nil {
+			t.Fatal(err)
+		}
+		return *clustered
+	}
+
+	t.Run("partitions", func(t *testing.T) {
+		dir := filepath.Join(t.TempDir(), "ix")
+		const killAt = 5 // after partition 5's sub-tree is checkpointed
+		kill(t, dir, "partition", killAt)
 		if _, err := Open(dir, nil); !errors.Is(err, ErrNoIndex) {
 			t.Fatalf("Open of the killed build = %v, want ErrNoIndex", err)
 		}
@@ -111,14 +129,8 @@ func TestResumeBuild(t *testing.T) {
 		}
 		// The refused resume removed the killed build's store but kept
 		// the checkpoint: the resume below still reuses it.
-		clustered := resumeHook(t, "", 0)
-		r := o
-		r.Resume = true
-		if _, err := Build(dir, SliceSource(data, dim), &r); err != nil {
-			t.Fatal(err)
-		}
-		if *clustered != *all-(killAt+1) {
-			t.Errorf("the resumed build clustered %d partitions, want %d of %d", *clustered, *all-(killAt+1), *all)
+		if clustered := resume(t, dir); clustered != *all-(killAt+1) {
+			t.Errorf("the resumed build clustered %d partitions, want %d of %d", clustered, *all-(killAt+1), *all)
 		}
 		check(t, dir)
 		if _, err := Build(dir, SliceSource(data, dim), &r); !errors.Is(err, ErrExists) {
@@ -128,18 +140,9 @@ func TestResumeBuild(t *testing.T) {
 
 	t.Run("assign", func(t *testing.T) {
 		dir := filepath.Join(t.TempDir(), "ix")
-		resumeHook(t, "assign", 0)
-		if _, err := Build(dir, SliceSource(data, dim), &o); !errors.Is(err, errKilled) {
-			t.Fatalf("Build = %v, want the hook's error", err)
-		}
-		clustered := resumeHook(t, "", 0)
-		r := o
-		r.Resume = true
-		if _, err := Build(dir, SliceSource(data, dim), &r); err != nil {
-			t.Fatal(err)
-		}
-		if *clustered != 0 {
-			t.Errorf("the resumed build clustered %d partitions, want none (the tree was checkpointed)", *clustered)
+		kill(t, dir, "assign", 0)
+		if clustered := resume(t, dir); clustered != 0 {
+			t.Errorf("the resumed build clustered %d partitions, want none (the tree was checkpointed)", clustered)
 		}
 		check(t, dir)
 	})
@@ -147,11 +150,7 @@ func TestResumeBuild(t *testing.T) {
 	t.Run("fresh", func(t *testing.T) {
 		// Resume into a directory that does not exist builds from scratch.
 		dir := filepath.Join(t.TempDir(), "ix")
-		r := o
-		r.Resume = true
-		if _, err := Build(dir, SliceSource(data, dim), &r); err != nil {
-			t.Fatal(err)
-		}
+		resume(t, dir)
 		check(t, dir)
 	})
 }

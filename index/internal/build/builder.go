@@ -36,7 +36,6 @@ type builder struct {
 	spillState spillState
 
 	progressMu sync.Mutex
-	part       int // the partition being clustered, from 1 (under progressMu)
 }
 
 func (b *builder) logf(format string, args ...any) {
@@ -107,12 +106,16 @@ func (b *builder) progress(stage string, done, total int64) {
 	if b.opts.Progress == nil {
 		return
 	}
+	b.report(Progress{Stage: stage, Done: done, Total: total})
+}
+
+// report passes p to Options.Progress, if set, one call at a time.
+func (b *builder) report(p Progress) {
+	if b.opts.Progress == nil {
+		return
+	}
 	b.progressMu.Lock()
 	defer b.progressMu.Unlock()
-	p := Progress{Stage: stage, Done: done, Total: total}
-	if stage == "cluster" {
-		p.Part, p.Parts = b.part, b.parts.count()
-	}
 	b.opts.Progress(p)
 }
 

@@ -41,10 +41,11 @@ const CheckpointDir = "build-checkpoint"
 // other options than the build resuming it.
 var ErrCheckpointMismatch = errors.New("the build checkpoint does not match this build")
 
-// TestHook, if set (by tests: it is not safe to set beside a build), is called after each partition's sub-tree
-// is checkpointed ("partition", its number) and before the assignment
-// ("assign", 0); an error it returns ends the build there, as a kill
-// would, but for the spill files, which a failed build removes.
+// TestHook, if set (by tests; not safe to set while a build runs), is
+// called after each partition's sub-tree is checkpointed ("partition",
+// its number) and before the assignment ("assign", 0); an error it
+// returns ends the build there, as a kill would, but for the spill files,
+// which a failed build removes.
 var TestHook func(stage string, p int) error
 
 // checkpointVersion is the layout of CheckpointDir; a state of another
@@ -193,23 +194,4 @@ func (b *builder) spillsComplete(pdir string, sizes []int64) bool {
 		}
 	}
 	return true
-}
-
-// syncSpills syncs the spill files of pdir, so that a state naming them
-// never outlives them.
-func syncSpills(pdir string, parts int) error {
-	for p := range parts {
-		f, err := os.OpenFile(partFile(pdir, p), os.O_RDWR, 0)
-		if err != nil {
-			return fmt.Errorf("shoal: %w", err)
-		}
-		err = f.Sync()
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
-			return fmt.Errorf("shoal: sync %s: %w", partFile(pdir, p), err)
-		}
-	}
-	return filecopy.SyncDir(pdir)
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/shoaldb/shoal/cluster"
 	"github.com/shoaldb/shoal/gpu"
+	"github.com/shoaldb/shoal/internal/filecopy"
 	"github.com/shoaldb/shoal/internal/vec"
 )
 
@@ -118,9 +119,6 @@ func (b *builder) clusterPartitioned(cp *checkpoint, resumed bool, dir string, l
 		if sizes, err = b.spill(top, pdir, parts); err != nil {
 			return nil, err
 		}
-		if err := syncSpills(pdir, parts); err != nil {
-			return nil, err
-		}
 		cp.state.Sizes = sizes
 		if err := cp.save(); err != nil {
 			return nil, err
@@ -149,14 +147,11 @@ func (b *builder) clusterPartitioned(cp *checkpoint, resumed bool, dir string, l
 		if err != nil {
 			return nil, err
 		}
-		b.progressMu.Lock()
-		b.part = p + 1
-		b.progressMu.Unlock()
 		base := done
 		co := cluster.Options{
 			K: b.opts.K, Leaves: want, Seed: b.opts.Seed + uint64(p) + 1, Workers: b.opts.Workers, Metric: RoutingMetric(b.opts.Metric),
 			Progress: func(d, total int) {
-				b.progress("cluster", base+int64(d)*sizes[p]/int64(total), int64(b.n))
+				b.report(Progress{Stage: "cluster", Done: base + int64(d)*sizes[p]/int64(total), Total: int64(b.n), Part: p + 1, Parts: parts})
 			},
 		}
 		subs[p], err = b.clusterOn(accel, fmt.Sprintf("partition %d", p), pts, co)
@@ -190,15 +185,6 @@ func (b *builder) clusterPartitioned(cp *checkpoint, resumed bool, dir string, l
 type partitions struct {
 	dir   string
 	sizes []int64 // records per partition
-}
-
-// count is the number of partitions; 0 for none (nil) or before the
-// spill.
-func (ps *partitions) count() int {
-	if ps == nil {
-		return 0
-	}
-	return len(ps.sizes)
 }
 
 // assignPartitioned is assign reading the vectors partition by partition
@@ -331,10 +317,20 @@ func (b *builder) spill(top *cluster.Tree, pdir string, parts int) ([]int64, err
 	err := runWorkers(b.opts.Workers, func() error {
 		return b.spillWorker(top, files, sizes, &next, &done, chunks)
 	})
+	// Flushed and synced, so that a checkpoint naming the files never
+	// outlives them.
 	for _, sf := range files {
 		if ferr := sf.w.Flush(); err == nil && ferr != nil {
 			err = fmt.Errorf("shoal: spill: %w", ferr)
 		}
+		if err == nil {
+			if serr := sf.f.Sync(); serr != nil {
+				err = fmt.Errorf("shoal: sync %s: %w", sf.f.Name(), serr)
+			}
+		}
+	}
+	if err == nil {
+		err = filecopy.SyncDir(pdir)
 	}
 	if cerr := closeSpills(files); err == nil {
 		err = cerr
